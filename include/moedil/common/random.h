@@ -1,0 +1,18 @@
+#pragma once
+// Portable seeded randomness for data order and splits: std::mt19937_64 is specified bit for bit
+// by the standard, and the shuffle below is our own, so the same seed gives the same order on
+// every platform and LibTorch version.
+#include <cstdint>
+#include <initializer_list>
+#include <vector>
+
+namespace moedil {
+
+/// Mixes a base seed with stream identifiers (domain, epoch, ...) into one 64-bit seed
+/// (splitmix64 steps), so derived streams do not overlap.
+uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams);
+
+/// A uniformly random permutation of 0..n-1 (Fisher-Yates over mt19937_64(seed)).
+std::vector<int64_t> random_permutation(int64_t n, uint64_t seed);
+
+}  // namespace moedil

@@ -1,0 +1,48 @@
+#pragma once
+// Batches cut from in-memory tensors: one index_select and one fused normalisation per batch,
+// no per-sample work.
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+namespace moedil::data {
+
+/// x -> (x / 255 - mean) / stddev per channel, for uint8 NCHW batches.
+class Normalizer {
+ public:
+  Normalizer(const std::vector<double>& mean, const std::vector<double>& stddev,
+             at::Device device);
+  /// uint8 [B, C, H, W] -> float [B, C, H, W] on the same device.
+  at::Tensor operator()(const at::Tensor& images_u8) const;
+
+ private:
+  at::Tensor scale_;  ///< 1 / (255 stddev), [1, C, 1, 1]
+  at::Tensor shift_;  ///< mean / stddev, [1, C, 1, 1]
+};
+
+/// The batches of one split: rows `indices` of `images` and `labels` (all on the same device),
+/// in order or shuffled by a seed. The last batch may be smaller.
+class Batches {
+ public:
+  Batches(at::Tensor images, at::Tensor labels, at::Tensor indices, int64_t batch_size,
+          Normalizer normalizer);
+
+  int64_t num_batches() const;
+  int64_t num_samples() const { return indices_.numel(); }
+  /// Reorders the samples by a permutation drawn from `seed` (same seed, same order).
+  void shuffle(uint64_t seed);
+  /// Batch b: normalised float images [B, C, H, W] and int64 labels [B].
+  std::pair<at::Tensor, at::Tensor> get(int64_t b) const;
+
+ private:
+  at::Tensor images_;
+  at::Tensor labels_;
+  at::Tensor base_indices_;
+  at::Tensor indices_;
+  int64_t batch_size_;
+  Normalizer normalizer_;
+};
+
+}  // namespace moedil::data

@@ -1,0 +1,21 @@
+#pragma once
+// Dataset registry: config `dataset` name -> loader.
+#include <functional>
+#include <string>
+
+#include "moedil/common/registry.h"
+#include "moedil/config/run_config.h"
+#include "moedil/data/dataset.h"
+
+namespace moedil::data {
+
+using DatasetBuilder = std::function<Dataset(const config::RunConfig&)>;
+
+/// Every registered dataset (fashion_mnist, mnist, synthetic).
+const Registry<DatasetBuilder>& dataset_registry();
+
+/// Loads the configured dataset, applies mini_dataset (seeded by seeds.dataset) and computes
+/// the normalisation statistics. Throws DataError when files are missing or malformed.
+Dataset make_dataset(const config::RunConfig& c);
+
+}  // namespace moedil::data

@@ -1,0 +1,80 @@
+#pragma once
+// Everything a run produces, as plain data: what run.json holds (see README "Results").
+// Torch-free: the trainer fills it, the results writer serialises it, reports read it back.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "moedil/metrics/cl_metrics.h"
+
+namespace moedil::io {
+
+inline constexpr int kRunSchemaVersion = 1;
+
+/// Per-layer expert counts, layer name -> count per expert.
+using UsageByLayer = std::map<std::string, std::vector<int64_t>>;
+
+/// Evaluation of one domain's test split.
+struct EvalRecord {
+  std::string domain;
+  double acc = 0.0;
+  double loss = 0.0;
+  std::vector<std::vector<int64_t>> confusion;  ///< [truth][pred]
+  UsageByLayer expert_usage;                    ///< rows routed per expert in this evaluation
+};
+
+/// One epoch of training on one domain, and the evaluation on every domain after it.
+struct EpochRecord {
+  int64_t domain = 0;  ///< index of the domain being trained
+  int64_t epoch = 0;   ///< epoch within that domain, from 0
+  double lr = 0.0;
+  double train_loss = 0.0;  ///< mean task loss over the epoch's samples
+  double aux_loss = 0.0;    ///< mean weighted auxiliary (balance) loss per step
+  double train_acc = 0.0;
+  double seconds = 0.0;  ///< training time of the epoch (evaluation excluded)
+  double eval_seconds = 0.0;
+  double samples_per_s = 0.0;
+  std::vector<EvalRecord> eval;  ///< one per domain, in domain order
+  UsageByLayer expert_usage;     ///< rows routed per expert during training in this epoch
+};
+
+struct RunInfo {
+  std::string id;
+  std::string config_name;
+  nlohmann::json config;  ///< the resolved config
+  nlohmann::json seeds;
+  std::string device;
+  int64_t num_threads = 0;
+  std::string torch_version;
+  std::string git;
+  std::string host;
+  std::string started;   ///< ISO 8601 UTC
+  std::string finished;  ///< ISO 8601 UTC, empty while running
+  std::string status = "running";  ///< running | completed | failed | interrupted
+  std::string error;               ///< set when failed or interrupted
+  int64_t num_parameters = 0;
+};
+
+struct RunRecord {
+  RunInfo run;
+  std::vector<std::string> domains;
+  std::vector<EpochRecord> epochs;
+  std::vector<double> init_acc;  ///< each domain's accuracy before any training
+  std::optional<std::vector<double>> baseline_acc;
+  /// R[i][j] after the last epoch of domain i; rows are appended as domains finish.
+  std::vector<std::vector<double>> r_matrix;
+  /// r_history[e][i][j]: accuracy on domain j after epoch e of domain i.
+  std::vector<std::vector<std::vector<double>>> r_history;
+  std::optional<metrics::ClMetrics> metrics;  ///< set when every domain has been trained
+};
+
+nlohmann::json to_json(const RunRecord& r);
+
+/// Current UTC time as ISO 8601 ("2026-11-23T12:34:56Z").
+std::string utc_now_iso();
+
+}  // namespace moedil::io

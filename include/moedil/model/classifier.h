@@ -1,0 +1,39 @@
+#pragma once
+// What the trainer needs from every model: logits, auxiliary (balance) losses, expert usage.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace moedil::model {
+
+/// Rows routed to each expert of one MoE layer.
+struct ExpertUsage {
+  std::string layer;            ///< e.g. "blocks.1.moe"
+  std::vector<int64_t> counts;  ///< one per expert
+};
+
+class ClassifierImpl : public torch::nn::Module {
+ public:
+  /// images float [B, C, H, W] (normalised) -> logits [B, num_classes]
+  virtual at::Tensor forward(const at::Tensor& images) = 0;
+  /// Sum of the auxiliary losses of the last training forward (undefined when the model has
+  /// none). The trainer weights it.
+  virtual at::Tensor aux_loss() const { return {}; }
+  /// Per-layer expert usage since the last reset, counted in training or in evaluation.
+  virtual std::vector<ExpertUsage> expert_usage(bool /*training*/) const { return {}; }
+  virtual void reset_expert_usage(bool /*training*/) {}
+};
+
+using Classifier = std::shared_ptr<ClassifierImpl>;
+
+/// Image and label shapes a model is built for (they come from the dataset).
+struct InputShape {
+  int64_t channels = 1;
+  int64_t height = 28;
+  int64_t width = 28;
+  int64_t num_classes = 10;
+};
+
+}  // namespace moedil::model

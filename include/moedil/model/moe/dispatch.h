@@ -1,0 +1,26 @@
+#pragma once
+// Sparse grouped dispatch: sort the (row, expert) assignments by expert, run each expert once on
+// exactly its rows, scatter the gated outputs back. Never every expert on every row.
+#include <functional>
+
+#include <ATen/ATen.h>
+
+namespace moedil::model::moe {
+
+/// Runs expert `e` on rows [n, ...] and returns [n, ...out].
+using ExpertFn = std::function<at::Tensor(int64_t expert, const at::Tensor& rows)>;
+
+/// out[r] = sum_j gates[r, j] * expert(expert_idx[r, j], x[r]).
+/// x [R, ...]; expert_idx, gates [R, k]. Each expert is called at most once. Differentiable in x,
+/// gates and the experts' parameters. If `counts` is given it receives the number of
+/// assignments per expert (int64 [num_experts], on x's device).
+at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
+                           const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert,
+                           at::Tensor* counts = nullptr);
+
+/// Reference for tests: every expert on every row, masked by the gates. Same result as
+/// sparse_dispatch, E times the work.
+at::Tensor dense_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
+                          const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert);
+
+}  // namespace moedil::model::moe

@@ -1,0 +1,42 @@
+#pragma once
+// Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x)); the MLP is dense or MoE.
+#include <optional>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "moedil/model/attention.h"
+#include "moedil/model/feed_forward.h"
+#include "moedil/model/moe/moe_layer.h"
+
+namespace moedil::model {
+
+struct TransformerBlockOptions {
+  TransformerBlockOptions(int64_t dim, int64_t num_heads, int64_t hidden)
+      : dim_(dim), num_heads_(num_heads), hidden_(hidden) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(int64_t, hidden);
+  TORCH_ARG(double, dropout) = 0.0;
+  /// When set, the MLP is this MoE layer instead of a dense FeedForward.
+  TORCH_ARG(std::optional<moe::MoeLayerOptions>, moe) = std::nullopt;
+};
+
+class TransformerBlockImpl : public torch::nn::Cloneable<TransformerBlockImpl> {
+ public:
+  explicit TransformerBlockImpl(const TransformerBlockOptions& options);
+  void reset() override;
+  /// [B, T, D] -> [B, T, D]
+  at::Tensor forward(const at::Tensor& x);
+
+  TransformerBlockOptions options;
+  torch::nn::LayerNorm norm1{nullptr};
+  SelfAttention attn{nullptr};
+  torch::nn::LayerNorm norm2{nullptr};
+  FeedForward mlp{nullptr};  ///< set when dense
+  moe::MoeLayer moe{nullptr};  ///< set when MoE
+};
+TORCH_MODULE(TransformerBlock);
+
+}  // namespace moedil::model

@@ -1,0 +1,44 @@
+#include "moedil/common/random.h"
+
+#include <numeric>
+#include <random>
+
+namespace moedil {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/// Uniform integer in [0, bound) without modulo bias (rejection on the top of the range).
+uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
+                         std::numeric_limits<uint64_t>::max() % bound;
+  uint64_t value = engine();
+  while (value >= limit) value = engine();
+  return value % bound;
+}
+
+}  // namespace
+
+uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams) {
+  uint64_t seed = splitmix64(base);
+  for (uint64_t s : streams) seed = splitmix64(seed ^ splitmix64(s + 0x51ed2701ULL));
+  return seed;
+}
+
+std::vector<int64_t> random_permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::mt19937_64 engine(seed);
+  for (int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<int64_t>(uniform_below(engine, static_cast<uint64_t>(i) + 1));
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+}  // namespace moedil

@@ -1,0 +1,343 @@
+#include "moedil/config/resolve.h"
+
+#include <algorithm>
+#include <functional>
+#include <regex>
+
+#include "moedil/common/error.h"
+#include "moedil/common/suggest.h"
+
+namespace moedil::config {
+namespace {
+
+using json = nlohmann::json;
+
+/// A check on a parsed value: returns "" when fine, else what is wrong.
+template <class T>
+using Check = std::function<std::string(const T&)>;
+
+Check<int64_t> at_least(int64_t lo) {
+  return [lo](const int64_t& v) {
+    return v >= lo ? "" : std::to_string(v) + " is out of range: must be >= " + std::to_string(lo);
+  };
+}
+
+Check<double> in_range(double lo, double hi, bool include_lo, bool include_hi) {
+  return [=](const double& v) -> std::string {
+    const bool ok = (include_lo ? v >= lo : v > lo) && (include_hi ? v <= hi : v < hi);
+    if (ok) return "";
+    return json(v).dump() + " is out of range: must be in " + (include_lo ? "[" : "(") +
+           json(lo).dump() + ", " + json(hi).dump() + (include_hi ? "]" : ")");
+  };
+}
+
+Check<std::string> one_of(std::vector<std::string> valid, std::string what) {
+  return [valid = std::move(valid), what = std::move(what)](const std::string& v) -> std::string {
+    if (valid.empty() || std::find(valid.begin(), valid.end(), v) != valid.end()) return "";
+    return unknown_name_message(what, v, valid);
+  };
+}
+
+std::string describe(const json& j) {
+  std::string text = j.dump();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return std::string(j.type_name()) + " " + text;
+}
+
+// Conversions from JSON; each returns "" on success, else the type problem.
+std::string convert(const json& j, std::string& out) {
+  if (!j.is_string()) return "expected a string, got " + describe(j);
+  out = j.get<std::string>();
+  return "";
+}
+std::string convert(const json& j, bool& out) {
+  if (!j.is_boolean()) return "expected true or false, got " + describe(j);
+  out = j.get<bool>();
+  return "";
+}
+std::string convert(const json& j, int64_t& out) {
+  if (!j.is_number_integer()) return "expected an integer, got " + describe(j);
+  out = j.get<int64_t>();
+  return "";
+}
+std::string convert(const json& j, double& out) {
+  if (!j.is_number()) return "expected a number, got " + describe(j);
+  out = j.get<double>();
+  return "";
+}
+template <class T>
+std::string convert(const json& j, std::vector<T>& out) {
+  if (!j.is_array()) return "expected a list, got " + describe(j);
+  std::vector<T> values(j.size());
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const std::string problem = convert(j[i], values[i]);
+    if (!problem.empty()) return "element " + std::to_string(i) + ": " + problem;
+  }
+  out = std::move(values);
+  return "";
+}
+
+/// Reads one JSON object into config fields, collecting issues; finish() flags unknown keys.
+class Reader {
+ public:
+  Reader(const json* object, std::string prefix, std::vector<ConfigIssue>& issues)
+      : object_(object), prefix_(std::move(prefix)), issues_(issues) {}
+
+  bool has(const char* key) const { return object_ && object_->contains(key); }
+
+  template <class T>
+  void field(const char* key, T& out, const Check<T>& check = {}) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    const std::string problem = convert(object_->at(key), out);
+    if (!problem.empty()) {
+      issue(key, problem);
+    } else if (check) {
+      const std::string bad = check(out);
+      if (!bad.empty()) issue(key, bad);
+    }
+  }
+
+  /// Block indices: a list, "every_other" (1, 3, ...) or "all"; missing = "every_other".
+  void layer_indices(const char* key, std::vector<int64_t>& out, int64_t depth) {
+    known_.emplace_back(key);
+    const json value = has(key) ? object_->at(key) : json("every_other");
+    out.clear();
+    if (value == "every_other" || value == "all") {
+      for (int64_t i = value == "all" ? 0 : 1; i < depth; i += value == "all" ? 1 : 2) {
+        out.push_back(i);
+      }
+      return;
+    }
+    if (value.is_string()) {
+      issue(key, "expected a list of block indices, \"every_other\" or \"all\", got " +
+                     describe(value));
+      return;
+    }
+    const std::string problem = convert(value, out);
+    if (!problem.empty()) return issue(key, problem);
+    for (int64_t index : out) {
+      if (index < 0 || index >= depth) {
+        issue(key, "block index " + std::to_string(index) + " is out of range: model.depth is " +
+                       std::to_string(depth) + " (valid 0.." + std::to_string(depth - 1) + ")");
+      }
+    }
+  }
+
+  template <class F>
+  void object(const char* key, F&& fill) {
+    known_.emplace_back(key);
+    const json* sub = nullptr;
+    if (has(key)) {
+      sub = &object_->at(key);
+      if (!sub->is_object()) {
+        issue(key, "expected an object { ... }, got " + describe(*sub));
+        sub = nullptr;
+      }
+    }
+    Reader reader(sub, prefix_ + key + ".", issues_);
+    fill(reader);
+    reader.finish();
+  }
+
+  void finish() {
+    if (!object_) return;
+    for (const auto& item : object_->items()) {
+      if (std::find(known_.begin(), known_.end(), item.key()) != known_.end()) continue;
+      std::string message = "unknown key";
+      const std::string guess = closest_match(item.key(), known_);
+      if (!guess.empty()) message += "; did you mean '" + prefix_ + guess + "'?";
+      issue(item.key(), message);
+    }
+  }
+
+ private:
+  void issue(const std::string& key, const std::string& message) {
+    issues_.push_back({prefix_ + key, 0, message});
+  }
+
+  const json* object_;
+  std::string prefix_;
+  std::vector<ConfigIssue>& issues_;
+  std::vector<std::string> known_;
+};
+
+/// Writes config fields into a JSON object; same interface as Reader.
+class Writer {
+ public:
+  bool has(const char*) const { return true; }
+  template <class T, class C = int>
+  void field(const char* key, const T& value, const C& = {}) {
+    out_[key] = value;
+  }
+  void layer_indices(const char* key, const std::vector<int64_t>& value, int64_t) {
+    out_[key] = value;
+  }
+  template <class F>
+  void object(const char* key, F&& fill) {
+    Writer writer;
+    fill(writer);
+    out_[key] = std::move(writer.out_);
+  }
+  json take() { return std::move(out_); }
+
+ private:
+  json out_ = json::object();
+};
+
+/// The one list of config keys, shared by reading and writing.
+template <class V>
+void visit(V& v, RunConfig& c, const NameCatalog& names) {
+  v.field("dataset", c.dataset, one_of(names.datasets, "dataset"));
+  v.field("dataset_root", c.dataset_root);
+  v.field("mini_dataset", c.mini_dataset, at_least(0));
+  v.field("num_partitions", c.num_partitions, at_least(1));
+  v.object("partition", [&](auto& p) {
+    p.field("type", c.partition.type, one_of(names.partitions, "partition type"));
+    p.field("angles", c.partition.angles);
+  });
+  v.field("train_frac", c.train_frac, in_range(0.0, 1.0, false, false));
+  v.field("batch_size", c.batch_size, at_least(1));
+  v.field("shuffle", c.shuffle);
+  v.object("model", [&](auto& m) {
+    ModelConfig& model = c.model;
+    m.field("name", model.name, one_of(names.models, "model"));
+    m.field("patch_size", model.patch_size, at_least(1));
+    m.field("embed_dim", model.embed_dim, at_least(1));
+    m.field("depth", model.depth, at_least(1));
+    m.field("num_heads", model.num_heads, at_least(1));
+    m.field("mlp_ratio", model.mlp_ratio, in_range(0.0, 64.0, false, true));
+    m.field("dropout", model.dropout, in_range(0.0, 1.0, true, false));
+    m.layer_indices("moe_layer_indices", model.moe_layer_indices, model.depth);
+    m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, at_least(1));
+    m.field("moe_num_shared_experts", model.moe_num_shared_experts, at_least(0));
+    m.field("moe_top_k", model.moe_top_k, at_least(1));
+    m.field("moe_routing_granularity", model.moe_routing_granularity,
+            one_of({"sample", "token"}, "moe_routing_granularity"));
+    m.field("moe_route_with_cls_token", model.moe_route_with_cls_token);
+  });
+  v.object("optimizer", [&](auto& o) {
+    o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));
+    o.field("lr", c.optimizer.lr, in_range(0.0, 1e3, false, true));
+    o.field("weight_decay", c.optimizer.weight_decay, in_range(0.0, 1e3, true, true));
+    o.field("momentum", c.optimizer.momentum, in_range(0.0, 1.0, true, false));
+  });
+  v.field("epochs_per_domain", c.epochs_per_domain, at_least(1));
+  v.field("router_balancing", c.router_balancing);
+  v.field("router_balance_strength", c.router_balance_strength,
+          in_range(0.0, 1e6, true, true));
+  v.object("seeds", [&](auto& s) {
+    SeedsConfig& seeds = c.seeds;
+    s.field("global", seeds.global);
+    for (auto [key, seed] : {std::pair{"dataset", &seeds.dataset},
+                             std::pair{"partition", &seeds.partition},
+                             std::pair{"loader", &seeds.loader}, std::pair{"model", &seeds.model},
+                             std::pair{"training", &seeds.training}}) {
+      if (!s.has(key)) *seed = seeds.global;
+      s.field(key, *seed);
+    }
+  });
+  v.field("device", c.device, Check<std::string>([](const std::string& d) -> std::string {
+            static const std::regex pattern("auto|cpu|cuda(:[0-9]+)?");
+            if (std::regex_match(d, pattern)) return "";
+            return "unknown device '" + d + "': expected auto, cpu, cuda or cuda:N";
+          }));
+  v.field("num_threads", c.num_threads, at_least(0));
+  v.field("results_dir", c.results_dir);
+  v.field("log_dir", c.log_dir);
+}
+
+/// Problems that involve more than one key.
+void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
+  auto issue = [&](std::string path, std::string message) {
+    issues.push_back({std::move(path), 0, std::move(message)});
+  };
+  if (c.partition.type == "rotate") {
+    if (c.partition.angles.empty()) {
+      issue("partition.angles", "rotate needs at least one angle");
+    } else if (static_cast<std::size_t>(c.num_partitions) != c.partition.angles.size()) {
+      issue("num_partitions", "is " + std::to_string(c.num_partitions) +
+                                  " but partition.angles lists " +
+                                  std::to_string(c.partition.angles.size()) +
+                                  " angles (rotate makes one domain per angle)");
+    }
+  }
+  const ModelConfig& m = c.model;
+  if (m.num_heads > 0 && m.embed_dim % m.num_heads != 0) {
+    issue("model.num_heads", "model.embed_dim (" + std::to_string(m.embed_dim) +
+                                 ") must be divisible by model.num_heads (" +
+                                 std::to_string(m.num_heads) + ")");
+  }
+  if (m.moe_top_k > m.moe_num_unshared_experts) {
+    issue("model.moe_top_k", std::to_string(m.moe_top_k) +
+                                 " is out of range: must be <= model.moe_num_unshared_experts (" +
+                                 std::to_string(m.moe_num_unshared_experts) + ")");
+  }
+}
+
+}  // namespace
+
+std::size_t find_key_line(const std::string& text, const std::string& path) {
+  std::size_t pos = 0;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t dot = path.find('.', start);
+    const std::string key =
+        "\"" + path.substr(start, dot == std::string::npos ? std::string::npos : dot - start) +
+        "\"";
+    while (true) {
+      pos = text.find(key, pos);
+      if (pos == std::string::npos) return 0;
+      std::size_t after = pos + key.size();
+      while (after < text.size() && std::isspace(static_cast<unsigned char>(text[after]))) {
+        ++after;
+      }
+      if (after < text.size() && text[after] == ':') break;
+      pos += key.size();
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return static_cast<std::size_t>(std::count(text.begin(), text.begin() + pos, '\n')) + 1;
+}
+
+std::vector<ConfigIssue> check_run_config(const json& j, const NameCatalog& catalog,
+                                          const std::string& source_text, RunConfig& out) {
+  std::vector<ConfigIssue> issues;
+  out = RunConfig{};
+  if (!j.is_object()) {
+    issues.push_back({"", 0, "the config must be a JSON object { ... }, got " + describe(j)});
+    return issues;
+  }
+  Reader reader(&j, "", issues);
+  visit(reader, out, catalog);
+  reader.finish();
+  check_consistency(out, issues);
+  for (auto& issue : issues) {
+    if (!source_text.empty()) issue.line = find_key_line(source_text, issue.path);
+  }
+  return issues;
+}
+
+RunConfig resolve_run_config(const json& j, const NameCatalog& catalog,
+                             const std::string& source_text, const std::string& source_name) {
+  RunConfig config;
+  const std::vector<ConfigIssue> issues = check_run_config(j, catalog, source_text, config);
+  if (issues.empty()) return config;
+  std::string message = source_name + ": " + std::to_string(issues.size()) + " problem" +
+                        (issues.size() == 1 ? "" : "s") + " in the config:";
+  for (const auto& issue : issues) {
+    message += "\n  ";
+    if (issue.line > 0) message += "line " + std::to_string(issue.line) + ", ";
+    message += (issue.path.empty() ? "(root)" : issue.path) + ": " + issue.message;
+  }
+  throw ConfigError(message);
+}
+
+json to_json(const RunConfig& c) {
+  Writer writer;
+  visit(writer, const_cast<RunConfig&>(c), NameCatalog{});
+  return writer.take();
+}
+
+}  // namespace moedil::config

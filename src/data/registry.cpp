@@ -1,0 +1,50 @@
+#include "moedil/data/registry.h"
+
+#include "moedil/data/idx_dataset.h"
+#include "moedil/data/synthetic.h"
+
+namespace moedil::data {
+
+const Registry<DatasetBuilder>& dataset_registry() {
+  static const Registry<DatasetBuilder> registry = [] {
+    Registry<DatasetBuilder> r("dataset");
+    r.add("fashion_mnist",
+          "Fashion-MNIST, 70000 28x28 grey images, 10 classes (IDX, gz or raw); default root " +
+              std::string(kFashionMnistDebianRoot) + " (Debian package dataset-fashion-mnist)",
+          [](const config::RunConfig& c) {
+            const std::string root =
+                c.dataset_root.empty() ? kFashionMnistDebianRoot : c.dataset_root;
+            return load_idx_dataset("fashion_mnist", root,
+                                    "Install Debian's dataset-fashion-mnist "
+                                    "(sudo apt-get install dataset-fashion-mnist) or set "
+                                    "dataset_root to a folder holding the four IDX files.");
+          });
+    r.add("mnist",
+          "MNIST digits, 70000 28x28 grey images, 10 classes (IDX, gz or raw); default root "
+          "datasets/mnist",
+          [](const config::RunConfig& c) {
+            const std::string root = c.dataset_root.empty() ? "datasets/mnist" : c.dataset_root;
+            return load_idx_dataset("mnist", root,
+                                    "Place the four MNIST IDX files there or set dataset_root "
+                                    "(see datasets/README.md).");
+          });
+    r.add("synthetic",
+          "generated 1x8x8 images, 4 classes, 3 domains (ids d0..d2); mini_dataset = size "
+          "(default 480); for smoke tests without files",
+          [](const config::RunConfig& c) {
+            const int64_t size = c.mini_dataset > 0 ? c.mini_dataset : kSyntheticDefaultSize;
+            return make_synthetic_dataset(size, static_cast<uint64_t>(c.seeds.dataset));
+          });
+    return r;
+  }();
+  return registry;
+}
+
+Dataset make_dataset(const config::RunConfig& c) {
+  Dataset d = dataset_registry().get(c.dataset).build(c);
+  d = subsample(d, c.mini_dataset, static_cast<uint64_t>(c.seeds.dataset));
+  compute_normalisation(d);
+  return d;
+}
+
+}  // namespace moedil::data

@@ -1,0 +1,38 @@
+#include "moedil/model/attention.h"
+
+#include <cmath>
+
+#include <c10/util/Exception.h>
+
+namespace moedil::model {
+
+SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options_) : options(options_) {
+  reset();
+}
+
+void SelfAttentionImpl::reset() {
+  TORCH_CHECK(options.num_heads() > 0 && options.dim() % options.num_heads() == 0,
+              "SelfAttention: dim ", options.dim(), " must be divisible by num_heads ",
+              options.num_heads());
+  qkv = register_module("qkv", torch::nn::Linear(options.dim(), 3 * options.dim()));
+  proj = register_module("proj", torch::nn::Linear(options.dim(), options.dim()));
+  drop = register_module("drop", torch::nn::Dropout(options.dropout()));
+}
+
+at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
+  const int64_t batch = x.size(0);
+  const int64_t tokens = x.size(1);
+  const int64_t heads = options.num_heads();
+  const int64_t head_dim = options.dim() / heads;
+  // [B, T, 3, H, dh] -> [3, B, H, T, dh]
+  const at::Tensor parts =
+      qkv(x).view({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
+  const at::Tensor q = parts[0];
+  const at::Tensor k = parts[1];
+  const at::Tensor v = parts[2];
+  const at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim));
+  const at::Tensor attended = at::matmul(at::softmax(scores, -1), v);  // [B, H, T, dh]
+  return drop(proj(attended.transpose(1, 2).reshape({batch, tokens, options.dim()})));
+}
+
+}  // namespace moedil::model

@@ -1,0 +1,22 @@
+#include "moedil/model/feed_forward.h"
+
+#include <c10/util/Exception.h>
+
+namespace moedil::model {
+
+FeedForwardImpl::FeedForwardImpl(const FeedForwardOptions& options_) : options(options_) {
+  reset();
+}
+
+void FeedForwardImpl::reset() {
+  TORCH_CHECK(options.dim() > 0 && options.hidden() > 0, "FeedForward: dim and hidden must be > 0");
+  fc1 = register_module("fc1", torch::nn::Linear(options.dim(), options.hidden()));
+  fc2 = register_module("fc2", torch::nn::Linear(options.hidden(), options.dim()));
+  drop = register_module("drop", torch::nn::Dropout(options.dropout()));
+}
+
+at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
+  return drop(fc2(drop(at::gelu(fc1(x)))));
+}
+
+}  // namespace moedil::model

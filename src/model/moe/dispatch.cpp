@@ -1,0 +1,63 @@
+#include "moedil/model/moe/dispatch.h"
+
+#include <vector>
+
+namespace moedil::model::moe {
+namespace {
+
+/// gates [n] viewed to broadcast against a tensor of rank `rank` ([n, 1, 1, ...]).
+at::Tensor broadcastable(const at::Tensor& gates, int64_t rank) {
+  std::vector<int64_t> shape(static_cast<std::size_t>(rank), 1);
+  shape[0] = gates.size(0);
+  return gates.reshape(shape);
+}
+
+}  // namespace
+
+at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
+                           const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert,
+                           at::Tensor* counts) {
+  const int64_t rows = x.size(0);
+  const int64_t k = expert_idx.size(1);
+  const at::Tensor flat_expert = expert_idx.reshape({-1});
+  const at::Tensor flat_row =
+      at::arange(rows, expert_idx.options()).repeat_interleave(k);  // row of each assignment
+  // Stable sort keeps the rows of one expert in row order: the result is reproducible.
+  const at::Tensor order = std::get<1>(at::sort(flat_expert, /*stable=*/true, 0, false));
+  const at::Tensor sorted_rows = flat_row.index_select(0, order);
+  const at::Tensor sorted_gates = gates.reshape({-1}).index_select(0, order);
+  const at::Tensor per_expert = at::bincount(flat_expert, {}, num_experts);
+  if (counts) *counts = per_expert;
+  const at::Tensor per_expert_cpu = per_expert.to(at::kCPU);  // one host sync per layer
+  const int64_t* n = per_expert_cpu.data_ptr<int64_t>();
+
+  std::vector<at::Tensor> outputs;
+  int64_t start = 0;
+  for (int64_t e = 0; e < num_experts; ++e) {
+    if (n[e] == 0) continue;
+    const at::Tensor chosen = sorted_rows.slice(0, start, start + n[e]);
+    outputs.push_back(expert(e, x.index_select(0, chosen)));
+    start += n[e];
+  }
+  if (outputs.empty()) return at::zeros_like(x);
+  const at::Tensor stacked = at::cat(outputs, 0);
+  const at::Tensor weighted = stacked * broadcastable(sorted_gates, stacked.dim());
+  std::vector<int64_t> out_shape = stacked.sizes().vec();
+  out_shape[0] = rows;
+  return at::zeros(out_shape, stacked.options()).index_add(0, sorted_rows, weighted);
+}
+
+at::Tensor dense_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
+                          const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert) {
+  at::Tensor out;
+  for (int64_t e = 0; e < num_experts; ++e) {
+    // Weight of expert e for each row: the gate where it was chosen, 0 elsewhere.
+    const at::Tensor weight = (gates * expert_idx.eq(e).to(gates.scalar_type())).sum(1);
+    const at::Tensor y = expert(e, x);
+    const at::Tensor term = y * broadcastable(weight, y.dim());
+    out = out.defined() ? out + term : term;
+  }
+  return out;
+}
+
+}  // namespace moedil::model::moe

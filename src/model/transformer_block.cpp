@@ -1,0 +1,31 @@
+#include "moedil/model/transformer_block.h"
+
+namespace moedil::model {
+
+TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void TransformerBlockImpl::reset() {
+  using torch::nn::LayerNormOptions;
+  norm1 = register_module("norm1", torch::nn::LayerNorm(LayerNormOptions({options.dim()})));
+  attn = register_module(
+      "attn", SelfAttention(SelfAttentionOptions(options.dim(), options.num_heads())
+                                .dropout(options.dropout())));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(LayerNormOptions({options.dim()})));
+  if (options.moe()) {
+    moe = register_module("moe", moe::MoeLayer(*options.moe()));
+  } else {
+    mlp = register_module("mlp", FeedForward(FeedForwardOptions(options.dim(), options.hidden())
+                                                 .dropout(options.dropout())));
+  }
+}
+
+at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
+  const at::Tensor h = x + attn(norm1(x));
+  const at::Tensor normed = norm2(h);
+  return h + (moe ? moe(normed) : mlp(normed));
+}
+
+}  // namespace moedil::model

@@ -1,0 +1,142 @@
+#include "moedil/config/resolve.h"
+
+#include <gtest/gtest.h>
+
+#include "moedil/common/error.h"
+#include "moedil/config/jsonc.h"
+
+namespace moedil::config {
+namespace {
+
+const NameCatalog kNames{{"fashion_mnist", "mnist"},
+                         {"rotate", "domainIncremental"},
+                         {"vit", "vit_moe"},
+                         {"sgd", "adam", "adamw"}};
+
+std::vector<ConfigIssue> issues_of(const std::string& jsonc) {
+  RunConfig out;
+  return check_run_config(parse_jsonc(jsonc, "t"), kNames, strip_jsonc(jsonc), out);
+}
+
+TEST(Resolve, EmptyObjectGivesDocumentedDefaults) {
+  const RunConfig c = resolve_run_config(nlohmann::json::object(), kNames);
+  EXPECT_EQ(c.dataset, "fashion_mnist");
+  EXPECT_EQ(c.model.name, "vit_moe");
+  EXPECT_EQ(c.num_partitions, 5);
+  // moe_layer_indices defaults to every_other over depth 4.
+  EXPECT_EQ(c.model.moe_layer_indices, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(c.device, "auto");
+}
+
+TEST(Resolve, ReadsNestedValuesAndResolvesLayerKeywords) {
+  const RunConfig c = resolve_run_config(
+      parse_jsonc(R"({"model": {"depth": 3, "moe_layer_indices": "all", "moe_top_k": 2},
+                      "optimizer": {"name": "sgd", "lr": 0.1}, "batch_size": 16})",
+                  "t"),
+      kNames);
+  EXPECT_EQ(c.model.moe_layer_indices, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(c.model.moe_top_k, 2);
+  EXPECT_EQ(c.optimizer.name, "sgd");
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.1);
+  EXPECT_EQ(c.batch_size, 16);
+}
+
+TEST(Resolve, SeedsLeftOutTakeTheGlobalSeed) {
+  const RunConfig c = resolve_run_config(
+      parse_jsonc(R"({"seeds": {"global": 7, "model": 3}})", "t"), kNames);
+  EXPECT_EQ(c.seeds.global, 7);
+  EXPECT_EQ(c.seeds.model, 3);
+  EXPECT_EQ(c.seeds.dataset, 7);
+  EXPECT_EQ(c.seeds.partition, 7);
+  EXPECT_EQ(c.seeds.loader, 7);
+  EXPECT_EQ(c.seeds.training, 7);
+}
+
+TEST(Resolve, UnknownKeyNamesPathLineAndClosestKey) {
+  const auto issues = issues_of("{\n  \"model\": {\n    \"moe_topk\": 2\n  }\n}");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.moe_topk");
+  EXPECT_EQ(issues[0].line, 3u);
+  EXPECT_NE(issues[0].message.find("did you mean 'model.moe_top_k'"), std::string::npos)
+      << issues[0].message;
+}
+
+TEST(Resolve, WrongTypeSaysExpectedAndGot) {
+  const auto issues = issues_of("{\"batch_size\": \"64\", \"shuffle\": 1, \"train_frac\": true}");
+  ASSERT_EQ(issues.size(), 3u);
+  EXPECT_EQ(issues[0].path, "train_frac");  // reported in key order of the schema
+  EXPECT_NE(issues[0].message.find("expected a number, got boolean"), std::string::npos);
+  EXPECT_EQ(issues[1].path, "batch_size");
+  EXPECT_NE(issues[1].message.find("expected an integer, got string"), std::string::npos);
+  EXPECT_EQ(issues[2].path, "shuffle");
+  EXPECT_NE(issues[2].message.find("expected true or false"), std::string::npos);
+}
+
+TEST(Resolve, OutOfRangeValues) {
+  const auto issues = issues_of(
+      R"({"train_frac": 1.5, "batch_size": 0, "model": {"dropout": 1.0, "moe_layer_indices": [0, 9]}})");
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"train_frac", "batch_size", "model.dropout",
+                                             "model.moe_layer_indices"}));
+  EXPECT_NE(issues[0].message.find("must be in (0.0, 1.0)"), std::string::npos) << issues[0].message;
+  EXPECT_NE(issues[3].message.find("block index 9 is out of range"), std::string::npos);
+}
+
+TEST(Resolve, UnknownRegisteredNameSuggestsClosest) {
+  const auto issues = issues_of(R"({"model": {"name": "vit_mo"}, "optimizer": {"name": "adamx"}})");
+  ASSERT_EQ(issues.size(), 2u);
+  EXPECT_EQ(issues[0].path, "model.name");
+  EXPECT_NE(issues[0].message.find("did you mean 'vit_moe'"), std::string::npos);
+  EXPECT_NE(issues[0].message.find("valid: vit, vit_moe"), std::string::npos);
+  EXPECT_EQ(issues[1].path, "optimizer.name");
+}
+
+TEST(Resolve, InconsistentPartitionAndModelValues) {
+  const auto issues = issues_of(
+      R"({"num_partitions": 3, "partition": {"type": "rotate", "angles": [0, 90]},
+          "model": {"moe_num_unshared_experts": 2, "moe_top_k": 3, "embed_dim": 30, "num_heads": 4}})");
+  ASSERT_EQ(issues.size(), 3u);
+  EXPECT_EQ(issues[0].path, "num_partitions");
+  EXPECT_NE(issues[0].message.find("lists 2 angles"), std::string::npos);
+  EXPECT_EQ(issues[1].path, "model.num_heads");
+  EXPECT_EQ(issues[2].path, "model.moe_top_k");
+}
+
+TEST(Resolve, ThrowsOneErrorListingEveryProblem) {
+  const std::string text = "{\n \"batch_sise\": 3,\n \"device\": \"gpu\"\n}";
+  try {
+    resolve_run_config(parse_jsonc(text, "x.jsonc"), kNames, strip_jsonc(text), "x.jsonc");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("x.jsonc: 2 problems"), std::string::npos) << what;
+    EXPECT_NE(what.find("line 2, batch_sise: unknown key; did you mean 'batch_size'?"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("line 3, device: unknown device 'gpu'"), std::string::npos) << what;
+  }
+}
+
+TEST(Resolve, ToJsonRoundTrips) {
+  RunConfig c = resolve_run_config(
+      parse_jsonc(R"({"model": {"moe_top_k": 2, "moe_layer_indices": [0]}, "seeds": {"global": 5}})",
+                  "t"),
+      kNames);
+  const nlohmann::json j = to_json(c);
+  EXPECT_EQ(j["model"]["moe_layer_indices"], nlohmann::json::array({0}));
+  EXPECT_EQ(j["seeds"]["loader"], 5);
+  const RunConfig again = resolve_run_config(j, kNames);
+  EXPECT_EQ(to_json(again), j);
+}
+
+TEST(Resolve, FindKeyLineFollowsNestedPathsAndSkipsValues) {
+  const std::string text =
+      "{\n \"name\": \"model\",\n \"model\": {\n  \"x\": 1,\n  \"name\": \"vit\"\n }\n}";
+  EXPECT_EQ(find_key_line(text, "model.name"), 5u);
+  EXPECT_EQ(find_key_line(text, "name"), 2u);
+  EXPECT_EQ(find_key_line(text, "model.missing"), 0u);
+}
+
+}  // namespace
+}  // namespace moedil::config
