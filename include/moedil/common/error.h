@@ -43,4 +43,10 @@ class TrainingError : public Error {
   using Error::Error;
 };
 
+/// The run was stopped on request (SIGINT / SIGTERM); what it had done is kept.
+class InterruptedError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace moedil

@@ -1,0 +1,21 @@
+#pragma once
+// Evaluation of a model on one split: pure (no_grad, eval mode, training mode restored after;
+// only the evaluation usage counters change).
+#include <vector>
+
+#include "moedil/data/batching.h"
+#include "moedil/model/classifier.h"
+
+namespace moedil::train {
+
+struct Evaluation {
+  double acc = 0.0;
+  double loss = 0.0;                   ///< mean cross-entropy
+  std::vector<int64_t> confusion;      ///< row-major [truth * C + pred]
+  std::vector<model::ExpertUsage> usage;  ///< rows routed per expert during this evaluation
+};
+
+Evaluation evaluate(model::ClassifierImpl& model, const data::Batches& batches,
+                    int64_t num_classes);
+
+}  // namespace moedil::train

@@ -1,0 +1,79 @@
+#include "moedil/cli/commands.h"
+
+#include <csignal>
+#include <iostream>
+
+#include <spdlog/logger.h>
+
+#include "moedil/common/error.h"
+#include "moedil/config/load.h"
+#include "moedil/data/registry.h"
+#include "moedil/io/logging.h"
+#include "moedil/model/registry.h"
+#include "moedil/partition/registry.h"
+#include "moedil/train/experiment.h"
+#include "moedil/train/optimizer.h"
+#include "moedil/train/trainer.h"
+
+namespace moedil::cli {
+namespace {
+
+void request_stop(int) { train::stop_requested().store(true); }
+
+config::RunConfig load(const std::string& path, std::vector<std::string> overrides,
+                       const std::optional<std::string>& device,
+                       const std::optional<int64_t>& seed, const std::optional<int64_t>& threads) {
+  if (device) overrides.push_back("device=\"" + *device + "\"");
+  if (seed) overrides.push_back("seeds.global=" + std::to_string(*seed));
+  if (threads) overrides.push_back("num_threads=" + std::to_string(*threads));
+  return config::load_run_config(path, overrides, train::name_catalog());
+}
+
+template <class R>
+void print_registry(const char* title, const R& registry) {
+  std::cout << title << ":\n";
+  for (const auto& entry : registry.entries()) {
+    std::cout << "  " << entry.name << std::string(entry.name.size() < 18 ? 18 - entry.name.size() : 1, ' ')
+              << entry.description << "\n";
+  }
+}
+
+}  // namespace
+
+int run_run(const RunOptions& options) {
+  const config::RunConfig c =
+      load(options.config_path, options.overrides, options.device, options.seed, options.threads);
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  train::run_experiment(c);
+  return 0;
+}
+
+int run_validate(const ValidateOptions& options) {
+  const config::RunConfig c = load(options.config_path, options.overrides, {}, {}, {});
+  if (options.print) {
+    std::cout << config::to_json(c).dump(2) << "\n";
+  } else {
+    io::logger()->info("{}: valid", options.config_path);
+  }
+  return 0;
+}
+
+int run_list() {
+  print_registry("datasets (dataset)", data::dataset_registry());
+  print_registry("partition types (partition.type)", partition::partition_registry());
+  print_registry("models (model.name)", model::model_registry());
+  print_registry("optimizers (optimizer.name)", train::optimizer_registry());
+  return 0;
+}
+
+int exit_code_for(const std::exception& e) {
+  if (dynamic_cast<const UsageError*>(&e) || dynamic_cast<const ConfigError*>(&e) ||
+      dynamic_cast<const DataError*>(&e)) {
+    return 2;
+  }
+  if (dynamic_cast<const InterruptedError*>(&e)) return 130;
+  return 1;
+}
+
+}  // namespace moedil::cli

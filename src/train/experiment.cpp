@@ -1,0 +1,182 @@
+#include "moedil/train/experiment.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <spdlog/logger.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include "moedil/common/error.h"
+#include "moedil/data/registry.h"
+#include "moedil/io/logging.h"
+#include "moedil/io/run_id.h"
+#include "moedil/model/registry.h"
+#include "moedil/partition/registry.h"
+#include "moedil/train/observers.h"
+#include "moedil/train/optimizer.h"
+#include "moedil/train/trainer.h"
+
+namespace moedil::train {
+namespace {
+
+std::string command_output(const char* command) {
+  std::array<char, 256> buffer{};
+  std::string out;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command, "r"), pclose);
+  if (!pipe) return out;
+  while (fgets(buffer.data(), buffer.size(), pipe.get())) out += buffer.data();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  return gethostname(name.data(), name.size() - 1) == 0 ? std::string(name.data()) : "";
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+}  // namespace
+
+config::NameCatalog name_catalog() {
+  return {data::dataset_registry().names(), partition::partition_registry().names(),
+          model::model_registry().names(), optimizer_registry().names()};
+}
+
+c10::Device resolve_device(const std::string& device) {
+  if (device == "cpu") return c10::Device(c10::kCPU);
+  const bool cuda = torch::cuda::is_available();
+  if (device == "auto") return cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  const c10::Device requested(device);
+  if (!cuda) {
+    throw ConfigError("device: '" + device +
+                      "' requested but no CUDA device is available to this LibTorch build "
+                      "(use device \"cpu\" or \"auto\")");
+  }
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  if (requested.has_index() && requested.index() >= count) {
+    throw ConfigError("device: '" + device + "' requested but only " + std::to_string(count) +
+                      " CUDA device(s) are present");
+  }
+  return requested.has_index() ? requested : c10::Device(c10::kCUDA, 0);
+}
+
+int64_t resolve_num_threads(int64_t num_threads) {
+  if (num_threads > 0) return num_threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? static_cast<int64_t>(cores) : 1;
+}
+
+RunResult run_experiment(const config::RunConfig& c) {
+  auto log = io::logger();
+  const c10::Device device = resolve_device(c.device);
+  const int64_t threads = resolve_num_threads(c.num_threads);
+  at::set_num_threads(static_cast<int>(threads));
+
+  // Everything that can fail on bad input happens before the run directory exists, so a bad
+  // config or missing dataset leaves no run behind.
+  const auto data_start = std::chrono::steady_clock::now();
+  const data::Dataset dataset = data::make_dataset(c);
+  const std::vector<partition::Domain> domains = partition::make_domains(dataset, c);
+  const double data_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
+  torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
+  model::Classifier model = model::make_model(
+      c.model, {dataset.channels(), dataset.height(), dataset.width(), dataset.num_classes});
+  model->to(device);
+  auto optimizer = make_optimizer(model->parameters(), c.optimizer);
+
+  RunResult result;
+  io::RunRecord& record = result.record;
+  const io::RunDir run_dir =
+      io::create_run_dir(std::filesystem::path(c.results_dir) / c.config_name, c.model.name,
+                         c.dataset);
+  result.run_id = run_dir.id;
+  result.run_json = run_dir.dir / "run.json";
+  result.log_file = std::filesystem::path(c.log_dir) / (run_dir.id + ".log");
+  const auto log_sink = io::attach_log_file(result.log_file);
+  struct Detach {
+    std::shared_ptr<spdlog::sinks::sink> sink;
+    ~Detach() { io::detach_log_file(sink); }
+  } detach{log_sink};
+
+  io::RunInfo& info = record.run;
+  info.id = run_dir.id;
+  info.config_name = c.config_name;
+  info.config = config::to_json(c);
+  info.seeds = info.config["seeds"];
+  info.device = device.str();
+  info.num_threads = threads;
+  info.torch_version = TORCH_VERSION;
+  info.git = command_output("git describe --always --dirty 2>/dev/null");
+  info.host = host_name();
+  info.started = io::utc_now_iso();
+  info.num_parameters = model::count_parameters(*model);
+
+  log->info("[run] {} ({})", info.id, c.config_name);
+  log->info("[run] results {}  log {}", result.run_json.string(), result.log_file.string());
+  log->info("[data] {}: {} images {}x{}x{}, {} classes, loaded in {:.1f}s", dataset.name,
+            dataset.size(), dataset.channels(), dataset.height(), dataset.width(),
+            dataset.num_classes, data_seconds);
+  log->info("[data] {} domains ({}): {} train / {} test images each", domains.size(),
+            c.partition.type, domains.front().train_idx.numel(), domains.front().test_idx.numel());
+  std::vector<std::string> names;
+  for (const auto& d : domains) names.push_back(d.name);
+  log->info("[data] domains: {}", join(names));
+  log->info("[model] {}: {} parameters", c.model.name, info.num_parameters);
+  log->info("[optim] {} lr {} weight_decay {}; {} epochs per domain, batch size {}",
+            c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.epochs_per_domain,
+            c.batch_size);
+  log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {}",
+            c.seeds.global, c.seeds.dataset, c.seeds.partition, c.seeds.loader, c.seeds.model,
+            c.seeds.training);
+  log->info("[device] {} with {} threads, LibTorch {}", info.device, threads, TORCH_VERSION);
+
+  ResultsWriter writer(result.run_json);
+  ProgressLine progress;
+  EpochLogger epoch_logger;
+  std::exception_ptr failure;
+  try {
+    Trainer trainer(c, domains, model, *optimizer, device, dataset.num_classes, dataset.mean,
+                    dataset.stddev, record);
+    trainer.add_observer(&progress);
+    trainer.add_observer(&epoch_logger);
+    trainer.add_observer(&writer);
+    writer.write(record);
+    trainer.evaluate_initial();
+    trainer.run();
+    info.status = "completed";
+  } catch (const InterruptedError& e) {
+    info.status = "interrupted";
+    info.error = e.what();
+    failure = std::current_exception();
+  } catch (const std::exception& e) {
+    info.status = "failed";
+    info.error = e.what();
+    failure = std::current_exception();
+  }
+  info.finished = io::utc_now_iso();
+  writer.write(record);
+  if (failure) {
+    log->error("[run] {} {}: {} (partial results kept in {})", info.id, info.status, info.error,
+               result.run_json.string());
+    std::rethrow_exception(failure);
+  }
+  log->info("[result] {}", metrics::to_string(*record.metrics));
+  log->info("[run] completed: {}", result.run_json.string());
+  return result;
+}
+
+}  // namespace moedil::train

@@ -1,0 +1,56 @@
+#include "moedil/train/observers.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <spdlog/logger.h>
+
+#include "moedil/io/atomic_file.h"
+#include "moedil/io/logging.h"
+
+namespace moedil::train {
+
+void ResultsWriter::write(const io::RunRecord& record) const {
+  io::write_file_atomic(path_, io::to_json(record).dump(1) + "\n");
+}
+
+void EpochLogger::on_epoch_end(const io::RunRecord& record) {
+  const io::EpochRecord& e = record.epochs.back();
+  double mean_eval = 0.0;
+  for (const auto& v : e.eval) mean_eval += v.acc;
+  if (!e.eval.empty()) mean_eval /= static_cast<double>(e.eval.size());
+  const auto num_epochs = record.r_history.size();
+  io::logger()->info(
+      "[train] domain {}/{} ({}) epoch {}/{}: loss {:.4f} aux {:.4f} train_acc {:.4f} "
+      "eval_acc {:.4f} (this domain {:.4f}) {:.1f}s {:.0f} samples/s eval {:.1f}s",
+      e.domain + 1, record.domains.size(), record.domains[e.domain], e.epoch + 1, num_epochs,
+      e.train_loss, e.aux_loss, e.train_acc, mean_eval, e.eval[e.domain].acc, e.seconds,
+      e.samples_per_s, e.eval_seconds);
+}
+
+ProgressLine::ProgressLine() : enabled_(isatty(STDERR_FILENO) == 1) {}
+
+void ProgressLine::on_step(const StepInfo& info) {
+  if (!enabled_) return;
+  const bool last = info.step + 1 == info.num_steps;
+  if (!last && info.seconds - last_print_ < 0.2) return;
+  last_print_ = info.seconds;
+  const double fraction = static_cast<double>(info.step + 1) / static_cast<double>(info.num_steps);
+  const double eta = fraction > 0 ? info.seconds * (1.0 - fraction) / fraction : 0.0;
+  std::fprintf(stderr, "\r  domain %lld/%lld epoch %lld/%lld step %lld/%lld loss %.4f %.0fs eta %.0fs\033[K",
+               static_cast<long long>(info.domain + 1), static_cast<long long>(info.num_domains),
+               static_cast<long long>(info.epoch + 1), static_cast<long long>(info.num_epochs),
+               static_cast<long long>(info.step + 1), static_cast<long long>(info.num_steps),
+               info.loss, info.seconds, eta);
+  std::fflush(stderr);
+}
+
+void ProgressLine::on_epoch_end(const io::RunRecord&) {
+  if (!enabled_) return;
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+  last_print_ = -1.0;
+}
+
+}  // namespace moedil::train
