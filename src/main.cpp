@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
       ->required();
   run_cmd->add_option("--set", run.overrides,
                       "Override a config key: --set model.moe_top_k=2 (repeatable; values are "
-                      "JSON, bare words are strings)");
+                      "JSON, bare words are strings)")
+      ->allow_extra_args(false);
   run_cmd->add_option("--device", run.device, "auto, cpu, cuda or cuda:N (overrides 'device')");
   run_cmd->add_option("--seed", run.seed,
                       "Global seed (overrides seeds.global; seeds not set in the config follow it)");
@@ -30,13 +31,14 @@ int main(int argc, char** argv) {
   run_cmd->footer(
       "Results: results/<config-name>/<run-id>/run.json, rewritten after every epoch.\n"
       "Log:     logs/<run-id>.log, one line per epoch; follow it with tail -f.\n"
-      "Ctrl-C stops at the next step and marks the run interrupted.");
+      "Ctrl-C stops at the next step and marks the run interrupted.\n");
 
   ValidateOptions validate;
   auto* validate_cmd = app.add_subcommand(
       "validate", "Check a config: every problem at once, with its JSON path and line");
   validate_cmd->add_option("config", validate.config_path, "JSONC config")->required();
-  validate_cmd->add_option("--set", validate.overrides, "Override a config key (as for run)");
+  validate_cmd->add_option("--set", validate.overrides, "Override a config key (as for run)")
+      ->allow_extra_args(false);
   validate_cmd->add_flag("--print", validate.print,
                          "Print the resolved config (every key, defaults filled in)");
 

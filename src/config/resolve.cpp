@@ -316,6 +316,11 @@ std::vector<ConfigIssue> check_run_config(const json& j, const NameCatalog& cata
   for (auto& issue : issues) {
     if (!source_text.empty()) issue.line = find_key_line(source_text, issue.path);
   }
+  // In file order; problems without a line (from --set) last.
+  std::stable_sort(issues.begin(), issues.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
+    const auto key = [](const ConfigIssue& i) { return i.line == 0 ? SIZE_MAX : i.line; };
+    return key(a) < key(b);
+  });
   return issues;
 }
 

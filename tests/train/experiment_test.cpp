@@ -1,0 +1,200 @@
+// End-to-end runs on the generated synthetic dataset: run.json structure and values,
+// determinism, failure handling.
+#include "moedil/train/experiment.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <torch/cuda.h>
+
+#include "moedil/common/error.h"
+#include "moedil/config/resolve.h"
+#include "moedil/train/trainer.h"
+
+namespace moedil::train {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class ExperimentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("moedil_experiment_test_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// A tiny vit_moe run: 3 synthetic domains, 2 epochs each.
+  config::RunConfig tiny_config(const std::string& extra = "{}") const {
+    json j = json::parse(R"({
+      "dataset": "synthetic", "mini_dataset": 480, "num_partitions": 3,
+      "partition": {"type": "domainIncremental"}, "train_frac": 0.75, "batch_size": 16,
+      "epochs_per_domain": 2, "num_threads": 1,
+      "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
+                "moe_layer_indices": [1], "moe_num_unshared_experts": 3, "moe_top_k": 2,
+                "moe_num_shared_experts": 1},
+      "optimizer": {"name": "adam", "lr": 0.01}, "seeds": {"global": 3}})");
+    j["results_dir"] = (dir_ / "results").string();
+    j["log_dir"] = (dir_ / "logs").string();
+    j.merge_patch(json::parse(extra));
+    config::RunConfig c = config::resolve_run_config(j, name_catalog());
+    c.config_name = "tiny";
+    return c;
+  }
+
+  static json read_json(const fs::path& path) {
+    std::ifstream in(path);
+    return json::parse(in);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
+  const RunResult result = run_experiment(tiny_config());
+  ASSERT_TRUE(fs::exists(result.run_json));
+  EXPECT_EQ(result.run_json.parent_path().parent_path(), dir_ / "results" / "tiny");
+  EXPECT_TRUE(fs::exists(result.log_file));
+  const json j = read_json(result.run_json);
+
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["run"]["status"], "completed");
+  EXPECT_TRUE(j["run"]["error"].is_null());
+  EXPECT_FALSE(j["run"]["finished"].is_null());
+  EXPECT_EQ(j["run"]["id"], result.run_id);
+  EXPECT_EQ(j["run"]["config"]["model"]["moe_top_k"], 2);
+  EXPECT_EQ(j["run"]["seeds"]["model"], 3);
+  EXPECT_EQ(j["run"]["device"], "cpu");
+  EXPECT_GT(j["run"]["num_parameters"].get<int64_t>(), 0);
+  EXPECT_EQ(j["domains"], json::array({"d0", "d1", "d2"}));
+
+  // 480 samples in 3 domains: 160 each, 120 train / 40 test.
+  ASSERT_EQ(j["epochs"].size(), 6u);
+  ASSERT_EQ(j["init_acc"].size(), 3u);
+  for (std::size_t k = 0; k < j["epochs"].size(); ++k) {
+    const json& e = j["epochs"][k];
+    EXPECT_EQ(e["domain"], k / 2);
+    EXPECT_EQ(e["epoch"], k % 2);
+    EXPECT_DOUBLE_EQ(e["lr"].get<double>(), 0.01);
+    EXPECT_GT(e["aux_loss"].get<double>(), 0.0);
+    // Training usage: 120 images routed top-2 at sample granularity = 240 assignments.
+    const auto train_usage = e["expert_usage"]["blocks.1.moe"].get<std::vector<int64_t>>();
+    ASSERT_EQ(train_usage.size(), 3u);
+    EXPECT_EQ(train_usage[0] + train_usage[1] + train_usage[2], 240);
+    ASSERT_EQ(e["eval"].size(), 3u);
+    for (std::size_t d = 0; d < 3; ++d) {
+      const json& v = e["eval"][d];
+      int64_t total = 0;
+      int64_t diagonal = 0;
+      for (std::size_t t = 0; t < 4; ++t) {
+        for (std::size_t p = 0; p < 4; ++p) total += v["confusion"][t][p].get<int64_t>();
+        diagonal += v["confusion"][t][t].get<int64_t>();
+      }
+      EXPECT_EQ(total, 40);
+      EXPECT_DOUBLE_EQ(v["acc"].get<double>(), static_cast<double>(diagonal) / 40.0);
+      const auto eval_usage = v["expert_usage"]["blocks.1.moe"].get<std::vector<int64_t>>();
+      EXPECT_EQ(eval_usage[0] + eval_usage[1] + eval_usage[2], 80);  // 40 images x top-2
+    }
+  }
+  // R-matrix rows are the evaluations after the last epoch of each domain.
+  ASSERT_EQ(j["r_matrix"].size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t d = 0; d < 3; ++d) {
+      EXPECT_EQ(j["r_matrix"][i][d], j["epochs"][2 * i + 1]["eval"][d]["acc"]);
+      EXPECT_EQ(j["r_history"][0][i][d], j["epochs"][2 * i]["eval"][d]["acc"]);
+      EXPECT_EQ(j["r_history"][1][i][d], j["r_matrix"][i][d]);
+    }
+  }
+  const auto& r = j["r_matrix"];
+  const double acc = (r[2][0].get<double>() + r[2][1].get<double>() + r[2][2].get<double>()) / 3;
+  EXPECT_NEAR(j["metrics"]["acc"].get<double>(), acc, 1e-12);
+  const double bwt = ((r[2][0].get<double>() - r[0][0].get<double>()) +
+                      (r[2][1].get<double>() - r[1][1].get<double>())) / 2;
+  EXPECT_NEAR(j["metrics"]["bwt"].get<double>(), bwt, 1e-12);
+  EXPECT_TRUE(j["metrics"]["intransience"].is_null());
+  // The synthetic task is easy: the model must learn it.
+  EXPECT_GT(j["metrics"]["acc"].get<double>(), 0.5);
+}
+
+TEST_F(ExperimentTest, SameSeedsGiveIdenticalMetricsAndOtherSeedsDiffer) {
+  const json a = read_json(run_experiment(tiny_config()).run_json);
+  const json b = read_json(run_experiment(tiny_config()).run_json);
+  EXPECT_NE(a["run"]["id"], b["run"]["id"]);
+  EXPECT_EQ(a["metrics"], b["metrics"]);
+  EXPECT_EQ(a["r_history"], b["r_history"]);
+  for (std::size_t k = 0; k < a["epochs"].size(); ++k) {
+    EXPECT_EQ(a["epochs"][k]["train_loss"], b["epochs"][k]["train_loss"]);
+    EXPECT_EQ(a["epochs"][k]["expert_usage"], b["epochs"][k]["expert_usage"]);
+  }
+  const json c = read_json(run_experiment(tiny_config(R"({"seeds": {"global": 4}})")).run_json);
+  EXPECT_NE(a["epochs"][0]["train_loss"], c["epochs"][0]["train_loss"]);
+}
+
+TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
+  config::RunConfig c = tiny_config(R"({"optimizer": {"name": "sgd", "momentum": 0.9}})");
+  c.optimizer.lr = 1e30;  // beyond what validation accepts: the weights overflow at once
+  try {
+    run_experiment(c);
+    FAIL() << "expected TrainingError";
+  } catch (const TrainingError& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite loss"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("domain 0 (d0), epoch 0, step"), std::string::npos)
+        << e.what();
+  }
+  const auto runs = fs::directory_iterator(dir_ / "results" / "tiny");
+  const fs::path run_dir = runs->path();
+  const json j = read_json(run_dir / "run.json");
+  EXPECT_EQ(j["run"]["status"], "failed");
+  EXPECT_NE(j["run"]["error"].get<std::string>().find("non-finite loss"), std::string::npos);
+  EXPECT_TRUE(j["metrics"].is_null());
+}
+
+TEST_F(ExperimentTest, InterruptMarksTheRunInterrupted) {
+  stop_requested().store(true);
+  EXPECT_THROW(run_experiment(tiny_config()), InterruptedError);
+  stop_requested().store(false);
+  const fs::path run_dir = fs::directory_iterator(dir_ / "results" / "tiny")->path();
+  EXPECT_EQ(read_json(run_dir / "run.json")["run"]["status"], "interrupted");
+}
+
+TEST_F(ExperimentTest, BadInputFailsBeforeAnyRunDirectoryExists) {
+  config::RunConfig missing = tiny_config(R"({"dataset": "fashion_mnist"})");
+  missing.dataset_root = (dir_ / "nowhere").string();
+  try {
+    run_experiment(missing);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find((dir_ / "nowhere").string()), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("dataset-fashion-mnist"), std::string::npos);
+  }
+  // 8x8 images cannot be cut into 3x3 patches.
+  EXPECT_THROW(run_experiment(tiny_config(R"({"model": {"patch_size": 3}})")), ConfigError);
+  // 3 synthetic domains cannot be grouped into 2 partitions.
+  EXPECT_THROW(run_experiment(tiny_config(R"({"num_partitions": 2})")), ConfigError);
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+}
+
+TEST(ResolveDevice, CpuAndUnavailableCuda) {
+  EXPECT_EQ(resolve_device("cpu"), c10::Device(c10::kCPU));
+  if (!torch::cuda::is_available()) {
+    EXPECT_EQ(resolve_device("auto"), c10::Device(c10::kCPU));
+    EXPECT_THROW(resolve_device("cuda:0"), ConfigError);
+  } else {
+    EXPECT_EQ(resolve_device("auto"), c10::Device(c10::kCUDA, 0));
+  }
+}
+
+TEST(ResolveThreads, ZeroMeansAllCores) {
+  EXPECT_EQ(resolve_num_threads(3), 3);
+  EXPECT_EQ(resolve_num_threads(0),
+            static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+}  // namespace
+}  // namespace moedil::train
