@@ -1,5 +1,6 @@
 #include "moedil/common/random.h"
 
+#include <limits>
 #include <numeric>
 #include <random>
 

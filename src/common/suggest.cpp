@@ -40,7 +40,7 @@ std::string unknown_name_message(std::string_view what, std::string_view name,
   std::string message = "unknown " + std::string(what) + " '" + std::string(name) + "'";
   const std::string guess = closest_match(name, valid);
   if (!guess.empty()) message += "; did you mean '" + guess + "'?";
-  message += " valid: ";
+  message += guess.empty() ? "; valid: " : " valid: ";
   for (std::size_t i = 0; i < valid.size(); ++i) message += (i ? ", " : "") + valid[i];
   return message;
 }

@@ -23,7 +23,7 @@ Normalizer::Normalizer(const std::vector<double>& mean, const std::vector<double
 }
 
 at::Tensor Normalizer::operator()(const at::Tensor& images_u8) const {
-  return images_u8.to(at::kFloat).mul_(scale_).sub_(shift_);
+  return images_u8.to(at::kFloat).mul(scale_).sub_(shift_);
 }
 
 Batches::Batches(at::Tensor images, at::Tensor labels, at::Tensor indices, int64_t batch_size,

@@ -1,5 +1,6 @@
 #include "moedil/partition/domain.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "moedil/common/random.h"

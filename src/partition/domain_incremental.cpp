@@ -12,6 +12,13 @@ std::vector<Domain> domain_incremental_domains(const data::Dataset& d,
                       d.name + "' has none (use partition.type 'rotate' for it)");
   }
   const auto num_domains = static_cast<int64_t>(d.domain_names.size());
+  const at::Tensor ids_tensor = d.domain_ids.contiguous();
+  if (num_domains == 0 || d.domain_ids.numel() != d.size() ||
+      (d.size() > 0 && (ids_tensor.min().item<int64_t>() < 0 ||
+                        ids_tensor.max().item<int64_t>() >= num_domains))) {
+    throw DataError("dataset '" + d.name + "': domain ids must be in [0, " +
+                    std::to_string(num_domains) + ") with one id per image");
+  }
   if (num_domains % c.num_partitions != 0) {
     throw ConfigError("num_partitions: " + std::to_string(c.num_partitions) +
                       " does not divide the " + std::to_string(num_domains) + " domains of '" +
@@ -19,7 +26,7 @@ std::vector<Domain> domain_incremental_domains(const data::Dataset& d,
   }
   const int64_t per_group = num_domains / c.num_partitions;
   std::vector<std::vector<int64_t>> members(static_cast<std::size_t>(c.num_partitions));
-  const int64_t* ids = d.domain_ids.data_ptr<int64_t>();
+  const int64_t* ids = ids_tensor.data_ptr<int64_t>();
   for (int64_t i = 0; i < d.size(); ++i) members[ids[i] / per_group].push_back(i);
   std::vector<Domain> domains;
   for (int64_t g = 0; g < c.num_partitions; ++g) {

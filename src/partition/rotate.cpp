@@ -1,6 +1,7 @@
 #include "moedil/partition/rotate.h"
 
 #include <cmath>
+#include <numeric>
 #include <sstream>
 
 #include "moedil/common/random.h"
@@ -12,10 +13,13 @@ at::Tensor rotate_images(const at::Tensor& images, double degrees) {
   const double radians = degrees * M_PI / 180.0;
   const double c = std::cos(radians);
   const double s = std::sin(radians);
-  // Output pixel p samples the input at R(-angle) p, in normalised (x right, y down) coordinates:
-  // the content turns counter-clockwise on screen.
-  const at::Tensor theta =
-      at::tensor({c, -s, 0.0, s, c, 0.0}, at::kFloat).view({1, 2, 3}).expand({images.size(0), 2, 3});
+  // Output pixel p samples the input at R(-angle) p in pixel units (x right, y down), so the
+  // content turns counter-clockwise on screen. The grid is in normalised coordinates
+  // (x * W/2, y * H/2 are pixels), hence the aspect factors for non-square images.
+  const double aspect = static_cast<double>(images.size(2)) / static_cast<double>(images.size(3));
+  const at::Tensor theta = at::tensor({c, -s * aspect, 0.0, s / aspect, c, 0.0}, at::kFloat)
+                               .view({1, 2, 3})
+                               .expand({images.size(0), 2, 3});
   const at::Tensor grid =
       at::affine_grid_generator(theta.contiguous(), images.sizes(), /*align_corners=*/false);
   const at::Tensor rotated = at::grid_sampler(images.to(at::kFloat), grid, /*bilinear*/ 0,

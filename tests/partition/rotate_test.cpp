@@ -102,11 +102,12 @@ TEST(RotateImagesTest, NegativeAngleIsClockwise) {
   EXPECT_EQ(brightest(out), (std::pair<int64_t, int64_t>{1, 3}));
 }
 
-TEST(RotateImagesTest, FortyFiveDegreesMovesCornerToLeftMiddle) {
-  // (row 1, col 1) is at offset (-1, -1) from the centre (2, 2); 45 degrees counter-clockwise
-  // takes it to (0, -sqrt 2): row 2, col 2 - 1.414 = 0.586.
+TEST(RotateImagesTest, FortyFiveDegreesMovesUpperLeftToLeftMiddle) {
+  // A 3x3 blob centred on (row 3, col 3) of a 9x9 image sits at offset (-1, -1) from the image
+  // centre (4, 4); 45 degrees counter-clockwise takes it to offset (0, -sqrt 2): row 4,
+  // col 4 - 1.414 = 2.586.
   at::Tensor im = at::zeros({1, 1, 9, 9}, at::kByte);
-  im[0][0].slice(0, 2, 5).slice(1, 2, 5).fill_(255);  // 3x3 blob around (3, 3); centre (4, 4)
+  im[0][0].slice(0, 2, 5).slice(1, 2, 5).fill_(255);
   const at::Tensor out = rotate_images(im, 45.0);
   const auto [r, c] = centroid(out);
   EXPECT_NEAR(r, 4.0, 0.2);
@@ -228,6 +229,24 @@ TEST(RotateDomainsTest, SplitDoesNotDependOnAngles) {
   const auto a = rotate_domains(d, rotate_config({0, 30}, 0.8, 5));
   const auto b = rotate_domains(d, rotate_config({90, 60, 10}, 0.8, 5));
   EXPECT_EQ(to_vector(a[0].test_idx), to_vector(b[2].test_idx));
+}
+
+}  // namespace
+}  // namespace moedil::partition
+
+namespace moedil::partition {
+namespace {
+
+TEST(RotateImagesNonSquare, QuarterTurnRotatesInPixelUnits) {
+  // 5x9 image, a pixel 2 columns right of the centre (2, 4). A counter-clockwise quarter turn
+  // in pixel units puts it 2 rows above the centre: (0, 4). Rotating in normalised units
+  // instead would stretch the offset by H/W and land near row 1.
+  at::Tensor image = at::zeros({1, 1, 5, 9}, at::kByte);
+  image[0][0][2][6] = 255;
+  const at::Tensor rotated = rotate_images(image, 90.0);
+  const int64_t brightest = rotated.flatten().argmax().item<int64_t>();
+  EXPECT_EQ(brightest / 9, 0);
+  EXPECT_EQ(brightest % 9, 4);
 }
 
 }  // namespace

@@ -1,0 +1,297 @@
+#include "moedil/model/vit.h"
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Context.h>
+
+#include <cstdint>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "moedil/common/error.h"
+#include "moedil/config/run_config.h"
+#include "moedil/model/registry.h"
+
+namespace moedil::model {
+namespace {
+
+constexpr int64_t kDim = 16;
+constexpr int64_t kHeads = 2;
+constexpr int64_t kDepth = 4;
+constexpr int64_t kHidden = 32;  // mlp_ratio 2 * kDim
+constexpr int64_t kExperts = 3;
+
+InputShape mnist_shape() { return InputShape{1, 28, 28, 10}; }
+InputShape cifar_shape() { return InputShape{3, 32, 32, 5}; }
+
+config::ModelConfig small_config(const std::string& name) {
+  config::ModelConfig c;
+  c.name = name;
+  c.patch_size = 7;
+  c.embed_dim = kDim;
+  c.depth = kDepth;
+  c.num_heads = kHeads;
+  c.mlp_ratio = 2.0;
+  c.dropout = 0.0;
+  c.moe_layer_indices = {1, 3};
+  c.moe_num_unshared_experts = kExperts;
+  c.moe_num_shared_experts = 0;
+  c.moe_top_k = 1;
+  c.moe_routing_granularity = "sample";
+  c.moe_route_with_cls_token = true;
+  return c;
+}
+
+Classifier build(const config::ModelConfig& c, const InputShape& in, uint64_t seed = 0) {
+  at::manual_seed(seed);
+  return make_model(c, in);
+}
+
+at::Tensor images(const InputShape& in, int64_t batch) {
+  return at::randn({batch, in.channels, in.height, in.width});
+}
+
+int64_t sum_of(const std::vector<int64_t>& v) {
+  return std::accumulate(v.begin(), v.end(), int64_t{0});
+}
+
+std::shared_ptr<ViTImpl> as_vit(const Classifier& model) {
+  auto vit = std::dynamic_pointer_cast<ViTImpl>(model);
+  EXPECT_NE(vit, nullptr);
+  return vit;
+}
+
+TEST(ViTTest, OutputShapeForGrayAndColourInputs) {
+  at::manual_seed(1);
+  ViT gray(ViTOptions(mnist_shape()).patch_size(7).embed_dim(kDim).depth(2).num_heads(kHeads));
+  const at::Tensor g = gray->forward(images(mnist_shape(), 2));
+  EXPECT_EQ(g.sizes().vec(), (std::vector<int64_t>{2, 10}));
+  EXPECT_TRUE(at::isfinite(g).all().item<bool>());
+
+  ViT colour(ViTOptions(cifar_shape()).patch_size(8).embed_dim(kDim).depth(2).num_heads(kHeads));
+  const at::Tensor c = colour->forward(images(cifar_shape(), 3));
+  EXPECT_EQ(c.sizes().vec(), (std::vector<int64_t>{3, 5}));
+  EXPECT_TRUE(at::isfinite(c).all().item<bool>());
+  // 16 patches of 8x8 + CLS.
+  EXPECT_EQ(colour->pos_embed.sizes().vec(), (std::vector<int64_t>{1, 17, kDim}));
+
+  for (const std::string name : {"vit", "vit_moe"}) {
+    SCOPED_TRACE(name);
+    auto c28 = small_config(name);
+    EXPECT_EQ(build(c28, mnist_shape())->forward(images(mnist_shape(), 4)).sizes().vec(),
+              (std::vector<int64_t>{4, 10}));
+    auto c32 = small_config(name);
+    c32.patch_size = 8;
+    EXPECT_EQ(build(c32, cifar_shape())->forward(images(cifar_shape(), 2)).sizes().vec(),
+              (std::vector<int64_t>{2, 5}));
+  }
+}
+
+TEST(ViTTest, VitMoeHasMoeLayersAtConfiguredBlocks) {
+  const Classifier model = build(small_config("vit_moe"), mnist_shape(), 2);
+  const auto vit = as_vit(model);
+  ASSERT_NE(vit, nullptr);
+  ASSERT_EQ(vit->blocks->size(), static_cast<std::size_t>(kDepth));
+  for (int64_t i = 0; i < kDepth; ++i) {
+    const auto block = vit->blocks[static_cast<std::size_t>(i)]->as<TransformerBlock>();
+    const bool want_moe = i == 1 || i == 3;
+    EXPECT_EQ(static_cast<bool>(block->moe), want_moe) << "block " << i;
+    EXPECT_EQ(static_cast<bool>(block->mlp), !want_moe) << "block " << i;
+    if (want_moe) {
+      EXPECT_EQ(block->moe->experts->size(), static_cast<std::size_t>(kExperts));
+      EXPECT_EQ(block->moe->options.dim(), kDim);
+      EXPECT_EQ(block->moe->options.hidden(), kHidden);
+      EXPECT_EQ(block->moe->options.granularity(), "sample");
+    }
+  }
+  const auto params = model->named_parameters();
+  EXPECT_TRUE(params.contains("blocks.1.moe.router.gate.weight"));
+  EXPECT_TRUE(params.contains("blocks.3.moe.experts.2.fc1.weight"));
+  EXPECT_FALSE(params.contains("blocks.0.moe.router.gate.weight"));
+  EXPECT_TRUE(params.contains("blocks.0.mlp.fc1.weight"));
+}
+
+TEST(ViTTest, ExpertUsageNamesAndCountsAfterTrainingForward) {
+  const int64_t batch = 3;
+  const int64_t tokens = 16 + 1;  // 28x28 with 7x7 patches, plus CLS
+  struct Case {
+    std::string granularity;
+    int64_t k;
+    int64_t per_layer;
+  };
+  for (const Case& c : {Case{"sample", 1, batch}, Case{"sample", 2, batch * 2},
+                        Case{"token", 1, batch * tokens}, Case{"token", 2, batch * tokens * 2}}) {
+    SCOPED_TRACE(c.granularity + " k=" + std::to_string(c.k));
+    auto cfg = small_config("vit_moe");
+    cfg.moe_routing_granularity = c.granularity;
+    cfg.moe_top_k = c.k;
+    const Classifier model = build(cfg, mnist_shape(), 3);
+    model->train();
+    model->forward(images(mnist_shape(), batch));
+
+    const std::vector<ExpertUsage> usage = model->expert_usage(true);
+    ASSERT_EQ(usage.size(), 2u);
+    EXPECT_EQ(usage[0].layer, "blocks.1.moe");
+    EXPECT_EQ(usage[1].layer, "blocks.3.moe");
+    for (const auto& u : usage) {
+      EXPECT_EQ(u.counts.size(), static_cast<std::size_t>(kExperts)) << u.layer;
+      EXPECT_EQ(sum_of(u.counts), c.per_layer) << u.layer;
+    }
+    for (const auto& u : model->expert_usage(false)) EXPECT_EQ(sum_of(u.counts), 0) << u.layer;
+
+    // Evaluation counts are separate; resetting the training counts leaves them.
+    model->eval();
+    {
+      at::NoGradGuard no_grad;
+      model->forward(images(mnist_shape(), batch));
+    }
+    for (const auto& u : model->expert_usage(false)) EXPECT_EQ(sum_of(u.counts), c.per_layer);
+    for (const auto& u : model->expert_usage(true)) EXPECT_EQ(sum_of(u.counts), c.per_layer);
+    model->reset_expert_usage(true);
+    for (const auto& u : model->expert_usage(true)) EXPECT_EQ(sum_of(u.counts), 0);
+    for (const auto& u : model->expert_usage(false)) EXPECT_EQ(sum_of(u.counts), c.per_layer);
+  }
+
+  const Classifier dense = build(small_config("vit"), mnist_shape(), 3);
+  dense->train();
+  dense->forward(images(mnist_shape(), batch));
+  EXPECT_TRUE(dense->expert_usage(true).empty());
+}
+
+TEST(ViTTest, AuxLossDefinedAfterTrainingForwardForVitMoeOnly) {
+  const Classifier moe = build(small_config("vit_moe"), mnist_shape(), 4);
+  EXPECT_FALSE(moe->aux_loss().defined()) << "no forward yet";
+  moe->train();
+  moe->forward(images(mnist_shape(), 3));
+  const at::Tensor aux = moe->aux_loss();
+  ASSERT_TRUE(aux.defined());
+  EXPECT_TRUE(aux.requires_grad());
+  // The sum of the two layers' balance losses, each in [1, E].
+  const auto vit = as_vit(moe);
+  ASSERT_NE(vit, nullptr);
+  const at::Tensor l1 = vit->blocks[1]->as<TransformerBlock>()->moe->balance_loss();
+  const at::Tensor l3 = vit->blocks[3]->as<TransformerBlock>()->moe->balance_loss();
+  ASSERT_TRUE(l1.defined() && l3.defined());
+  EXPECT_NEAR(aux.item<double>(), l1.item<double>() + l3.item<double>(), 1e-6);
+  EXPECT_GE(aux.item<double>(), 2.0 - 1e-5);
+  EXPECT_LE(aux.item<double>(), 2.0 * kExperts + 1e-5);
+
+  moe->eval();
+  {
+    at::NoGradGuard no_grad;
+    moe->forward(images(mnist_shape(), 3));
+  }
+  EXPECT_FALSE(moe->aux_loss().defined()) << "undefined after an evaluation forward";
+
+  const Classifier dense = build(small_config("vit"), mnist_shape(), 4);
+  dense->train();
+  dense->forward(images(mnist_shape(), 3));
+  EXPECT_FALSE(dense->aux_loss().defined());
+}
+
+TEST(ViTTest, ParameterCountsMatchHandCount) {
+  const InputShape in = mnist_shape();
+  const int64_t patches = (28 / 7) * (28 / 7);
+  const int64_t ff = kDim * kHidden + kHidden + kHidden * kDim + kDim;
+  const int64_t block_without_mlp = 2 * kDim                         // norm1
+                                    + kDim * 3 * kDim + 3 * kDim     // qkv
+                                    + kDim * kDim + kDim             // proj
+                                    + 2 * kDim;                      // norm2
+  const int64_t stem = in.channels * 7 * 7 * kDim + kDim  // patch_embed
+                       + kDim                              // cls_token
+                       + (patches + 1) * kDim;             // pos_embed
+  const int64_t tail = 2 * kDim + kDim * in.num_classes + in.num_classes;  // norm + head
+  const int64_t dense_expected = stem + kDepth * (block_without_mlp + ff) + tail;
+  const int64_t router = kDim * kExperts + kExperts;
+  const int64_t moe_expected = dense_expected + 2 * (router + (kExperts - 1) * ff);
+
+  const Classifier dense = build(small_config("vit"), in);
+  const Classifier moe = build(small_config("vit_moe"), in);
+  EXPECT_EQ(count_parameters(*dense), dense_expected);
+  EXPECT_EQ(count_parameters(*moe), moe_expected);
+  EXPECT_LT(count_parameters(*dense), count_parameters(*moe));
+
+  // One shared expert per MoE layer adds one FeedForward per layer.
+  auto shared_cfg = small_config("vit_moe");
+  shared_cfg.moe_num_shared_experts = 1;
+  EXPECT_EQ(count_parameters(*build(shared_cfg, in)), moe_expected + 2 * ff);
+
+  // trainable_only skips frozen parameters.
+  EXPECT_EQ(count_parameters(*dense, /*trainable_only=*/true), dense_expected);
+  const auto vit = as_vit(dense);
+  ASSERT_NE(vit, nullptr);
+  for (auto& p : vit->head->parameters()) p.set_requires_grad(false);
+  EXPECT_EQ(count_parameters(*dense, true), dense_expected - (kDim * 10 + 10));
+  EXPECT_EQ(count_parameters(*dense, false), dense_expected);
+}
+
+TEST(ViTTest, PatchSizeNotDividingImageSizeThrowsConfigError) {
+  for (const std::string name : {"vit", "vit_moe"}) {
+    SCOPED_TRACE(name);
+    auto c = small_config(name);
+    c.patch_size = 5;  // 28 % 5 != 0
+    try {
+      make_model(c, mnist_shape());
+      ADD_FAILURE() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("model.patch_size"), std::string::npos) << e.what();
+    }
+    c.patch_size = 7;  // 32 % 7 != 0
+    EXPECT_THROW(make_model(c, cifar_shape()), ConfigError);
+    c.patch_size = 8;  // fine for 32x32
+    EXPECT_NO_THROW(make_model(c, cifar_shape()));
+  }
+  // Non-square input: width must be divisible too.
+  auto c = small_config("vit");
+  EXPECT_THROW(make_model(c, InputShape{1, 28, 30, 10}), ConfigError);
+}
+
+TEST(ViTTest, UnknownModelNameThrowsConfigErrorListingValidNames) {
+  auto c = small_config("resnet");
+  try {
+    make_model(c, mnist_shape());
+    ADD_FAILURE() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("resnet"), std::string::npos) << what;
+    EXPECT_NE(what.find("vit, vit_moe"), std::string::npos) << what;
+  }
+  const auto names = model_registry().names();
+  EXPECT_EQ(names, (std::vector<std::string>{"vit", "vit_moe"}));
+}
+
+TEST(ViTTest, SameSeedGivesIdenticalWeightsAndOutputs) {
+  for (const std::string name : {"vit", "vit_moe"}) {
+    SCOPED_TRACE(name);
+    const auto cfg = small_config(name);
+    const Classifier a = build(cfg, mnist_shape(), 42);
+    const Classifier b = build(cfg, mnist_shape(), 42);
+    const Classifier other = build(cfg, mnist_shape(), 43);
+    const auto pa = a->named_parameters();
+    const auto pb = b->named_parameters();
+    const auto po = other->named_parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    bool any_differs_from_other = false;
+    for (const auto& item : pa) {
+      ASSERT_TRUE(pb.contains(item.key()));
+      EXPECT_TRUE(at::equal(item.value(), pb[item.key()])) << item.key();
+      any_differs_from_other |= !at::equal(item.value(), po[item.key()]);
+    }
+    EXPECT_TRUE(any_differs_from_other) << "a different seed must give different weights";
+
+    at::manual_seed(7);
+    const at::Tensor x = images(mnist_shape(), 3);
+    a->train();
+    b->train();
+    const at::Tensor ya = a->forward(x);
+    const at::Tensor yb = b->forward(x);
+    EXPECT_TRUE(at::equal(ya, yb));
+    EXPECT_FALSE(at::equal(ya, other->forward(x)));
+  }
+}
+
+}  // namespace
+}  // namespace moedil::model
