@@ -39,7 +39,7 @@ at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
     outputs.push_back(expert(e, x.index_select(0, chosen)));
     start += n[e];
   }
-  if (outputs.empty()) return at::zeros_like(x);
+  if (outputs.empty()) return expert(0, x);  // no rows: an empty output of the experts' width
   const at::Tensor stacked = at::cat(outputs, 0);
   const at::Tensor weighted = stacked * broadcastable(sorted_gates, stacked.dim());
   std::vector<int64_t> out_shape = stacked.sizes().vec();

@@ -303,5 +303,29 @@ TEST(DispatchTest, AllRowsToOneExpertCallsOnlyThatExpert) {
   EXPECT_TRUE(at::equal(counts, at::tensor({0, 0, 5, 0}, at::kLong)));
 }
 
+TEST(DispatchTest, NoRowsGivesAnEmptyOutputOfTheExpertsWidth) {
+  // R = 0: the result is [0, ...out] like dense_dispatch's (the experts map width kDim to
+  // kOut), and every count is 0. To learn the output width, expert 0 is called once on the
+  // empty input (documented in dispatch.h); no expert sees a row.
+  at::manual_seed(6);
+  auto experts = make_experts(kExperts);
+  const at::Tensor x = at::randn({0, kDim});
+  const at::Tensor idx = at::zeros({0, 1}, at::kLong);
+  const at::Tensor gates = at::zeros({0, 1});
+  int calls = 0;
+  const ExpertFn fn = [&](int64_t e, const at::Tensor& r) {
+    ++calls;
+    return experts[static_cast<std::size_t>(e)]->forward(r);
+  };
+  at::Tensor counts;
+  const at::Tensor sparse = sparse_dispatch(x, idx, gates, kExperts, fn, &counts);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(at::equal(counts, at::zeros({kExperts}, at::kLong)));
+  const at::Tensor dense = dense_dispatch(x, idx, gates, kExperts, linear_experts(experts));
+  EXPECT_EQ(dense.sizes().vec(), (std::vector<int64_t>{0, kOut}));
+  EXPECT_EQ(sparse.sizes().vec(), (std::vector<int64_t>{0, kOut}))
+      << "sparse_dispatch returns zeros_like(x) when no expert ran, with x's width";
+}
+
 }  // namespace
 }  // namespace moedil::model::moe

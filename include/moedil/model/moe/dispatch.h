@@ -12,7 +12,8 @@ using ExpertFn = std::function<at::Tensor(int64_t expert, const at::Tensor& rows
 
 /// out[r] = sum_j gates[r, j] * expert(expert_idx[r, j], x[r]).
 /// x [R, ...]; expert_idx, gates [R, k]. Each expert is called at most once. Differentiable in x,
-/// gates and the experts' parameters. If `counts` is given it receives the number of
+/// gates and the experts' parameters. With R = 0, expert 0 is called once on the empty x to give
+/// the output its width. If `counts` is given it receives the number of
 /// assignments per expert (int64 [num_experts], on x's device).
 at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
                            const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert,
