@@ -14,7 +14,8 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-/// Uniform integer in [0, bound) without modulo bias (rejection on the top of the range).
+}  // namespace
+
 uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound) {
   const uint64_t limit = std::numeric_limits<uint64_t>::max() -
                          std::numeric_limits<uint64_t>::max() % bound;
@@ -22,8 +23,6 @@ uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound) {
   while (value >= limit) value = engine();
   return value % bound;
 }
-
-}  // namespace
 
 uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams) {
   uint64_t seed = splitmix64(base);

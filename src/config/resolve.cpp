@@ -124,6 +124,28 @@ class Reader {
     }
   }
 
+  /// Focal alpha: null ("none"), "auto", or a list of per-class weights ("list").
+  void class_weights(const char* key, std::string& mode, std::vector<double>& values) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    const json& value = object_->at(key);
+    if (value.is_null()) {
+      mode = "none";
+    } else if (value == "auto") {
+      mode = "auto";
+    } else if (value.is_array()) {
+      const std::string problem = convert(value, values);
+      if (!problem.empty()) return issue(key, problem);
+      for (double v : values) {
+        if (!(v >= 0.0)) return issue(key, "class weights must be >= 0, got " + json(v).dump());
+      }
+      mode = "list";
+    } else {
+      issue(key, "expected null, \"auto\" or a list of per-class weights, got " +
+                     describe(value));
+    }
+  }
+
   template <class F>
   void object(const char* key, F&& fill) {
     known_.emplace_back(key);
@@ -173,6 +195,9 @@ class Writer {
   void layer_indices(const char* key, const std::vector<int64_t>& value, int64_t) {
     out_[key] = value;
   }
+  void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
+    out_[key] = mode == "auto" ? json("auto") : mode == "list" ? json(v) : json(nullptr);
+  }
   template <class F>
   void object(const char* key, F&& fill) {
     Writer writer;
@@ -221,18 +246,61 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     o.field("lr", c.optimizer.lr, in_range(0.0, 1e3, false, true));
     o.field("weight_decay", c.optimizer.weight_decay, in_range(0.0, 1e3, true, true));
     o.field("momentum", c.optimizer.momentum, in_range(0.0, 1.0, true, false));
+    o.field("nesterov", c.optimizer.nesterov);
+  });
+  v.object("loss", [&](auto& l) {
+    LossConfig& loss = c.loss;
+    l.field("name", loss.name, one_of(names.losses, "loss"));
+    l.field("label_smoothing", loss.label_smoothing, in_range(0.0, 1.0, true, false));
+    l.field("gamma", loss.gamma, in_range(0.0, 100.0, true, true));
+    l.class_weights("alpha", loss.alpha, loss.alpha_values);
+    l.field("weight_upper_limit", loss.weight_upper_limit, in_range(0.0, 1e9, false, true));
+    l.field("weight_cumulative", loss.weight_cumulative);
+  });
+  v.object("scheduler", [&](auto& s) {
+    SchedulerConfig& sched = c.scheduler;
+    s.field("name", sched.name, one_of(names.schedulers, "scheduler"));
+    s.field("warmup_epochs", sched.warmup_epochs, at_least(0));
+    s.field("per_domain", sched.per_domain);
+    s.field("step_size", sched.step_size, at_least(1));
+    s.field("gamma", sched.gamma, in_range(0.0, 1e3, false, true));
+    s.field("min_lr", sched.min_lr, in_range(0.0, 1e3, true, true));
   });
   v.field("epochs_per_domain", c.epochs_per_domain, at_least(1));
+  v.object("replay", [&](auto& r) {
+    r.field("enabled", c.replay.enabled);
+    r.field("capacity", c.replay.capacity, at_least(0));
+    r.field("policy", c.replay.policy, one_of(names.replay_policies, "replay policy"));
+    r.field("ratio", c.replay.ratio, in_range(0.0, 1.0, true, true));
+  });
+  v.object("pretrain", [&](auto& p) {
+    p.field("enabled", c.pretrain.enabled);
+    p.field("num_samples", c.pretrain.num_samples, at_least(1));
+    p.field("with_replacement", c.pretrain.with_replacement);
+    p.field("epochs", c.pretrain.epochs, at_least(0));
+  });
+  v.object("baseline", [&](auto& b) {
+    b.field("enabled", c.baseline.enabled);
+    b.field("epochs", c.baseline.epochs, at_least(0));
+  });
   v.field("router_balancing", c.router_balancing);
   v.field("router_balance_strength", c.router_balance_strength,
+          in_range(0.0, 1e6, true, true));
+  v.field("router_balance_anneal_epochs", c.router_balance_anneal_epochs, at_least(0));
+  v.field("router_balance_max", c.router_balance_max, in_range(0.0, 1e6, true, true));
+  v.field("router_balance_min", c.router_balance_min, in_range(0.0, 1e6, true, true));
+  v.field("router_freeze_after_epochs", c.router_freeze_after_epochs, at_least(0));
+  v.field("router_lr_multiplier", c.router_lr_multiplier, in_range(0.0, 1e6, true, true));
+  v.field("moe_expert_lr_multiplier", c.moe_expert_lr_multiplier,
           in_range(0.0, 1e6, true, true));
   v.object("seeds", [&](auto& s) {
     SeedsConfig& seeds = c.seeds;
     s.field("global", seeds.global);
-    for (auto [key, seed] : {std::pair{"dataset", &seeds.dataset},
-                             std::pair{"partition", &seeds.partition},
-                             std::pair{"loader", &seeds.loader}, std::pair{"model", &seeds.model},
-                             std::pair{"training", &seeds.training}}) {
+    for (auto [key, seed] :
+         {std::pair{"dataset", &seeds.dataset}, std::pair{"partition", &seeds.partition},
+          std::pair{"loader", &seeds.loader}, std::pair{"model", &seeds.model},
+          std::pair{"training", &seeds.training}, std::pair{"pretrain", &seeds.pretrain},
+          std::pair{"baseline", &seeds.baseline}, std::pair{"replay", &seeds.replay}}) {
       if (!s.has(key)) *seed = seeds.global;
       s.field(key, *seed);
     }
@@ -261,6 +329,28 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
                                   std::to_string(c.partition.angles.size()) +
                                   " angles (rotate makes one domain per angle)");
     }
+  }
+  const SchedulerConfig& s = c.scheduler;
+  const int64_t schedule_epochs =
+      s.per_domain ? c.epochs_per_domain : c.epochs_per_domain * c.num_partitions;
+  if (s.warmup_epochs > 0 && s.warmup_epochs >= schedule_epochs && s.name != "none") {
+    issue("scheduler.warmup_epochs",
+          std::to_string(s.warmup_epochs) + " warm-up epochs leave nothing of the " +
+              std::to_string(schedule_epochs) + "-epoch schedule (" +
+              (s.per_domain ? "epochs_per_domain" : "epochs_per_domain x num_partitions") + ")");
+  } else if (s.warmup_epochs > schedule_epochs) {
+    issue("scheduler.warmup_epochs", std::to_string(s.warmup_epochs) +
+                                         " warm-up epochs are longer than the " +
+                                         std::to_string(schedule_epochs) + "-epoch schedule");
+  }
+  if (c.baseline.enabled && c.baseline.epochs == 0) {
+    issue("baseline.epochs", "baseline is enabled with 0 epochs: set baseline.epochs >= 1");
+  }
+  if (c.pretrain.enabled && c.pretrain.epochs == 0) {
+    issue("pretrain.epochs", "pretrain is enabled with 0 epochs: set pretrain.epochs >= 1");
+  }
+  if (c.replay.enabled && c.replay.capacity == 0) {
+    issue("replay.capacity", "replay is enabled with capacity 0: nothing can be replayed");
   }
   const ModelConfig& m = c.model;
   if (m.num_heads > 0 && m.embed_dim % m.num_heads != 0) {

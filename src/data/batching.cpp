@@ -44,11 +44,14 @@ void Batches::shuffle(uint64_t seed) {
   indices_ = base_indices_.index_select(0, order.to(base_indices_.device()));
 }
 
-std::pair<at::Tensor, at::Tensor> Batches::get(int64_t b) const {
+at::Tensor Batches::rows(int64_t b) const {
   const int64_t start = b * batch_size_;
-  const int64_t end = std::min(start + batch_size_, num_samples());
-  const at::Tensor rows = indices_.slice(0, start, end);
-  return {normalizer_(images_.index_select(0, rows)), labels_.index_select(0, rows)};
+  return indices_.slice(0, start, std::min(start + batch_size_, num_samples()));
+}
+
+std::pair<at::Tensor, at::Tensor> Batches::get(int64_t b) const {
+  const at::Tensor chosen = rows(b);
+  return {normalizer_(images_.index_select(0, chosen)), labels_.index_select(0, chosen)};
 }
 
 }  // namespace moedil::data

@@ -27,19 +27,29 @@ json metrics_json(const metrics::ClMetrics& m) {
           {"intransience", optional_number(m.intransience)}};
 }
 
+json eval_json(const std::vector<EvalRecord>& evals) {
+  json out = json::array();
+  for (const auto& v : evals) {
+    out.push_back({{"domain", v.domain},
+                   {"acc", v.acc},
+                   {"loss", v.loss},
+                   {"confusion", v.confusion},
+                   {"expert_usage", usage_json(v.expert_usage)}});
+  }
+  return out;
+}
+
+json id_map_json(const std::map<int64_t, int64_t>& m) {
+  json out = json::object();
+  for (const auto& [id, count] : m) out[std::to_string(id)] = count;
+  return out;
+}
+
 }  // namespace
 
 json to_json(const RunRecord& r) {
   json epochs = json::array();
   for (const auto& e : r.epochs) {
-    json eval = json::array();
-    for (const auto& v : e.eval) {
-      eval.push_back({{"domain", v.domain},
-                      {"acc", v.acc},
-                      {"loss", v.loss},
-                      {"confusion", v.confusion},
-                      {"expert_usage", usage_json(v.expert_usage)}});
-    }
     epochs.push_back({{"domain", e.domain},
                       {"epoch", e.epoch},
                       {"lr", e.lr},
@@ -49,8 +59,27 @@ json to_json(const RunRecord& r) {
                       {"seconds", e.seconds},
                       {"eval_seconds", e.eval_seconds},
                       {"samples_per_s", e.samples_per_s},
-                      {"eval", std::move(eval)},
+                      {"balance_weight", e.balance_weight},
+                      {"routers_frozen", e.routers_frozen},
+                      {"replayed", e.replayed},
+                      {"eval", eval_json(e.eval)},
                       {"expert_usage", usage_json(e.expert_usage)}});
+  }
+  json pretrain = nullptr;
+  if (r.pretrain) {
+    const PretrainRecord& p = *r.pretrain;
+    pretrain = {{"num_samples", p.num_samples}, {"epochs", p.epochs},
+                {"train_loss", p.train_loss},   {"train_acc", p.train_acc},
+                {"seconds", p.seconds},         {"class_counts", p.class_counts},
+                {"eval", eval_json(p.eval)}};
+  }
+  json replay = json::array();
+  for (const auto& m : r.replay) {
+    replay.push_back({{"after_domain", m.after_domain},
+                      {"size", m.size},
+                      {"seen", m.seen},
+                      {"by_domain", id_map_json(m.by_domain)},
+                      {"by_class", id_map_json(m.by_class)}});
   }
   const RunInfo& i = r.run;
   return {{"schema_version", kRunSchemaVersion},
@@ -75,6 +104,8 @@ json to_json(const RunRecord& r) {
           {"r_history", r.r_history},
           {"init_acc", r.init_acc},
           {"baseline_acc", r.baseline_acc ? json(*r.baseline_acc) : json(nullptr)},
+          {"pretrain", std::move(pretrain)},
+          {"replay", std::move(replay)},
           {"metrics", r.metrics ? metrics_json(*r.metrics) : json(nullptr)}};
 }
 

@@ -20,7 +20,10 @@
 #include "moedil/io/run_id.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
+#include "moedil/train/loss.h"
 #include "moedil/train/observers.h"
+#include "moedil/train/replay.h"
+#include "moedil/train/scheduler.h"
 #include "moedil/train/optimizer.h"
 #include "moedil/train/trainer.h"
 
@@ -52,7 +55,9 @@ std::string join(const std::vector<std::string>& items) {
 
 config::NameCatalog name_catalog() {
   return {data::dataset_registry().names(), partition::partition_registry().names(),
-          model::model_registry().names(), optimizer_registry().names()};
+          model::model_registry().names(),   optimizer_registry().names(),
+          loss_registry().names(),           scheduler_names(),
+          replay_policy_names()};
 }
 
 c10::Device resolve_device(const std::string& device) {
@@ -87,18 +92,25 @@ RunResult run_experiment(const config::RunConfig& c) {
 
   // Everything that can fail on bad input happens before the run directory exists, so a bad
   // config or missing dataset leaves no run behind.
+  RunResult result;
   const auto data_start = std::chrono::steady_clock::now();
   const data::Dataset dataset = data::make_dataset(c);
   const std::vector<partition::Domain> domains = partition::make_domains(dataset, c);
   const double data_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
-  torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
-  model::Classifier model = model::make_model(
-      c.model, {dataset.channels(), dataset.height(), dataset.width(), dataset.num_classes});
-  model->to(device);
-  auto optimizer = make_optimizer(model->parameters(), c.optimizer);
+  const model::InputShape input{dataset.channels(), dataset.height(), dataset.width(),
+                                dataset.num_classes};
+  const ModelFactory make_model = [&c, input, device] {
+    torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
+    model::Classifier m = model::make_model(c.model, input);
+    m->to(device);
+    return m;
+  };
+  // Building the trainer builds the model, optimizer, loss and schedule: their config errors
+  // surface here, before any run directory exists.
+  Trainer trainer(c, domains, make_model, device, dataset.num_classes, dataset.mean,
+                  dataset.stddev, result.record);
 
-  RunResult result;
   io::RunRecord& record = result.record;
   const io::RunDir run_dir =
       io::create_run_dir(std::filesystem::path(c.results_dir) / c.config_name, c.model.name,
@@ -123,7 +135,7 @@ RunResult run_experiment(const config::RunConfig& c) {
   info.git = command_output("git describe --always --dirty 2>/dev/null");
   info.host = host_name();
   info.started = io::utc_now_iso();
-  info.num_parameters = model::count_parameters(*model);
+  info.num_parameters = model::count_parameters(*trainer.model());
 
   log->info("[run] {} ({})", info.id, c.config_name);
   log->info("[run] results {}  log {}", result.run_json.string(), result.log_file.string());
@@ -136,12 +148,18 @@ RunResult run_experiment(const config::RunConfig& c) {
   for (const auto& d : domains) names.push_back(d.name);
   log->info("[data] domains: {}", join(names));
   log->info("[model] {}: {} parameters", c.model.name, info.num_parameters);
-  log->info("[optim] {} lr {} weight_decay {}; {} epochs per domain, batch size {}",
-            c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.epochs_per_domain,
-            c.batch_size);
-  log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {}",
+  log->info("[optim] {} lr {} weight_decay {}, scheduler {}, loss {}; {} epochs per domain, "
+            "batch size {}",
+            c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.scheduler.name,
+            c.loss.name, c.epochs_per_domain, c.batch_size);
+  if (c.replay.enabled) {
+    log->info("[replay] {} memory of {} samples, {} replayed per new sample", c.replay.policy,
+              c.replay.capacity, c.replay.ratio);
+  }
+  log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {} "
+            "pretrain {} baseline {} replay {}",
             c.seeds.global, c.seeds.dataset, c.seeds.partition, c.seeds.loader, c.seeds.model,
-            c.seeds.training);
+            c.seeds.training, c.seeds.pretrain, c.seeds.baseline, c.seeds.replay);
   log->info("[device] {} with {} threads, LibTorch {}", info.device, threads, TORCH_VERSION);
 
   ResultsWriter writer(result.run_json);
@@ -149,13 +167,25 @@ RunResult run_experiment(const config::RunConfig& c) {
   EpochLogger epoch_logger;
   std::exception_ptr failure;
   try {
-    Trainer trainer(c, domains, model, *optimizer, device, dataset.num_classes, dataset.mean,
-                    dataset.stddev, record);
     trainer.add_observer(&progress);
     trainer.add_observer(&epoch_logger);
     trainer.add_observer(&writer);
     writer.write(record);
     trainer.evaluate_initial();
+    if (c.pretrain.enabled) {
+      trainer.pretrain();
+      log->info("[pretrain] {} samples, {} epochs: train_acc {:.4f}, {:.1f}s",
+                record.pretrain->num_samples, record.pretrain->epochs, record.pretrain->train_acc,
+                record.pretrain->seconds);
+      writer.write(record);
+    }
+    if (c.baseline.enabled) {
+      trainer.run_baselines();
+      std::string accs;
+      for (double a : *record.baseline_acc) accs += fmt::format(" {:.4f}", a);
+      log->info("[baseline] accuracy of each domain trained alone:{}", accs);
+      writer.write(record);
+    }
     trainer.run();
     info.status = "completed";
   } catch (const InterruptedError& e) {

@@ -5,39 +5,91 @@
 #include <torch/optim/sgd.h>
 
 namespace moedil::train {
+namespace {
+
+/// LibTorch param groups with per-group options cloned from `base` and their own lr.
+template <class Options>
+std::vector<torch::optim::OptimizerParamGroup> groups_with(const std::vector<ParamGroup>& groups,
+                                                           const Options& base, double lr) {
+  std::vector<torch::optim::OptimizerParamGroup> out;
+  for (const auto& g : groups) {
+    auto options = std::make_unique<Options>(base);
+    options->lr(lr * g.lr_multiplier);
+    out.emplace_back(g.params, std::move(options));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ParamGroup> make_param_groups(const torch::nn::Module& model,
+                                          double router_lr_multiplier,
+                                          double expert_lr_multiplier) {
+  ParamGroup other{"other", {}, 1.0};
+  ParamGroup router{"router", {}, router_lr_multiplier};
+  ParamGroup experts{"experts", {}, expert_lr_multiplier};
+  for (const auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    if (name.find("router.") != std::string::npos) {
+      router.params.push_back(item.value());
+    } else if (name.find("experts.") != std::string::npos) {
+      experts.params.push_back(item.value());
+    } else {
+      other.params.push_back(item.value());
+    }
+  }
+  std::vector<ParamGroup> out;
+  for (auto* g : {&other, &router, &experts}) {
+    if (!g->params.empty()) out.push_back(std::move(*g));
+  }
+  return out;
+}
 
 const Registry<OptimizerBuilder>& optimizer_registry() {
   static const Registry<OptimizerBuilder> registry = [] {
     Registry<OptimizerBuilder> r("optimizer");
-    r.add("sgd", "stochastic gradient descent (lr, momentum, weight_decay)",
-          [](std::vector<at::Tensor> params, const config::OptimizerConfig& c) {
-            return std::make_unique<torch::optim::SGD>(
-                std::move(params), torch::optim::SGDOptions(c.lr)
-                                       .momentum(c.momentum)
-                                       .weight_decay(c.weight_decay));
+    r.add("sgd", "stochastic gradient descent (lr, momentum, nesterov, weight_decay)",
+          [](const std::vector<ParamGroup>& groups, const config::OptimizerConfig& c) {
+            const auto base = torch::optim::SGDOptions(c.lr)
+                                  .momentum(c.momentum)
+                                  .nesterov(c.nesterov)
+                                  .weight_decay(c.weight_decay);
+            return std::make_unique<torch::optim::SGD>(groups_with(groups, base, c.lr), base);
           });
     r.add("adam", "Adam (lr, weight_decay as L2 penalty)",
-          [](std::vector<at::Tensor> params, const config::OptimizerConfig& c) {
-            return std::make_unique<torch::optim::Adam>(
-                std::move(params), torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
+          [](const std::vector<ParamGroup>& groups, const config::OptimizerConfig& c) {
+            const auto base = torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay);
+            return std::make_unique<torch::optim::Adam>(groups_with(groups, base, c.lr), base);
           });
     r.add("adamw", "AdamW (lr, decoupled weight_decay)",
-          [](std::vector<at::Tensor> params, const config::OptimizerConfig& c) {
-            return std::make_unique<torch::optim::AdamW>(
-                std::move(params), torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+          [](const std::vector<ParamGroup>& groups, const config::OptimizerConfig& c) {
+            const auto base = torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay);
+            return std::make_unique<torch::optim::AdamW>(groups_with(groups, base, c.lr), base);
           });
     return r;
   }();
   return registry;
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
+                                                        const config::OptimizerConfig& c) {
+  return optimizer_registry().get(c.name).build(groups, c);
+}
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<at::Tensor> parameters,
                                                         const config::OptimizerConfig& c) {
-  return optimizer_registry().get(c.name).build(std::move(parameters), c);
+  return make_optimizer(std::vector<ParamGroup>{{"all", std::move(parameters), 1.0}}, c);
 }
 
 double current_lr(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().front().options().get_lr();
+}
+
+void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& multipliers) {
+  auto& groups = optimizer.param_groups();
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    groups[i].options().set_lr(lr * (i < multipliers.size() ? multipliers[i] : 1.0));
+  }
 }
 
 }  // namespace moedil::train

@@ -2,12 +2,15 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
 #include <torch/utils.h>
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/optimizer.h"
@@ -29,6 +32,25 @@ std::vector<std::vector<int64_t>> square(const std::vector<int64_t>& cells, int6
   return rows;
 }
 
+std::vector<int64_t> to_vector(const at::Tensor& t) {
+  const at::Tensor cpu = t.to(at::kCPU).to(at::kLong).contiguous();
+  return {cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel()};
+}
+
+uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
+
+std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& model,
+                                                       const config::RunConfig& c,
+                                                       std::vector<double>* multipliers) {
+  const std::vector<ParamGroup> groups =
+      make_param_groups(*model, c.router_lr_multiplier, c.moe_expert_lr_multiplier);
+  if (multipliers) {
+    multipliers->clear();
+    for (const auto& g : groups) multipliers->push_back(g.lr_multiplier);
+  }
+  return make_optimizer(groups, c.optimizer);
+}
+
 }  // namespace
 
 std::atomic<bool>& stop_requested() {
@@ -43,25 +65,44 @@ io::UsageByLayer usage_by_layer(const std::vector<model::ExpertUsage>& usage) {
 }
 
 Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::Domain>& domains,
-                 model::Classifier model, torch::optim::Optimizer& optimizer, at::Device device,
-                 int64_t num_classes, const std::vector<double>& mean,
-                 const std::vector<double>& stddev, io::RunRecord& record)
+                 ModelFactory make_model, at::Device device, int64_t num_classes,
+                 const std::vector<double>& mean, const std::vector<double>& stddev,
+                 io::RunRecord& record)
     : config_(config),
       domains_(domains),
-      model_(std::move(model)),
-      optimizer_(optimizer),
+      make_model_(std::move(make_model)),
       device_(device),
       num_classes_(num_classes),
-      record_(record) {
-  const data::Normalizer normalizer(mean, stddev, device);
+      record_(record),
+      model_(make_model_()),
+      optimizer_(optimizer_for(model_, config, &lr_multipliers_)),
+      loss_(make_loss(config.loss, num_classes)),
+      schedule_(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
+                static_cast<int64_t>(domains.size())),
+      normalizer_(mean, stddev, device) {
+  if (config_.replay.enabled) {
+    replay_.emplace(config_.replay.policy, config_.replay.capacity, u64(config_.seeds.replay));
+  }
   for (const auto& d : domains_) {
     // Each domain's images go to the device once; batches are cut there.
-    const at::Tensor images = d.images.to(device);
-    const at::Tensor labels = d.labels.to(device);
-    train_batches_.emplace_back(images, labels, d.train_idx, config_.batch_size, normalizer);
-    test_batches_.emplace_back(images, labels, d.test_idx, config_.batch_size, normalizer);
+    images_.push_back(d.images.to(device));
+    labels_.push_back(d.labels.to(device));
+    train_batches_.emplace_back(images_.back(), labels_.back(), d.train_idx, config_.batch_size,
+                                normalizer_);
+    test_batches_.emplace_back(images_.back(), labels_.back(), d.test_idx, config_.batch_size,
+                               normalizer_);
     record_.domains.push_back(d.name);
   }
+}
+
+std::vector<io::EvalRecord> Trainer::evaluate_all(model::ClassifierImpl& model) {
+  std::vector<io::EvalRecord> out;
+  for (std::size_t j = 0; j < domains_.size(); ++j) {
+    const Evaluation ev = evaluate(model, test_batches_[j], num_classes_);
+    out.push_back({domains_[j].name, ev.acc, ev.loss, square(ev.confusion, num_classes_),
+                   usage_by_layer(ev.usage)});
+  }
+  return out;
 }
 
 void Trainer::evaluate_initial() {
@@ -71,23 +112,258 @@ void Trainer::evaluate_initial() {
   }
 }
 
+std::pair<at::Tensor, at::Tensor> Trainer::gather(const std::vector<ReplaySample>& samples) const {
+  std::map<int64_t, std::vector<int64_t>> rows_by_domain;
+  for (const auto& s : samples) rows_by_domain[s.domain].push_back(s.index);
+  std::vector<at::Tensor> xs;
+  std::vector<at::Tensor> ys;
+  for (const auto& [domain, rows] : rows_by_domain) {
+    const at::Tensor index = data::index_tensor(rows).to(device_);
+    xs.push_back(images_[domain].index_select(0, index));
+    ys.push_back(labels_[domain].index_select(0, index));
+  }
+  return {normalizer_(at::cat(xs, 0)), at::cat(ys, 0)};
+}
+
+double Trainer::balance_weight(int64_t epoch) const {
+  if (!config_.router_balancing) return 0.0;
+  const int64_t anneal = config_.router_balance_anneal_epochs;
+  if (anneal <= 0) return config_.router_balance_strength;
+  const double progress = static_cast<double>(std::min(epoch, anneal)) / static_cast<double>(anneal);
+  return config_.router_balance_max +
+         (config_.router_balance_min - config_.router_balance_max) * progress;
+}
+
+void Trainer::set_routers_frozen(bool frozen) {
+  for (auto& item : model_->named_parameters()) {
+    if (item.key().find("router.") == std::string::npos) continue;
+    item.value().set_requires_grad(!frozen);
+    // An undefined gradient makes every optimizer skip the parameter (no momentum drift).
+    if (frozen) item.value().mutable_grad() = at::Tensor();
+  }
+}
+
+Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
+                                 torch::optim::Optimizer& optimizer, Loss& loss,
+                                 int64_t num_steps, const BatchFn& batch_at,
+                                 double balance_weight, const std::string& where,
+                                 const std::function<void(int64_t, double)>& after_step) {
+  model.train();
+  EpochStats stats;
+  stats.correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
+  for (int64_t step = 0; step < num_steps; ++step) {
+    if (stop_requested().load()) {
+      throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step));
+    }
+    const auto [x, y] = batch_at(step);
+    const at::Tensor logits = model.forward(x);
+    const at::Tensor task = loss(logits, y);
+    at::Tensor total = task;
+    const at::Tensor aux = model.aux_loss();
+    double aux_value = 0.0;
+    if (balance_weight > 0.0 && aux.defined()) {
+      const at::Tensor weighted = aux * balance_weight;
+      total = total + weighted;
+      aux_value = weighted.item<double>();
+    }
+    const double loss_value = task.item<double>();
+    if (!std::isfinite(loss_value) || !std::isfinite(aux_value)) {
+      throw TrainingError("non-finite loss (" + std::to_string(loss_value) + ") at " + where +
+                          ", step " + std::to_string(step) + "; try a lower optimizer.lr");
+    }
+    optimizer.zero_grad();
+    total.backward();
+    optimizer.step();
+    stats.loss_sum += loss_value * static_cast<double>(y.size(0));
+    stats.aux_sum += aux_value;
+    stats.correct += logits.argmax(1).eq(y).sum();
+    stats.samples += y.size(0);
+    ++stats.steps;
+    if (after_step) after_step(step, loss_value);
+  }
+  return stats;
+}
+
+void Trainer::pretrain() {
+  if (!config_.pretrain.enabled) return;
+  const auto start = Clock::now();
+  // Candidates per class: every training sample of every domain.
+  std::vector<std::vector<ReplaySample>> by_class(static_cast<std::size_t>(num_classes_));
+  for (std::size_t d = 0; d < domains_.size(); ++d) {
+    const std::vector<int64_t> rows = to_vector(domains_[d].train_idx);
+    const at::Tensor labels = domains_[d].labels.index_select(0, domains_[d].train_idx);
+    const std::vector<int64_t> ys = to_vector(labels);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      by_class[ys[i]].push_back({static_cast<int64_t>(d), rows[i], ys[i]});
+    }
+  }
+  // Equal share per class (the remainder to the first classes), drawn with or without
+  // replacement by seeds.pretrain.
+  std::vector<ReplaySample> chosen;
+  io::PretrainRecord rec;
+  rec.class_counts.assign(static_cast<std::size_t>(num_classes_), 0);
+  const int64_t n = config_.pretrain.num_samples;
+  for (int64_t c = 0; c < num_classes_; ++c) {
+    const auto& pool = by_class[c];
+    int64_t want = n / num_classes_ + (c < n % num_classes_ ? 1 : 0);
+    if (pool.empty() || want == 0) continue;
+    const uint64_t seed = mix_seed(u64(config_.seeds.pretrain), {u64(c)});
+    if (config_.pretrain.with_replacement) {
+      std::mt19937_64 engine(seed);
+      for (int64_t k = 0; k < want; ++k) chosen.push_back(pool[uniform_below(engine, pool.size())]);
+    } else {
+      want = std::min<int64_t>(want, static_cast<int64_t>(pool.size()));
+      const std::vector<int64_t> order = random_permutation(static_cast<int64_t>(pool.size()), seed);
+      for (int64_t k = 0; k < want; ++k) chosen.push_back(pool[order[k]]);
+    }
+    rec.class_counts[c] = want;
+  }
+  if (chosen.empty()) throw DataError("pretrain: no training samples to draw from");
+  rec.num_samples = static_cast<int64_t>(chosen.size());
+  rec.epochs = config_.pretrain.epochs;
+  const int64_t batch = config_.batch_size;
+  const auto steps = (rec.num_samples + batch - 1) / batch;
+  torch::manual_seed(u64(config_.seeds.pretrain));
+  std::vector<int64_t> chosen_labels;
+  for (const auto& s : chosen) chosen_labels.push_back(s.label);
+  loss_->on_domain_start(data::index_tensor(chosen_labels));
+  for (int64_t e = 0; e < rec.epochs; ++e) {
+    const std::vector<int64_t> order =
+        random_permutation(rec.num_samples, mix_seed(u64(config_.seeds.pretrain), {1000, u64(e)}));
+    const auto batch_at = [&](int64_t step) {
+      std::vector<ReplaySample> part;
+      for (int64_t k = step * batch; k < std::min(rec.num_samples, (step + 1) * batch); ++k) {
+        part.push_back(chosen[order[k]]);
+      }
+      return gather(part);
+    };
+    set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
+    const EpochStats stats = fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(e),
+                                 "pretraining epoch " + std::to_string(e), {});
+    rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
+    rec.train_acc = static_cast<double>(stats.correct.item<int64_t>()) /
+                    static_cast<double>(stats.samples);
+  }
+  rec.eval = evaluate_all(*model_);
+  rec.seconds = seconds_since(start);
+  record_.pretrain = std::move(rec);
+}
+
+void Trainer::run_baselines() {
+  if (!config_.baseline.enabled) return;
+  // Start every baseline from the current weights (after pretraining, if any).
+  std::vector<at::Tensor> start_state;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : model_->parameters()) start_state.push_back(p.detach().clone());
+    for (const auto& b : model_->buffers()) start_state.push_back(b.detach().clone());
+  }
+  std::vector<double> accuracies;
+  for (std::size_t d = 0; d < domains_.size(); ++d) {
+    model::Classifier fresh = make_model_();
+    {
+      torch::NoGradGuard no_grad;
+      std::size_t k = 0;
+      for (auto& p : fresh->parameters()) p.copy_(start_state[k++]);
+      for (auto& b : fresh->buffers()) b.copy_(start_state[k++]);
+    }
+    auto optimizer = optimizer_for(fresh, config_, nullptr);
+    std::unique_ptr<Loss> loss = make_loss(config_.loss, num_classes_);
+    loss->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
+    data::Batches batches = train_batches_[d];
+    torch::manual_seed(mix_seed(u64(config_.seeds.baseline), {u64(d)}));
+    for (int64_t e = 0; e < config_.baseline.epochs; ++e) {
+      if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.baseline), {u64(d), u64(e)}));
+      fit(*fresh, *optimizer, *loss, batches.num_batches(),
+          [&](int64_t step) { return batches.get(step); }, balance_weight(e),
+          "baseline of domain " + std::to_string(d) + " (" + domains_[d].name + "), epoch " +
+              std::to_string(e),
+          {});
+    }
+    accuracies.push_back(evaluate(*fresh, test_batches_[d], num_classes_).acc);
+  }
+  record_.baseline_acc = accuracies;
+}
+
 void Trainer::run() {
   const auto num_domains = static_cast<int64_t>(domains_.size());
   const int64_t num_epochs = config_.epochs_per_domain;
   record_.r_history.assign(static_cast<std::size_t>(num_epochs), {});
-  torch::manual_seed(static_cast<uint64_t>(config_.seeds.training));
+  torch::manual_seed(u64(config_.seeds.training));
+  const int64_t replay_per_batch =
+      replay_ ? static_cast<int64_t>(std::llround(config_.replay.ratio *
+                                                  static_cast<double>(config_.batch_size)))
+              : 0;
   for (int64_t d = 0; d < num_domains; ++d) {
+    loss_->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
+    data::Batches& batches = train_batches_[d];
     for (int64_t e = 0; e < num_epochs; ++e) {
+      const auto start = Clock::now();
       io::EpochRecord epoch;
       epoch.domain = d;
       epoch.epoch = e;
-      train_epoch(d, e, epoch);
-      evaluate_all(epoch);
+      epoch.lr = schedule_.lr(d, e);
+      set_lr(*optimizer_, epoch.lr, lr_multipliers_);
+      epoch.routers_frozen =
+          config_.router_freeze_after_epochs > 0 && e >= config_.router_freeze_after_epochs;
+      set_routers_frozen(epoch.routers_frozen);
+      epoch.balance_weight = balance_weight(e);
+      if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.loader), {u64(d), u64(e)}));
+      model_->reset_expert_usage(/*training=*/true);
+
+      StepInfo info;
+      info.domain = d;
+      info.num_domains = num_domains;
+      info.epoch = e;
+      info.num_epochs = num_epochs;
+      info.num_steps = batches.num_batches();
+      const auto batch_at = [&](int64_t step) -> std::pair<at::Tensor, at::Tensor> {
+        auto current = batches.get(step);
+        if (!replay_ || replay_per_batch == 0 || replay_->size() == 0) return current;
+        const auto replayed = gather(replay_->draw(
+            replay_per_batch, mix_seed(u64(config_.seeds.replay), {u64(d), u64(e), u64(step)})));
+        epoch.replayed += replayed.second.size(0);
+        return {at::cat({current.first, replayed.first}, 0),
+                at::cat({current.second, replayed.second}, 0)};
+      };
+      const auto after_step = [&](int64_t step, double loss) {
+        if (replay_) {
+          // The memory sees this step's new samples only after the step has trained on them.
+          const std::vector<int64_t> rows = to_vector(batches.rows(step));
+          const std::vector<int64_t> ys = to_vector(labels_[d].index_select(0, batches.rows(step)));
+          std::vector<ReplaySample> seen;
+          for (std::size_t i = 0; i < rows.size(); ++i) seen.push_back({d, rows[i], ys[i]});
+          replay_->observe(seen);
+        }
+        info.step = step;
+        info.loss = loss;
+        info.seconds = seconds_since(start);
+        for (auto* observer : observers_) observer->on_step(info);
+      };
+      const std::string where = "domain " + std::to_string(d) + " (" + domains_[d].name +
+                                "), epoch " + std::to_string(e);
+      const EpochStats stats = fit(*model_, *optimizer_, *loss_, info.num_steps, batch_at,
+                                   epoch.balance_weight, where, after_step);
+      const auto n = static_cast<double>(stats.samples);
+      epoch.train_loss = stats.loss_sum / n;
+      epoch.aux_loss = stats.steps > 0 ? stats.aux_sum / static_cast<double>(stats.steps) : 0.0;
+      epoch.train_acc = static_cast<double>(stats.correct.item<int64_t>()) / n;
+      epoch.expert_usage = usage_by_layer(model_->expert_usage(/*training=*/true));
+      epoch.seconds = seconds_since(start);
+      epoch.samples_per_s = epoch.seconds > 0 ? n / epoch.seconds : 0.0;
+
+      const auto eval_start = Clock::now();
+      epoch.eval = evaluate_all(*model_);
+      epoch.eval_seconds = seconds_since(eval_start);
       std::vector<double> row;
       for (const auto& v : epoch.eval) row.push_back(v.acc);
       record_.r_history[e].push_back(row);
       if (e == num_epochs - 1) record_.r_matrix.push_back(row);
       record_.epochs.push_back(std::move(epoch));
+      if (e == num_epochs - 1 && replay_) {
+        record_.replay.push_back({d, replay_->size(), replay_->seen(), replay_->count_by_domain(),
+                                  replay_->count_by_class()});
+      }
       if (d == num_domains - 1 && e == num_epochs - 1) {
         record_.metrics =
             metrics::compute_cl_metrics(record_.r_matrix, record_.init_acc, record_.baseline_acc);
@@ -95,83 +371,7 @@ void Trainer::run() {
       for (auto* observer : observers_) observer->on_epoch_end(record_);
     }
   }
-}
-
-void Trainer::train_epoch(int64_t domain, int64_t epoch, io::EpochRecord& out) {
-  const auto start = Clock::now();
-  data::Batches& batches = train_batches_[domain];
-  if (config_.shuffle) {
-    batches.shuffle(mix_seed(static_cast<uint64_t>(config_.seeds.loader),
-                             {static_cast<uint64_t>(domain), static_cast<uint64_t>(epoch)}));
-  }
-  model_->train();
-  model_->reset_expert_usage(/*training=*/true);
-  const bool balance = config_.router_balancing && config_.router_balance_strength > 0.0;
-  double loss_sum = 0.0;
-  double aux_sum = 0.0;
-  at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
-  StepInfo info;
-  info.domain = domain;
-  info.num_domains = static_cast<int64_t>(domains_.size());
-  info.epoch = epoch;
-  info.num_epochs = config_.epochs_per_domain;
-  info.num_steps = batches.num_batches();
-  for (int64_t step = 0; step < info.num_steps; ++step) {
-    if (stop_requested().load()) {
-      throw InterruptedError("interrupted at domain " + std::to_string(domain) + " (" +
-                             domains_[domain].name + "), epoch " + std::to_string(epoch) +
-                             ", step " + std::to_string(step));
-    }
-    const auto [x, y] = batches.get(step);
-    const at::Tensor logits = model_->forward(x);
-    const at::Tensor loss = at::cross_entropy_loss(logits, y);
-    at::Tensor total = loss;
-    const at::Tensor aux = model_->aux_loss();
-    if (balance && aux.defined()) {
-      const at::Tensor weighted = aux * config_.router_balance_strength;
-      total = total + weighted;
-      aux_sum += weighted.item<double>();
-    }
-    optimizer_.zero_grad();
-    total.backward();
-    const double loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value) || !std::isfinite(aux_sum)) {
-      throw TrainingError("non-finite loss (" + std::to_string(loss_value) + ") at domain " +
-                          std::to_string(domain) + " (" + domains_[domain].name + "), epoch " +
-                          std::to_string(epoch) + ", step " + std::to_string(step) +
-                          "; try a lower optimizer.lr");
-    }
-    optimizer_.step();
-    loss_sum += loss_value * static_cast<double>(y.size(0));
-    correct += logits.argmax(1).eq(y).sum();
-    info.step = step;
-    info.loss = loss_value;
-    info.seconds = seconds_since(start);
-    for (auto* observer : observers_) observer->on_step(info);
-  }
-  const auto n = static_cast<double>(batches.num_samples());
-  out.lr = current_lr(optimizer_);
-  out.train_loss = loss_sum / n;
-  out.aux_loss = info.num_steps > 0 ? aux_sum / static_cast<double>(info.num_steps) : 0.0;
-  out.train_acc = static_cast<double>(correct.item<int64_t>()) / n;
-  out.expert_usage = usage_by_layer(model_->expert_usage(/*training=*/true));
-  out.seconds = seconds_since(start);
-  out.samples_per_s = out.seconds > 0 ? n / out.seconds : 0.0;
-}
-
-void Trainer::evaluate_all(io::EpochRecord& out) {
-  const auto start = Clock::now();
-  for (std::size_t j = 0; j < domains_.size(); ++j) {
-    const Evaluation ev = evaluate(*model_, test_batches_[j], num_classes_);
-    io::EvalRecord rec;
-    rec.domain = domains_[j].name;
-    rec.acc = ev.acc;
-    rec.loss = ev.loss;
-    rec.confusion = square(ev.confusion, num_classes_);
-    rec.expert_usage = usage_by_layer(ev.usage);
-    out.eval.push_back(std::move(rec));
-  }
-  out.eval_seconds = seconds_since(start);
+  set_routers_frozen(false);
 }
 
 }  // namespace moedil::train

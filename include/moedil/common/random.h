@@ -4,6 +4,7 @@
 // every platform and LibTorch version.
 #include <cstdint>
 #include <initializer_list>
+#include <random>
 #include <vector>
 
 namespace moedil {
@@ -11,6 +12,9 @@ namespace moedil {
 /// Mixes a base seed with stream identifiers (domain, epoch, ...) into one 64-bit seed
 /// (splitmix64 steps), so derived streams do not overlap.
 uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams);
+
+/// Uniform integer in [0, bound) from engine, without modulo bias (bound > 0).
+uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound);
 
 /// A uniformly random permutation of 0..n-1 (Fisher-Yates over mt19937_64(seed)).
 std::vector<int64_t> random_permutation(int64_t n, uint64_t seed);

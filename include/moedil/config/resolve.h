@@ -17,6 +17,9 @@ struct NameCatalog {
   std::vector<std::string> partitions;
   std::vector<std::string> models;
   std::vector<std::string> optimizers;
+  std::vector<std::string> losses;
+  std::vector<std::string> schedulers;
+  std::vector<std::string> replay_policies;
 };
 
 /// One validation problem.

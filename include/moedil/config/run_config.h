@@ -46,6 +46,60 @@ struct OptimizerConfig {
   double lr = 1e-3;
   double weight_decay = 0.0;
   double momentum = 0.9;  ///< sgd only
+  bool nesterov = false;  ///< sgd only
+};
+
+/// Training loss (`loss`).
+struct LossConfig {
+  /// cross_entropy | focal | weighted_cross_entropy
+  std::string name = "cross_entropy";
+  double label_smoothing = 0.0;  ///< cross_entropy
+  double gamma = 2.0;            ///< focal: focusing exponent
+  /// focal class weights: "none", "auto" (inverse class frequency of the current domain,
+  /// normalised to mean 1) or "list" (alpha_values, one per class). JSON: null, "auto" or a list.
+  std::string alpha = "none";
+  std::vector<double> alpha_values;
+  /// weighted_cross_entropy: weights = inverse class frequency (normalised to mean 1), capped.
+  double weight_upper_limit = 10.0;
+  /// weighted_cross_entropy: count class frequencies over all domains seen so far.
+  bool weight_cumulative = false;
+};
+
+/// Learning-rate schedule (`scheduler`), evaluated once per epoch.
+struct SchedulerConfig {
+  std::string name = "none";  ///< none | step | cosine | linear
+  /// Linear warm-up: epoch w < warmup_epochs uses lr * (w + 1) / warmup_epochs.
+  int64_t warmup_epochs = 0;
+  /// true: the schedule restarts with every domain; false: one schedule over the whole stream.
+  bool per_domain = true;
+  int64_t step_size = 1;  ///< step: multiply by gamma every step_size epochs
+  double gamma = 0.1;     ///< step
+  double min_lr = 0.0;    ///< cosine and linear: the lr they end at
+};
+
+/// Experience replay (`replay`): a memory of past training samples mixed into every batch.
+struct ReplayConfig {
+  bool enabled = false;
+  int64_t capacity = 1000;            ///< samples kept
+  std::string policy = "reservoir";  ///< fifo | reservoir | class_balanced
+  /// Replayed samples per new sample: a batch of batch_size new samples gets
+  /// round(ratio * batch_size) samples drawn from memory (once it holds any) appended.
+  double ratio = 0.5;
+};
+
+/// Class-balanced pretraining before the first domain (`pretrain`).
+struct PretrainConfig {
+  bool enabled = false;
+  int64_t num_samples = 1000;  ///< drawn across all domains' training splits, balanced by class
+  bool with_replacement = false;
+  int64_t epochs = 1;
+};
+
+/// Per-domain baselines (`baseline`): a model trained from the post-pretrain weights on each
+/// domain alone; used by FWT and intransience.
+struct BaselineConfig {
+  bool enabled = false;
+  int64_t epochs = 1;
 };
 
 /// Every random source takes its seed from here. A seed left out of the config takes `global`.
@@ -56,6 +110,9 @@ struct SeedsConfig {
   int64_t loader = 0;     ///< batch shuffling
   int64_t model = 0;      ///< weight initialisation
   int64_t training = 0;   ///< dropout, router noise
+  int64_t pretrain = 0;   ///< pretraining sample draw and order
+  int64_t baseline = 0;   ///< baseline models' batch order
+  int64_t replay = 0;     ///< replay memory and replay batches
 };
 
 /// One run, resolved: every default filled in, every value validated.
@@ -73,10 +130,28 @@ struct RunConfig {
   bool shuffle = true;
   ModelConfig model;
   OptimizerConfig optimizer;
+  LossConfig loss;
+  SchedulerConfig scheduler;
   int64_t epochs_per_domain = 1;
+  ReplayConfig replay;
+  PretrainConfig pretrain;
+  BaselineConfig baseline;
   /// Add the switch-style balance loss of every MoE layer, weighted by router_balance_strength.
   bool router_balancing = true;
   double router_balance_strength = 0.01;
+  /// When > 0, the balance weight is annealed linearly within each domain from
+  /// router_balance_max (its first epoch) to router_balance_min (from epoch
+  /// router_balance_anneal_epochs on), replacing router_balance_strength.
+  int64_t router_balance_anneal_epochs = 0;
+  double router_balance_max = 0.1;
+  double router_balance_min = 0.01;
+  /// Routers are frozen after this many epochs of each domain (unfrozen when the next domain
+  /// starts); 0 = never.
+  int64_t router_freeze_after_epochs = 0;
+  /// Learning-rate multipliers of the router and of the MoE experts' parameters (own parameter
+  /// groups); router_lr_multiplier 0 freezes the routers.
+  double router_lr_multiplier = 1.0;
+  double moe_expert_lr_multiplier = 1.0;
   SeedsConfig seeds;
   /// "auto" (cuda:0 when available, else cpu), "cpu", "cuda", "cuda:N".
   std::string device = "auto";

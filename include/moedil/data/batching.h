@@ -35,6 +35,8 @@ class Batches {
   void shuffle(uint64_t seed);
   /// Batch b: normalised float images [B, C, H, W] and int64 labels [B].
   std::pair<at::Tensor, at::Tensor> get(int64_t b) const;
+  /// Rows (into the images tensor) of batch b, int64 on the images' device.
+  at::Tensor rows(int64_t b) const;
 
  private:
   at::Tensor images_;

@@ -38,6 +38,9 @@ struct EpochRecord {
   double seconds = 0.0;  ///< training time of the epoch (evaluation excluded)
   double eval_seconds = 0.0;
   double samples_per_s = 0.0;
+  double balance_weight = 0.0;   ///< weight of the balance loss this epoch (0 when off)
+  bool routers_frozen = false;   ///< router_freeze_after_epochs reached in this domain
+  int64_t replayed = 0;          ///< replayed samples mixed into this epoch's batches
   std::vector<EvalRecord> eval;  ///< one per domain, in domain order
   UsageByLayer expert_usage;     ///< rows routed per expert during training in this epoch
 };
@@ -59,6 +62,26 @@ struct RunInfo {
   int64_t num_parameters = 0;
 };
 
+/// Class-balanced pretraining before the first domain.
+struct PretrainRecord {
+  int64_t num_samples = 0;
+  int64_t epochs = 0;
+  double train_loss = 0.0;  ///< last epoch
+  double train_acc = 0.0;   ///< last epoch
+  double seconds = 0.0;
+  std::vector<int64_t> class_counts;  ///< samples per class in the pretraining set
+  std::vector<EvalRecord> eval;       ///< every domain's test split after pretraining
+};
+
+/// What the replay memory holds after a domain has been trained.
+struct ReplayRecord {
+  int64_t after_domain = 0;
+  int64_t size = 0;
+  int64_t seen = 0;
+  std::map<int64_t, int64_t> by_domain;
+  std::map<int64_t, int64_t> by_class;
+};
+
 struct RunRecord {
   RunInfo run;
   std::vector<std::string> domains;
@@ -70,6 +93,8 @@ struct RunRecord {
   /// r_history[e][i][j]: accuracy on domain j after epoch e of domain i.
   std::vector<std::vector<std::vector<double>>> r_history;
   std::optional<metrics::ClMetrics> metrics;  ///< set when every domain has been trained
+  std::optional<PretrainRecord> pretrain;
+  std::vector<ReplayRecord> replay;  ///< one per trained domain when replay is enabled
 };
 
 nlohmann::json to_json(const RunRecord& r);

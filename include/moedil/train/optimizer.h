@@ -1,9 +1,12 @@
 #pragma once
-// Optimizer registry: config `optimizer.name` -> LibTorch optimizer.
+// Optimizer registry: config `optimizer.name` -> LibTorch optimizer over named parameter groups
+// (routers and MoE experts get their own groups so their learning rates can be scaled).
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
 #include "moedil/common/registry.h"
@@ -11,16 +14,35 @@
 
 namespace moedil::train {
 
-using OptimizerBuilder = std::function<std::unique_ptr<torch::optim::Optimizer>(
-    std::vector<at::Tensor> parameters, const config::OptimizerConfig&)>;
+/// Parameters trained at lr * lr_multiplier.
+struct ParamGroup {
+  std::string name;  ///< "other", "router" or "experts"
+  std::vector<at::Tensor> params;
+  double lr_multiplier = 1.0;
+};
 
-/// sgd (momentum, weight_decay), adam (L2 weight_decay), adamw (decoupled weight_decay).
+/// Splits a model's parameters into "router" (names containing "router."), "experts" (names
+/// containing "experts.", shared experts included) and "other"; empty groups are left out.
+std::vector<ParamGroup> make_param_groups(const torch::nn::Module& model,
+                                          double router_lr_multiplier,
+                                          double expert_lr_multiplier);
+
+using OptimizerBuilder = std::function<std::unique_ptr<torch::optim::Optimizer>(
+    const std::vector<ParamGroup>& groups, const config::OptimizerConfig&)>;
+
+/// sgd (momentum, nesterov, weight_decay), adam (L2 weight_decay), adamw (decoupled).
 const Registry<OptimizerBuilder>& optimizer_registry();
 
+/// One LibTorch param group per ParamGroup, in order, each with lr = c.lr * multiplier.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
+                                                        const config::OptimizerConfig& c);
+/// A single group of all `parameters` at c.lr.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<at::Tensor> parameters,
                                                         const config::OptimizerConfig& c);
 
 /// Learning rate of the first parameter group.
 double current_lr(const torch::optim::Optimizer& optimizer);
+/// Sets group i's lr to lr * multipliers[i].
+void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& multipliers);
 
 }  // namespace moedil::train

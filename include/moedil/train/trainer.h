@@ -1,8 +1,12 @@
 #pragma once
-// The DIL training loop: domains in order, epochs_per_domain epochs each, evaluation of every
-// domain after every epoch. Results go into a RunRecord; observers see every step and epoch.
+// The DIL training loop: optional class-balanced pretraining and per-domain baselines, then the
+// domains in order, epochs_per_domain epochs each, with replay, LR schedule, router freezing and
+// balance annealing, and an evaluation of every domain after every epoch. Results go into a
+// RunRecord; observers see every step and epoch.
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <torch/optim/optimizer.h>
@@ -12,41 +16,81 @@
 #include "moedil/io/run_record.h"
 #include "moedil/model/classifier.h"
 #include "moedil/partition/domain.h"
+#include "moedil/train/loss.h"
 #include "moedil/train/observer.h"
+#include "moedil/train/replay.h"
+#include "moedil/train/scheduler.h"
 
 namespace moedil::train {
 
 /// Set (e.g. from a signal handler) to stop the run at the next step with InterruptedError.
 std::atomic<bool>& stop_requested();
 
+/// Builds a freshly initialised model on the training device; every call gives the same
+/// initial weights (it seeds from seeds.model).
+using ModelFactory = std::function<model::Classifier()>;
+
 class Trainer {
  public:
-  /// `normalisation` mean/stddev are per channel on the [0, 1] scale; `record` is filled in.
+  /// `mean`/`stddev` are per channel on the [0, 1] scale; `record` is filled in.
   Trainer(const config::RunConfig& config, const std::vector<partition::Domain>& domains,
-          model::Classifier model, torch::optim::Optimizer& optimizer, at::Device device,
-          int64_t num_classes, const std::vector<double>& mean, const std::vector<double>& stddev,
+          ModelFactory make_model, at::Device device, int64_t num_classes,
+          const std::vector<double>& mean, const std::vector<double>& stddev,
           io::RunRecord& record);
 
   void add_observer(TrainerObserver* observer) { observers_.push_back(observer); }
+  const model::Classifier& model() const { return model_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
   /// Accuracy on every domain before any training (record.init_acc).
   void evaluate_initial();
+  /// Class-balanced pretraining on samples from every domain (when pretrain.enabled).
+  void pretrain();
+  /// For every domain, a model from the current (post-pretrain) weights trained on that domain
+  /// alone for baseline.epochs at the base lr; its accuracy goes to record.baseline_acc.
+  void run_baselines();
   /// Trains every domain; fills record.epochs, r_history, r_matrix and, at the end, metrics.
-  /// Throws TrainingError on a non-finite loss (naming domain, epoch and step) and
-  /// InterruptedError when stop_requested() is set.
+  /// Throws TrainingError on a non-finite loss (naming where) and InterruptedError when
+  /// stop_requested() is set.
   void run();
 
  private:
-  void train_epoch(int64_t domain, int64_t epoch, io::EpochRecord& out);
-  void evaluate_all(io::EpochRecord& out);
+  struct EpochStats {
+    double loss_sum = 0.0;
+    double aux_sum = 0.0;
+    at::Tensor correct;
+    int64_t samples = 0;
+    int64_t steps = 0;
+  };
+  using BatchFn = std::function<std::pair<at::Tensor, at::Tensor>(int64_t step)>;
+
+  /// num_steps optimisation steps of `model` on batch_at(step); `where` names the place in
+  /// error messages; after_step(step, loss) runs after each step.
+  EpochStats fit(model::ClassifierImpl& model, torch::optim::Optimizer& optimizer, Loss& loss,
+                 int64_t num_steps, const BatchFn& batch_at, double balance_weight,
+                 const std::string& where,
+                 const std::function<void(int64_t, double)>& after_step);
+  /// Normalised images and labels of the given samples (grouped by domain).
+  std::pair<at::Tensor, at::Tensor> gather(const std::vector<ReplaySample>& samples) const;
+  std::vector<io::EvalRecord> evaluate_all(model::ClassifierImpl& model);
+  double balance_weight(int64_t epoch) const;
+  void set_routers_frozen(bool frozen);
 
   const config::RunConfig& config_;
   const std::vector<partition::Domain>& domains_;
-  model::Classifier model_;
-  torch::optim::Optimizer& optimizer_;
+  ModelFactory make_model_;
   at::Device device_;
   int64_t num_classes_;
   io::RunRecord& record_;
+  model::Classifier model_;
+  std::vector<double> lr_multipliers_;  ///< per optimizer param group (filled with it)
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<Loss> loss_;
+  LrSchedule schedule_;
+  std::optional<ReplayMemory> replay_;
+  data::Normalizer normalizer_;
+  std::vector<at::Tensor> images_;  ///< per domain, on the device
+  std::vector<at::Tensor> labels_;  ///< per domain, on the device
   std::vector<data::Batches> train_batches_;
   std::vector<data::Batches> test_batches_;
   std::vector<TrainerObserver*> observers_;
