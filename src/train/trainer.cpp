@@ -288,6 +288,7 @@ void Trainer::run_baselines() {
 void Trainer::run() {
   const auto num_domains = static_cast<int64_t>(domains_.size());
   const int64_t num_epochs = config_.epochs_per_domain;
+  if (record_.init_acc.empty()) evaluate_initial();
   record_.r_history.assign(static_cast<std::size_t>(num_epochs), {});
   torch::manual_seed(u64(config_.seeds.training));
   const int64_t replay_per_batch =

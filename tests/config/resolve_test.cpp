@@ -11,7 +11,10 @@ namespace {
 const NameCatalog kNames{{"fashion_mnist", "mnist"},
                          {"rotate", "domainIncremental"},
                          {"vit", "vit_moe"},
-                         {"sgd", "adam", "adamw"}};
+                         {"sgd", "adam", "adamw"},
+                         {"cross_entropy", "focal", "weighted_cross_entropy"},
+                         {"none", "step", "cosine", "linear"},
+                         {"fifo", "reservoir", "class_balanced"}};
 
 std::vector<ConfigIssue> issues_of(const std::string& jsonc) {
   RunConfig out;
@@ -136,6 +139,47 @@ TEST(Resolve, FindKeyLineFollowsNestedPathsAndSkipsValues) {
   EXPECT_EQ(find_key_line(text, "model.name"), 5u);
   EXPECT_EQ(find_key_line(text, "name"), 2u);
   EXPECT_EQ(find_key_line(text, "model.missing"), 0u);
+}
+
+TEST(Resolve, TrainingOptionsBadInput) {
+  const auto issues = issues_of(
+      R"({"loss": {"name": "focul", "alpha": "sometimes"},
+          "scheduler": {"name": "cosin"},
+          "replay": {"enabled": true, "capacity": -1, "policy": "reservior", "ratio": 1.5},
+          "baseline": {"enabled": true, "epochs": 0}})");
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"loss.name", "loss.alpha", "scheduler.name",
+                                             "replay.capacity", "replay.policy", "replay.ratio",
+                                             "baseline.epochs"}));
+  EXPECT_NE(issues[0].message.find("did you mean 'focal'"), std::string::npos);
+  EXPECT_NE(issues[2].message.find("did you mean 'cosine'"), std::string::npos);
+  EXPECT_NE(issues[4].message.find("did you mean 'reservoir'"), std::string::npos);
+  EXPECT_NE(issues[6].message.find("baseline is enabled with 0 epochs"), std::string::npos);
+}
+
+TEST(Resolve, WarmupLongerThanTheScheduleIsAnError) {
+  auto issues = issues_of(
+      R"({"epochs_per_domain": 3, "scheduler": {"name": "cosine", "warmup_epochs": 3}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "scheduler.warmup_epochs");
+  // Over the whole stream (5 domains x 3 epochs) the same warm-up fits.
+  EXPECT_TRUE(issues_of(R"({"epochs_per_domain": 3,
+                            "scheduler": {"name": "cosine", "warmup_epochs": 3,
+                                          "per_domain": false}})")
+                  .empty());
+}
+
+TEST(Resolve, FocalAlphaForms) {
+  RunConfig c = resolve_run_config(parse_jsonc(R"({"loss": {"alpha": [1, 0.5]}})", "t"), kNames);
+  EXPECT_EQ(c.loss.alpha, "list");
+  EXPECT_EQ(c.loss.alpha_values, (std::vector<double>{1.0, 0.5}));
+  EXPECT_EQ(to_json(c)["loss"]["alpha"], nlohmann::json::array({1.0, 0.5}));
+  c = resolve_run_config(parse_jsonc(R"({"loss": {"alpha": "auto"}})", "t"), kNames);
+  EXPECT_EQ(c.loss.alpha, "auto");
+  c = resolve_run_config(parse_jsonc(R"({"loss": {"alpha": null}})", "t"), kNames);
+  EXPECT_EQ(c.loss.alpha, "none");
+  EXPECT_TRUE(to_json(c)["loss"]["alpha"].is_null());
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ class Trainer {
   /// For every domain, a model from the current (post-pretrain) weights trained on that domain
   /// alone for baseline.epochs at the base lr; its accuracy goes to record.baseline_acc.
   void run_baselines();
-  /// Trains every domain; fills record.epochs, r_history, r_matrix and, at the end, metrics.
+  /// Trains every domain (after evaluate_initial() when it has not run); fills record.epochs, r_history, r_matrix and, at the end, metrics.
   /// Throws TrainingError on a non-finite loss (naming where) and InterruptedError when
   /// stop_requested() is set.
   void run();

@@ -1,0 +1,198 @@
+// The trainer's continual-learning options on the generated synthetic dataset.
+#include "moedil/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <torch/utils.h>
+
+#include "moedil/config/resolve.h"
+#include "moedil/data/registry.h"
+#include "moedil/model/registry.h"
+#include "moedil/partition/registry.h"
+#include "moedil/train/experiment.h"
+
+namespace moedil::train {
+namespace {
+
+using json = nlohmann::json;
+
+/// Everything a Trainer needs, built from a config patch over a tiny vit_moe setup.
+struct Rig {
+  explicit Rig(const std::string& patch = "{}") {
+    json j = json::parse(R"({
+      "dataset": "synthetic", "mini_dataset": 240, "num_partitions": 3,
+      "partition": {"type": "domainIncremental"}, "batch_size": 16, "epochs_per_domain": 2,
+      "num_threads": 1,
+      "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
+                "moe_layer_indices": [1], "moe_num_unshared_experts": 3},
+      "optimizer": {"name": "adam", "lr": 0.01}})");
+    j.merge_patch(json::parse(patch));
+    config = config::resolve_run_config(j, name_catalog());
+    dataset = data::make_dataset(config);
+    domains = partition::make_domains(dataset, config);
+    const config::RunConfig& c = config;
+    const model::InputShape input{1, 8, 8, dataset.num_classes};
+    factory = [&c, input] {
+      torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
+      return model::make_model(c.model, input);
+    };
+  }
+  std::unique_ptr<Trainer> trainer() {
+    return std::make_unique<Trainer>(config, domains, factory, at::kCPU, dataset.num_classes,
+                                     dataset.mean, dataset.stddev, record);
+  }
+  config::RunConfig config;
+  data::Dataset dataset;
+  std::vector<partition::Domain> domains;
+  ModelFactory factory;
+  io::RunRecord record;
+};
+
+/// Clones of the parameters whose names contain `part` (or do not, when negate).
+std::vector<at::Tensor> snapshot(const model::ClassifierImpl& m, const std::string& part,
+                                 bool negate = false) {
+  std::vector<at::Tensor> out;
+  for (const auto& item : m.named_parameters()) {
+    const bool has = item.key().find(part) != std::string::npos;
+    if (has != negate) out.push_back(item.value().detach().clone());
+  }
+  return out;
+}
+
+bool all_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].equal(b[i])) return false;
+  }
+  return !a.empty() && a.size() == b.size();
+}
+
+/// Records router and non-router weights after every epoch.
+struct Snapshots : TrainerObserver {
+  explicit Snapshots(const model::ClassifierImpl& m) : model(m) {}
+  void on_epoch_end(const io::RunRecord&) override {
+    routers.push_back(snapshot(model, "router."));
+    others.push_back(snapshot(model, "router.", /*negate=*/true));
+  }
+  const model::ClassifierImpl& model;
+  std::vector<std::vector<at::Tensor>> routers;
+  std::vector<std::vector<at::Tensor>> others;
+};
+
+TEST(Trainer, FrozenRoutersDoNotChangeWhileTheRestLearns) {
+  Rig s(R"({"epochs_per_domain": 3, "router_freeze_after_epochs": 1})");
+  auto trainer = s.trainer();
+  Snapshots snaps(*trainer->model());
+  trainer->add_observer(&snaps);
+  trainer->run();
+  // Per domain: epoch 0 trains the router, epochs 1 and 2 do not; the next domain unfreezes.
+  for (std::size_t d = 0; d < 3; ++d) {
+    SCOPED_TRACE(d);
+    const std::size_t e0 = 3 * d;
+    EXPECT_TRUE(all_equal(snaps.routers[e0], snaps.routers[e0 + 1]));
+    EXPECT_TRUE(all_equal(snaps.routers[e0 + 1], snaps.routers[e0 + 2]));
+    EXPECT_FALSE(all_equal(snaps.others[e0], snaps.others[e0 + 1]));
+    if (d > 0) EXPECT_FALSE(all_equal(snaps.routers[e0 - 1], snaps.routers[e0]));
+  }
+  for (std::size_t k = 0; k < s.record.epochs.size(); ++k) {
+    EXPECT_EQ(s.record.epochs[k].routers_frozen, k % 3 != 0) << k;
+  }
+}
+
+TEST(Trainer, LrMultipliersAreParameterGroupsAndZeroFreezesTheRouter) {
+  Rig s(R"({"router_lr_multiplier": 0.0, "moe_expert_lr_multiplier": 0.5})");
+  auto trainer = s.trainer();
+  const auto& groups = trainer->optimizer().param_groups();
+  ASSERT_EQ(groups.size(), 3u);  // other, router, experts
+  EXPECT_DOUBLE_EQ(groups[0].options().get_lr(), 0.01);
+  EXPECT_DOUBLE_EQ(groups[1].options().get_lr(), 0.0);
+  EXPECT_DOUBLE_EQ(groups[2].options().get_lr(), 0.005);
+  const auto routers = snapshot(*trainer->model(), "router.");
+  const auto experts = snapshot(*trainer->model(), "experts.");
+  trainer->run();
+  EXPECT_TRUE(all_equal(routers, snapshot(*trainer->model(), "router.")));
+  EXPECT_FALSE(all_equal(experts, snapshot(*trainer->model(), "experts.")));
+}
+
+TEST(Trainer, EveryEpochRecordsTheScheduledLrAndBalanceWeight) {
+  Rig s(R"({"epochs_per_domain": 4,
+              "scheduler": {"name": "cosine", "warmup_epochs": 1, "min_lr": 0.001},
+              "router_balance_anneal_epochs": 2, "router_balance_max": 0.2,
+              "router_balance_min": 0.05})");
+  auto trainer = s.trainer();
+  trainer->run();
+  const LrSchedule schedule(s.config.scheduler, 0.01, 4, 3);
+  ASSERT_EQ(s.record.epochs.size(), 12u);
+  const double expected_weight[] = {0.2, 0.125, 0.05, 0.05};
+  for (const auto& e : s.record.epochs) {
+    EXPECT_DOUBLE_EQ(e.lr, schedule.lr(e.domain, e.epoch));
+    EXPECT_DOUBLE_EQ(e.balance_weight, expected_weight[e.epoch]);
+  }
+  EXPECT_DOUBLE_EQ(s.record.epochs[0].lr, 0.01);  // warm-up epoch 0 of 1: lr * 1 / 1
+  EXPECT_LT(s.record.epochs[3].lr, s.record.epochs[2].lr);
+}
+
+TEST(Trainer, BaselinesGiveFwtAndIntransience) {
+  Rig s(R"({"baseline": {"enabled": true, "epochs": 20}})");
+  auto trainer = s.trainer();
+  trainer->evaluate_initial();
+  trainer->run_baselines();
+  ASSERT_TRUE(s.record.baseline_acc.has_value());
+  ASSERT_EQ(s.record.baseline_acc->size(), 3u);
+  trainer->run();
+  const auto& b = *s.record.baseline_acc;
+  const auto& r = s.record.r_matrix;
+  ASSERT_TRUE(s.record.metrics->intransience.has_value());
+  EXPECT_NEAR(*s.record.metrics->intransience,
+              ((b[0] - r[0][0]) + (b[1] - r[1][1]) + (b[2] - r[2][2])) / 3, 1e-12);
+  EXPECT_NEAR(*s.record.metrics->fwt, ((r[0][1] - b[1]) + (r[1][2] - b[2])) / 2, 1e-12);
+  // Each baseline learnt its domain (the synthetic task is easy; chance is 0.25).
+  for (double acc : b) EXPECT_GT(acc, 0.5);
+}
+
+TEST(Trainer, PretrainingIsClassBalancedAndEvaluated) {
+  Rig s(R"({"pretrain": {"enabled": true, "num_samples": 42, "epochs": 2}})");
+  auto trainer = s.trainer();
+  trainer->pretrain();
+  ASSERT_TRUE(s.record.pretrain.has_value());
+  EXPECT_EQ(s.record.pretrain->num_samples, 42);
+  // 42 over 4 classes: 11, 11, 10, 10.
+  EXPECT_EQ(s.record.pretrain->class_counts, (std::vector<int64_t>{11, 11, 10, 10}));
+  EXPECT_EQ(s.record.pretrain->eval.size(), 3u);
+  EXPECT_GT(s.record.pretrain->train_acc, 0.0);
+}
+
+TEST(Trainer, ReplayMixesPastSamplesIntoBatchesAndIsSummarised) {
+  Rig s(R"({"replay": {"enabled": true, "capacity": 30, "policy": "reservoir", "ratio": 0.5}})");
+  auto trainer = s.trainer();
+  trainer->run();
+  // 80 samples per domain: 64 train -> 4 batches of 16; 8 replayed per batch once the
+  // memory holds samples (from the second batch of the first domain on).
+  EXPECT_EQ(s.record.epochs[0].replayed, 3 * 8);
+  for (std::size_t k = 1; k < s.record.epochs.size(); ++k) {
+    EXPECT_EQ(s.record.epochs[k].replayed, 4 * 8);
+  }
+  ASSERT_EQ(s.record.replay.size(), 3u);
+  EXPECT_EQ(s.record.replay[0].size, 30);
+  EXPECT_EQ(s.record.replay[0].seen, 2 * 64);
+  EXPECT_EQ(s.record.replay[0].by_domain.at(0), 30);
+  EXPECT_EQ(s.record.replay[2].seen, 6 * 64);
+  int64_t total = 0;
+  for (const auto& [domain, count] : s.record.replay[2].by_domain) total += count;
+  EXPECT_EQ(total, 30);
+  EXPECT_GE(s.record.replay[2].by_domain.size(), 2u);  // reservoir keeps older domains too
+}
+
+TEST(Trainer, ReplayRunsAreReproducible) {
+  const std::string patch = R"({"replay": {"enabled": true, "capacity": 20, "policy": "fifo"}})";
+  Rig a(patch);
+  Rig b(patch);
+  a.trainer()->run();
+  b.trainer()->run();
+  EXPECT_EQ(a.record.r_matrix, b.record.r_matrix);
+  for (std::size_t k = 0; k < a.record.epochs.size(); ++k) {
+    EXPECT_EQ(a.record.epochs[k].train_loss, b.record.epochs[k].train_loss);
+  }
+}
+
+}  // namespace
+}  // namespace moedil::train
