@@ -12,6 +12,9 @@
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/loss.h"
+#include "moedil/train/replay.h"
+#include "moedil/train/scheduler.h"
 #include "moedil/train/optimizer.h"
 #include "moedil/train/trainer.h"
 
@@ -64,6 +67,16 @@ int run_list() {
   print_registry("partition types (partition.type)", partition::partition_registry());
   print_registry("models (model.name)", model::model_registry());
   print_registry("optimizers (optimizer.name)", train::optimizer_registry());
+  print_registry("losses (loss.name)", train::loss_registry());
+  const auto joined = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  std::cout << "schedulers (scheduler.name):\n  " << joined(train::scheduler_names())
+            << " (each with warmup_epochs; per_domain restarts them with every domain)\n";
+  std::cout << "replay policies (replay.policy):\n  " << joined(train::replay_policy_names())
+            << " (memory of sample indices, mixed into every batch at replay.ratio)\n";
   return 0;
 }
 

@@ -33,6 +33,8 @@ expect 2 "" "$moedil" frobnicate
 expect 0 "vit_moe" "$moedil" list
 expect 0 "domainIncremental" "$moedil" list
 expect 0 "adamw" "$moedil" list
+expect 0 "weighted_cross_entropy" "$moedil" list
+expect 0 "class_balanced" "$moedil" list
 
 expect 2 "config file 'missing.jsonc' does not exist" "$moedil" run missing.jsonc
 printf '{\n  "dataset": "synthetic",\n  "batch_size" 4\n}\n' > bad_json.jsonc

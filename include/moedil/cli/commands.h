@@ -25,7 +25,8 @@ struct ValidateOptions {
 int run_run(const RunOptions& options);
 /// `moedil validate`: reports every config problem at once; --print shows the resolved config.
 int run_validate(const ValidateOptions& options);
-/// `moedil list`: every registered dataset, partition type, model and optimizer.
+/// `moedil list`: every registered dataset, partition type, model, optimizer, loss, scheduler
+/// and replay policy.
 int run_list();
 
 /// Maps an exception to the exit code: 2 for usage, config and data errors, 130 when
