@@ -124,6 +124,26 @@ class Reader {
     }
   }
 
+  /// Domain names: a list of strings or integers (integers become their decimal text).
+  void name_list(const char* key, std::vector<std::string>& out) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    const json& value = object_->at(key);
+    if (!value.is_array()) return issue(key, "expected a list of domain names, got " + describe(value));
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (value[i].is_string()) {
+        names.push_back(value[i].get<std::string>());
+      } else if (value[i].is_number_integer()) {
+        names.push_back(std::to_string(value[i].get<int64_t>()));
+      } else {
+        return issue(key, "element " + std::to_string(i) + ": expected a name or a number, got " +
+                              describe(value[i]));
+      }
+    }
+    out = std::move(names);
+  }
+
   /// Focal alpha: null ("none"), "auto", or a list of per-class weights ("list").
   void class_weights(const char* key, std::string& mode, std::vector<double>& values) {
     known_.emplace_back(key);
@@ -195,6 +215,7 @@ class Writer {
   void layer_indices(const char* key, const std::vector<int64_t>& value, int64_t) {
     out_[key] = value;
   }
+  void name_list(const char* key, const std::vector<std::string>& v) { out_[key] = v; }
   void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
     out_[key] = mode == "auto" ? json("auto") : mode == "list" ? json(v) : json(nullptr);
   }
@@ -216,10 +237,28 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("dataset", c.dataset, one_of(names.datasets, "dataset"));
   v.field("dataset_root", c.dataset_root);
   v.field("mini_dataset", c.mini_dataset, at_least(0));
+  v.name_list("settings", c.settings);
+  v.name_list("test_settings", c.test_settings);
+  v.field("resize", c.resize, at_least(0));
+  v.field("cache_dir", c.cache_dir);
+  v.field("on_bad_image", c.on_bad_image, one_of({"error", "skip"}, "on_bad_image"));
+  v.field("cifar100_labels", c.cifar100_labels, one_of({"fine", "coarse"}, "cifar100_labels"));
+  v.field("core50_labels", c.core50_labels, one_of({"object", "category"}, "core50_labels"));
+  v.field("test_split", c.test_split, one_of({"partition", "dataset"}, "test_split"));
+  v.object("augmentation", [&](auto& a) {
+    a.field("random_crop_padding", c.augmentation.random_crop_padding, at_least(0));
+    a.field("horizontal_flip", c.augmentation.horizontal_flip);
+  });
   v.field("num_partitions", c.num_partitions, at_least(1));
   v.object("partition", [&](auto& p) {
-    p.field("type", c.partition.type, one_of(names.partitions, "partition type"));
-    p.field("angles", c.partition.angles);
+    PartitionConfig& part = c.partition;
+    p.field("type", part.type, one_of(names.partitions, "partition type"));
+    p.field("angles", part.angles);
+    p.field("levels", part.levels);
+    p.field("alpha", part.alpha, in_range(0.0, 1e6, false, true));
+    p.field("min_size", part.min_size, at_least(0));
+    p.field("retries", part.retries, at_least(1));
+    p.field("balanced", part.balanced);
   });
   v.field("train_frac", c.train_frac, in_range(0.0, 1.0, false, false));
   v.field("batch_size", c.batch_size, at_least(1));
@@ -320,6 +359,19 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
   auto issue = [&](std::string path, std::string message) {
     issues.push_back({std::move(path), 0, std::move(message)});
   };
+  if (c.partition.type == "noise") {
+    for (double level : c.partition.levels) {
+      if (!(level >= 0.0)) issue("partition.levels", "noise levels must be >= 0");
+    }
+    if (c.partition.levels.empty()) {
+      issue("partition.levels", "noise needs at least one level");
+    } else if (static_cast<std::size_t>(c.num_partitions) != c.partition.levels.size()) {
+      issue("num_partitions", "is " + std::to_string(c.num_partitions) +
+                                  " but partition.levels lists " +
+                                  std::to_string(c.partition.levels.size()) +
+                                  " levels (noise makes one domain per level)");
+    }
+  }
   if (c.partition.type == "rotate") {
     if (c.partition.angles.empty()) {
       issue("partition.angles", "rotate needs at least one angle");

@@ -54,4 +54,11 @@ std::pair<at::Tensor, at::Tensor> Batches::get(int64_t b) const {
   return {normalizer_(images_.index_select(0, chosen)), labels_.index_select(0, chosen)};
 }
 
+std::pair<at::Tensor, at::Tensor> Batches::get(
+    int64_t b, const std::function<at::Tensor(const at::Tensor&)>& transform) const {
+  const at::Tensor chosen = rows(b);
+  return {normalizer_(transform(images_.index_select(0, chosen))),
+          labels_.index_select(0, chosen)};
+}
+
 }  // namespace moedil::data

@@ -9,6 +9,7 @@ Dataset subset(const Dataset& d, const at::Tensor& indices) {
   out.images = d.images.index_select(0, indices).contiguous();
   out.labels = d.labels.index_select(0, indices);
   if (d.has_domains()) out.domain_ids = d.domain_ids.index_select(0, indices);
+  if (d.has_test_split()) out.is_test = d.is_test.index_select(0, indices);
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "moedil/common/error.h"
 #include "moedil/common/random.h"
 
 namespace moedil::partition {
@@ -18,6 +19,30 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_train_test(
     (i < n_train ? out.first : out.second).push_back(indices[order[i]]);
   }
   return out;
+}
+
+std::pair<at::Tensor, at::Tensor> split_domain(const data::Dataset& d, std::vector<int64_t> rows,
+                                               const config::RunConfig& c, uint64_t seed,
+                                               const std::string& domain_name) {
+  std::vector<int64_t> train;
+  std::vector<int64_t> test;
+  if (c.test_split == "dataset") {
+    if (!d.has_test_split()) {
+      throw ConfigError("test_split: 'dataset' but '" + d.name +
+                        "' has no test set of its own; use test_split 'partition'");
+    }
+    const at::Tensor flags = d.is_test.to(at::kBool).contiguous();
+    const bool* is_test = flags.data_ptr<bool>();
+    for (int64_t r : rows) (is_test[r] ? test : train).push_back(r);
+  } else {
+    std::tie(train, test) = split_train_test(std::move(rows), c.train_frac, seed);
+  }
+  if (train.empty() || test.empty()) {
+    throw DataError("domain '" + domain_name + "' of '" + d.name + "' has " +
+                    std::to_string(train.size()) + " training and " + std::to_string(test.size()) +
+                    " test samples; each needs at least one (test_split '" + c.test_split + "')");
+  }
+  return {data::index_tensor(train), data::index_tensor(test)};
 }
 
 }  // namespace moedil::partition

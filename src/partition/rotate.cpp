@@ -30,10 +30,8 @@ at::Tensor rotate_images(const at::Tensor& images, double degrees) {
 std::vector<Domain> rotate_domains(const data::Dataset& d, const config::RunConfig& c) {
   std::vector<int64_t> all(static_cast<std::size_t>(d.size()));
   std::iota(all.begin(), all.end(), int64_t{0});
-  const auto [train, test] =
-      split_train_test(std::move(all), c.train_frac, static_cast<uint64_t>(c.seeds.partition));
-  const at::Tensor train_idx = data::index_tensor(train);
-  const at::Tensor test_idx = data::index_tensor(test);
+  const auto [train_idx, test_idx] =
+      split_domain(d, std::move(all), c, static_cast<uint64_t>(c.seeds.partition), "rotate");
   std::vector<Domain> domains;
   for (double angle : c.partition.angles) {
     std::ostringstream name;

@@ -79,7 +79,8 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
       loss_(make_loss(config.loss, num_classes)),
       schedule_(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
                 static_cast<int64_t>(domains.size())),
-      normalizer_(mean, stddev, device) {
+      normalizer_(mean, stddev, device),
+      augment_(config.augmentation) {
   if (config_.replay.enabled) {
     replay_.emplace(config_.replay.policy, config_.replay.capacity, u64(config_.seeds.replay));
   }
@@ -112,7 +113,16 @@ void Trainer::evaluate_initial() {
   }
 }
 
-std::pair<at::Tensor, at::Tensor> Trainer::gather(const std::vector<ReplaySample>& samples) const {
+std::pair<at::Tensor, at::Tensor> Trainer::training_batch(const data::Batches& batches,
+                                                          int64_t step, uint64_t seed) const {
+  if (!augment_.enabled()) return batches.get(step);
+  return batches.get(step, [&](const at::Tensor& u8) {
+    return augment_(u8, mix_seed(seed, {u64(step)}));
+  });
+}
+
+std::pair<at::Tensor, at::Tensor> Trainer::gather(const std::vector<ReplaySample>& samples,
+                                                  uint64_t seed) const {
   std::map<int64_t, std::vector<int64_t>> rows_by_domain;
   for (const auto& s : samples) rows_by_domain[s.domain].push_back(s.index);
   std::vector<at::Tensor> xs;
@@ -122,7 +132,7 @@ std::pair<at::Tensor, at::Tensor> Trainer::gather(const std::vector<ReplaySample
     xs.push_back(images_[domain].index_select(0, index));
     ys.push_back(labels_[domain].index_select(0, index));
   }
-  return {normalizer_(at::cat(xs, 0)), at::cat(ys, 0)};
+  return {normalizer_(augment_(at::cat(xs, 0), seed)), at::cat(ys, 0)};
 }
 
 double Trainer::balance_weight(int64_t epoch) const {
@@ -235,7 +245,7 @@ void Trainer::pretrain() {
       for (int64_t k = step * batch; k < std::min(rec.num_samples, (step + 1) * batch); ++k) {
         part.push_back(chosen[order[k]]);
       }
-      return gather(part);
+      return gather(part, mix_seed(u64(config_.seeds.pretrain), {2000, u64(e), u64(step)}));
     };
     set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
     const EpochStats stats = fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(e),
@@ -275,7 +285,11 @@ void Trainer::run_baselines() {
     for (int64_t e = 0; e < config_.baseline.epochs; ++e) {
       if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.baseline), {u64(d), u64(e)}));
       fit(*fresh, *optimizer, *loss, batches.num_batches(),
-          [&](int64_t step) { return batches.get(step); }, balance_weight(e),
+          [&](int64_t step) {
+            return training_batch(batches, step,
+                                  mix_seed(u64(config_.seeds.baseline), {3000, u64(d), u64(e)}));
+          },
+          balance_weight(e),
           "baseline of domain " + std::to_string(d) + " (" + domains_[d].name + "), epoch " +
               std::to_string(e),
           {});
@@ -319,10 +333,12 @@ void Trainer::run() {
       info.num_epochs = num_epochs;
       info.num_steps = batches.num_batches();
       const auto batch_at = [&](int64_t step) -> std::pair<at::Tensor, at::Tensor> {
-        auto current = batches.get(step);
+        auto current =
+            training_batch(batches, step, mix_seed(u64(config_.seeds.loader), {4000, u64(d), u64(e)}));
         if (!replay_ || replay_per_batch == 0 || replay_->size() == 0) return current;
-        const auto replayed = gather(replay_->draw(
-            replay_per_batch, mix_seed(u64(config_.seeds.replay), {u64(d), u64(e), u64(step)})));
+        const uint64_t replay_seed = mix_seed(u64(config_.seeds.replay), {u64(d), u64(e), u64(step)});
+        const auto replayed =
+            gather(replay_->draw(replay_per_batch, replay_seed), mix_seed(replay_seed, {5000}));
         epoch.replayed += replayed.second.size(0);
         return {at::cat({current.first, replayed.first}, 0),
                 at::cat({current.second, replayed.second}, 0)};

@@ -173,3 +173,70 @@ TEST(PartitionRegistryTest, DispatchesOnType) {
 
 }  // namespace
 }  // namespace moedil::partition
+
+namespace moedil::partition {
+namespace {
+
+config::RunConfig settings_config() {
+  config::RunConfig c;
+  c.dataset = "synthetic";
+  c.partition.type = "domainIncremental";
+  c.num_partitions = 2;
+  return c;
+}
+
+TEST(DomainIncrementalSettings, SelectAndOrderDomains) {
+  const data::Dataset d = data::make_synthetic_dataset(120, 0);
+  config::RunConfig c = settings_config();
+  c.settings = {"d2", "d0"};
+  const auto domains = domain_incremental_domains(d, c);
+  ASSERT_EQ(domains.size(), 2u);
+  EXPECT_EQ(domains[0].name, "d2");
+  EXPECT_EQ(domains[1].name, "d0");
+  const at::Tensor ids = d.domain_ids.index_select(0, domains[0].train_idx);
+  EXPECT_TRUE(ids.eq(2).all().item<bool>());
+  c.settings = {"d3"};
+  c.num_partitions = 1;
+  try {
+    domain_incremental_domains(d, c);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("settings: 'd3' is not a domain"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("d0, d1, d2"), std::string::npos);
+  }
+}
+
+TEST(DomainIncrementalSettings, HeldOutTestSettingsAreEveryDomainsTestSet) {
+  const data::Dataset d = data::make_synthetic_dataset(120, 0);
+  config::RunConfig c = settings_config();
+  c.test_settings = {"d1"};
+  const auto domains = domain_incremental_domains(d, c);
+  ASSERT_EQ(domains.size(), 2u);  // d0 and d2 trained, d1 held out
+  EXPECT_EQ(domains[0].name, "d0");
+  EXPECT_EQ(domains[1].name, "d2");
+  for (const auto& dom : domains) {
+    EXPECT_EQ(dom.train_idx.numel(), 40);  // all of the domain's samples
+    EXPECT_TRUE(d.domain_ids.index_select(0, dom.test_idx).eq(1).all().item<bool>());
+    EXPECT_EQ(dom.test_idx.numel(), 40);
+  }
+  c.settings = {"d0", "d1"};
+  EXPECT_THROW(domain_incremental_domains(d, c), ConfigError);  // d1 both trained and held out
+}
+
+TEST(DomainIncrementalSettings, DatasetTestSplitUsesTheDatasetsOwnFlags) {
+  data::Dataset d = data::make_synthetic_dataset(120, 0);
+  config::RunConfig c = settings_config();
+  c.num_partitions = 3;
+  c.test_split = "dataset";
+  EXPECT_THROW(domain_incremental_domains(d, c), ConfigError);  // synthetic has no test set
+  d.is_test = at::arange(120).remainder(4).eq(0);               // every 4th sample
+  const auto domains = domain_incremental_domains(d, c);
+  for (const auto& dom : domains) {
+    EXPECT_TRUE(d.is_test.index_select(0, dom.test_idx).all().item<bool>());
+    EXPECT_FALSE(d.is_test.index_select(0, dom.train_idx).any().item<bool>());
+    EXPECT_EQ(dom.test_idx.numel(), 10);
+  }
+}
+
+}  // namespace
+}  // namespace moedil::partition

@@ -15,6 +15,22 @@ struct PartitionConfig {
   std::string type = "rotate";
   /// Rotation angles in degrees, one domain each (rotate only).
   std::vector<double> angles{0.0, 30.0, 60.0, 90.0, 120.0};
+  /// Gaussian noise standard deviations on the [0, 1] pixel scale, one domain each (noise only).
+  std::vector<double> levels{0.0, 0.1, 0.2, 0.3, 0.4};
+  /// dirichlet: concentration of the per-class partition proportions (small = skewed).
+  double alpha = 0.5;
+  /// dirichlet: every partition needs at least this many samples; redraw otherwise.
+  int64_t min_size = 10;
+  /// dirichlet: redraws before giving up with an error.
+  int64_t retries = 100;
+  /// dirichlet: equal partition sizes (proportions only decide the class mix).
+  bool balanced = false;
+};
+
+/// Whole-batch image augmentation in training (`augmentation`), seeded by seeds.loader.
+struct AugmentationConfig {
+  int64_t random_crop_padding = 0;  ///< pad by this many pixels, crop back at a random offset
+  bool horizontal_flip = false;     ///< flip each image with probability 0.5
 };
 
 /// Model family and its options (`model`). Options a family does not use are ignored by it.
@@ -122,6 +138,26 @@ struct RunConfig {
   std::string dataset_root;
   /// Keep this many images of the dataset (train and test pooled) before partitioning; 0 = all.
   int64_t mini_dataset = 0;
+  /// Domains to use, in order (names such as "Art" or "s3"; for CORe50 also session numbers).
+  /// Empty = all of the dataset's domains in their natural order.
+  std::vector<std::string> settings;
+  /// Domains held out from training and evaluated as extra test domains (CORe50 protocol:
+  /// ["s3", "s7", "s10"]).
+  std::vector<std::string> test_settings;
+  /// Square side images are resized to when decoded (0 = the dataset's own size).
+  int64_t resize = 0;
+  /// Folder for decoded-image caches ("" = no cache); a cache is rebuilt when its source
+  /// folder changes.
+  std::string cache_dir;
+  /// An image that fails to decode: "error" (names the file) or "skip" (counted and logged).
+  std::string on_bad_image = "error";
+  /// cifar100: "fine" (100 classes) or "coarse" (20 superclasses).
+  std::string cifar100_labels = "fine";
+  /// core50: "object" (50 classes) or "category" (10 classes).
+  std::string core50_labels = "object";
+  /// "partition": train_frac split inside each domain; "dataset": the dataset's own test set.
+  std::string test_split = "partition";
+  AugmentationConfig augmentation;
   int64_t num_partitions = 5;
   PartitionConfig partition;
   /// Fraction of each domain used for training; the rest is its test split.

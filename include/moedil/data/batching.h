@@ -2,6 +2,7 @@
 // Batches cut from in-memory tensors: one index_select and one fused normalisation per batch,
 // no per-sample work.
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,9 @@ class Batches {
   void shuffle(uint64_t seed);
   /// Batch b: normalised float images [B, C, H, W] and int64 labels [B].
   std::pair<at::Tensor, at::Tensor> get(int64_t b) const;
+  /// Batch b with `transform` applied to its uint8 images before normalisation.
+  std::pair<at::Tensor, at::Tensor> get(
+      int64_t b, const std::function<at::Tensor(const at::Tensor&)>& transform) const;
   /// Rows (into the images tensor) of batch b, int64 on the images' device.
   at::Tensor rows(int64_t b) const;
 

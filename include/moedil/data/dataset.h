@@ -13,6 +13,9 @@ struct Dataset {
   at::Tensor labels;      ///< int64 [N], values in [0, num_classes)
   at::Tensor domain_ids;  ///< int64 [N] (datasets with domains), undefined otherwise
   std::vector<std::string> domain_names;  ///< name of each domain id
+  std::vector<std::string> class_names;   ///< name of each class (may be empty)
+  /// bool [N]: the sample belongs to the dataset's own test set (undefined: no such split).
+  at::Tensor is_test;
   int64_t num_classes = 0;
   /// Per-channel mean and std of images / 255, used to normalise batches.
   std::vector<double> mean;
@@ -23,6 +26,7 @@ struct Dataset {
   int64_t height() const { return images.size(2); }
   int64_t width() const { return images.size(3); }
   bool has_domains() const { return domain_ids.defined(); }
+  bool has_test_split() const { return is_test.defined(); }
 };
 
 /// The rows `indices` (int64 [M]) of every per-sample tensor of d.

@@ -5,6 +5,9 @@
 
 #include <ATen/ATen.h>
 
+#include "moedil/config/run_config.h"
+#include "moedil/data/dataset.h"
+
 namespace moedil::partition {
 
 struct Domain {
@@ -19,5 +22,13 @@ struct Domain {
 /// round(train_frac * n) go to train, at least one sample each side when n >= 2.
 std::pair<std::vector<int64_t>, std::vector<int64_t>> split_train_test(
     std::vector<int64_t> indices, double train_frac, uint64_t seed);
+
+/// The train and test rows of one domain made of dataset rows `rows`, as c.test_split says:
+/// "partition" splits them by train_frac after a shuffle drawn from `seed`; "dataset" uses the
+/// dataset's own test flags (ConfigError when it has none, naming test_split). Throws DataError
+/// when either side ends up empty, naming `domain_name`.
+std::pair<at::Tensor, at::Tensor> split_domain(const data::Dataset& d, std::vector<int64_t> rows,
+                                               const config::RunConfig& c, uint64_t seed,
+                                               const std::string& domain_name);
 
 }  // namespace moedil::partition

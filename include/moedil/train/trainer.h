@@ -12,6 +12,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "moedil/config/run_config.h"
+#include "moedil/data/augment.h"
 #include "moedil/data/batching.h"
 #include "moedil/io/run_record.h"
 #include "moedil/model/classifier.h"
@@ -70,8 +71,13 @@ class Trainer {
                  int64_t num_steps, const BatchFn& batch_at, double balance_weight,
                  const std::string& where,
                  const std::function<void(int64_t, double)>& after_step);
-  /// Normalised images and labels of the given samples (grouped by domain).
-  std::pair<at::Tensor, at::Tensor> gather(const std::vector<ReplaySample>& samples) const;
+  /// Normalised, augmented (seeded by `seed`) images and labels of the given samples, grouped
+  /// by domain.
+  std::pair<at::Tensor, at::Tensor> gather(const std::vector<ReplaySample>& samples,
+                                           uint64_t seed) const;
+  /// Training batch `step` of `batches`, augmented with a seed drawn from `seed`.
+  std::pair<at::Tensor, at::Tensor> training_batch(const data::Batches& batches, int64_t step,
+                                                   uint64_t seed) const;
   std::vector<io::EvalRecord> evaluate_all(model::ClassifierImpl& model);
   double balance_weight(int64_t epoch) const;
   void set_routers_frozen(bool frozen);
@@ -89,6 +95,7 @@ class Trainer {
   LrSchedule schedule_;
   std::optional<ReplayMemory> replay_;
   data::Normalizer normalizer_;
+  data::Augmenter augment_;
   std::vector<at::Tensor> images_;  ///< per domain, on the device
   std::vector<at::Tensor> labels_;  ///< per domain, on the device
   std::vector<data::Batches> train_batches_;

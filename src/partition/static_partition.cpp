@@ -1,0 +1,48 @@
+#include "moedil/partition/static_partition.h"
+
+#include <algorithm>
+#include <string>
+
+#include "moedil/common/error.h"
+#include "moedil/common/random.h"
+
+namespace moedil::partition {
+namespace {
+
+/// Stream id of the shuffle, apart from the per-chunk split seeds mix_seed(seed, {index}).
+constexpr uint64_t kStaticStream = 0x7374617469630000ULL;  // "static"
+
+}  // namespace
+
+std::vector<Domain> static_domains(const data::Dataset& d, const config::RunConfig& c) {
+  const int64_t num_partitions = c.num_partitions;
+  if (num_partitions < 1) {
+    throw ConfigError("num_partitions: must be >= 1, got " + std::to_string(num_partitions));
+  }
+  const int64_t n = d.size();
+  if (n < num_partitions) {
+    throw DataError("num_partitions: " + std::to_string(num_partitions) +
+                    " static partitions of dataset '" + d.name + "' need at least as many " +
+                    "samples, but it has " + std::to_string(n) +
+                    "; lower num_partitions or use more data");
+  }
+  const auto seed = static_cast<uint64_t>(c.seeds.partition);
+  const std::vector<int64_t> order = random_permutation(n, mix_seed(seed, {kStaticStream}));
+  const int64_t base = n / num_partitions;
+  const int64_t extra = n % num_partitions;
+  std::vector<Domain> domains;
+  int64_t start = 0;
+  for (int64_t j = 0; j < num_partitions; ++j) {
+    const int64_t end = start + base + (j < extra ? 1 : 0);
+    std::vector<int64_t> rows(order.begin() + start, order.begin() + end);
+    std::sort(rows.begin(), rows.end());
+    start = end;
+    const std::string name = "p" + std::to_string(j);
+    auto [train, test] =
+        split_domain(d, std::move(rows), c, mix_seed(seed, {static_cast<uint64_t>(j)}), name);
+    domains.push_back({name, d.images, d.labels, std::move(train), std::move(test)});
+  }
+  return domains;
+}
+
+}  // namespace moedil::partition
