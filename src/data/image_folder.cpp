@@ -1,5 +1,7 @@
 #include "moedil/data/image_folder.h"
 
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -9,17 +11,15 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
-
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-#include <spdlog/logger.h>
 
 #include "moedil/common/error.h"
 #include "moedil/io/atomic_file.h"
@@ -78,8 +78,8 @@ std::vector<fs::path> list_dir(const fs::path& dir, bool folders) {
     const std::string name = file_name(it->path());
     if (name.empty() || name[0] == '.' || name == "__MACOSX") continue;
     std::error_code type_ec;
-    const bool wanted = folders ? it->is_directory(type_ec)
-                                : it->is_regular_file(type_ec) && is_image_name(name);
+    const bool wanted =
+        folders ? it->is_directory(type_ec) : it->is_regular_file(type_ec) && is_image_name(name);
     if (wanted) out.push_back(it->path());
   }
   if (ec) throw DataError("cannot list folder " + quote_path(dir) + ": " + ec.message());
@@ -244,7 +244,8 @@ FileList scan_image_folder(const std::string& name, const fs::path& root) {
     if (layout >= 0 && layout != this_layout) {
       throw DataError(what + ": " + quote_path(layout_folder) + " and " + quote_path(body) +
                       " have different layouts (one holds domain folders, the other class "
-                      "folders); expected " + kImageFolderLayout + ".");
+                      "folders); expected " +
+                      std::string(kImageFolderLayout) + ".");
     }
     layout = this_layout;
     layout_folder = body;
@@ -255,8 +256,9 @@ FileList scan_image_folder(const std::string& name, const fs::path& root) {
       }
       if (subs[i].empty()) {
         throw DataError(what + ": " + quote_path(first[i]) + " has no class sub-folders but " +
-                        quote_path(first[with_subs]) + " has, so the first-level folders are "
-                        "taken as domains and each needs class folders; expected " +
+                        quote_path(first[with_subs]) +
+                        " has, so the first-level folders are taken as domains and each needs "
+                        "class folders; expected " +
                         kImageFolderLayout + ".");
       }
       const std::string domain = file_name(first[i]);
@@ -273,8 +275,8 @@ FileList scan_image_folder(const std::string& name, const fs::path& root) {
     }
   }
   if (dirs.empty()) {
-    throw DataError(what + " root " + quote_path(root) + " holds no class folders; expected the "
-                    "layout " + std::string(kImageFolderLayout) + ".");
+    throw DataError(what + " root " + quote_path(root) +
+                    " holds no class folders; expected the layout " + kImageFolderLayout + ".");
   }
   std::set<std::string> classes;
   std::set<std::string> domains;
@@ -334,8 +336,9 @@ FileList scan_officehome(const fs::path& root) {
     }
   }
   if (classes.empty()) {
-    throw DataError(what + " " + quote_path(*base) + ": the domain folders hold no class folders; "
-                    "expected the layout " + std::string(kOfficeHomeLayout) + ".");
+    throw DataError(what + " " + quote_path(*base) +
+                    ": the domain folders hold no class folders; expected the layout " +
+                    kOfficeHomeLayout + ".");
   }
   list.class_names.assign(classes.begin(), classes.end());
   check_same_classes(what, *base, dirs, list.domain_names);
@@ -380,8 +383,9 @@ FileList scan_core50(const fs::path& root, const std::string& labels) {
   FileList list;
   const bool by_object = labels == "object";
   if (by_object) {
-    for (int64_t k = 1; k <= kCore50Objects; ++k) list.class_names.push_back("o" +
-                                                                             std::to_string(k));
+    for (int64_t k = 1; k <= kCore50Objects; ++k) {
+      list.class_names.push_back("o" + std::to_string(k));
+    }
   } else {
     list.class_names = kCore50Categories;
   }
@@ -393,8 +397,9 @@ FileList scan_core50(const fs::path& root, const std::string& labels) {
       const int64_t object = numbered(file_name(o), 'o');
       if (object < 0) continue;
       if (object > kCore50Objects) {
-        throw DataError(what + ": " + quote_path(o) + " is not an object folder o1..o50; expected "
-                        "the layout " + std::string(kCore50Layout) + ".");
+        throw DataError(what + ": " + quote_path(o) +
+                        " is not an object folder o1..o50; expected the layout " + kCore50Layout +
+                        ".");
       }
       ClassDir d{session, file_name(o), o, false};
       d.domain_id = static_cast<int64_t>(s);
@@ -404,8 +409,8 @@ FileList scan_core50(const fs::path& root, const std::string& labels) {
     }
   }
   if (dirs.empty()) {
-    throw DataError(what + ": the session folders under " + quote_path(base) + " hold no object "
-                    "folders o1..o50; expected the layout " + std::string(kCore50Layout) + ".");
+    throw DataError(what + ": the session folders under " + quote_path(base) +
+                    " hold no object folders o1..o50; expected the layout " + kCore50Layout + ".");
   }
   check_same_classes(what, base, dirs, list.domain_names);
   list.files = collect_files(std::move(dirs));
@@ -554,8 +559,7 @@ std::optional<Dataset> read_cache(const fs::path& file, const std::string& key,
       !r.get(d.num_classes) || !r.get(has_domains) || !r.get(has_test) || !r.get(count)) {
     return fail("truncated header");
   }
-  if (n <= 0 || c != 3 || h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16) ||
-      count > r.left()) {
+  if (n <= 0 || c != 3 || h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16) || count > r.left()) {
     return fail("bad header");
   }
   d.class_names.resize(static_cast<std::size_t>(count));
@@ -660,14 +664,13 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
                       quote_path(files[0].path));
     }
   }
-  int64_t threads = o.threads > 0 ? o.threads
-                                  : static_cast<int64_t>(std::thread::hardware_concurrency());
+  int64_t threads =
+      o.threads > 0 ? o.threads : static_cast<int64_t>(std::thread::hardware_concurrency());
   threads = std::max<int64_t>(1, std::min(threads, n));
-  io::logger()->info("[data] {}: decoding {} images from {} ({} threads{})", name, n,
-                     root.string(), threads,
-                     o.resize > 0 ? ", resized to " + std::to_string(o.resize) + "x" +
-                                        std::to_string(o.resize)
-                                  : std::string());
+  io::logger()->info(
+      "[data] {}: decoding {} images from {} ({} threads{})", name, n, root.string(), threads,
+      o.resize > 0 ? ", resized to " + std::to_string(o.resize) + "x" + std::to_string(o.resize)
+                   : std::string());
 
   at::Tensor images = at::empty({n, 3, height, width}, at::kByte);
   uint8_t* const base = images.data_ptr<uint8_t>();
@@ -698,8 +701,8 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
     if (!m.empty() && o.resize > 0 && (m.rows != height || m.cols != width)) {
       try {
         cv::Mat resized;
-        cv::resize(m, resized, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0,
-                   0, cv::INTER_AREA);
+        cv::resize(m, resized, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0, 0,
+                   cv::INTER_AREA);
         m = resized;
       } catch (const std::exception& e) {
         why = std::string("resize failed: ") + e.what();
@@ -715,8 +718,9 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
                           quote_path(files[static_cast<std::size_t>(reference)].path) + " is " +
                           std::to_string(width) + "x" + std::to_string(height) + " but " +
                           quote_path(path) + " is " + std::to_string(m.cols) + "x" +
-                          std::to_string(m.rows) + " (width x height). Set `resize` (e.g. "
-                          "224) to load every image at one square size.");
+                          std::to_string(m.rows) +
+                          " (width x height). Set `resize` (e.g. 224) to load every image at "
+                          "one square size.");
       return;
     }
     uint8_t* out = base + i * slot;
@@ -788,8 +792,8 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
                     quote_path(fs::path(extras.skipped_example)));
   }
   if (extras.skipped > 0) {
-    io::logger()->warn("[data] {}: skipped {} unreadable images, e.g. {}", name,
-                       extras.skipped, extras.skipped_example);
+    io::logger()->warn("[data] {}: skipped {} unreadable images, e.g. {}", name, extras.skipped,
+                       extras.skipped_example);
   }
   Dataset d;
   d.name = name;
@@ -806,8 +810,8 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
   d.num_classes = static_cast<int64_t>(list.class_names.size());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  io::logger()->info("[data] {}: decoded {} images of {}x{} in {:.1f} s", name, kept, width,
-                     height, seconds);
+  io::logger()->info("[data] {}: decoded {} images of {}x{} in {:.1f} s", name, kept, width, height,
+                     seconds);
   return d;
 }
 
@@ -817,19 +821,17 @@ Dataset load_list(const std::string& name, const fs::path& root, const std::stri
                   const FileList& list, const ImageLoadOptions& o) {
   fs::path cache_file;
   if (!o.cache_dir.empty()) {
-    cache_file = fs::path(o.cache_dir) / (name + "-" + cache_key(name, root, extra, list, o) +
-                                          ".bin");
+    cache_file =
+        fs::path(o.cache_dir) / (name + "-" + cache_key(name, root, extra, list, o) + ".bin");
     CacheExtras extras;
-    std::optional<Dataset> cached =
-        read_cache(cache_file, cache_file.stem().string(), extras);
+    std::optional<Dataset> cached = read_cache(cache_file, cache_file.stem().string(), extras);
     if (cached) {
       cached->name = name;
       io::logger()->info("[data] {}: loaded from cache {} ({} images of {}x{})", name,
-                         cache_file.string(), cached->size(), cached->width(),
-                         cached->height());
+                         cache_file.string(), cached->size(), cached->width(), cached->height());
       if (extras.skipped > 0) {
-        io::logger()->warn("[data] {}: skipped {} unreadable images, e.g. {}", name,
-                           extras.skipped, extras.skipped_example);
+        io::logger()->warn("[data] {}: skipped {} unreadable images, e.g. {}", name, extras.skipped,
+                           extras.skipped_example);
       }
       return std::move(*cached);
     }

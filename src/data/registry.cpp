@@ -1,5 +1,6 @@
 #include "moedil/data/registry.h"
 
+#include "moedil/data/cifar.h"
 #include "moedil/data/idx_dataset.h"
 #include "moedil/data/synthetic.h"
 
@@ -27,6 +28,19 @@ const Registry<DatasetBuilder>& dataset_registry() {
             return load_idx_dataset("mnist", root,
                                     "Place the four MNIST IDX files there or set dataset_root "
                                     "(see datasets/README.md).");
+          });
+    r.add("cifar10",
+          "CIFAR-10, 60000 32x32 colour images, 10 classes (binary version); default root "
+          "datasets/cifar10",
+          [](const config::RunConfig& c) {
+            return load_cifar10(c.dataset_root.empty() ? "datasets/cifar10" : c.dataset_root);
+          });
+    r.add("cifar100",
+          "CIFAR-100, 60000 32x32 colour images, 100 fine or 20 coarse classes (binary version, "
+          "cifar100_labels); default root datasets/cifar100",
+          [](const config::RunConfig& c) {
+            return load_cifar100(c.dataset_root.empty() ? "datasets/cifar100" : c.dataset_root,
+                                 c.cifar100_labels);
           });
     r.add("synthetic",
           "generated 1x8x8 images, 4 classes, 3 domains (ids d0..d2); mini_dataset = size "

@@ -192,7 +192,8 @@ TEST_F(IdxDatasetTest, CorruptFileIsDataError) {
 
 TEST(DatasetRegistryTest, Names) {
   EXPECT_EQ(dataset_registry().names(),
-            (std::vector<std::string>{"fashion_mnist", "mnist", "synthetic"}));
+            (std::vector<std::string>{"fashion_mnist", "mnist", "cifar10", "cifar100",
+                                      "synthetic"}));
 }
 
 TEST_F(IdxDatasetTest, MakeDatasetFashionMnistFromRoot) {
@@ -313,7 +314,7 @@ TEST(DatasetRegistryTest, UnknownDatasetIsConfigError) {
     EXPECT_NE(msg.find("'fashon_mnist'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("did you mean 'fashion_mnist'"), std::string::npos) << msg;
   }
-  c.dataset = "cifar10";
+  c.dataset = "imagenet";
   EXPECT_THROW(make_dataset(c), ConfigError);
 }
 

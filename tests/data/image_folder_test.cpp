@@ -1,22 +1,21 @@
 #include "moedil/data/image_folder.h"
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <ATen/ATen.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
+#include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <sstream>
 #include <string>
@@ -101,8 +100,7 @@ class ImageFolderTest : public ::testing::Test {
   void SetUp() override {
     std::random_device rd;
     dir_ = fs::temp_directory_path() /
-           ("moedil_image_folder_test_" + std::to_string(::getpid()) + "_" +
-            std::to_string(rd()));
+           ("moedil_image_folder_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
     fs::create_directories(dir_);
     sink_ = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_);
     io::logger()->sinks().push_back(sink_);
@@ -125,7 +123,7 @@ class ImageFolderTest : public ::testing::Test {
   /// `<root>/<domain>/<class>/img<k>.png` for domains dA, dB and classes cat, dog, 2 images
   /// each (written in reverse name order). Returns the number of images.
   int write_domain_layout(const fs::path& root) {
-    const std::vector<std::string> domains{"dB", "dA"};  // ids: dA = 0, dB = 1
+    const std::vector<std::string> domains{"dB", "dA"};    // ids: dA = 0, dB = 1
     const std::vector<std::string> classes{"dog", "cat"};  // labels: cat = 0, dog = 1
     int count = 0;
     for (const std::string& dom : domains) {
@@ -270,8 +268,7 @@ TEST_F(ImageFolderTest, DifferentSizesNeedResize) {
   write_image(dir_ / "dog" / "a.png", colour(0, 1, 0), 9, 4);
   write_image(dir_ / "dog" / "b.png", colour(0, 1, 1), 3, 3);
   for (int64_t threads : {1, 3}) {
-    const std::string msg =
-        message_of([&] { load_image_folder("x", dir_, options(0, threads)); });
+    const std::string msg = message_of([&] { load_image_folder("x", dir_, options(0, threads)); });
     // The first image (reference) and the first one of another size, in file order.
     EXPECT_TRUE(contains(msg, (dir_ / "cat" / "a.png").string())) << msg;
     EXPECT_TRUE(contains(msg, (dir_ / "dog" / "a.png").string())) << msg;
@@ -331,8 +328,8 @@ TEST_F(ImageFolderTest, CorruptImageSkippedWhenAsked) {
   expect_colour(d, 1, colour(0, 1, 0));
   EXPECT_EQ(d.class_names.size(), 2u);
   const std::string log = take_log();
-  EXPECT_TRUE(contains(log, "[data] x: skipped 2 unreadable images, e.g. " +
-                                (dir_ / "cat" / "b.png").string()))
+  EXPECT_TRUE(contains(
+      log, "[data] x: skipped 2 unreadable images, e.g. " + (dir_ / "cat" / "b.png").string()))
       << log;
 }
 
@@ -351,8 +348,7 @@ TEST_F(ImageFolderTest, CorruptImageIsErrorNamingFile) {
   write_bytes(dir_ / "cat" / "b.png", "this is not a png");
   write_image(dir_ / "dog" / "a.png", colour(0, 1, 0));
   for (int64_t resize : {0, 4}) {
-    const std::string msg =
-        message_of([&] { load_image_folder("x", dir_, options(resize, 2)); });
+    const std::string msg = message_of([&] { load_image_folder("x", dir_, options(resize, 2)); });
     EXPECT_TRUE(contains(msg, (dir_ / "cat" / "b.png").string())) << msg;
     EXPECT_TRUE(contains(msg, "on_bad_image")) << msg;
   }
@@ -403,13 +399,11 @@ void write_officehome(const fs::path& base) {
 
 void expect_officehome(const Dataset& d) {
   EXPECT_EQ(d.name, "officehome");
-  EXPECT_EQ(d.domain_names,
-            (std::vector<std::string>{"Art", "Clipart", "Product", "Real World"}));
+  EXPECT_EQ(d.domain_names, (std::vector<std::string>{"Art", "Clipart", "Product", "Real World"}));
   EXPECT_EQ(d.class_names, (std::vector<std::string>{"Alarm_Clock", "Bike"}));
   EXPECT_EQ(d.num_classes, 2);
   ASSERT_EQ(d.images.sizes(), (at::IntArrayRef{12, 3, 4, 4}));
-  EXPECT_EQ(to_vector(d.domain_ids),
-            (std::vector<int64_t>{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3}));
+  EXPECT_EQ(to_vector(d.domain_ids), (std::vector<int64_t>{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3}));
   EXPECT_EQ(to_vector(d.labels), (std::vector<int64_t>{0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1}));
   for (int dom = 0; dom < 4; ++dom) {
     expect_colour(d, 3 * dom, colour(dom, 0, 0));
@@ -473,11 +467,9 @@ TEST_F(ImageFolderTest, Core50NumericSessionOrderAndObjectLabels) {
   EXPECT_EQ(d.class_names[0], "o1");
   EXPECT_EQ(d.class_names[49], "o50");
   ASSERT_EQ(d.size(), 12);
-  EXPECT_EQ(to_vector(d.domain_ids),
-            (std::vector<int64_t>{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3}));
+  EXPECT_EQ(to_vector(d.domain_ids), (std::vector<int64_t>{0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3}));
   // Objects in numeric order too: o1, o6, o50.
-  EXPECT_EQ(to_vector(d.labels),
-            (std::vector<int64_t>{0, 5, 49, 0, 5, 49, 0, 5, 49, 0, 5, 49}));
+  EXPECT_EQ(to_vector(d.labels), (std::vector<int64_t>{0, 5, 49, 0, 5, 49, 0, 5, 49, 0, 5, 49}));
   for (int s = 0; s < 4; ++s) {
     for (int o = 0; o < 3; ++o) expect_colour(d, 3 * s + o, colour(s, o, 0));
   }

@@ -279,7 +279,7 @@ TEST(DirichletDomainsTest, BalancedGivesEqualSizesAndStillSkewedMixes) {
   }
   std::sort(all.begin(), all.end());
   EXPECT_EQ(std::unique(all.begin(), all.end()), all.end()) << "a row in two partitions";
-  EXPECT_GT(class_skew(d, domains), 0.4);
+  EXPECT_GT(class_skew(d, domains), 0.3);  // measured 0.43 (unbalanced draws: about 0.7)
   const auto even = dirichlet_domains(d, dirichlet_config(5, 1000.0, 10, 4, true));
   EXPECT_LT(class_skew(d, even), 0.05);
   for (const Domain& dom : even) EXPECT_EQ(all_rows(dom).size(), 600u);
