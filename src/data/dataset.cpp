@@ -21,11 +21,23 @@ Dataset subsample(const Dataset& d, int64_t count, uint64_t seed) {
 }
 
 void compute_normalisation(Dataset& d) {
-  const at::Tensor x = d.images.to(at::kDouble).div_(255.0);
-  const at::Tensor mean = x.mean(at::IntArrayRef{0, 2, 3});
-  const at::Tensor stddev = x.std(at::IntArrayRef{0, 2, 3}, /*unbiased=*/false);
-  d.mean.assign(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel());
-  d.stddev.assign(stddev.data_ptr<double>(), stddev.data_ptr<double>() + stddev.numel());
+  // Per-channel sums in double over chunks, so memory stays a small multiple of one chunk
+  // (converting the whole uint8 dataset to double would take 8x its size).
+  const int64_t channels = d.images.size(1);
+  at::Tensor sum = at::zeros({channels}, at::kDouble);
+  at::Tensor sum_sq = at::zeros({channels}, at::kDouble);
+  constexpr int64_t kChunk = 4096;
+  for (int64_t start = 0; start < d.size(); start += kChunk) {
+    const at::Tensor x =
+        d.images.slice(0, start, std::min(start + kChunk, d.size())).to(at::kDouble).div_(255.0);
+    sum += x.sum(at::IntArrayRef{0, 2, 3});
+    sum_sq += x.square().sum(at::IntArrayRef{0, 2, 3});
+  }
+  const double n = static_cast<double>(d.size() * d.images.size(2) * d.images.size(3));
+  const at::Tensor mean = sum / n;
+  const at::Tensor stddev = (sum_sq / n - mean.square()).clamp_min(0).sqrt();
+  d.mean.assign(mean.data_ptr<double>(), mean.data_ptr<double>() + channels);
+  d.stddev.assign(stddev.data_ptr<double>(), stddev.data_ptr<double>() + channels);
   for (double& s : d.stddev) s = s > 1e-6 ? s : 1.0;
 }
 

@@ -2,9 +2,23 @@
 
 #include "moedil/data/cifar.h"
 #include "moedil/data/idx_dataset.h"
+#include "moedil/data/image_folder.h"
 #include "moedil/data/synthetic.h"
 
 namespace moedil::data {
+
+namespace {
+
+ImageLoadOptions image_options(const config::RunConfig& c) {
+  ImageLoadOptions o;
+  o.resize = c.resize;
+  o.skip_bad = c.on_bad_image == "skip";
+  o.cache_dir = c.cache_dir;
+  o.threads = c.num_threads;
+  return o;
+}
+
+}  // namespace
 
 const Registry<DatasetBuilder>& dataset_registry() {
   static const Registry<DatasetBuilder> registry = [] {
@@ -41,6 +55,29 @@ const Registry<DatasetBuilder>& dataset_registry() {
           [](const config::RunConfig& c) {
             return load_cifar100(c.dataset_root.empty() ? "datasets/cifar100" : c.dataset_root,
                                  c.cifar100_labels);
+          });
+    r.add("imagefolder",
+          "image folder <root>/[<domain>/][train|val|test/]<class>/*.{jpg,png,bmp} (domains when "
+          "the first-level folders hold sub-folders); resize, cache_dir, on_bad_image; default "
+          "root datasets/imagefolder",
+          [](const config::RunConfig& c) {
+            const std::string root =
+                c.dataset_root.empty() ? "datasets/imagefolder" : c.dataset_root;
+            return load_image_folder("imagefolder", root, image_options(c));
+          });
+    r.add("officehome",
+          "OfficeHome, 15588 images, 65 classes, 4 domains (Art, Clipart, Product, Real World); "
+          "set resize; default root datasets (holding OfficeHomeDataset_10072016)",
+          [](const config::RunConfig& c) {
+            const std::string root = c.dataset_root.empty() ? "datasets" : c.dataset_root;
+            return load_officehome(root, image_options(c));
+          });
+    r.add("core50",
+          "CORe50 128x128, 11 sessions s1..s11 as domains, 50 objects or 10 categories "
+          "(core50_labels); default root datasets (holding core50_128x128)",
+          [](const config::RunConfig& c) {
+            const std::string root = c.dataset_root.empty() ? "datasets" : c.dataset_root;
+            return load_core50(root, c.core50_labels, image_options(c));
           });
     r.add("synthetic",
           "generated 1x8x8 images, 4 classes, 3 domains (ids d0..d2); mini_dataset = size "

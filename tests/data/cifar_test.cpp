@@ -356,28 +356,6 @@ TEST_F(CifarTest, Cifar10LabelOutOfRange) {
       << msg;
 }
 
-// Full size (50000 train + 10000 test records, ~184 MB of fixture files); run with
-// --gtest_also_run_disabled_tests.
-TEST_F(CifarTest, DISABLED_Cifar10FullSizeLoadsInWellUnderASecond) {
-  std::vector<uint8_t> bytes;
-  for (int64_t r = 0; r < 10000; ++r) append(bytes, record({static_cast<uint8_t>(r % 10)}, r));
-  for (int b = 1; b <= 5; ++b) {
-    write_file(dir_ / ("data_batch_" + std::to_string(b) + ".bin"), bytes);
-  }
-  write_file(dir_ / "test_batch.bin", bytes);
-  const auto start = std::chrono::steady_clock::now();
-  const Dataset d = load_cifar10(dir_);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("load_cifar10, 60000 records: %.3f s\n", seconds);
-  EXPECT_EQ(d.size(), 60000);
-  // Every file holds the same 10000 records: pooled index 9999 is record 9999 of the first.
-  EXPECT_EQ(wrong_pixels(d, 9999), 0);
-  EXPECT_TRUE(d.images[59999].equal(d.images[9999]));
-  EXPECT_EQ(d.labels[59999].item<int64_t>(), 9);
-  EXPECT_EQ(d.is_test.sum().item<int64_t>(), 10000);
-  EXPECT_LT(seconds, 0.5);
-}
 
 // ---- CIFAR-100 -----------------------------------------------------------------------------
 

@@ -193,7 +193,7 @@ TEST_F(IdxDatasetTest, CorruptFileIsDataError) {
 TEST(DatasetRegistryTest, Names) {
   EXPECT_EQ(dataset_registry().names(),
             (std::vector<std::string>{"fashion_mnist", "mnist", "cifar10", "cifar100",
-                                      "synthetic"}));
+                                      "imagefolder", "officehome", "core50", "synthetic"}));
 }
 
 TEST_F(IdxDatasetTest, MakeDatasetFashionMnistFromRoot) {

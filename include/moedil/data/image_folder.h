@@ -30,10 +30,12 @@ struct ImageLoadOptions {
 /// sub-folders) or `<root>/<class>/*` (no domains). `train` and `val` (or `test`) folders are
 /// accepted directly under root or under each domain; then is_test (bool [N]) marks the
 /// val/test images. Classes are the sorted union of the class folder names (so labels match
-/// torchvision's ImageFolder); domains are sorted by name; files are sorted by path. Every domain
-/// must have the same class folders. Result: images uint8 [N, 3, H, W] (RGB), labels int64 [N],
-/// class_names, and domain_ids int64 [N] / domain_names when there are domains. `name` names the
-/// dataset and its cache file. Throws DataError (missing root, layout, unreadable image, ...).
+/// torchvision's ImageFolder); domains are sorted by name. Samples are ordered by domain, then
+/// train before val/test, then class, then file name. Every domain must have the same class
+/// folders. Hidden entries (".*") and __MACOSX folders are ignored. Result: images uint8
+/// [N, 3, H, W] (RGB), labels int64 [N], class_names, num_classes, and domain_ids int64 [N] /
+/// domain_names when there are domains. `name` names the dataset and its cache file. Throws
+/// DataError (missing root, bad layout, unreadable image, sizes differ, ...).
 Dataset load_image_folder(const std::string& name, const std::filesystem::path& root,
                           const ImageLoadOptions& o);
 

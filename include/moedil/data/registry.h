@@ -11,7 +11,8 @@ namespace moedil::data {
 
 using DatasetBuilder = std::function<Dataset(const config::RunConfig&)>;
 
-/// Every registered dataset (fashion_mnist, mnist, synthetic).
+/// Every registered dataset (fashion_mnist, mnist, cifar10, cifar100, imagefolder, officehome,
+/// core50, synthetic).
 const Registry<DatasetBuilder>& dataset_registry();
 
 /// Loads the configured dataset, applies mini_dataset (seeded by seeds.dataset) and computes
