@@ -359,6 +359,16 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
   auto issue = [&](std::string path, std::string message) {
     issues.push_back({std::move(path), 0, std::move(message)});
   };
+  if (c.partition.type != "domainIncremental") {
+    if (!c.settings.empty()) {
+      issue("settings", "selects domains of a dataset with domains; it needs partition.type "
+                        "'domainIncremental' (here '" + c.partition.type + "')");
+    }
+    if (!c.test_settings.empty()) {
+      issue("test_settings", "holds out domains of a dataset with domains; it needs "
+                             "partition.type 'domainIncremental' (here '" + c.partition.type + "')");
+    }
+  }
   if (c.partition.type == "noise") {
     for (double level : c.partition.levels) {
       if (!(level >= 0.0)) issue("partition.levels", "noise levels must be >= 0");

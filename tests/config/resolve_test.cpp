@@ -170,6 +170,21 @@ TEST(Resolve, WarmupLongerThanTheScheduleIsAnError) {
                   .empty());
 }
 
+TEST(Resolve, DomainSelectionNeedsDomainIncremental) {
+  const auto issues = issues_of(R"({"settings": ["Art", 3], "test_settings": [7]})");
+  ASSERT_EQ(issues.size(), 2u);
+  EXPECT_EQ(issues[0].path, "settings");
+  EXPECT_NE(issues[0].message.find("needs partition.type 'domainIncremental'"), std::string::npos);
+  EXPECT_EQ(issues[1].path, "test_settings");
+  RunConfig c = resolve_run_config(
+      parse_jsonc(R"({"partition": {"type": "domainIncremental"}, "num_partitions": 2,
+                      "settings": ["Art", 3], "test_settings": [7]})", "t"),
+      kNames);
+  EXPECT_EQ(c.settings, (std::vector<std::string>{"Art", "3"}));
+  EXPECT_EQ(c.test_settings, (std::vector<std::string>{"7"}));
+  EXPECT_FALSE(issues_of(R"({"settings": [1.5]})").empty());
+}
+
 TEST(Resolve, FocalAlphaForms) {
   RunConfig c = resolve_run_config(parse_jsonc(R"({"loss": {"alpha": [1, 0.5]}})", "t"), kNames);
   EXPECT_EQ(c.loss.alpha, "list");

@@ -180,6 +180,43 @@ TEST_F(ExperimentTest, BadInputFailsBeforeAnyRunDirectoryExists) {
   EXPECT_FALSE(fs::exists(dir_ / "results"));
 }
 
+TEST_F(ExperimentTest, Cifar10FixtureWithNoiseDomainsAndTheDatasetsOwnTestSet) {
+  // The binary CIFAR-10 layout: five train batches and a test batch of 8 records each.
+  const fs::path root = dir_ / "cifar10";
+  fs::create_directories(root);
+  auto write_batch = [&](const std::string& name, int seed) {
+    std::ofstream out(root / name, std::ios::binary);
+    for (int r = 0; r < 8; ++r) {
+      const auto label = static_cast<char>(r % 2);  // two classes: dark and bright images
+      out.put(label);
+      for (int p = 0; p < 3072; ++p) {
+        out.put(static_cast<char>(label ? 200 + (p + seed) % 40 : 20 + (p * seed) % 40));
+      }
+    }
+  };
+  for (int b = 1; b <= 5; ++b) write_batch("data_batch_" + std::to_string(b) + ".bin", b);
+  write_batch("test_batch.bin", 9);
+  const config::RunConfig c = tiny_config(R"({
+      "dataset": "cifar10", "mini_dataset": 0, "num_partitions": 2, "test_split": "dataset",
+      "partition": {"type": "noise", "levels": [0.0, 0.2]},
+      "augmentation": {"random_crop_padding": 2, "horizontal_flip": true},
+      "model": {"name": "vit", "patch_size": 8, "moe_layer_indices": []}})");
+  config::RunConfig with_root = c;
+  with_root.dataset_root = root.string();
+  const json j = read_json(run_experiment(with_root).run_json);
+  EXPECT_EQ(j["run"]["status"], "completed");
+  EXPECT_EQ(j["domains"], json::array({"noise0", "noise0.2"}));
+  for (const auto& e : j["epochs"]) {
+    for (const auto& v : e["eval"]) {
+      int64_t total = 0;
+      for (const auto& row : v["confusion"]) {
+        for (const auto& cell : row) total += cell.get<int64_t>();
+      }
+      EXPECT_EQ(total, 8);  // exactly the test batch's records
+    }
+  }
+}
+
 TEST(ResolveDevice, CpuAndUnavailableCuda) {
   EXPECT_EQ(resolve_device("cpu"), c10::Device(c10::kCPU));
   if (!torch::cuda::is_available()) {
