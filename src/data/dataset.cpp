@@ -26,7 +26,7 @@ void compute_normalisation(Dataset& d) {
   const int64_t channels = d.images.size(1);
   at::Tensor sum = at::zeros({channels}, at::kDouble);
   at::Tensor sum_sq = at::zeros({channels}, at::kDouble);
-  constexpr int64_t kChunk = 4096;
+  constexpr int64_t kChunk = 256;
   for (int64_t start = 0; start < d.size(); start += kChunk) {
     const at::Tensor x =
         d.images.slice(0, start, std::min(start + kChunk, d.size())).to(at::kDouble).div_(255.0);
