@@ -260,16 +260,8 @@ std::vector<Domain> dirichlet_domains(const data::Dataset& d, const config::RunC
     }
   }
 
-  std::vector<Domain> domains;
-  for (int64_t j = 0; j < num_partitions; ++j) {
-    std::vector<int64_t>& rows = parts[static_cast<std::size_t>(j)];
-    std::sort(rows.begin(), rows.end());
-    const std::string name = "p" + std::to_string(j);
-    auto [train, test] =
-        split_domain(d, std::move(rows), c, mix_seed(seed, {static_cast<uint64_t>(j)}), name);
-    domains.push_back({name, d.images, d.labels, std::move(train), std::move(test)});
-  }
-  return domains;
+  for (auto& rows : parts) std::sort(rows.begin(), rows.end());
+  return partition_domains(d, std::move(parts), c);
 }
 
 }  // namespace moedil::partition

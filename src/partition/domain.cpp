@@ -45,4 +45,17 @@ std::pair<at::Tensor, at::Tensor> split_domain(const data::Dataset& d, std::vect
   return {data::index_tensor(train), data::index_tensor(test)};
 }
 
+std::vector<Domain> partition_domains(const data::Dataset& d,
+                                      std::vector<std::vector<int64_t>> parts,
+                                      const config::RunConfig& c) {
+  const auto seed = static_cast<uint64_t>(c.seeds.partition);
+  std::vector<Domain> domains;
+  for (std::size_t j = 0; j < parts.size(); ++j) {
+    const std::string name = "p" + std::to_string(j);
+    auto [train, test] = split_domain(d, std::move(parts[j]), c, mix_seed(seed, {j}), name);
+    domains.push_back({name, d.images, d.labels, std::move(train), std::move(test)});
+  }
+  return domains;
+}
+
 }  // namespace moedil::partition

@@ -25,22 +25,16 @@ std::vector<Domain> random_domains(const data::Dataset& d, const config::RunConf
   for (int64_t i = 0; i < d.size(); ++i) {
     parts[uniform_below(engine, static_cast<uint64_t>(num_partitions))].push_back(i);
   }
-  std::vector<Domain> domains;
   for (int64_t j = 0; j < num_partitions; ++j) {
-    std::vector<int64_t>& rows = parts[static_cast<std::size_t>(j)];
-    const std::string name = "p" + std::to_string(j);
-    if (rows.empty()) {
-      throw DataError("num_partitions: random partition '" + name + "' of dataset '" + d.name +
-                      "' (" + std::to_string(d.size()) + " samples into " +
-                      std::to_string(num_partitions) +
+    if (parts[static_cast<std::size_t>(j)].empty()) {
+      throw DataError("num_partitions: random partition 'p" + std::to_string(j) +
+                      "' of dataset '" + d.name + "' (" + std::to_string(d.size()) +
+                      " samples into " + std::to_string(num_partitions) +
                       " partitions) received no samples; lower num_partitions, use more data, "
                       "or use partition.type 'static' (equal sizes)");
     }
-    auto [train, test] =
-        split_domain(d, std::move(rows), c, mix_seed(seed, {static_cast<uint64_t>(j)}), name);
-    domains.push_back({name, d.images, d.labels, std::move(train), std::move(test)});
   }
-  return domains;
+  return partition_domains(d, std::move(parts), c);
 }
 
 }  // namespace moedil::partition

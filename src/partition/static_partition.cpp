@@ -30,19 +30,15 @@ std::vector<Domain> static_domains(const data::Dataset& d, const config::RunConf
   const std::vector<int64_t> order = random_permutation(n, mix_seed(seed, {kStaticStream}));
   const int64_t base = n / num_partitions;
   const int64_t extra = n % num_partitions;
-  std::vector<Domain> domains;
+  std::vector<std::vector<int64_t>> parts;
   int64_t start = 0;
   for (int64_t j = 0; j < num_partitions; ++j) {
     const int64_t end = start + base + (j < extra ? 1 : 0);
-    std::vector<int64_t> rows(order.begin() + start, order.begin() + end);
-    std::sort(rows.begin(), rows.end());
+    parts.emplace_back(order.begin() + start, order.begin() + end);
+    std::sort(parts.back().begin(), parts.back().end());
     start = end;
-    const std::string name = "p" + std::to_string(j);
-    auto [train, test] =
-        split_domain(d, std::move(rows), c, mix_seed(seed, {static_cast<uint64_t>(j)}), name);
-    domains.push_back({name, d.images, d.labels, std::move(train), std::move(test)});
   }
-  return domains;
+  return partition_domains(d, std::move(parts), c);
 }
 
 }  // namespace moedil::partition

@@ -31,4 +31,10 @@ std::pair<at::Tensor, at::Tensor> split_domain(const data::Dataset& d, std::vect
                                                const config::RunConfig& c, uint64_t seed,
                                                const std::string& domain_name);
 
+/// Domains "p0", "p1", ... from lists of dataset rows (one list per partition), each split by
+/// split_domain with the seed mix_seed(seeds.partition, {j}); images and labels are shared.
+std::vector<Domain> partition_domains(const data::Dataset& d,
+                                      std::vector<std::vector<int64_t>> parts,
+                                      const config::RunConfig& c);
+
 }  // namespace moedil::partition
