@@ -30,6 +30,10 @@ uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams) {
   return seed;
 }
 
+double uniform_open01(std::mt19937_64& engine) {
+  return (static_cast<double>(engine() >> 11) + 0.5) * 0x1.0p-53;
+}
+
 std::vector<int64_t> random_permutation(int64_t n, uint64_t seed) {
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), int64_t{0});

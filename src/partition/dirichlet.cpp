@@ -164,10 +164,6 @@ std::vector<std::vector<int64_t>> fill_balanced(const std::vector<std::vector<in
 
 }  // namespace
 
-double uniform_open01(std::mt19937_64& engine) {
-  return (static_cast<double>(engine() >> 11) + 0.5) * 0x1.0p-53;
-}
-
 double standard_normal(std::mt19937_64& engine) {
   const double u1 = uniform_open01(engine);
   const double u2 = uniform_open01(engine);

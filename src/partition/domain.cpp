@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
@@ -43,6 +44,21 @@ std::pair<at::Tensor, at::Tensor> split_domain(const data::Dataset& d, std::vect
                     " test samples; each needs at least one (test_split '" + c.test_split + "')");
   }
   return {data::index_tensor(train), data::index_tensor(test)};
+}
+
+std::vector<Domain> transform_domains(const data::Dataset& d, const config::RunConfig& c,
+                                      const std::vector<std::string>& names,
+                                      const std::function<at::Tensor(std::size_t)>& images_of,
+                                      const std::string& split_name) {
+  std::vector<int64_t> all(static_cast<std::size_t>(d.size()));
+  std::iota(all.begin(), all.end(), int64_t{0});
+  const auto [train_idx, test_idx] =
+      split_domain(d, std::move(all), c, static_cast<uint64_t>(c.seeds.partition), split_name);
+  std::vector<Domain> domains;
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    domains.push_back({names[j], images_of(j), d.labels, train_idx, test_idx});
+  }
+  return domains;
 }
 
 std::vector<Domain> partition_domains(const data::Dataset& d,

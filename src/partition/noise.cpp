@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -27,11 +26,6 @@ std::string format_level(double level) {
   std::ostringstream out;
   out << level;
   return out.str();
-}
-
-/// Uniform double in (0, 1) from the top 53 bits of one engine output.
-double uniform_open01(std::mt19937_64& engine) {
-  return (static_cast<double>(engine() >> 11) + 0.5) * 0x1.0p-53;
 }
 
 /// v clamped to [0, 255] and rounded to the nearest integer, halves up.
@@ -90,18 +84,17 @@ std::vector<Domain> noise_domains(const data::Dataset& d, const config::RunConfi
     }
   }
   const auto seed = static_cast<uint64_t>(c.seeds.partition);
-  std::vector<int64_t> all(static_cast<std::size_t>(d.size()));
-  std::iota(all.begin(), all.end(), int64_t{0});
   std::string shared = "noise" + format_level(levels.front());
   if (levels.size() > 1) shared += "..noise" + format_level(levels.back());
-  const auto [train_idx, test_idx] = split_domain(d, std::move(all), c, seed, shared);
-  std::vector<Domain> domains;
-  for (std::size_t j = 0; j < levels.size(); ++j) {
-    const at::Tensor images = add_gaussian_noise(
-        d.images, levels[j], mix_seed(seed, {kNoiseStream, static_cast<uint64_t>(j)}));
-    domains.push_back({"noise" + format_level(levels[j]), images, d.labels, train_idx, test_idx});
-  }
-  return domains;
+  std::vector<std::string> names;
+  for (double level : levels) names.push_back("noise" + format_level(level));
+  return transform_domains(
+      d, c, names,
+      [&](std::size_t j) {
+        return add_gaussian_noise(d.images, levels[j],
+                                  mix_seed(seed, {kNoiseStream, static_cast<uint64_t>(j)}));
+      },
+      shared);
 }
 
 }  // namespace moedil::partition

@@ -1,6 +1,5 @@
 #include "moedil/partition/permute.h"
 
-#include <numeric>
 #include <string>
 
 #include "moedil/common/error.h"
@@ -48,23 +47,19 @@ std::vector<Domain> permute_domains(const data::Dataset& d, const config::RunCon
     throw ConfigError("num_partitions: must be >= 1, got " + std::to_string(c.num_partitions));
   }
   const auto seed = static_cast<uint64_t>(c.seeds.partition);
-  std::vector<int64_t> all(static_cast<std::size_t>(d.size()));
-  std::iota(all.begin(), all.end(), int64_t{0});
   const std::string shared =
       c.num_partitions == 1 ? "perm0" : "perm0..perm" + std::to_string(c.num_partitions - 1);
-  const auto [train_idx, test_idx] = split_domain(d, std::move(all), c, seed, shared);
-  std::vector<Domain> domains;
-  for (int64_t j = 0; j < c.num_partitions; ++j) {
-    at::Tensor images = d.images;
-    if (j > 0) {
-      images = permute_pixels(d.images,
-                              pixel_permutation(d.height(), d.width(),
-                                                mix_seed(seed, {kPermuteStream,
-                                                                static_cast<uint64_t>(j)})));
-    }
-    domains.push_back({"perm" + std::to_string(j), images, d.labels, train_idx, test_idx});
-  }
-  return domains;
+  std::vector<std::string> names;
+  for (int64_t j = 0; j < c.num_partitions; ++j) names.push_back("perm" + std::to_string(j));
+  return transform_domains(
+      d, c, names,
+      [&](std::size_t j) {
+        if (j == 0) return d.images;
+        return permute_pixels(
+            d.images, pixel_permutation(d.height(), d.width(),
+                                        mix_seed(seed, {kPermuteStream, static_cast<uint64_t>(j)})));
+      },
+      shared);
 }
 
 }  // namespace moedil::partition

@@ -1,7 +1,6 @@
 #include "moedil/partition/rotate.h"
 
 #include <cmath>
-#include <numeric>
 #include <sstream>
 
 #include "moedil/common/random.h"
@@ -28,17 +27,15 @@ at::Tensor rotate_images(const at::Tensor& images, double degrees) {
 }
 
 std::vector<Domain> rotate_domains(const data::Dataset& d, const config::RunConfig& c) {
-  std::vector<int64_t> all(static_cast<std::size_t>(d.size()));
-  std::iota(all.begin(), all.end(), int64_t{0});
-  const auto [train_idx, test_idx] =
-      split_domain(d, std::move(all), c, static_cast<uint64_t>(c.seeds.partition), "rotate");
-  std::vector<Domain> domains;
-  for (double angle : c.partition.angles) {
+  const std::vector<double>& angles = c.partition.angles;
+  std::vector<std::string> names;
+  for (double angle : angles) {
     std::ostringstream name;
     name << "rot" << angle;
-    domains.push_back({name.str(), rotate_images(d.images, angle), d.labels, train_idx, test_idx});
+    names.push_back(name.str());
   }
-  return domains;
+  return transform_domains(
+      d, c, names, [&](std::size_t j) { return rotate_images(d.images, angles[j]); }, "rotate");
 }
 
 }  // namespace moedil::partition

@@ -16,6 +16,9 @@ uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams);
 /// Uniform integer in [0, bound) from engine, without modulo bias (bound > 0).
 uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound);
 
+/// Uniform double in the open interval (0, 1) from the top 53 bits of one engine output.
+double uniform_open01(std::mt19937_64& engine);
+
 /// A uniformly random permutation of 0..n-1 (Fisher-Yates over mt19937_64(seed)).
 std::vector<int64_t> random_permutation(int64_t n, uint64_t seed);
 

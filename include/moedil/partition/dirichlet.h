@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "moedil/common/random.h"  // uniform_open01
 #include "moedil/config/run_config.h"
 #include "moedil/data/dataset.h"
 #include "moedil/partition/domain.h"
@@ -14,10 +15,6 @@ namespace moedil::partition {
 // Portable samplers: every draw is built from mt19937_64 bits (specified bit for bit by the
 // standard) with our own transforms, never std::*_distribution, so a seed gives the same values
 // with every standard library. They use std::log, std::exp, std::cos and std::sqrt.
-
-/// Uniform double in the open interval (0, 1): the top 53 bits of one engine output, offset by
-/// half a step.
-double uniform_open01(std::mt19937_64& engine);
 
 /// Standard normal (Box-Muller from two uniform_open01 draws; the second output is dropped).
 double standard_normal(std::mt19937_64& engine);

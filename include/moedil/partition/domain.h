@@ -1,5 +1,6 @@
 #pragma once
 // A domain of a DIL experiment: its images and its train and test splits.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,14 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_train_test(
 std::pair<at::Tensor, at::Tensor> split_domain(const data::Dataset& d, std::vector<int64_t> rows,
                                                const config::RunConfig& c, uint64_t seed,
                                                const std::string& domain_name);
+
+/// Transform domains: domain j is named names[j] and holds images_of(j), all sharing one
+/// train/test split of the base images (split_domain with seeds.partition; `split_name` names
+/// it in errors), so no test image was seen in training under another transform.
+std::vector<Domain> transform_domains(const data::Dataset& d, const config::RunConfig& c,
+                                      const std::vector<std::string>& names,
+                                      const std::function<at::Tensor(std::size_t)>& images_of,
+                                      const std::string& split_name);
 
 /// Domains "p0", "p1", ... from lists of dataset rows (one list per partition), each split by
 /// split_domain with the seed mix_seed(seeds.partition, {j}); images and labels are shared.
