@@ -170,13 +170,15 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
     const at::Tensor task = loss(logits, y);
     at::Tensor total = task;
     const at::Tensor aux = model.aux_loss();
-    double aux_value = 0.0;
+    at::Tensor weighted_aux = at::zeros_like(task);
     if (balance_weight > 0.0 && aux.defined()) {
-      const at::Tensor weighted = aux * balance_weight;
-      total = total + weighted;
-      aux_value = weighted.item<double>();
+      weighted_aux = aux * balance_weight;
+      total = total + weighted_aux;
     }
-    const double loss_value = task.item<double>();
+    // One host read per step for both values (the NaN check needs them before the update).
+    const at::Tensor values = at::stack({task.detach(), weighted_aux.detach()}).to(at::kCPU);
+    const double loss_value = values[0].item<double>();
+    const double aux_value = values[1].item<double>();
     if (!std::isfinite(loss_value) || !std::isfinite(aux_value)) {
       throw TrainingError("non-finite loss (" + std::to_string(loss_value) + ") at " + where +
                           ", step " + std::to_string(step) + "; try a lower optimizer.lr");
@@ -346,8 +348,9 @@ void Trainer::run() {
       const auto after_step = [&](int64_t step, double loss) {
         if (replay_) {
           // The memory sees this step's new samples only after the step has trained on them.
-          const std::vector<int64_t> rows = to_vector(batches.rows(step));
-          const std::vector<int64_t> ys = to_vector(labels_[d].index_select(0, batches.rows(step)));
+          const at::Tensor step_rows = batches.rows(step);
+          const std::vector<int64_t> rows = to_vector(step_rows);
+          const std::vector<int64_t> ys = to_vector(labels_[d].index_select(0, step_rows));
           std::vector<ReplaySample> seen;
           for (std::size_t i = 0; i < rows.size(); ++i) seen.push_back({d, rows[i], ys[i]});
           replay_->observe(seen);
