@@ -2,6 +2,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "moedil/common/error.h"
 
 namespace moedil::io {
 namespace {
@@ -45,7 +49,190 @@ json id_map_json(const std::map<int64_t, int64_t>& m) {
   return out;
 }
 
+
+// ---- reading run.json back ----
+
+/// A json value with the path that led to it, so errors name the field.
+struct Field {
+  const json& value;
+  std::string path;
+
+  Field at(const std::string& key) const {
+    if (!value.is_object()) fail("is not an object");
+    const auto it = value.find(key);
+    if (it == value.end()) throw DataError(path + "." + key + " is missing");
+    return {*it, path + "." + key};
+  }
+  Field at(std::size_t i) const { return {value.at(i), path + "[" + std::to_string(i) + "]"}; }
+  bool has(const std::string& key) const { return value.is_object() && value.contains(key); }
+  bool is_null() const { return value.is_null(); }
+
+  template <class T>
+  T as() const {
+    try {
+      return value.get<T>();
+    } catch (const json::exception&) {
+      fail("has the wrong type (" + std::string(value.type_name()) + ")");
+    }
+  }
+  /// The elements of an array, each with its path.
+  std::vector<Field> items() const {
+    if (!value.is_array()) fail("is not an array");
+    std::vector<Field> out;
+    for (std::size_t i = 0; i < value.size(); ++i) out.push_back(at(i));
+    return out;
+  }
+  [[noreturn]] void fail(const std::string& what) const { throw DataError(path + " " + what); }
+};
+
+std::optional<double> opt_double(const Field& f) {
+  return f.is_null() ? std::nullopt : std::optional<double>(f.as<double>());
+}
+
+std::string opt_string(const Field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
+
+UsageByLayer read_usage(const Field& f) {
+  UsageByLayer out;
+  if (!f.value.is_object()) f.fail("is not an object");
+  for (const auto& [layer, counts] : f.value.items()) {
+    out[layer] = Field{counts, f.path + "." + layer}.as<std::vector<int64_t>>();
+  }
+  return out;
+}
+
+std::vector<EvalRecord> read_evals(const Field& f) {
+  std::vector<EvalRecord> out;
+  for (const Field& v : f.items()) {
+    EvalRecord e;
+    e.domain = v.at("domain").as<std::string>();
+    e.acc = v.at("acc").as<double>();
+    e.loss = v.at("loss").as<double>();
+    e.confusion = v.at("confusion").as<std::vector<std::vector<int64_t>>>();
+    e.expert_usage = read_usage(v.at("expert_usage"));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::map<int64_t, int64_t> read_id_map(const Field& f) {
+  std::map<int64_t, int64_t> out;
+  if (!f.value.is_object()) f.fail("is not an object");
+  for (const auto& [key, count] : f.value.items()) {
+    try {
+      out[std::stoll(key)] = Field{count, f.path + "." + key}.as<int64_t>();
+    } catch (const std::logic_error&) {
+      f.fail("has a key that is not an integer: \"" + key + "\"");
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+RunRecord run_record_from_json(const json& j, const std::string& where) {
+  const Field root{j, where + ":"};
+  if (!j.is_object()) root.fail("is not a JSON object (not a moedil run.json)");
+  if (!root.has("schema_version")) {
+    throw DataError(where + ": no schema_version (not a moedil run.json)");
+  }
+  const auto version = root.at("schema_version").as<int64_t>();
+  if (version != kRunSchemaVersion) {
+    throw DataError(where + ": schema_version " + std::to_string(version) +
+                    " is not supported (this moedil reads version " +
+                    std::to_string(kRunSchemaVersion) + ")");
+  }
+  RunRecord r;
+  const Field run = root.at("run");
+  RunInfo& i = r.run;
+  i.id = run.at("id").as<std::string>();
+  i.config_name = run.at("config_name").as<std::string>();
+  i.config = run.at("config").value;
+  i.seeds = run.at("seeds").value;
+  i.device = run.at("device").as<std::string>();
+  i.num_threads = run.at("num_threads").as<int64_t>();
+  i.torch_version = run.at("torch_version").as<std::string>();
+  i.git = run.at("git").as<std::string>();
+  i.host = run.at("host").as<std::string>();
+  i.started = run.at("started").as<std::string>();
+  i.finished = opt_string(run.at("finished"));
+  i.status = run.at("status").as<std::string>();
+  i.error = opt_string(run.at("error"));
+  i.num_parameters = run.at("num_parameters").as<int64_t>();
+
+  r.domains = root.at("domains").as<std::vector<std::string>>();
+  for (const Field& f : root.at("epochs").items()) {
+    EpochRecord e;
+    e.domain = f.at("domain").as<int64_t>();
+    e.epoch = f.at("epoch").as<int64_t>();
+    e.lr = f.at("lr").as<double>();
+    e.train_loss = f.at("train_loss").as<double>();
+    e.aux_loss = f.at("aux_loss").as<double>();
+    e.train_acc = f.at("train_acc").as<double>();
+    e.seconds = f.at("seconds").as<double>();
+    e.eval_seconds = f.at("eval_seconds").as<double>();
+    e.samples_per_s = f.at("samples_per_s").as<double>();
+    e.balance_weight = f.at("balance_weight").as<double>();
+    e.routers_frozen = f.at("routers_frozen").as<bool>();
+    e.replayed = f.at("replayed").as<int64_t>();
+    e.eval = read_evals(f.at("eval"));
+    e.expert_usage = read_usage(f.at("expert_usage"));
+    r.epochs.push_back(std::move(e));
+  }
+  r.r_matrix = root.at("r_matrix").as<std::vector<std::vector<double>>>();
+  r.r_history = root.at("r_history").as<std::vector<std::vector<std::vector<double>>>>();
+  r.init_acc = root.at("init_acc").as<std::vector<double>>();
+  const Field baseline = root.at("baseline_acc");
+  if (!baseline.is_null()) r.baseline_acc = baseline.as<std::vector<double>>();
+  const Field pretrain = root.at("pretrain");
+  if (!pretrain.is_null()) {
+    PretrainRecord p;
+    p.num_samples = pretrain.at("num_samples").as<int64_t>();
+    p.epochs = pretrain.at("epochs").as<int64_t>();
+    p.train_loss = pretrain.at("train_loss").as<double>();
+    p.train_acc = pretrain.at("train_acc").as<double>();
+    p.seconds = pretrain.at("seconds").as<double>();
+    p.class_counts = pretrain.at("class_counts").as<std::vector<int64_t>>();
+    p.eval = read_evals(pretrain.at("eval"));
+    r.pretrain = std::move(p);
+  }
+  for (const Field& f : root.at("replay").items()) {
+    ReplayRecord m;
+    m.after_domain = f.at("after_domain").as<int64_t>();
+    m.size = f.at("size").as<int64_t>();
+    m.seen = f.at("seen").as<int64_t>();
+    m.by_domain = read_id_map(f.at("by_domain"));
+    m.by_class = read_id_map(f.at("by_class"));
+    r.replay.push_back(std::move(m));
+  }
+  const Field m = root.at("metrics");
+  if (!m.is_null()) {
+    metrics::ClMetrics cl;
+    cl.acc = m.at("acc").as<double>();
+    cl.aia = m.at("aia").as<double>();
+    cl.bwt = opt_double(m.at("bwt"));
+    cl.fwt = opt_double(m.at("fwt"));
+    cl.forgetting = opt_double(m.at("forgetting"));
+    cl.forgetting_per_domain = m.at("forgetting_per_domain").as<std::vector<double>>();
+    cl.plasticity = m.at("plasticity").as<double>();
+    cl.intransience = opt_double(m.at("intransience"));
+    r.metrics = cl;
+  }
+  return r;
+}
+
+RunRecord read_run_record(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot be opened");
+  std::stringstream text;
+  text << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw DataError(path + ": not valid JSON (truncated?): " + e.what());
+  }
+  return run_record_from_json(j, path);
+}
 
 json to_json(const RunRecord& r) {
   json epochs = json::array();

@@ -99,6 +99,15 @@ struct RunRecord {
 
 nlohmann::json to_json(const RunRecord& r);
 
+/// Reads run.json back (the inverse of to_json). `where` names the source in errors (a path).
+/// Throws DataError when the schema_version is missing or unknown, or when a field is missing
+/// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.
+RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
+
+/// Reads and parses a run.json file; DataError names the path when it is missing, not JSON
+/// (for example truncated) or not a run record.
+RunRecord read_run_record(const std::string& path);
+
 /// Current UTC time as ISO 8601 ("2026-11-23T12:34:56Z").
 std::string utc_now_iso();
 
