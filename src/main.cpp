@@ -17,8 +17,15 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Run one experiment from a config file");
-  run_cmd->add_option("config", run.config_path, "JSONC config, e.g. configs/quickstart.jsonc")
-      ->required();
+  run_cmd->add_option("config", run.config_path,
+                      "JSONC config, e.g. configs/quickstart.jsonc (not with --resume)");
+  run_cmd->add_option("--run-dir", run.run_dir,
+                      "Write into exactly this directory (its name becomes the run id) instead "
+                      "of results/<config>/<run-id>");
+  run_cmd->add_option("--resume", run.resume_dir,
+                      "Continue the run in RUN_DIR after its last finished epoch, with the "
+                      "config saved in its run.json; a completed run is left as it is")
+      ->option_text("RUN_DIR");
   run_cmd->add_option("--set", run.overrides,
                       "Override a config key: --set model.moe_top_k=2 (repeatable; values are "
                       "JSON, bare words are strings)")
@@ -31,7 +38,10 @@ int main(int argc, char** argv) {
   run_cmd->footer(
       "Results: results/<config-name>/<run-id>/run.json, rewritten after every epoch.\n"
       "Log:     logs/<run-id>.log, one line per epoch; follow it with tail -f.\n"
-      "Ctrl-C stops at the next step and marks the run interrupted.\n");
+      "Checkpoint: <run dir>/checkpoint.pt, rewritten after every epoch. After a crash, a kill\n"
+      "or Ctrl-C, moedil run --resume <run dir> continues from the last finished epoch and\n"
+      "reaches the same results (on CPU, bit for bit) as an uninterrupted run.\n"
+      "Ctrl-C / SIGTERM stop before the next step and mark the run interrupted (exit 130 / 143).\n");
 
   ValidateOptions validate;
   auto* validate_cmd = app.add_subcommand(

@@ -21,7 +21,7 @@
 namespace moedil::cli {
 namespace {
 
-void request_stop(int) { train::stop_requested().store(true); }
+void request_stop(int signal) { train::stop_requested().store(signal); }
 
 config::RunConfig load(const std::string& path, std::vector<std::string> overrides,
                        const std::optional<std::string>& device,
@@ -44,11 +44,28 @@ void print_registry(const char* title, const R& registry) {
 }  // namespace
 
 int run_run(const RunOptions& options) {
+  if (!options.resume_dir.empty()) {
+    if (!options.config_path.empty() || !options.overrides.empty() || options.seed ||
+        !options.run_dir.empty()) {
+      throw UsageError("--resume continues a run with the config saved in it: give no config, "
+                       "--set, --seed or --run-dir with it (only --device and --threads)");
+    }
+    std::vector<std::string> overrides;
+    if (options.device) overrides.push_back("device=\"" + *options.device + "\"");
+    if (options.threads) overrides.push_back("num_threads=" + std::to_string(*options.threads));
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
+    train::resume_experiment(options.resume_dir, overrides);
+    return 0;
+  }
+  if (options.config_path.empty()) {
+    throw UsageError("moedil run needs a config file (or --resume RUN_DIR); see moedil run --help");
+  }
   const config::RunConfig c =
       load(options.config_path, options.overrides, options.device, options.seed, options.threads);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  train::run_experiment(c);
+  train::run_experiment(c, train::RunPlace{options.run_dir, false});
   return 0;
 }
 
@@ -85,7 +102,7 @@ int exit_code_for(const std::exception& e) {
       dynamic_cast<const DataError*>(&e)) {
     return 2;
   }
-  if (dynamic_cast<const InterruptedError*>(&e)) return 130;
+  if (const auto* stop = dynamic_cast<const InterruptedError*>(&e)) return 128 + stop->signal();
   return 1;
 }
 

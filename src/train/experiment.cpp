@@ -16,10 +16,14 @@
 
 #include "moedil/common/error.h"
 #include "moedil/data/registry.h"
+#include "moedil/config/overrides.h"
+#include "moedil/io/free_space.h"
 #include "moedil/io/logging.h"
+#include "moedil/io/run_lock.h"
 #include "moedil/io/run_id.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
+#include "moedil/train/checkpoint.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/observers.h"
 #include "moedil/train/replay.h"
@@ -84,7 +88,7 @@ int64_t resolve_num_threads(int64_t num_threads) {
   return cores > 0 ? static_cast<int64_t>(cores) : 1;
 }
 
-RunResult run_experiment(const config::RunConfig& c) {
+RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   auto log = io::logger();
   const c10::Device device = resolve_device(c.device);
   const int64_t threads = resolve_num_threads(c.num_threads);
@@ -112,9 +116,35 @@ RunResult run_experiment(const config::RunConfig& c) {
                   dataset.stddev, result.record);
 
   io::RunRecord& record = result.record;
-  const io::RunDir run_dir =
-      io::create_run_dir(std::filesystem::path(c.results_dir) / c.config_name, c.model.name,
-                         c.dataset);
+  // Checkpoints are rewritten through a temp file, so two must fit at once, with room to spare.
+  const int64_t checkpoint_bytes = estimate_checkpoint_bytes(*trainer.model(), 2, 1 << 20);
+  const std::filesystem::path parent =
+      place.run_dir.empty() ? std::filesystem::path(c.results_dir) / c.config_name
+                            : place.run_dir;
+  io::require_free_space(parent, 2 * checkpoint_bytes + (16 << 20),
+                         "this run's checkpoints and results");
+  io::RunDir run_dir;
+  if (place.run_dir.empty()) {
+    run_dir = io::create_run_dir(parent, c.model.name, c.dataset);
+  } else {
+    // "runs/x/" names the directory x, like "runs/x".
+    const std::filesystem::path dir =
+        place.run_dir.filename().empty() ? place.run_dir.parent_path() : place.run_dir;
+    run_dir = {dir.filename().string(), dir};
+    if (!place.resume && std::filesystem::exists(run_dir.dir / "run.json")) {
+      throw UsageError(run_dir.dir.string() + " already holds a run; continue it with "
+                       "moedil run --resume " + run_dir.dir.string() + " or choose another --run-dir");
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(run_dir.dir, ec);
+    if (ec) throw IoError("cannot create run directory " + run_dir.dir.string() + ": " + ec.message());
+  }
+  std::optional<io::RunLock> lock = io::RunLock::try_acquire(run_dir.dir);
+  if (!lock) {
+    throw UsageError(run_dir.dir.string() + " is being run by another live moedil process");
+  }
+  const std::filesystem::path checkpoint = run_dir.dir / "checkpoint.pt";
+  trainer.enable_checkpoints(checkpoint);
   result.run_id = run_dir.id;
   result.run_json = run_dir.dir / "run.json";
   result.log_file = std::filesystem::path(c.log_dir) / (run_dir.id + ".log");
@@ -124,6 +154,12 @@ RunResult run_experiment(const config::RunConfig& c) {
     ~Detach() { io::detach_log_file(sink); }
   } detach{log_sink};
 
+  const bool resuming = place.resume && std::filesystem::exists(checkpoint);
+  std::string started = io::utc_now_iso();
+  if (place.resume && std::filesystem::exists(result.run_json)) {
+    started = io::read_run_record(result.run_json.string()).run.started;
+  }
+  if (resuming) trainer.resume(checkpoint);  // replaces the record with the checkpoint's
   io::RunInfo& info = record.run;
   info.id = run_dir.id;
   info.config_name = c.config_name;
@@ -134,10 +170,20 @@ RunResult run_experiment(const config::RunConfig& c) {
   info.torch_version = TORCH_VERSION;
   info.git = command_output("git describe --always --dirty 2>/dev/null");
   info.host = host_name();
-  info.started = io::utc_now_iso();
+  info.started = started;
+  info.finished.clear();
+  info.status = "running";
+  info.error.clear();
   info.num_parameters = model::count_parameters(*trainer.model());
 
   log->info("[run] {} ({})", info.id, c.config_name);
+  if (resuming) {
+    log->info("[run] resumed from {} after {} finished epochs", checkpoint.string(),
+              record.epochs.size());
+  } else if (place.resume) {
+    log->info("[run] {} has no checkpoint yet: starting it from the beginning",
+              run_dir.dir.string());
+  }
   log->info("[run] results {}  log {}", result.run_json.string(), result.log_file.string());
   log->info("[data] {}: {} images {}x{}x{}, {} classes, loaded in {:.1f}s", dataset.name,
             dataset.size(), dataset.channels(), dataset.height(), dataset.width(),
@@ -171,15 +217,15 @@ RunResult run_experiment(const config::RunConfig& c) {
     trainer.add_observer(&epoch_logger);
     trainer.add_observer(&writer);
     writer.write(record);
-    trainer.evaluate_initial();
-    if (c.pretrain.enabled) {
+    if (!resuming) trainer.evaluate_initial();
+    if (c.pretrain.enabled && !resuming) {
       trainer.pretrain();
       log->info("[pretrain] {} samples, {} epochs: train_acc {:.4f}, {:.1f}s",
                 record.pretrain->num_samples, record.pretrain->epochs, record.pretrain->train_acc,
                 record.pretrain->seconds);
       writer.write(record);
     }
-    if (c.baseline.enabled) {
+    if (c.baseline.enabled && !resuming) {
       trainer.run_baselines();
       std::string accs;
       for (double a : *record.baseline_acc) accs += fmt::format(" {:.4f}", a);
@@ -207,6 +253,36 @@ RunResult run_experiment(const config::RunConfig& c) {
   log->info("[result] {}", metrics::to_string(*record.metrics));
   log->info("[run] completed: {}", result.run_json.string());
   return result;
+}
+
+RunResult resume_experiment(const std::filesystem::path& run_dir,
+                            const std::vector<std::string>& overrides) {
+  const std::filesystem::path run_json = run_dir / "run.json";
+  if (!std::filesystem::exists(run_json)) {
+    throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
+  }
+  io::RunRecord saved = io::read_run_record(run_json.string());
+  if (saved.run.status == "completed") {
+    io::logger()->info("[run] {} is already completed; nothing to resume", run_dir.string());
+    RunResult result;
+    result.run_id = saved.run.id;
+    result.run_json = run_json;
+    result.record = std::move(saved);
+    return result;
+  }
+  nlohmann::json j = saved.run.config;
+  for (const auto& assignment : overrides) {
+    // Anything else would make the continued run a different experiment.
+    if (assignment.rfind("device=", 0) != 0 && assignment.rfind("num_threads=", 0) != 0) {
+      throw UsageError("a resumed run keeps its config; only --device and --threads may change ('" +
+                       assignment + "')");
+    }
+    config::apply_override(j, assignment);
+  }
+  config::RunConfig c =
+      config::resolve_run_config(j, name_catalog(), "", run_json.string() + " (run.config)");
+  c.config_name = saved.run.config_name;
+  return run_experiment(c, RunPlace{run_dir, true});
 }
 
 }  // namespace moedil::train

@@ -1,6 +1,7 @@
 #include "moedil/train/replay.h"
 
 #include <limits>
+#include <sstream>
 #include <utility>
 
 #include "moedil/common/error.h"
@@ -152,6 +153,48 @@ std::map<int64_t, int64_t> ReplayMemory::count_by_class() const {
   std::map<int64_t, int64_t> counts;
   for (const ReplaySample& sample : contents_) ++counts[sample.label];
   return counts;
+}
+
+nlohmann::json ReplayMemory::save_state() const {
+  nlohmann::json contents = nlohmann::json::array();
+  for (const auto& x : contents_) contents.push_back({x.domain, x.index, x.label});
+  std::ostringstream engine;
+  engine << engine_;
+  nlohmann::json class_seen = nlohmann::json::array();
+  for (const auto& [label, n] : class_seen_) class_seen.push_back({label, n});
+  return {{"policy", policy_name_}, {"capacity", capacity_}, {"seen", seen_},
+          {"contents", contents},   {"engine", engine.str()}, {"class_seen", class_seen}};
+}
+
+void ReplayMemory::restore_state(const nlohmann::json& state) {
+  try {
+    if (state.at("policy").get<std::string>() != policy_name_ ||
+        state.at("capacity").get<int64_t>() != capacity_) {
+      throw DataError("replay memory checkpoint was saved with policy " +
+                      state.at("policy").dump() + " and capacity " +
+                      state.at("capacity").dump() + ", not " + policy_name_ + " and " +
+                      std::to_string(capacity_));
+    }
+    std::vector<ReplaySample> contents;
+    std::map<int64_t, int64_t> class_count;
+    for (const auto& x : state.at("contents")) {
+      contents.push_back({x.at(0).get<int64_t>(), x.at(1).get<int64_t>(), x.at(2).get<int64_t>()});
+      ++class_count[contents.back().label];
+    }
+    std::map<int64_t, int64_t> class_seen;
+    for (const auto& x : state.at("class_seen")) class_seen[x.at(0).get<int64_t>()] = x.at(1).get<int64_t>();
+    std::istringstream engine_text(state.at("engine").get<std::string>());
+    std::mt19937_64 engine;
+    engine_text >> engine;
+    if (engine_text.fail()) throw DataError("replay memory checkpoint: unreadable generator state");
+    seen_ = state.at("seen").get<int64_t>();
+    contents_ = std::move(contents);
+    if (policy_ == Policy::kClassBalanced) class_count_ = std::move(class_count);
+    class_seen_ = std::move(class_seen);
+    engine_ = engine;
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(std::string("replay memory checkpoint is malformed: ") + e.what());
+  }
 }
 
 }  // namespace moedil::train

@@ -12,6 +12,7 @@
 #include "moedil/common/random.h"
 #include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
+#include "moedil/train/checkpoint.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/optimizer.h"
 
@@ -53,8 +54,8 @@ std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& 
 
 }  // namespace
 
-std::atomic<bool>& stop_requested() {
-  static std::atomic<bool> flag{false};
+std::atomic<int>& stop_requested() {
+  static std::atomic<int> flag{0};
   return flag;
 }
 
@@ -162,8 +163,10 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   EpochStats stats;
   stats.correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
   for (int64_t step = 0; step < num_steps; ++step) {
-    if (stop_requested().load()) {
-      throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step));
+    if (const int signal = stop_requested().load(); signal != 0) {
+      throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step) +
+                                 (signal == 15 ? " (SIGTERM)" : ""),
+                             signal == 15 ? 15 : 2);
     }
     const auto [x, y] = batch_at(step);
     const at::Tensor logits = model.forward(x);
@@ -301,21 +304,44 @@ void Trainer::run_baselines() {
   record_.baseline_acc = accuracies;
 }
 
+void Trainer::resume(const std::filesystem::path& path) {
+  const nlohmann::json state = load_checkpoint(path, *model_, *optimizer_, device_);
+  const std::string where = "checkpoint " + path.string();
+  try {
+    io::RunRecord record = io::run_record_from_json(state.at("record"), where);
+    if (record.domains != record_.domains) {
+      throw DataError(where + " was written for other domains than this config gives");
+    }
+    if (replay_) replay_->restore_state(state.at("replay"));
+    start_domain_ = state.at("next_domain").get<int64_t>();
+    start_epoch_ = state.at("next_epoch").get<int64_t>();
+    record_ = std::move(record);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(where + " has a malformed state: " + e.what());
+  }
+}
+
 void Trainer::run() {
   const auto num_domains = static_cast<int64_t>(domains_.size());
   const int64_t num_epochs = config_.epochs_per_domain;
   if (record_.init_acc.empty()) evaluate_initial();
-  record_.r_history.assign(static_cast<std::size_t>(num_epochs), {});
-  torch::manual_seed(u64(config_.seeds.training));
+  if (record_.r_history.size() != static_cast<std::size_t>(num_epochs)) {
+    record_.r_history.assign(static_cast<std::size_t>(num_epochs), {});
+  }
+  // Domains finished before a resume still shape the loss (cumulative class weights).
+  for (int64_t d = 0; d < std::min(start_domain_, num_domains); ++d) {
+    loss_->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
+  }
   const int64_t replay_per_batch =
       replay_ ? static_cast<int64_t>(std::llround(config_.replay.ratio *
                                                   static_cast<double>(config_.batch_size)))
               : 0;
-  for (int64_t d = 0; d < num_domains; ++d) {
+  for (int64_t d = start_domain_; d < num_domains; ++d) {
     loss_->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
     data::Batches& batches = train_batches_[d];
-    for (int64_t e = 0; e < num_epochs; ++e) {
+    for (int64_t e = d == start_domain_ ? start_epoch_ : 0; e < num_epochs; ++e) {
       const auto start = Clock::now();
+      torch::manual_seed(mix_seed(u64(config_.seeds.training), {u64(d), u64(e)}));
       io::EpochRecord epoch;
       epoch.domain = d;
       epoch.epoch = e;
@@ -387,6 +413,14 @@ void Trainer::run() {
       if (d == num_domains - 1 && e == num_epochs - 1) {
         record_.metrics =
             metrics::compute_cl_metrics(record_.r_matrix, record_.init_acc, record_.baseline_acc);
+      }
+      if (!checkpoint_path_.empty()) {
+        const bool last_epoch = e == num_epochs - 1;
+        nlohmann::json state = {{"next_domain", last_epoch ? d + 1 : d},
+                                {"next_epoch", last_epoch ? 0 : e + 1},
+                                {"record", io::to_json(record_)},
+                                {"replay", replay_ ? replay_->save_state() : nlohmann::json()}};
+        save_checkpoint(checkpoint_path_, *model_, *optimizer_, state);
       }
       for (auto* observer : observers_) observer->on_epoch_end(record_);
     }

@@ -27,6 +27,9 @@ expect() {
 
 expect 0 "Run one experiment" "$moedil" --help
 expect 0 "--set" "$moedil" run --help
+expect 0 "--resume" "$moedil" run --help
+expect 2 "needs a config file" "$moedil" run
+expect 2 "give no config" "$moedil" run ok.jsonc --resume somewhere
 expect 0 "--print" "$moedil" validate --help
 expect 2 "" "$moedil"
 expect 2 "" "$moedil" frobnicate

@@ -156,9 +156,9 @@ TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
 }
 
 TEST_F(ExperimentTest, InterruptMarksTheRunInterrupted) {
-  stop_requested().store(true);
+  stop_requested().store(2);
   EXPECT_THROW(run_experiment(tiny_config()), InterruptedError);
-  stop_requested().store(false);
+  stop_requested().store(0);
   const fs::path run_dir = fs::directory_iterator(dir_ / "results" / "tiny")->path();
   EXPECT_EQ(read_json(run_dir / "run.json")["run"]["status"], "interrupted");
 }

@@ -104,6 +104,34 @@ void expect_uniform_inclusion(const std::string& policy) {
   EXPECT_LT(chi_square, 150.0) << policy;
 }
 
+TEST(ReplayMemory, RestoredStateContinuesExactlyLikeTheOriginal) {
+  for (const std::string policy : {"fifo", "reservoir", "class_balanced"}) {
+    SCOPED_TRACE(policy);
+    ReplayMemory original(policy, 10, 7);
+    // Unequal classes, more samples than capacity, so every policy has made random choices.
+    original.observe(concat(block(0, 0, 17, 0), block(0, 100, 5, 1)));
+    ReplayMemory restored(policy, 10, 999);  // another seed: the state must carry the generator
+    restored.restore_state(original.save_state());
+    EXPECT_EQ(restored.contents(), original.contents());
+    EXPECT_EQ(restored.seen(), original.seen());
+    const auto more = concat(block(1, 0, 23, 2), block(1, 50, 9, 0));
+    original.observe(more);
+    restored.observe(more);
+    EXPECT_EQ(restored.contents(), original.contents());
+    EXPECT_EQ(restored.count_by_class(), original.count_by_class());
+    EXPECT_EQ(restored.draw(6, 3), original.draw(6, 3));
+  }
+}
+
+TEST(ReplayMemory, RestoringAnotherPolicyOrCapacityOrGarbageIsADataError) {
+  ReplayMemory fifo("fifo", 10, 1);
+  ReplayMemory reservoir("reservoir", 10, 1);
+  ReplayMemory small("fifo", 5, 1);
+  EXPECT_THROW(reservoir.restore_state(fifo.save_state()), DataError);
+  EXPECT_THROW(small.restore_state(fifo.save_state()), DataError);
+  EXPECT_THROW(fifo.restore_state(nlohmann::json{{"policy", "fifo"}}), DataError);
+}
+
 TEST(ReplayMemory, PolicyNamesAreTheThreeConfigNames) {
   EXPECT_EQ(replay_policy_names(),
             (std::vector<std::string>{"fifo", "reservoir", "class_balanced"}));

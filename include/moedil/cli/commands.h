@@ -8,7 +8,9 @@
 namespace moedil::cli {
 
 struct RunOptions {
-  std::string config_path;
+  std::string config_path;  ///< empty with resume_dir
+  std::string run_dir;      ///< --run-dir: run in exactly this directory
+  std::string resume_dir;   ///< --resume: continue the run in this directory
   std::vector<std::string> overrides;  ///< "a.b=value"
   std::optional<std::string> device;
   std::optional<int64_t> seed;

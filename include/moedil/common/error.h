@@ -46,7 +46,13 @@ class TrainingError : public Error {
 /// The run was stopped on request (SIGINT / SIGTERM); what it had done is kept.
 class InterruptedError : public Error {
  public:
-  using Error::Error;
+  /// `signal` is the signal that asked for the stop (2 = SIGINT, 15 = SIGTERM); the exit code
+  /// is 128 + signal.
+  explicit InterruptedError(const std::string& what, int signal = 2) : Error(what), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
 };
 
 }  // namespace moedil

@@ -3,6 +3,7 @@
 // run.json and the log file kept up to date. The entry point of `moedil run`.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <c10/core/Device.h>
 
@@ -29,9 +30,27 @@ c10::Device resolve_device(const std::string& device);
 /// Threads for LibTorch's intra-op pool: num_threads, or all cores when 0.
 int64_t resolve_num_threads(int64_t num_threads);
 
+/// Where a run writes, and whether it continues an earlier one.
+struct RunPlace {
+  /// Empty: a fresh <results_dir>/<config name>/<run id>. Otherwise exactly this directory;
+  /// its name becomes the run id.
+  std::filesystem::path run_dir;
+  /// Continue the run in run_dir from its checkpoint.pt (from the start when it has none).
+  bool resume = false;
+};
+
 /// Runs the experiment. run.json is written before training (status running), after every
 /// epoch, and at the end (completed), or with status failed / interrupted and the error when
-/// something throws, after which the exception is rethrown.
-RunResult run_experiment(const config::RunConfig& config);
+/// something throws, after which the exception is rethrown. checkpoint.pt in the run dir is
+/// rewritten after every epoch. The run dir is locked (io::RunLock) while the run lives.
+/// Throws UsageError when run_dir already holds a run and resume is false, or when another
+/// live process owns it; IoError when the results disk cannot hold the run.
+RunResult run_experiment(const config::RunConfig& config, const RunPlace& place = {});
+
+/// `moedil run --resume DIR`: the run in DIR continued with the resolved config saved in its
+/// run.json (`overrides` may change device and num_threads only). A completed run is returned
+/// as it is. Throws DataError when DIR holds no readable run.json.
+RunResult resume_experiment(const std::filesystem::path& run_dir,
+                            const std::vector<std::string>& overrides);
 
 }  // namespace moedil::train

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace moedil::train {
 
 /// One remembered training sample: which domain it came from, its row in that domain's images,
@@ -66,6 +68,13 @@ class ReplayMemory {
   std::map<int64_t, int64_t> count_by_domain() const;
   /// Counts per class of what memory holds now (keyed by label; absent classes left out).
   std::map<int64_t, int64_t> count_by_class() const;
+
+  /// Everything that determines future behaviour (contents, counters, generator state), for
+  /// checkpoints. restore_state(save_state()) on a memory built with the same policy and
+  /// capacity makes it behave exactly like the saved one from then on.
+  nlohmann::json save_state() const;
+  /// Throws DataError when `state` is malformed or was saved by another policy or capacity.
+  void restore_state(const nlohmann::json& state);
 
  private:
   enum class Policy { kFifo, kReservoir, kClassBalanced };

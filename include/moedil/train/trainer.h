@@ -4,6 +4,7 @@
 // balance annealing, and an evaluation of every domain after every epoch. Results go into a
 // RunRecord; observers see every step and epoch.
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,8 +25,9 @@
 
 namespace moedil::train {
 
-/// Set (e.g. from a signal handler) to stop the run at the next step with InterruptedError.
-std::atomic<bool>& stop_requested();
+/// Set to a signal number (e.g. by a SIGINT/SIGTERM handler) to stop the run before its next
+/// step with InterruptedError carrying that signal; 0 means keep going.
+std::atomic<int>& stop_requested();
 
 /// Builds a freshly initialised model on the training device; every call gives the same
 /// initial weights (it seeds from seeds.model).
@@ -50,7 +52,17 @@ class Trainer {
   /// For every domain, a model from the current (post-pretrain) weights trained on that domain
   /// alone for baseline.epochs at the base lr; its accuracy goes to record.baseline_acc.
   void run_baselines();
-  /// Trains every domain (after evaluate_initial() when it has not run); fills record.epochs, r_history, r_matrix and, at the end, metrics.
+  /// After every epoch, write a checkpoint to `path` (before the observers see the epoch), so
+  /// that resume() can continue after the last finished epoch.
+  void enable_checkpoints(std::filesystem::path path) { checkpoint_path_ = std::move(path); }
+  /// Restores a checkpoint written by this trainer's run(): model, optimizer, replay memory,
+  /// the record so far (replacing `record`), and the position; run() then continues with the
+  /// epoch after the last one saved. Throws DataError when the checkpoint does not fit.
+  void resume(const std::filesystem::path& path);
+  /// Trains every domain (after evaluate_initial() when it has not run); fills record.epochs,
+  /// r_history, r_matrix and, at the end, metrics. Each epoch reseeds LibTorch's generator
+  /// from seeds.training, the domain and the epoch, and every other draw is keyed the same way,
+  /// so an epoch's outcome depends only on the state saved in the checkpoint before it.
   /// Throws TrainingError on a non-finite loss (naming where) and InterruptedError when
   /// stop_requested() is set.
   void run();
@@ -101,6 +113,9 @@ class Trainer {
   std::vector<data::Batches> train_batches_;
   std::vector<data::Batches> test_batches_;
   std::vector<TrainerObserver*> observers_;
+  std::filesystem::path checkpoint_path_;  ///< empty: no checkpoints
+  int64_t start_domain_ = 0;               ///< where run() starts (set by resume())
+  int64_t start_epoch_ = 0;
 };
 
 /// Layer name -> counts, from a model's usage list.

@@ -1,0 +1,30 @@
+#pragma once
+// Checkpoints: after every epoch a run writes <run dir>/checkpoint.pt atomically (temp file,
+// fsync, rename), holding the model's parameters and buffers, the optimizer's state and a JSON
+// document with everything else the trainer needs to continue (position, results so far, replay
+// memory). One file, so a crash at any moment leaves either the previous checkpoint or the new
+// one, never a mix.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+namespace moedil::train {
+
+/// Writes model, optimizer and `state` to `path` atomically. Throws IoError naming the path.
+void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state);
+
+/// Loads a checkpoint written by save_checkpoint into `model` and `optimizer` (built the same
+/// way as when it was saved; tensors are moved to `device`) and returns its state document.
+/// Throws DataError naming the path when it is missing, unreadable or does not fit the model.
+nlohmann::json load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
+                               torch::optim::Optimizer& optimizer, const c10::Device& device);
+
+/// An estimate of a checkpoint's size in bytes: parameters and buffers, plus `optimizer_slots`
+/// tensors of the parameters' size each (2 for Adam's moments), plus `state_bytes`.
+int64_t estimate_checkpoint_bytes(const torch::nn::Module& model, int64_t optimizer_slots,
+                                  int64_t state_bytes);
+
+}  // namespace moedil::train

@@ -1,0 +1,78 @@
+#include "moedil/train/checkpoint.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include "moedil/common/error.h"
+#include "moedil/io/atomic_file.h"
+
+namespace moedil::train {
+namespace {
+
+constexpr int64_t kCheckpointVersion = 1;
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,
+                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state) {
+  torch::serialize::OutputArchive archive;
+  archive.write("moedil_checkpoint_version", c10::IValue(kCheckpointVersion));
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("state", c10::IValue(state.dump()));
+  std::ostringstream bytes;
+  try {
+    archive.save_to(bytes);
+  } catch (const c10::Error& e) {
+    throw IoError("cannot serialise checkpoint " + path.string() + ": " + e.what_without_backtrace());
+  }
+  io::write_file_atomic(path, bytes.str());
+}
+
+nlohmann::json load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
+                               torch::optim::Optimizer& optimizer, const c10::Device& device) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("checkpoint " + path.string() + " cannot be opened");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(in, device);
+    c10::IValue version;
+    if (!archive.try_read("moedil_checkpoint_version", version) || !version.isInt() ||
+        version.toInt() != kCheckpointVersion) {
+      throw DataError("checkpoint " + path.string() + " is not a moedil checkpoint of version " +
+                      std::to_string(kCheckpointVersion));
+    }
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    model.load(model_archive);
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+    c10::IValue state;
+    archive.read("state", state);
+    return nlohmann::json::parse(state.toStringRef());
+  } catch (const c10::Error& e) {
+    throw DataError("checkpoint " + path.string() + " cannot be loaded: " +
+                    e.what_without_backtrace());
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError("checkpoint " + path.string() + " has a malformed state: " + e.what());
+  }
+}
+
+int64_t estimate_checkpoint_bytes(const torch::nn::Module& model, int64_t optimizer_slots,
+                                  int64_t state_bytes) {
+  int64_t params = 0;
+  for (const auto& p : model.parameters()) params += p.numel() * static_cast<int64_t>(p.element_size());
+  int64_t buffers = 0;
+  for (const auto& b : model.buffers()) buffers += b.numel() * static_cast<int64_t>(b.element_size());
+  return params * (1 + optimizer_slots) + buffers + state_bytes;
+}
+
+}  // namespace moedil::train
