@@ -191,7 +191,7 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
   return meta;
 }
 
-Metaconfig load_metaconfig(const fs::path& path) {
+Metaconfig load_metaconfig(const fs::path& path, const ConfigCheck& check) {
   std::ifstream in(path);
   if (!in) throw ConfigError("metaconfig file '" + path.string() + "' does not exist or cannot be read");
   std::stringstream buffer;
@@ -199,10 +199,12 @@ Metaconfig load_metaconfig(const fs::path& path) {
   const json j = config::parse_jsonc(buffer.str(), path.string());
   std::vector<std::string> problems;
   Metaconfig meta = parse_metaconfig(j, path.string(), problems);
-  for (const ConfigEntry& entry : meta.configs) {
+  for (ConfigEntry& entry : meta.configs) {
     std::error_code ec;
     if (!fs::is_regular_file(entry.path, ec)) {
       problems.push_back("configs: config file '" + entry.path + "' does not exist");
+    } else if (check) {
+      check(entry, problems);
     }
   }
   if (!problems.empty()) {

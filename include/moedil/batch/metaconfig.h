@@ -71,9 +71,13 @@ struct PlannedRun {
 Metaconfig parse_metaconfig(const nlohmann::json& j, const std::string& source,
                             std::vector<std::string>& problems);
 
-/// Reads and parses a metaconfig file (JSONC) and checks that every listed config file exists.
-/// Throws ConfigError listing every problem.
-Metaconfig load_metaconfig(const std::filesystem::path& path);
+/// Checks one listed config (called only for files that exist): appends its problems and may
+/// fill in entry.results_dir. The CLI loads and validates the config with its overrides here.
+using ConfigCheck = std::function<void(ConfigEntry& entry, std::vector<std::string>& problems)>;
+
+/// Reads and parses a metaconfig file (JSONC), checks that every listed config file exists and
+/// runs `check` on each. Throws ConfigError listing every problem, before anything has started.
+Metaconfig load_metaconfig(const std::filesystem::path& path, const ConfigCheck& check = {});
 
 /// Expands a metaconfig into planned runs: every config x every seed group, in that order.
 std::vector<PlannedRun> expand(const Metaconfig& meta);
