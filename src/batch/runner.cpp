@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <numeric>
 #include <thread>
 
@@ -55,6 +56,19 @@ void move_aside(const fs::path& dir) {
   }
   fs::rename(dir, target, ec);
   if (ec) throw IoError("cannot move failed run '" + dir.string() + "' aside: " + ec.message());
+}
+
+/// The last non-empty line of a child's console output (at most 300 characters), or "".
+std::string last_console_line(const fs::path& console) {
+  std::ifstream in(console);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos && line.rfind("=== ", 0) != 0) {
+      last = line;
+    }
+  }
+  if (last.size() > 300) last = last.substr(0, 300) + "...";
+  return last;
 }
 
 std::string signal_text(int sig) {
@@ -152,7 +166,9 @@ void finish(RunOutcome& out, const PlannedRun& run, int wait_status, const fs::p
       read_error = e.what();
     }
   }
-  const std::string see = " (console output: " + console.string() + ")";
+  const std::string last = last_console_line(console);
+  const std::string see =
+      (last.empty() ? "" : ": " + last) + " (console output: " + console.string() + ")";
   if (out.exit_code == 0) {
     if (record && record->run.status == "completed") {
       out.status = "completed";

@@ -170,8 +170,8 @@ int run_batch(const BatchOptions& options) {
   const std::vector<batch::PlannedRun> plan = batch::expand(meta);
 
   batch::RunnerOptions runner;
-  runner.moedil = options.moedil_binary.empty() ? fs::path("/proc/self/exe")
-                                                : fs::path(options.moedil_binary);
+  runner.moedil = options.moedil_binary.empty() ? self_executable()
+                                                : fs::absolute(options.moedil_binary);
   runner.jobs = options.jobs;
   runner.devices = batch::parse_devices(options.devices);
   runner.retry_failed = options.retry_failed;
@@ -188,7 +188,7 @@ int run_batch(const BatchOptions& options) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& o : outcomes) {
       rows.push_back({o.key, batch::action_name(o.action),
-                      o.command.empty() ? "" : batch::display_command(runner.moedil == "/proc/self/exe" ? fs::path("moedil") : runner.moedil, o.command)});
+                      o.command.empty() ? "" : batch::display_command(runner.moedil, o.command)});
     }
     std::cout << batch::format_table({"RUN", "ACTION", "COMMAND"}, rows);
     std::cout << plan.size() << " runs planned; nothing started (dry run)\n";

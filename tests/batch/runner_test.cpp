@@ -141,7 +141,7 @@ TEST_F(FakeMoedil, OneFailingRunNeverStopsTheOthers) {
   EXPECT_EQ(outcomes[1].error, "loss is NaN at domain 0");
   EXPECT_EQ(outcomes[2].status, "failed");
   EXPECT_EQ(outcomes[2].exit_code, 2);
-  EXPECT_NE(outcomes[2].error.find("exit code 2"), std::string::npos);
+  EXPECT_NE(outcomes[2].error.find("exit code 2: config error: bad key (console output: "), std::string::npos) << outcomes[2].error;
   EXPECT_NE(outcomes[2].error.find(".out"), std::string::npos);
   EXPECT_EQ(outcomes[3].status, "completed");
   EXPECT_TRUE(any_failed(outcomes));
