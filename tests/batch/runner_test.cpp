@@ -219,11 +219,9 @@ TEST_F(FakeMoedil, JobsRunConcurrentlyEachWithItsDeviceAndThreadShare) {
   const auto p = plan({"slow"}, json{{"global", {1, 2, 3, 4}}});
   options_.jobs = 2;
   options_.devices = parse_devices("0,1");
-  const auto start = std::chrono::steady_clock::now();
   const auto outcomes = execute(p, options_, stop_);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const auto& o : outcomes) EXPECT_EQ(o.status, "completed");
-  EXPECT_LT(seconds, 1.5);  // 4 x 0.4 s in two slots
+  // Each fake counts the runs alive when it starts: two overlapped, never three.
   const std::string conc = slurp(dir_ / "concurrency.log");
   EXPECT_NE(conc.find('2'), std::string::npos) << conc;
   EXPECT_EQ(conc.find('3'), std::string::npos) << conc;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `moedil batch` and `moedil status` as a user meets them, with the real binary.
-# Usage: batch_test.sh MOEDIL_BINARY
+# Usage: batch_test.sh MOEDIL_BINARY SOURCE_DIR
 # The checks that train need `moedil run --run-dir/--resume`; without them this script runs the
 # rest and exits 77 (reported as skipped by CTest), never 0.
 set -u
 moedil=$1
+src=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -70,6 +71,9 @@ expect 0 "4 runs planned" "$moedil" batch m.jsonc --dry-run
 expect 0 "run 'it'\\''s b.jsonc' --run-dir res/it_s_b/it_s_b-g1-" "$moedil" batch m.jsonc --dry-run
 expect 0 "seeds.global=random" "$moedil" batch m.jsonc --dry-run
 check "a dry run starts nothing" test ! -e res
+
+# The shipped example metaconfig is valid.
+expect 0 "6 runs planned" bash -c 'cd "$1" && "$2" batch metaconfigs/quickstart.jsonc --dry-run' _ "$src" "$moedil"
 
 expect 2 "no results directory" "$moedil" status nowhere
 mkdir empty
