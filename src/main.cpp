@@ -52,6 +52,50 @@ int main(int argc, char** argv) {
   validate_cmd->add_flag("--print", validate.print,
                          "Print the resolved config (every key, defaults filled in)");
 
+  BatchOptions batch;
+  auto* batch_cmd = app.add_subcommand(
+      "batch", "Run every (config, seed group) of a metaconfig, locally or on Slurm");
+  batch_cmd->add_option("metaconfig", batch.metaconfig_path,
+                        "JSONC metaconfig: configs, seeds lists, overrides, results_dir")
+      ->required();
+  batch_cmd->add_option("--jobs,-j", batch.jobs, "Runs at once (each gets cores/jobs threads)");
+  batch_cmd->add_option("--devices", batch.devices,
+                        "cpu, or GPU numbers 0,1,... given to the jobs round robin");
+  batch_cmd->add_flag("--dry-run", batch.dry_run,
+                      "Print each run's key, action and command; start nothing (with --slurm: "
+                      "write and print the script, do not submit)");
+  batch_cmd->add_flag("--retry-failed", batch.retry_failed,
+                      "Start failed runs again (the failed attempt moves to .failed/)");
+  batch_cmd->add_flag("--slurm", batch.slurm,
+                      "Submit a Slurm job array, one task per run that needs work");
+  batch_cmd->add_option("--partition", batch.partition, "Slurm partition (--slurm)");
+  batch_cmd->add_option("--time", batch.time, "Slurm time limit per task, e.g. 4:00:00 (--slurm)");
+  batch_cmd->add_option("--gpus-per-task", batch.gpus_per_task, "GPUs per Slurm task (--slurm)");
+  batch_cmd->add_option("--cpus-per-task", batch.cpus_per_task,
+                        "CPUs per Slurm task, also the run's threads (--slurm)");
+  batch_cmd->add_option("--max-parallel", batch.max_parallel,
+                        "At most K array tasks at once (--slurm; 0 = no limit)");
+  batch_cmd->add_option("--run-key", batch.run_key, "internal: carry out only this run")
+      ->group("");
+  batch_cmd->add_option("--moedil-binary", batch.moedil_binary,
+                        "internal: executable the runs are started with")
+      ->group("");
+  batch_cmd->add_option("--sbatch", batch.sbatch, "internal: the sbatch command")->group("");
+  batch_cmd->footer(
+      "Runs:    <results_dir>/<config>/<config>-g<group>-<8 hex>/run.json; a second batch skips\n"
+      "         completed runs and resumes interrupted or killed ones.\n"
+      "Logs:    <log_dir>/<metaconfig>-<stamp>.log with a summary table at the end;\n"
+      "         each run's console output in <log_dir>/<run key>.out.\n"
+      "Exit:    0 all completed, 1 any run failed, 2 bad metaconfig or config (nothing\n"
+      "         started), 130 interrupted (Ctrl-C is passed on to the runs).\n");
+
+  StatusOptions status;
+  auto* status_cmd = app.add_subcommand(
+      "status", "One row per run below a results directory: progress, ETA, accuracy, errors");
+  status_cmd->add_option("dir", status.dir, "Results directory (default: results)");
+  status_cmd->add_flag("--watch,-w", status.watch, "Redraw every --interval seconds until Ctrl-C");
+  status_cmd->add_option("--interval", status.interval_seconds, "Seconds between redraws (5)");
+
   auto* list_cmd = app.add_subcommand(
       "list", "List the registered datasets, partition types, models and optimizers");
 
@@ -65,6 +109,8 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_run(run);
     if (*validate_cmd) return run_validate(validate);
     if (*list_cmd) return run_list();
+    if (*batch_cmd) return run_batch(batch);
+    if (*status_cmd) return run_status(status);
   } catch (const std::exception& e) {
     moedil::io::logger()->error("{}", e.what());
     return exit_code_for(e);

@@ -23,6 +23,36 @@ struct ValidateOptions {
   bool print = false;
 };
 
+struct BatchOptions {
+  std::string metaconfig_path;
+  int jobs = 1;
+  std::string devices;  ///< "cpu" or "0,1,..."; empty = each config's device
+  bool dry_run = false;
+  bool retry_failed = false;
+  bool slurm = false;
+  std::string partition;
+  std::string time;
+  int gpus_per_task = 0;
+  int cpus_per_task = 0;
+  int max_parallel = 0;
+  std::string run_key;        ///< internal (Slurm tasks): carry out only the run with this key
+  std::string moedil_binary;  ///< internal (tests): the executable runs are started with
+  std::string sbatch = "sbatch";
+};
+
+struct StatusOptions {
+  std::string dir = "results";
+  bool watch = false;
+  double interval_seconds = 5.0;
+};
+
+/// `moedil batch`: every (config, seed group) of a metaconfig, locally or as a Slurm array.
+/// Exit 0 when every run completed, 1 when any failed, 2 for a bad metaconfig or config,
+/// 130 when interrupted.
+int run_batch(const BatchOptions& options);
+/// `moedil status`: one row per run below a results directory.
+int run_status(const StatusOptions& options);
+
 /// `moedil run`: loads, validates and runs one experiment.
 int run_run(const RunOptions& options);
 /// `moedil validate`: reports every config problem at once; --print shows the resolved config.

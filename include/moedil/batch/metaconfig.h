@@ -1,0 +1,100 @@
+#pragma once
+// A metaconfig lists configs and seed groups; a batch runs every (config, seed group) pair.
+// Torch-free: parsing, validation and expansion into planned runs with stable keys.
+//
+//   {
+//     "configs": ["configs/a.jsonc",
+//                 {"path": "configs/b.jsonc", "overrides": {"model.moe_top_k": 2}}],
+//     "seeds": {"global": [1, 2, 3], "loader": [0, "random", 7]},  // equal lengths
+//     "overrides": ["epochs_per_domain=2"],   // every config; before the per-config ones
+//     "results_dir": "results/sweep",          // default: each config's results_dir
+//     "log_dir": "logs"                        // batch log, console output, Slurm files
+//   }
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace moedil::batch {
+
+/// The seed kinds a metaconfig may list, in the order of config `seeds`.
+const std::vector<std::string>& seed_kinds();
+
+/// One seed in a group: a fixed value, or nullopt for "unseeded" (0 or "random" in the
+/// metaconfig), which is drawn once when the run is first started.
+using SeedValue = std::optional<int64_t>;
+
+struct ConfigEntry {
+  std::string path;                    ///< as written in the metaconfig (relative to the cwd)
+  std::vector<std::string> overrides;  ///< "a.b=value", the metaconfig's global ones first
+  /// Where this config's runs go when the metaconfig sets no results_dir (the config's own
+  /// results_dir; filled in by the caller after loading the config, "results" until then).
+  std::string results_dir = "results";
+};
+
+struct Metaconfig {
+  std::string source;  ///< the metaconfig file, as given
+  std::string name;    ///< its stem, used for the batch log and Slurm file names
+  std::vector<ConfigEntry> configs;
+  /// kind -> one value per seed group, in seed_kinds() order; every list has num_groups values.
+  std::vector<std::pair<std::string, std::vector<SeedValue>>> seeds;
+  std::size_t num_groups = 1;  ///< 1 when no seeds are listed (each config runs once)
+  std::optional<std::string> results_dir;
+  std::string log_dir = "logs";
+};
+
+/// One (config, seed group) pair of a batch.
+struct PlannedRun {
+  std::size_t index = 0;  ///< position in the plan (configs outer, seed groups inner)
+  /// Stable key: "<config stem>-g<group>-<8 hex>", the hex a hash of the config path as
+  /// written, the group's seed values as written and the overrides. It is also the name of the
+  /// run directory, so a second batch finds the runs of the first.
+  std::string key;
+  std::string config_path;
+  std::string config_stem;  ///< the config file's stem
+  std::size_t group = 0;
+  std::vector<std::pair<std::string, SeedValue>> seeds;  ///< kind -> value for this group
+  std::vector<std::string> overrides;
+  std::filesystem::path run_dir;  ///< <results_dir>/<config stem>/<key>
+};
+
+/// Parses a metaconfig document. Every problem (unknown key with a suggestion, wrong type,
+/// seed lists of different lengths, bad seed value, no configs) is appended to `problems`
+/// as one line; the result is meaningful only when no problem was added.
+Metaconfig parse_metaconfig(const nlohmann::json& j, const std::string& source,
+                            std::vector<std::string>& problems);
+
+/// Checks one listed config (called only for files that exist): appends its problems and may
+/// fill in entry.results_dir. The CLI loads and validates the config with its overrides here.
+using ConfigCheck = std::function<void(ConfigEntry& entry, std::vector<std::string>& problems)>;
+
+/// Reads and parses a metaconfig file (JSONC), checks that every listed config file exists and
+/// runs `check` on each. Throws ConfigError listing every problem, before anything has started.
+Metaconfig load_metaconfig(const std::filesystem::path& path, const ConfigCheck& check = {});
+
+/// Expands a metaconfig into planned runs: every config x every seed group, in that order.
+std::vector<PlannedRun> expand(const Metaconfig& meta);
+
+/// The `--set` assignments that give a planned run its seeds: "seeds.<kind>=<value>", with
+/// unseeded kinds filled by `draw()` (called once per unseeded kind).
+std::vector<std::string> seed_overrides(const PlannedRun& run,
+                                        const std::function<int64_t()>& draw);
+
+/// A fresh seed in [1, 2^31 - 1] from std::random_device.
+int64_t draw_seed();
+
+/// A file name part made safe for shells and #SBATCH lines: characters other than
+/// [A-Za-z0-9._-] become '_'; never empty.
+std::string safe_name(std::string_view s);
+
+/// 64-bit FNV-1a: a hash that is the same on every platform and in every build.
+uint64_t fnv1a64(std::string_view s);
+
+}  // namespace moedil::batch

@@ -1,0 +1,23 @@
+#pragma once
+// Text helpers of the batch area: shell quoting (for Slurm scripts and displayed commands) and
+// aligned plain-text tables (batch summary, status).
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moedil::batch {
+
+/// One shell word that a POSIX shell reads back as exactly `s`: 's' in single quotes, each '
+/// written as '\''. Words made only of [A-Za-z0-9_./:=%@+,-] are returned unquoted. Every
+/// string that reaches a generated shell script goes through this function.
+std::string shell_quote(std::string_view s);
+
+/// Left-aligned columns separated by two spaces, a header row and a dashed rule under it.
+/// Newlines and tabs inside cells are shown as spaces so a row stays one line.
+std::string format_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows);
+
+/// "1h02m", "3m05s", "12s"; "-" for negative values.
+std::string format_duration(double seconds);
+
+}  // namespace moedil::batch

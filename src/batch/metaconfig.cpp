@@ -1,0 +1,283 @@
+#include "moedil/batch/metaconfig.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "moedil/common/error.h"
+#include "moedil/common/suggest.h"
+#include "moedil/config/jsonc.h"
+
+namespace moedil::batch {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::vector<std::string>& top_level_keys() {
+  static const std::vector<std::string> keys{"configs", "seeds", "overrides", "results_dir",
+                                             "log_dir"};
+  return keys;
+}
+
+/// "a.b=value" assignments from a list of strings or an object {"a.b": value}.
+std::vector<std::string> parse_overrides(const json& j, const std::string& where,
+                                         std::vector<std::string>& problems) {
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const json& item = j[i];
+      if (!item.is_string() || item.get<std::string>().find('=') == std::string::npos) {
+        problems.push_back(where + "[" + std::to_string(i) +
+                           "]: expected a string \"key=value\", got " + item.dump());
+        continue;
+      }
+      out.push_back(item.get<std::string>());
+    }
+  } else if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) out.push_back(key + "=" + value.dump());
+  } else {
+    problems.push_back(where + ": expected a list of \"key=value\" strings or an object");
+  }
+  return out;
+}
+
+std::string file_stem(const std::string& path) {
+  std::string stem = fs::path(path).stem().string();
+  return stem.empty() ? "config" : stem;
+}
+
+std::string hex8(uint64_t h) {
+  static const char* digits = "0123456789abcdef";
+  std::string out(8, '0');
+  const uint32_t folded = static_cast<uint32_t>(h ^ (h >> 32));
+  for (int i = 0; i < 8; ++i) out[7 - i] = digits[(folded >> (4 * i)) & 0xF];
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& seed_kinds() {
+  static const std::vector<std::string> kinds{"global",   "dataset",  "partition",
+                                              "loader",   "model",    "training",
+                                              "pretrain", "baseline", "replay"};
+  return kinds;
+}
+
+Metaconfig parse_metaconfig(const json& j, const std::string& source,
+                            std::vector<std::string>& problems) {
+  Metaconfig meta;
+  meta.source = source;
+  meta.name = safe_name(file_stem(source));
+  if (!j.is_object()) {
+    problems.push_back("the metaconfig must be a JSON object");
+    return meta;
+  }
+  for (const auto& [key, value] : j.items()) {
+    (void)value;
+    const auto& known = top_level_keys();
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      problems.push_back(unknown_name_message("metaconfig key", key, known));
+    }
+  }
+
+  std::vector<std::string> global_overrides;
+  if (j.contains("overrides")) global_overrides = parse_overrides(j["overrides"], "overrides", problems);
+
+  if (!j.contains("configs")) {
+    problems.push_back("configs: missing; list the config files to run");
+  } else if (!j["configs"].is_array() || j["configs"].empty()) {
+    problems.push_back("configs: expected a non-empty list of config paths");
+  } else {
+    const json& configs = j["configs"];
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+      const std::string where = "configs[" + std::to_string(i) + "]";
+      const json& item = configs[i];
+      ConfigEntry entry;
+      entry.overrides = global_overrides;
+      if (item.is_string()) {
+        entry.path = item.get<std::string>();
+      } else if (item.is_object()) {
+        for (const auto& [key, value] : item.items()) {
+          (void)value;
+          if (key != "path" && key != "overrides") {
+            problems.push_back(where + ": " +
+                               unknown_name_message("key", key, {"path", "overrides"}));
+          }
+        }
+        if (!item.contains("path") || !item["path"].is_string()) {
+          problems.push_back(where + ".path: expected the config file's path (a string)");
+        } else {
+          entry.path = item["path"].get<std::string>();
+        }
+        if (item.contains("overrides")) {
+          for (auto& o : parse_overrides(item["overrides"], where + ".overrides", problems)) {
+            entry.overrides.push_back(std::move(o));
+          }
+        }
+      } else {
+        problems.push_back(where + ": expected a path or {\"path\": ..., \"overrides\": ...}");
+        continue;
+      }
+      if (!item.is_string() && entry.path.empty()) continue;
+      if (entry.path.empty()) {
+        problems.push_back(where + ": empty path");
+        continue;
+      }
+      meta.configs.push_back(std::move(entry));
+    }
+  }
+
+  if (j.contains("seeds")) {
+    const json& seeds = j["seeds"];
+    if (!seeds.is_object()) {
+      problems.push_back("seeds: expected an object {kind: [seed per group]}");
+    } else {
+      std::optional<std::size_t> length;
+      std::string first_kind;
+      for (const auto& [kind, values] : seeds.items()) {
+        const auto& kinds = seed_kinds();
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+          problems.push_back("seeds." + unknown_name_message("seed kind", kind, kinds));
+          continue;
+        }
+        if (!values.is_array() || values.empty()) {
+          problems.push_back("seeds." + kind + ": expected a non-empty list, one seed per group");
+          continue;
+        }
+        std::vector<SeedValue> parsed;
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          const json& v = values[i];
+          if (v.is_number_integer() && v.get<int64_t>() > 0) {
+            parsed.emplace_back(v.get<int64_t>());
+          } else if ((v.is_number_integer() && v.get<int64_t>() == 0) ||
+                     (v.is_string() && v.get<std::string>() == "random")) {
+            parsed.emplace_back(std::nullopt);
+          } else {
+            problems.push_back("seeds." + kind + "[" + std::to_string(i) +
+                               "]: expected a positive integer, 0 or \"random\", got " + v.dump());
+          }
+        }
+        if (!length) {
+          length = values.size();
+          first_kind = kind;
+        } else if (*length != values.size()) {
+          problems.push_back("seeds." + kind + ": has " + std::to_string(values.size()) +
+                             " seeds but seeds." + first_kind + " has " +
+                             std::to_string(*length) + "; every list needs one seed per group");
+        }
+        meta.seeds.emplace_back(kind, std::move(parsed));
+      }
+      // Keep seed_kinds() order whatever the file's order.
+      std::stable_sort(meta.seeds.begin(), meta.seeds.end(), [](const auto& a, const auto& b) {
+        const auto& k = seed_kinds();
+        return std::find(k.begin(), k.end(), a.first) < std::find(k.begin(), k.end(), b.first);
+      });
+      if (length) meta.num_groups = *length;
+    }
+  }
+
+  for (const char* key : {"results_dir", "log_dir"}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_string() || j[key].get<std::string>().empty()) {
+      problems.push_back(std::string(key) + ": expected a non-empty directory path");
+    } else if (std::string(key) == "results_dir") {
+      meta.results_dir = j[key].get<std::string>();
+    } else {
+      meta.log_dir = j[key].get<std::string>();
+    }
+  }
+  return meta;
+}
+
+Metaconfig load_metaconfig(const fs::path& path, const ConfigCheck& check) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("metaconfig file '" + path.string() + "' does not exist or cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const json j = config::parse_jsonc(buffer.str(), path.string());
+  std::vector<std::string> problems;
+  Metaconfig meta = parse_metaconfig(j, path.string(), problems);
+  for (ConfigEntry& entry : meta.configs) {
+    std::error_code ec;
+    if (!fs::is_regular_file(entry.path, ec)) {
+      problems.push_back("configs: config file '" + entry.path + "' does not exist");
+    } else if (check) {
+      check(entry, problems);
+    }
+  }
+  if (!problems.empty()) {
+    std::string message = path.string() + ": " + std::to_string(problems.size()) +
+                          (problems.size() == 1 ? " problem" : " problems");
+    for (const auto& p : problems) message += "\n  " + p;
+    throw ConfigError(message);
+  }
+  return meta;
+}
+
+std::vector<PlannedRun> expand(const Metaconfig& meta) {
+  std::vector<PlannedRun> plan;
+  for (const ConfigEntry& entry : meta.configs) {
+    for (std::size_t g = 0; g < meta.num_groups; ++g) {
+      PlannedRun run;
+      run.index = plan.size();
+      run.config_path = entry.path;
+      run.config_stem = file_stem(entry.path);
+      run.group = g;
+      run.overrides = entry.overrides;
+      json seeds_json = json::object();
+      for (const auto& [kind, values] : meta.seeds) {
+        run.seeds.emplace_back(kind, values[g]);
+        seeds_json[kind] = values[g] ? json(*values[g]) : json("random");
+      }
+      // What identifies a run: the config as named, the seeds as written, the overrides.
+      const json identity{{"config", fs::path(entry.path).lexically_normal().generic_string()},
+                          {"seeds", seeds_json},
+                          {"overrides", run.overrides}};
+      const std::string stem = safe_name(run.config_stem);
+      run.key = stem + "-g" + std::to_string(g) + "-" + hex8(fnv1a64(identity.dump()));
+      const std::string results = meta.results_dir ? *meta.results_dir : entry.results_dir;
+      run.run_dir = fs::path(results) / stem / run.key;
+      plan.push_back(std::move(run));
+    }
+  }
+  return plan;
+}
+
+std::vector<std::string> seed_overrides(const PlannedRun& run,
+                                        const std::function<int64_t()>& draw) {
+  std::vector<std::string> out;
+  for (const auto& [kind, value] : run.seeds) {
+    out.push_back("seeds." + kind + "=" + std::to_string(value ? *value : draw()));
+  }
+  return out;
+}
+
+int64_t draw_seed() {
+  static std::random_device device;
+  std::uniform_int_distribution<int64_t> dist(1, (int64_t{1} << 31) - 1);
+  return dist(device);
+}
+
+std::string safe_name(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    out += ok ? c : '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
+}
+
+uint64_t fnv1a64(std::string_view s) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+}  // namespace moedil::batch

@@ -1,0 +1,150 @@
+#include "moedil/batch/status.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <ctime>
+#include <regex>
+
+#include "moedil/batch/text.h"
+#include "moedil/io/run_lock.h"
+#include "moedil/io/run_record.h"
+
+namespace moedil::batch {
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t json_int(const nlohmann::json& j, const char* key, int64_t fallback) {
+  if (j.is_object() && j.contains(key) && j[key].is_number_integer()) return j[key].get<int64_t>();
+  return fallback;
+}
+
+StatusRow row_for(const fs::path& json_path, double now_s) {
+  StatusRow row;
+  row.dir = json_path.parent_path();
+  row.run = row.dir.filename().string();
+  static const std::regex batch_key(R"(^.+-g(\d+)-[0-9a-f]{8}$)");
+  std::smatch m;
+  row.group = std::regex_match(row.run, m, batch_key) ? "g" + m[1].str() : "-";
+  const bool live = io::run_is_live(row.dir);
+  io::RunRecord r;
+  try {
+    r = io::read_run_record(json_path.string());
+  } catch (const std::exception& e) {
+    row.status = live ? "running" : "unreadable";
+    row.config = "-";
+    row.error = e.what();
+    return row;
+  }
+  row.config = r.run.config_name;
+  row.status = r.run.status;
+  if (row.status == "running" && !live) row.status = "killed";
+  if (row.status != "completed") row.error = r.run.error;
+
+  row.num_domains = static_cast<int64_t>(r.domains.size());
+  if (row.num_domains == 0) row.num_domains = json_int(r.run.config, "num_partitions", 0);
+  row.epochs_per_domain = json_int(r.run.config, "epochs_per_domain", 0);
+  if (!r.epochs.empty()) {
+    const io::EpochRecord& last = r.epochs.back();
+    row.domain = last.domain + 1;
+    row.epoch = last.epoch + 1;
+    if (!last.eval.empty()) {
+      double sum = 0.0;
+      for (const auto& e : last.eval) sum += e.acc;
+      row.acc = sum / static_cast<double>(last.eval.size());
+    }
+  }
+
+  const auto started = parse_utc_iso(r.run.started);
+  const auto finished = parse_utc_iso(r.run.finished);
+  if (started && finished) {
+    row.elapsed_seconds = *finished - *started;
+  } else if (started && row.status == "running") {
+    row.elapsed_seconds = now_s - *started;
+  }
+  if (row.status == "running" && !r.epochs.empty() && row.epochs_per_domain > 0 &&
+      row.num_domains > 0) {
+    double total = 0.0;
+    for (const auto& e : r.epochs) total += e.seconds + e.eval_seconds;
+    const double mean = total / static_cast<double>(r.epochs.size());
+    const int64_t done = (row.domain - 1) * row.epochs_per_domain + row.epoch;
+    const int64_t left = std::max<int64_t>(0, row.num_domains * row.epochs_per_domain - done);
+    row.eta_seconds = mean * static_cast<double>(left);
+  }
+  return row;
+}
+
+}  // namespace
+
+std::optional<double> parse_utc_iso(const std::string& text) {
+  std::tm tm{};
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  char z = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &year, &month, &day, &hour, &minute,
+                  &second, &z) != 7 ||
+      z != 'Z') {
+    return std::nullopt;
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<double>(timegm(&tm));
+}
+
+std::vector<StatusRow> collect_status(const fs::path& root,
+                                      std::chrono::system_clock::time_point now) {
+  std::vector<StatusRow> rows;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return rows;
+  const double now_s =
+      std::chrono::duration<double>(now.time_since_epoch()).count();
+  std::vector<fs::path> found;
+  for (auto it = fs::recursive_directory_iterator(
+           root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const fs::path& p = it->path();
+    if (it->is_directory(ec) && p.filename().string().rfind('.', 0) == 0) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (p.filename() == "run.json" && it->is_regular_file(ec)) found.push_back(p);
+  }
+  std::sort(found.begin(), found.end());
+  for (const fs::path& p : found) rows.push_back(row_for(p, now_s));
+  return rows;
+}
+
+std::string format_status(const std::vector<StatusRow>& rows) {
+  std::vector<std::vector<std::string>> cells;
+  std::map<std::string, int> counts;
+  for (const StatusRow& r : rows) {
+    char acc[16] = "-";
+    if (r.acc) std::snprintf(acc, sizeof acc, "%.4f", *r.acc);
+    const auto frac = [](int64_t a, int64_t b) {
+      return b > 0 ? std::to_string(a) + "/" + std::to_string(b) : std::string("-");
+    };
+    cells.push_back({r.run, r.config, r.group, r.status, frac(r.domain, r.num_domains),
+                     frac(r.epoch, r.epochs_per_domain),
+                     r.elapsed_seconds >= 0 ? format_duration(r.elapsed_seconds) : "-",
+                     r.eta_seconds ? format_duration(*r.eta_seconds) : "-", acc,
+                     r.error.empty() ? "" : r.error});
+    ++counts[r.status];
+  }
+  std::string out = format_table(
+      {"RUN", "CONFIG", "GROUP", "STATUS", "DOMAIN", "EPOCH", "ELAPSED", "ETA", "ACC", "ERROR"},
+      cells);
+  out += std::to_string(rows.size()) + (rows.size() == 1 ? " run" : " runs");
+  std::string sep = ": ";
+  for (const auto& [status, n] : counts) {
+    out += sep + std::to_string(n) + " " + status;
+    sep = ", ";
+  }
+  return out + "\n";
+}
+
+}  // namespace moedil::batch
