@@ -10,6 +10,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   nlohmann-json3-dev libspdlog-dev libcli11-dev libopencv-dev libgtest-dev zlib1g-dev
   dataset-fashion-mnist
+  chromium  # headless browser for the report page test (tests/report/html_test.cpp)
 )
 missing=()
 for p in "${packages[@]}"; do

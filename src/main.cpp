@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "moedil: mixture-of-experts models in domain-incremental continual learning.\n"
       "Trains a model domain after domain from one JSONC config, evaluates every domain after\n"
-      "every epoch, and writes results/<config>/<run-id>/run.json and logs/<run-id>.log."};
+      "every epoch, and writes results/<config>/<run-id>/run.json and logs/<run-id>.log;\n"
+      "report turns results into tables, plots and an HTML page."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "moedil 0.1.0");
 
@@ -99,6 +100,26 @@ int main(int argc, char** argv) {
   auto* list_cmd = app.add_subcommand(
       "list", "List the registered datasets, partition types, models and optimizers");
 
+  ReportOptions report;
+  auto* report_cmd = app.add_subcommand(
+      "report", "Tables, statistics over seeds, PNG plots and an HTML page from results");
+  report_cmd
+      ->add_option("target", report.target,
+                   "A run.json, a run directory, a results directory (e.g. results/<config>) or a "
+                   "metaconfig (all runs of its configs)")
+      ->required();
+  report_cmd->add_option("--out", report.out,
+                         "Output directory (default: <run dir>/report, <dir>/report, or "
+                         "<results_dir>/report-<metaconfig name>)");
+  report_cmd->add_option("--format", report.format,
+                         "Comma-separated subset of md,csv,html (PNG plots are always written)")
+      ->default_str("md,csv,html");
+  report_cmd->footer(
+      "Writes report.md, report.html (self-contained, images embedded), runs.csv, configs.csv,\n"
+      "class_metrics.csv, ... and runs/<run-id>/*.png; prints the summary tables.\n"
+      "Only completed runs enter the statistics; running or failed ones are listed with status.\n"
+      "Exit 2 when a run.json cannot be read or nothing is found (the rest is still reported).\n");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -111,6 +132,7 @@ int main(int argc, char** argv) {
     if (*list_cmd) return run_list();
     if (*batch_cmd) return run_batch(batch);
     if (*status_cmd) return run_status(status);
+    if (*report_cmd) return run_report(report);
   } catch (const std::exception& e) {
     moedil::io::logger()->error("{}", e.what());
     return exit_code_for(e);

@@ -72,5 +72,31 @@ if [ -z "$log" ] || [ "$(grep -c '\[train\] domain' "$log")" -ne 3 ]; then
   echo "FAIL: log file missing or without 3 epoch lines"; failures=$((failures + 1))
 fi
 
+# report: tables, plots, HTML; bad input exits 2 naming the file, the rest is still reported.
+expect 0 "report" "$moedil" --help
+expect 0 "metaconfig" "$moedil" report --help
+expect 0 "Configs side by side" "$moedil" report results/ok
+for f in report.html report.md runs.csv configs.csv class_metrics.csv; do
+  [ -s "results/ok/report/$f" ] || { echo "FAIL: results/ok/report/$f missing"; failures=$((failures + 1)); }
+done
+ls results/ok/report/runs/*/r_matrix.png >/dev/null 2>&1 || { echo "FAIL: no r_matrix.png"; failures=$((failures + 1)); }
+expect 0 "ACC" "$moedil" report "$run_json" --out rep_csv --format csv
+[ -s rep_csv/runs.csv ] && [ ! -e rep_csv/report.html ] || { echo "FAIL: --format csv"; failures=$((failures + 1)); }
+expect 2 "unknown format 'pdf'" "$moedil" report "$run_json" --format pdf
+expect 2 "report target 'nowhere' does not exist" "$moedil" report nowhere
+mkdir -p empty_dir
+expect 2 "no run.json found" "$moedil" report empty_dir
+mkdir -p mixed/ok/good mixed/ok/trunc
+cp "$run_json" mixed/ok/good/run.json
+head -c 300 "$run_json" > mixed/ok/trunc/run.json
+expect 2 "mixed/ok/trunc/run.json: not valid JSON" "$moedil" report mixed/ok/trunc/run.json
+expect 2 "mixed/ok/trunc/run.json" "$moedil" report mixed
+grep -q "$(basename "$(dirname "$run_json")")" mixed/report/runs.csv 2>/dev/null ||
+  { echo "FAIL: the good run is missing from mixed/report/runs.csv"; failures=$((failures + 1)); }
+printf '{\n  // two configs, one never run\n  "configs": ["ok.jsonc", "never.jsonc"]\n}\n' > meta.jsonc
+expect 2 "no runs of config 'never.jsonc'" "$moedil" report meta.jsonc
+[ -s results/report-meta/report.html ] || { echo "FAIL: metaconfig report missing"; failures=$((failures + 1)); }
+[ -s results/report-meta/final_acc_by_config.png ] || { echo "FAIL: config comparison plot missing"; failures=$((failures + 1)); }
+
 [ "$failures" -eq 0 ] && echo "all CLI checks passed"
 exit "$failures"

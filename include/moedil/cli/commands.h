@@ -53,6 +53,12 @@ int run_batch(const BatchOptions& options);
 /// `moedil status`: one row per run below a results directory.
 int run_status(const StatusOptions& options);
 
+struct ReportOptions {
+  std::string target;        ///< run.json, run dir, results dir or metaconfig
+  std::string out;           ///< empty: the target's default (see report::Collection)
+  std::string format = "md,csv,html";
+};
+
 /// `moedil run`: loads, validates and runs one experiment.
 int run_run(const RunOptions& options);
 /// `moedil validate`: reports every config problem at once; --print shows the resolved config.
@@ -60,6 +66,11 @@ int run_validate(const ValidateOptions& options);
 /// `moedil list`: every registered dataset, partition type, model, optimizer, loss, scheduler
 /// and replay policy.
 int run_list();
+
+/// `moedil report`: tables on the terminal, and Markdown, CSV, PNG plots and an HTML page in the
+/// output directory. Returns 2 when some run.json could not be read or a metaconfig's config has
+/// no runs (the others are still reported), 0 otherwise.
+int run_report(const ReportOptions& options);
 
 /// Maps an exception to the exit code: 2 for usage, config and data errors, 130 when
 /// interrupted, 1 otherwise.

@@ -1,0 +1,47 @@
+#pragma once
+// Finds and reads the runs a `moedil report TARGET` covers. TARGET is a run.json, a run
+// directory, a directory holding run directories at any depth (a config's results dir, or a
+// whole results/ dir), or a metaconfig (every run of each of its configs).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "moedil/io/run_record.h"
+
+namespace moedil::report {
+
+enum class TargetKind { RunFile, Directory, Metaconfig };
+
+struct LoadedRun {
+  std::filesystem::path path;  ///< the run.json
+  io::RunRecord record;
+};
+
+struct Collection {
+  TargetKind kind = TargetKind::Directory;
+  std::string title;  ///< what the report is about, e.g. "metaconfig m.jsonc"
+  /// Config names (run.config_name) in display order: the metaconfig's order, else the order
+  /// of first appearance.
+  std::vector<std::string> configs;
+  std::vector<LoadedRun> runs;        ///< every readable run, whatever its status
+  std::vector<std::string> problems;  ///< unreadable run.json files, configs without runs; each
+                                      ///< names its file or directory
+  /// Where the report goes without --out: <run dir>/report for a run, <dir>/report for a
+  /// directory, <results_dir>/report-<metaconfig stem> for a metaconfig.
+  std::filesystem::path default_out;
+};
+
+/// Reads every run of `target`. A run.json that cannot be read (missing field, truncated,
+/// unknown schema version) becomes a problem and the others are still read. Throws UsageError
+/// when `target` does not exist, ConfigError for a metaconfig that cannot be parsed, and
+/// DataError (naming the target and every problem) when no run at all could be read.
+Collection collect_runs(const std::filesystem::path& target);
+
+/// The directory a metaconfig's runs of `config_path` live in: <results_dir>/<config stem>.
+/// `results_dir` (default "results") and relative config paths are taken relative to the
+/// metaconfig's directory when that exists there, else relative to the current directory.
+std::filesystem::path config_results_dir(const std::filesystem::path& metaconfig_dir,
+                                         const std::string& results_dir,
+                                         const std::string& config_path);
+
+}  // namespace moedil::report

@@ -1,0 +1,34 @@
+#pragma once
+// Writes a report for the runs of a Collection: tables (Markdown, CSV), PNG plots and one
+// self-contained HTML page, and returns the summary tables for the terminal.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "moedil/report/collect.h"
+
+namespace moedil::report {
+
+struct ReportFormats {
+  bool md = true;
+  bool csv = true;
+  bool html = true;
+};
+
+/// Parses "md,csv,html" (any subset, any order). Throws UsageError naming an unknown format.
+ReportFormats parse_formats(const std::string& list);
+
+struct ReportOutput {
+  std::vector<std::filesystem::path> files;  ///< everything written, in order
+  std::string terminal;                      ///< summary tables as aligned text
+};
+
+/// Writes into `out_dir` (created): report.md, report.html, runs.csv, configs.csv,
+/// configs_side_by_side.csv, final_domain_acc.csv, status.csv, class_metrics.csv,
+/// problems.csv (when there are problems) as selected by `formats`; PNGs always:
+/// final_acc_by_config.png (several runs) and runs/<run id>/{r_matrix, accuracy,
+/// confusion_<domain>, usage_<layer>}.png. Files are written atomically.
+ReportOutput write_report(const Collection& collection, const std::filesystem::path& out_dir,
+                          const ReportFormats& formats);
+
+}  // namespace moedil::report

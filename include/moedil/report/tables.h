@@ -1,0 +1,34 @@
+#pragma once
+// The report's tables, built from run and config summaries and from run records.
+#include <string>
+#include <vector>
+
+#include "moedil/io/run_record.h"
+#include "moedil/report/summary.h"
+#include "moedil/report/table.h"
+
+namespace moedil::report {
+
+/// Completed runs: config, run, seed and every metric of kMetricNames.
+Table runs_table(const std::vector<RunSummary>& runs);
+/// Runs not completed (running, failed, interrupted) with status, progress and error; these
+/// are never in the statistics.
+Table status_table(const std::vector<RunSummary>& runs);
+/// Long form: config, metric, n, mean, std, ci95_low, ci95_high (std and CI n/a when n = 1).
+Table config_stats_table(const std::vector<ConfigSummary>& configs);
+/// Configs side by side: one row per metric, one column per config, "mean +- std (n)".
+Table configs_side_by_side(const std::vector<ConfigSummary>& configs);
+/// Final accuracy per domain, config x domain: n, mean, std, CI.
+Table final_domain_table(const std::vector<ConfigSummary>& configs);
+/// Unreadable runs and configs without runs.
+Table problems_table(const std::vector<std::string>& problems);
+
+/// Per-class precision, recall, F1 per domain from the last evaluation of `record`.
+Table final_class_table(const io::RunRecord& record);
+/// Balanced accuracy per evaluated domain after every epoch (rows: trained domain, epoch).
+Table epoch_balanced_table(const io::RunRecord& record);
+/// Long form for CSV: per run, epoch, evaluated domain and class: support, predicted,
+/// precision, recall, F1 (epoch "final" rows are not repeated: the last epoch is the end).
+Table class_metrics_long(const std::vector<const io::RunRecord*>& records);
+
+}  // namespace moedil::report

@@ -1,0 +1,210 @@
+#include "moedil/report/report.h"
+
+#include <sstream>
+
+#include "moedil/common/error.h"
+#include "moedil/io/atomic_file.h"
+#include "moedil/io/logging.h"
+#include "moedil/report/html.h"
+#include "moedil/report/plots.h"
+#include "moedil/report/summary.h"
+#include "moedil/report/tables.h"
+
+namespace moedil::report {
+namespace fs = std::filesystem;
+namespace {
+
+std::string safe_name(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '.' || ch == '-' || ch == '_';
+    out += ok ? ch : '_';
+  }
+  return out.empty() ? "_" : out;
+}
+
+struct Figure {
+  std::string rel_path;  ///< relative to the report directory
+  std::string caption;
+  Png png;
+};
+
+// Every figure of one run; a figure that cannot be drawn (no data yet) is left out.
+std::vector<Figure> run_figures(const io::RunRecord& r) {
+  std::vector<Figure> figs;
+  const std::string dir = "runs/" + safe_name(r.run.id) + "/";
+  auto add = [&](const std::string& file, const std::string& caption, auto draw) {
+    try {
+      figs.push_back({dir + file, caption, draw()});
+    } catch (const DataError&) {
+    }
+  };
+  if (!r.r_matrix.empty()) {
+    add("r_matrix.png", "R-matrix", [&] {
+      return plot_r_matrix(r.r_matrix, r.domains, "R-matrix " + r.run.id);
+    });
+  }
+  add("accuracy.png", "accuracy on every domain after every epoch", [&] {
+    return plot_accuracy_curves(r, "Accuracy per domain across epochs (" + r.run.id + ")");
+  });
+  if (!r.epochs.empty()) {
+    const auto& eval = r.epochs.back().eval;
+    for (std::size_t j = 0; j < eval.size(); ++j) {
+      const std::string d = eval[j].domain.empty() ? std::to_string(j) : eval[j].domain;
+      add("confusion_" + safe_name(d) + ".png", "final confusion matrix, domain " + d, [&] {
+        return plot_confusion(eval[j].confusion, "Final confusion matrix, domain " + d);
+      });
+    }
+  }
+  for (const std::string& layer : usage_layers(r)) {
+    add("usage_" + safe_name(layer) + ".png", "expert usage in training, layer " + layer, [&] {
+      return plot_expert_usage(r, layer, "Expert usage per epoch, layer " + layer);
+    });
+  }
+  return figs;
+}
+
+class Writer {
+ public:
+  explicit Writer(fs::path dir) : dir_(std::move(dir)) {}
+  void text(const std::string& rel, const std::string& content) {
+    io::write_file_atomic(dir_ / rel, content);
+    files_.push_back(dir_ / rel);
+  }
+  void bytes(const std::string& rel, const Png& png) {
+    text(rel, std::string(reinterpret_cast<const char*>(png.data()), png.size()));
+  }
+  std::vector<fs::path> files() const { return files_; }
+
+ private:
+  fs::path dir_;
+  std::vector<fs::path> files_;
+};
+
+}  // namespace
+
+ReportFormats parse_formats(const std::string& list) {
+  ReportFormats f{false, false, false};
+  std::stringstream ss(list);
+  std::string item;
+  bool any = false;
+  while (std::getline(ss, item, ',')) {
+    if (item == "md") f.md = true;
+    else if (item == "csv") f.csv = true;
+    else if (item == "html") f.html = true;
+    else throw UsageError("--format: unknown format '" + item + "' (valid: md, csv, html)");
+    any = true;
+  }
+  if (!any) throw UsageError("--format: give at least one of md, csv, html");
+  return f;
+}
+
+ReportOutput write_report(const Collection& c, const fs::path& out_dir, const ReportFormats& formats) {
+  std::vector<RunSummary> runs;
+  std::vector<const io::RunRecord*> records;
+  for (const LoadedRun& r : c.runs) {
+    runs.push_back(summarize_run(r.record, r.path.string()));
+    records.push_back(&r.record);
+  }
+  const std::vector<ConfigSummary> configs = summarize_configs(runs, c.configs);
+  const Table t_runs = runs_table(runs);
+  const Table t_status = status_table(runs);
+  const Table t_stats = config_stats_table(configs);
+  const Table t_side = configs_side_by_side(configs);
+  const Table t_domain = final_domain_table(configs);
+  const Table t_problems = problems_table(c.problems);
+
+  Writer w(out_dir);
+  ReportOutput out;
+  {
+    std::ostringstream term;
+    term << to_text(t_runs) << "\n" << to_text(t_side);
+    if (!t_status.rows.empty()) term << "\n" << to_text(t_status);
+    if (!t_problems.rows.empty()) term << "\n" << to_text(t_problems);
+    out.terminal = term.str();
+  }
+
+  // Figures.
+  std::vector<Figure> overview;
+  if (c.runs.size() > 1 || c.kind == TargetKind::Metaconfig) {
+    try {
+      overview.push_back({"final_acc_by_config.png", "final per-domain accuracy by config",
+                          plot_config_domain_acc(configs, "Final accuracy per domain: mean +- std over completed runs")});
+    } catch (const DataError&) {
+    }
+  }
+  std::vector<std::vector<Figure>> per_run;
+  for (const LoadedRun& r : c.runs) per_run.push_back(run_figures(r.record));
+  for (const Figure& f : overview) w.bytes(f.rel_path, f.png);
+  for (const auto& figs : per_run)
+    for (const Figure& f : figs) w.bytes(f.rel_path, f.png);
+
+  if (formats.csv) {
+    w.text("runs.csv", to_csv(t_runs));
+    w.text("status.csv", to_csv(t_status));
+    w.text("configs.csv", to_csv(t_stats));
+    w.text("configs_side_by_side.csv", to_csv(t_side));
+    w.text("final_domain_acc.csv", to_csv(t_domain));
+    w.text("class_metrics.csv", to_csv(class_metrics_long(records)));
+    if (!c.problems.empty()) w.text("problems.csv", to_csv(t_problems));
+  }
+
+  const std::string title = "moedil report: " + c.title;
+  const std::string definitions =
+      "ACC, AIA, BWT, FWT, forgetting, plasticity and intransience as in README \"Metrics\"; "
+      "balanced_acc = mean over domains of the mean per-class recall in the last evaluation "
+      "(classes without true samples excluded). std is the sample standard deviation (n - 1); "
+      "the 95% CI is mean +- t(0.975, n-1) * std / sqrt(n); both are n/a for n = 1. Only "
+      "completed runs enter the statistics.";
+  if (formats.md) {
+    std::ostringstream md;
+    md << "# " << title << "\n\n" << definitions << "\n\n";
+    if (!t_problems.rows.empty()) md << to_markdown(t_problems) << "\n";
+    md << to_markdown(t_side) << "\n" << to_markdown(t_stats) << "\n" << to_markdown(t_domain) << "\n";
+    for (const Figure& f : overview) md << "![" << f.caption << "](" << f.rel_path << ")\n\n";
+    if (!t_status.rows.empty()) md << to_markdown(t_status) << "\n";
+    md << to_markdown(t_runs) << "\n";
+    for (std::size_t i = 0; i < c.runs.size(); ++i) {
+      const io::RunRecord& r = c.runs[i].record;
+      md << "## Run " << r.run.id << " (" << r.run.config_name << ", " << r.run.status << ")\n\n"
+         << "`" << c.runs[i].path.string() << "`\n\n";
+      if (!r.run.error.empty()) md << "Error: " << r.run.error << "\n\n";
+      for (const Figure& f : per_run[i]) md << "![" << f.caption << "](" << f.rel_path << ")\n\n";
+      md << to_markdown(final_class_table(r)) << "\n" << to_markdown(epoch_balanced_table(r)) << "\n";
+    }
+    w.text("report.md", md.str());
+  }
+  if (formats.html) {
+    HtmlPage page(title);
+    page.paragraph(definitions);
+    if (!t_problems.rows.empty()) page.table(t_problems);
+    page.heading("Configs");
+    page.table(t_side);
+    for (const Figure& f : overview) page.image(f.png, f.caption);
+    page.table(t_domain);
+    page.details_begin("Population statistics, long form");
+    page.table(t_stats);
+    page.details_end();
+    page.heading("Runs");
+    if (!t_status.rows.empty()) page.table(t_status);
+    page.table(t_runs);
+    for (std::size_t i = 0; i < c.runs.size(); ++i) {
+      const io::RunRecord& r = c.runs[i].record;
+      page.heading("Run " + r.run.id + " (" + r.run.config_name + ", " + r.run.status + ")", 3);
+      page.paragraph(c.runs[i].path.string() + (r.run.error.empty() ? "" : "; error: " + r.run.error));
+      for (const Figure& f : per_run[i]) page.image(f.png, f.caption);
+      page.details_begin("Per-class precision, recall, F1 at the end");
+      page.table(final_class_table(r));
+      page.details_end();
+      page.details_begin("Balanced accuracy per domain after every epoch");
+      page.table(epoch_balanced_table(r));
+      page.details_end();
+    }
+    w.text("report.html", page.str());
+  }
+  out.files = w.files();
+  return out;
+}
+
+}  // namespace moedil::report
