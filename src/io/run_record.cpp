@@ -65,6 +65,11 @@ struct Field {
   }
   Field at(std::size_t i) const { return {value.at(i), path + "[" + std::to_string(i) + "]"}; }
   bool has(const std::string& key) const { return value.is_object() && value.contains(key); }
+  /// For fields added to schema 1 after its first runs: the default when absent.
+  template <class T>
+  T get_or(const std::string& key, T fallback) const {
+    return has(key) ? at(key).as<T>() : fallback;
+  }
   bool is_null() const { return value.is_null(); }
 
   template <class T>
@@ -171,9 +176,10 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     e.seconds = f.at("seconds").as<double>();
     e.eval_seconds = f.at("eval_seconds").as<double>();
     e.samples_per_s = f.at("samples_per_s").as<double>();
-    e.balance_weight = f.at("balance_weight").as<double>();
-    e.routers_frozen = f.at("routers_frozen").as<bool>();
-    e.replayed = f.at("replayed").as<int64_t>();
+    // Added to schema 1 with the continual-learning options; older runs lack them.
+    e.balance_weight = f.get_or("balance_weight", 0.0);
+    e.routers_frozen = f.get_or("routers_frozen", false);
+    e.replayed = f.get_or<int64_t>("replayed", 0);
     e.eval = read_evals(f.at("eval"));
     e.expert_usage = read_usage(f.at("expert_usage"));
     r.epochs.push_back(std::move(e));
@@ -181,10 +187,11 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   r.r_matrix = root.at("r_matrix").as<std::vector<std::vector<double>>>();
   r.r_history = root.at("r_history").as<std::vector<std::vector<std::vector<double>>>>();
   r.init_acc = root.at("init_acc").as<std::vector<double>>();
-  const Field baseline = root.at("baseline_acc");
-  if (!baseline.is_null()) r.baseline_acc = baseline.as<std::vector<double>>();
-  const Field pretrain = root.at("pretrain");
-  if (!pretrain.is_null()) {
+  if (root.has("baseline_acc") && !root.at("baseline_acc").is_null()) {
+    r.baseline_acc = root.at("baseline_acc").as<std::vector<double>>();
+  }
+  if (root.has("pretrain") && !root.at("pretrain").is_null()) {
+    const Field pretrain = root.at("pretrain");
     PretrainRecord p;
     p.num_samples = pretrain.at("num_samples").as<int64_t>();
     p.epochs = pretrain.at("epochs").as<int64_t>();
@@ -195,7 +202,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     p.eval = read_evals(pretrain.at("eval"));
     r.pretrain = std::move(p);
   }
-  for (const Field& f : root.at("replay").items()) {
+  for (const Field& f : root.has("replay") ? root.at("replay").items() : std::vector<Field>{}) {
     ReplayRecord m;
     m.after_domain = f.at("after_domain").as<int64_t>();
     m.size = f.at("size").as<int64_t>();

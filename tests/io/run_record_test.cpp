@@ -121,6 +121,16 @@ TEST(RunRecord, ReadingRejectsUnknownSchemaAndMissingFieldsNamingThem) {
     EXPECT_NE(std::string(e.what()).find("x/run.json:.epochs[0].lr is missing"), std::string::npos)
         << e.what();
   }
+  // Fields added to schema 1 later read as their defaults when an older run lacks them.
+  j = to_json(full_record());
+  j["epochs"][0].erase("balance_weight");
+  j["epochs"][0].erase("replayed");
+  j.erase("replay");
+  j.erase("pretrain");
+  const RunRecord older = run_record_from_json(j, "x");
+  EXPECT_EQ(older.epochs.at(0).replayed, 0);
+  EXPECT_TRUE(older.replay.empty());
+  EXPECT_FALSE(older.pretrain.has_value());
   j = to_json(full_record());
   j["r_matrix"] = "oops";
   EXPECT_THROW(run_record_from_json(j, "x"), DataError);
