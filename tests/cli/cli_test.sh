@@ -59,6 +59,11 @@ expect 2 "dataset-fashion-mnist" "$moedil" run ok.jsonc --set dataset=fashion_mn
   --set partition.type=rotate --set num_partitions=5 --set dataset_root=nowhere
 [ -e results ] && { echo "FAIL: a failed start left results/"; failures=$((failures + 1)); }
 
+# An unusable results disk is reported before training, naming the directory.
+touch not_a_dir
+expect 1 "not_a_dir/ok: cannot create results directory" "$moedil" run ok.jsonc \
+  --set results_dir=not_a_dir --set mini_dataset=120 --set model.patch_size=4
+
 # A tiny real run: exit 0, run.json completed, log file with one line per epoch.
 expect 0 "[run] completed" "$moedil" run ok.jsonc --threads 1 --seed 2 \
   --set 'model={"name":"vit_moe","patch_size":4,"embed_dim":16,"depth":2,"num_heads":2}' \
