@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
+#include "moedil/batch/metaconfig.h"
 #include "moedil/common/error.h"
 #include "moedil/config/jsonc.h"
+#include "moedil/config/overrides.h"
 
 namespace moedil::report {
 namespace fs = std::filesystem;
@@ -62,19 +65,56 @@ void read_into(Collection& c, const fs::path& file) {
   }
 }
 
-fs::path resolve_relative(const fs::path& base, const std::string& p) {
-  const fs::path path(p);
-  if (path.is_absolute()) return path;
-  if (fs::exists(base / path)) return base / path;
-  return path;
+// The results_dir a config's runs go to when the metaconfig sets none: the config's own
+// (after the entry's overrides), read without validating the rest; "results" by default.
+void read_config_results_dir(batch::ConfigEntry& entry, std::vector<std::string>& problems) {
+  try {
+    nlohmann::json j = config::parse_jsonc(read_text(entry.path), entry.path);
+    for (const auto& assignment : entry.overrides) config::apply_override(j, assignment);
+    if (j.is_object() && j.contains("results_dir") && j["results_dir"].is_string()) {
+      entry.results_dir = j["results_dir"].get<std::string>();
+    }
+  } catch (const Error& e) {
+    problems.push_back(e.what());
+  }
+}
+
+// The runs a batch of this metaconfig plans (same keys and directories as `moedil batch`):
+// each started one is read, each not started is listed with status "not started", and a config
+// none of whose runs has started is a problem.
+void collect_planned_runs(Collection& c, const fs::path& target) {
+  const batch::Metaconfig meta = batch::load_metaconfig(target, read_config_results_dir);
+  c.kind = TargetKind::Metaconfig;
+  c.title = "metaconfig " + target.string();
+  c.default_out = fs::path(meta.results_dir.value_or("results")) / ("report-" + meta.name);
+  std::map<std::string, int64_t> started;
+  for (const batch::PlannedRun& run : batch::expand(meta)) {
+    if (std::find(c.configs.begin(), c.configs.end(), run.config_stem) == c.configs.end()) {
+      c.configs.push_back(run.config_stem);
+    }
+    started[run.config_stem] += 0;
+    const fs::path file = run.run_dir / "run.json";
+    if (fs::exists(file)) {
+      ++started[run.config_stem];
+      read_into(c, file);
+      continue;
+    }
+    LoadedRun missing;
+    missing.path = file;
+    missing.record.run.id = run.key;
+    missing.record.run.config_name = run.config_stem;
+    missing.record.run.status = kNotStarted;
+    c.runs.push_back(std::move(missing));
+  }
+  for (const auto& [config, count] : started) {
+    if (count == 0) {
+      c.problems.push_back("no runs of config '" + config + "' have started (" + target.string() +
+                           "; run moedil batch " + target.string() + ")");
+    }
+  }
 }
 
 }  // namespace
-
-fs::path config_results_dir(const fs::path& metaconfig_dir, const std::string& results_dir,
-                            const std::string& config_path) {
-  return resolve_relative(metaconfig_dir, results_dir) / fs::path(config_path).stem();
-}
 
 Collection collect_runs(const fs::path& target) {
   if (!fs::exists(target)) {
@@ -93,39 +133,7 @@ Collection collect_runs(const fs::path& target) {
       for (const fs::path& file : find_run_files(target)) read_into(c, file);
     }
   } else if (is_metaconfig(target, &meta)) {
-    c.kind = TargetKind::Metaconfig;
-    c.title = "metaconfig " + target.string();
-    if (!meta.is_object() || !meta.contains("configs") || !meta["configs"].is_array()) {
-      throw ConfigError(target.string() + ": a metaconfig needs a \"configs\" list of config paths");
-    }
-    std::string results_dir = "results";
-    if (meta.contains("results_dir")) {
-      if (!meta["results_dir"].is_string()) {
-        throw ConfigError(target.string() + ": results_dir must be a string");
-      }
-      results_dir = meta["results_dir"].get<std::string>();
-    }
-    const fs::path base = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-    c.default_out = resolve_relative(base, results_dir) / ("report-" + target.stem().string());
-    for (const auto& entry : meta["configs"]) {
-      if (!entry.is_string()) {
-        throw ConfigError(target.string() + ": every entry of \"configs\" must be a path string");
-      }
-      const std::string config_path = entry.get<std::string>();
-      const std::string name = fs::path(config_path).stem().string();
-      if (std::find(c.configs.begin(), c.configs.end(), name) == c.configs.end()) {
-        c.configs.push_back(name);
-      }
-      const fs::path dir = config_results_dir(base, results_dir, config_path);
-      const std::size_t before = c.runs.size() + c.problems.size();
-      if (fs::is_directory(dir)) {
-        for (const fs::path& file : find_run_files(dir)) read_into(c, file);
-      }
-      if (c.runs.size() + c.problems.size() == before) {
-        c.problems.push_back(dir.string() + ": no runs of config '" + config_path + "' (from " +
-                             target.string() + ")");
-      }
-    }
+    collect_planned_runs(c, target);
   } else {
     c.kind = TargetKind::RunFile;
     c.title = target.string();
@@ -133,7 +141,10 @@ Collection collect_runs(const fs::path& target) {
     c.default_out = parent / "report";
     read_into(c, target);
   }
-  if (c.runs.empty()) {
+  const bool any_read = std::any_of(c.runs.begin(), c.runs.end(), [](const LoadedRun& r) {
+    return r.record.run.status != kNotStarted;
+  });
+  if (!any_read) {
     std::string msg = target.string() + ": no readable runs";
     if (c.problems.empty()) msg += " (no run.json found)";
     for (const std::string& p : c.problems) msg += "\n  " + p;

@@ -98,10 +98,20 @@ expect 2 "mixed/ok/trunc/run.json: not valid JSON" "$moedil" report mixed/ok/tru
 expect 2 "mixed/ok/trunc/run.json" "$moedil" report mixed
 grep -q "$(basename "$(dirname "$run_json")")" mixed/report/runs.csv 2>/dev/null ||
   { echo "FAIL: the good run is missing from mixed/report/runs.csv"; failures=$((failures + 1)); }
-printf '{\n  // two configs, one never run\n  "configs": ["ok.jsonc", "never.jsonc"]\n}\n' > meta.jsonc
-expect 2 "no runs of config 'never.jsonc'" "$moedil" report meta.jsonc
-[ -s results/report-meta/report.html ] || { echo "FAIL: metaconfig report missing"; failures=$((failures + 1)); }
-[ -s results/report-meta/final_acc_by_config.png ] || { echo "FAIL: config comparison plot missing"; failures=$((failures + 1)); }
+# A metaconfig's report covers the runs `moedil batch` planned for it, found by their keys.
+cp ok.jsonc other.jsonc
+cp ok.jsonc never.jsonc
+tiny='"mini_dataset=120", "num_threads=1", "model.patch_size=4", "model.embed_dim=16", "model.depth=2", "model.num_heads=2"'
+printf '{\n  "configs": ["ok.jsonc", "other.jsonc"],\n  "overrides": [%s],\n  "results_dir": "mres"\n}\n' "$tiny" > meta.jsonc
+expect 2 "no runs of config 'ok' have started" "$moedil" report meta.jsonc
+expect 0 "2 completed" "$moedil" batch meta.jsonc
+expect 0 "" "$moedil" report meta.jsonc
+[ -s mres/report-meta/report.html ] || { echo "FAIL: metaconfig report missing"; failures=$((failures + 1)); }
+[ -s mres/report-meta/final_acc_by_config.png ] || { echo "FAIL: config comparison plot missing"; failures=$((failures + 1)); }
+printf '{\n  "configs": ["ok.jsonc", "other.jsonc", "never.jsonc"],\n  "overrides": [%s],\n  "results_dir": "mres"\n}\n' "$tiny" > meta2.jsonc
+expect 2 "no runs of config 'never' have started" "$moedil" report meta2.jsonc
+grep -q "not started" mres/report-meta2/status.csv 2>/dev/null ||
+  { echo "FAIL: the run not started is missing from status.csv"; failures=$((failures + 1)); }
 
 [ "$failures" -eq 0 ] && echo "all CLI checks passed"
 exit "$failures"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "moedil/batch/metaconfig.h"
 #include "moedil/common/error.h"
 #include "records.h"
 
@@ -79,37 +80,60 @@ TEST(ReportCollect, NothingThereIsAnError) {
   }
 }
 
-TEST(ReportCollect, MetaconfigReadsEachConfigsResultsDir) {
+TEST(ReportCollect, MetaconfigReadsThePlannedRunsAndListsTheOnesNotStarted) {
   TempDir tmp;
-  write_run(tmp.path() / "out" / "first", make_record("f1", "first"));
-  write_run(tmp.path() / "out" / "first", make_record("f2", "first"));
-  write_run(tmp.path() / "out" / "second", make_record("s1", "second"));
-  write_run(tmp.path() / "out" / "unlisted", make_record("u1", "unlisted"));
+  const fs::path out = tmp.path() / "out";
+  for (const char* name : {"first", "second", "none"}) {
+    write_text(tmp.path() / "configs" / (std::string(name) + ".jsonc"), "{}");
+  }
   const fs::path meta = tmp.path() / "meta.jsonc";
-  write_text(meta,
-             "{\n  // comment\n  \"configs\": [\"configs/second.jsonc\", \"configs/first.jsonc\","
-             " \"configs/none.jsonc\"],\n  \"results_dir\": \"out\",\n  \"seeds\": [1, 2],\n}\n");
+  const std::string configs = (tmp.path() / "configs").string();
+  write_text(meta, "{\n  // comment\n  \"configs\": [\"" + configs + "/second.jsonc\", \"" +
+                       configs + "/first.jsonc\", \"" + configs + "/none.jsonc\"],\n" +
+                       "  \"results_dir\": \"" + out.string() + "\",\n" +
+                       "  \"seeds\": {\"global\": [1, 2]},\n}\n");
+  // The batch's plan: 3 configs x 2 seed groups. Runs exist for both groups of "first" and
+  // one of "second"; "none" never started; a run of "first" outside the plan is ignored.
+  const std::vector<batch::PlannedRun> plan = batch::expand(batch::load_metaconfig(meta));
+  ASSERT_EQ(plan.size(), 6u);
+  int written = 0;
+  for (const batch::PlannedRun& run : plan) {
+    if (run.config_stem == "first" || (run.config_stem == "second" && run.group == 0)) {
+      io::RunRecord r = make_record(run.key, run.config_stem);
+      const fs::path file = run.run_dir / "run.json";
+      fs::create_directories(run.run_dir);
+      write_text(file, io::to_json(r).dump());
+      ++written;
+    }
+  }
+  ASSERT_EQ(written, 3);
+  write_run(out / "first", make_record("unplanned", "first"));
+
   const Collection c = collect_runs(meta);
   EXPECT_EQ(c.kind, TargetKind::Metaconfig);
-  EXPECT_EQ(c.runs.size(), 3u);
   EXPECT_EQ(c.configs, (std::vector<std::string>{"second", "first", "none"}));
+  ASSERT_EQ(c.runs.size(), 6u);
+  int not_started = 0;
+  for (const LoadedRun& r : c.runs) {
+    EXPECT_NE(r.record.run.id, "unplanned");
+    if (r.record.run.status == kNotStarted) ++not_started;
+  }
+  EXPECT_EQ(not_started, 3);  // second g1, none g0, none g1
   ASSERT_EQ(c.problems.size(), 1u);
-  EXPECT_TRUE(mentions(c.problems, (tmp.path() / "out" / "none").string()));
-  EXPECT_EQ(c.default_out, tmp.path() / "out" / "report-meta");
+  EXPECT_TRUE(mentions(c.problems, "no runs of config 'none'"));
+  EXPECT_EQ(c.default_out, out / "report-meta");
+}
+
+TEST(ReportCollect, MetaconfigWithAMissingConfigFileIsAConfigError) {
+  TempDir tmp;
+  write_text(tmp.path() / "m.jsonc", "{\"configs\": [\"" + (tmp.path() / "gone.jsonc").string() + "\"]}");
+  EXPECT_THROW(collect_runs(tmp.path() / "m.jsonc"), ConfigError);
 }
 
 TEST(ReportCollect, MetaconfigWithoutConfigsIsAConfigError) {
   TempDir tmp;
   write_text(tmp.path() / "m.jsonc", "{\"results_dir\": \"x\"}");
   EXPECT_THROW(collect_runs(tmp.path() / "m.jsonc"), ConfigError);
-}
-
-TEST(ReportCollect, ConfigResultsDir) {
-  TempDir tmp;
-  fs::create_directories(tmp.path() / "res");
-  EXPECT_EQ(config_results_dir(tmp.path(), "res", "configs/x.jsonc"), tmp.path() / "res" / "x");
-  EXPECT_EQ(config_results_dir(tmp.path(), "nowhere", "x.jsonc"), fs::path("nowhere") / "x");
-  EXPECT_EQ(config_results_dir(tmp.path(), "/abs", "x.jsonc"), fs::path("/abs/x"));
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 // Finds and reads the runs a `moedil report TARGET` covers. TARGET is a run.json, a run
 // directory, a directory holding run directories at any depth (a config's results dir, or a
-// whole results/ dir), or a metaconfig (every run of each of its configs).
+// whole results/ dir), or a metaconfig (the runs `moedil batch` plans for it, found by their
+// keys; those not started yet are listed with status "not started").
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -11,6 +12,9 @@
 namespace moedil::report {
 
 enum class TargetKind { RunFile, Directory, Metaconfig };
+
+/// Status of a run a metaconfig plans that has no run.json yet (listed, never in statistics).
+inline constexpr const char* kNotStarted = "not started";
 
 struct LoadedRun {
   std::filesystem::path path;  ///< the run.json
@@ -36,12 +40,5 @@ struct Collection {
 /// when `target` does not exist, ConfigError for a metaconfig that cannot be parsed, and
 /// DataError (naming the target and every problem) when no run at all could be read.
 Collection collect_runs(const std::filesystem::path& target);
-
-/// The directory a metaconfig's runs of `config_path` live in: <results_dir>/<config stem>.
-/// `results_dir` (default "results") and relative config paths are taken relative to the
-/// metaconfig's directory when that exists there, else relative to the current directory.
-std::filesystem::path config_results_dir(const std::filesystem::path& metaconfig_dir,
-                                         const std::string& results_dir,
-                                         const std::string& config_path);
 
 }  // namespace moedil::report
