@@ -100,6 +100,15 @@ check "a drawn seed is recorded" grep -q '"global": [1-9]' "$g1/run.json"
 expect 0 "4 runs: 4 completed" "$moedil" batch m.jsonc
 check "nothing ran twice" test "$(grep -c '^=== ' lg/*.out | awk -F: '{s += $2} END {print s}')" -eq 4
 expect 0 "4 completed" "$moedil" status res
+# --watch redraws every interval until stopped; SIGINT ends it with exit 0.
+"$moedil" status res --watch --interval 0.3 > watch.out 2>&1 &
+watch_pid=$!
+sleep 1.5
+kill -INT "$watch_pid"
+wait "$watch_pid"
+watch_code=$?
+check "status --watch stops cleanly on Ctrl-C" test "$watch_code" -eq 0
+check "status --watch redraws" test "$(grep -c '4 runs: 4 completed' watch.out)" -ge 3
 
 # A run that fails (missing data) never stops the others; exit 1; status shows its error.
 echo '{"dataset": "fashion_mnist", "dataset_root": "nowhere", "partition": {"type": "rotate"},
