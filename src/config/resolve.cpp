@@ -272,6 +272,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("num_heads", model.num_heads, at_least(1));
     m.field("mlp_ratio", model.mlp_ratio, in_range(0.0, 64.0, false, true));
     m.field("dropout", model.dropout, in_range(0.0, 1.0, true, false));
+    m.field("init_weights", model.init_weights);
     m.layer_indices("moe_layer_indices", model.moe_layer_indices, model.depth);
     m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, at_least(1));
     m.field("moe_num_shared_experts", model.moe_num_shared_experts, at_least(0));

@@ -22,6 +22,7 @@
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_id.h"
 #include "moedil/model/registry.h"
+#include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
 #include "moedil/train/checkpoint.h"
 #include "moedil/train/loss.h"
@@ -104,9 +105,20 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
   const model::InputShape input{dataset.channels(), dataset.height(), dataset.width(),
                                 dataset.num_classes};
-  const ModelFactory make_model = [&c, input, device] {
+  model::NamedTensors init_weights;
+  if (!c.model.init_weights.empty()) init_weights = model::read_weights_file(c.model.init_weights);
+  bool weights_reported = false;
+  const ModelFactory make_model = [&c, input, device, &init_weights, &weights_reported, log] {
     torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
     model::Classifier m = model::make_model(c.model, input);
+    if (!init_weights.empty()) {
+      const model::WeightsMatch match =
+          model::load_named_tensors(*m, init_weights, c.model.init_weights);
+      if (!weights_reported) {
+        log->info("[model] init_weights {}: {}", c.model.init_weights, model::describe(match));
+        weights_reported = true;
+      }
+    }
     m->to(device);
     return m;
   };

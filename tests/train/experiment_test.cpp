@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <torch/cuda.h>
+#include <torch/serialize.h>
 
 #include "moedil/common/error.h"
 #include "moedil/config/resolve.h"
@@ -161,6 +162,39 @@ TEST_F(ExperimentTest, InterruptMarksTheRunInterrupted) {
   stop_requested().store(0);
   const fs::path run_dir = fs::directory_iterator(dir_ / "results" / "tiny")->path();
   EXPECT_EQ(read_json(run_dir / "run.json")["run"]["status"], "interrupted");
+}
+
+TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {
+  const RunResult first = run_experiment(tiny_config());
+  const fs::path checkpoint = first.run_json.parent_path() / "checkpoint.pt";
+  ASSERT_TRUE(fs::exists(checkpoint));
+  config::RunConfig c = tiny_config();
+  c.model.init_weights = checkpoint.string();
+  const RunResult second = run_experiment(c);
+  // Same data and splits: accuracy before training is the first run's accuracy at its end.
+  EXPECT_EQ(second.record.init_acc, first.record.r_matrix.back());
+  EXPECT_NE(first.record.init_acc, first.record.r_matrix.back());
+
+  // A weights file that does not exist, or matches nothing, fails before any run directory.
+  const auto runs = [&] {
+    return std::distance(fs::directory_iterator(dir_ / "results" / "tiny"), fs::directory_iterator());
+  };
+  const auto before = runs();
+  c.model.init_weights = (dir_ / "absent.pt").string();
+  EXPECT_THROW(run_experiment(c), DataError);
+  c10::impl::GenericDict unrelated(c10::StringType::get(), c10::TensorType::get());
+  unrelated.insert("encoder.layer.0.weight", at::ones({3}));
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(unrelated));
+  std::ofstream(dir_ / "unrelated.pt", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  c.model.init_weights = (dir_ / "unrelated.pt").string();
+  try {
+    run_experiment(c);
+    FAIL() << "a weights file matching nothing was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("matches the model"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(runs(), before);
 }
 
 TEST_F(ExperimentTest, BadInputFailsBeforeAnyRunDirectoryExists) {

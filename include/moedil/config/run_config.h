@@ -44,6 +44,9 @@ struct ModelConfig {
   int64_t num_heads = 4;
   double mlp_ratio = 2.0;
   double dropout = 0.0;
+  /// Initial weights: a file of named tensors (a moedil checkpoint.pt or saved module, or a
+  /// PyTorch state dict saved with torch.save); empty = random initialisation.
+  std::string init_weights;
   // MoE options (vit_moe).
   /// Which blocks get an MoE MLP: explicit list of block indices. In JSON either a list,
   /// "every_other" (1, 3, 5, ...) or "all"; resolved to the list here.

@@ -1,0 +1,41 @@
+#pragma once
+// Initial weights from a file (`model.init_weights`): named tensors saved by moedil (a run's
+// checkpoint.pt, or any module saved with torch::save) or a PyTorch state dict saved with
+// torch.save(model.state_dict(), path). Names are matched to the model's parameters and
+// buffers; what matched, what is missing, what the file has in addition and what has another
+// shape is reported, and a file matching nothing is an error.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+namespace moedil::model {
+
+/// Name -> tensor, names dotted as in named_parameters() ("blocks.1.moe.router.gate.weight").
+using NamedTensors = std::map<std::string, at::Tensor>;
+
+/// Reads every tensor of a weights file. A moedil checkpoint's model part is used when the file
+/// is a checkpoint. Throws DataError naming the path when it does not exist or is neither a
+/// LibTorch archive nor a pickled dict of tensors.
+NamedTensors read_weights_file(const std::string& path);
+
+struct WeightsMatch {
+  std::vector<std::string> matched;     ///< copied into the model
+  std::vector<std::string> missing;     ///< in the model, not in the file (left as initialised)
+  std::vector<std::string> unexpected;  ///< in the file, not in the model
+  std::vector<std::string> mismatched;  ///< in both, with different shapes (left as initialised)
+};
+
+/// Copies every tensor of `weights` whose name and shape match into `module` (under no_grad,
+/// converting dtype and device) and says what happened. Throws DataError naming `source` when
+/// nothing matched.
+WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& weights,
+                                const std::string& source);
+
+/// One line for the log: "matched 10 of 12 tensors; missing 2 (a, b); unexpected 0; shape
+/// mismatch 0", listing at most 5 names per kind.
+std::string describe(const WeightsMatch& match);
+
+}  // namespace moedil::model

@@ -1,0 +1,124 @@
+#include "moedil/model/weights_file.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <ATen/core/ivalue.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/serialize.h>
+#include <torch/serialize/input-archive.h>
+
+#include "moedil/common/error.h"
+
+namespace moedil::model {
+namespace {
+
+// Every tensor of a (possibly nested) archive, names joined with '.'.
+void collect(torch::serialize::InputArchive& archive, const std::string& prefix,
+             NamedTensors& out) {
+  for (const std::string& key : archive.keys()) {
+    const std::string name = prefix.empty() ? key : prefix + "." + key;
+    at::Tensor tensor;
+    if (archive.try_read(key, tensor)) {
+      out[name] = tensor;
+      continue;
+    }
+    torch::serialize::InputArchive child;
+    if (archive.try_read(key, child)) collect(child, name, out);
+  }
+}
+
+bool read_archive(const std::string& path, NamedTensors& out) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, at::kCPU);
+  } catch (const c10::Error&) {
+    return false;
+  }
+  torch::serialize::InputArchive model;
+  // A moedil checkpoint keeps the model under "model", next to optimizer and state.
+  if (archive.try_read("model", model)) {
+    collect(model, "", out);
+  } else {
+    collect(archive, "", out);
+  }
+  return true;
+}
+
+bool read_pickle(const std::string& path, NamedTensors& out) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const c10::Error&) {
+    return false;
+  }
+  if (!value.isGenericDict()) return false;
+  for (const auto& entry : value.toGenericDict()) {
+    if (entry.key().isString() && entry.value().isTensor()) {
+      out[entry.key().toStringRef()] = entry.value().toTensor();
+    }
+  }
+  return true;
+}
+
+std::string list(const std::vector<std::string>& names) {
+  std::string out = std::to_string(names.size());
+  if (names.empty()) return out;
+  out += " (";
+  for (std::size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 5) out += ", ...";
+  return out + ")";
+}
+
+}  // namespace
+
+NamedTensors read_weights_file(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw DataError("model.init_weights: weights file '" + path + "' does not exist");
+  }
+  NamedTensors out;
+  if (read_pickle(path, out) || read_archive(path, out)) return out;
+  throw DataError("model.init_weights: '" + path +
+                  "' is neither a LibTorch archive (torch::save, moedil checkpoint.pt) nor a "
+                  "state dict saved with torch.save");
+}
+
+WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& weights,
+                                const std::string& source) {
+  WeightsMatch match;
+  std::map<std::string, at::Tensor> targets;
+  for (const auto& item : module.named_parameters()) targets[item.key()] = item.value();
+  for (const auto& item : module.named_buffers()) targets[item.key()] = item.value();
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, target] : targets) {
+    const auto it = weights.find(name);
+    if (it == weights.end()) {
+      match.missing.push_back(name);
+    } else if (it->second.sizes() != target.sizes()) {
+      match.mismatched.push_back(name);
+    } else {
+      target.copy_(it->second);
+      match.matched.push_back(name);
+    }
+  }
+  for (const auto& [name, tensor] : weights) {
+    if (!targets.count(name)) match.unexpected.push_back(name);
+  }
+  if (match.matched.empty()) {
+    throw DataError("model.init_weights: no tensor of '" + source +
+                    "' matches the model by name and shape: " + describe(match));
+  }
+  return match;
+}
+
+std::string describe(const WeightsMatch& m) {
+  const std::size_t total = m.matched.size() + m.missing.size() + m.mismatched.size();
+  return "matched " + std::to_string(m.matched.size()) + " of " + std::to_string(total) +
+         " model tensors; missing " + list(m.missing) + "; unexpected " + list(m.unexpected) +
+         "; shape mismatch " + list(m.mismatched);
+}
+
+}  // namespace moedil::model
