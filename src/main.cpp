@@ -97,6 +97,17 @@ int main(int argc, char** argv) {
   status_cmd->add_flag("--watch,-w", status.watch, "Redraw every --interval seconds until Ctrl-C");
   status_cmd->add_option("--interval", status.interval_seconds, "Seconds between redraws (5)");
 
+  EvalOptions eval;
+  auto* eval_cmd = app.add_subcommand(
+      "eval", "Evaluate a run's saved weights (its checkpoint.pt) again on every domain");
+  eval_cmd->add_option("run_dir", eval.run_dir, "Run directory, e.g. results/quickstart/<run-id>")
+      ->required();
+  eval_cmd->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N");
+  eval_cmd->add_option("--threads", eval.threads, "LibTorch intra-op threads (default all cores)");
+  eval_cmd->footer(
+      "Rebuilds the run's data and model from its run.json (same config and seeds), loads the\n"
+      "weights of its last finished epoch and writes <run dir>/eval.json.\n");
+
   auto* list_cmd = app.add_subcommand(
       "list", "List the registered datasets, partition types, models and optimizers");
 
@@ -129,6 +140,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run_run(run);
     if (*validate_cmd) return run_validate(validate);
+    if (*eval_cmd) return run_eval(eval);
     if (*list_cmd) return run_list();
     if (*batch_cmd) return run_batch(batch);
     if (*status_cmd) return run_status(status);

@@ -11,6 +11,7 @@
 #include "moedil/io/logging.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
+#include "moedil/train/eval_run.h"
 #include "moedil/train/experiment.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/replay.h"
@@ -66,6 +67,28 @@ int run_run(const RunOptions& options) {
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   train::run_experiment(c, train::RunPlace{options.run_dir, false});
+  return 0;
+}
+
+int run_eval(const EvalOptions& options) {
+  std::vector<std::string> overrides;
+  if (options.device) overrides.push_back("device=\"" + *options.device + "\"");
+  if (options.threads) overrides.push_back("num_threads=" + std::to_string(*options.threads));
+  const train::RunEvaluation result = train::evaluate_run(options.run_dir, overrides);
+  auto log = io::logger();
+  log->info("[eval] {}: weights after {} epochs", result.run_id, result.epochs_trained);
+  double mean = 0.0;
+  for (std::size_t j = 0; j < result.eval.size(); ++j) {
+    const io::EvalRecord& v = result.eval[j];
+    mean += v.acc / static_cast<double>(result.eval.size());
+    if (j < result.recorded_acc.size()) {
+      log->info("[eval] {:<16} acc {:.4f} (run.json {:.4f})  loss {:.4f}", v.domain, v.acc,
+                result.recorded_acc[j], v.loss);
+    } else {
+      log->info("[eval] {:<16} acc {:.4f}  loss {:.4f}", v.domain, v.acc, v.loss);
+    }
+  }
+  log->info("[eval] mean acc {:.4f}; written to {}", mean, result.written.string());
   return 0;
 }
 

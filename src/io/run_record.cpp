@@ -31,7 +31,7 @@ json metrics_json(const metrics::ClMetrics& m) {
           {"intransience", optional_number(m.intransience)}};
 }
 
-json eval_json(const std::vector<EvalRecord>& evals) {
+json eval_json_impl(const std::vector<EvalRecord>& evals) {
   json out = json::array();
   for (const auto& v : evals) {
     out.push_back({{"domain", v.domain},
@@ -241,6 +241,8 @@ RunRecord read_run_record(const std::string& path) {
   return run_record_from_json(j, path);
 }
 
+json evals_to_json(const std::vector<EvalRecord>& evals) { return eval_json_impl(evals); }
+
 json to_json(const RunRecord& r) {
   json epochs = json::array();
   for (const auto& e : r.epochs) {
@@ -256,7 +258,7 @@ json to_json(const RunRecord& r) {
                       {"balance_weight", e.balance_weight},
                       {"routers_frozen", e.routers_frozen},
                       {"replayed", e.replayed},
-                      {"eval", eval_json(e.eval)},
+                      {"eval", evals_to_json(e.eval)},
                       {"expert_usage", usage_json(e.expert_usage)}});
   }
   json pretrain = nullptr;
@@ -265,7 +267,7 @@ json to_json(const RunRecord& r) {
     pretrain = {{"num_samples", p.num_samples}, {"epochs", p.epochs},
                 {"train_loss", p.train_loss},   {"train_acc", p.train_acc},
                 {"seconds", p.seconds},         {"class_counts", p.class_counts},
-                {"eval", eval_json(p.eval)}};
+                {"eval", evals_to_json(p.eval)}};
   }
   json replay = json::array();
   for (const auto& m : r.replay) {

@@ -267,6 +267,28 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   return result;
 }
 
+config::RunConfig config_of_run(const std::filesystem::path& run_dir,
+                                const std::vector<std::string>& overrides) {
+  const std::filesystem::path run_json = run_dir / "run.json";
+  if (!std::filesystem::exists(run_json)) {
+    throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
+  }
+  const io::RunRecord saved = io::read_run_record(run_json.string());
+  nlohmann::json j = saved.run.config;
+  for (const auto& assignment : overrides) {
+    // Anything else would make the continued run a different experiment.
+    if (assignment.rfind("device=", 0) != 0 && assignment.rfind("num_threads=", 0) != 0) {
+      throw UsageError("a saved run keeps its config; only --device and --threads may change ('" +
+                       assignment + "')");
+    }
+    config::apply_override(j, assignment);
+  }
+  config::RunConfig c =
+      config::resolve_run_config(j, name_catalog(), "", run_json.string() + " (run.config)");
+  c.config_name = saved.run.config_name;
+  return c;
+}
+
 RunResult resume_experiment(const std::filesystem::path& run_dir,
                             const std::vector<std::string>& overrides) {
   const std::filesystem::path run_json = run_dir / "run.json";
@@ -282,19 +304,7 @@ RunResult resume_experiment(const std::filesystem::path& run_dir,
     result.record = std::move(saved);
     return result;
   }
-  nlohmann::json j = saved.run.config;
-  for (const auto& assignment : overrides) {
-    // Anything else would make the continued run a different experiment.
-    if (assignment.rfind("device=", 0) != 0 && assignment.rfind("num_threads=", 0) != 0) {
-      throw UsageError("a resumed run keeps its config; only --device and --threads may change ('" +
-                       assignment + "')");
-    }
-    config::apply_override(j, assignment);
-  }
-  config::RunConfig c =
-      config::resolve_run_config(j, name_catalog(), "", run_json.string() + " (run.config)");
-  c.config_name = saved.run.config_name;
-  return run_experiment(c, RunPlace{run_dir, true});
+  return run_experiment(config_of_run(run_dir, overrides), RunPlace{run_dir, true});
 }
 
 }  // namespace moedil::train

@@ -72,6 +72,10 @@ run_json=$(ls results/ok/*/run.json 2>/dev/null | head -1)
 if [ -z "$run_json" ] || ! grep -q '"status": "completed"' "$run_json"; then
   echo "FAIL: no completed run.json under results/ok"; failures=$((failures + 1))
 fi
+# eval: the saved weights give the recorded final accuracies again.
+expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
+[ -s "$(dirname "$run_json")/eval.json" ] || { echo "FAIL: eval.json missing"; failures=$((failures + 1)); }
+expect 2 "holds no run.json" "$moedil" eval nowhere
 log=$(ls logs/*.log 2>/dev/null | head -1)
 if [ -z "$log" ] || [ "$(grep -c '\[train\] domain' "$log")" -ne 3 ]; then
   echo "FAIL: log file missing or without 3 epoch lines"; failures=$((failures + 1))

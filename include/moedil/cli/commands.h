@@ -17,6 +17,12 @@ struct RunOptions {
   std::optional<int64_t> threads;
 };
 
+struct EvalOptions {
+  std::string run_dir;
+  std::optional<std::string> device;
+  std::optional<int64_t> threads;
+};
+
 struct ValidateOptions {
   std::string config_path;
   std::vector<std::string> overrides;
@@ -61,6 +67,8 @@ struct ReportOptions {
 
 /// `moedil run`: loads, validates and runs one experiment.
 int run_run(const RunOptions& options);
+/// `moedil eval`: a run's saved weights evaluated again on every domain.
+int run_eval(const EvalOptions& options);
 /// `moedil validate`: reports every config problem at once; --print shows the resolved config.
 int run_validate(const ValidateOptions& options);
 /// `moedil list`: every registered dataset, partition type, model, optimizer, loss, scheduler

@@ -99,6 +99,9 @@ struct RunRecord {
 
 nlohmann::json to_json(const RunRecord& r);
 
+/// The evaluations as run.json writes them (epochs[].eval).
+nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
+
 /// Reads run.json back (the inverse of to_json). `where` names the source in errors (a path).
 /// Throws DataError when the schema_version is missing or unknown, or when a field is missing
 /// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.

@@ -47,6 +47,11 @@ struct RunPlace {
 /// live process owns it; IoError when the results disk cannot hold the run.
 RunResult run_experiment(const config::RunConfig& config, const RunPlace& place = {});
 
+/// The resolved config saved in run_dir/run.json, with `overrides` applied; only device and
+/// num_threads may change (UsageError otherwise). Throws DataError when there is no run.json.
+config::RunConfig config_of_run(const std::filesystem::path& run_dir,
+                                const std::vector<std::string>& overrides);
+
 /// `moedil run --resume DIR`: the run in DIR continued with the resolved config saved in its
 /// run.json (`overrides` may change device and num_threads only). A completed run is returned
 /// as it is. Throws DataError when DIR holds no readable run.json.

@@ -1,0 +1,72 @@
+#include "moedil/train/eval_run.h"
+
+#include <ATen/Parallel.h>
+#include <torch/utils.h>
+
+#include "moedil/common/error.h"
+#include "moedil/data/batching.h"
+#include "moedil/data/registry.h"
+#include "moedil/io/atomic_file.h"
+#include "moedil/model/registry.h"
+#include "moedil/model/weights_file.h"
+#include "moedil/partition/registry.h"
+#include "moedil/train/evaluate.h"
+#include "moedil/train/experiment.h"
+#include "moedil/train/trainer.h"
+
+namespace moedil::train {
+
+RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
+                           const std::vector<std::string>& overrides) {
+  const config::RunConfig c = config_of_run(run_dir, overrides);
+  const std::filesystem::path checkpoint = run_dir / "checkpoint.pt";
+  if (!std::filesystem::exists(checkpoint)) {
+    throw DataError(run_dir.string() + " has no checkpoint.pt: the run finished no epoch yet");
+  }
+  const io::RunRecord record = io::read_run_record((run_dir / "run.json").string());
+  const c10::Device device = resolve_device(c.device);
+  at::set_num_threads(static_cast<int>(resolve_num_threads(c.num_threads)));
+
+  const data::Dataset dataset = data::make_dataset(c);
+  const std::vector<partition::Domain> domains = partition::make_domains(dataset, c);
+  torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
+  model::Classifier net = model::make_model(
+      c.model, {dataset.channels(), dataset.height(), dataset.width(), dataset.num_classes});
+  const model::WeightsMatch match =
+      model::load_named_tensors(*net, model::read_weights_file(checkpoint.string()), checkpoint.string());
+  if (!match.missing.empty() || !match.mismatched.empty()) {
+    throw DataError(checkpoint.string() + " does not fit the run's model: " + model::describe(match));
+  }
+  net->to(device);
+
+  RunEvaluation out;
+  out.run_id = record.run.id;
+  const data::Normalizer normalizer(dataset.mean, dataset.stddev, device);
+  for (const auto& d : domains) {
+    const data::Batches batches(d.images.to(device), d.labels.to(device), d.test_idx,
+                                c.batch_size, normalizer);
+    const Evaluation ev = evaluate(*net, batches, dataset.num_classes);
+    io::EvalRecord rec{d.name, ev.acc, ev.loss, {}, usage_by_layer(ev.usage)};
+    for (int64_t t = 0; t < dataset.num_classes; ++t) {
+      rec.confusion.emplace_back(ev.confusion.begin() + t * dataset.num_classes,
+                                 ev.confusion.begin() + (t + 1) * dataset.num_classes);
+    }
+    out.eval.push_back(std::move(rec));
+  }
+  // The checkpoint holds the weights after the last finished epoch that run.json records.
+  out.epochs_trained = static_cast<int64_t>(record.epochs.size());
+  if (!record.epochs.empty()) {
+    for (const auto& v : record.epochs.back().eval) out.recorded_acc.push_back(v.acc);
+  }
+  out.written = run_dir / "eval.json";
+  io::write_file_atomic(out.written, nlohmann::json{{"run_id", out.run_id},
+                                                    {"checkpoint", checkpoint.string()},
+                                                    {"epochs_trained", out.epochs_trained},
+                                                    {"recorded_acc", out.recorded_acc},
+                                                    {"eval", io::evals_to_json(out.eval)}}
+                                             .dump(1) +
+                                         "\n");
+  return out;
+}
+
+}  // namespace moedil::train
