@@ -35,13 +35,23 @@ Batches::Batches(at::Tensor images, at::Tensor labels, at::Tensor indices, int64
       batch_size_(batch_size),
       normalizer_(std::move(normalizer)) {
   if (batch_size_ <= 0) throw Error("Batches: batch_size must be positive");
+  const at::Tensor host = indices.to(at::kCPU).to(at::kLong).contiguous();
+  base_host_.assign(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + host.numel());
+  host_ = base_host_;
 }
 
 int64_t Batches::num_batches() const { return (num_samples() + batch_size_ - 1) / batch_size_; }
 
 void Batches::shuffle(uint64_t seed) {
-  const at::Tensor order = index_tensor(random_permutation(base_indices_.numel(), seed));
-  indices_ = base_indices_.index_select(0, order.to(base_indices_.device()));
+  const std::vector<int64_t> order = random_permutation(base_indices_.numel(), seed);
+  for (std::size_t i = 0; i < order.size(); ++i) host_[i] = base_host_[order[i]];
+  indices_ = base_indices_.index_select(0, index_tensor(order).to(base_indices_.device()));
+}
+
+std::vector<int64_t> Batches::host_rows(int64_t b) const {
+  const int64_t start = b * batch_size_;
+  const int64_t end = std::min(start + batch_size_, num_samples());
+  return {host_.begin() + start, host_.begin() + end};
 }
 
 at::Tensor Batches::rows(int64_t b) const {

@@ -42,7 +42,7 @@ void ProgressLine::on_step(const StepInfo& info) {
                static_cast<long long>(info.domain + 1), static_cast<long long>(info.num_domains),
                static_cast<long long>(info.epoch + 1), static_cast<long long>(info.num_epochs),
                static_cast<long long>(info.step + 1), static_cast<long long>(info.num_steps),
-               info.loss, info.seconds, eta);
+               info.loss ? info.loss() : 0.0, info.seconds, eta);
   std::fflush(stderr);
 }
 

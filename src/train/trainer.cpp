@@ -89,6 +89,7 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
     // Each domain's images go to the device once; batches are cut there.
     images_.push_back(d.images.to(device));
     labels_.push_back(d.labels.to(device));
+    host_labels_.push_back(to_vector(d.labels));
     train_batches_.emplace_back(images_.back(), labels_.back(), d.train_idx, config_.batch_size,
                                 normalizer_);
     test_batches_.emplace_back(images_.back(), labels_.back(), d.test_idx, config_.batch_size,
@@ -158,10 +159,14 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
                                  torch::optim::Optimizer& optimizer, Loss& loss,
                                  int64_t num_steps, const BatchFn& batch_at,
                                  double balance_weight, const std::string& where,
-                                 const std::function<void(int64_t, double)>& after_step) {
+                                 const std::function<void(int64_t, const at::Tensor&)>& after_step) {
   model.train();
+  const auto on_device = at::TensorOptions().device(device_);
+  at::Tensor loss_sum = at::zeros({}, on_device.dtype(at::kDouble));
+  at::Tensor aux_sum = at::zeros({}, on_device.dtype(at::kDouble));
+  at::Tensor correct = at::zeros({}, on_device.dtype(at::kLong));
+  at::Tensor first_bad = at::full({}, -1, on_device.dtype(at::kLong));
   EpochStats stats;
-  stats.correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
   for (int64_t step = 0; step < num_steps; ++step) {
     if (const int signal = stop_requested().load(); signal != 0) {
       throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step) +
@@ -178,24 +183,34 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
       weighted_aux = aux * balance_weight;
       total = total + weighted_aux;
     }
-    // One host read per step for both values (the NaN check needs them before the update).
-    const at::Tensor values = at::stack({task.detach(), weighted_aux.detach()}).to(at::kCPU);
-    const double loss_value = values[0].item<double>();
-    const double aux_value = values[1].item<double>();
-    if (!std::isfinite(loss_value) || !std::isfinite(aux_value)) {
-      throw TrainingError("non-finite loss (" + std::to_string(loss_value) + ") at " + where +
-                          ", step " + std::to_string(step) + "; try a lower optimizer.lr");
-    }
     optimizer.zero_grad();
     total.backward();
     optimizer.step();
-    stats.loss_sum += loss_value * static_cast<double>(y.size(0));
-    stats.aux_sum += aux_value;
-    stats.correct += logits.argmax(1).eq(y).sum();
+    const at::Tensor task_value = task.detach();
+    const at::Tensor aux_value = weighted_aux.detach();
+    // Device-side bookkeeping only: remember the first step whose loss was not finite.
+    const at::Tensor bad = at::isfinite(task_value).logical_and(at::isfinite(aux_value)).logical_not();
+    first_bad.masked_fill_(bad.logical_and(first_bad.lt(0)), step);
+    loss_sum.add_(task_value.to(at::kDouble) * static_cast<double>(y.size(0)));
+    aux_sum.add_(aux_value.to(at::kDouble));
+    correct.add_(logits.argmax(1).eq(y).sum());
     stats.samples += y.size(0);
     ++stats.steps;
-    if (after_step) after_step(step, loss_value);
+    if (after_step) after_step(step, task_value);
   }
+  // The one host read of the epoch.
+  const at::Tensor host =
+      at::stack({loss_sum, aux_sum, correct.to(at::kDouble), first_bad.to(at::kDouble)})
+          .to(at::kCPU);
+  const auto values = host.accessor<double, 1>();
+  if (values[3] >= 0) {
+    throw TrainingError("non-finite loss at " + where + ", step " +
+                        std::to_string(static_cast<int64_t>(values[3])) +
+                        "; try a lower optimizer.lr");
+  }
+  stats.loss_sum = values[0];
+  stats.aux_sum = values[1];
+  stats.correct = static_cast<int64_t>(values[2]);
   return stats;
 }
 
@@ -256,8 +271,7 @@ void Trainer::pretrain() {
     const EpochStats stats = fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(e),
                                  "pretraining epoch " + std::to_string(e), {});
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
-    rec.train_acc = static_cast<double>(stats.correct.item<int64_t>()) /
-                    static_cast<double>(stats.samples);
+    rec.train_acc = static_cast<double>(stats.correct) / static_cast<double>(stats.samples);
   }
   rec.eval = evaluate_all(*model_);
   rec.seconds = seconds_since(start);
@@ -371,18 +385,16 @@ void Trainer::run() {
         return {at::cat({current.first, replayed.first}, 0),
                 at::cat({current.second, replayed.second}, 0)};
       };
-      const auto after_step = [&](int64_t step, double loss) {
+      const auto after_step = [&](int64_t step, const at::Tensor& loss) {
         if (replay_) {
           // The memory sees this step's new samples only after the step has trained on them.
-          const at::Tensor step_rows = batches.rows(step);
-          const std::vector<int64_t> rows = to_vector(step_rows);
-          const std::vector<int64_t> ys = to_vector(labels_[d].index_select(0, step_rows));
+          const std::vector<int64_t> rows = batches.host_rows(step);
           std::vector<ReplaySample> seen;
-          for (std::size_t i = 0; i < rows.size(); ++i) seen.push_back({d, rows[i], ys[i]});
+          for (const int64_t row : rows) seen.push_back({d, row, host_labels_[d][row]});
           replay_->observe(seen);
         }
         info.step = step;
-        info.loss = loss;
+        info.loss = [&loss] { return loss.item<double>(); };
         info.seconds = seconds_since(start);
         for (auto* observer : observers_) observer->on_step(info);
       };
@@ -393,7 +405,7 @@ void Trainer::run() {
       const auto n = static_cast<double>(stats.samples);
       epoch.train_loss = stats.loss_sum / n;
       epoch.aux_loss = stats.steps > 0 ? stats.aux_sum / static_cast<double>(stats.steps) : 0.0;
-      epoch.train_acc = static_cast<double>(stats.correct.item<int64_t>()) / n;
+      epoch.train_acc = static_cast<double>(stats.correct) / n;
       epoch.expert_usage = usage_by_layer(model_->expert_usage(/*training=*/true));
       epoch.seconds = seconds_since(start);
       epoch.samples_per_s = epoch.seconds > 0 ? n / epoch.seconds : 0.0;

@@ -41,12 +41,16 @@ class Batches {
       int64_t b, const std::function<at::Tensor(const at::Tensor&)>& transform) const;
   /// Rows (into the images tensor) of batch b, int64 on the images' device.
   at::Tensor rows(int64_t b) const;
+  /// The same rows as rows(b), from a host-side copy: no device transfer or synchronisation.
+  std::vector<int64_t> host_rows(int64_t b) const;
 
  private:
   at::Tensor images_;
   at::Tensor labels_;
   at::Tensor base_indices_;
   at::Tensor indices_;
+  std::vector<int64_t> base_host_;  ///< base_indices_ on the host
+  std::vector<int64_t> host_;       ///< indices_ on the host
   int64_t batch_size_;
   Normalizer normalizer_;
 };

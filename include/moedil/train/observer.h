@@ -2,6 +2,7 @@
 // Hooks on the training loop (results writer, logger, progress line hang here instead of being
 // written into the loop).
 #include <cstdint>
+#include <functional>
 
 #include "moedil/io/run_record.h"
 
@@ -15,7 +16,9 @@ struct StepInfo {
   int64_t num_epochs = 0;
   int64_t step = 0;  ///< from 0
   int64_t num_steps = 0;
-  double loss = 0.0;     ///< task loss of this step
+  /// Task loss of this step, read from the device only when called (a synchronisation on a
+  /// GPU), so observers that do not show it cost nothing.
+  std::function<double()> loss;
   double seconds = 0.0;  ///< since the epoch started
 };
 

@@ -68,21 +68,25 @@ class Trainer {
   void run();
 
  private:
+  /// Read from the device once, at the end of the epoch.
   struct EpochStats {
-    double loss_sum = 0.0;
-    double aux_sum = 0.0;
-    at::Tensor correct;
+    double loss_sum = 0.0;  ///< task loss summed over samples
+    double aux_sum = 0.0;   ///< weighted auxiliary loss summed over steps
+    int64_t correct = 0;
     int64_t samples = 0;
     int64_t steps = 0;
   };
   using BatchFn = std::function<std::pair<at::Tensor, at::Tensor>(int64_t step)>;
 
-  /// num_steps optimisation steps of `model` on batch_at(step); `where` names the place in
-  /// error messages; after_step(step, loss) runs after each step.
+  /// num_steps optimisation steps of `model` on batch_at(step); after_step(step, loss) runs
+  /// after each step with the step's task loss still on the device. Nothing is read back to
+  /// the host per step: sums, correct counts and the first non-finite step are kept on the
+  /// device and read once at the end, when a non-finite loss throws TrainingError naming
+  /// `where` and the step.
   EpochStats fit(model::ClassifierImpl& model, torch::optim::Optimizer& optimizer, Loss& loss,
                  int64_t num_steps, const BatchFn& batch_at, double balance_weight,
                  const std::string& where,
-                 const std::function<void(int64_t, double)>& after_step);
+                 const std::function<void(int64_t, const at::Tensor&)>& after_step);
   /// Normalised, augmented (seeded by `seed`) images and labels of the given samples, grouped
   /// by domain.
   std::pair<at::Tensor, at::Tensor> gather(const std::vector<ReplaySample>& samples,
@@ -110,6 +114,7 @@ class Trainer {
   data::Augmenter augment_;
   std::vector<at::Tensor> images_;  ///< per domain, on the device
   std::vector<at::Tensor> labels_;  ///< per domain, on the device
+  std::vector<std::vector<int64_t>> host_labels_;  ///< per domain, for the replay memory
   std::vector<data::Batches> train_batches_;
   std::vector<data::Batches> test_batches_;
   std::vector<TrainerObserver*> observers_;
