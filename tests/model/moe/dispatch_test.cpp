@@ -327,5 +327,24 @@ TEST(DispatchTest, NoRowsGivesAnEmptyOutputOfTheExpertsWidth) {
       << "sparse_dispatch returns zeros_like(x) when no expert ran, with x's width";
 }
 
+TEST(DispatchTest, AssignmentsSumPerRowAndLeaveUnassignedRowsZero) {
+  // Row 0 goes to experts 1 and 2, row 1 to none, row 2 to expert 1.
+  at::manual_seed(8);
+  auto experts = make_experts(kExperts);
+  const at::Tensor x = at::randn({3, kDim});
+  const at::Tensor rows = at::tensor({0, 2, 0}, at::kLong);
+  const at::Tensor which = at::tensor({2, 1, 1}, at::kLong);
+  const at::Tensor gates = at::tensor({0.25f, 0.5f, 0.75f});
+  at::Tensor counts;
+  const at::Tensor out =
+      dispatch_assignments(x, rows, which, gates, kExperts, linear_experts(experts), &counts);
+  at::NoGradGuard no_grad;
+  expect_close(out[0], 0.25 * experts[2]->forward(x[0]) + 0.75 * experts[1]->forward(x[0]),
+               "row 0");
+  expect_close(out[1], at::zeros({kOut}), "row 1");
+  expect_close(out[2], 0.5 * experts[1]->forward(x[2]), "row 2");
+  EXPECT_TRUE(at::equal(counts, at::tensor({0, 2, 1, 0}, at::kLong)));
+}
+
 }  // namespace
 }  // namespace moedil::model::moe
