@@ -42,8 +42,12 @@ Routing RouterImpl::forward(const at::Tensor& rows) {
     logits = logits + at::randn_like(logits) * options.noise_std();
   }
   if (is_training() && options.expert_dropout() > 0.0) {
-    logits = logits.masked_fill(draw_available().logical_not(),
+    r.available = draw_available();
+    logits = logits.masked_fill(r.available.logical_not(),
                                 -std::numeric_limits<double>::infinity());
+  } else {
+    r.available = at::ones({options.num_experts()},
+                           at::TensorOptions().dtype(at::kBool).device(logits.device()));
   }
   r.probs = at::softmax(logits, -1);
   auto [top_probs, top_idx] = r.probs.topk(options.top_k(), -1);

@@ -28,6 +28,7 @@ struct Routing {
   at::Tensor probs;       ///< [R, E] softmax of the (noisy, masked) logits; 0 for dropped experts
   at::Tensor expert_idx;  ///< [R, k] int64, the chosen experts, most probable first
   at::Tensor gates;       ///< [R, k] weights of the chosen experts' outputs
+  at::Tensor available;   ///< bool [E] experts available in this forward (expert dropout)
 };
 
 /// Gates are the chosen experts' probabilities; with k > 1 they are renormalised to sum to 1
