@@ -45,7 +45,14 @@ at::Tensor dispatch_assignments(const at::Tensor& x, const at::Tensor& flat_row,
     outputs.push_back(expert(e, x.index_select(0, chosen)));
     start += n[e];
   }
-  if (outputs.empty()) return expert(0, x);  // no rows: an empty output of the experts' width
+  if (outputs.empty()) {
+    // No assignment: expert 0 on no rows gives the output width; every row gets 0.
+    const at::Tensor empty = expert(0, x.slice(0, 0, 0));
+    if (rows == 0) return empty;
+    std::vector<int64_t> shape = empty.sizes().vec();
+    shape[0] = rows;
+    return at::zeros(shape, empty.options());
+  }
   const at::Tensor stacked = at::cat(outputs, 0);
   const at::Tensor weighted = stacked * broadcastable(sorted_gates, stacked.dim());
   std::vector<int64_t> out_shape = stacked.sizes().vec();

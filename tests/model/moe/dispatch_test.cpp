@@ -346,5 +346,23 @@ TEST(DispatchTest, AssignmentsSumPerRowAndLeaveUnassignedRowsZero) {
   EXPECT_TRUE(at::equal(counts, at::tensor({0, 2, 1, 0}, at::kLong)));
 }
 
+TEST(DispatchTest, NoAssignmentsGiveZerosForEveryRow) {
+  at::manual_seed(9);
+  auto experts = make_experts(kExperts);
+  const at::Tensor x = at::randn({2, kDim});
+  const at::Tensor none = at::zeros({0}, at::kLong);
+  int calls = 0;
+  const ExpertFn fn = [&](int64_t e, const at::Tensor& r) {
+    ++calls;
+    EXPECT_EQ(r.size(0), 0) << "no expert sees a row";
+    return experts[static_cast<std::size_t>(e)]->forward(r);
+  };
+  at::Tensor counts;
+  const at::Tensor out = dispatch_assignments(x, none, none, at::zeros({0}), kExperts, fn, &counts);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(at::equal(out, at::zeros({2, kOut})));
+  EXPECT_TRUE(at::equal(counts, at::zeros({kExperts}, at::kLong)));
+}
+
 }  // namespace
 }  // namespace moedil::model::moe
