@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <regex>
 
 #include "moedil/common/error.h"
 #include "moedil/common/suggest.h"
+#include "moedil/model/moe/balance_names.h"
 
 namespace moedil::config {
 namespace {
@@ -28,6 +30,20 @@ Check<double> in_range(double lo, double hi, bool include_lo, bool include_hi) {
     if (ok) return "";
     return json(v).dump() + " is out of range: must be in " + (include_lo ? "[" : "(") +
            json(lo).dump() + ", " + json(hi).dump() + (include_hi ? "]" : ")");
+  };
+}
+
+/// Names from `valid` (unknown ones name the closest) mapped to weights >= 0.
+Check<std::map<std::string, double>> weights_of(std::vector<std::string> valid, std::string what) {
+  return [valid = std::move(valid), what = std::move(what)](
+             const std::map<std::string, double>& v) -> std::string {
+    for (const auto& [name, weight] : v) {
+      if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
+        return unknown_name_message(what, name, valid);
+      }
+      if (!(weight >= 0.0)) return "'" + name + "': weight " + json(weight).dump() + " must be >= 0";
+    }
+    return "";
   };
 }
 
@@ -63,6 +79,18 @@ std::string convert(const json& j, int64_t& out) {
 std::string convert(const json& j, double& out) {
   if (!j.is_number()) return "expected a number, got " + describe(j);
   out = j.get<double>();
+  return "";
+}
+std::string convert(const json& j, std::map<std::string, double>& out) {
+  if (!j.is_object()) return "expected an object {\"name\": weight, ...}, got " + describe(j);
+  std::map<std::string, double> values;
+  for (const auto& item : j.items()) {
+    if (!item.value().is_number()) {
+      return "'" + item.key() + "': expected a number, got " + describe(item.value());
+    }
+    values[item.key()] = item.value().get<double>();
+  }
+  out = std::move(values);
   return "";
 }
 template <class T>
@@ -280,6 +308,13 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("moe_routing_granularity", model.moe_routing_granularity,
             one_of({"sample", "token"}, "moe_routing_granularity"));
     m.field("moe_route_with_cls_token", model.moe_route_with_cls_token);
+    m.field("moe_noise_std", model.moe_noise_std, in_range(0.0, 1e3, true, true));
+    m.field("moe_capacity_factor", model.moe_capacity_factor, in_range(0.0, 1e6, true, true));
+    m.field("moe_routing", model.moe_routing,
+            one_of({"token_choice", "expert_choice"}, "moe_routing"));
+    m.field("moe_expert_dropout", model.moe_expert_dropout, in_range(0.0, 1.0, true, false));
+    m.field("moe_balance_losses", model.moe_balance_losses,
+            weights_of(model::moe::balance_loss_names(), "balance loss"));
   });
   v.object("optimizer", [&](auto& o) {
     o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));

@@ -182,6 +182,9 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     e.replayed = f.get_or<int64_t>("replayed", 0);
     e.eval = read_evals(f.at("eval"));
     e.expert_usage = read_usage(f.at("expert_usage"));
+    if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
+      e.dropped_fraction = f.at("dropped_fraction").as<std::map<std::string, double>>();
+    }
     r.epochs.push_back(std::move(e));
   }
   r.r_matrix = root.at("r_matrix").as<std::vector<std::vector<double>>>();
@@ -259,7 +262,8 @@ json to_json(const RunRecord& r) {
                       {"routers_frozen", e.routers_frozen},
                       {"replayed", e.replayed},
                       {"eval", evals_to_json(e.eval)},
-                      {"expert_usage", usage_json(e.expert_usage)}});
+                      {"expert_usage", usage_json(e.expert_usage)},
+                      {"dropped_fraction", e.dropped_fraction}});
   }
   json pretrain = nullptr;
   if (r.pretrain) {

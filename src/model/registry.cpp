@@ -40,6 +40,11 @@ const Registry<ModelBuilder>& model_registry() {
                                  .top_k(c.moe_top_k)
                                  .granularity(c.moe_routing_granularity)
                                  .route_with_cls(c.moe_route_with_cls_token)
+                                 .noise_std(c.moe_noise_std)
+                                 .capacity_factor(c.moe_capacity_factor)
+                                 .routing(c.moe_routing)
+                                 .expert_dropout(c.moe_expert_dropout)
+                                 .balance_losses(c.moe_balance_losses)
                                  .dropout(c.dropout);
             return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe)).ptr();
           });

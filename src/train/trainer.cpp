@@ -406,7 +406,9 @@ void Trainer::run() {
       epoch.train_loss = stats.loss_sum / n;
       epoch.aux_loss = stats.steps > 0 ? stats.aux_sum / static_cast<double>(stats.steps) : 0.0;
       epoch.train_acc = static_cast<double>(stats.correct) / n;
-      epoch.expert_usage = usage_by_layer(model_->expert_usage(/*training=*/true));
+      const auto train_usage = model_->expert_usage(/*training=*/true);
+      epoch.expert_usage = usage_by_layer(train_usage);
+      for (const auto& layer : train_usage) epoch.dropped_fraction[layer.layer] = layer.dropped_fraction;
       epoch.seconds = seconds_since(start);
       epoch.samples_per_s = epoch.seconds > 0 ? n / epoch.seconds : 0.0;
 

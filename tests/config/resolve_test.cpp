@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "moedil/common/error.h"
 #include "moedil/config/jsonc.h"
 
@@ -195,6 +199,69 @@ TEST(Resolve, FocalAlphaForms) {
   c = resolve_run_config(parse_jsonc(R"({"loss": {"alpha": null}})", "t"), kNames);
   EXPECT_EQ(c.loss.alpha, "none");
   EXPECT_TRUE(to_json(c)["loss"]["alpha"].is_null());
+}
+
+TEST(Resolve, RoutingCoreOptionsReadAndDefaults) {
+  RunConfig c;
+  const auto issues = check_run_config(
+      parse_jsonc(R"({"model": {"moe_noise_std": 0.5, "moe_capacity_factor": 1.25,
+                     "moe_routing": "expert_choice", "moe_expert_dropout": 0.25,
+                     "moe_balance_losses": {"z_loss": 0.001, "importance_load": 0.5}}})", "t"),
+      kNames, "", c);
+  ASSERT_TRUE(issues.empty()) << issues[0].path << ": " << issues[0].message;
+  EXPECT_EQ(c.model.moe_noise_std, 0.5);
+  EXPECT_EQ(c.model.moe_capacity_factor, 1.25);
+  EXPECT_EQ(c.model.moe_routing, "expert_choice");
+  EXPECT_EQ(c.model.moe_expert_dropout, 0.25);
+  // A given object replaces the default {"switch": 1} entirely.
+  EXPECT_EQ(c.model.moe_balance_losses,
+            (std::map<std::string, double>{{"importance_load", 0.5}, {"z_loss", 0.001}}));
+  EXPECT_EQ(to_json(c)["model"]["moe_balance_losses"]["z_loss"], 0.001);
+  const RunConfig defaults;
+  EXPECT_EQ(defaults.model.moe_balance_losses, (std::map<std::string, double>{{"switch", 1.0}}));
+  EXPECT_EQ(defaults.model.moe_routing, "token_choice");
+  EXPECT_EQ(defaults.model.moe_capacity_factor, 0.0);
+}
+
+TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
+  const auto issues = issues_of(R"({"model": {"moe_noise_std": -1, "moe_capacity_factor": -0.5,
+      "moe_routing": "expert_chioce", "moe_expert_dropout": 1.0,
+      "moe_balance_losses": {"swich": 1.0}}})");
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"model.moe_noise_std", "model.moe_capacity_factor",
+                                             "model.moe_routing", "model.moe_expert_dropout",
+                                             "model.moe_balance_losses"}));
+  ASSERT_EQ(issues.size(), 5u);
+  EXPECT_NE(issues[1].message.find("must be in [0.0"), std::string::npos) << issues[1].message;
+  EXPECT_NE(issues[2].message.find("did you mean 'expert_choice'"), std::string::npos)
+      << issues[2].message;
+  EXPECT_NE(issues[3].message.find("must be in [0.0, 1.0)"), std::string::npos)
+      << issues[3].message;
+  EXPECT_NE(issues[4].message.find("unknown balance loss 'swich'; did you mean 'switch'"),
+            std::string::npos)
+      << issues[4].message;
+  // Negative weights and non-numbers are rejected too.
+  const auto weights = issues_of(R"({"model": {"moe_balance_losses": {"entropy": -1}}})");
+  ASSERT_EQ(weights.size(), 1u);
+  EXPECT_NE(weights[0].message.find("must be >= 0"), std::string::npos) << weights[0].message;
+  const auto type = issues_of(R"({"model": {"moe_balance_losses": {"entropy": "x"}}})");
+  ASSERT_EQ(type.size(), 1u);
+  EXPECT_EQ(type[0].path, "model.moe_balance_losses");
+  // top_k larger than the experts, and a capacity of 0 or less, throw a ConfigError naming the key.
+  for (const std::string text :
+       {R"({"model": {"moe_num_unshared_experts": 2, "moe_top_k": 3}})",
+        R"({"model": {"moe_capacity_factor": -1}})"}) {
+    try {
+      resolve_run_config(parse_jsonc(text, "x.jsonc"), kNames, text, "x.jsonc");
+      FAIL() << "expected ConfigError for " << text;
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_TRUE(what.find("model.moe_top_k") != std::string::npos ||
+                  what.find("model.moe_capacity_factor") != std::string::npos)
+          << what;
+    }
+  }
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ RunRecord full_record() {
   e.routers_frozen = true;
   e.replayed = 7;
   e.expert_usage["blocks.1.moe"] = {3, 4};
+  e.dropped_fraction["blocks.1.moe"] = 0.125;
   e.eval.push_back({"a", 0.75, 0.3, {{3, 1}, {0, 2}}, {{"blocks.1.moe", {5, 1}}}});
   r.epochs.push_back(e);
   r.r_matrix = {{0.5, 0.25}, {0.4, 0.9}};
@@ -94,6 +95,12 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
   EXPECT_EQ(to_json(back), j);
   EXPECT_EQ(back.epochs.at(0).eval.at(0).confusion[1][1], 2);
   EXPECT_EQ(back.replay.at(0).by_class.at(1), 3);
+  EXPECT_EQ(j["epochs"][0]["dropped_fraction"]["blocks.1.moe"], 0.125);
+  EXPECT_EQ(back.epochs.at(0).dropped_fraction.at("blocks.1.moe"), 0.125);
+  // Files written before dropped_fraction existed read back with none.
+  nlohmann::json old = j;
+  old["epochs"][0].erase("dropped_fraction");
+  EXPECT_TRUE(run_record_from_json(old, "old").epochs.at(0).dropped_fraction.empty());
   ASSERT_TRUE(back.metrics && back.metrics->intransience);
   EXPECT_DOUBLE_EQ(*back.metrics->intransience, ((0.6 - 0.5) + (0.7 - 0.9)) / 2);
   // A running record (nulls everywhere) reads back too.

@@ -192,6 +192,42 @@ TEST(ViTTest, AuxLossDefinedAfterTrainingForwardForVitMoeOnly) {
   EXPECT_FALSE(dense->aux_loss().defined());
 }
 
+TEST(ViTTest, RoutingCoreConfigKeysReachTheMoeLayersAndDroppedFractionIsReported) {
+  auto cfg = small_config("vit_moe");
+  cfg.moe_routing_granularity = "token";
+  cfg.moe_noise_std = 0.3;
+  cfg.moe_capacity_factor = 0.5;
+  cfg.moe_routing = "token_choice";
+  cfg.moe_expert_dropout = 0.2;
+  cfg.moe_balance_losses = {{"z_loss", 0.01}, {"switch", 1.0}};
+  const Classifier model = build(cfg, mnist_shape(), 5);
+  const auto vit = as_vit(model);
+  ASSERT_NE(vit, nullptr);
+  const auto layer = vit->blocks[1]->as<TransformerBlock>()->moe;
+  EXPECT_EQ(layer->options.noise_std(), 0.3);
+  EXPECT_EQ(layer->options.capacity_factor(), 0.5);
+  EXPECT_EQ(layer->options.routing(), "token_choice");
+  EXPECT_EQ(layer->options.expert_dropout(), 0.2);
+  EXPECT_EQ(layer->router->options.noise_std(), 0.3);
+  EXPECT_EQ(layer->router->options.expert_dropout(), 0.2);
+  EXPECT_EQ(layer->options.balance_losses(), cfg.moe_balance_losses);
+
+  model->train();
+  model->forward(images(mnist_shape(), 3));
+  const auto usage = model->expert_usage(true);
+  ASSERT_EQ(usage.size(), 2u);
+  // 51 tokens, capacity ceil(0.5 * 51 / 3) = 9 per expert: at most 27 of 51 rows routed.
+  EXPECT_GE(usage[0].dropped_fraction, 24.0 / 51.0 - 1e-12);
+  EXPECT_EQ(usage[0].dropped_fraction, layer->dropped_fraction(true));
+  EXPECT_LE(sum_of(usage[0].counts), 27);
+
+  // The default config drops nothing.
+  const Classifier plain = build(small_config("vit_moe"), mnist_shape(), 5);
+  plain->train();
+  plain->forward(images(mnist_shape(), 3));
+  for (const auto& u : plain->expert_usage(true)) EXPECT_EQ(u.dropped_fraction, 0.0) << u.layer;
+}
+
 TEST(ViTTest, ParameterCountsMatchHandCount) {
   const InputShape in = mnist_shape();
   const int64_t patches = (28 / 7) * (28 / 7);

@@ -57,6 +57,37 @@ class ExperimentTest : public ::testing::Test {
   fs::path dir_;
 };
 
+TEST_F(ExperimentTest, RunJsonRecordsTheDroppedFractionPerEpochAndLayer) {
+  // top-1 over 3 experts with capacity factor 0.5: a batch of 16 images lets each expert take
+  // ceil(0.5 * 16 / 3) = 3, so at least 7 of 16 are dropped; the last batch of 8 (120 = 7 x 16
+  // + 8) keeps at most 3 x ceil(0.5 * 8 / 3) = 6. At least 51 of 120 per epoch.
+  const RunResult capped = run_experiment(tiny_config(R"({"model": {"moe_top_k": 1,
+      "moe_capacity_factor": 0.5, "moe_noise_std": 0.1, "moe_expert_dropout": 0.2,
+      "moe_balance_losses": {"switch": 1.0, "z_loss": 0.001}}})"));
+  const json j = read_json(capped.run_json);
+  EXPECT_EQ(j["run"]["status"], "completed");
+  ASSERT_EQ(j["epochs"].size(), 6u);
+  for (const json& e : j["epochs"]) {
+    const double dropped = e["dropped_fraction"]["blocks.1.moe"].get<double>();
+    EXPECT_GE(dropped, 51.0 / 120.0 - 1e-12);
+    EXPECT_LE(dropped, 1.0);
+  }
+  // Expert choice: every expert exactly C images per batch, so the usage is the same for all.
+  const RunResult chosen = run_experiment(
+      tiny_config(R"({"model": {"moe_routing": "expert_choice", "moe_capacity_factor": 1.0}})"));
+  for (const json& e : read_json(chosen.run_json)["epochs"]) {
+    const auto usage = e["expert_usage"]["blocks.1.moe"].get<std::vector<int64_t>>();
+    ASSERT_EQ(usage.size(), 3u);
+    EXPECT_EQ(usage[0], usage[1]);
+    EXPECT_EQ(usage[1], usage[2]);
+  }
+  // The default routing drops nothing.
+  const RunResult plain = run_experiment(tiny_config());
+  for (const json& e : read_json(plain.run_json)["epochs"]) {
+    EXPECT_EQ(e["dropped_fraction"]["blocks.1.moe"].get<double>(), 0.0);
+  }
+}
+
 TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   const RunResult result = run_experiment(tiny_config());
   ASSERT_TRUE(fs::exists(result.run_json));

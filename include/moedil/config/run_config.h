@@ -3,6 +3,7 @@
 // area. Every field has a default; configs/example.jsonc documents every key. The JSON keys are
 // the field names (they follow the Python predecessor so its configs port with few edits).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,19 @@ struct ModelConfig {
   std::string moe_routing_granularity = "sample";
   /// Sample routing only: route on the CLS token (true) or on the mean of the tokens (false).
   bool moe_route_with_cls_token = true;
+  /// Training only: Gaussian noise (this std) on the router logits before the top-k.
+  double moe_noise_std = 0.0;
+  /// Expert capacity C = ceil(factor * rows * k / experts); rows over capacity are dropped
+  /// (they pass through the residual). 0: unlimited (token_choice), factor 1 (expert_choice).
+  double moe_capacity_factor = 0.0;
+  /// "token_choice": rows pick their top-k experts; "expert_choice": each expert its top-C rows.
+  std::string moe_routing = "token_choice";
+  /// Training only: probability that an expert is unavailable for a step.
+  double moe_expert_dropout = 0.0;
+  /// Balance losses summed, each with its weight, into the layer's aux loss (then scaled by
+  /// router_balance_strength): switch, importance_load, entropy, column_entropy,
+  /// output_variance, z_loss.
+  std::map<std::string, double> moe_balance_losses{{"switch", 1.0}};
 };
 
 /// Optimizer (`optimizer`): sgd, adam or adamw.

@@ -43,6 +43,8 @@ struct EpochRecord {
   int64_t replayed = 0;          ///< replayed samples mixed into this epoch's batches
   std::vector<EvalRecord> eval;  ///< one per domain, in domain order
   UsageByLayer expert_usage;     ///< rows routed per expert during training in this epoch
+  /// Per MoE layer: fraction of this epoch's training rows dropped by the expert capacity.
+  std::map<std::string, double> dropped_fraction;
 };
 
 struct RunInfo {

@@ -12,6 +12,7 @@ namespace moedil::model {
 struct ExpertUsage {
   std::string layer;            ///< e.g. "blocks.1.moe"
   std::vector<int64_t> counts;  ///< one per expert
+  double dropped_fraction = 0.0;  ///< rows that went to no routed expert (capacity), of all rows
 };
 
 class ClassifierImpl : public torch::nn::Module {

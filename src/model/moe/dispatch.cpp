@@ -17,15 +17,21 @@ at::Tensor broadcastable(const at::Tensor& gates, int64_t rank) {
 at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
                            const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert,
                            at::Tensor* counts) {
-  const int64_t rows = x.size(0);
   const int64_t k = expert_idx.size(1);
-  const at::Tensor flat_expert = expert_idx.reshape({-1});
   const at::Tensor flat_row =
-      at::arange(rows, expert_idx.options()).repeat_interleave(k);  // row of each assignment
+      at::arange(x.size(0), expert_idx.options()).repeat_interleave(k);  // row of each assignment
+  return dispatch_assignments(x, flat_row, expert_idx.reshape({-1}), gates.reshape({-1}),
+                              num_experts, expert, counts);
+}
+
+at::Tensor dispatch_assignments(const at::Tensor& x, const at::Tensor& flat_row,
+                                const at::Tensor& flat_expert, const at::Tensor& gates,
+                                int64_t num_experts, const ExpertFn& expert, at::Tensor* counts) {
+  const int64_t rows = x.size(0);
   // Stable sort keeps the rows of one expert in row order: the result is reproducible.
   const at::Tensor order = std::get<1>(at::sort(flat_expert, /*stable=*/true, 0, false));
   const at::Tensor sorted_rows = flat_row.index_select(0, order);
-  const at::Tensor sorted_gates = gates.reshape({-1}).index_select(0, order);
+  const at::Tensor sorted_gates = gates.index_select(0, order);
   const at::Tensor per_expert = at::bincount(flat_expert, {}, num_experts);
   if (counts) *counts = per_expert;
   const at::Tensor per_expert_cpu = per_expert.to(at::kCPU);  // one host sync per layer
@@ -39,7 +45,14 @@ at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
     outputs.push_back(expert(e, x.index_select(0, chosen)));
     start += n[e];
   }
-  if (outputs.empty()) return expert(0, x);  // no rows: an empty output of the experts' width
+  if (outputs.empty()) {
+    // No assignment: expert 0 on no rows gives the output width; every row gets 0.
+    const at::Tensor empty = expert(0, x.slice(0, 0, 0));
+    if (rows == 0) return empty;
+    std::vector<int64_t> shape = empty.sizes().vec();
+    shape[0] = rows;
+    return at::zeros(shape, empty.options());
+  }
   const at::Tensor stacked = at::cat(outputs, 0);
   const at::Tensor weighted = stacked * broadcastable(sorted_gates, stacked.dim());
   std::vector<int64_t> out_shape = stacked.sizes().vec();

@@ -4,7 +4,11 @@
 
 #include <ATen/ATen.h>
 
+#include <c10/util/Exception.h>
+
+#include <cmath>
 #include <cstdint>
+#include <string>
 
 namespace moedil::model::moe {
 namespace {
@@ -89,6 +93,74 @@ TEST(SwitchBalanceLossTest, CountsDrawnFromAGraphGetNoGradient) {
   ref.backward();
   EXPECT_NEAR(loss.item<double>(), ref.item<double>(), kTol);
   EXPECT_TRUE(at::allclose(logits.grad(), logits2.grad(), 1e-12, 1e-12));
+}
+
+// The hand example shared by the losses below: E = 3, R = 2, counts {3, 1, 0}.
+at::Tensor hand_probs() {
+  return at::tensor({0.5, 0.3, 0.2, 0.1, 0.6, 0.3}, at::kDouble).reshape({2, 3});
+}
+at::Tensor hand_counts() { return at::tensor({3, 1, 0}, at::kLong); }
+
+TEST(BalanceLossesTest, ImportanceLoadMatchesHandComputation) {
+  // importance = [0.6, 0.9, 0.5], mean 2/3, population var 0.0866667 / 3 = 0.0288889,
+  // cv^2 = 0.0288889 / (4/9) = 0.065. load = [3, 1, 0], mean 4/3, var 14/9, cv^2 = 0.875.
+  EXPECT_NEAR(importance_load_loss(hand_probs(), hand_counts()).item<double>(), 0.94, kTol);
+  // Uniform importance and load give 0.
+  const at::Tensor uniform = at::full({4, 2}, 0.5, at::kDouble);
+  EXPECT_NEAR(importance_load_loss(uniform, at::tensor({2, 2}, at::kLong)).item<double>(), 0.0,
+              kTol);
+}
+
+TEST(BalanceLossesTest, EntropyMatchesHandComputation) {
+  // Row 0: -(0.5 ln 0.5 + 0.3 ln 0.3 + 0.2 ln 0.2) = 1.0296530; row 1: 0.8979457; mean 0.9637994.
+  EXPECT_NEAR(entropy_loss(hand_probs()).item<double>(), 0.9637993694606768, kTol);
+  // A one-hot row has entropy 0 (0 log 0 = 0, no NaN); a uniform row ln 2.
+  const at::Tensor p = at::tensor({1.0, 0.0, 0.5, 0.5}, at::kDouble).reshape({2, 2});
+  EXPECT_NEAR(entropy_loss(p).item<double>(), std::log(2.0) / 2.0, kTol);
+}
+
+TEST(BalanceLossesTest, ColumnEntropyMatchesHandComputation) {
+  // P = [0.3, 0.45, 0.25]: 0.3 ln 0.3 + 0.45 ln 0.45 + 0.25 ln 0.25 = -1.0670939.
+  EXPECT_NEAR(column_entropy_loss(hand_probs()).item<double>(), -1.0670938948757507, kTol);
+  // Uniform mean use reaches the minimum -ln E although every row is one-hot.
+  const at::Tensor p = at::tensor({1.0, 0.0, 0.0, 1.0}, at::kDouble).reshape({2, 2});
+  EXPECT_NEAR(column_entropy_loss(p).item<double>(), -std::log(2.0), kTol);
+}
+
+TEST(BalanceLossesTest, OutputVarianceMatchesHandComputation) {
+  // P = [0.3, 0.45, 0.25], mean 1/3: ((1/30)^2 + (7/60)^2 + (1/12)^2) / 3 = 0.0072222.
+  EXPECT_NEAR(output_variance_loss(hand_probs()).item<double>(), 0.007222222222222219, kTol);
+}
+
+TEST(BalanceLossesTest, ZLossMatchesHandComputation) {
+  // logsumexp([0, 0]) = ln 2, logsumexp([0, ln 3]) = ln 4 = 2 ln 2: (ln2^2 + 4 ln2^2) / 2.
+  const at::Tensor logits =
+      at::tensor({0.0, 0.0, 0.0, std::log(3.0)}, at::kDouble).reshape({2, 2});
+  EXPECT_NEAR(z_loss(logits).item<double>(), 2.5 * std::log(2.0) * std::log(2.0), kTol);
+}
+
+TEST(BalanceLossesTest, WeightedSumOfTheSelectedLosses) {
+  const at::Tensor logits =
+      at::tensor({0.0, 0.0, 1.0, 0.0, 0.0, std::log(3.0)}, at::kDouble).reshape({2, 3});
+  const double z = z_loss(logits).item<double>();
+  const at::Tensor both = weighted_balance_loss({{"switch", 1.0}, {"z_loss", 0.5}}, hand_probs(),
+                                                hand_counts(), logits);
+  EXPECT_NEAR(both.item<double>(), 1.0125 + 0.5 * z, kTol);
+  // Weight 1 on switch alone is the switch loss bit for bit (today's default).
+  const at::Tensor only = weighted_balance_loss({{"switch", 1.0}}, hand_probs(), hand_counts(),
+                                                logits);
+  EXPECT_TRUE(at::equal(only, switch_balance_loss(hand_probs(), hand_counts())));
+  EXPECT_NEAR(weighted_balance_loss({{"entropy", 2.0}, {"importance_load", 0.1}}, hand_probs(),
+                                    hand_counts(), logits)
+                  .item<double>(),
+              2.0 * 0.9637993694606768 + 0.1 * 0.94, kTol);
+  EXPECT_EQ(weighted_balance_loss({}, hand_probs(), hand_counts(), logits).item<double>(), 0.0);
+  try {
+    weighted_balance_loss({{"swich", 1.0}}, hand_probs(), hand_counts(), logits);
+    FAIL() << "expected c10::Error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'switch'"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -327,5 +327,42 @@ TEST(DispatchTest, NoRowsGivesAnEmptyOutputOfTheExpertsWidth) {
       << "sparse_dispatch returns zeros_like(x) when no expert ran, with x's width";
 }
 
+TEST(DispatchTest, AssignmentsSumPerRowAndLeaveUnassignedRowsZero) {
+  // Row 0 goes to experts 1 and 2, row 1 to none, row 2 to expert 1.
+  at::manual_seed(8);
+  auto experts = make_experts(kExperts);
+  const at::Tensor x = at::randn({3, kDim});
+  const at::Tensor rows = at::tensor({0, 2, 0}, at::kLong);
+  const at::Tensor which = at::tensor({2, 1, 1}, at::kLong);
+  const at::Tensor gates = at::tensor({0.25f, 0.5f, 0.75f});
+  at::Tensor counts;
+  const at::Tensor out =
+      dispatch_assignments(x, rows, which, gates, kExperts, linear_experts(experts), &counts);
+  at::NoGradGuard no_grad;
+  expect_close(out[0], 0.25 * experts[2]->forward(x[0]) + 0.75 * experts[1]->forward(x[0]),
+               "row 0");
+  expect_close(out[1], at::zeros({kOut}), "row 1");
+  expect_close(out[2], 0.5 * experts[1]->forward(x[2]), "row 2");
+  EXPECT_TRUE(at::equal(counts, at::tensor({0, 2, 1, 0}, at::kLong)));
+}
+
+TEST(DispatchTest, NoAssignmentsGiveZerosForEveryRow) {
+  at::manual_seed(9);
+  auto experts = make_experts(kExperts);
+  const at::Tensor x = at::randn({2, kDim});
+  const at::Tensor none = at::zeros({0}, at::kLong);
+  int calls = 0;
+  const ExpertFn fn = [&](int64_t e, const at::Tensor& r) {
+    ++calls;
+    EXPECT_EQ(r.size(0), 0) << "no expert sees a row";
+    return experts[static_cast<std::size_t>(e)]->forward(r);
+  };
+  at::Tensor counts;
+  const at::Tensor out = dispatch_assignments(x, none, none, at::zeros({0}), kExperts, fn, &counts);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(at::equal(out, at::zeros({2, kOut})));
+  EXPECT_TRUE(at::equal(counts, at::zeros({kExperts}, at::kLong)));
+}
+
 }  // namespace
 }  // namespace moedil::model::moe

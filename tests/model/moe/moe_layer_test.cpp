@@ -15,6 +15,7 @@
 
 #include "moedil/model/feed_forward.h"
 #include "moedil/model/moe/balance.h"
+#include "moedil/model/moe/capacity.h"
 
 namespace moedil::model::moe {
 namespace {
@@ -363,6 +364,118 @@ TEST(MoeLayerTest, ParameterCountAndInvalidGranularity) {
   for (const auto& p : layer->parameters()) total += p.numel();
   EXPECT_EQ(total, router + (kExperts + 2) * ff);
   EXPECT_THROW(MoeLayer(MoeLayerOptions(kDim, kHidden, kExperts).granularity("image")), c10::Error);
+}
+
+/// A token-routed layer with the given routing options; same weights for the same seed.
+MoeLayer make_routed_layer(MoeLayerOptions options, uint64_t seed) {
+  at::manual_seed(seed);
+  MoeLayer layer(options);
+  at::NoGradGuard no_grad;
+  layer->router->gate->weight.mul_(5.0);
+  return layer;
+}
+
+MoeLayerOptions token_options() {
+  return MoeLayerOptions(kDim, kHidden, kExperts).granularity("token");
+}
+
+TEST(MoeLayerTest, CapacityDropsOverflowRowsWhichGetNoRoutedOutput) {
+  MoeLayer layer = make_routed_layer(token_options().capacity_factor(0.5), 11);
+  at::manual_seed(12);
+  const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+  const at::Tensor out = layer(x);
+  const int64_t rows = kBatch * kTokens;  // 15 tokens, C = ceil(0.5 * 15 / 3) = 3
+  // Routing by hand (no noise): which rows overflow their expert's capacity of 3.
+  const Routing r = layer->router(x.reshape({rows, kDim}));
+  const Assignments kept = token_choice(r.expert_idx, r.gates, kExperts, 3);
+  const int64_t dropped = count_dropped_rows(kept, rows);
+  ASSERT_GT(dropped, 0);
+  EXPECT_DOUBLE_EQ(layer->dropped_fraction(true), static_cast<double>(dropped) / rows);
+  EXPECT_EQ(layer->dropped_fraction(false), 0.0);
+  for (int64_t used : layer->usage(true)) EXPECT_LE(used, 3);
+  // A dropped row's output is 0 (the block's residual passes it through); kept rows get their
+  // expert's gated output.
+  const at::Tensor flat = out.reshape({rows, kDim});
+  const at::Tensor hit = at::bincount(kept.rows, {}, rows);
+  at::NoGradGuard no_grad;
+  for (int64_t row = 0; row < rows; ++row) {
+    if (hit[row].item<int64_t>() == 0) {
+      EXPECT_EQ(flat[row].abs().max().item<double>(), 0.0) << "row " << row;
+    } else {
+      const int64_t e = r.expert_idx[row][0].item<int64_t>();
+      const at::Tensor expected =
+          r.gates[row][0] * feed_forward_by_hand(expert_of(*layer, e), x.reshape({rows, kDim})[row]);
+      EXPECT_TRUE(at::allclose(flat[row], expected, kTol, kTol)) << "row " << row;
+    }
+  }
+  EXPECT_TRUE(at::allclose(out, layer->forward_dense(x), kTol, kTol));
+  layer->reset_usage(true);
+  EXPECT_EQ(layer->dropped_fraction(true), 0.0);
+}
+
+TEST(MoeLayerTest, ExpertChoiceGivesEveryExpertExactlyCRows) {
+  MoeLayer layer =
+      make_routed_layer(token_options().routing("expert_choice").capacity_factor(1.0).top_k(1), 13);
+  at::manual_seed(14);
+  const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+  const at::Tensor out = layer(x);
+  // C = ceil(1.0 * 15 * 1 / 3) = 5 per expert.
+  EXPECT_EQ(layer->usage(true), (std::vector<int64_t>{5, 5, 5}));
+  EXPECT_TRUE(at::allclose(out, layer->forward_dense(x), kTol, kTol));
+  const Routing r = layer->router(x.reshape({-1, kDim}));
+  EXPECT_DOUBLE_EQ(layer->dropped_fraction(true),
+                   static_cast<double>(count_dropped_rows(expert_choice(r.probs, 5), 15)) / 15.0);
+}
+
+TEST(MoeLayerTest, ExpertDropoutOnlyInTraining) {
+  const auto options = token_options().expert_dropout(0.6);
+  MoeLayer layer = make_routed_layer(options, 15);
+  MoeLayer reference = make_routed_layer(token_options(), 15);  // same weights, no dropout
+  at::manual_seed(16);
+  const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+  // Training: the experts the step's draw made unavailable get no rows.
+  int64_t steps_with_an_idle_expert = 0;
+  for (int step = 0; step < 10; ++step) {
+    at::manual_seed(200 + step);
+    const at::Tensor available = layer->router->draw_available();
+    at::manual_seed(200 + step);
+    layer->reset_usage(true);
+    layer(x);
+    const std::vector<int64_t> usage = layer->usage(true);
+    for (int64_t e = 0; e < kExperts; ++e) {
+      if (!available[e].item<bool>()) EXPECT_EQ(usage[e], 0) << "step " << step << " expert " << e;
+    }
+    if (available.logical_not().any().item<bool>()) ++steps_with_an_idle_expert;
+  }
+  EXPECT_GT(steps_with_an_idle_expert, 3);
+  // Evaluation: all experts, whatever the generator state: the same as the layer without dropout.
+  layer->eval();
+  reference->eval();
+  for (uint64_t seed : {1, 2, 3}) {
+    at::manual_seed(seed);
+    EXPECT_TRUE(at::allclose(layer(x), reference(x), 1e-6, 1e-6)) << "seed " << seed;
+  }
+}
+
+TEST(MoeLayerTest, SelectedBalanceLossesAreWeightedIntoTheBalanceLoss) {
+  MoeLayer layer = make_routed_layer(
+      token_options().balance_losses({{"z_loss", 0.5}, {"column_entropy", 2.0}}), 17);
+  at::manual_seed(18);
+  const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+  layer(x);
+  const Routing r = layer->router(x.reshape({-1, kDim}));
+  const double expected =
+      0.5 * z_loss(r.logits).item<double>() + 2.0 * column_entropy_loss(r.probs).item<double>();
+  EXPECT_NEAR(layer->balance_loss().item<double>(), expected, 1e-5);
+}
+
+TEST(MoeLayerTest, InvalidRoutingCapacityAndBalanceNamesThrow) {
+  EXPECT_THROW(MoeLayer(token_options().routing("expert")), c10::Error);
+  EXPECT_THROW(MoeLayer(token_options().capacity_factor(-1.0)), c10::Error);
+  EXPECT_THROW(MoeLayer(token_options().balance_losses({{"swich", 1.0}})), c10::Error);
+  EXPECT_THROW(MoeLayer(token_options().balance_losses({{"switch", -1.0}})), c10::Error);
+  EXPECT_THROW(MoeLayer(token_options().expert_dropout(1.0)), c10::Error);
+  EXPECT_NO_THROW(MoeLayer(token_options().routing("expert_choice").capacity_factor(2.0)));
 }
 
 }  // namespace

@@ -147,5 +147,76 @@ TEST(RouterTest, InvalidTopKThrows) {
   EXPECT_NO_THROW(Router(RouterOptions(kDim, kExperts).top_k(1)));
 }
 
+TEST(RouterTest, LogitsAreTheCleanGateOutput) {
+  at::manual_seed(5);
+  Router router(RouterOptions(kDim, kExperts).noise_std(1.0));
+  const at::Tensor rows = at::randn({kRows, kDim});
+  const Routing r = router(rows);  // training: noisy probabilities, clean logits
+  at::NoGradGuard no_grad;
+  const at::Tensor expected = rows.matmul(router->gate->weight.t()) + router->gate->bias;
+  EXPECT_TRUE(at::allclose(r.logits, expected, 1e-5, 1e-6));
+  EXPECT_FALSE(at::allclose(r.probs, at::softmax(expected, 1), 1e-3, 1e-3));
+}
+
+TEST(RouterTest, NoiseOnlyInTrainingAndMatchesTheGeneratorDraw) {
+  Router router = make_router(2, 41);
+  router->options.noise_std(0.5);
+  at::manual_seed(3);
+  const at::Tensor rows = at::randn({kRows, kDim});
+  at::Tensor clean;
+  {
+    at::NoGradGuard no_grad;
+    clean = rows.matmul(router->gate->weight.t()) + router->gate->bias;
+  }
+  // Training: probs = softmax(logits + 0.5 * randn) with the generator's next draw.
+  at::manual_seed(77);
+  const at::Tensor noise = at::randn({kRows, kExperts});
+  at::manual_seed(77);
+  const Routing noisy = router(rows);
+  EXPECT_TRUE(at::allclose(noisy.probs, at::softmax(clean + 0.5 * noise, 1), 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(noisy.expert_idx,
+                        std::get<1>(at::softmax(clean + 0.5 * noise, 1).topk(2, 1))));
+  // Evaluation: no noise, whatever the generator state.
+  router->eval();
+  at::manual_seed(77);
+  const Routing eval = router(rows);
+  EXPECT_TRUE(at::allclose(eval.probs, at::softmax(clean, 1), 1e-5, 1e-6));
+}
+
+TEST(RouterTest, ExpertDropoutOnlyInTrainingAndKeepsAtLeastKExperts) {
+  at::manual_seed(6);
+  Router router(RouterOptions(kDim, kExperts).top_k(2).expert_dropout(0.9));
+  const at::Tensor rows = at::randn({kRows, kDim});
+  int64_t steps_with_dropped = 0;
+  for (int step = 0; step < 20; ++step) {
+    at::manual_seed(100 + step);
+    const at::Tensor available = router->draw_available();
+    EXPECT_GE(available.sum().item<int64_t>(), 2);
+    at::manual_seed(100 + step);
+    const Routing r = router(rows);
+    for (int64_t e = 0; e < kExperts; ++e) {
+      if (available[e].item<bool>()) continue;
+      // An unavailable expert gets probability 0 and is chosen by no row.
+      EXPECT_EQ(r.probs.select(1, e).abs().max().item<double>(), 0.0) << "expert " << e;
+      EXPECT_FALSE(r.expert_idx.eq(e).any().item<bool>()) << "expert " << e;
+    }
+    if (available.logical_not().any().item<bool>()) ++steps_with_dropped;
+  }
+  EXPECT_GT(steps_with_dropped, 15);  // p = 0.9: nearly every step drops experts
+
+  router->eval();
+  const Routing r = router(rows);
+  EXPECT_TRUE(r.probs.gt(0).all().item<bool>());  // every expert available in evaluation
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::allclose(r.probs, at::softmax(r.logits, 1), 1e-6, 1e-7));
+}
+
+TEST(RouterTest, InvalidNoiseAndExpertDropoutThrow) {
+  EXPECT_THROW(Router(RouterOptions(kDim, kExperts).noise_std(-0.1)), c10::Error);
+  EXPECT_THROW(Router(RouterOptions(kDim, kExperts).expert_dropout(1.0)), c10::Error);
+  EXPECT_THROW(Router(RouterOptions(kDim, kExperts).expert_dropout(-0.1)), c10::Error);
+  EXPECT_NO_THROW(Router(RouterOptions(kDim, kExperts).expert_dropout(0.5).noise_std(1.0)));
+}
+
 }  // namespace
 }  // namespace moedil::model::moe

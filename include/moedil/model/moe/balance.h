@@ -1,6 +1,13 @@
 #pragma once
-// Load-balancing losses for routers.
+// Load-balancing losses for routers, each selectable with a weight (model.moe_balance_losses).
+// probs [R, E] router probabilities; counts int64 [E] assignments per expert (no gradient);
+// logits [R, E] router logits.
+#include <map>
+#include <string>
+
 #include <ATen/ATen.h>
+
+#include "moedil/model/moe/balance_names.h"
 
 namespace moedil::model::moe {
 
@@ -9,5 +16,31 @@ namespace moedil::model::moe {
 /// 1 when routing is uniform, up to E when one expert takes everything.
 /// probs [R, E]; counts int64 [E] (assignments per expert).
 at::Tensor switch_balance_loss(const at::Tensor& probs, const at::Tensor& counts);
+
+/// cv^2(importance) + cv^2(load) (Shazeer et al. 2017): importance_e = sum_r probs[r, e],
+/// load_e = counts[e] (hard counts: no gradient); cv^2(x) = var(x) / mean(x)^2 with the
+/// population variance (divide by E). 0 when both are uniform.
+at::Tensor importance_load_loss(const at::Tensor& probs, const at::Tensor& counts);
+
+/// Mean over rows of the routing entropy -sum_e p log p (0 log 0 = 0): lower is more decisive.
+at::Tensor entropy_loss(const at::Tensor& probs);
+
+/// Negative entropy of the mean routing distribution P = mean_r probs[r]: sum_e P_e log P_e.
+/// Minimal (-log E) when the experts are used uniformly on average.
+at::Tensor column_entropy_loss(const at::Tensor& probs);
+
+/// Population variance over the experts of the mean router probability P_e (the router's
+/// output per expert): 0 when every expert gets the same mean probability.
+at::Tensor output_variance_loss(const at::Tensor& probs);
+
+/// Router z-loss (ST-MoE): mean over rows of logsumexp_e(logits)^2.
+at::Tensor z_loss(const at::Tensor& logits);
+
+/// sum over `weights` of weight * loss; names from balance_loss_names(). A weight of exactly 1
+/// adds the loss as is. Unknown names throw c10::Error
+/// suggesting the closest. Empty weights give 0.
+at::Tensor weighted_balance_loss(const std::map<std::string, double>& weights,
+                                 const at::Tensor& probs, const at::Tensor& counts,
+                                 const at::Tensor& logits);
 
 }  // namespace moedil::model::moe

@@ -19,6 +19,16 @@ at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
                            const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert,
                            at::Tensor* counts = nullptr);
 
+/// The same on an explicit list of A assignments: out[r] = sum over assignments a with
+/// rows[a] = r of gates[a] * expert(experts[a], x[r]). rows, experts int64 [A]; gates [A].
+/// Rows without an assignment get 0 (with no assignment at all, expert 0 is called once on no
+/// rows to learn the output width). sparse_dispatch is this on the row-major flattened
+/// [R, k] routing.
+at::Tensor dispatch_assignments(const at::Tensor& x, const at::Tensor& rows,
+                                const at::Tensor& experts, const at::Tensor& gates,
+                                int64_t num_experts, const ExpertFn& expert,
+                                at::Tensor* counts = nullptr);
+
 /// Reference for tests: every expert on every row, masked by the gates. Same result as
 /// sparse_dispatch, E times the work.
 at::Tensor dense_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,

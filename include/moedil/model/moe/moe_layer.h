@@ -1,8 +1,10 @@
 #pragma once
 // An MoE MLP for transformer tokens: a router picks top-k of the unshared experts per row (a
 // token, or a whole image), sparse grouped dispatch runs them, always-on shared experts add
-// their output. Keeps its switch balance loss and per-expert usage counts (training and
-// evaluation apart).
+// their output. Options: noisy top-k, expert dropout, token or expert choice with a capacity
+// (overflow rows dropped), selectable balance losses. Keeps its balance loss, per-expert usage
+// counts and dropped-row counts (training and evaluation apart).
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,9 @@
 #include "moedil/model/moe/router.h"
 
 namespace moedil::model::moe {
+
+/// Balance-loss name (see balance_loss_names()) -> weight.
+using BalanceWeights = std::map<std::string, double>;
 
 struct MoeLayerOptions {
   MoeLayerOptions(int64_t dim, int64_t hidden, int64_t num_experts)
@@ -29,6 +34,19 @@ struct MoeLayerOptions {
   TORCH_ARG(std::string, granularity) = "token";
   TORCH_ARG(bool, route_with_cls) = true;
   TORCH_ARG(double, dropout) = 0.0;
+  /// Training only: Gaussian noise on the router logits (noisy top-k).
+  TORCH_ARG(double, noise_std) = 0.0;
+  /// Training only: probability that an expert is unavailable for a forward.
+  TORCH_ARG(double, expert_dropout) = 0.0;
+  /// "token_choice": each row picks its top-k experts; "expert_choice": each expert takes its
+  /// top-C rows (every expert exactly C = min(C, rows)).
+  TORCH_ARG(std::string, routing) = "token_choice";
+  /// Expert capacity C = ceil(capacity_factor * rows * k / num_experts). 0: unlimited for
+  /// token choice (no dropping), factor 1 for expert choice. Rows left with no expert are dropped:
+  /// the layer adds only the shared experts' output for them (the block's residual carries them).
+  TORCH_ARG(double, capacity_factor) = 0.0;
+  /// The balance losses summed into balance_loss(), each with its weight.
+  TORCH_ARG(BalanceWeights, balance_losses) = BalanceWeights{{"switch", 1.0}};
 };
 
 class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
@@ -41,11 +59,14 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   /// Same result with every expert run on every row (test reference).
   at::Tensor forward_dense(const at::Tensor& x);
 
-  /// Switch balance loss of the last training forward; undefined after an evaluation forward.
+  /// Weighted balance losses of the last training forward; undefined after an evaluation forward.
   const at::Tensor& balance_loss() const { return balance_loss_; }
   /// Rows routed to each expert since the last reset, in training or in evaluation.
   std::vector<int64_t> usage(bool training) const;
   void reset_usage(bool training);
+  /// Fraction of the rows since the last reset that went to no routed expert (capacity
+  /// overflow or expert choice); 0 when no rows were seen.
+  double dropped_fraction(bool training) const;
 
   MoeLayerOptions options;
   Router router{nullptr};
@@ -58,6 +79,8 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   at::Tensor balance_loss_;
   at::Tensor train_counts_;
   at::Tensor eval_counts_;
+  int64_t dropped_[2] = {0, 0};  ///< [evaluation, training] rows dropped since the reset
+  int64_t rows_[2] = {0, 0};     ///< [evaluation, training] rows seen since the reset
 };
 TORCH_MODULE(MoeLayer);
 
