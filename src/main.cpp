@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
       "eval", "Evaluate a run's saved weights (its checkpoint.pt) again on every domain");
   eval_cmd->add_option("run_dir", eval.run_dir, "Run directory, e.g. results/quickstart/<run-id>")
       ->required();
+  eval_cmd->add_option("--fixed-expert", eval.fixed_experts,
+                       "LAYER:E routes every row of MoE layer LAYER (as named in run.json, e.g. "
+                       "blocks.1.moe) to expert E alone (repeatable)")
+      ->allow_extra_args(false);
   eval_cmd->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N");
   eval_cmd->add_option("--threads", eval.threads, "LibTorch intra-op threads (default all cores)");
   eval_cmd->footer(

@@ -74,9 +74,12 @@ int run_eval(const EvalOptions& options) {
   std::vector<std::string> overrides;
   if (options.device) overrides.push_back("device=\"" + *options.device + "\"");
   if (options.threads) overrides.push_back("num_threads=" + std::to_string(*options.threads));
-  const train::RunEvaluation result = train::evaluate_run(options.run_dir, overrides);
+  const train::RunEvaluation result = train::evaluate_run(options.run_dir, overrides, options.fixed_experts);
   auto log = io::logger();
-  log->info("[eval] {}: weights after {} epochs", result.run_id, result.epochs_trained);
+  std::string fixed;
+  for (const auto& spec : options.fixed_experts) fixed += " " + spec;
+  log->info("[eval] {}: weights after {} epochs{}", result.run_id, result.epochs_trained,
+            fixed.empty() ? "" : ", fixed experts" + fixed);
   double mean = 0.0;
   for (std::size_t j = 0; j < result.eval.size(); ++j) {
     const io::EvalRecord& v = result.eval[j];

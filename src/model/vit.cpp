@@ -68,4 +68,17 @@ void ViTImpl::reset_expert_usage(bool training) {
   for (auto& [name, layer] : moe_layers_) layer->reset_usage(training);
 }
 
+std::vector<std::string> ViTImpl::moe_layer_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, layer] : moe_layers_) names.push_back(name);
+  return names;
+}
+
+void ViTImpl::force_expert(const std::string& layer, int64_t expert) {
+  for (auto& [name, moe] : moe_layers_) {
+    if (name == layer) return moe->force_expert(expert);
+  }
+  ClassifierImpl::force_expert(layer, expert);  // names the layers there are
+}
+
 }  // namespace moedil::model

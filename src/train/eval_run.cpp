@@ -16,8 +16,31 @@
 
 namespace moedil::train {
 
+namespace {
+
+/// "blocks.1.moe:2" -> {"blocks.1.moe", 2}.
+std::pair<std::string, int64_t> parse_fixed_expert(const std::string& spec) {
+  const auto colon = spec.rfind(':');
+  std::size_t used = 0;
+  int64_t expert = -1;
+  if (colon != std::string::npos && colon > 0 && colon + 1 < spec.size()) {
+    try {
+      expert = std::stoll(spec.substr(colon + 1), &used);
+    } catch (const std::logic_error&) {
+      used = 0;
+    }
+  }
+  if (used == 0 || colon + 1 + used != spec.size() || expert < 0) {
+    throw UsageError("--fixed-expert '" + spec + "': expected LAYER:EXPERT, e.g. blocks.1.moe:2");
+  }
+  return {spec.substr(0, colon), expert};
+}
+
+}  // namespace
+
 RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
-                           const std::vector<std::string>& overrides) {
+                           const std::vector<std::string>& overrides,
+                           const std::vector<std::string>& fixed_experts) {
   const config::RunConfig c = config_of_run(run_dir, overrides);
   const std::filesystem::path checkpoint = run_dir / "checkpoint.pt";
   if (!std::filesystem::exists(checkpoint)) {
@@ -36,6 +59,12 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
       model::load_named_tensors(*net, model::read_weights_file(checkpoint.string()), checkpoint.string());
   if (!match.missing.empty() || !match.mismatched.empty()) {
     throw DataError(checkpoint.string() + " does not fit the run's model: " + model::describe(match));
+  }
+  std::string suffix;
+  for (const std::string& spec : fixed_experts) {
+    const auto [layer, expert] = parse_fixed_expert(spec);
+    net->force_expert(layer, expert);
+    suffix += (suffix.empty() ? "_fixed_" : "+") + layer + "_" + std::to_string(expert);
   }
   net->to(device);
 
@@ -58,10 +87,11 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
   if (!record.epochs.empty()) {
     for (const auto& v : record.epochs.back().eval) out.recorded_acc.push_back(v.acc);
   }
-  out.written = run_dir / "eval.json";
+  out.written = run_dir / ("eval" + suffix + ".json");
   io::write_file_atomic(out.written, nlohmann::json{{"run_id", out.run_id},
                                                     {"checkpoint", checkpoint.string()},
                                                     {"epochs_trained", out.epochs_trained},
+                                                    {"fixed_experts", fixed_experts},
                                                     {"recorded_acc", out.recorded_acc},
                                                     {"eval", io::evals_to_json(out.eval)}}
                                              .dump(1) +

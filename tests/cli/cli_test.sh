@@ -76,6 +76,8 @@ fi
 expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 [ -s "$(dirname "$run_json")/eval.json" ] || { echo "FAIL: eval.json missing"; failures=$((failures + 1)); }
 expect 2 "holds no run.json" "$moedil" eval nowhere
+expect 0 "fixed experts blocks.1.moe:0" "$moedil" eval "$(dirname "$run_json")" --threads 1 --fixed-expert blocks.1.moe:0
+expect 2 "did you mean 'blocks.1.moe'" "$moedil" eval "$(dirname "$run_json")" --fixed-expert blocks.2.moe:0
 log=$(ls logs/*.log 2>/dev/null | head -1)
 if [ -z "$log" ] || [ "$(grep -c '\[train\] domain' "$log")" -ne 3 ]; then
   echo "FAIL: log file missing or without 3 epoch lines"; failures=$((failures + 1))

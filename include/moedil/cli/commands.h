@@ -19,6 +19,7 @@ struct RunOptions {
 
 struct EvalOptions {
   std::string run_dir;
+  std::vector<std::string> fixed_experts;  ///< "LAYER:E"
   std::optional<std::string> device;
   std::optional<int64_t> threads;
 };

@@ -25,6 +25,11 @@ class ClassifierImpl : public torch::nn::Module {
   /// Per-layer expert usage since the last reset, counted in training or in evaluation.
   virtual std::vector<ExpertUsage> expert_usage(bool /*training*/) const { return {}; }
   virtual void reset_expert_usage(bool /*training*/) {}
+  /// Names of the MoE layers, as in expert_usage() ("blocks.1.moe"); empty for dense models.
+  virtual std::vector<std::string> moe_layer_names() const { return {}; }
+  /// Routes every row of `layer` to expert `expert` alone (-1 restores routing). Throws
+  /// UsageError for an unknown layer (listing the names) or expert.
+  virtual void force_expert(const std::string& layer, int64_t expert);
 };
 
 using Classifier = std::shared_ptr<ClassifierImpl>;

@@ -37,6 +37,8 @@ class ViTImpl : public ClassifierImpl {
   at::Tensor aux_loss() const override;
   std::vector<ExpertUsage> expert_usage(bool training) const override;
   void reset_expert_usage(bool training) override;
+  std::vector<std::string> moe_layer_names() const override;
+  void force_expert(const std::string& layer, int64_t expert) override;
 
   ViTOptions options;
   torch::nn::Conv2d patch_embed{nullptr};

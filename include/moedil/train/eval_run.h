@@ -16,13 +16,17 @@ struct RunEvaluation {
   /// run.json has no epochs.
   std::vector<double> recorded_acc;
   std::vector<io::EvalRecord> eval;  ///< one per domain, in domain order
-  std::filesystem::path written;     ///< run_dir/eval.json
+  std::filesystem::path written;     ///< run_dir/eval.json (eval_fixed_<...>.json when fixed)
 };
 
 /// Rebuilds the run's data and model from run_dir/run.json, loads run_dir/checkpoint.pt and
 /// evaluates every domain; writes the result to run_dir/eval.json. `overrides` may set device
-/// and num_threads only. Throws DataError when the run has no run.json or no checkpoint.
+/// and num_threads only. `fixed_experts` ("LAYER:E", e.g. "blocks.1.moe:2") route every row of
+/// LAYER to expert E alone; the result then goes to eval_fixed_<layer>_<E>[+...].json.
+/// Throws DataError when the run has no run.json or no checkpoint, UsageError for a malformed
+/// LAYER:E, an unknown layer or expert.
 RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
-                           const std::vector<std::string>& overrides);
+                           const std::vector<std::string>& overrides,
+                           const std::vector<std::string>& fixed_experts = {});
 
 }  // namespace moedil::train

@@ -1,5 +1,7 @@
 #include "moedil/model/moe/moe_layer.h"
 
+#include "moedil/common/error.h"
+
 #include <algorithm>
 
 #include <c10/util/Exception.h>
@@ -59,7 +61,15 @@ at::Tensor MoeLayerImpl::run(const at::Tensor& x, bool dense) {
   const at::Tensor rows = per_token ? x.reshape({batch * tokens, dim}) : x;
   const at::Tensor route_input =
       per_token ? rows : (options.route_with_cls() ? x.select(1, 0) : x.mean(1));
-  const Routing routing = router(route_input);
+  Routing routing = router(route_input);
+  const bool forced = forced_expert_ >= 0;
+  if (forced) {
+    const int64_t n = route_input.size(0);
+    routing.expert_idx = at::full({n, 1}, forced_expert_, routing.expert_idx.options());
+    routing.gates = options.top_k() == 1
+                        ? routing.probs.select(1, forced_expert_).unsqueeze(1)
+                        : at::ones({n, 1}, routing.gates.options());
+  }
 
   const ExpertFn expert = [this](int64_t e, const at::Tensor& r) {
     return experts[static_cast<std::size_t>(e)]->as<FeedForward>()->forward(r);
@@ -71,7 +81,7 @@ at::Tensor MoeLayerImpl::run(const at::Tensor& x, bool dense) {
   at::Tensor out;
   int64_t dropped = 0;
   const bool expert_choice_routing = options.routing() == "expert_choice";
-  if (!expert_choice_routing && options.capacity_factor() <= 0.0) {
+  if (forced || (!expert_choice_routing && options.capacity_factor() <= 0.0)) {
     // Plain token choice: every row gets its k experts.
     if (dense) {
       out = dense_dispatch(rows, routing.expert_idx, routing.gates, num_experts, expert);
@@ -118,6 +128,14 @@ at::Tensor MoeLayerImpl::run(const at::Tensor& x, bool dense) {
                                                         counts, routing.logits)
                                 : at::Tensor();
   return out;
+}
+
+void MoeLayerImpl::force_expert(int64_t e) {
+  if (e < -1 || e >= options.num_experts()) {
+    throw UsageError("expert " + std::to_string(e) + " does not exist: the layer has experts 0.." +
+                     std::to_string(options.num_experts() - 1));
+  }
+  forced_expert_ = e;
 }
 
 std::vector<int64_t> MoeLayerImpl::usage(bool training) const {

@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "moedil/common/error.h"
 #include "moedil/model/feed_forward.h"
 #include "moedil/model/moe/balance.h"
 #include "moedil/model/moe/capacity.h"
@@ -239,6 +240,36 @@ TEST(MoeLayerTest, SampleRoutingUsesOneDecisionPerImage) {
   for (int64_t b = 0; b < kBatch; ++b) {
     const at::Tensor expected = h.gates[0][0] * feed_forward_by_hand(expert_of(*layer, e), x[b]);
     expect_close(out[b], expected, "image " + std::to_string(b));
+  }
+}
+
+TEST(MoeLayerTest, ForcedExpertTakesEveryRowWithTheRoutersGateRule) {
+  for (const int64_t k : {1, 2}) {
+    SCOPED_TRACE("top_k " + std::to_string(k));
+    MoeLayer layer = make_layer(Routing_::kToken, k, 0, 11);
+    const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+    layer->eval();
+    at::NoGradGuard no_grad;
+    layer->force_expert(1);
+    const at::Tensor out = layer->forward(x);
+    const std::vector<int64_t> usage = layer->usage(false);
+    EXPECT_EQ(usage[1], kBatch * kTokens);
+    EXPECT_EQ(sum_of(usage), kBatch * kTokens);
+    // k = 1 keeps the router's probability of the expert as its gate; k > 1 renormalises the
+    // single chosen gate to 1.
+    const HandRouting h = route_by_hand(*layer, x, Routing_::kToken, k);
+    const at::Tensor rows = x.reshape({kBatch * kTokens, kDim});
+    for (int64_t r = 0; r < 3; ++r) {
+      const double gate = k == 1 ? h.probs[r][1].item<double>() : 1.0;
+      expect_close(out.reshape({kBatch * kTokens, kDim})[r],
+                   gate * feed_forward_by_hand(expert_of(*layer, 1), rows[r]),
+                   "row " + std::to_string(r));
+    }
+    layer->force_expert(-1);
+    layer->reset_usage(false);
+    layer->forward(x);
+    EXPECT_LT(layer->usage(false)[1], kBatch * kTokens) << "routing restored";
+    EXPECT_THROW(layer->force_expert(layer->options.num_experts()), UsageError);
   }
 }
 

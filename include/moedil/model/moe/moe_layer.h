@@ -67,6 +67,12 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   /// Fraction of the rows since the last reset that went to no routed expert (capacity
   /// overflow or expert choice); 0 when no rows were seen.
   double dropped_fraction(bool training) const;
+  /// Routes every row to expert `e` alone (-1: route normally again), for analysis (`moedil
+  /// eval --fixed-expert`). The gate follows the router's rule: the router's probability of e
+  /// when top_k is 1, 1 otherwise; capacity does not apply. Throws UsageError for e outside
+  /// [-1, num_experts).
+  void force_expert(int64_t e);
+  int64_t forced_expert() const { return forced_expert_; }
 
   MoeLayerOptions options;
   Router router{nullptr};
@@ -81,6 +87,7 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   at::Tensor eval_counts_;
   int64_t dropped_[2] = {0, 0};  ///< [evaluation, training] rows dropped since the reset
   int64_t rows_[2] = {0, 0};     ///< [evaluation, training] rows seen since the reset
+  int64_t forced_expert_ = -1;
 };
 TORCH_MODULE(MoeLayer);
 
