@@ -185,6 +185,10 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
       e.dropped_fraction = f.at("dropped_fraction").as<std::map<std::string, double>>();
     }
+    if (f.has("routing_entropy")) {  // likewise
+      e.routing_entropy = f.at("routing_entropy").as<std::map<std::string, double>>();
+      e.dead_experts = f.at("dead_experts").as<std::map<std::string, int64_t>>();
+    }
     r.epochs.push_back(std::move(e));
   }
   r.r_matrix = root.at("r_matrix").as<std::vector<std::vector<double>>>();
@@ -263,7 +267,9 @@ json to_json(const RunRecord& r) {
                       {"replayed", e.replayed},
                       {"eval", evals_to_json(e.eval)},
                       {"expert_usage", usage_json(e.expert_usage)},
-                      {"dropped_fraction", e.dropped_fraction}});
+                      {"dropped_fraction", e.dropped_fraction},
+                      {"routing_entropy", e.routing_entropy},
+                      {"dead_experts", e.dead_experts}});
   }
   json pretrain = nullptr;
   if (r.pretrain) {

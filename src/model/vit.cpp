@@ -59,7 +59,8 @@ at::Tensor ViTImpl::aux_loss() const {
 std::vector<ExpertUsage> ViTImpl::expert_usage(bool training) const {
   std::vector<ExpertUsage> out;
   for (const auto& [name, layer] : moe_layers_) {
-    out.push_back({name, layer->usage(training), layer->dropped_fraction(training)});
+    out.push_back({name, layer->usage(training), layer->dropped_fraction(training),
+                   layer->routing_entropy(training)});
   }
   return out;
 }

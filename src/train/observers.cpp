@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <spdlog/logger.h>
@@ -23,10 +24,12 @@ void EpochLogger::on_epoch_end(const io::RunRecord& record) {
   const auto num_epochs = record.r_history.size();
   io::logger()->info(
       "[train] domain {}/{} ({}) epoch {}/{}: loss {:.4f} aux {:.4f} train_acc {:.4f} "
-      "eval_acc {:.4f} (this domain {:.4f}) {:.1f}s {:.0f} samples/s eval {:.1f}s",
+      "eval_acc {:.4f} (this domain {:.4f}) {:.1f}s {:.0f} samples/s eval {:.1f}s ({:.0f}% of "
+      "the epoch)",
       e.domain + 1, record.domains.size(), record.domains[e.domain], e.epoch + 1, num_epochs,
       e.train_loss, e.aux_loss, e.train_acc, mean_eval, e.eval[e.domain].acc, e.seconds,
-      e.samples_per_s, e.eval_seconds);
+      e.samples_per_s, e.eval_seconds,
+      100.0 * e.eval_seconds / std::max(e.seconds + e.eval_seconds, 1e-9));
 }
 
 ProgressLine::ProgressLine() : enabled_(isatty(STDERR_FILENO) == 1) {}

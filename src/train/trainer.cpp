@@ -1,5 +1,6 @@
 #include "moedil/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -408,7 +409,11 @@ void Trainer::run() {
       epoch.train_acc = static_cast<double>(stats.correct) / n;
       const auto train_usage = model_->expert_usage(/*training=*/true);
       epoch.expert_usage = usage_by_layer(train_usage);
-      for (const auto& layer : train_usage) epoch.dropped_fraction[layer.layer] = layer.dropped_fraction;
+      for (const auto& layer : train_usage) {
+        epoch.dropped_fraction[layer.layer] = layer.dropped_fraction;
+        epoch.routing_entropy[layer.layer] = layer.routing_entropy;
+        epoch.dead_experts[layer.layer] = std::count(layer.counts.begin(), layer.counts.end(), 0);
+      }
       epoch.seconds = seconds_since(start);
       epoch.samples_per_s = epoch.seconds > 0 ? n / epoch.seconds : 0.0;
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -56,6 +58,19 @@ class ExperimentTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+TEST_F(ExperimentTest, RunJsonRecordsRoutingEntropyAndDeadExpertsPerEpochAndLayer) {
+  const json j = read_json(run_experiment(tiny_config()).run_json);
+  ASSERT_EQ(j["epochs"].size(), 6u);
+  for (const json& e : j["epochs"]) {
+    const std::vector<int64_t> counts = e["expert_usage"]["blocks.1.moe"];
+    const auto zeros = std::count(counts.begin(), counts.end(), 0);
+    EXPECT_EQ(e["dead_experts"]["blocks.1.moe"].get<int64_t>(), zeros);
+    const double entropy = e["routing_entropy"]["blocks.1.moe"].get<double>();
+    EXPECT_GT(entropy, 0.0);  // a softmax router is never certain
+    EXPECT_LE(entropy, std::log(3.0) + 1e-9);  // 3 experts
+  }
+}
 
 TEST_F(ExperimentTest, RunJsonRecordsTheDroppedFractionPerEpochAndLayer) {
   // top-1 over 3 experts with capacity factor 0.5: a batch of 16 images lets each expert take

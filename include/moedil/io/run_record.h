@@ -45,6 +45,11 @@ struct EpochRecord {
   UsageByLayer expert_usage;     ///< rows routed per expert during training in this epoch
   /// Per MoE layer: fraction of this epoch's training rows dropped by the expert capacity.
   std::map<std::string, double> dropped_fraction;
+  /// Per MoE layer: mean entropy (nats) of the router's distribution over this epoch's
+  /// training rows (log E = uniform, 0 = certain).
+  std::map<std::string, double> routing_entropy;
+  /// Per MoE layer: experts that received no training row this epoch.
+  std::map<std::string, int64_t> dead_experts;
 };
 
 struct RunInfo {

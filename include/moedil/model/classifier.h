@@ -13,6 +13,7 @@ struct ExpertUsage {
   std::string layer;            ///< e.g. "blocks.1.moe"
   std::vector<int64_t> counts;  ///< one per expert
   double dropped_fraction = 0.0;  ///< rows that went to no routed expert (capacity), of all rows
+  double routing_entropy = 0.0;   ///< mean entropy (nats) of the router's distribution per row
 };
 
 class ClassifierImpl : public torch::nn::Module {

@@ -46,6 +46,7 @@ void MoeLayerImpl::reset() {
   train_counts_ = at::Tensor();
   eval_counts_ = at::Tensor();
   dropped_[0] = dropped_[1] = rows_[0] = rows_[1] = 0;
+  entropy_sum_[0] = entropy_sum_[1] = at::Tensor();
 }
 
 at::Tensor MoeLayerImpl::forward(const at::Tensor& x) { return run(x, /*dense=*/false); }
@@ -124,6 +125,12 @@ at::Tensor MoeLayerImpl::run(const at::Tensor& x, bool dense) {
   tally = tally.defined() ? tally + used : used.clone();
   dropped_[mode] += dropped;
   rows_[mode] += num_rows;
+  {
+    const at::Tensor p = routing.probs.detach();
+    const at::Tensor entropy = -(p * p.clamp_min(1e-12).log()).sum();
+    at::Tensor& sum = entropy_sum_[mode];
+    sum = sum.defined() ? sum + entropy : entropy;
+  }
   balance_loss_ = is_training() ? weighted_balance_loss(options.balance_losses(), routing.probs,
                                                         counts, routing.logits)
                                 : at::Tensor();
@@ -149,12 +156,19 @@ void MoeLayerImpl::reset_usage(bool training) {
   (training ? train_counts_ : eval_counts_) = at::Tensor();
   dropped_[training ? 1 : 0] = 0;
   rows_[training ? 1 : 0] = 0;
+  entropy_sum_[training ? 1 : 0] = at::Tensor();
 }
 
 double MoeLayerImpl::dropped_fraction(bool training) const {
   const int mode = training ? 1 : 0;
   if (rows_[mode] == 0) return 0.0;
   return static_cast<double>(dropped_[mode]) / static_cast<double>(rows_[mode]);
+}
+
+double MoeLayerImpl::routing_entropy(bool training) const {
+  const int mode = training ? 1 : 0;
+  if (rows_[mode] == 0 || !entropy_sum_[mode].defined()) return 0.0;
+  return entropy_sum_[mode].item<double>() / static_cast<double>(rows_[mode]);
 }
 
 }  // namespace moedil::model::moe

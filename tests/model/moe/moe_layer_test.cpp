@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -271,6 +272,28 @@ TEST(MoeLayerTest, ForcedExpertTakesEveryRowWithTheRoutersGateRule) {
     EXPECT_LT(layer->usage(false)[1], kBatch * kTokens) << "routing restored";
     EXPECT_THROW(layer->force_expert(layer->options.num_experts()), UsageError);
   }
+}
+
+TEST(MoeLayerTest, RoutingEntropyIsLogEForAUniformRouterAndReset) {
+  MoeLayer layer = make_layer(Routing_::kToken, 1, 0, 5);
+  const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+  layer->eval();
+  at::NoGradGuard no_grad;
+  EXPECT_EQ(layer->routing_entropy(false), 0.0);  // no rows yet
+  layer->forward(x);
+  const double routed = layer->routing_entropy(false);
+  const double uniform = std::log(static_cast<double>(layer->options.num_experts()));
+  EXPECT_GT(routed, 0.0);
+  EXPECT_LT(routed, uniform);
+  // Zero router weights: every row's distribution is uniform, entropy log(E) exactly.
+  layer->router->gate->weight.zero_();
+  layer->router->gate->bias.zero_();
+  layer->reset_usage(false);
+  layer->forward(x);
+  EXPECT_NEAR(layer->routing_entropy(false), uniform, 1e-6);
+  EXPECT_EQ(layer->routing_entropy(true), 0.0);  // training kept apart
+  layer->reset_usage(false);
+  EXPECT_EQ(layer->routing_entropy(false), 0.0);
 }
 
 TEST(MoeLayerTest, TrainingAndEvaluationUsageAreKeptApart) {

@@ -67,6 +67,10 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   /// Fraction of the rows since the last reset that went to no routed expert (capacity
   /// overflow or expert choice); 0 when no rows were seen.
   double dropped_fraction(bool training) const;
+  /// Mean over the rows since the last reset of the entropy (nats) of the router's
+  /// distribution over experts, before noise and dropout: log(E) for a uniform router, 0 for
+  /// a certain one; 0 when no rows were seen. Accumulated on the device, read here.
+  double routing_entropy(bool training) const;
   /// Routes every row to expert `e` alone (-1: route normally again), for analysis (`moedil
   /// eval --fixed-expert`). The gate follows the router's rule: the router's probability of e
   /// when top_k is 1, 1 otherwise; capacity does not apply. Throws UsageError for e outside
@@ -88,6 +92,7 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   int64_t dropped_[2] = {0, 0};  ///< [evaluation, training] rows dropped since the reset
   int64_t rows_[2] = {0, 0};     ///< [evaluation, training] rows seen since the reset
   int64_t forced_expert_ = -1;
+  at::Tensor entropy_sum_[2];  ///< [evaluation, training] summed per-row routing entropy
 };
 TORCH_MODULE(MoeLayer);
 
