@@ -31,17 +31,6 @@ json metrics_json(const metrics::ClMetrics& m) {
           {"intransience", optional_number(m.intransience)}};
 }
 
-json eval_json_impl(const std::vector<EvalRecord>& evals) {
-  json out = json::array();
-  for (const auto& v : evals) {
-    out.push_back({{"domain", v.domain},
-                   {"acc", v.acc},
-                   {"loss", v.loss},
-                   {"confusion", v.confusion},
-                   {"expert_usage", usage_json(v.expert_usage)}});
-  }
-  return out;
-}
 
 json id_map_json(const std::map<int64_t, int64_t>& m) {
   json out = json::object();
@@ -248,7 +237,17 @@ RunRecord read_run_record(const std::string& path) {
   return run_record_from_json(j, path);
 }
 
-json evals_to_json(const std::vector<EvalRecord>& evals) { return eval_json_impl(evals); }
+json evals_to_json(const std::vector<EvalRecord>& evals) {
+  json out = json::array();
+  for (const auto& v : evals) {
+    out.push_back({{"domain", v.domain},
+                   {"acc", v.acc},
+                   {"loss", v.loss},
+                   {"confusion", v.confusion},
+                   {"expert_usage", usage_json(v.expert_usage)}});
+  }
+  return out;
+}
 
 json to_json(const RunRecord& r) {
   json epochs = json::array();

@@ -41,12 +41,12 @@ std::pair<std::string, int64_t> parse_fixed_expert(const std::string& spec) {
 RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
                            const std::vector<std::string>& overrides,
                            const std::vector<std::string>& fixed_experts) {
-  const config::RunConfig c = config_of_run(run_dir, overrides);
+  const io::RunRecord record = read_saved_run(run_dir);
+  const config::RunConfig c = config_of_run(record, run_dir, overrides);
   const std::filesystem::path checkpoint = run_dir / "checkpoint.pt";
   if (!std::filesystem::exists(checkpoint)) {
     throw DataError(run_dir.string() + " has no checkpoint.pt: the run finished no epoch yet");
   }
-  const io::RunRecord record = io::read_run_record((run_dir / "run.json").string());
   const c10::Device device = resolve_device(c.device);
   at::set_num_threads(static_cast<int>(resolve_num_threads(c.num_threads)));
 

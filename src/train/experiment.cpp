@@ -267,13 +267,16 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   return result;
 }
 
-config::RunConfig config_of_run(const std::filesystem::path& run_dir,
-                                const std::vector<std::string>& overrides) {
+io::RunRecord read_saved_run(const std::filesystem::path& run_dir) {
   const std::filesystem::path run_json = run_dir / "run.json";
   if (!std::filesystem::exists(run_json)) {
     throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
   }
-  const io::RunRecord saved = io::read_run_record(run_json.string());
+  return io::read_run_record(run_json.string());
+}
+
+config::RunConfig config_of_run(const io::RunRecord& saved, const std::filesystem::path& run_dir,
+                                const std::vector<std::string>& overrides) {
   nlohmann::json j = saved.run.config;
   for (const auto& assignment : overrides) {
     // Anything else would make the continued run a different experiment.
@@ -283,28 +286,24 @@ config::RunConfig config_of_run(const std::filesystem::path& run_dir,
     }
     config::apply_override(j, assignment);
   }
-  config::RunConfig c =
-      config::resolve_run_config(j, name_catalog(), "", run_json.string() + " (run.config)");
+  config::RunConfig c = config::resolve_run_config(
+      j, name_catalog(), "", (run_dir / "run.json").string() + " (run.config)");
   c.config_name = saved.run.config_name;
   return c;
 }
 
 RunResult resume_experiment(const std::filesystem::path& run_dir,
                             const std::vector<std::string>& overrides) {
-  const std::filesystem::path run_json = run_dir / "run.json";
-  if (!std::filesystem::exists(run_json)) {
-    throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
-  }
-  io::RunRecord saved = io::read_run_record(run_json.string());
+  io::RunRecord saved = read_saved_run(run_dir);
   if (saved.run.status == "completed") {
     io::logger()->info("[run] {} is already completed; nothing to resume", run_dir.string());
     RunResult result;
     result.run_id = saved.run.id;
-    result.run_json = run_json;
+    result.run_json = run_dir / "run.json";
     result.record = std::move(saved);
     return result;
   }
-  return run_experiment(config_of_run(run_dir, overrides), RunPlace{run_dir, true});
+  return run_experiment(config_of_run(saved, run_dir, overrides), RunPlace{run_dir, true});
 }
 
 }  // namespace moedil::train

@@ -6,30 +6,10 @@
 set -u
 moedil=$1
 src=$2
+source "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-failures=0
-
-expect() {  # expect CODE "substring" -- command...
-  local code=$1 needle=$2
-  shift 2
-  local out got
-  out=$("$@" 2>&1)
-  got=$?
-  if [ "$got" -ne "$code" ]; then
-    echo "FAIL: '$*' exited $got, expected $code"; echo "$out" | tail -30; failures=$((failures + 1))
-  elif [ -n "$needle" ] && ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL: '$*' output lacks '$needle'"; echo "$out" | tail -30; failures=$((failures + 1))
-  else
-    echo "ok: $*"
-  fi
-}
-check() {  # check "what" test-expression...
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failures=$((failures + 1)); fi
-}
 count_status() {  # count_status DIR STATUS: run.json files below DIR with that status
   grep -l "\"status\": \"$2\"" $(find "$1" -name run.json -not -path '*/.failed/*') 2>/dev/null | wc -l
 }
@@ -103,7 +83,10 @@ expect 0 "4 completed" "$moedil" status res
 # --watch redraws every interval until stopped; SIGINT ends it with exit 0.
 "$moedil" status res --watch --interval 0.3 > watch.out 2>&1 &
 watch_pid=$!
-sleep 1.5
+for _ in $(seq 100); do  # up to 20 s on a loaded machine
+  [ "$(grep -c '4 runs: 4 completed' watch.out)" -ge 3 ] && break
+  sleep 0.2
+done
 kill -INT "$watch_pid"
 wait "$watch_pid"
 watch_code=$?

@@ -4,26 +4,10 @@
 set -u
 moedil=$1
 src=$2
+source "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-failures=0
-
-# expect CODE "substring" -- command...
-expect() {
-  local code=$1 needle=$2
-  shift 2
-  local out
-  out=$("$@" 2>&1)
-  local got=$?
-  if [ "$got" -ne "$code" ]; then
-    echo "FAIL: '$*' exited $got, expected $code"; echo "$out" | head -20; failures=$((failures + 1))
-  elif [ -n "$needle" ] && ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL: '$*' output lacks '$needle'"; echo "$out" | head -20; failures=$((failures + 1))
-  else
-    echo "ok: $*"
-  fi
-}
 
 expect 0 "Run one experiment" "$moedil" --help
 expect 0 "--set" "$moedil" run --help

@@ -47,9 +47,12 @@ struct RunPlace {
 /// live process owns it; IoError when the results disk cannot hold the run.
 RunResult run_experiment(const config::RunConfig& config, const RunPlace& place = {});
 
-/// The resolved config saved in run_dir/run.json, with `overrides` applied; only device and
-/// num_threads may change (UsageError otherwise). Throws DataError when there is no run.json.
-config::RunConfig config_of_run(const std::filesystem::path& run_dir,
+/// run_dir/run.json read back. Throws DataError when there is none or it cannot be read.
+io::RunRecord read_saved_run(const std::filesystem::path& run_dir);
+
+/// The resolved config a saved run ran with (from its run.json record), with `overrides`
+/// applied; only device and num_threads may change (UsageError otherwise).
+config::RunConfig config_of_run(const io::RunRecord& saved, const std::filesystem::path& run_dir,
                                 const std::vector<std::string>& overrides);
 
 /// `moedil run --resume DIR`: the run in DIR continued with the resolved config saved in its
