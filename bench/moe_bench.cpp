@@ -3,6 +3,7 @@
 // Results: bench/README.md.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -65,7 +66,10 @@ BENCHMARK(BM_SingleMlp)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
 }  // namespace
 
 int main(int argc, char** argv) {
-  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // MOEDIL_BENCH_THREADS overrides the thread count (default: all cores, as moedil run).
+  const char* threads = std::getenv("MOEDIL_BENCH_THREADS");
+  at::set_num_threads(threads ? std::atoi(threads)
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

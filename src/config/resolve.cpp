@@ -309,6 +309,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   });
   v.field("train_frac", c.train_frac, in_range(0.0, 1.0, false, false));
   v.field("batch_size", c.batch_size, at_least(1));
+  v.field("eval_batch_size", c.eval_batch_size, at_least(1));
   v.field("shuffle", c.shuffle);
   v.object("model", [&](auto& m) {
     ModelConfig& model = c.model;
@@ -418,6 +419,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
             if (std::regex_match(d, pattern)) return "";
             return "unknown device '" + d + "': expected auto, cpu, cuda or cuda:N";
           }));
+  v.field("amp", c.amp, one_of({"none", "bf16"}, "amp"));
   v.field("num_threads", c.num_threads, at_least(0));
   v.field("results_dir", c.results_dir);
   v.field("log_dir", c.log_dir);

@@ -73,7 +73,7 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
   const data::Normalizer normalizer(dataset.mean, dataset.stddev, device);
   for (const auto& d : domains) {
     const data::Batches batches(d.images.to(device), d.labels.to(device), d.test_idx,
-                                c.batch_size, normalizer);
+                                c.eval_batch_size, normalizer);
     const Evaluation ev = evaluate(*net, batches, dataset.num_classes);
     io::EvalRecord rec{d.name, ev.acc, ev.loss, {}, usage_by_layer(ev.usage)};
     for (int64_t t = 0; t < dataset.num_classes; ++t) {

@@ -1,5 +1,7 @@
 #include "moedil/train/experiment.h"
 
+#include "moedil/train/precision.h"
+
 #include <unistd.h>
 
 #include <array>
@@ -94,6 +96,7 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   const c10::Device device = resolve_device(c.device);
   const int64_t threads = resolve_num_threads(c.num_threads);
   at::set_num_threads(static_cast<int>(threads));
+  configure_backends(device);
 
   // Everything that can fail on bad input happens before the run directory exists, so a bad
   // config or missing dataset leaves no run behind.

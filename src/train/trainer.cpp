@@ -17,6 +17,7 @@
 #include "moedil/train/checkpoint.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/optimizer.h"
+#include "moedil/train/precision.h"
 
 namespace moedil::train {
 namespace {
@@ -95,13 +96,14 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
     host_labels_.push_back(to_vector(d.labels));
     train_batches_.emplace_back(images_.back(), labels_.back(), d.train_idx, config_.batch_size,
                                 normalizer_);
-    test_batches_.emplace_back(images_.back(), labels_.back(), d.test_idx, config_.batch_size,
-                               normalizer_);
+    test_batches_.emplace_back(images_.back(), labels_.back(), d.test_idx,
+                               config_.eval_batch_size, normalizer_);
     record_.domains.push_back(d.name);
   }
 }
 
 std::vector<io::EvalRecord> Trainer::evaluate_all(model::ClassifierImpl& model) {
+  const AutocastGuard autocast(config_.amp, device_);
   std::vector<io::EvalRecord> out;
   for (std::size_t j = 0; j < domains_.size(); ++j) {
     const Evaluation ev = evaluate(model, test_batches_[j], num_classes_);
@@ -112,6 +114,7 @@ std::vector<io::EvalRecord> Trainer::evaluate_all(model::ClassifierImpl& model) 
 }
 
 void Trainer::evaluate_initial() {
+  const AutocastGuard autocast(config_.amp, device_);
   record_.init_acc.clear();
   for (const auto& batches : test_batches_) {
     record_.init_acc.push_back(evaluate(*model_, batches, num_classes_).acc);
@@ -208,14 +211,21 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
                              signal == 15 ? 15 : 2);
     }
     const auto [x, y] = batch_at(step);
-    const at::Tensor logits = model.forward(x);
-    const at::Tensor task = loss(logits, y);
-    at::Tensor total = task;
-    const at::Tensor aux = model.aux_loss();
-    at::Tensor weighted_aux = at::zeros_like(task);
-    if (balance_weight > 0.0 && aux.defined()) {
-      weighted_aux = aux * balance_weight;
-      total = total + weighted_aux;
+    at::Tensor logits;
+    at::Tensor task;
+    at::Tensor total;
+    at::Tensor weighted_aux;
+    {
+      const AutocastGuard autocast(config_.amp, device_);  // forward and losses only
+      logits = model.forward(x);
+      task = loss(logits, y).to(at::kFloat);
+      total = task;
+      const at::Tensor aux = model.aux_loss();
+      weighted_aux = at::zeros_like(task);
+      if (balance_weight > 0.0 && aux.defined()) {
+        weighted_aux = aux.to(at::kFloat) * balance_weight;
+        total = total + weighted_aux;
+      }
     }
     optimizer.zero_grad();
     total.backward();
@@ -347,6 +357,7 @@ void Trainer::run_baselines() {
               std::to_string(e),
           {});
     }
+    const AutocastGuard autocast(config_.amp, device_);
     accuracies.push_back(evaluate(*fresh, test_batches_[d], num_classes_).acc);
   }
   record_.baseline_acc = accuracies;

@@ -5,6 +5,7 @@
 
 #include <torch/utils.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "moedil/common/error.h"
@@ -267,6 +268,21 @@ TEST(Trainer, ExpertMergingNeedsThreeExpertsOfOneArchitecture) {
   Rig same(R"({"model": {"name": "hetero_moe", "hetero_experts": ["mlp", "mlp", "mlp"]},
                "expert_merging": {"enabled": true}})");
   EXPECT_NO_THROW(same.trainer());
+}
+
+TEST(Trainer, Bf16AutocastTrainsAndEvaluates) {
+  Rig rig(R"({"amp": "bf16", "epochs_per_domain": 1})");
+  auto trainer = rig.trainer();
+  trainer->run();
+  ASSERT_EQ(rig.record.epochs.size(), 3u);
+  for (const auto& e : rig.record.epochs) {
+    EXPECT_TRUE(std::isfinite(e.train_loss));
+    EXPECT_GT(e.train_loss, 0.0);
+  }
+  ASSERT_TRUE(rig.record.metrics);
+  EXPECT_GT(rig.record.metrics->acc, 0.0);
+  // The weights stayed float.
+  for (const auto& p : trainer->model()->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
 }
 
 }  // namespace

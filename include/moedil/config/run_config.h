@@ -194,6 +194,9 @@ struct RunConfig {
   /// Fraction of each domain used for training; the rest is its test split.
   double train_frac = 0.8;
   int64_t batch_size = 64;
+  /// Batch size of evaluations (larger is faster; results do not depend on it, except that an
+  /// MoE capacity applies per batch).
+  int64_t eval_batch_size = 256;
   bool shuffle = true;
   ModelConfig model;
   OptimizerConfig optimizer;
@@ -223,6 +226,9 @@ struct RunConfig {
   SeedsConfig seeds;
   /// "auto" (cuda:0 when available, else cpu), "cpu", "cuda", "cuda:N".
   std::string device = "auto";
+  /// Mixed precision of the forward passes: "none" (float) or "bf16" (autocast to bfloat16 on
+  /// the training device; weights, gradients and optimizer state stay float).
+  std::string amp = "none";
   /// Intra-op threads; 0 = all cores.
   int64_t num_threads = 0;
   std::string results_dir = "results";

@@ -37,12 +37,15 @@ at::Tensor dispatch_assignments(const at::Tensor& x, const at::Tensor& flat_row,
   const at::Tensor per_expert_cpu = per_expert.to(at::kCPU);  // one host sync per layer
   const int64_t* n = per_expert_cpu.data_ptr<int64_t>();
 
+  // One gather of every assigned row in expert order; each expert then reads a contiguous
+  // slice of it. (A gather per expert would cost, in backward, one zero-filled gradient of x's
+  // full size per expert, summed.)
+  const at::Tensor gathered = x.index_select(0, sorted_rows);
   std::vector<at::Tensor> outputs;
   int64_t start = 0;
   for (int64_t e = 0; e < num_experts; ++e) {
     if (n[e] == 0) continue;
-    const at::Tensor chosen = sorted_rows.slice(0, start, start + n[e]);
-    outputs.push_back(expert(e, x.index_select(0, chosen)));
+    outputs.push_back(expert(e, gathered.narrow(0, start, n[e])));
     start += n[e];
   }
   if (outputs.empty()) {
