@@ -44,7 +44,9 @@ Check<std::vector<int64_t>> values_at_least(std::size_t count, int64_t lo) {
       return "expected " + std::to_string(count) + " values, got " + std::to_string(v.size());
     }
     for (int64_t x : v) {
-      if (x < lo) return std::to_string(x) + " is out of range: every value must be >= " + std::to_string(lo);
+      if (x < lo) {
+        return std::to_string(x) + " is out of range: every value must be >= " + std::to_string(lo);
+      }
     }
     return "";
   };
