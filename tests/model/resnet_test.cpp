@@ -14,6 +14,7 @@
 #include "moedil/common/error.h"
 #include "moedil/config/run_config.h"
 #include "moedil/model/basic_block.h"
+#include "moedil/model/moe/block_moe.h"
 #include "moedil/model/registry.h"
 
 namespace moedil::model {
@@ -309,6 +310,49 @@ TEST(ResNetTest, AdamStepsOnAFixedBatchLowerTheLoss) {
       adam.step();
     }
     EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
+  }
+}
+
+TEST(ResNetTest, RoutingCoreConfigKeysReachEveryMoeLayer) {
+  for (const std::string name : {"resnet18_conv_moe", "resnet18_block_moe"}) {
+    SCOPED_TRACE(name);
+    auto cfg = small_config(name);
+    cfg.moe_top_k = 2;
+    cfg.moe_num_shared_experts = 1;
+    cfg.moe_noise_std = 0.3;
+    cfg.moe_expert_dropout = 0.2;
+    cfg.moe_capacity_factor = 1.5;
+    cfg.moe_routing = "expert_choice";
+    cfg.moe_balance_losses = {{"z_loss", 0.01}, {"switch", 1.0}};
+    const Classifier model = build(cfg, mnist_shape());
+    const auto net = std::dynamic_pointer_cast<ResNetImpl>(model);
+    ASSERT_NE(net, nullptr);
+    ASSERT_EQ(model->moe_layers().size(), name == "resnet18_conv_moe" ? 4u : 2u);
+    for (const auto& layer : model->moe_layers()) {
+      const moe::MixtureOptions& o = layer.mixture->options();
+      EXPECT_EQ(o.num_experts(), kExperts) << layer.name;
+      EXPECT_EQ(o.top_k(), 2) << layer.name;
+      EXPECT_EQ(o.capacity_factor(), 1.5) << layer.name;
+      EXPECT_EQ(o.routing(), "expert_choice") << layer.name;
+      EXPECT_EQ(o.balance_losses(), cfg.moe_balance_losses) << layer.name;
+      EXPECT_EQ(layer.experts->size(), static_cast<std::size_t>(kExperts)) << layer.name;
+    }
+    const auto first = net->stages[3]->ptr(0);
+    const moe::RouterOptions& router = name == "resnet18_conv_moe"
+                                           ? first->as<BasicBlock>()->moe_conv1->router->options
+                                           : first->as<moe::BlockMoe>()->router->options;
+    EXPECT_EQ(router.top_k(), 2);
+    EXPECT_EQ(router.noise_std(), 0.3);
+    EXPECT_EQ(router.expert_dropout(), 0.2);
+    EXPECT_EQ(router.dim(), 4 * kWidth) << "routes on the pooled input of layer4.0";
+    const std::size_t shared = name == "resnet18_conv_moe"
+                                   ? first->as<BasicBlock>()->moe_conv2->shared_experts->size()
+                                   : first->as<moe::BlockMoe>()->shared_experts->size();
+    EXPECT_EQ(shared, 1u);
+    // Expert choice with capacity 1.5 * 6 * 2 / 3 = 6 rows per expert still trains.
+    model->train();
+    EXPECT_EQ(model->forward(images(mnist_shape(), 6)).sizes().vec(),
+              (std::vector<int64_t>{6, 10}));
   }
 }
 

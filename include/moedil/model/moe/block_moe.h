@@ -3,7 +3,9 @@
 // BasicBlock with the same in/out channels and stride, chosen per image by a router on the
 // globally average-pooled block input (top-k), plus optional always-on shared BasicBlocks whose
 // outputs are summed in. Routing, capacity, sparse dispatch, usage counters and balance losses are
-// moe::Mixture's. Each expert's BatchNorm sees only the images routed to it.
+// moe::Mixture's. Each expert's BatchNorm sees only the images routed to it. The experts include
+// their shortcut, so an image the mixture drops (over capacity, or picked by no expert with
+// expert_choice) gets the shared blocks' output only: 0 without shared experts.
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/modulelist.h>
