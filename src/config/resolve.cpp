@@ -24,6 +24,34 @@ Check<int64_t> at_least(int64_t lo) {
   };
 }
 
+/// Every value in [lo, hi] (a `what` index, e.g. a stage).
+Check<std::vector<int64_t>> each_in(int64_t lo, int64_t hi, std::string what) {
+  return [=](const std::vector<int64_t>& v) -> std::string {
+    for (int64_t x : v) {
+      if (x < lo || x > hi) {
+        return what + " " + std::to_string(x) + " is out of range: valid " + std::to_string(lo) +
+               ".." + std::to_string(hi);
+      }
+    }
+    return "";
+  };
+}
+
+/// Exactly `count` values, each >= lo.
+Check<std::vector<int64_t>> values_at_least(std::size_t count, int64_t lo) {
+  return [=](const std::vector<int64_t>& v) -> std::string {
+    if (v.size() != count) {
+      return "expected " + std::to_string(count) + " values, got " + std::to_string(v.size());
+    }
+    for (int64_t x : v) {
+      if (x < lo) {
+        return std::to_string(x) + " is out of range: every value must be >= " + std::to_string(lo);
+      }
+    }
+    return "";
+  };
+}
+
 Check<double> in_range(double lo, double hi, bool include_lo, bool include_hi) {
   return [=](const double& v) -> std::string {
     const bool ok = (include_lo ? v >= lo : v > lo) && (include_hi ? v <= hi : v < hi);
@@ -335,6 +363,13 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("moe_expert_dropout", model.moe_expert_dropout, in_range(0.0, 1.0, true, false));
     m.field("moe_balance_losses", model.moe_balance_losses,
             weights_of(model::moe::balance_loss_names(), "balance loss"));
+    // ResNet and ConvNeXt families.
+    m.field("resnet_stem", model.resnet_stem, one_of({"cifar", "imagenet"}, "resnet_stem"));
+    m.field("resnet_width", model.resnet_width, at_least(1));
+    m.field("resnet_moe_stages", model.resnet_moe_stages, each_in(0, 3, "stage"));
+    m.field("convnext_depths", model.convnext_depths, values_at_least(4, 1));
+    m.field("convnext_dims", model.convnext_dims, values_at_least(4, 1));
+    m.field("convnext_stem_patch", model.convnext_stem_patch, at_least(1));
     m.field("hetero_experts", model.hetero_experts,
             Check<std::vector<std::string>>([](const std::vector<std::string>& kinds) {
               if (kinds.empty()) return std::string("needs at least one expert kind");

@@ -1,6 +1,11 @@
 #include "moedil/model/registry.h"
 
+#include <algorithm>
+#include <string>
+
 #include "moedil/common/error.h"
+#include "moedil/model/convnext.h"
+#include "moedil/model/resnet.h"
 #include "moedil/model/vit.h"
 
 namespace moedil::model {
@@ -35,6 +40,63 @@ moe::MoeLayerOptions moe_options(const config::ModelConfig& c) {
       .dropout(c.dropout);
 }
 
+/// Routing of the CNN MoE layers from the moe_* keys.
+moe::MoeSettings cnn_moe_settings(const config::ModelConfig& c) {
+  return moe::MoeSettings(moe::MixtureOptions(c.moe_num_unshared_experts)
+                              .top_k(c.moe_top_k)
+                              .routing(c.moe_routing)
+                              .capacity_factor(c.moe_capacity_factor)
+                              .balance_losses(c.moe_balance_losses))
+      .num_shared(c.moe_num_shared_experts)
+      .noise_std(c.moe_noise_std)
+      .expert_dropout(c.moe_expert_dropout);
+}
+
+/// Side of stage s's feature maps for an image side of `side` (stems and strides round up).
+int64_t resnet_stage_side(int64_t side, const std::string& stem, int64_t stage) {
+  int64_t h = stem == "imagenet" ? (side + 3) / 4 : side;  // 7x7 stride 2, then max pool stride 2
+  for (int64_t s = 1; s <= stage; ++s) h = (h + 1) / 2;
+  return h;
+}
+
+ResNetOptions resnet_options(const config::ModelConfig& c, const InputShape& input,
+                             const std::string& moe_kind) {
+  if (moe_kind == "block") {
+    // An expert block may get a single image; its BatchNorm cannot train on one 1x1 map.
+    for (int64_t stage : c.resnet_moe_stages) {
+      const int64_t h = resnet_stage_side(input.height, c.resnet_stem, stage);
+      const int64_t w = resnet_stage_side(input.width, c.resnet_stem, stage);
+      if (h * w == 1) {
+        throw ConfigError("model.resnet_moe_stages: stage " + std::to_string(stage) +
+                          " has 1x1 feature maps with model.resnet_stem \"" + c.resnet_stem +
+                          "\" on " + std::to_string(input.height) + "x" +
+                          std::to_string(input.width) +
+                          " images: an expert block's BatchNorm cannot train on one image; use "
+                          "the cifar stem or an earlier stage");
+      }
+    }
+  }
+  return ResNetOptions(input)
+      .stem(c.resnet_stem)
+      .width(c.resnet_width)
+      .moe_kind(moe_kind)
+      .moe_stages(c.resnet_moe_stages)
+      .moe(cnn_moe_settings(c));
+}
+
+ConvNeXtOptions convnext_options(const config::ModelConfig& c, const InputShape& input) {
+  const int64_t side = std::min(input.height, input.width);
+  if (c.convnext_stem_patch > side) {
+    throw ConfigError("model.convnext_stem_patch: " + std::to_string(c.convnext_stem_patch) +
+                      " is larger than the dataset's image size " + std::to_string(input.height) +
+                      "x" + std::to_string(input.width) + ": the stem would leave 0x0 features");
+  }
+  return ConvNeXtOptions(input)
+      .depths(c.convnext_depths)
+      .dims(c.convnext_dims)
+      .stem_patch(c.convnext_stem_patch);
+}
+
 }  // namespace
 
 const Registry<ModelBuilder>& model_registry() {
@@ -65,6 +127,33 @@ const Registry<ModelBuilder>& model_registry() {
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe_options(c)))
                 .ptr();
+          });
+    r.add("resnet18",
+          "dense ResNet-18 for small images (resnet_stem \"cifar\" or \"imagenet\", "
+          "resnet_width: stage widths w, 2w, 4w, 8w)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ResNet(resnet_options(c, input, "none")).ptr();
+          });
+    r.add("resnet18_conv_moe",
+          "ResNet-18 whose 3x3 convs in the resnet_moe_stages are MoE convs: "
+          "moe_num_unshared_experts conv experts routed top-k (moe_top_k) per image on the "
+          "pooled input, plus moe_num_shared_experts always on (resnet_stem, resnet_width)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ResNet(resnet_options(c, input, "conv")).ptr();
+          });
+    r.add("resnet18_block_moe",
+          "ResNet-18 whose BasicBlocks in the resnet_moe_stages are MoE blocks: "
+          "moe_num_unshared_experts whole-block experts routed top-k (moe_top_k) per image on "
+          "the pooled block input, plus moe_num_shared_experts always on (resnet_stem, "
+          "resnet_width)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ResNet(resnet_options(c, input, "block")).ptr();
+          });
+    r.add("convnext_tiny",
+          "dense ConvNeXt baseline (convnext_depths, convnext_dims: 4 stages; "
+          "convnext_stem_patch: patchify stem kernel and stride)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ConvNeXt(convnext_options(c, input)).ptr();
           });
     return r;
   }();

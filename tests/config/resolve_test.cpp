@@ -305,5 +305,67 @@ TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
   }
 }
 
+TEST(Resolve, CnnFamilyOptionsReadAndDefaults) {
+  const RunConfig defaults;
+  EXPECT_EQ(defaults.model.resnet_stem, "cifar");
+  EXPECT_EQ(defaults.model.resnet_width, 16);
+  EXPECT_EQ(defaults.model.resnet_moe_stages, (std::vector<int64_t>{3}));
+  EXPECT_EQ(defaults.model.convnext_depths, (std::vector<int64_t>{3, 3, 9, 3}));
+  EXPECT_EQ(defaults.model.convnext_dims, (std::vector<int64_t>{32, 64, 128, 256}));
+  EXPECT_EQ(defaults.model.convnext_stem_patch, 2);
+  RunConfig c;
+  const auto issues = check_run_config(
+      parse_jsonc(R"({"model": {"resnet_stem": "imagenet", "resnet_width": 8,
+                     "resnet_moe_stages": [0, 2, 3], "convnext_depths": [1, 2, 3, 4],
+                     "convnext_dims": [8, 16, 24, 32], "convnext_stem_patch": 4}})", "t"),
+      kNames, "", c);
+  ASSERT_TRUE(issues.empty()) << issues[0].path << ": " << issues[0].message;
+  EXPECT_EQ(c.model.resnet_stem, "imagenet");
+  EXPECT_EQ(c.model.resnet_width, 8);
+  EXPECT_EQ(c.model.resnet_moe_stages, (std::vector<int64_t>{0, 2, 3}));
+  EXPECT_EQ(c.model.convnext_depths, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(c.model.convnext_dims, (std::vector<int64_t>{8, 16, 24, 32}));
+  EXPECT_EQ(c.model.convnext_stem_patch, 4);
+  EXPECT_EQ(to_json(c)["model"]["resnet_moe_stages"], nlohmann::json({0, 2, 3}));
+  EXPECT_EQ(to_json(c)["model"]["convnext_dims"], nlohmann::json({8, 16, 24, 32}));
+}
+
+TEST(Resolve, CnnFamilyOptionsBadInputNameTheKey) {
+  const auto issues = issues_of(R"({"model": {"resnet_stem": "cifr", "resnet_width": 0,
+      "resnet_moe_stages": [1, 4], "convnext_depths": [3, 3, 9],
+      "convnext_dims": [32, 0, 128, 256], "convnext_stem_patch": 0}})");
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"model.resnet_stem", "model.resnet_width",
+                                             "model.resnet_moe_stages", "model.convnext_depths",
+                                             "model.convnext_dims",
+                                             "model.convnext_stem_patch"}));
+  ASSERT_EQ(issues.size(), 6u);
+  EXPECT_NE(issues[0].message.find("did you mean 'cifar'"), std::string::npos)
+      << issues[0].message;
+  EXPECT_NE(issues[2].message.find("stage 4 is out of range: valid 0..3"), std::string::npos)
+      << issues[2].message;
+  EXPECT_NE(issues[3].message.find("expected 4 values, got 3"), std::string::npos)
+      << issues[3].message;
+  EXPECT_NE(issues[4].message.find("must be >= 1"), std::string::npos) << issues[4].message;
+  const auto negative = issues_of(R"({"model": {"resnet_moe_stages": [-1]}})");
+  ASSERT_EQ(negative.size(), 1u);
+  EXPECT_EQ(negative[0].path, "model.resnet_moe_stages");
+  const auto type = issues_of(R"({"model": {"resnet_moe_stages": 3}})");
+  ASSERT_EQ(type.size(), 1u);
+  EXPECT_NE(type[0].message.find("expected a list"), std::string::npos) << type[0].message;
+
+  // A stage 4 is a ConfigError from resolve naming the key and the valid range.
+  const std::string text = R"({"model": {"name": "vit", "resnet_moe_stages": [4]}})";
+  try {
+    resolve_run_config(parse_jsonc(text, "x.jsonc"), kNames, text, "x.jsonc");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model.resnet_moe_stages"), std::string::npos) << what;
+    EXPECT_NE(what.find("valid 0..3"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace moedil::config

@@ -298,7 +298,8 @@ TEST(ViTTest, UnknownModelNameThrowsConfigErrorListingValidNames) {
     EXPECT_NE(what.find("vit_moe"), std::string::npos) << what;
   }
   const auto names = model_registry().names();
-  for (const char* family : {"vit", "vit_moe", "hetero_moe"}) {
+  for (const char* family : {"vit", "vit_moe", "hetero_moe", "resnet18", "resnet18_conv_moe",
+                             "resnet18_block_moe", "convnext_tiny"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), family), names.end()) << family;
   }
 }

@@ -73,6 +73,19 @@ struct ModelConfig {
   /// router_balance_strength): switch, importance_load, entropy, column_entropy,
   /// output_variance, z_loss.
   std::map<std::string, double> moe_balance_losses{{"switch", 1.0}};
+  // ResNet and ConvNeXt families.
+  /// resnet18*: "cifar" (3x3 stride-1 conv) or "imagenet" (7x7 stride-2 conv + max pool) stem.
+  std::string resnet_stem = "cifar";
+  /// resnet18*: width w of the first stage (stages w, 2w, 4w, 8w; 64 is the standard ResNet-18).
+  int64_t resnet_width = 16;
+  /// resnet18_conv_moe / resnet18_block_moe: stages (0..3) whose convs / blocks are MoE layers.
+  std::vector<int64_t> resnet_moe_stages{3};
+  /// convnext_tiny: blocks per stage (4 values; paper 3, 3, 9, 3).
+  std::vector<int64_t> convnext_depths{3, 3, 9, 3};
+  /// convnext_tiny: width per stage (4 values; paper 96, 192, 384, 768).
+  std::vector<int64_t> convnext_dims{32, 64, 128, 256};
+  /// convnext_tiny: stem conv kernel = stride (paper 4); at most the image size.
+  int64_t convnext_stem_patch = 2;
   // hetero_moe
   /// The experts of every hetero_moe layer, one kind each: "mlp" (token MLP), "conv" (3x3
   /// convolution over the patch grid) or "attention" (self-attention over the tokens).
