@@ -10,7 +10,7 @@ namespace moedil::model {
 
 using ModelBuilder = std::function<Classifier(const config::ModelConfig&, const InputShape&)>;
 
-/// Every registered model family (vit, vit_moe).
+/// Every registered model family (vit, vit_moe, vit_moe_imagelevel, switch_moe_vit).
 const Registry<ModelBuilder>& model_registry();
 
 /// Builds the configured model for the input shape. Weights are drawn from LibTorch's global
