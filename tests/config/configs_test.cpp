@@ -32,7 +32,8 @@ void collect_keys(const nlohmann::json& j, const std::string& prefix,
 }
 
 TEST(ShippedConfigs, AllValidate) {
-  for (const char* name : {"configs/quickstart.jsonc", "configs/example.jsonc"}) {
+  for (const char* name : {"configs/quickstart.jsonc", "configs/example.jsonc",
+                           "configs/vit_moe_imagelevel.jsonc", "configs/switch_moe_vit.jsonc"}) {
     SCOPED_TRACE(name);
     EXPECT_NO_THROW(load_run_config(source_dir() / name, {}, train::name_catalog()));
   }
