@@ -9,6 +9,7 @@
 #include "moedil/config/load.h"
 #include "moedil/data/registry.h"
 #include "moedil/io/logging.h"
+#include "moedil/model/moe/balance_names.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
 #include "moedil/train/eval_run.h"
@@ -108,14 +109,19 @@ int run_validate(const ValidateOptions& options) {
 int run_list() {
   print_registry("datasets (dataset)", data::dataset_registry());
   print_registry("partition types (partition.type)", partition::partition_registry());
-  print_registry("models (model.name)", model::model_registry());
-  print_registry("optimizers (optimizer.name)", train::optimizer_registry());
-  print_registry("losses (loss.name)", train::loss_registry());
   const auto joined = [](const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
     return out;
   };
+  print_registry("models (model.name)", model::model_registry());
+  std::cout << "  every family that routes shares the routing core: moe_top_k, moe_noise_std, "
+               "moe_capacity_factor, moe_routing (token_choice, expert_choice), "
+               "moe_expert_dropout, moe_balance_losses {"
+            << joined(model::moe::balance_loss_names())
+            << "}; and expert_merging {enabled, every_steps} (configs/example.jsonc)\n";
+  print_registry("optimizers (optimizer.name)", train::optimizer_registry());
+  print_registry("losses (loss.name)", train::loss_registry());
   std::cout << "schedulers (scheduler.name):\n  " << joined(train::scheduler_names())
             << " (each with warmup_epochs; per_domain restarts them with every domain)\n";
   std::cout << "replay policies (replay.policy):\n  " << joined(train::replay_policy_names())

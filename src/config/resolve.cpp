@@ -152,6 +152,22 @@ class Reader {
     }
   }
 
+  /// A factor that is either null (stored as 0: no limit) or a number > 0.
+  void positive_or_null(const char* key, double& out) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    const json& value = object_->at(key);
+    if (value.is_null()) {
+      out = 0.0;
+    } else if (!value.is_number()) {
+      issue(key, "expected a number > 0 or null (no limit), got " + describe(value));
+    } else if (!(value.get<double>() > 0.0 && value.get<double>() <= 1e6)) {
+      issue(key, value.dump() + " is out of range: must be > 0 (leave it out or null for no limit)");
+    } else {
+      out = value.get<double>();
+    }
+  }
+
   /// Domain names: a list of strings or integers (integers become their decimal text).
   void name_list(const char* key, std::vector<std::string>& out) {
     known_.emplace_back(key);
@@ -244,6 +260,9 @@ class Writer {
     out_[key] = value;
   }
   void name_list(const char* key, const std::vector<std::string>& v) { out_[key] = v; }
+  void positive_or_null(const char* key, double v) {
+    out_[key] = v > 0.0 ? json(v) : json(nullptr);
+  }
   void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
     out_[key] = mode == "auto" ? json("auto") : mode == "list" ? json(v) : json(nullptr);
   }
@@ -309,12 +328,22 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
             one_of({"sample", "token"}, "moe_routing_granularity"));
     m.field("moe_route_with_cls_token", model.moe_route_with_cls_token);
     m.field("moe_noise_std", model.moe_noise_std, in_range(0.0, 1e3, true, true));
-    m.field("moe_capacity_factor", model.moe_capacity_factor, in_range(0.0, 1e6, true, true));
+    m.positive_or_null("moe_capacity_factor", model.moe_capacity_factor);
     m.field("moe_routing", model.moe_routing,
             one_of({"token_choice", "expert_choice"}, "moe_routing"));
     m.field("moe_expert_dropout", model.moe_expert_dropout, in_range(0.0, 1.0, true, false));
     m.field("moe_balance_losses", model.moe_balance_losses,
             weights_of(model::moe::balance_loss_names(), "balance loss"));
+    m.field("hetero_experts", model.hetero_experts,
+            Check<std::vector<std::string>>([](const std::vector<std::string>& kinds) {
+              if (kinds.empty()) return std::string("needs at least one expert kind");
+              for (const auto& kind : kinds) {
+                const std::string bad =
+                    one_of({"mlp", "conv", "attention"}, "hetero expert kind")(kind);
+                if (!bad.empty()) return bad;
+              }
+              return std::string();
+            }));
     // vit_moe_imagelevel and switch_moe_vit
     m.field("alpha_fast", model.alpha_fast, in_range(0.0, 1.0, false, true));
     m.field("alpha_slow", model.alpha_slow, in_range(0.0, 1.0, false, true));
@@ -383,6 +412,10 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("router_lr_multiplier", c.router_lr_multiplier, in_range(0.0, 1e6, true, true));
   v.field("moe_expert_lr_multiplier", c.moe_expert_lr_multiplier,
           in_range(0.0, 1e6, true, true));
+  v.object("expert_merging", [&](auto& m) {
+    m.field("enabled", c.expert_merging.enabled);
+    m.field("every_steps", c.expert_merging.every_steps, at_least(1));
+  });
   v.object("seeds", [&](auto& s) {
     SeedsConfig& seeds = c.seeds;
     s.field("global", seeds.global);
@@ -477,7 +510,13 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
                                     "model.expert_depth < model.depth (" +
                                     std::to_string(m.depth) + ")");
   }
-  if (m.moe_top_k > m.moe_num_unshared_experts) {
+  if (m.name == "hetero_moe" &&
+      m.moe_top_k > static_cast<int64_t>(m.hetero_experts.size())) {
+    issue("model.moe_top_k", std::to_string(m.moe_top_k) +
+                                 " is out of range: must be <= the number of "
+                                 "model.hetero_experts (" +
+                                 std::to_string(m.hetero_experts.size()) + ")");
+  } else if (m.name != "hetero_moe" && m.moe_top_k > m.moe_num_unshared_experts) {
     issue("model.moe_top_k", std::to_string(m.moe_top_k) +
                                  " is out of range: must be <= model.moe_num_unshared_experts (" +
                                  std::to_string(m.moe_num_unshared_experts) + ")");

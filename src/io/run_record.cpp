@@ -20,6 +20,21 @@ json usage_json(const UsageByLayer& usage) {
   return out;
 }
 
+/// Per layer, each expert's share of the rows (counts over their sum; zeros when no rows).
+json usage_fraction_json(const UsageByLayer& usage) {
+  json out = json::object();
+  for (const auto& [layer, counts] : usage) {
+    int64_t total = 0;
+    for (const int64_t c : counts) total += c;
+    std::vector<double> fractions;
+    for (const int64_t c : counts) {
+      fractions.push_back(total > 0 ? static_cast<double>(c) / static_cast<double>(total) : 0.0);
+    }
+    out[layer] = fractions;
+  }
+  return out;
+}
+
 json metrics_json(const metrics::ClMetrics& m) {
   return {{"acc", m.acc},
           {"aia", m.aia},
@@ -207,6 +222,18 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     m.by_class = read_id_map(f.at("by_class"));
     r.replay.push_back(std::move(m));
   }
+  // Added to schema 1 with expert merging; older runs lack it.
+  for (const Field& f : root.has("merges") ? root.at("merges").items() : std::vector<Field>{}) {
+    MergeRecord g;
+    g.domain = f.at("domain").as<int64_t>();
+    g.epoch = f.at("epoch").as<int64_t>();
+    g.step = f.at("step").as<int64_t>();
+    g.layer = f.at("layer").as<std::string>();
+    g.target = f.at("target").as<int64_t>();
+    g.sources = f.at("sources").as<std::vector<int64_t>>();
+    g.counts = f.at("counts").as<std::vector<int64_t>>();
+    r.merges.push_back(std::move(g));
+  }
   const Field m = root.at("metrics");
   if (!m.is_null()) {
     metrics::ClMetrics cl;
@@ -266,6 +293,7 @@ json to_json(const RunRecord& r) {
                       {"replayed", e.replayed},
                       {"eval", evals_to_json(e.eval)},
                       {"expert_usage", usage_json(e.expert_usage)},
+                      {"usage_fraction", usage_fraction_json(e.expert_usage)},
                       {"dropped_fraction", e.dropped_fraction},
                       {"routing_entropy", e.routing_entropy},
                       {"dead_experts", e.dead_experts}});
@@ -285,6 +313,16 @@ json to_json(const RunRecord& r) {
                       {"seen", m.seen},
                       {"by_domain", id_map_json(m.by_domain)},
                       {"by_class", id_map_json(m.by_class)}});
+  }
+  json merges = json::array();
+  for (const auto& g : r.merges) {
+    merges.push_back({{"domain", g.domain},
+                      {"epoch", g.epoch},
+                      {"step", g.step},
+                      {"layer", g.layer},
+                      {"target", g.target},
+                      {"sources", g.sources},
+                      {"counts", g.counts}});
   }
   const RunInfo& i = r.run;
   return {{"schema_version", kRunSchemaVersion},
@@ -311,6 +349,7 @@ json to_json(const RunRecord& r) {
           {"baseline_acc", r.baseline_acc ? json(*r.baseline_acc) : json(nullptr)},
           {"pretrain", std::move(pretrain)},
           {"replay", std::move(replay)},
+          {"merges", std::move(merges)},
           {"metrics", r.metrics ? metrics_json(*r.metrics) : json(nullptr)}};
 }
 

@@ -27,6 +27,20 @@ ViTOptions vit_options(const config::ModelConfig& c, const InputShape& input) {
       .dropout(c.dropout);
 }
 
+moe::MoeLayerOptions moe_options(const config::ModelConfig& c) {
+  return moe::MoeLayerOptions(0, 0, c.moe_num_unshared_experts)
+      .num_shared(c.moe_num_shared_experts)
+      .top_k(c.moe_top_k)
+      .granularity(c.moe_routing_granularity)
+      .route_with_cls(c.moe_route_with_cls_token)
+      .noise_std(c.moe_noise_std)
+      .capacity_factor(c.moe_capacity_factor)
+      .routing(c.moe_routing)
+      .expert_dropout(c.moe_expert_dropout)
+      .balance_losses(c.moe_balance_losses)
+      .dropout(c.dropout);
+}
+
 }  // namespace
 
 const Registry<ModelBuilder>& model_registry() {
@@ -37,22 +51,26 @@ const Registry<ModelBuilder>& model_registry() {
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ViT(vit_options(c, input)).ptr();
           });
+    r.add("hetero_moe",
+          "ViT whose moe_layer_indices blocks have an MoE MLP of experts of different "
+          "architectures, one per entry of hetero_experts (mlp: token MLP, conv: 3x3 conv over "
+          "the patch grid, attention: self-attention over the tokens), routed per image (CLS "
+          "token or token mean, moe_route_with_cls_token) top-k (moe_top_k), with the routing "
+          "core options (moe_noise_std, moe_capacity_factor, moe_routing, moe_expert_dropout, "
+          "moe_balance_losses)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ViT(vit_options(c, input)
+                           .moe_layers(c.moe_layer_indices)
+                           .moe(moe_options(c))
+                           .hetero_experts(c.hetero_experts))
+                .ptr();
+          });
     r.add("vit_moe",
           "ViT whose moe_layer_indices blocks have an MoE MLP: moe_num_unshared_experts routed "
           "top-k (moe_top_k) per sample or token, plus moe_num_shared_experts always on",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            const auto moe = moe::MoeLayerOptions(0, 0, c.moe_num_unshared_experts)
-                                 .num_shared(c.moe_num_shared_experts)
-                                 .top_k(c.moe_top_k)
-                                 .granularity(c.moe_routing_granularity)
-                                 .route_with_cls(c.moe_route_with_cls_token)
-                                 .noise_std(c.moe_noise_std)
-                                 .capacity_factor(c.moe_capacity_factor)
-                                 .routing(c.moe_routing)
-                                 .expert_dropout(c.moe_expert_dropout)
-                                 .balance_losses(c.moe_balance_losses)
-                                 .dropout(c.dropout);
-            return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe)).ptr();
+            return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe_options(c)))
+                .ptr();
           });
     r.add("vit_moe_imagelevel",
           "ViT whose moe_layer_indices blocks have an image-level MoE MLP: each image goes to "

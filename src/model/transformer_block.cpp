@@ -16,6 +16,8 @@ void TransformerBlockImpl::reset() {
   norm2 = register_module("norm2", torch::nn::LayerNorm(LayerNormOptions({options.dim()})));
   if (options.moe()) {
     moe = register_module("moe", moe::MoeLayer(*options.moe()));
+  } else if (options.hetero()) {
+    hetero = register_module("moe", moe::HeteroMoe(*options.hetero()));
   } else {
     mlp = register_module("mlp", FeedForward(FeedForwardOptions(options.dim(), options.hidden())
                                                  .dropout(options.dropout())));
@@ -25,7 +27,9 @@ void TransformerBlockImpl::reset() {
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
   const at::Tensor h = x + attn(norm1(x));
   const at::Tensor normed = norm2(h);
-  return h + (moe ? moe(normed) : mlp(normed));
+  if (moe) return h + moe(normed);
+  if (hetero) return h + hetero(normed);
+  return h + mlp(normed);
 }
 
 }  // namespace moedil::model

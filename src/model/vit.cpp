@@ -26,10 +26,32 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
                              .dropout(options.dropout());
     const auto& moe_layers = options.moe_layers();
     const bool is_moe = std::find(moe_layers.begin(), moe_layers.end(), i) != moe_layers.end();
-    if (is_moe) block_options.moe(moe::MoeLayerOptions(options.moe()).dim(dim).hidden(hidden));
+    const bool hetero = is_moe && !options.hetero_experts().empty();
+    if (hetero) {
+      const moe::MoeLayerOptions& m = options.moe();
+      block_options.hetero(moe::HeteroMoeOptions(dim, hidden, options.hetero_experts())
+                               .num_heads(options.num_heads())
+                               .grid_h(in.height / patch)
+                               .grid_w(in.width / patch)
+                               .top_k(m.top_k())
+                               .route_with_cls(m.route_with_cls())
+                               .dropout(m.dropout())
+                               .noise_std(m.noise_std())
+                               .expert_dropout(m.expert_dropout())
+                               .routing(m.routing())
+                               .capacity_factor(m.capacity_factor())
+                               .balance_losses(m.balance_losses()));
+    } else if (is_moe) {
+      block_options.moe(moe::MoeLayerOptions(options.moe()).dim(dim).hidden(hidden));
+    }
     TransformerBlock block(block_options);
     blocks->push_back(block);
-    if (is_moe) moe_layers_.emplace_back("blocks." + std::to_string(i) + ".moe", block->moe);
+    const std::string name = "blocks." + std::to_string(i) + ".moe";
+    if (hetero) {
+      register_moe_layer(name, block->hetero->mixture, block->hetero->experts);
+    } else if (is_moe) {
+      register_moe_layer(name, block->moe->mixture, block->moe->experts);
+    }
   }
   for (int64_t index : options.moe_layers()) {
     TORCH_CHECK(index >= 0 && index < options.depth(), "ViT: moe layer index ", index,
@@ -45,41 +67,6 @@ at::Tensor ViTImpl::forward(const at::Tensor& images) {
   x = at::cat({cls_token.expand({batch, 1, options.embed_dim()}), x}, 1) + pos_embed;
   for (const auto& block : *blocks) x = block->as<TransformerBlock>()->forward(x);
   return head(norm(x.select(1, 0)));
-}
-
-at::Tensor ViTImpl::aux_loss() const {
-  at::Tensor total;
-  for (const auto& [name, layer] : moe_layers_) {
-    const at::Tensor& loss = layer->balance_loss();
-    if (loss.defined()) total = total.defined() ? total + loss : loss;
-  }
-  return total;
-}
-
-std::vector<ExpertUsage> ViTImpl::expert_usage(bool training) const {
-  std::vector<ExpertUsage> out;
-  for (const auto& [name, layer] : moe_layers_) {
-    out.push_back({name, layer->usage(training), layer->dropped_fraction(training),
-                   layer->routing_entropy(training)});
-  }
-  return out;
-}
-
-void ViTImpl::reset_expert_usage(bool training) {
-  for (auto& [name, layer] : moe_layers_) layer->reset_usage(training);
-}
-
-std::vector<std::string> ViTImpl::moe_layer_names() const {
-  std::vector<std::string> names;
-  for (const auto& [name, layer] : moe_layers_) names.push_back(name);
-  return names;
-}
-
-void ViTImpl::force_expert(const std::string& layer, int64_t expert) {
-  for (auto& [name, moe] : moe_layers_) {
-    if (name == layer) return moe->force_expert(expert);
-  }
-  ClassifierImpl::force_expert(layer, expert);  // names the layers there are
 }
 
 }  // namespace moedil::model

@@ -4,6 +4,9 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <sstream>
+#include <type_traits>
+
 namespace moedil::train {
 namespace {
 
@@ -90,6 +93,31 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<dou
   for (std::size_t i = 0; i < groups.size(); ++i) {
     groups[i].options().set_lr(lr * (i < multipliers.size() ? multipliers[i] : 1.0));
   }
+}
+
+namespace {
+
+/// LibTorch 1.13 keys the optimizer state by the TensorImpl address printed as a string; later
+/// versions by the address itself. A template, so only the matching branch is compiled.
+template <class StateMap>
+int64_t erase_state(StateMap& state, void* impl) {
+  using Key = std::decay_t<decltype(state.begin()->first)>;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << impl;
+    return static_cast<int64_t>(state.erase(key.str()));
+  } else {
+    return static_cast<int64_t>(state.erase(impl));
+  }
+}
+
+}  // namespace
+
+int64_t reset_optimizer_state(torch::optim::Optimizer& optimizer,
+                              const std::vector<at::Tensor>& params) {
+  int64_t dropped = 0;
+  for (const auto& p : params) dropped += erase_state(optimizer.state(), p.unsafeGetTensorImpl());
+  return dropped;
 }
 
 }  // namespace moedil::train

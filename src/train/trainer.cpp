@@ -13,6 +13,7 @@
 #include "moedil/common/random.h"
 #include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
+#include "moedil/model/moe/merging.h"
 #include "moedil/train/checkpoint.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/optimizer.h"
@@ -86,6 +87,7 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
   if (config_.replay.enabled) {
     replay_.emplace(config_.replay.policy, config_.replay.capacity, u64(config_.seeds.replay));
   }
+  if (config_.expert_merging.enabled) check_mergeable(*model_, config_.model.name);
   for (const auto& d : domains_) {
     // Each domain's images go to the device once; batches are cut there.
     images_.push_back(d.images.to(device));
@@ -145,6 +147,37 @@ double Trainer::balance_weight(int64_t epoch) const {
   const double progress = static_cast<double>(std::min(epoch, anneal)) / static_cast<double>(anneal);
   return config_.router_balance_max +
          (config_.router_balance_min - config_.router_balance_max) * progress;
+}
+
+void check_mergeable(const model::ClassifierImpl& model, const std::string& model_name) {
+  if (model.moe_layers().empty()) {
+    throw ConfigError("expert_merging.enabled: model '" + model_name +
+                      "' has no MoE layers whose experts could be merged");
+  }
+  for (const auto& layer : model.moe_layers()) {
+    const auto n = static_cast<int64_t>(layer.experts->size());
+    if (n < 3) {
+      throw ConfigError("expert_merging.enabled: MoE layer " + layer.name + " has " +
+                        std::to_string(n) + " experts; merging needs at least 3 (model."
+                        "moe_num_unshared_experts)");
+    }
+    if (!model::moe::experts_mergeable(layer.experts)) {
+      throw ConfigError("expert_merging.enabled: the experts of MoE layer " + layer.name +
+                        " differ in architecture and cannot be averaged");
+    }
+  }
+}
+
+void Trainer::merge_experts(int64_t domain, int64_t epoch, int64_t step) {
+  for (const auto& layer : model_->moe_layers()) {
+    const std::vector<int64_t> counts = to_vector(layer.mixture->selection_counts());
+    const model::moe::MergeChoice choice = model::moe::choose_merge(counts);
+    torch::nn::ModuleList experts = layer.experts;
+    const std::vector<at::Tensor> replaced = model::moe::merge_experts(experts, choice);
+    reset_optimizer_state(*optimizer_, replaced);
+    record_.merges.push_back(
+        {domain, epoch, step, layer.name, choice.target, {choice.first, choice.second}, counts});
+  }
 }
 
 void Trainer::set_routers_frozen(bool frozen) {
@@ -328,11 +361,28 @@ void Trainer::resume(const std::filesystem::path& path) {
       throw DataError(where + " was written for other domains than this config gives");
     }
     if (replay_) replay_->restore_state(state.at("replay"));
+    if (state.contains("selection_counts")) restore_selection_state(state.at("selection_counts"));
     start_domain_ = state.at("next_domain").get<int64_t>();
     start_epoch_ = state.at("next_epoch").get<int64_t>();
     record_ = std::move(record);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(where + " has a malformed state: " + e.what());
+  }
+}
+
+nlohmann::json Trainer::selection_state() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& layer : model_->moe_layers()) {
+    out[layer.name] = to_vector(layer.mixture->selection_counts());
+  }
+  return out;
+}
+
+void Trainer::restore_selection_state(const nlohmann::json& state) {
+  for (const auto& layer : model_->moe_layers()) {
+    if (!state.contains(layer.name)) continue;
+    const auto counts = state.at(layer.name).get<std::vector<int64_t>>();
+    layer.mixture->set_selection_counts(data::index_tensor(counts).to(device_));
   }
 }
 
@@ -351,11 +401,18 @@ void Trainer::run() {
       replay_ ? static_cast<int64_t>(std::llround(config_.replay.ratio *
                                                   static_cast<double>(config_.batch_size)))
               : 0;
+  const int64_t merge_every = config_.expert_merging.enabled ? config_.expert_merging.every_steps : 0;
   for (int64_t d = start_domain_; d < num_domains; ++d) {
     loss_->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
     data::Batches& batches = train_batches_[d];
-    for (int64_t e = d == start_domain_ ? start_epoch_ : 0; e < num_epochs; ++e) {
+    const int64_t first_epoch = d == start_domain_ ? start_epoch_ : 0;
+    // Expert selections are counted per domain (a resumed domain's tally came back with it).
+    if (first_epoch == 0) {
+      for (const auto& layer : model_->moe_layers()) layer.mixture->reset_selection_counts();
+    }
+    for (int64_t e = first_epoch; e < num_epochs; ++e) {
       const auto start = Clock::now();
+      model_->on_epoch_start(d, e);
       torch::manual_seed(mix_seed(u64(config_.seeds.training), {u64(d), u64(e)}));
       io::EpochRecord epoch;
       epoch.domain = d;
@@ -393,6 +450,10 @@ void Trainer::run() {
           std::vector<ReplaySample> seen;
           for (const int64_t row : rows) seen.push_back({d, row, host_labels_[d][row]});
           replay_->observe(seen);
+        }
+        if (merge_every > 0) {
+          const int64_t domain_step = e * info.num_steps + step + 1;
+          if (domain_step % merge_every == 0) merge_experts(d, e, domain_step);
         }
         info.step = step;
         info.loss = [&loss] { return loss.item<double>(); };
@@ -438,7 +499,8 @@ void Trainer::run() {
         nlohmann::json state = {{"next_domain", last_epoch ? d + 1 : d},
                                 {"next_epoch", last_epoch ? 0 : e + 1},
                                 {"record", io::to_json(record_)},
-                                {"replay", replay_ ? replay_->save_state() : nlohmann::json()}};
+                                {"replay", replay_ ? replay_->save_state() : nlohmann::json()},
+                                {"selection_counts", selection_state()}};
         save_checkpoint(checkpoint_path_, *model_, *optimizer_, state);
       }
       for (auto* observer : observers_) observer->on_epoch_end(record_);

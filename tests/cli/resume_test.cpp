@@ -28,7 +28,9 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 // Every kind of state a checkpoint must carry: Adam moments, a cosine schedule over the whole
-// stream, a reservoir replay memory, cumulative class weights, augmentation and dropout draws.
+// stream, a reservoir replay memory, cumulative class weights, augmentation and dropout draws,
+// and expert merging (selection counts per domain: every 7 of a domain's 45 steps, across
+// epoch boundaries).
 constexpr const char* kConfig = R"({
   "dataset": "synthetic", "mini_dataset": 960, "num_partitions": 3,
   "partition": {"type": "domainIncremental"}, "train_frac": 0.75, "batch_size": 16,
@@ -41,6 +43,7 @@ constexpr const char* kConfig = R"({
   "scheduler": {"name": "cosine", "per_domain": false},
   "loss": {"name": "weighted_cross_entropy", "weight_cumulative": true},
   "replay": {"enabled": true, "capacity": 60, "policy": "reservoir", "ratio": 0.5},
+  "expert_merging": {"enabled": true, "every_steps": 7},
   "seeds": {"global": 5}
 })";
 
@@ -129,7 +132,7 @@ class ResumeTest : public ::testing::Test {
       epochs.push_back({e["train_loss"], e["train_acc"], e["lr"], e["replayed"], e["eval"]});
     }
     return {{"epochs", epochs}, {"r_history", j["r_history"]}, {"metrics", j["metrics"]},
-            {"init_acc", j["init_acc"]}, {"replay", j["replay"]}};
+            {"init_acc", j["init_acc"]}, {"replay", j["replay"]}, {"merges", j["merges"]}};
   }
 
   fs::path dir_;
@@ -141,6 +144,7 @@ TEST_F(ResumeTest, SigkillAtAnyPointThenResumeGivesTheUninterruptedResults) {
   const io::RunRecord reference = io::read_run_record((reference_dir / "run.json").string());
   ASSERT_EQ(reference.run.status, "completed");
   ASSERT_EQ(reference.epochs.size(), 9u);
+  ASSERT_EQ(reference.merges.size(), 18u) << "6 merges in each of the 3 domains";
 
   // (finished epochs seen, extra delay): before the first checkpoint, right after epoch
   // boundaries, and part way through later epochs.

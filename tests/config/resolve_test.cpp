@@ -14,7 +14,7 @@ namespace {
 
 const NameCatalog kNames{{"fashion_mnist", "mnist"},
                          {"rotate", "domainIncremental"},
-                         {"vit", "vit_moe"},
+                         {"vit", "vit_moe", "hetero_moe"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy", "focal", "weighted_cross_entropy"},
                          {"none", "step", "cosine", "linear"},
@@ -221,6 +221,46 @@ TEST(Resolve, RoutingCoreOptionsReadAndDefaults) {
   EXPECT_EQ(defaults.model.moe_balance_losses, (std::map<std::string, double>{{"switch", 1.0}}));
   EXPECT_EQ(defaults.model.moe_routing, "token_choice");
   EXPECT_EQ(defaults.model.moe_capacity_factor, 0.0);
+  // No limit is null (or the key left out), and it is written back as null, so a resolved
+  // config read back from run.json resolves again.
+  RunConfig unlimited;
+  ASSERT_TRUE(check_run_config(parse_jsonc(R"({"model": {"moe_capacity_factor": null}})", "t"),
+                               kNames, "", unlimited)
+                  .empty());
+  EXPECT_EQ(unlimited.model.moe_capacity_factor, 0.0);
+  EXPECT_TRUE(to_json(unlimited)["model"]["moe_capacity_factor"].is_null());
+  RunConfig again;
+  EXPECT_TRUE(check_run_config(to_json(unlimited), kNames, "", again).empty());
+  EXPECT_EQ(to_json(c)["model"]["moe_capacity_factor"], 1.25);
+}
+
+TEST(Resolve, HeteroExpertsAndExpertMerging) {
+  RunConfig c;
+  const auto issues = check_run_config(
+      parse_jsonc(R"({"model": {"name": "hetero_moe", "hetero_experts": ["conv", "mlp"],
+                     "moe_top_k": 2}, "expert_merging": {"enabled": true, "every_steps": 50}})",
+                  "t"),
+      kNames, "", c);
+  ASSERT_TRUE(issues.empty()) << issues[0].path << ": " << issues[0].message;
+  EXPECT_EQ(c.model.hetero_experts, (std::vector<std::string>{"conv", "mlp"}));
+  EXPECT_TRUE(c.expert_merging.enabled);
+  EXPECT_EQ(c.expert_merging.every_steps, 50);
+  const RunConfig defaults;
+  EXPECT_FALSE(defaults.expert_merging.enabled);
+  EXPECT_EQ(defaults.expert_merging.every_steps, 100);
+
+  const auto bad = issues_of(R"({"model": {"name": "hetero_moe", "hetero_experts": ["mlp", "lstm"],
+      "moe_top_k": 3}, "expert_merging": {"every_steps": 0, "enabeld": true}})");
+  std::vector<std::string> paths;
+  for (const auto& i : bad) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"model.hetero_experts", "expert_merging.every_steps",
+                                             "expert_merging.enabeld", "model.moe_top_k"}));
+  ASSERT_EQ(bad.size(), 4u);
+  EXPECT_NE(bad[0].message.find("unknown hetero expert kind 'lstm'"), std::string::npos)
+      << bad[0].message;
+  EXPECT_NE(bad[2].message.find("did you mean 'expert_merging.enabled'"), std::string::npos)
+      << bad[2].message;
+  EXPECT_NE(bad[3].message.find("model.hetero_experts (2)"), std::string::npos) << bad[3].message;
 }
 
 TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
@@ -233,7 +273,7 @@ TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
                                              "model.moe_routing", "model.moe_expert_dropout",
                                              "model.moe_balance_losses"}));
   ASSERT_EQ(issues.size(), 5u);
-  EXPECT_NE(issues[1].message.find("must be in [0.0"), std::string::npos) << issues[1].message;
+  EXPECT_NE(issues[1].message.find("must be > 0"), std::string::npos) << issues[1].message;
   EXPECT_NE(issues[2].message.find("did you mean 'expert_choice'"), std::string::npos)
       << issues[2].message;
   EXPECT_NE(issues[3].message.find("must be in [0.0, 1.0)"), std::string::npos)
@@ -251,7 +291,8 @@ TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
   // top_k larger than the experts, and a capacity of 0 or less, throw a ConfigError naming the key.
   for (const std::string text :
        {R"({"model": {"moe_num_unshared_experts": 2, "moe_top_k": 3}})",
-        R"({"model": {"moe_capacity_factor": -1}})"}) {
+        R"({"model": {"moe_capacity_factor": -1}})",
+        R"({"model": {"moe_capacity_factor": 0}})"}) {
     try {
       resolve_run_config(parse_jsonc(text, "x.jsonc"), kNames, text, "x.jsonc");
       FAIL() << "expected ConfigError for " << text;

@@ -46,6 +46,8 @@ TEST(RunRecord, EpochsEvalAndMetricsAreSerialised) {
   EXPECT_EQ(j["epochs"][0]["domain"], 1);
   EXPECT_EQ(j["epochs"][0]["epoch"], 2);
   EXPECT_EQ(j["epochs"][0]["expert_usage"]["blocks.1.moe"], nlohmann::json::array({3, 4}));
+  EXPECT_EQ(j["epochs"][0]["usage_fraction"]["blocks.1.moe"],
+            nlohmann::json::array({3.0 / 7.0, 4.0 / 7.0}));
   EXPECT_EQ(j["epochs"][0]["eval"][0]["domain"], "rot30");
   EXPECT_EQ(j["epochs"][0]["eval"][0]["confusion"][0][1], 1);
   EXPECT_DOUBLE_EQ(j["metrics"]["acc"].get<double>(), (0.4 + 0.9) / 2);
@@ -86,6 +88,7 @@ RunRecord full_record() {
   p.eval.push_back({"a", 0.5, 1.0, {{1, 1}, {1, 1}}, {}});
   r.pretrain = p;
   r.replay.push_back({0, 5, 9, {{0, 5}}, {{0, 2}, {1, 3}}});
+  r.merges.push_back({1, 0, 100, "blocks.1.moe", 2, {0, 3}, {40, 10, 5, 45}});
   return r;
 }
 
@@ -95,6 +98,13 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
   EXPECT_EQ(to_json(back), j);
   EXPECT_EQ(back.epochs.at(0).eval.at(0).confusion[1][1], 2);
   EXPECT_EQ(back.replay.at(0).by_class.at(1), 3);
+  ASSERT_EQ(back.merges.size(), 1u);
+  EXPECT_EQ(back.merges[0].sources, (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(j["merges"][0]["step"], 100);
+  // Files written before expert merging existed read back with no merges.
+  nlohmann::json no_merges = j;
+  no_merges.erase("merges");
+  EXPECT_TRUE(run_record_from_json(no_merges, "old").merges.empty());
   EXPECT_EQ(j["epochs"][0]["dropped_fraction"]["blocks.1.moe"], 0.125);
   EXPECT_EQ(back.epochs.at(0).dropped_fraction.at("blocks.1.moe"), 0.125);
   // Files written before dropped_fraction existed read back with none.

@@ -5,6 +5,11 @@
 
 #include <torch/utils.h>
 
+#include <numeric>
+
+#include "moedil/common/error.h"
+#include "moedil/model/moe/merging.h"
+
 #include "moedil/config/resolve.h"
 #include "moedil/data/registry.h"
 #include "moedil/model/registry.h"
@@ -192,6 +197,76 @@ TEST(Trainer, ReplayRunsAreReproducible) {
   for (std::size_t k = 0; k < a.record.epochs.size(); ++k) {
     EXPECT_EQ(a.record.epochs[k].train_loss, b.record.epochs[k].train_loss);
   }
+}
+
+/// After every step: expert e's parameters (cloned) of the first MoE layer.
+struct ExpertWeights : TrainerObserver {
+  explicit ExpertWeights(const model::ClassifierImpl& m) : model(m) {}
+  void on_step(const StepInfo& info) override {
+    std::vector<std::vector<at::Tensor>> per_expert;
+    for (const auto& expert : *model.moe_layers().front().experts) {
+      std::vector<at::Tensor> params;
+      for (const auto& p : expert->parameters()) params.push_back(p.detach().clone());
+      per_expert.push_back(std::move(params));
+    }
+    steps.push_back({info.domain, info.epoch * info.num_steps + info.step + 1});
+    weights.push_back(std::move(per_expert));
+  }
+  const model::ClassifierImpl& model;
+  std::vector<std::pair<int64_t, int64_t>> steps;  // (domain, step within domain from 1)
+  std::vector<std::vector<std::vector<at::Tensor>>> weights;
+};
+
+TEST(Trainer, ExpertMergingAveragesTheTwoMostSelectedIntoTheLeastEveryNSteps) {
+  // 80 images per domain, 64 for training: 4 batches of 16 per epoch, 8 steps per domain.
+  Rig rig(R"({"expert_merging": {"enabled": true, "every_steps": 3}})");
+  auto trainer = rig.trainer();
+  ExpertWeights observed(*trainer->model());
+  trainer->add_observer(&observed);
+  trainer->run();
+  const auto& merges = rig.record.merges;
+  ASSERT_EQ(merges.size(), 6u) << "steps 3 and 6 of each of the 3 domains, one MoE layer";
+  for (std::size_t i = 0; i < merges.size(); ++i) {
+    const io::MergeRecord& m = merges[i];
+    EXPECT_EQ(m.domain, static_cast<int64_t>(i / 2));
+    EXPECT_EQ(m.step, i % 2 == 0 ? 3 : 6);
+    EXPECT_EQ(m.epoch, i % 2 == 0 ? 0 : 1);  // step 6 is the second batch of epoch 1
+    EXPECT_EQ(m.layer, "blocks.1.moe");
+    // Sample routing: one selection per image, counted since the domain started.
+    EXPECT_EQ(std::accumulate(m.counts.begin(), m.counts.end(), int64_t{0}), m.step * 16);
+    const model::moe::MergeChoice c = model::moe::choose_merge(m.counts);
+    EXPECT_EQ(m.target, c.target);
+    EXPECT_EQ(m.sources, (std::vector<int64_t>{c.first, c.second}));
+    // Right after the merging step the target holds the mean of the two sources.
+    std::size_t k = 0;
+    while (observed.steps[k] != std::pair<int64_t, int64_t>{m.domain, m.step}) ++k;
+    const auto& w = observed.weights[k];
+    for (std::size_t p = 0; p < w[m.target].size(); ++p) {
+      EXPECT_TRUE(w[m.target][p].allclose((w[m.sources[0]][p] + w[m.sources[1]][p]) * 0.5,
+                                          1e-6, 1e-7));
+    }
+    ASSERT_GT(k, 0u);
+    EXPECT_FALSE(observed.weights[k - 1][m.target][0].equal(w[m.target][0]))
+        << "the target changed at the merge";
+  }
+}
+
+TEST(Trainer, ExpertMergingNeedsThreeExpertsOfOneArchitecture) {
+  Rig dense(R"({"model": {"name": "vit"}, "expert_merging": {"enabled": true}})");
+  EXPECT_THROW(
+      try { dense.trainer(); } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("no MoE layers"), std::string::npos) << e.what();
+        throw;
+      },
+      ConfigError);
+  Rig two(R"({"model": {"moe_num_unshared_experts": 2}, "expert_merging": {"enabled": true}})");
+  EXPECT_THROW(two.trainer(), ConfigError);
+  Rig hetero(R"({"model": {"name": "hetero_moe", "hetero_experts": ["mlp", "conv", "attention"]},
+                 "expert_merging": {"enabled": true}})");
+  EXPECT_THROW(hetero.trainer(), ConfigError);
+  Rig same(R"({"model": {"name": "hetero_moe", "hetero_experts": ["mlp", "mlp", "mlp"]},
+               "expert_merging": {"enabled": true}})");
+  EXPECT_NO_THROW(same.trainer());
 }
 
 }  // namespace

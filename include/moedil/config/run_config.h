@@ -62,7 +62,8 @@ struct ModelConfig {
   /// Training only: Gaussian noise (this std) on the router logits before the top-k.
   double moe_noise_std = 0.0;
   /// Expert capacity C = ceil(factor * rows * k / experts); rows over capacity are dropped
-  /// (they pass through the residual). 0: unlimited (token_choice), factor 1 (expert_choice).
+  /// (they pass through the residual). In JSON a number > 0, or null (the default: unlimited
+  /// for token_choice, factor 1 for expert_choice), stored here as 0.
   double moe_capacity_factor = 0.0;
   /// "token_choice": rows pick their top-k experts; "expert_choice": each expert its top-C rows.
   std::string moe_routing = "token_choice";
@@ -72,7 +73,10 @@ struct ModelConfig {
   /// router_balance_strength): switch, importance_load, entropy, column_entropy,
   /// output_variance, z_loss.
   std::map<std::string, double> moe_balance_losses{{"switch", 1.0}};
-  // vit_moe_imagelevel and switch_moe_vit
+  // hetero_moe
+  /// The experts of every hetero_moe layer, one kind each: "mlp" (token MLP), "conv" (3x3
+  /// convolution over the patch grid) or "attention" (self-attention over the tokens).
+  std::vector<std::string> hetero_experts{"mlp", "conv", "attention"  // vit_moe_imagelevel and switch_moe_vit
   /// vit_moe_imagelevel: EMA rates of the fast and slow expert centroids, in (0, 1].
   double alpha_fast = 0.1;
   double alpha_slow = 0.01;
@@ -95,6 +99,15 @@ struct ModelConfig {
   bool freeze_shared = false;
   /// switch_moe_vit: EMA rate of the routing prototypes, in (0, 1].
   double routing_alpha = 0.1;
+};
+};
+
+/// Expert merging (`expert_merging`): every every_steps training steps of a domain, each MoE
+/// layer's least selected expert (selections counted since the domain started) is overwritten
+/// by the average of its two most selected experts, and its optimizer state is reset.
+struct ExpertMergingConfig {
+  bool enabled = false;
+  int64_t every_steps = 100;
 };
 
 /// Optimizer (`optimizer`): sgd, adam or adamw.
@@ -229,6 +242,7 @@ struct RunConfig {
   /// groups); router_lr_multiplier 0 freezes the routers.
   double router_lr_multiplier = 1.0;
   double moe_expert_lr_multiplier = 1.0;
+  ExpertMergingConfig expert_merging;
   SeedsConfig seeds;
   /// "auto" (cuda:0 when available, else cpu), "cpu", "cuda", "cuda:N".
   std::string device = "auto";

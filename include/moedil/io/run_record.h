@@ -89,6 +89,17 @@ struct ReplayRecord {
   std::map<int64_t, int64_t> by_class;
 };
 
+/// One expert merge (expert_merging): in `layer`, expert `target` := mean of `sources`.
+struct MergeRecord {
+  int64_t domain = 0;
+  int64_t epoch = 0;
+  int64_t step = 0;  ///< training step within the domain, from 1 (a multiple of every_steps)
+  std::string layer;
+  int64_t target = 0;
+  std::vector<int64_t> sources;  ///< the two most selected experts
+  std::vector<int64_t> counts;   ///< selections per expert in the domain up to this step
+};
+
 struct RunRecord {
   RunInfo run;
   std::vector<std::string> domains;
@@ -102,6 +113,7 @@ struct RunRecord {
   std::optional<metrics::ClMetrics> metrics;  ///< set when every domain has been trained
   std::optional<PretrainRecord> pretrain;
   std::vector<ReplayRecord> replay;  ///< one per trained domain when replay is enabled
+  std::vector<MergeRecord> merges;   ///< every expert merge, in order (expert_merging)
 };
 
 nlohmann::json to_json(const RunRecord& r);

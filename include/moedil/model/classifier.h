@@ -1,10 +1,15 @@
 #pragma once
 // What the trainer needs from every model: logits, auxiliary (balance) losses, expert usage.
+// A model registers its MoE layers (register_moe_layer) and gets aux_loss, expert_usage,
+// reset_expert_usage, moe_layer_names, force_expert and expert merging for them.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include "moedil/model/moe/mixture.h"
 
 namespace moedil::model {
 
@@ -16,21 +21,42 @@ struct ExpertUsage {
   double routing_entropy = 0.0;   ///< mean entropy (nats) of the router's distribution per row
 };
 
+/// One MoE layer of a model: its name (the module path, "blocks.1.moe"), its routing core and
+/// its routed experts (expert e is experts[e]).
+struct MoeLayerRef {
+  std::string name;
+  moe::Mixture* mixture = nullptr;
+  torch::nn::ModuleList experts{nullptr};
+};
+
 class ClassifierImpl : public torch::nn::Module {
  public:
   /// images float [B, C, H, W] (normalised) -> logits [B, num_classes]
   virtual at::Tensor forward(const at::Tensor& images) = 0;
   /// Sum of the auxiliary losses of the last training forward (undefined when the model has
-  /// none). The trainer weights it.
-  virtual at::Tensor aux_loss() const { return {}; }
+  /// none): by default the registered layers' balance losses. The trainer weights it.
+  virtual at::Tensor aux_loss() const;
   /// Per-layer expert usage since the last reset, counted in training or in evaluation.
-  virtual std::vector<ExpertUsage> expert_usage(bool /*training*/) const { return {}; }
-  virtual void reset_expert_usage(bool /*training*/) {}
+  virtual std::vector<ExpertUsage> expert_usage(bool training) const;
+  virtual void reset_expert_usage(bool training);
   /// Names of the MoE layers, as in expert_usage() ("blocks.1.moe"); empty for dense models.
-  virtual std::vector<std::string> moe_layer_names() const { return {}; }
+  virtual std::vector<std::string> moe_layer_names() const;
   /// Routes every row of `layer` to expert `expert` alone (-1 restores routing). Throws
   /// UsageError for an unknown layer (listing the names) or expert.
   virtual void force_expert(const std::string& layer, int64_t expert);
+  /// Called by the trainer before every training epoch (epoch counted within the domain, from
+  /// 0), so a model can anneal its own hyper-parameters (e.g. a routing temperature).
+  virtual void on_epoch_start(int64_t /*domain*/, int64_t /*epoch*/) {}
+  /// The registered MoE layers, in forward order.
+  const std::vector<MoeLayerRef>& moe_layers() const { return moe_layers_; }
+
+ protected:
+  /// Registers an MoE layer (call in the constructor, in forward order). `mixture` must live as
+  /// long as the model (a member of a registered submodule).
+  void register_moe_layer(std::string name, moe::Mixture& mixture, torch::nn::ModuleList experts);
+
+ private:
+  std::vector<MoeLayerRef> moe_layers_;
 };
 
 using Classifier = std::shared_ptr<ClassifierImpl>;

@@ -8,6 +8,7 @@
 
 #include "moedil/model/attention.h"
 #include "moedil/model/feed_forward.h"
+#include "moedil/model/moe/hetero_moe.h"
 #include "moedil/model/moe/moe_layer.h"
 
 namespace moedil::model {
@@ -21,6 +22,8 @@ struct TransformerBlockOptions {
   TORCH_ARG(double, dropout) = 0.0;
   /// When set, the MLP is this MoE layer instead of a dense FeedForward.
   TORCH_ARG(std::optional<moe::MoeLayerOptions>, moe) = std::nullopt;
+  /// When set (and moe is not), the MLP is this heterogeneous MoE layer (also named "moe").
+  TORCH_ARG(std::optional<moe::HeteroMoeOptions>, hetero) = std::nullopt;
 };
 
 class TransformerBlockImpl : public torch::nn::Cloneable<TransformerBlockImpl> {
@@ -36,6 +39,7 @@ class TransformerBlockImpl : public torch::nn::Cloneable<TransformerBlockImpl> {
   torch::nn::LayerNorm norm2{nullptr};
   FeedForward mlp{nullptr};  ///< set when dense
   moe::MoeLayer moe{nullptr};  ///< set when MoE
+  moe::HeteroMoe hetero{nullptr};  ///< set when heterogeneous MoE
 };
 TORCH_MODULE(TransformerBlock);
 

@@ -1,6 +1,7 @@
 #pragma once
 // Vision Transformer classifier (patch embedding, CLS token, learned positions, pre-norm blocks).
-// With moe_layers it is vit_moe: those blocks' MLPs are MoE layers.
+// With moe_layers it is vit_moe: those blocks' MLPs are MoE layers; with hetero_experts too it
+// is hetero_moe: those MoE layers have experts of different architectures.
 #include <vector>
 
 #include <torch/nn/modules/container/modulelist.h>
@@ -27,6 +28,9 @@ struct ViTOptions {
   TORCH_ARG(std::vector<int64_t>, moe_layers) = {};
   /// Options of every MoE layer (dim and hidden are set from the ViT's).
   TORCH_ARG(moe::MoeLayerOptions, moe) = moe::MoeLayerOptions(0, 0, 4);
+  /// hetero_moe: when not empty, the MoE blocks' layers are heterogeneous, one expert per kind
+  /// listed ("mlp", "conv", "attention"), routed per image with moe's routing options.
+  TORCH_ARG(std::vector<std::string>, hetero_experts) = {};
 };
 
 class ViTImpl : public ClassifierImpl {
@@ -34,11 +38,6 @@ class ViTImpl : public ClassifierImpl {
   explicit ViTImpl(const ViTOptions& options);
   /// images [B, C, H, W] -> logits [B, num_classes]
   at::Tensor forward(const at::Tensor& images) override;
-  at::Tensor aux_loss() const override;
-  std::vector<ExpertUsage> expert_usage(bool training) const override;
-  void reset_expert_usage(bool training) override;
-  std::vector<std::string> moe_layer_names() const override;
-  void force_expert(const std::string& layer, int64_t expert) override;
 
   ViTOptions options;
   torch::nn::Conv2d patch_embed{nullptr};
@@ -47,10 +46,6 @@ class ViTImpl : public ClassifierImpl {
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear head{nullptr};
-
- private:
-  /// (name, layer) of every MoE layer, in block order.
-  std::vector<std::pair<std::string, moe::MoeLayer>> moe_layers_;
 };
 TORCH_MODULE(ViT);
 

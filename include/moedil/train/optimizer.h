@@ -45,4 +45,9 @@ double current_lr(const torch::optim::Optimizer& optimizer);
 /// Sets group i's lr to lr * multipliers[i].
 void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& multipliers);
 
+/// Forgets the optimizer's per-parameter state (momentum, Adam moments and step count) of
+/// `params`, as if they had never been stepped. Returns how many states were dropped.
+int64_t reset_optimizer_state(torch::optim::Optimizer& optimizer,
+                              const std::vector<at::Tensor>& params);
+
 }  // namespace moedil::train

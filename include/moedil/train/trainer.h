@@ -97,6 +97,13 @@ class Trainer {
   std::vector<io::EvalRecord> evaluate_all(model::ClassifierImpl& model);
   double balance_weight(int64_t epoch) const;
   void set_routers_frozen(bool frozen);
+  /// Expert merging at `step` (within the domain, from 1) of epoch `epoch` of `domain`: in
+  /// every MoE layer the least selected expert := mean of the two most selected; its optimizer
+  /// state is reset and the merge recorded in record.merges.
+  void merge_experts(int64_t domain, int64_t epoch, int64_t step);
+  /// Per MoE layer, the selection counts of the current domain (checkpoint state).
+  nlohmann::json selection_state() const;
+  void restore_selection_state(const nlohmann::json& state);
 
   const config::RunConfig& config_;
   const std::vector<partition::Domain>& domains_;
@@ -122,6 +129,10 @@ class Trainer {
   int64_t start_domain_ = 0;               ///< where run() starts (set by resume())
   int64_t start_epoch_ = 0;
 };
+
+/// Throws ConfigError unless every MoE layer of `model` has at least 3 experts of one
+/// architecture (what expert_merging needs); also when the model has no MoE layer.
+void check_mergeable(const model::ClassifierImpl& model, const std::string& model_name);
 
 /// Layer name -> counts, from a model's usage list.
 io::UsageByLayer usage_by_layer(const std::vector<model::ExpertUsage>& usage);

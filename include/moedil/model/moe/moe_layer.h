@@ -14,12 +14,10 @@
 #include <torch/nn/pimpl.h>
 
 #include "moedil/model/feed_forward.h"
+#include "moedil/model/moe/mixture.h"
 #include "moedil/model/moe/router.h"
 
 namespace moedil::model::moe {
-
-/// Balance-loss name (see balance_loss_names()) -> weight.
-using BalanceWeights = std::map<std::string, double>;
 
 struct MoeLayerOptions {
   MoeLayerOptions(int64_t dim, int64_t hidden, int64_t num_experts)
@@ -59,40 +57,26 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   /// Same result with every expert run on every row (test reference).
   at::Tensor forward_dense(const at::Tensor& x);
 
-  /// Weighted balance losses of the last training forward; undefined after an evaluation forward.
-  const at::Tensor& balance_loss() const { return balance_loss_; }
-  /// Rows routed to each expert since the last reset, in training or in evaluation.
-  std::vector<int64_t> usage(bool training) const;
-  void reset_usage(bool training);
-  /// Fraction of the rows since the last reset that went to no routed expert (capacity
-  /// overflow or expert choice); 0 when no rows were seen.
-  double dropped_fraction(bool training) const;
-  /// Mean over the rows since the last reset of the entropy (nats) of the router's
-  /// distribution over experts, before noise and dropout: log(E) for a uniform router, 0 for
-  /// a certain one; 0 when no rows were seen. Accumulated on the device, read here.
-  double routing_entropy(bool training) const;
-  /// Routes every row to expert `e` alone (-1: route normally again), for analysis (`moedil
-  /// eval --fixed-expert`). The gate follows the router's rule: the router's probability of e
-  /// when top_k is 1, 1 otherwise; capacity does not apply. Throws UsageError for e outside
-  /// [-1, num_experts).
-  void force_expert(int64_t e);
-  int64_t forced_expert() const { return forced_expert_; }
+  // The routing core's state, see Mixture (usage counts, dropped rows and routing entropy are
+  // kept for training and evaluation apart; the entropy is of the router's distribution
+  // before noise: log(E) for a uniform router, 0 for a certain one).
+  const at::Tensor& balance_loss() const { return mixture.balance_loss(); }
+  std::vector<int64_t> usage(bool training) const { return mixture.usage(training); }
+  void reset_usage(bool training) { mixture.reset_usage(training); }
+  double dropped_fraction(bool training) const { return mixture.dropped_fraction(training); }
+  double routing_entropy(bool training) const { return mixture.routing_entropy(training); }
+  /// Routes every row to expert `e` alone (-1: route normally again), see Mixture.
+  void force_expert(int64_t e) { mixture.force_expert(e); }
+  int64_t forced_expert() const { return mixture.forced_expert(); }
 
   MoeLayerOptions options;
   Router router{nullptr};
   torch::nn::ModuleList experts{nullptr};
   torch::nn::ModuleList shared_experts{nullptr};
+  Mixture mixture{MixtureOptions(1)};
 
  private:
   at::Tensor run(const at::Tensor& x, bool dense);
-
-  at::Tensor balance_loss_;
-  at::Tensor train_counts_;
-  at::Tensor eval_counts_;
-  int64_t dropped_[2] = {0, 0};  ///< [evaluation, training] rows dropped since the reset
-  int64_t rows_[2] = {0, 0};     ///< [evaluation, training] rows seen since the reset
-  int64_t forced_expert_ = -1;
-  at::Tensor entropy_sum_[2];  ///< [evaluation, training] summed per-row routing entropy
 };
 TORCH_MODULE(MoeLayer);
 
