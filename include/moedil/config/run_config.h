@@ -76,7 +76,8 @@ struct ModelConfig {
   // hetero_moe
   /// The experts of every hetero_moe layer, one kind each: "mlp" (token MLP), "conv" (3x3
   /// convolution over the patch grid) or "attention" (self-attention over the tokens).
-  std::vector<std::string> hetero_experts{"mlp", "conv", "attention"  // vit_moe_imagelevel and switch_moe_vit
+  std::vector<std::string> hetero_experts{"mlp", "conv", "attention"};
+  // vit_moe_imagelevel and switch_moe_vit
   /// vit_moe_imagelevel: EMA rates of the fast and slow expert centroids, in (0, 1].
   double alpha_fast = 0.1;
   double alpha_slow = 0.01;
@@ -99,7 +100,6 @@ struct ModelConfig {
   bool freeze_shared = false;
   /// switch_moe_vit: EMA rate of the routing prototypes, in (0, 1].
   double routing_alpha = 0.1;
-};
 };
 
 /// Expert merging (`expert_merging`): every every_steps training steps of a domain, each MoE
