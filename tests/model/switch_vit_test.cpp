@@ -239,8 +239,9 @@ TEST(SwitchViTTest, ForcedExpertRoutesEveryImageToIt) {
   model->force_expert("experts", -1);
   model->reset_expert_usage(false);
   model->forward(x);
+  const std::vector<int64_t> usage = model->expert_usage(false).at(0).counts;
   int64_t total = 0;
-  for (int64_t u : model->expert_usage(false).at(0).counts) total += u;
+  for (int64_t u : usage) total += u;
   EXPECT_EQ(total, 5);
 }
 
