@@ -74,7 +74,8 @@ const Registry<ModelBuilder>& model_registry() {
           });
     r.add("vit_moe_imagelevel",
           "ViT whose moe_layer_indices blocks have an image-level MoE MLP: each image goes to "
-          "one of moe_num_unshared_experts experts (top-1; moe_top_k is not used) by cosine "
+          "one of moe_num_unshared_experts experts (top-1; of the routing-core options only "
+          "moe_routing, moe_capacity_factor and moe_balance_losses apply) by cosine "
           "similarity of its projected token mean (learnable projection, named router.) to fast "
           "EMA centroids (alpha_fast, alpha_slow; buffers, updated in training only), softmax "
           "temperature annealed temperature_start -> temperature_end over anneal_epochs epochs "
@@ -102,7 +103,9 @@ const Registry<ModelBuilder>& model_registry() {
                                      .consistency_weight(c.consistency_weight)
                                      .kl_balance_weight_start(c.kl_balance_weight_start)
                                      .kl_balance_weight_end(c.kl_balance_weight_end)
-                                     .balance_losses(c.moe_balance_losses))
+                                     .balance_losses(c.moe_balance_losses)
+                                     .routing(c.moe_routing)
+                                     .capacity_factor(c.moe_capacity_factor))
                 .ptr();
           });
     r.add("switch_moe_vit",
@@ -111,7 +114,8 @@ const Registry<ModelBuilder>& model_registry() {
           "moe_num_unshared_experts experts, each its own upper expert_depth blocks + norm + "
           "head; each image goes to one expert (gate 1) by the nearest (cosine) EMA prototype "
           "of its patch-token mean and std after the shared blocks (routing_alpha, training "
-          "only). Hard routing: no learnable router, no balance or aux loss",
+          "only). Hard routing: no learnable router, no balance or aux loss, none of the "
+          "routing-core options apply",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             check_patch_size(c, input);
             if (c.expert_depth >= c.depth) {

@@ -16,6 +16,8 @@ ImageLevelMoeImpl::ImageLevelMoeImpl(const ImageLevelMoeOptions& options_)
     : options(options_),
       mixture(moe::MixtureOptions(options_.num_experts())
                   .top_k(1)
+                  .routing(options_.routing())
+                  .capacity_factor(options_.capacity_factor())
                   .balance_losses(options_.balance_losses())) {
   TORCH_CHECK(options.dim() > 0 && options.hidden() > 0 && options.num_experts() > 0,
               "ImageLevelMoe: dim, hidden and num_experts must be > 0, got ", options.dim(), ", ",
@@ -109,7 +111,9 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
                                .repulsion_weight(options.repulsion_weight())
                                .alignment_weight(options.alignment_weight())
                                .consistency_weight(options.consistency_weight())
-                               .balance_losses(options.balance_losses());
+                               .balance_losses(options.balance_losses())
+                               .routing(options.routing())
+                               .capacity_factor(options.capacity_factor());
   for (int64_t i = 0; i < options.depth(); ++i) {
     const auto& layers = options.moe_layers();
     if (std::find(layers.begin(), layers.end(), i) == layers.end()) {

@@ -354,6 +354,24 @@ TEST(ImageLevelMoeTest, CentroidLossIsTheWeightedSumWithTheScheduledKlWeight) {
   EXPECT_EQ(layer->mixture.usage(true), (std::vector<int64_t>{2, 1, 0}));
 }
 
+TEST(ImageLevelMoeTest, CapacityDropsOverflowImages) {
+  // Capacity ceil(1 * 3 images * 1 / 3 experts) = 1: expert 0 is chosen by two images, keeps one.
+  ImageLevelMoe layer(ImageLevelMoeOptions(2, 4, 3).capacity_factor(1.0).balance_losses({}));
+  {
+    at::NoGradGuard no_grad;
+    layer->router->proj->weight.copy_(at::eye(2));
+    layer->router->proj->bias.zero_();
+    layer->router->fast_centroids.copy_(tensor_of(kFast));
+  }
+  layer->train();
+  const at::Tensor out = layer->forward(tensor_of(kPooled).unsqueeze(1));
+  EXPECT_EQ(layer->mixture.usage(true), (std::vector<int64_t>{1, 1, 0}));
+  EXPECT_NEAR(layer->mixture.dropped_fraction(true), 1.0 / 3.0, 1e-12);
+  int64_t zero_rows = 0;
+  for (int64_t b = 0; b < 3; ++b) zero_rows += out[b].abs().sum().item<double>() == 0.0;
+  EXPECT_EQ(zero_rows, 1);
+}
+
 TEST(ViTImageLevelTest, OnEpochStartAnnealsTemperatureAndKlWeightLinearly) {
   config::ModelConfig c = small_config();
   c.moe_layer_indices = {0, 1};

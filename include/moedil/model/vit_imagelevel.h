@@ -6,6 +6,7 @@
 // model adds the centroid router's auxiliary losses (repulsion, alignment, consistency and an
 // annealed KL-to-uniform balance), each with its weight. T and the balance weight are annealed
 // linearly within each domain by on_epoch_start. Centroids move only in training forwards.
+#include <string>
 #include <vector>
 
 #include <torch/arg.h>
@@ -37,6 +38,10 @@ struct ImageLevelMoeOptions {
   TORCH_ARG(double, consistency_weight) = 0.1;
   /// The Mixture's balance losses (model.moe_balance_losses), on the centroid routing.
   TORCH_ARG(moe::BalanceWeights, balance_losses) = moe::BalanceWeights{{"switch", 1.0}};
+  /// The Mixture's routing ("token_choice" or "expert_choice") and capacity factor (0:
+  /// unlimited); images left without an expert get 0 from the layer (the residual carries them).
+  TORCH_ARG(std::string, routing) = "token_choice";
+  TORCH_ARG(double, capacity_factor) = 0.0;
 };
 
 /// The image-level MoE MLP: x [B, T, dim] -> [B, T, dim]; image b's tokens all go through
@@ -101,6 +106,8 @@ struct ViTImageLevelOptions {
   TORCH_ARG(double, kl_balance_weight_start) = 1.0;
   TORCH_ARG(double, kl_balance_weight_end) = 0.1;
   TORCH_ARG(moe::BalanceWeights, balance_losses) = moe::BalanceWeights{{"switch", 1.0}};
+  TORCH_ARG(std::string, routing) = "token_choice";
+  TORCH_ARG(double, capacity_factor) = 0.0;
 };
 
 class ViTImageLevelImpl : public ClassifierImpl {
