@@ -18,7 +18,8 @@ SwitchExpertImpl::SwitchExpertImpl(const SwitchExpertOptions& options_) : option
         TransformerBlockOptions(options.dim(), options.num_heads(), options.hidden())
             .dropout(options.dropout())));
   }
-  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.dim()})));
+  norm = register_module("norm",
+                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.dim()})));
   head = register_module("head", torch::nn::Linear(options.dim(), options.num_classes()));
 }
 
@@ -62,7 +63,9 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
   const auto expert_options =
       SwitchExpertOptions(dim, options.num_heads(), hidden, options.expert_depth(), in.num_classes)
           .dropout(options.dropout());
-  for (int64_t e = 0; e < options.num_experts(); ++e) experts->push_back(SwitchExpert(expert_options));
+  for (int64_t e = 0; e < options.num_experts(); ++e) {
+    experts->push_back(SwitchExpert(expert_options));
+  }
   prototypes =
       register_buffer("prototypes", moe::unit_rows(at::randn({options.num_experts(), 2 * dim})));
   if (options.freeze_shared()) {

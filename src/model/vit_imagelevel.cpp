@@ -33,7 +33,9 @@ ImageLevelMoeImpl::ImageLevelMoeImpl(const ImageLevelMoeOptions& options_)
   experts = register_module("experts", torch::nn::ModuleList());
   const auto expert_options =
       FeedForwardOptions(options.dim(), options.hidden()).dropout(options.dropout());
-  for (int64_t e = 0; e < options.num_experts(); ++e) experts->push_back(FeedForward(expert_options));
+  for (int64_t e = 0; e < options.num_experts(); ++e) {
+    experts->push_back(FeedForward(expert_options));
+  }
 }
 
 void ImageLevelMoeImpl::set_schedule(double temperature, double kl_balance_weight) {
@@ -59,7 +61,8 @@ at::Tensor ImageLevelMoeImpl::centroid_loss() const {
          l.consistency * options.consistency_weight() + l.balance * kl_balance_weight_;
 }
 
-ImageLevelBlockImpl::ImageLevelBlockImpl(int64_t num_heads, const ImageLevelMoeOptions& moe_options) {
+ImageLevelBlockImpl::ImageLevelBlockImpl(int64_t num_heads,
+                                         const ImageLevelMoeOptions& moe_options) {
   using torch::nn::LayerNormOptions;
   const int64_t dim = moe_options.dim();
   norm1 = register_module("norm1", torch::nn::LayerNorm(LayerNormOptions({dim})));

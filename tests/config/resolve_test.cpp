@@ -377,7 +377,8 @@ TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
 }
 
 TEST(Resolve, ExpertDepthNotBelowDepthIsAConfigErrorForSwitch) {
-  const std::string text = R"({"model": {"name": "switch_moe_vit", "depth": 2, "expert_depth": 2}})";
+  const std::string text =
+      R"({"model": {"name": "switch_moe_vit", "depth": 2, "expert_depth": 2}})";
   try {
     resolve_run_config(parse_jsonc(text, "x.jsonc"), with_vit_variants(), text, "x.jsonc");
     FAIL() << "expected ConfigError";
