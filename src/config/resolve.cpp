@@ -380,6 +380,21 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
               }
               return std::string();
             }));
+    // vit_moe_imagelevel and switch_moe_vit
+    m.field("alpha_fast", model.alpha_fast, in_range(0.0, 1.0, false, true));
+    m.field("alpha_slow", model.alpha_slow, in_range(0.0, 1.0, false, true));
+    m.field("temperature_start", model.temperature_start, in_range(0.0, 1e6, false, true));
+    m.field("temperature_end", model.temperature_end, in_range(0.0, 1e6, false, true));
+    m.field("anneal_epochs", model.anneal_epochs, at_least(1));
+    m.field("repulsion_weight", model.repulsion_weight, in_range(0.0, 1e6, true, true));
+    m.field("alignment_weight", model.alignment_weight, in_range(0.0, 1e6, true, true));
+    m.field("consistency_weight", model.consistency_weight, in_range(0.0, 1e6, true, true));
+    m.field("kl_balance_weight_start", model.kl_balance_weight_start,
+            in_range(0.0, 1e6, true, true));
+    m.field("kl_balance_weight_end", model.kl_balance_weight_end, in_range(0.0, 1e6, true, true));
+    m.field("expert_depth", model.expert_depth, at_least(1));
+    m.field("freeze_shared", model.freeze_shared);
+    m.field("routing_alpha", model.routing_alpha, in_range(0.0, 1.0, false, true));
   });
   v.object("optimizer", [&](auto& o) {
     o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));
@@ -525,6 +540,12 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
     issue("model.num_heads", "model.embed_dim (" + std::to_string(m.embed_dim) +
                                  ") must be divisible by model.num_heads (" +
                                  std::to_string(m.num_heads) + ")");
+  }
+  if (m.name == "switch_moe_vit" && m.expert_depth >= m.depth) {
+    issue("model.expert_depth", std::to_string(m.expert_depth) +
+                                    " leaves no shared block: switch_moe_vit needs "
+                                    "model.expert_depth < model.depth (" +
+                                    std::to_string(m.depth) + ")");
   }
   if (m.name == "hetero_moe" &&
       m.moe_top_k > static_cast<int64_t>(m.hetero_experts.size())) {

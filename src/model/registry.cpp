@@ -6,17 +6,23 @@
 #include "moedil/common/error.h"
 #include "moedil/model/convnext.h"
 #include "moedil/model/resnet.h"
+#include "moedil/model/switch_vit.h"
 #include "moedil/model/vit.h"
+#include "moedil/model/vit_imagelevel.h"
 
 namespace moedil::model {
 namespace {
 
-ViTOptions vit_options(const config::ModelConfig& c, const InputShape& input) {
+void check_patch_size(const config::ModelConfig& c, const InputShape& input) {
   if (input.height % c.patch_size != 0 || input.width % c.patch_size != 0) {
     throw ConfigError("model.patch_size: " + std::to_string(c.patch_size) +
                       " does not divide the dataset's image size " + std::to_string(input.height) +
                       "x" + std::to_string(input.width));
   }
+}
+
+ViTOptions vit_options(const config::ModelConfig& c, const InputShape& input) {
+  check_patch_size(c, input);
   return ViTOptions(input)
       .patch_size(c.patch_size)
       .embed_dim(c.embed_dim)
@@ -154,6 +160,69 @@ const Registry<ModelBuilder>& model_registry() {
           "convnext_stem_patch: patchify stem kernel and stride)",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ConvNeXt(convnext_options(c, input)).ptr();
+          });
+    r.add("vit_moe_imagelevel",
+          "ViT whose moe_layer_indices blocks have an image-level MoE MLP: each image goes to "
+          "one of moe_num_unshared_experts experts (top-1; of the routing-core options only "
+          "moe_routing, moe_capacity_factor and moe_balance_losses apply) by cosine "
+          "similarity of its projected token mean (learnable projection, named router.) to fast "
+          "EMA centroids (alpha_fast, alpha_slow; buffers, updated in training only), softmax "
+          "temperature annealed temperature_start -> temperature_end over anneal_epochs epochs "
+          "of each domain; aux loss = moe_balance_losses + repulsion_weight, alignment_weight, "
+          "consistency_weight and KL-to-uniform balance (kl_balance_weight_start -> _end) terms, "
+          "applied when router_balancing is on (times router_balance_strength)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            check_patch_size(c, input);
+            return ViTImageLevel(ViTImageLevelOptions(input)
+                                     .patch_size(c.patch_size)
+                                     .embed_dim(c.embed_dim)
+                                     .depth(c.depth)
+                                     .num_heads(c.num_heads)
+                                     .mlp_ratio(c.mlp_ratio)
+                                     .dropout(c.dropout)
+                                     .moe_layers(c.moe_layer_indices)
+                                     .num_experts(c.moe_num_unshared_experts)
+                                     .alpha_fast(c.alpha_fast)
+                                     .alpha_slow(c.alpha_slow)
+                                     .temperature_start(c.temperature_start)
+                                     .temperature_end(c.temperature_end)
+                                     .anneal_epochs(c.anneal_epochs)
+                                     .repulsion_weight(c.repulsion_weight)
+                                     .alignment_weight(c.alignment_weight)
+                                     .consistency_weight(c.consistency_weight)
+                                     .kl_balance_weight_start(c.kl_balance_weight_start)
+                                     .kl_balance_weight_end(c.kl_balance_weight_end)
+                                     .balance_losses(c.moe_balance_losses)
+                                     .routing(c.moe_routing)
+                                     .capacity_factor(c.moe_capacity_factor))
+                .ptr();
+          });
+    r.add("switch_moe_vit",
+          "ViT with depth - expert_depth shared lower blocks (freeze_shared: no gradient for "
+          "them, the patch embedding, CLS and positions; init_weights can load them) and "
+          "moe_num_unshared_experts experts, each its own upper expert_depth blocks + norm + "
+          "head; each image goes to one expert (gate 1) by the nearest (cosine) EMA prototype "
+          "of its patch-token mean and std after the shared blocks (routing_alpha, training "
+          "only). Hard routing: no learnable router, no balance or aux loss, none of the "
+          "routing-core options apply",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            check_patch_size(c, input);
+            if (c.expert_depth >= c.depth) {
+              throw ConfigError("model.expert_depth: " + std::to_string(c.expert_depth) +
+                                " must be < model.depth (" + std::to_string(c.depth) + ")");
+            }
+            return SwitchViT(SwitchViTOptions(input)
+                                 .patch_size(c.patch_size)
+                                 .embed_dim(c.embed_dim)
+                                 .depth(c.depth)
+                                 .num_heads(c.num_heads)
+                                 .mlp_ratio(c.mlp_ratio)
+                                 .dropout(c.dropout)
+                                 .num_experts(c.moe_num_unshared_experts)
+                                 .expert_depth(c.expert_depth)
+                                 .freeze_shared(c.freeze_shared)
+                                 .routing_alpha(c.routing_alpha))
+                .ptr();
           });
     return r;
   }();

@@ -367,5 +367,96 @@ TEST(Resolve, CnnFamilyOptionsBadInputNameTheKey) {
   }
 }
 
+/// kNames plus the two families these tests name.
+NameCatalog with_vit_variants() {
+  NameCatalog names = kNames;
+  names.models.push_back("vit_moe_imagelevel");
+  names.models.push_back("switch_moe_vit");
+  return names;
+}
+
+TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
+  const RunConfig d = resolve_run_config(nlohmann::json::object(), kNames);
+  EXPECT_DOUBLE_EQ(d.model.alpha_fast, 0.1);
+  EXPECT_DOUBLE_EQ(d.model.alpha_slow, 0.01);
+  EXPECT_DOUBLE_EQ(d.model.temperature_start, 1.0);
+  EXPECT_DOUBLE_EQ(d.model.temperature_end, 0.1);
+  EXPECT_EQ(d.model.anneal_epochs, 5);
+  EXPECT_DOUBLE_EQ(d.model.repulsion_weight, 0.1);
+  EXPECT_DOUBLE_EQ(d.model.alignment_weight, 0.1);
+  EXPECT_DOUBLE_EQ(d.model.consistency_weight, 0.1);
+  EXPECT_DOUBLE_EQ(d.model.kl_balance_weight_start, 1.0);
+  EXPECT_DOUBLE_EQ(d.model.kl_balance_weight_end, 0.1);
+  EXPECT_EQ(d.model.expert_depth, 2);
+  EXPECT_FALSE(d.model.freeze_shared);
+  EXPECT_DOUBLE_EQ(d.model.routing_alpha, 0.1);
+  const RunConfig c = resolve_run_config(
+      parse_jsonc(R"({"model": {"name": "switch_moe_vit", "alpha_fast": 1.0, "alpha_slow": 0.5,
+          "temperature_start": 2.0, "temperature_end": 0.5, "anneal_epochs": 3,
+          "repulsion_weight": 0.0, "alignment_weight": 0.2, "consistency_weight": 0.3,
+          "kl_balance_weight_start": 0.4, "kl_balance_weight_end": 0.0, "expert_depth": 3,
+          "freeze_shared": true, "routing_alpha": 0.25}})", "t"),
+      with_vit_variants());
+  EXPECT_DOUBLE_EQ(c.model.alpha_fast, 1.0);
+  EXPECT_DOUBLE_EQ(c.model.alpha_slow, 0.5);
+  EXPECT_DOUBLE_EQ(c.model.temperature_start, 2.0);
+  EXPECT_DOUBLE_EQ(c.model.temperature_end, 0.5);
+  EXPECT_EQ(c.model.anneal_epochs, 3);
+  EXPECT_DOUBLE_EQ(c.model.repulsion_weight, 0.0);
+  EXPECT_DOUBLE_EQ(c.model.alignment_weight, 0.2);
+  EXPECT_DOUBLE_EQ(c.model.consistency_weight, 0.3);
+  EXPECT_DOUBLE_EQ(c.model.kl_balance_weight_start, 0.4);
+  EXPECT_DOUBLE_EQ(c.model.kl_balance_weight_end, 0.0);
+  EXPECT_EQ(c.model.expert_depth, 3);
+  EXPECT_TRUE(c.model.freeze_shared);
+  EXPECT_DOUBLE_EQ(c.model.routing_alpha, 0.25);
+  // They round-trip through the resolved JSON.
+  const nlohmann::json j = to_json(c);
+  EXPECT_EQ(j["model"]["expert_depth"], 3);
+  EXPECT_EQ(j["model"]["routing_alpha"], 0.25);
+}
+
+TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
+  const auto issues = issues_of(R"({"model": {"alpha_fast": 0.0, "alpha_slow": 1.5,
+      "temperature_start": 0.0, "temperature_end": -1, "anneal_epochs": 0,
+      "repulsion_weight": -0.1, "alignment_weight": -1, "consistency_weight": -2,
+      "kl_balance_weight_start": -1, "kl_balance_weight_end": -1, "expert_depth": 0,
+      "freeze_shared": 1, "routing_alpha": 0.0}})");
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       "model.alpha_fast", "model.alpha_slow", "model.temperature_start",
+                       "model.temperature_end", "model.anneal_epochs", "model.repulsion_weight",
+                       "model.alignment_weight", "model.consistency_weight",
+                       "model.kl_balance_weight_start", "model.kl_balance_weight_end",
+                       "model.expert_depth", "model.freeze_shared", "model.routing_alpha"}));
+  ASSERT_EQ(issues.size(), 13u);
+  EXPECT_NE(issues[0].message.find("must be in (0.0, 1.0]"), std::string::npos)
+      << issues[0].message;
+  // Rates of exactly 1 and weights of exactly 0 are fine.
+  EXPECT_TRUE(issues_of(R"({"model": {"alpha_fast": 1.0, "routing_alpha": 1.0,
+      "repulsion_weight": 0.0}})").empty());
+}
+
+TEST(Resolve, ExpertDepthNotBelowDepthIsAConfigErrorForSwitch) {
+  const std::string text =
+      R"({"model": {"name": "switch_moe_vit", "depth": 2, "expert_depth": 2}})";
+  try {
+    resolve_run_config(parse_jsonc(text, "x.jsonc"), with_vit_variants(), text, "x.jsonc");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model.expert_depth"), std::string::npos) << what;
+    EXPECT_NE(what.find("model.depth"), std::string::npos) << what;
+  }
+  // One block below the depth leaves a shared block: fine. Other families ignore expert_depth.
+  EXPECT_NO_THROW(resolve_run_config(
+      parse_jsonc(R"({"model": {"name": "switch_moe_vit", "depth": 3, "expert_depth": 2}})", "t"),
+      with_vit_variants()));
+  EXPECT_NO_THROW(resolve_run_config(
+      parse_jsonc(R"({"model": {"name": "vit", "depth": 2, "expert_depth": 2}})", "t"),
+      with_vit_variants()));
+}
+
 }  // namespace
 }  // namespace moedil::config

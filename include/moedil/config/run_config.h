@@ -90,6 +90,29 @@ struct ModelConfig {
   /// The experts of every hetero_moe layer, one kind each: "mlp" (token MLP), "conv" (3x3
   /// convolution over the patch grid) or "attention" (self-attention over the tokens).
   std::vector<std::string> hetero_experts{"mlp", "conv", "attention"};
+  // vit_moe_imagelevel and switch_moe_vit
+  /// vit_moe_imagelevel: EMA rates of the fast and slow expert centroids, in (0, 1].
+  double alpha_fast = 0.1;
+  double alpha_slow = 0.01;
+  /// vit_moe_imagelevel: routing softmax temperature, annealed linearly within each domain
+  /// from start (epoch 0) to end (epoch anneal_epochs and later); > 0.
+  double temperature_start = 1.0;
+  double temperature_end = 0.1;
+  /// vit_moe_imagelevel: epochs over which temperature and KL balance weight anneal (>= 1).
+  int64_t anneal_epochs = 5;
+  /// vit_moe_imagelevel: weights (>= 0) of the auxiliary losses added to the model's aux loss.
+  double repulsion_weight = 0.1;
+  double alignment_weight = 0.1;
+  double consistency_weight = 0.1;
+  /// vit_moe_imagelevel: weight of KL(mean routing || uniform), annealed like the temperature.
+  double kl_balance_weight_start = 1.0;
+  double kl_balance_weight_end = 0.1;
+  /// switch_moe_vit: blocks in each expert (the upper ones); depth - expert_depth are shared.
+  int64_t expert_depth = 2;
+  /// switch_moe_vit: no gradient for patch embedding, CLS, positions and the shared blocks.
+  bool freeze_shared = false;
+  /// switch_moe_vit: EMA rate of the routing prototypes, in (0, 1].
+  double routing_alpha = 0.1;
 };
 
 /// Expert merging (`expert_merging`): every every_steps training steps of a domain, each MoE

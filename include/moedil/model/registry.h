@@ -10,8 +10,8 @@ namespace moedil::model {
 
 using ModelBuilder = std::function<Classifier(const config::ModelConfig&, const InputShape&)>;
 
-/// Every registered model family (vit, vit_moe, hetero_moe, resnet18, resnet18_conv_moe,
-/// resnet18_block_moe, convnext_tiny).
+/// Every registered model family (vit, vit_moe, vit_moe_imagelevel, switch_moe_vit,
+/// hetero_moe, resnet18, resnet18_conv_moe, resnet18_block_moe, convnext_tiny).
 const Registry<ModelBuilder>& model_registry();
 
 /// Builds the configured model for the input shape. Weights are drawn from LibTorch's global

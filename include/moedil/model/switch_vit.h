@@ -1,0 +1,98 @@
+#pragma once
+// switch_moe_vit: a ViT whose lower blocks are shared and whose upper part is E whole experts.
+// Shared: patch embedding, CLS token, positions and depth - expert_depth blocks (optionally
+// frozen: no gradient). Expert e: its own expert_depth blocks, final LayerNorm and head,
+// separately initialised. Each image goes to ONE expert (top-1, gate 1: hard routing, no
+// learnable router) chosen by EMA prototypes (buffers [E, 2D]) of its routing feature
+// f = [mean, std] of its patch tokens (CLS excluded) after the shared blocks: the prototype with
+// the largest cosine similarity wins. In a training forward only the winners' prototypes move
+// toward the features of the images they won (no gradient): p <- (1 - alpha) p + alpha f
+// (f the mean feature when an expert wins several images). The routing core (moe::Mixture)
+// dispatches the images and counts usage; there are no balance losses (nothing to balance).
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "moedil/model/classifier.h"
+#include "moedil/model/moe/mixture.h"
+#include "moedil/model/moe/router.h"
+
+namespace moedil::model {
+
+struct SwitchExpertOptions {
+  SwitchExpertOptions(int64_t dim, int64_t num_heads, int64_t hidden, int64_t depth,
+                      int64_t num_classes)
+      : dim_(dim), num_heads_(num_heads), hidden_(hidden), depth_(depth),
+        num_classes_(num_classes) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, num_heads);
+  TORCH_ARG(int64_t, hidden);
+  TORCH_ARG(int64_t, depth);  ///< transformer blocks of the expert
+  TORCH_ARG(int64_t, num_classes);
+  TORCH_ARG(double, dropout) = 0.0;
+};
+
+/// One expert tower: blocks, LayerNorm, head on the CLS token. tokens [n, T, D] -> [n, classes]
+class SwitchExpertImpl : public torch::nn::Module {
+ public:
+  explicit SwitchExpertImpl(const SwitchExpertOptions& options);
+  /// tokens [n, T, D] (CLS first) -> logits [n, num_classes]
+  at::Tensor forward(const at::Tensor& tokens);
+
+  SwitchExpertOptions options;
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(SwitchExpert);
+
+struct SwitchViTOptions {
+  explicit SwitchViTOptions(InputShape input) : input_(input) {}
+  TORCH_ARG(InputShape, input);
+  TORCH_ARG(int64_t, patch_size) = 7;
+  TORCH_ARG(int64_t, embed_dim) = 64;
+  TORCH_ARG(int64_t, depth) = 4;  ///< shared blocks + expert_depth
+  TORCH_ARG(int64_t, num_heads) = 4;
+  TORCH_ARG(double, mlp_ratio) = 2.0;
+  TORCH_ARG(double, dropout) = 0.0;
+  TORCH_ARG(int64_t, num_experts) = 4;
+  TORCH_ARG(int64_t, expert_depth) = 2;  ///< in [1, depth)
+  TORCH_ARG(bool, freeze_shared) = false;
+  TORCH_ARG(double, routing_alpha) = 0.1;  ///< prototype EMA rate, in (0, 1]
+};
+
+class SwitchViTImpl : public ClassifierImpl {
+ public:
+  /// Throws c10::Error for a patch size not dividing the image, expert_depth outside
+  /// [1, depth), num_experts < 1 or routing_alpha outside (0, 1].
+  explicit SwitchViTImpl(const SwitchViTOptions& options);
+  /// images [B, C, H, W] -> logits [B, num_classes]
+  at::Tensor forward(const at::Tensor& images) override;
+  /// No auxiliary loss: the routing has nothing to learn. Always undefined.
+  at::Tensor aux_loss() const override { return {}; }
+
+  /// images [B, C, H, W] -> tokens after the shared blocks [B, T, D] (CLS first)
+  at::Tensor shared_tokens(const at::Tensor& images);
+  /// tokens [B, T, D] -> routing feature [B, 2D]: mean and (population) std over the patch
+  /// tokens, concatenated
+  static at::Tensor routing_feature(const at::Tensor& tokens);
+  /// feature [B, 2D] -> Routing (logits = cosine to the prototypes [B, E], probs their softmax
+  /// (diagnostics only), expert_idx the nearest prototype [B, 1], gates 1 [B, 1]). Pure.
+  moe::Routing route(const at::Tensor& feature) const;
+
+  SwitchViTOptions options;
+  torch::nn::Conv2d patch_embed{nullptr};
+  at::Tensor cls_token;
+  at::Tensor pos_embed;
+  torch::nn::ModuleList blocks{nullptr};   ///< the shared blocks
+  torch::nn::ModuleList experts{nullptr};  ///< SwitchExpert towers
+  at::Tensor prototypes;                   ///< buffer [E, 2D]
+  moe::Mixture mixture;
+};
+TORCH_MODULE(SwitchViT);
+
+}  // namespace moedil::model

@@ -1,0 +1,143 @@
+#pragma once
+// vit_moe_imagelevel: a ViT whose chosen blocks have an image-level MoE MLP. Every image's
+// tokens go to ONE FeedForward expert (top-1), chosen by a CentroidRouter (cosine similarity
+// of the projected token mean to per-expert fast EMA centroids, temperature T). The routing
+// core (moe::Mixture) dispatches, counts usage and adds the configured balance losses; the
+// model adds the centroid router's auxiliary losses (repulsion, alignment, consistency and an
+// annealed KL-to-uniform balance), each with its weight. T and the balance weight are annealed
+// linearly within each domain by on_epoch_start. Centroids move only in training forwards.
+#include <string>
+#include <vector>
+
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "moedil/model/attention.h"
+#include "moedil/model/classifier.h"
+#include "moedil/model/moe/centroid_router.h"
+#include "moedil/model/moe/mixture.h"
+
+namespace moedil::model {
+
+struct ImageLevelMoeOptions {
+  ImageLevelMoeOptions(int64_t dim, int64_t hidden, int64_t num_experts)
+      : dim_(dim), hidden_(hidden), num_experts_(num_experts) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, hidden);       ///< hidden width of each expert MLP
+  TORCH_ARG(int64_t, num_experts);
+  TORCH_ARG(double, dropout) = 0.0;
+  TORCH_ARG(double, alpha_fast) = 0.1;
+  TORCH_ARG(double, alpha_slow) = 0.01;
+  TORCH_ARG(double, repulsion_weight) = 0.1;
+  TORCH_ARG(double, alignment_weight) = 0.1;
+  TORCH_ARG(double, consistency_weight) = 0.1;
+  /// The Mixture's balance losses (model.moe_balance_losses), on the centroid routing.
+  TORCH_ARG(moe::BalanceWeights, balance_losses) = moe::BalanceWeights{{"switch", 1.0}};
+  /// The Mixture's routing ("token_choice" or "expert_choice") and capacity factor (0:
+  /// unlimited); images left without an expert get 0 from the layer (the residual carries them).
+  TORCH_ARG(std::string, routing) = "token_choice";
+  TORCH_ARG(double, capacity_factor) = 0.0;
+};
+
+/// The image-level MoE MLP: x [B, T, dim] -> [B, T, dim]; image b's tokens all go through
+/// expert k(b) scaled by its gate. Route input: the mean of the layer's input tokens.
+class ImageLevelMoeImpl : public torch::nn::Module {
+ public:
+  explicit ImageLevelMoeImpl(const ImageLevelMoeOptions& options);
+  /// x [B, T, dim] -> [B, T, dim]
+  at::Tensor forward(const at::Tensor& x);
+  /// Weighted centroid losses of the last training forward (undefined after evaluation):
+  /// repulsion_weight * repulsion + alignment_weight * alignment + consistency_weight *
+  /// consistency + kl_balance_weight * balance.
+  at::Tensor centroid_loss() const;
+  /// Temperature and KL-balance weight for the following forwards.
+  void set_schedule(double temperature, double kl_balance_weight);
+  double kl_balance_weight() const { return kl_balance_weight_; }
+
+  ImageLevelMoeOptions options;
+  moe::CentroidRouter router{nullptr};
+  torch::nn::ModuleList experts{nullptr};
+  moe::Mixture mixture;
+
+ private:
+  double kl_balance_weight_ = 1.0;
+};
+TORCH_MODULE(ImageLevelMoe);
+
+/// Pre-norm block with the image-level MoE MLP: h = x + attn(ln1(x)); h + moe(ln2(h)).
+class ImageLevelBlockImpl : public torch::nn::Module {
+ public:
+  ImageLevelBlockImpl(int64_t num_heads, const ImageLevelMoeOptions& moe_options);
+  /// [B, T, D] -> [B, T, D]
+  at::Tensor forward(const at::Tensor& x);
+
+  torch::nn::LayerNorm norm1{nullptr};
+  SelfAttention attn{nullptr};
+  torch::nn::LayerNorm norm2{nullptr};
+  ImageLevelMoe moe{nullptr};
+};
+TORCH_MODULE(ImageLevelBlock);
+
+struct ViTImageLevelOptions {
+  explicit ViTImageLevelOptions(InputShape input) : input_(input) {}
+  TORCH_ARG(InputShape, input);
+  TORCH_ARG(int64_t, patch_size) = 7;
+  TORCH_ARG(int64_t, embed_dim) = 64;
+  TORCH_ARG(int64_t, depth) = 4;
+  TORCH_ARG(int64_t, num_heads) = 4;
+  TORCH_ARG(double, mlp_ratio) = 2.0;
+  TORCH_ARG(double, dropout) = 0.0;
+  /// Blocks whose MLP is an image-level MoE layer.
+  TORCH_ARG(std::vector<int64_t>, moe_layers) = std::vector<int64_t>{1, 3};
+  TORCH_ARG(int64_t, num_experts) = 4;
+  TORCH_ARG(double, alpha_fast) = 0.1;
+  TORCH_ARG(double, alpha_slow) = 0.01;
+  TORCH_ARG(double, temperature_start) = 1.0;
+  TORCH_ARG(double, temperature_end) = 0.1;
+  TORCH_ARG(int64_t, anneal_epochs) = 5;
+  TORCH_ARG(double, repulsion_weight) = 0.1;
+  TORCH_ARG(double, alignment_weight) = 0.1;
+  TORCH_ARG(double, consistency_weight) = 0.1;
+  TORCH_ARG(double, kl_balance_weight_start) = 1.0;
+  TORCH_ARG(double, kl_balance_weight_end) = 0.1;
+  TORCH_ARG(moe::BalanceWeights, balance_losses) = moe::BalanceWeights{{"switch", 1.0}};
+  TORCH_ARG(std::string, routing) = "token_choice";
+  TORCH_ARG(double, capacity_factor) = 0.0;
+};
+
+class ViTImageLevelImpl : public ClassifierImpl {
+ public:
+  /// Throws c10::Error for a patch size not dividing the image, layer indices out of range,
+  /// anneal_epochs < 1 or a non-positive temperature.
+  explicit ViTImageLevelImpl(const ViTImageLevelOptions& options);
+  /// images [B, C, H, W] -> logits [B, num_classes]
+  at::Tensor forward(const at::Tensor& images) override;
+  /// The Mixtures' balance losses plus every layer's weighted centroid losses.
+  at::Tensor aux_loss() const override;
+  /// Sets T and the KL-balance weight for epoch `epoch` of a domain: with
+  /// s = min(epoch, anneal_epochs) / anneal_epochs, value = start + (end - start) * s.
+  void on_epoch_start(int64_t domain, int64_t epoch) override;
+  double temperature() const { return temperature_; }
+  double kl_balance_weight() const { return kl_balance_weight_; }
+
+  ViTImageLevelOptions options;
+  torch::nn::Conv2d patch_embed{nullptr};
+  at::Tensor cls_token;
+  at::Tensor pos_embed;
+  torch::nn::ModuleList blocks{nullptr};  ///< TransformerBlock or ImageLevelBlock
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Linear head{nullptr};
+  std::vector<ImageLevelMoe> moe_mlps;  ///< the image-level MoE MLPs, in block order
+
+ private:
+  double temperature_;
+  double kl_balance_weight_;
+};
+TORCH_MODULE(ViTImageLevel);
+
+}  // namespace moedil::model

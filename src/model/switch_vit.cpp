@@ -1,0 +1,120 @@
+#include "moedil/model/switch_vit.h"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "moedil/model/moe/centroid_router.h"
+#include "moedil/model/transformer_block.h"
+
+namespace moedil::model {
+
+SwitchExpertImpl::SwitchExpertImpl(const SwitchExpertOptions& options_) : options(options_) {
+  TORCH_CHECK(options.depth() >= 1, "SwitchExpert: depth ", options.depth(), " must be >= 1");
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options.depth(); ++i) {
+    blocks->push_back(TransformerBlock(
+        TransformerBlockOptions(options.dim(), options.num_heads(), options.hidden())
+            .dropout(options.dropout())));
+  }
+  norm = register_module("norm",
+                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.dim()})));
+  head = register_module("head", torch::nn::Linear(options.dim(), options.num_classes()));
+}
+
+at::Tensor SwitchExpertImpl::forward(const at::Tensor& tokens) {
+  at::Tensor x = tokens;
+  for (const auto& block : *blocks) x = block->as<TransformerBlock>()->forward(x);
+  return head(norm(x.select(1, 0)));
+}
+
+SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
+    : options(options_),
+      // Hard routing by prototypes: no router to balance, so no balance losses.
+      mixture(moe::MixtureOptions(options_.num_experts()).top_k(1).balance_losses({})) {
+  const InputShape& in = options.input();
+  const int64_t patch = options.patch_size();
+  TORCH_CHECK(patch > 0 && in.height % patch == 0 && in.width % patch == 0,
+              "SwitchViT: image size ", in.height, "x", in.width,
+              " is not divisible by patch_size ", patch);
+  TORCH_CHECK(options.expert_depth() >= 1 && options.expert_depth() < options.depth(),
+              "SwitchViT: expert_depth ", options.expert_depth(), " must be in [1, depth ",
+              options.depth(), ")");
+  TORCH_CHECK(options.num_experts() >= 1, "SwitchViT: num_experts ", options.num_experts(),
+              " must be >= 1");
+  TORCH_CHECK(options.routing_alpha() > 0.0 && options.routing_alpha() <= 1.0,
+              "SwitchViT: routing_alpha ", options.routing_alpha(), " must be in (0, 1]");
+  const int64_t dim = options.embed_dim();
+  const int64_t num_patches = (in.height / patch) * (in.width / patch);
+  const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
+
+  patch_embed = register_module(
+      "patch_embed",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in.channels, dim, patch).stride(patch)));
+  cls_token = register_parameter("cls_token", at::randn({1, 1, dim}) * 0.02);
+  pos_embed = register_parameter("pos_embed", at::randn({1, num_patches + 1, dim}) * 0.02);
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options.depth() - options.expert_depth(); ++i) {
+    blocks->push_back(TransformerBlock(
+        TransformerBlockOptions(dim, options.num_heads(), hidden).dropout(options.dropout())));
+  }
+  experts = register_module("experts", torch::nn::ModuleList());
+  const auto expert_options =
+      SwitchExpertOptions(dim, options.num_heads(), hidden, options.expert_depth(), in.num_classes)
+          .dropout(options.dropout());
+  for (int64_t e = 0; e < options.num_experts(); ++e) {
+    experts->push_back(SwitchExpert(expert_options));
+  }
+  prototypes =
+      register_buffer("prototypes", moe::unit_rows(at::randn({options.num_experts(), 2 * dim})));
+  if (options.freeze_shared()) {
+    for (auto& p : patch_embed->parameters()) p.set_requires_grad(false);
+    cls_token.set_requires_grad(false);
+    pos_embed.set_requires_grad(false);
+    for (auto& p : blocks->parameters()) p.set_requires_grad(false);
+  }
+  register_moe_layer("experts", mixture, experts);
+}
+
+at::Tensor SwitchViTImpl::shared_tokens(const at::Tensor& images) {
+  const int64_t batch = images.size(0);
+  at::Tensor x = patch_embed(images).flatten(2).transpose(1, 2);  // [B, N, D]
+  x = at::cat({cls_token.expand({batch, 1, options.embed_dim()}), x}, 1) + pos_embed;
+  for (const auto& block : *blocks) x = block->as<TransformerBlock>()->forward(x);
+  return x;
+}
+
+at::Tensor SwitchViTImpl::routing_feature(const at::Tensor& tokens) {
+  const at::Tensor patches = tokens.slice(1, 1);  // [B, N, D] without CLS
+  return at::cat({patches.mean(1), patches.std(1, /*unbiased=*/false)}, 1);  // [B, 2D]
+}
+
+moe::Routing SwitchViTImpl::route(const at::Tensor& feature) const {
+  const at::Tensor f = moe::unit_rows(feature.detach());
+  const at::Tensor p = moe::unit_rows(prototypes.detach().clone());
+  moe::Routing r;
+  r.logits = at::matmul(f, p.t());  // [B, E] cosine similarities
+  r.probs = at::softmax(r.logits, 1);
+  r.expert_idx = r.logits.argmax(1, /*keepdim=*/true);  // [B, 1]
+  r.gates = at::ones({feature.size(0), 1}, feature.options());
+  r.available = at::ones({options.num_experts()}, feature.options().dtype(at::kBool));
+  return r;
+}
+
+at::Tensor SwitchViTImpl::forward(const at::Tensor& images) {
+  const at::Tensor tokens = shared_tokens(images);  // [B, T, D]
+  const at::Tensor feature = routing_feature(tokens);
+  const moe::Routing routing = route(feature);
+  const moe::ExpertFn expert = [this](int64_t e, const at::Tensor& rows) {
+    return experts[static_cast<std::size_t>(e)]->as<SwitchExpert>()->forward(rows);
+  };
+  at::Tensor out = mixture.forward(routing, tokens, expert, is_training());
+  if (is_training()) {
+    moe::ema_update_toward_means(prototypes, feature, routing.expert_idx.squeeze(1),
+                                 options.routing_alpha());
+  }
+  return out;
+}
+
+}  // namespace moedil::model
