@@ -1,9 +1,11 @@
 #include "moedil/model/switch_vit.h"
 
 #include <algorithm>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
 #include "moedil/model/moe/centroid_router.h"
 #include "moedil/model/transformer_block.h"
@@ -68,6 +70,7 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
   }
   prototypes =
       register_buffer("prototypes", moe::unit_rows(at::randn({options.num_experts(), 2 * dim})));
+  prototypes_ready = register_buffer("prototypes_ready", at::zeros({}, at::kLong));
   if (options.freeze_shared()) {
     for (auto& p : patch_embed->parameters()) p.set_requires_grad(false);
     cls_token.set_requires_grad(false);
@@ -102,9 +105,32 @@ moe::Routing SwitchViTImpl::route(const at::Tensor& feature) const {
   return r;
 }
 
+void SwitchViTImpl::init_prototypes(const at::Tensor& feature) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor f = moe::unit_rows(feature.detach());  // [B, 2D]
+  const int64_t picks = std::min<int64_t>(options.num_experts(), f.size(0));
+  if (picks == 0) return;
+  std::vector<int64_t> chosen{0};
+  // Largest cosine similarity of each row to any chosen row so far.
+  at::Tensor closest = at::matmul(f, f[0]);  // [B]
+  while (static_cast<int64_t>(chosen.size()) < picks) {
+    const int64_t next = closest.argmin().item<int64_t>();
+    chosen.push_back(next);
+    closest = at::maximum(closest, at::matmul(f, f[next]));
+  }
+  const at::Tensor rows = at::tensor(chosen, at::TensorOptions().dtype(at::kLong)).to(f.device());
+  prototypes.slice(0, 0, picks).copy_(f.index_select(0, rows));
+  prototypes_ready.fill_(1);
+}
+
 at::Tensor SwitchViTImpl::forward(const at::Tensor& images) {
   const at::Tensor tokens = shared_tokens(images);  // [B, T, D]
   const at::Tensor feature = routing_feature(tokens);
+  // The flag is read from the device once per model (not per step).
+  if (is_training() && !prototypes_checked_) {
+    if (prototypes_ready.item<int64_t>() == 0) init_prototypes(feature);
+    prototypes_checked_ = true;
+  }
   const moe::Routing routing = route(feature);
   const moe::ExpertFn expert = [this](int64_t e, const at::Tensor& rows) {
     return experts[static_cast<std::size_t>(e)]->as<SwitchExpert>()->forward(rows);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <torch/optim/adam.h>
@@ -94,7 +96,7 @@ TEST(SwitchViTTest, ParameterCountMatchesAHandCount) {
   }
   std::vector<std::string> buffers;
   for (const auto& b : model->named_buffers()) buffers.push_back(b.key());
-  EXPECT_EQ(buffers, (std::vector<std::string>{"prototypes"}));
+  EXPECT_EQ(buffers, (std::vector<std::string>{"prototypes", "prototypes_ready"}));
 
   config::ModelConfig frozen = small_config();
   frozen.freeze_shared = true;
@@ -170,6 +172,7 @@ TEST(SwitchViTTest, PrototypesMoveOnlyInTrainingByRoutingAlphaTowardTheFeature) 
   EXPECT_TRUE(at::equal(model->prototypes, before));
 
   model->train();
+  model->prototypes_ready.fill_(1);  // keep the random start: this test is about the EMA
   at::Tensor feature;
   {
     at::NoGradGuard no_grad;
@@ -193,6 +196,55 @@ TEST(SwitchViTTest, PrototypesMoveOnlyInTrainingByRoutingAlphaTowardTheFeature) 
     }
   }
   EXPECT_EQ(model->expert_usage(true).at(0).counts[winner], 1);
+}
+
+TEST(SwitchViTTest, FirstTrainingForwardSetsPrototypesFromTheBatchFarthestFirst) {
+  auto model = build(small_config(), mnist_shape(), 9);
+  const at::Tensor x = images(mnist_shape(), 8);
+  const at::Tensor random_start = model->prototypes.clone();
+  model->eval();
+  model->forward(x);
+  EXPECT_TRUE(at::equal(model->prototypes, random_start)) << "evaluation sets nothing";
+  EXPECT_EQ(model->prototypes_ready.item<int64_t>(), 0);
+
+  at::Tensor f;
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor feature = SwitchViTImpl::routing_feature(model->shared_tokens(x));
+    f = feature / feature.norm(2, {1}, /*keepdim=*/true);  // [8, 2D] unit rows
+  }
+  // Farthest-first by hand: row 0, then the row whose largest similarity to the picked is least.
+  std::vector<int64_t> picked{0};
+  while (static_cast<int64_t>(picked.size()) < kExperts) {
+    int64_t best = -1;
+    double best_sim = 2.0;
+    for (int64_t r = 0; r < 8; ++r) {
+      double sim = -2.0;
+      for (int64_t q : picked) sim = std::max(sim, at::dot(f[r], f[q]).item<double>());
+      if (sim < best_sim) {
+        best_sim = sim;
+        best = r;
+      }
+    }
+    picked.push_back(best);
+  }
+  model->train();
+  model->prototypes_ready.fill_(0);
+  SwitchViTImpl& m = *model;
+  m.init_prototypes(f);
+  for (int64_t e = 0; e < kExperts; ++e) {
+    EXPECT_TRUE(at::allclose(m.prototypes[e], f[picked[static_cast<std::size_t>(e)]], 1e-5, 1e-6))
+        << e;
+  }
+  EXPECT_EQ(m.prototypes_ready.item<int64_t>(), 1);
+  // The first training forward of a fresh model does the same, and then routes on them: each
+  // picked image goes to its own expert, so more than one expert is used.
+  auto fresh = build(small_config(), mnist_shape(), 9);
+  fresh->train();
+  fresh->forward(x);
+  EXPECT_EQ(fresh->prototypes_ready.item<int64_t>(), 1);
+  const std::vector<int64_t> counts = fresh->expert_usage(true).at(0).counts;
+  EXPECT_GT(std::count_if(counts.begin(), counts.end(), [](int64_t c) { return c > 0; }), 1);
 }
 
 TEST(SwitchViTTest, RoutingPicksTheNearestPrototype) {

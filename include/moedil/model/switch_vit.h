@@ -5,7 +5,8 @@
 // separately initialised. Each image goes to ONE expert (top-1, gate 1: hard routing, no
 // learnable router) chosen by EMA prototypes (buffers [E, 2D]) of its routing feature
 // f = [mean, std] of its patch tokens (CLS excluded) after the shared blocks: the prototype with
-// the largest cosine similarity wins. In a training forward only the winners' prototypes move
+// the largest cosine similarity wins. The first training forward sets the prototypes from its
+// batch (init_prototypes); after that, in a training forward only the winners' prototypes move
 // toward the features of the images they won (no gradient): p <- (1 - alpha) p + alpha f
 // (f the mean feature when an expert wins several images). The routing core (moe::Mixture)
 // dispatches the images and counts usage; there are no balance losses (nothing to balance).
@@ -91,7 +92,20 @@ class SwitchViTImpl : public ClassifierImpl {
   torch::nn::ModuleList blocks{nullptr};   ///< the shared blocks
   torch::nn::ModuleList experts{nullptr};  ///< SwitchExpert towers
   at::Tensor prototypes;                   ///< buffer [E, 2D]
+  /// buffer, int64 scalar: 0 until the first training forward has set the prototypes from its
+  /// batch (see init_prototypes), 1 after. Saved in checkpoints like the prototypes.
+  at::Tensor prototypes_ready;
   moe::Mixture mixture;
+
+  /// Sets the prototypes to E of the batch's (unit) features, picked farthest-first: row 0,
+  /// then each time the row least similar (largest minimum cosine distance) to those picked.
+  /// Rows beyond the batch keep their random start. Deterministic; called by the first
+  /// training forward. (A random start alone lets one prototype win every image: the std half
+  /// of the feature is positive, so features cluster far from most random directions.)
+  void init_prototypes(const at::Tensor& feature);
+
+ private:
+  bool prototypes_checked_ = false;  ///< prototypes_ready has been read (once per model)
 };
 TORCH_MODULE(SwitchViT);
 

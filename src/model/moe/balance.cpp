@@ -40,10 +40,10 @@ at::Tensor column_entropy_loss(const at::Tensor& probs) {
   return at::xlogy(mean_prob, mean_prob).sum();
 }
 
-at::Tensor output_variance_loss(const at::Tensor& probs) {
-  if (probs.size(0) == 0) return probs.sum() * 0.0;
-  const at::Tensor mean_prob = probs.mean(0);
-  return (mean_prob - mean_prob.mean()).pow(2).mean();
+at::Tensor output_variance_loss(const at::Tensor& expert_means) {
+  if (expert_means.size(0) < 2) return expert_means.sum() * 0.0;  // nothing to compare
+  const at::Tensor centre = expert_means.mean(0, /*keepdim=*/true);
+  return (expert_means - centre).pow(2).mean(0).mean();
 }
 
 at::Tensor z_loss(const at::Tensor& logits) {
@@ -53,7 +53,7 @@ at::Tensor z_loss(const at::Tensor& logits) {
 
 at::Tensor weighted_balance_loss(const std::map<std::string, double>& weights,
                                  const at::Tensor& probs, const at::Tensor& counts,
-                                 const at::Tensor& logits) {
+                                 const at::Tensor& logits, const at::Tensor& expert_means) {
   at::Tensor total;
   for (const auto& [name, weight] : weights) {
     at::Tensor loss;
@@ -66,7 +66,7 @@ at::Tensor weighted_balance_loss(const std::map<std::string, double>& weights,
     } else if (name == "column_entropy") {
       loss = column_entropy_loss(probs);
     } else if (name == "output_variance") {
-      loss = output_variance_loss(probs);
+      loss = expert_means.defined() ? output_variance_loss(expert_means) : probs.sum() * 0.0;
     } else if (name == "z_loss") {
       loss = z_loss(logits);
     } else {

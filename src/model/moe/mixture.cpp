@@ -31,8 +31,16 @@ Mixture::Mixture(MixtureOptions options) : options_(std::move(options)) {
 }
 
 at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
-                            const ExpertFn& expert, bool training, bool dense) {
+                            const ExpertFn& expert_in, bool training, bool dense) {
   Routing routing = routing_in;
+  // The output_variance loss needs each expert's mean output: collect them as the experts run.
+  std::vector<at::Tensor> expert_means;
+  const bool want_means = training && options_.balance_losses().count("output_variance") > 0;
+  const ExpertFn expert = !want_means ? expert_in : [&](int64_t e, const at::Tensor& r) {
+    at::Tensor y = expert_in(e, r);
+    if (y.size(0) > 0) expert_means.push_back(y.reshape({y.size(0), -1}).mean(0));
+    return y;
+  };
   const int64_t num_rows = routing.probs.size(0);
   const int64_t num_experts = options_.num_experts();
   const bool forced = forced_expert_ >= 0;
@@ -97,7 +105,9 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
     sum = sum.defined() ? sum + entropy : entropy;
   }
   balance_loss_ = training ? weighted_balance_loss(options_.balance_losses(), routing.probs,
-                                                   counts, routing.logits)
+                                                   counts, routing.logits,
+                                                   expert_means.empty() ? at::Tensor()
+                                                                        : at::stack(expert_means))
                            : at::Tensor();
   return out;
 }

@@ -127,9 +127,26 @@ TEST(BalanceLossesTest, ColumnEntropyMatchesHandComputation) {
   EXPECT_NEAR(column_entropy_loss(p).item<double>(), -std::log(2.0), kTol);
 }
 
-TEST(BalanceLossesTest, OutputVarianceMatchesHandComputation) {
-  // P = [0.3, 0.45, 0.25], mean 1/3: ((1/30)^2 + (7/60)^2 + (1/12)^2) / 3 = 0.0072222.
-  EXPECT_NEAR(output_variance_loss(hand_probs()).item<double>(), 0.007222222222222219, kTol);
+TEST(BalanceLossesTest, OutputVarianceIsTheVarianceOfTheExpertsMeanOutputs) {
+  // Three experts' mean outputs over two features: feature 0 = {1, 2, 6} (mean 3, variance
+  // (4 + 1 + 9) / 3 = 14/3), feature 1 = {0, 0, 3} (mean 1, variance (1 + 1 + 4) / 3 = 2);
+  // averaged over the features: (14/3 + 2) / 2 = 10/3.
+  const at::Tensor means =
+      at::tensor({1.0, 0.0, 2.0, 0.0, 6.0, 3.0}, at::kDouble).reshape({3, 2});
+  EXPECT_NEAR(output_variance_loss(means).item<double>(), 10.0 / 3.0, kTol);
+  // Identical experts, or a single one, give 0.
+  EXPECT_EQ(output_variance_loss(at::ones({4, 5}, at::kDouble)).item<double>(), 0.0);
+  EXPECT_EQ(output_variance_loss(means.slice(0, 0, 1)).item<double>(), 0.0);
+  // Through weighted_balance_loss: with no means given it adds nothing.
+  const at::Tensor logits = at::zeros({4, 3}, at::kDouble);
+  EXPECT_NEAR(weighted_balance_loss({{"output_variance", 0.5}}, hand_probs(), hand_counts(), logits,
+                                    means)
+                  .item<double>(),
+              5.0 / 3.0, kTol);
+  EXPECT_EQ(
+      weighted_balance_loss({{"output_variance", 1.0}}, hand_probs(), hand_counts(), logits)
+          .item<double>(),
+      0.0);
 }
 
 TEST(BalanceLossesTest, ZLossMatchesHandComputation) {

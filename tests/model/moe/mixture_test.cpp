@@ -86,6 +86,16 @@ TEST(MixtureTest, ForcedExpertTakesEveryRowWithTheRoutersProbability) {
   EXPECT_EQ(mixture.usage(false), (std::vector<int64_t>{1, 4, 3}));
 }
 
+TEST(MixtureTest, OutputVarianceUsesTheMeanOutputOfEachExpertThatRan) {
+  Mixture mixture(MixtureOptions(3).balance_losses({{"output_variance", 1.0}}));
+  ScaleExperts experts;
+  // Rows 0, 1, 3 -> expert 2 (outputs 3 * row), row 2 -> expert 0 (outputs 1 * row).
+  const at::Tensor rows = at::tensor({1.0f, 2.0f, 4.0f, 3.0f}).reshape({4, 1});
+  mixture.forward(hand_routing(), rows, experts.fn(), /*training=*/true);
+  // Expert 2's mean output (3 + 6 + 9) / 3 = 6, expert 0's 4: variance over the two = 1.
+  EXPECT_NEAR(mixture.balance_loss().item<double>(), 1.0, 1e-6);
+}
+
 TEST(MixtureTest, InvalidOptionsAreRefused) {
   EXPECT_THROW(Mixture(MixtureOptions(3).top_k(4)), c10::Error);
   EXPECT_THROW(Mixture(MixtureOptions(3).routing("everyone")), c10::Error);

@@ -29,9 +29,10 @@ at::Tensor entropy_loss(const at::Tensor& probs);
 /// Minimal (-log E) when the experts are used uniformly on average.
 at::Tensor column_entropy_loss(const at::Tensor& probs);
 
-/// Population variance over the experts of the mean router probability P_e (the router's
-/// output per expert): 0 when every expert gets the same mean probability.
-at::Tensor output_variance_loss(const at::Tensor& probs);
+/// Variance of the expert outputs: expert_means [U, F] holds, for each of the U experts that
+/// ran, the mean over its rows of its (flattened) output; the loss is the population variance
+/// over the U experts, averaged over the F features. 0 with fewer than 2 experts.
+at::Tensor output_variance_loss(const at::Tensor& expert_means);
 
 /// Router z-loss (ST-MoE): mean over rows of logsumexp_e(logits)^2.
 at::Tensor z_loss(const at::Tensor& logits);
@@ -39,8 +40,9 @@ at::Tensor z_loss(const at::Tensor& logits);
 /// sum over `weights` of weight * loss; names from balance_loss_names(). A weight of exactly 1
 /// adds the loss as is. Unknown names throw c10::Error
 /// suggesting the closest. Empty weights give 0.
+/// expert_means as for output_variance_loss (undefined: output_variance contributes 0).
 at::Tensor weighted_balance_loss(const std::map<std::string, double>& weights,
                                  const at::Tensor& probs, const at::Tensor& counts,
-                                 const at::Tensor& logits);
+                                 const at::Tensor& logits, const at::Tensor& expert_means = {});
 
 }  // namespace moedil::model::moe
