@@ -9,6 +9,8 @@
 #include <ATen/Parallel.h>
 #include <torch/utils.h>
 
+#include <torch/nn/modules/linear.h>
+
 #include "moedil/model/feed_forward.h"
 #include "moedil/model/moe/moe_layer.h"
 
@@ -48,6 +50,22 @@ void BM_SingleMlp(benchmark::State& state) {
   }
 }
 
+/// The same MLP plus the router's own work (Linear dim -> E, softmax, top-1 on every row): the
+/// issue's reference for the MoE layer's cost, "one dense MLP ... (plus the router)".
+void BM_SingleMlpPlusRouter(benchmark::State& state) {
+  const int64_t dim = state.range(0);
+  torch::manual_seed(0);
+  FeedForward mlp(FeedForwardOptions(dim, 2 * dim));
+  torch::nn::Linear router(dim, 8);
+  const at::Tensor x = at::randn({128, 17, dim}).requires_grad_(true);
+  for (auto _ : state) {
+    const at::Tensor probs = at::softmax(router(x), -1);
+    const at::Tensor gate = std::get<0>(probs.topk(1, -1));
+    (mlp->forward(x) * gate).sum().backward();
+    benchmark::DoNotOptimize(x.grad().data_ptr<float>());
+  }
+}
+
 void moe_args(benchmark::internal::Benchmark* b) {
   for (int64_t dim : {128, 256}) {
     for (int64_t e : {4, 8, 16}) {
@@ -62,6 +80,7 @@ void moe_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_MoeLayer)->Apply(moe_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SingleMlp)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SingleMlpPlusRouter)->Arg(128)->Arg(256)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -34,12 +34,41 @@ config::RunConfig load(const std::string& path, std::vector<std::string> overrid
   return config::load_run_config(path, overrides, train::name_catalog());
 }
 
+/// `text` broken into lines of at most `width` characters at spaces, each after `indent`.
+std::string wrapped(const std::string& text, std::size_t indent, std::size_t width) {
+  std::string out;
+  std::size_t column = indent;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (column > indent && column + 1 + word.size() > width) {
+      out += "\n" + std::string(indent, ' ');
+      column = indent;
+    } else if (column > indent) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    start = end + 1;
+  }
+  return out;
+}
+
 template <class R>
 void print_registry(const char* title, const R& registry) {
+  constexpr std::size_t kNameWidth = 20;
   std::cout << title << ":\n";
   for (const auto& entry : registry.entries()) {
-    std::cout << "  " << entry.name << std::string(entry.name.size() < 18 ? 18 - entry.name.size() : 1, ' ')
-              << entry.description << "\n";
+    std::cout << "  " << entry.name;
+    if (entry.name.size() + 1 > kNameWidth) {
+      std::cout << "\n" << std::string(2 + kNameWidth, ' ');
+    } else {
+      std::cout << std::string(kNameWidth - entry.name.size(), ' ');
+    }
+    std::cout << wrapped(entry.description, 2 + kNameWidth, 100) << "\n";
   }
 }
 
@@ -115,11 +144,15 @@ int run_list() {
     return out;
   };
   print_registry("models (model.name)", model::model_registry());
-  std::cout << "  every family that routes shares the routing core: moe_top_k, moe_noise_std, "
-               "moe_capacity_factor, moe_routing (token_choice, expert_choice), "
-               "moe_expert_dropout, moe_balance_losses {"
-            << joined(model::moe::balance_loss_names())
-            << "}; and expert_merging {enabled, every_steps} (configs/example.jsonc)\n";
+  std::cout << "  " << wrapped("Every family that routes shares the routing core: moe_top_k, "
+                               "moe_noise_std, moe_capacity_factor, moe_routing (token_choice, "
+                               "expert_choice), moe_expert_dropout, moe_balance_losses {" +
+                                   joined(model::moe::balance_loss_names()) +
+                                   "}; and expert_merging {enabled, every_steps}. Every key: "
+                                   "configs/example.jsonc; one example per family: "
+                                   "configs/<family>.jsonc.",
+                               2, 100)
+            << "\n";
   print_registry("optimizers (optimizer.name)", train::optimizer_registry());
   print_registry("losses (loss.name)", train::loss_registry());
   std::cout << "schedulers (scheduler.name):\n  " << joined(train::scheduler_names())

@@ -113,6 +113,13 @@ const Registry<ModelBuilder>& model_registry() {
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ViT(vit_options(c, input)).ptr();
           });
+    r.add("vit_moe",
+          "ViT whose moe_layer_indices blocks have an MoE MLP: moe_num_unshared_experts routed "
+          "top-k (moe_top_k) per sample or token, plus moe_num_shared_experts always on",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe_options(c)))
+                .ptr();
+          });
     r.add("hetero_moe",
           "ViT whose moe_layer_indices blocks have an MoE MLP of experts of different "
           "architectures, one per entry of hetero_experts (mlp: token MLP, conv: 3x3 conv over "
@@ -125,13 +132,6 @@ const Registry<ModelBuilder>& model_registry() {
                            .moe_layers(c.moe_layer_indices)
                            .moe(moe_options(c))
                            .hetero_experts(c.hetero_experts))
-                .ptr();
-          });
-    r.add("vit_moe",
-          "ViT whose moe_layer_indices blocks have an MoE MLP: moe_num_unshared_experts routed "
-          "top-k (moe_top_k) per sample or token, plus moe_num_shared_experts always on",
-          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe_options(c)))
                 .ptr();
           });
     r.add("resnet18",

@@ -18,8 +18,9 @@ at::Tensor sparse_dispatch(const at::Tensor& x, const at::Tensor& expert_idx,
                            const at::Tensor& gates, int64_t num_experts, const ExpertFn& expert,
                            at::Tensor* counts) {
   const int64_t k = expert_idx.size(1);
-  const at::Tensor flat_row =
-      at::arange(x.size(0), expert_idx.options()).repeat_interleave(k);  // row of each assignment
+  // Row of each assignment (row-major [R, k]).
+  const at::Tensor rows = at::arange(x.size(0), expert_idx.options());
+  const at::Tensor flat_row = k == 1 ? rows : rows.repeat_interleave(k);
   return dispatch_assignments(x, flat_row, expert_idx.reshape({-1}), gates.reshape({-1}),
                               num_experts, expert, counts);
 }
@@ -37,16 +38,16 @@ at::Tensor dispatch_assignments(const at::Tensor& x, const at::Tensor& flat_row,
   const at::Tensor per_expert_cpu = per_expert.to(at::kCPU);  // one host sync per layer
   const int64_t* n = per_expert_cpu.data_ptr<int64_t>();
 
-  // One gather of every assigned row in expert order; each expert then reads a contiguous
-  // slice of it. (A gather per expert would cost, in backward, one zero-filled gradient of x's
-  // full size per expert, summed.)
+  // One gather of every assigned row in expert order, split into one contiguous piece per
+  // expert. Backward is one cat of the pieces' gradients and one scatter into x: a gather or a
+  // slice per expert would each cost a zero-filled gradient of the full size, then their sum.
   const at::Tensor gathered = x.index_select(0, sorted_rows);
+  const std::vector<int64_t> sizes(n, n + num_experts);
+  const std::vector<at::Tensor> pieces = at::split_with_sizes(gathered, sizes, 0);
   std::vector<at::Tensor> outputs;
-  int64_t start = 0;
   for (int64_t e = 0; e < num_experts; ++e) {
     if (n[e] == 0) continue;
-    outputs.push_back(expert(e, gathered.narrow(0, start, n[e])));
-    start += n[e];
+    outputs.push_back(expert(e, pieces[static_cast<std::size_t>(e)]));
   }
   if (outputs.empty()) {
     // No assignment: expert 0 on no rows gives the output width; every row gets 0.
