@@ -38,6 +38,24 @@ expect 0 '"moe_top_k": 2' "$moedil" validate ok.jsonc --print --set model.moe_to
 expect 2 "expected KEY=VALUE" "$moedil" validate ok.jsonc --set nonsense
 expect 2 "model.moe_top_k: 9 is out of range" "$moedil" validate ok.jsonc --set model.moe_top_k=9
 
+# The model zoo's bad input: exit 2 before anything runs, naming the key.
+expect 2 "unknown model 'resnet19'; did you mean 'resnet18'" "$moedil" validate ok.jsonc \
+  --set model.name=\"resnet19\"
+expect 2 "model.resnet_moe_stages: stage 4 is out of range" "$moedil" validate ok.jsonc \
+  --set model.name=\"resnet18_conv_moe\" --set model.resnet_moe_stages=[4]
+expect 2 "model.moe_capacity_factor: 0 is out of range: must be > 0" "$moedil" validate ok.jsonc \
+  --set model.moe_capacity_factor=0
+expect 2 "unknown hetero expert kind 'lstm'" "$moedil" validate ok.jsonc \
+  --set model.name=\"hetero_moe\" --set 'model.hetero_experts=["mlp","lstm"]'
+expect 2 "model.expert_depth" "$moedil" validate ok.jsonc \
+  --set model.name=\"switch_moe_vit\" --set model.depth=2 --set model.expert_depth=2
+expect 2 "expert_merging.enabled: model 'vit' has no MoE layers" "$moedil" run ok.jsonc \
+  --set model.name=\"vit\" --set model.patch_size=4 --set expert_merging.enabled=true \
+  --set mini_dataset=120
+[ -e results ] && { echo "FAIL: a refused model left results/"; failures=$((failures + 1)); }
+expect 0 "resnet18_block_moe" "$moedil" list
+expect 0 "expert_merging" "$moedil" list
+
 # Missing dataset files: exit 2, the path and the Debian package named, no run left behind.
 expect 2 "dataset-fashion-mnist" "$moedil" run ok.jsonc --set dataset=fashion_mnist \
   --set partition.type=rotate --set num_partitions=5 --set dataset_root=nowhere
