@@ -53,7 +53,7 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
   at::Tensor counts;  // assignments per expert as routed (before capacity): balance losses
   at::Tensor used;    // assignments per expert actually run: usage
   at::Tensor out;
-  int64_t dropped = 0;
+  at::Tensor dropped;  // rows with no assignment, on the device (read only when reported)
   const bool expert_choice_routing = options_.routing() == "expert_choice";
   if (forced || (!expert_choice_routing && options_.capacity_factor() <= 0.0)) {
     // Plain token choice: every row gets its k experts.
@@ -89,14 +89,16 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
     counts = expert_choice_routing
                  ? used
                  : at::bincount(routing.expert_idx.reshape({-1}), {}, num_experts);
-    dropped = count_dropped_rows(a, num_rows);
+    dropped = at::bincount(a.rows, {}, num_rows).eq(0).sum();
   }
 
   const int mode = training ? 1 : 0;
   at::Tensor& tally = counts_[mode];
   tally = tally.defined() ? tally + used : used.clone();
   if (training) selection_ = selection_.defined() ? selection_ + used : used.clone();
-  dropped_[mode] += dropped;
+  if (dropped.defined()) {
+    dropped_[mode] = dropped_[mode].defined() ? dropped_[mode] + dropped : dropped;
+  }
   rows_[mode] += num_rows;
   {
     const at::Tensor p = routing.probs.detach();
@@ -130,7 +132,7 @@ std::vector<int64_t> Mixture::usage(bool training) const {
 void Mixture::reset_usage(bool training) {
   const int mode = training ? 1 : 0;
   counts_[mode] = at::Tensor();
-  dropped_[mode] = 0;
+  dropped_[mode] = at::Tensor();
   rows_[mode] = 0;
   entropy_sum_[mode] = at::Tensor();
 }
@@ -138,7 +140,8 @@ void Mixture::reset_usage(bool training) {
 double Mixture::dropped_fraction(bool training) const {
   const int mode = training ? 1 : 0;
   if (rows_[mode] == 0) return 0.0;
-  return static_cast<double>(dropped_[mode]) / static_cast<double>(rows_[mode]);
+  if (!dropped_[mode].defined()) return 0.0;
+  return static_cast<double>(dropped_[mode].item<int64_t>()) / static_cast<double>(rows_[mode]);
 }
 
 double Mixture::routing_entropy(bool training) const {

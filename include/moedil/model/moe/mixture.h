@@ -82,7 +82,7 @@ class Mixture {
   at::Tensor balance_loss_;
   at::Tensor counts_[2];       ///< [evaluation, training] assignments per expert
   at::Tensor entropy_sum_[2];  ///< [evaluation, training] summed per-row routing entropy
-  int64_t dropped_[2] = {0, 0};
+  at::Tensor dropped_[2];  ///< [evaluation, training] rows dropped, on the device
   int64_t rows_[2] = {0, 0};
   at::Tensor selection_;  ///< training assignments per expert since reset_selection_counts
   int64_t forced_expert_ = -1;
