@@ -547,6 +547,14 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
                                     "model.expert_depth < model.depth (" +
                                     std::to_string(m.depth) + ")");
   }
+  if (m.name == "vit_moe_imagelevel" &&
+      (m.moe_routing != "token_choice" || m.moe_capacity_factor > 0.0)) {
+    // Its centroids move toward the images the router chose; with a capacity or expert choice
+    // an expert need not get those images, so the centroids would follow images it never saw.
+    issue(m.moe_routing != "token_choice" ? "model.moe_routing" : "model.moe_capacity_factor",
+          "vit_moe_imagelevel routes every image to its chosen expert: it needs moe_routing "
+          "\"token_choice\" without moe_capacity_factor");
+  }
   if (m.name == "hetero_moe" &&
       m.moe_top_k > static_cast<int64_t>(m.hetero_experts.size())) {
     issue("model.moe_top_k", std::to_string(m.moe_top_k) +

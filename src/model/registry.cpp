@@ -163,8 +163,9 @@ const Registry<ModelBuilder>& model_registry() {
           });
     r.add("vit_moe_imagelevel",
           "ViT whose moe_layer_indices blocks have an image-level MoE MLP: each image goes to "
-          "one of moe_num_unshared_experts experts (top-1; of the routing-core options only "
-          "moe_routing, moe_capacity_factor and moe_balance_losses apply) by cosine "
+          "one of moe_num_unshared_experts experts (top-1, token choice without capacity, so "
+          "each image reaches the expert whose centroid follows it; of the routing-core options "
+          "only moe_balance_losses applies) by cosine "
           "similarity of its projected token mean (learnable projection, named router.) to fast "
           "EMA centroids (alpha_fast, alpha_slow; buffers, updated in training only), softmax "
           "temperature annealed temperature_start -> temperature_end over anneal_epochs epochs "

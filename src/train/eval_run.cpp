@@ -1,5 +1,7 @@
 #include "moedil/train/eval_run.h"
 
+#include "moedil/train/precision.h"
+
 #include <ATen/Parallel.h>
 #include <torch/utils.h>
 
@@ -67,6 +69,12 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
     suffix += (suffix.empty() ? "_fixed_" : "+") + layer + "_" + std::to_string(expert);
   }
   net->to(device);
+  // The model as it was at the last recorded epoch: models that anneal their own settings
+  // (vit_moe_imagelevel's temperature) take that epoch's values.
+  if (!record.epochs.empty()) {
+    net->on_epoch_start(record.epochs.back().domain, record.epochs.back().epoch);
+  }
+  const AutocastGuard autocast(c.amp, device);  // evaluated in the precision it trained in
 
   RunEvaluation out;
   out.run_id = record.run.id;

@@ -161,8 +161,10 @@ void check_mergeable(const model::ClassifierImpl& model, const std::string& mode
     const auto n = static_cast<int64_t>(layer.experts->size());
     if (n < 3) {
       throw ConfigError("expert_merging.enabled: MoE layer " + layer.name + " has " +
-                        std::to_string(n) + " experts; merging needs at least 3 (model."
-                        "moe_num_unshared_experts)");
+                        std::to_string(n) + " experts; merging needs at least 3 (" +
+                        (model_name == "hetero_moe" ? "model.hetero_experts"
+                                                    : "model.moe_num_unshared_experts") +
+                        ")");
     }
     if (!model::moe::experts_mergeable(layer.experts)) {
       throw ConfigError("expert_merging.enabled: the experts of MoE layer " + layer.name +
@@ -312,6 +314,7 @@ void Trainer::pretrain() {
       return gather(part, mix_seed(u64(config_.seeds.pretrain), {2000, u64(e), u64(step)}));
     };
     set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
+    model_->on_epoch_start(0, e);  // annealing models follow their schedule here too
     const EpochStats stats = fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(e),
                                  "pretraining epoch " + std::to_string(e), {});
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
@@ -346,6 +349,7 @@ void Trainer::run_baselines() {
     data::Batches batches = train_batches_[d];
     torch::manual_seed(mix_seed(u64(config_.seeds.baseline), {u64(d)}));
     for (int64_t e = 0; e < config_.baseline.epochs; ++e) {
+      fresh->on_epoch_start(static_cast<int64_t>(d), e);
       if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.baseline), {u64(d), u64(e)}));
       fit(*fresh, *optimizer, *loss, batches.num_batches(),
           [&](int64_t step) {

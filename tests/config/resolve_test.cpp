@@ -458,5 +458,25 @@ TEST(Resolve, ExpertDepthNotBelowDepthIsAConfigErrorForSwitch) {
       with_vit_variants()));
 }
 
+TEST(Resolve, ImageLevelNeedsEveryImageToReachItsChosenExpert) {
+  for (const auto& [text, path] :
+       std::vector<std::pair<std::string, std::string>>{
+           {R"({"model": {"name": "vit_moe_imagelevel", "moe_routing": "expert_choice"}})",
+            "model.moe_routing"},
+           {R"({"model": {"name": "vit_moe_imagelevel", "moe_capacity_factor": 1.5}})",
+            "model.moe_capacity_factor"}}) {
+    RunConfig c;
+    const auto issues = check_run_config(parse_jsonc(text, "t"), with_vit_variants(), "", c);
+    ASSERT_EQ(issues.size(), 1u) << text;
+    EXPECT_EQ(issues[0].path, path);
+    EXPECT_NE(issues[0].message.find("token_choice"), std::string::npos) << issues[0].message;
+  }
+  // Other families keep both options.
+  RunConfig c;
+  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"moe_routing": "expert_choice"}})", "t"),
+                               with_vit_variants(), "", c)
+                  .empty());
+}
+
 }  // namespace
 }  // namespace moedil::config

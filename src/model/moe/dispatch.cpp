@@ -58,7 +58,10 @@ at::Tensor dispatch_assignments(const at::Tensor& x, const at::Tensor& flat_row,
     return at::zeros(shape, empty.options());
   }
   const at::Tensor stacked = at::cat(outputs, 0);
-  const at::Tensor weighted = stacked * broadcastable(sorted_gates, stacked.dim());
+  // Under autocast the experts may return bfloat16 while the gates are float: weight in the
+  // experts' type, so the scatter's source and destination agree.
+  const at::Tensor weighted =
+      stacked * broadcastable(sorted_gates.to(stacked.scalar_type()), stacked.dim());
   std::vector<int64_t> out_shape = stacked.sizes().vec();
   out_shape[0] = rows;
   return at::zeros(out_shape, stacked.options()).index_add(0, sorted_rows, weighted);

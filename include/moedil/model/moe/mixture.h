@@ -63,7 +63,7 @@ class Mixture {
   double routing_entropy(bool training) const;
 
   /// Training assignments per expert since the last reset_selection_counts (int64 [E] on the
-  /// device; zeros before any): what expert merging ranks experts by.
+  /// rows' device; CPU zeros before any): what expert merging ranks experts by.
   at::Tensor selection_counts() const;
   void reset_selection_counts();
   /// Restores counts saved from selection_counts() (a resumed run continues its domain's tally).
