@@ -37,9 +37,6 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
       mixture(moe::MixtureOptions(options_.num_experts()).top_k(1).balance_losses({})) {
   const InputShape& in = options.input();
   const int64_t patch = options.patch_size();
-  TORCH_CHECK(patch > 0 && in.height % patch == 0 && in.width % patch == 0,
-              "SwitchViT: image size ", in.height, "x", in.width,
-              " is not divisible by patch_size ", patch);
   TORCH_CHECK(options.expert_depth() >= 1 && options.expert_depth() < options.depth(),
               "SwitchViT: expert_depth ", options.expert_depth(), " must be in [1, depth ",
               options.depth(), ")");
@@ -48,14 +45,8 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
   TORCH_CHECK(options.routing_alpha() > 0.0 && options.routing_alpha() <= 1.0,
               "SwitchViT: routing_alpha ", options.routing_alpha(), " must be in (0, 1]");
   const int64_t dim = options.embed_dim();
-  const int64_t num_patches = (in.height / patch) * (in.width / patch);
   const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
-
-  patch_embed = register_module(
-      "patch_embed",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(in.channels, dim, patch).stride(patch)));
-  cls_token = register_parameter("cls_token", at::randn({1, 1, dim}) * 0.02);
-  pos_embed = register_parameter("pos_embed", at::randn({1, num_patches + 1, dim}) * 0.02);
+  stem = register_patch_stem(*this, in, patch, dim, "SwitchViT");
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.depth() - options.expert_depth(); ++i) {
     blocks->push_back(TransformerBlock(
@@ -72,18 +63,14 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
       register_buffer("prototypes", moe::unit_rows(at::randn({options.num_experts(), 2 * dim})));
   prototypes_ready = register_buffer("prototypes_ready", at::zeros({}, at::kLong));
   if (options.freeze_shared()) {
-    for (auto& p : patch_embed->parameters()) p.set_requires_grad(false);
-    cls_token.set_requires_grad(false);
-    pos_embed.set_requires_grad(false);
+    stem.set_requires_grad(false);
     for (auto& p : blocks->parameters()) p.set_requires_grad(false);
   }
   register_moe_layer("experts", mixture, experts);
 }
 
 at::Tensor SwitchViTImpl::shared_tokens(const at::Tensor& images) {
-  const int64_t batch = images.size(0);
-  at::Tensor x = patch_embed(images).flatten(2).transpose(1, 2);  // [B, N, D]
-  x = at::cat({cls_token.expand({batch, 1, options.embed_dim()}), x}, 1) + pos_embed;
+  at::Tensor x = stem.embed(images);  // [B, 1 + N, D]
   for (const auto& block : *blocks) x = block->as<TransformerBlock>()->forward(x);
   return x;
 }

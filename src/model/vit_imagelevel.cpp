@@ -83,9 +83,6 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
       kl_balance_weight_(options_.kl_balance_weight_start()) {
   const InputShape& in = options.input();
   const int64_t patch = options.patch_size();
-  TORCH_CHECK(patch > 0 && in.height % patch == 0 && in.width % patch == 0,
-              "ViTImageLevel: image size ", in.height, "x", in.width,
-              " is not divisible by patch_size ", patch);
   TORCH_CHECK(options.anneal_epochs() >= 1, "ViTImageLevel: anneal_epochs ",
               options.anneal_epochs(), " must be >= 1");
   TORCH_CHECK(options.temperature_start() > 0.0 && options.temperature_end() > 0.0,
@@ -98,14 +95,8 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
                 " out of range for depth ", options.depth());
   }
   const int64_t dim = options.embed_dim();
-  const int64_t num_patches = (in.height / patch) * (in.width / patch);
   const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
-
-  patch_embed = register_module(
-      "patch_embed",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(in.channels, dim, patch).stride(patch)));
-  cls_token = register_parameter("cls_token", at::randn({1, 1, dim}) * 0.02);
-  pos_embed = register_parameter("pos_embed", at::randn({1, num_patches + 1, dim}) * 0.02);
+  stem = register_patch_stem(*this, in, patch, dim, "ViTImageLevel");
   blocks = register_module("blocks", torch::nn::ModuleList());
   const auto moe_options = ImageLevelMoeOptions(dim, hidden, options.num_experts())
                                .dropout(options.dropout())
@@ -136,9 +127,7 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
 }
 
 at::Tensor ViTImageLevelImpl::forward(const at::Tensor& images) {
-  const int64_t batch = images.size(0);
-  at::Tensor x = patch_embed(images).flatten(2).transpose(1, 2);  // [B, N, D]
-  x = at::cat({cls_token.expand({batch, 1, options.embed_dim()}), x}, 1) + pos_embed;
+  at::Tensor x = stem.embed(images);  // [B, 1 + N, D]
   for (const auto& block : *blocks) {
     if (auto* moe_block = block->as<ImageLevelBlock>()) {
       x = moe_block->forward(x);

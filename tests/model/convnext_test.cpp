@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model_fixtures.h"
+
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adam.h>
@@ -18,8 +20,7 @@
 namespace moedil::model {
 namespace {
 
-InputShape mnist_shape() { return InputShape{1, 28, 28, 10}; }
-InputShape cifar_shape() { return InputShape{3, 32, 32, 5}; }
+using namespace moedil::model::fixtures;
 
 config::ModelConfig small_config() {
   config::ModelConfig c;
@@ -28,15 +29,6 @@ config::ModelConfig small_config() {
   c.convnext_dims = {4, 8, 8, 12};
   c.convnext_stem_patch = 2;
   return c;
-}
-
-Classifier build(const config::ModelConfig& c, const InputShape& in, uint64_t seed = 0) {
-  at::manual_seed(seed);
-  return make_model(c, in);
-}
-
-at::Tensor images(const InputShape& in, int64_t batch) {
-  return at::randn({batch, in.channels, in.height, in.width});
 }
 
 /// Hand count: dwconv 7x7 (49d + d), LayerNorm 2d, Linear d->4d (4d^2 + 4d), Linear 4d->d

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model_fixtures.h"
+
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adam.h>
@@ -20,11 +22,10 @@
 namespace moedil::model {
 namespace {
 
+using namespace moedil::model::fixtures;
+
 constexpr int64_t kWidth = 4;
 constexpr int64_t kExperts = 3;
-
-InputShape mnist_shape() { return InputShape{1, 28, 28, 10}; }
-InputShape cifar_shape() { return InputShape{3, 32, 32, 5}; }
 
 config::ModelConfig small_config(const std::string& name) {
   config::ModelConfig c;
@@ -36,19 +37,6 @@ config::ModelConfig small_config(const std::string& name) {
   c.moe_num_shared_experts = 0;
   c.moe_top_k = 1;
   return c;
-}
-
-Classifier build(const config::ModelConfig& c, const InputShape& in, uint64_t seed = 0) {
-  at::manual_seed(seed);
-  return make_model(c, in);
-}
-
-at::Tensor images(const InputShape& in, int64_t batch) {
-  return at::randn({batch, in.channels, in.height, in.width});
-}
-
-int64_t sum_of(const std::vector<int64_t>& v) {
-  return std::accumulate(v.begin(), v.end(), int64_t{0});
 }
 
 const std::vector<std::string> kFamilies{"resnet18", "resnet18_conv_moe", "resnet18_block_moe"};

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model_fixtures.h"
+
 #include <algorithm>
 
 #include <ATen/ATen.h>
@@ -20,15 +22,14 @@
 namespace moedil::model {
 namespace {
 
+using namespace moedil::model::fixtures;
+
 constexpr int64_t kDim = 8;
 constexpr int64_t kHeads = 2;
 constexpr int64_t kDepth = 3;
 constexpr int64_t kExpertDepth = 2;
 constexpr int64_t kHidden = 16;  // mlp_ratio 2 * kDim
 constexpr int64_t kExperts = 3;
-
-InputShape mnist_shape() { return InputShape{1, 28, 28, 10}; }
-InputShape cifar_shape() { return InputShape{3, 32, 32, 5}; }
 
 config::ModelConfig small_config() {
   config::ModelConfig c;
@@ -50,10 +51,6 @@ std::shared_ptr<SwitchViTImpl> build(const config::ModelConfig& c, const InputSh
   auto model = std::dynamic_pointer_cast<SwitchViTImpl>(make_model(c, in));
   EXPECT_NE(model, nullptr);
   return model;
-}
-
-at::Tensor images(const InputShape& in, int64_t batch) {
-  return at::randn({batch, in.channels, in.height, in.width});
 }
 
 bool is_shared(const std::string& name) { return name.rfind("experts.", 0) != 0; }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model_fixtures.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <torch/optim/adam.h>
@@ -20,14 +22,13 @@
 namespace moedil::model {
 namespace {
 
+using namespace moedil::model::fixtures;
+
 constexpr int64_t kDim = 8;
 constexpr int64_t kHeads = 2;
 constexpr int64_t kDepth = 2;
 constexpr int64_t kHidden = 16;  // mlp_ratio 2 * kDim
 constexpr int64_t kExperts = 3;
-
-InputShape mnist_shape() { return InputShape{1, 28, 28, 10}; }
-InputShape cifar_shape() { return InputShape{3, 32, 32, 5}; }
 
 config::ModelConfig small_config() {
   config::ModelConfig c;
@@ -49,10 +50,6 @@ std::shared_ptr<ViTImageLevelImpl> build(const config::ModelConfig& c, const Inp
   auto model = std::dynamic_pointer_cast<ViTImageLevelImpl>(make_model(c, in));
   EXPECT_NE(model, nullptr);
   return model;
-}
-
-at::Tensor images(const InputShape& in, int64_t batch) {
-  return at::randn({batch, in.channels, in.height, in.width});
 }
 
 double cosine(const std::vector<double>& a, const std::vector<double>& b) {
@@ -122,7 +119,7 @@ TEST(ViTImageLevelTest, OutputShapesForGrayAndColourInputs) {
   const at::Tensor o = colour->forward(images(cifar_shape(), 3));
   EXPECT_EQ(o.sizes().vec(), (std::vector<int64_t>{3, 5}));
   EXPECT_TRUE(at::isfinite(o).all().item<bool>());
-  EXPECT_EQ(colour->pos_embed.sizes().vec(), (std::vector<int64_t>{1, 17, kDim}));
+  EXPECT_EQ(colour->stem.pos_embed.sizes().vec(), (std::vector<int64_t>{1, 17, kDim}));
   EXPECT_EQ(colour->moe_layer_names(), (std::vector<std::string>{"blocks.1.moe"}));
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model_fixtures.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 
@@ -19,14 +21,13 @@
 namespace moedil::model {
 namespace {
 
+using namespace moedil::model::fixtures;
+
 constexpr int64_t kDim = 16;
 constexpr int64_t kHeads = 2;
 constexpr int64_t kDepth = 4;
 constexpr int64_t kHidden = 32;  // mlp_ratio 2 * kDim
 constexpr int64_t kExperts = 3;
-
-InputShape mnist_shape() { return InputShape{1, 28, 28, 10}; }
-InputShape cifar_shape() { return InputShape{3, 32, 32, 5}; }
 
 config::ModelConfig small_config(const std::string& name) {
   config::ModelConfig c;
@@ -44,19 +45,6 @@ config::ModelConfig small_config(const std::string& name) {
   c.moe_routing_granularity = "sample";
   c.moe_route_with_cls_token = true;
   return c;
-}
-
-Classifier build(const config::ModelConfig& c, const InputShape& in, uint64_t seed = 0) {
-  at::manual_seed(seed);
-  return make_model(c, in);
-}
-
-at::Tensor images(const InputShape& in, int64_t batch) {
-  return at::randn({batch, in.channels, in.height, in.width});
-}
-
-int64_t sum_of(const std::vector<int64_t>& v) {
-  return std::accumulate(v.begin(), v.end(), int64_t{0});
 }
 
 std::shared_ptr<ViTImpl> as_vit(const Classifier& model) {
@@ -77,7 +65,7 @@ TEST(ViTTest, OutputShapeForGrayAndColourInputs) {
   EXPECT_EQ(c.sizes().vec(), (std::vector<int64_t>{3, 5}));
   EXPECT_TRUE(at::isfinite(c).all().item<bool>());
   // 16 patches of 8x8 + CLS.
-  EXPECT_EQ(colour->pos_embed.sizes().vec(), (std::vector<int64_t>{1, 17, kDim}));
+  EXPECT_EQ(colour->stem.pos_embed.sizes().vec(), (std::vector<int64_t>{1, 17, kDim}));
 
   for (const std::string name : {"vit", "vit_moe"}) {
     SCOPED_TRACE(name);

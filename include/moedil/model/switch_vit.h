@@ -19,6 +19,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "moedil/model/classifier.h"
+#include "moedil/model/patch_embedding.h"
 #include "moedil/model/moe/mixture.h"
 #include "moedil/model/moe/router.h"
 
@@ -86,9 +87,7 @@ class SwitchViTImpl : public ClassifierImpl {
   moe::Routing route(const at::Tensor& feature) const;
 
   SwitchViTOptions options;
-  torch::nn::Conv2d patch_embed{nullptr};
-  at::Tensor cls_token;
-  at::Tensor pos_embed;
+  PatchStem stem;  ///< patch_embed, cls_token, pos_embed
   torch::nn::ModuleList blocks{nullptr};   ///< the shared blocks
   torch::nn::ModuleList experts{nullptr};  ///< SwitchExpert towers
   at::Tensor prototypes;                   ///< buffer [E, 2D]

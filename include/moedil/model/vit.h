@@ -10,6 +10,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "moedil/model/classifier.h"
+#include "moedil/model/patch_embedding.h"
 #include "moedil/model/moe/moe_layer.h"
 #include "moedil/model/transformer_block.h"
 
@@ -40,9 +41,7 @@ class ViTImpl : public ClassifierImpl {
   at::Tensor forward(const at::Tensor& images) override;
 
   ViTOptions options;
-  torch::nn::Conv2d patch_embed{nullptr};
-  at::Tensor cls_token;
-  at::Tensor pos_embed;
+  PatchStem stem;  ///< patch_embed, cls_token, pos_embed
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear head{nullptr};

@@ -19,6 +19,7 @@
 
 #include "moedil/model/attention.h"
 #include "moedil/model/classifier.h"
+#include "moedil/model/patch_embedding.h"
 #include "moedil/model/moe/centroid_router.h"
 #include "moedil/model/moe/mixture.h"
 
@@ -126,9 +127,7 @@ class ViTImageLevelImpl : public ClassifierImpl {
   double kl_balance_weight() const { return kl_balance_weight_; }
 
   ViTImageLevelOptions options;
-  torch::nn::Conv2d patch_embed{nullptr};
-  at::Tensor cls_token;
-  at::Tensor pos_embed;
+  PatchStem stem;  ///< patch_embed, cls_token, pos_embed
   torch::nn::ModuleList blocks{nullptr};  ///< TransformerBlock or ImageLevelBlock
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear head{nullptr};

@@ -22,15 +22,12 @@ void HeteroMoeImpl::reset() {
   const auto& kinds = options.kinds();
   TORCH_CHECK(!kinds.empty(), "HeteroMoe: needs at least one expert");
   const auto num_experts = static_cast<int64_t>(kinds.size());
-  mixture = Mixture(MixtureOptions(num_experts)
-                        .top_k(options.top_k())
-                        .routing(options.routing())
-                        .capacity_factor(options.capacity_factor())
-                        .balance_losses(options.balance_losses()));
+  const MoeSettings& settings = options.settings();
+  mixture = Mixture(MixtureOptions(settings.mixture()).num_experts(num_experts));
   router = register_module("router", Router(RouterOptions(options.dim(), num_experts)
-                                                .top_k(options.top_k())
-                                                .noise_std(options.noise_std())
-                                                .expert_dropout(options.expert_dropout())));
+                                                .top_k(settings.mixture().top_k())
+                                                .noise_std(settings.noise_std())
+                                                .expert_dropout(settings.expert_dropout())));
   experts = register_module("experts", torch::nn::ModuleList());
   for (const auto& kind : kinds) {
     if (kind == "mlp") {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../model_fixtures.h"
+
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -10,6 +12,8 @@
 
 namespace moedil::model::moe {
 namespace {
+
+using namespace moedil::model::fixtures;
 
 constexpr int64_t kIn = 4;
 constexpr int64_t kOut = 6;
@@ -20,10 +24,6 @@ BlockMoe make_layer(int64_t top_k, int64_t num_shared = 0, int64_t stride = 2, u
   return BlockMoe(
       BlockMoeOptions(BasicBlockOptions(kIn, kOut, stride), MixtureOptions(kExperts).top_k(top_k))
           .num_shared(num_shared));
-}
-
-int64_t sum_of(const std::vector<int64_t>& v) {
-  return std::accumulate(v.begin(), v.end(), int64_t{0});
 }
 
 /// out[b] = sum over b's top-k experts of gate * block_e(x[b]) + the shared blocks, image by image

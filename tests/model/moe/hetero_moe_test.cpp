@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../model_fixtures.h"
+
 #include <ATen/ATen.h>
 #include <torch/optim/adam.h>
 
@@ -16,6 +18,8 @@
 namespace moedil::model::moe {
 namespace {
 
+using namespace moedil::model::fixtures;
+
 constexpr int64_t kDim = 8;
 constexpr int64_t kHidden = 16;
 
@@ -24,10 +28,8 @@ HeteroMoeOptions layer_options(int64_t top_k) {
       .num_heads(2)
       .grid_h(2)
       .grid_w(2)
-      .top_k(top_k);
+      .settings(MoeSettings(MixtureOptions(3).top_k(top_k)));
 }
-
-int64_t sum_of(const std::vector<int64_t>& v) { return std::accumulate(v.begin(), v.end(), int64_t{0}); }
 
 TEST(HeteroMoeTest, ParameterCountByHand) {
   HeteroMoe layer(layer_options(1));

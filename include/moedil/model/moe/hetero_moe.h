@@ -13,6 +13,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "moedil/model/moe/mixture.h"
+#include "moedil/model/moe/moe_settings.h"
 #include "moedil/model/moe/router.h"
 
 namespace moedil::model::moe {
@@ -29,14 +30,11 @@ struct HeteroMoeOptions {
   TORCH_ARG(int64_t, num_heads) = 4;           ///< attention experts
   TORCH_ARG(int64_t, grid_h) = 4;              ///< patch grid of the conv experts
   TORCH_ARG(int64_t, grid_w) = 4;
-  TORCH_ARG(int64_t, top_k) = 1;
   TORCH_ARG(bool, route_with_cls) = true;
   TORCH_ARG(double, dropout) = 0.0;
-  TORCH_ARG(double, noise_std) = 0.0;
-  TORCH_ARG(double, expert_dropout) = 0.0;
-  TORCH_ARG(std::string, routing) = "token_choice";
-  TORCH_ARG(double, capacity_factor) = 0.0;
-  TORCH_ARG(BalanceWeights, balance_losses) = BalanceWeights{{"switch", 1.0}};
+  /// Top-k, routing, capacity, balance losses, noise and expert dropout; the number of experts
+  /// is the number of kinds (settings' own count is replaced), shared experts are not used.
+  TORCH_ARG(MoeSettings, settings) = MoeSettings(MixtureOptions(1));
 };
 
 class HeteroMoeImpl : public torch::nn::Cloneable<HeteroMoeImpl> {

@@ -1,6 +1,7 @@
 #pragma once
-// The routing side of a CNN MoE layer (ConvMoe, BlockMoe) with its experts' shape left open: a
-// model holds one MoeSettings and fills in each layer's conv or block shape.
+// The routing side of an MoE layer whose experts are not the transformer MLP (ConvMoe, BlockMoe,
+// HeteroMoe), with its experts' shape left open: a model holds one MoeSettings and fills in
+// each layer's experts.
 #include <torch/arg.h>
 
 #include "moedil/model/moe/mixture.h"
