@@ -106,11 +106,19 @@ int main(int argc, char** argv) {
                        "LAYER:E routes every row of MoE layer LAYER (as named in run.json, e.g. "
                        "blocks.1.moe) to expert E alone (repeatable)")
       ->allow_extra_args(false);
+  eval_cmd->add_option("--dump", eval.dump_dir,
+                       "Also write per domain logits, labels, predictions, dataset rows and each "
+                       "MoE layer's routing as NumPy .npy files into DIR (see README)")
+      ->option_text("DIR");
+  eval_cmd->add_flag("--dump-inputs", eval.dump_inputs,
+                     "With --dump: also the normalised input images (inputs.npy, float32 NCHW)");
   eval_cmd->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N");
   eval_cmd->add_option("--threads", eval.threads, "LibTorch intra-op threads (default all cores)");
   eval_cmd->footer(
       "Rebuilds the run's data and model from its run.json (same config and seeds), loads the\n"
-      "weights of its last finished epoch and writes <run dir>/eval.json.\n");
+      "weights of its last finished epoch and writes <run dir>/eval.json.\n"
+      "--dump DIR: DIR/index.json and DIR/domain<j>/{logits,labels,predictions,rows}.npy,\n"
+      "gates.<layer>.npy and experts.<layer>.npy per MoE layer, inputs.npy with --dump-inputs.\n");
 
   auto* list_cmd = app.add_subcommand(
       "list", "List the registered datasets, partition types, models and optimizers");

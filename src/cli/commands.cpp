@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include <spdlog/logger.h>
 
@@ -104,7 +105,13 @@ int run_eval(const EvalOptions& options) {
   std::vector<std::string> overrides;
   if (options.device) overrides.push_back("device=\"" + *options.device + "\"");
   if (options.threads) overrides.push_back("num_threads=" + std::to_string(*options.threads));
-  const train::RunEvaluation result = train::evaluate_run(options.run_dir, overrides, options.fixed_experts);
+  if (options.dump_inputs && options.dump_dir.empty()) {
+    throw UsageError("--dump-inputs needs --dump DIR");
+  }
+  std::optional<train::EvalDump> dump;
+  if (!options.dump_dir.empty()) dump = train::EvalDump{options.dump_dir, options.dump_inputs};
+  const train::RunEvaluation result = train::evaluate_run(
+      options.run_dir, overrides, options.fixed_experts, dump ? &*dump : nullptr);
   auto log = io::logger();
   std::string fixed;
   for (const auto& spec : options.fixed_experts) fixed += " " + spec;
@@ -122,6 +129,7 @@ int run_eval(const EvalOptions& options) {
     }
   }
   log->info("[eval] mean acc {:.4f}; written to {}", mean, result.written.string());
+  if (dump) log->info("[eval] arrays (.npy) and index.json in {}", dump->dir.string());
   return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "moedil/config/overrides.h"
 #include "moedil/io/free_space.h"
 #include "moedil/io/logging.h"
+#include "moedil/io/atomic_file.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_id.h"
 #include "moedil/model/registry.h"
@@ -158,6 +159,9 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   if (!lock) {
     throw UsageError(run_dir.dir.string() + " is being run by another live moedil process");
   }
+  // Under the lock nobody else writes here: a temp file is what a killed writer left behind
+  // (a SIGKILL during a checkpoint rewrite leaves a full-size one).
+  const std::vector<std::filesystem::path> stale = io::remove_stale_temp_files(run_dir.dir);
   const std::filesystem::path checkpoint = run_dir.dir / "checkpoint.pt";
   trainer.enable_checkpoints(checkpoint);
   result.run_id = run_dir.id;
@@ -198,6 +202,9 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   } else if (place.resume) {
     log->info("[run] {} has no checkpoint yet: starting it from the beginning",
               run_dir.dir.string());
+  }
+  for (const auto& path : stale) {
+    log->info("[run] removed {}, left by a writer that was killed", path.string());
   }
   log->info("[run] results {}  log {}", result.run_json.string(), result.log_file.string());
   log->info("[data] {}: {} images {}x{}x{}, {} classes, loaded in {:.1f}s", dataset.name,

@@ -229,7 +229,9 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
         total = total + weighted_aux;
       }
     }
-    optimizer.zero_grad();
+    // Undefined, not zero-filled: an expert that got no rows this step is not stepped, with or
+    // without a resume in between, on LibTorch 1.13 and 2.x alike (see clear_gradients).
+    clear_gradients(optimizer);
     total.backward();
     optimizer.step();
     const at::Tensor task_value = task.detach();

@@ -80,6 +80,12 @@ expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 expect 2 "holds no run.json" "$moedil" eval nowhere
 expect 0 "fixed experts blocks.1.moe:0" "$moedil" eval "$(dirname "$run_json")" --threads 1 --fixed-expert blocks.1.moe:0
 expect 2 "did you mean 'blocks.1.moe'" "$moedil" eval "$(dirname "$run_json")" --fixed-expert blocks.2.moe:0
+# eval --dump: arrays for numpy and an index naming them; --dump-inputs needs --dump.
+expect 0 "arrays (.npy) and index.json in $work/dump" "$moedil" eval "$(dirname "$run_json")" --threads 1 --dump "$work/dump"
+for f in index.json domain0/logits.npy domain0/labels.npy domain0/predictions.npy domain0/rows.npy domain0/experts.blocks.1.moe.npy domain0/gates.blocks.1.moe.npy; do
+  [ -s "$work/dump/$f" ] || { echo "FAIL: eval --dump wrote no $f"; failures=$((failures + 1)); }
+done
+expect 2 "--dump-inputs needs --dump DIR" "$moedil" eval "$(dirname "$run_json")" --dump-inputs
 log=$(ls logs/*.log 2>/dev/null | head -1)
 if [ -z "$log" ] || [ "$(grep -c '\[train\] domain' "$log")" -ne 3 ]; then
   echo "FAIL: log file missing or without 3 epoch lines"; failures=$((failures + 1))
