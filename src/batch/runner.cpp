@@ -16,6 +16,7 @@
 
 #include "moedil/batch/text.h"
 #include "moedil/common/error.h"
+#include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
 
@@ -448,7 +449,7 @@ std::string format_summary(const std::vector<RunOutcome>& outcomes) {
          " other\n";
   for (const RunOutcome& o : outcomes) {
     if ((o.status == "failed" || o.status == "unreadable") && !o.error.empty()) {
-      out += "failed " + o.key + ": " + o.error + "\n";
+      out += "failed " + o.key + ": " + printable(o.error) + "\n";
     }
   }
   return out;

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "moedil/batch/text.h"
+#include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
 
@@ -141,7 +142,7 @@ std::string format_status(const std::vector<StatusRow>& rows) {
   out += std::to_string(rows.size()) + (rows.size() == 1 ? " run" : " runs");
   std::string sep = ": ";
   for (const auto& [status, n] : counts) {
-    out += sep + std::to_string(n) + " " + status;
+    out += sep + std::to_string(n) + " " + printable(status);
     sep = ", ";
   }
   return out + "\n";
