@@ -113,7 +113,10 @@ std::vector<StatusRow> collect_status(const fs::path& root,
       it.disable_recursion_pending();
       continue;
     }
-    if (p.filename() == "run.json" && it->is_regular_file(ec)) found.push_back(p);
+    // Not only regular files: a run.json that cannot be read (a symlink loop, a dangling link)
+    // is listed as unreadable instead of being passed over. Directory links are not followed.
+    std::error_code type_ec;
+    if (p.filename() == "run.json" && !it->is_directory(type_ec)) found.push_back(p);
   }
   std::sort(found.begin(), found.end());
   for (const fs::path& p : found) rows.push_back(row_for(p, now_s));
