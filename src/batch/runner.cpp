@@ -432,7 +432,7 @@ std::string format_summary(const std::vector<RunOutcome>& outcomes) {
                                : o.action == Action::skip_completed ? "skip"
                                : o.action == Action::skip_live      ? "skip (live)"
                                                                     : "skip";
-    rows.push_back({o.key, o.config, "g" + std::to_string(o.group), action,
+    rows.push_back({o.key, o.name.empty() ? o.config : o.name, "g" + std::to_string(o.group), action,
                     o.status.empty() ? "-" : o.status, acc,
                     launched && o.wall_seconds > 0 ? format_duration(o.wall_seconds) : "-"});
     if (o.status == "completed") {
