@@ -26,6 +26,8 @@ cat > sweep.jsonc <<'META'
 }
 META
 
+expect 0 "grouped by experiment" "$moedil" report --help
+
 # The batch names its runs as the report names the experiments.
 expect 0 "quickstart[model.moe_top_k=2]" "$moedil" batch sweep.jsonc --dry-run
 expect 0 "4 completed" "$moedil" batch sweep.jsonc
