@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
   report_cmd->footer(
       "Writes report.md, report.html (self-contained, images embedded), runs.csv, configs.csv,\n"
       "class_metrics.csv, ... and runs/<run-id>/*.png; prints the summary tables.\n"
+      "Runs are grouped by experiment: config name plus resolved config (seeds, device, threads\n"
+      "and output folders aside); one config with several is shown as name[key=value,...].\n"
       "Only completed runs enter the statistics; running or failed ones are listed with status.\n"
       "Exit 2 when a run.json cannot be read or nothing is found (the rest is still reported).\n");
 

@@ -16,6 +16,7 @@
 
 #include "moedil/batch/text.h"
 #include "moedil/common/error.h"
+#include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
 
@@ -431,7 +432,7 @@ std::string format_summary(const std::vector<RunOutcome>& outcomes) {
                                : o.action == Action::skip_completed ? "skip"
                                : o.action == Action::skip_live      ? "skip (live)"
                                                                     : "skip";
-    rows.push_back({o.key, o.config, "g" + std::to_string(o.group), action,
+    rows.push_back({o.key, o.name.empty() ? o.config : o.name, "g" + std::to_string(o.group), action,
                     o.status.empty() ? "-" : o.status, acc,
                     launched && o.wall_seconds > 0 ? format_duration(o.wall_seconds) : "-"});
     if (o.status == "completed") {
@@ -448,7 +449,7 @@ std::string format_summary(const std::vector<RunOutcome>& outcomes) {
          " other\n";
   for (const RunOutcome& o : outcomes) {
     if ((o.status == "failed" || o.status == "unreadable") && !o.error.empty()) {
-      out += "failed " + o.key + ": " + o.error + "\n";
+      out += "failed " + o.key + ": " + printable(o.error) + "\n";
     }
   }
   return out;

@@ -72,6 +72,9 @@ struct RunOutcome {
   std::size_t index = 0;  ///< into the plan
   std::string key;
   std::string config;
+  /// The run's experiment group name (batch::planned_group_names), shown instead of `config`
+  /// where set.
+  std::string name;
   std::size_t group = 0;
   Action action = Action::start;
   /// completed | failed | interrupted | running (live elsewhere) | planned (dry run)
@@ -96,8 +99,9 @@ std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const Runne
 /// The outcomes a dry run reports: each run's action and command, nothing started.
 std::vector<RunOutcome> dry_run(const std::vector<PlannedRun>& plan, const RunnerOptions& options);
 
-/// The summary table: key, config, group, action, status, ACC, wall time; a last line with the
-/// counts; one line per failed run with its error.
+/// The summary table: key, config (the experiment group name where set, as `moedil report`
+/// names it), group, action, status, ACC, wall time; a last line with the counts; one line per
+/// failed run with its error.
 std::string format_summary(const std::vector<RunOutcome>& outcomes);
 
 /// True when any outcome is failed (the batch then exits 1).
