@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 
 #include "moedil/common/error.h"
+#include "moedil/common/excerpt.h"
 #include "moedil/config/load.h"
 #include "moedil/data/registry.h"
 #include "moedil/io/logging.h"
@@ -91,6 +92,11 @@ int run_run(const RunOptions& options) {
   }
   if (options.config_path.empty()) {
     throw UsageError("moedil run needs a config file (or --resume RUN_DIR); see moedil run --help");
+  }
+  if (invalid_utf8_offset(options.run_dir) != std::string::npos) {
+    // Its name becomes the run id, stored as text in run.json.
+    throw UsageError("--run-dir '" + excerpt(options.run_dir, 400) +
+                     "' is not valid UTF-8: choose a directory name that is text");
   }
   const config::RunConfig c =
       load(options.config_path, options.overrides, options.device, options.seed, options.threads);
