@@ -133,7 +133,8 @@ TEST(Trainer, EveryEpochRecordsTheScheduledLrAndBalanceWeight) {
     EXPECT_DOUBLE_EQ(e.lr, schedule.lr(e.domain, e.epoch));
     EXPECT_DOUBLE_EQ(e.balance_weight, expected_weight[e.epoch]);
   }
-  EXPECT_DOUBLE_EQ(s.record.epochs[0].lr, 0.01);  // warm-up epoch 0 of 1: lr * 1 / 1
+  EXPECT_DOUBLE_EQ(s.record.epochs[0].lr, 0.005);  // warm-up epoch 0 of 1: lr * 1 / 2
+  EXPECT_DOUBLE_EQ(s.record.epochs[1].lr, 0.01);   // the first epoch after it: lr
   EXPECT_LT(s.record.epochs[3].lr, s.record.epochs[2].lr);
 }
 
