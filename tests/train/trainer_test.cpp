@@ -308,5 +308,24 @@ TEST(Trainer, Bf16AutocastTrainsAndEvaluates) {
   for (const auto& p : trainer->model()->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
 }
 
+TEST(Trainer, NonFiniteLossNamesTheConfigKeysThatCanCauseIt) {
+  // Issue 14: a temperature of 1e-300 (refused by validation now, set here directly) made the
+  // loss NaN and the error blamed the learning rate alone.
+  Rig s(R"({"model": {"name": "vit_moe_imagelevel"}})");
+  s.config.model.temperature_start = 1e-300;
+  s.config.model.temperature_end = 1e-300;
+  auto trainer = s.trainer();
+  try {
+    trainer->run();
+    FAIL() << "expected TrainingError";
+  } catch (const TrainingError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("non-finite loss at domain 0"), std::string::npos) << what;
+    EXPECT_NE(what.find("model.temperature_start = 1e-300"), std::string::npos) << what;
+    EXPECT_NE(what.find("model.temperature_end = 1e-300"), std::string::npos) << what;
+    EXPECT_NE(what.find("otherwise try a lower optimizer.lr"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace moedil::train
