@@ -15,6 +15,7 @@
 #include "moedil/partition/registry.h"
 #include "moedil/train/eval_run.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/footprint.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/replay.h"
 #include "moedil/train/scheduler.h"
@@ -32,7 +33,10 @@ config::RunConfig load(const std::string& path, std::vector<std::string> overrid
   if (device) overrides.push_back("device=\"" + *device + "\"");
   if (seed) overrides.push_back("seeds.global=" + std::to_string(*seed));
   if (threads) overrides.push_back("num_threads=" + std::to_string(*threads));
-  return config::load_run_config(path, overrides, train::name_catalog());
+  config::RunConfig c = config::load_run_config(path, overrides, train::name_catalog());
+  // Before anything is created or allocated: a config too large for this machine fails here.
+  train::check_memory(c, excerpt(path, 400));
+  return c;
 }
 
 /// `text` broken into lines of at most `width` characters at spaces, each after `indent`.
