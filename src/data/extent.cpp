@@ -193,16 +193,16 @@ DatasetExtent dataset_extent(const config::RunConfig& c) {
     const fs::path base = directory(top / "OfficeHomeDataset_10072016")
                               ? top / "OfficeHomeDataset_10072016"
                               : directory(top) ? top : root;
-    e = folder_extent(base, c.resize, 15588, 224, 65);
     // A root that is not OfficeHome's folder would count whatever else lies there.
-    if (base == root && !directory(root / "Art")) e = folder_extent("", c.resize, 15588, 224, 65);
+    const bool found = base != root || directory(root / "Art");
+    e = folder_extent(found ? base : fs::path(), c.resize, 15588, 224, 65);
     e.num_classes = 65;
   } else if (c.dataset == "core50") {
     const fs::path root = root_or(c, "datasets");
     const fs::path base =
         directory(root / "core50_128x128") ? root / "core50_128x128" : root;
-    e = folder_extent(base, c.resize, 164866, 128, 50);
-    if (base == root && !directory(root / "s1")) e = folder_extent("", c.resize, 164866, 128, 50);
+    const bool found = base != root || directory(root / "s1");
+    e = folder_extent(found ? base : fs::path(), c.resize, 164866, 128, 50);
     e.num_classes = c.core50_labels == "category" ? 10 : 50;
   } else if (c.dataset == "synthetic") {
     e.images = static_cast<double>(c.mini_dataset > 0 ? c.mini_dataset : kSyntheticDefaultSize);

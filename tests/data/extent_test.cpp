@@ -142,6 +142,29 @@ TEST_F(ExtentTest, ImageFoldersCountTheirImagesAtTheResizedSide) {
   expect_matches_loader(c);
 }
 
+TEST_F(ExtentTest, Core50CountsItsSessionsAndIgnoresOtherFolders) {
+  const cv::Mat image(10, 10, CV_8UC3, cv::Scalar(1, 2, 3));
+  for (const char* session : {"s1", "s2"}) {
+    for (const char* object : {"o1", "o2"}) {
+      const fs::path p = dir_ / "core50_128x128" / session / object / "x.png";
+      fs::create_directories(p.parent_path());
+      ASSERT_TRUE(cv::imwrite(p.string(), image));
+    }
+  }
+  config::RunConfig c = config_for("core50", dir_);
+  c.resize = 12;
+  const DatasetExtent e = dataset_extent(c);
+  EXPECT_TRUE(e.from_files);
+  EXPECT_EQ(e.images, 4.0);
+  EXPECT_EQ(e.num_classes, 50);
+  EXPECT_EQ(e.bytes(), 4.0 * 3 * 12 * 12);
+  expect_matches_loader(c);
+  // A root holding other things (no core50_128x128, no s1) is not counted: nominal size.
+  const DatasetExtent other = dataset_extent(config_for("core50", dir_ / "core50_128x128" / "s1"));
+  EXPECT_FALSE(other.from_files);
+  EXPECT_EQ(other.images, 164866.0);
+}
+
 TEST_F(ExtentTest, SyntheticIsItsGeneratedSize) {
   config::RunConfig c = config_for("synthetic", "");
   c.mini_dataset = 240;
