@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
 
   ValidateOptions validate;
   auto* validate_cmd = app.add_subcommand(
-      "validate", "Check a config: every problem at once, with its JSON path and line");
+      "validate",
+      "Check a config: every problem at once, with its JSON path and line, and whether the run "
+      "fits this machine's memory");
   validate_cmd->add_option("config", validate.config_path, "JSONC config")->required();
   validate_cmd->add_option("--set", validate.overrides, "Override a config key (as for run)")
       ->allow_extra_args(false);

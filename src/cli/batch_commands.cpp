@@ -24,6 +24,7 @@
 #include "moedil/io/atomic_file.h"
 #include "moedil/io/logging.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/footprint.h"
 
 namespace moedil::cli {
 namespace {
@@ -67,6 +68,7 @@ batch::Metaconfig load_and_validate(const std::string& path) {
                                           std::vector<std::string>& problems) {
     try {
       const config::RunConfig c = config::load_run_config(entry.path, entry.overrides, catalog);
+      train::check_memory(c, entry.path);
       entry.results_dir = c.results_dir;
     } catch (const std::exception& e) {
       problems.push_back("config '" + entry.path + "' is not valid:\n    " +

@@ -11,6 +11,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/config/nonfinite_hint.h"
 #include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
 #include "moedil/model/moe/merging.h"
@@ -253,8 +254,8 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   const auto values = host.accessor<double, 1>();
   if (values[3] >= 0) {
     throw TrainingError("non-finite loss at " + where + ", step " +
-                        std::to_string(static_cast<int64_t>(values[3])) +
-                        "; try a lower optimizer.lr");
+                        std::to_string(static_cast<int64_t>(values[3])) + "; " +
+                        config::nonfinite_loss_hint(config_));
   }
   stats.loss_sum = values[0];
   stats.aux_sum = values[1];

@@ -133,7 +133,8 @@ TEST(Trainer, EveryEpochRecordsTheScheduledLrAndBalanceWeight) {
     EXPECT_DOUBLE_EQ(e.lr, schedule.lr(e.domain, e.epoch));
     EXPECT_DOUBLE_EQ(e.balance_weight, expected_weight[e.epoch]);
   }
-  EXPECT_DOUBLE_EQ(s.record.epochs[0].lr, 0.01);  // warm-up epoch 0 of 1: lr * 1 / 1
+  EXPECT_DOUBLE_EQ(s.record.epochs[0].lr, 0.005);  // warm-up epoch 0 of 1: lr * 1 / 2
+  EXPECT_DOUBLE_EQ(s.record.epochs[1].lr, 0.01);   // the first epoch after it: lr
   EXPECT_LT(s.record.epochs[3].lr, s.record.epochs[2].lr);
 }
 
@@ -308,6 +309,25 @@ TEST(Trainer, Bf16AutocastTrainsAndEvaluates) {
   EXPECT_GT(rig.record.metrics->acc, 0.0);
   // The weights stayed float.
   for (const auto& p : trainer->model()->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
+}
+
+TEST(Trainer, NonFiniteLossNamesTheConfigKeysThatCanCauseIt) {
+  // Issue 14: a temperature of 1e-300 (refused by validation now, set here directly) made the
+  // loss NaN and the error blamed the learning rate alone.
+  Rig s(R"({"model": {"name": "vit_moe_imagelevel"}})");
+  s.config.model.temperature_start = 1e-300;
+  s.config.model.temperature_end = 1e-300;
+  auto trainer = s.trainer();
+  try {
+    trainer->run();
+    FAIL() << "expected TrainingError";
+  } catch (const TrainingError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("non-finite loss at domain 0"), std::string::npos) << what;
+    EXPECT_NE(what.find("model.temperature_start = 1e-300"), std::string::npos) << what;
+    EXPECT_NE(what.find("model.temperature_end = 1e-300"), std::string::npos) << what;
+    EXPECT_NE(what.find("otherwise try a lower optimizer.lr"), std::string::npos) << what;
+  }
 }
 
 }  // namespace
