@@ -2,10 +2,9 @@
 
 #include <chrono>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "moedil/common/error.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::io {
 namespace {
@@ -251,13 +250,11 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
 }
 
 RunRecord read_run_record(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot be opened");
-  std::stringstream text;
-  text << in.rdbuf();
+  // A regular file only: a FIFO planted as run.json would block every reader.
+  const std::string text = read_input_file(path);
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw DataError(path + ": not valid JSON (truncated?): " + e.what());
   }

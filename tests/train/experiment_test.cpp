@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -202,12 +204,47 @@ TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
   EXPECT_TRUE(j["metrics"].is_null());
 }
 
-TEST_F(ExperimentTest, InterruptMarksTheRunInterrupted) {
-  stop_requested().store(2);
-  EXPECT_THROW(run_experiment(tiny_config()), InterruptedError);
+TEST_F(ExperimentTest, InterruptDuringTrainingMarksTheRunInterrupted) {
+  // Stop as soon as the run exists (its first run.json), i.e. once it is evaluating or training.
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    while (!done.load()) {
+      std::error_code ec;
+      for (const auto& run : fs::directory_iterator(dir_ / "results" / "tiny", ec)) {
+        if (fs::exists(run.path() / "run.json")) {
+          stop_requested().store(2);
+          return;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  EXPECT_THROW(run_experiment(tiny_config(R"({"epochs_per_domain": 40})")), InterruptedError);
+  done = true;
+  stopper.join();
   stop_requested().store(0);
   const fs::path run_dir = fs::directory_iterator(dir_ / "results" / "tiny")->path();
-  EXPECT_EQ(read_json(run_dir / "run.json")["run"]["status"], "interrupted");
+  const json j = read_json(run_dir / "run.json");
+  EXPECT_EQ(j["run"]["status"], "interrupted");
+  EXPECT_LT(j["epochs"].size(), 120u);
+}
+
+TEST_F(ExperimentTest, AStopBeforeTheRunExistsLeavesNoRunBehind) {
+  // The flag is polled while loading, partitioning and building: a fresh run ends there.
+  stop_requested().store(15);
+  try {
+    run_experiment(tiny_config());
+    ADD_FAILURE() << "the run went on after a stop request";
+  } catch (const InterruptedError& e) {
+    EXPECT_EQ(e.signal(), 15);
+    EXPECT_NE(std::string(e.what()).find("interrupted while"), std::string::npos) << e.what();
+  }
+  // An explicit run directory made for it is removed again.
+  EXPECT_THROW(run_experiment(tiny_config(), RunPlace{dir_ / "explicit" / "run1", false}),
+               InterruptedError);
+  stop_requested().store(0);
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+  EXPECT_FALSE(fs::exists(dir_ / "explicit"));
 }
 
 TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {

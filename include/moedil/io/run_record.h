@@ -126,8 +126,8 @@ nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
 /// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
 
-/// Reads and parses a run.json file; DataError names the path when it is missing, not JSON
-/// (for example truncated) or not a run record.
+/// Reads and parses a run.json file; DataError names the path when it is missing, not a
+/// regular file, not JSON (for example truncated) or not a run record.
 RunRecord read_run_record(const std::string& path);
 
 /// Current UTC time as ISO 8601 ("2026-11-23T12:34:56Z").
