@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 
 #include "moedil/common/error.h"
+#include "moedil/io/failure_note.h"
 #include "moedil/io/safe_file.h"
 
 namespace moedil::io {
@@ -258,7 +260,16 @@ RunRecord read_run_record(const std::string& path) {
   } catch (const json::parse_error& e) {
     throw DataError(path + ": not valid JSON (truncated?): " + e.what());
   }
-  return run_record_from_json(j, path);
+  RunRecord r = run_record_from_json(j, path);
+  if (r.run.status == "running") {
+    // The run could not rewrite run.json at its end (a full disk): its reserved note tells.
+    if (auto noted = read_failure_note(std::filesystem::path(path).parent_path())) {
+      r.run.status = noted->status;
+      r.run.error = noted->error;
+      r.run.finished = noted->finished;
+    }
+  }
+  return r;
 }
 
 json evals_to_json(const std::vector<EvalRecord>& evals) {

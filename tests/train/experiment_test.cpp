@@ -247,6 +247,55 @@ TEST_F(ExperimentTest, AStopBeforeTheRunExistsLeavesNoRunBehind) {
   EXPECT_FALSE(fs::exists(dir_ / "explicit"));
 }
 
+TEST_F(ExperimentTest, AStopWhileAContinuedRunLoadsIsRecordedInItsRunJson) {
+  const fs::path run_dir = dir_ / "runs" / "r1";
+  run_experiment(tiny_config(), RunPlace{run_dir, false});
+  // Pretend it was killed while running (status "running", lock free).
+  json j = read_json(run_dir / "run.json");
+  j["run"]["status"] = "running";
+  std::ofstream(run_dir / "run.json") << j.dump();
+  stop_requested().store(2);
+  EXPECT_THROW(run_experiment(tiny_config(), RunPlace{run_dir, true}), InterruptedError);
+  stop_requested().store(0);
+  j = read_json(run_dir / "run.json");
+  EXPECT_EQ(j["run"]["status"], "interrupted");
+  EXPECT_NE(j["run"]["error"].get<std::string>().find("interrupted while"), std::string::npos);
+  EXPECT_FALSE(j["run"]["finished"].is_null());
+  EXPECT_EQ(j["epochs"].size(), 6u);  // what it had done is kept
+}
+
+TEST_F(ExperimentTest, RunDirectoriesStayInsideResultsDirWhateverTheConfigName) {
+  for (const std::string name : {"..", ".", "", "a/../..", "line\nbreak"}) {
+    config::RunConfig c = tiny_config(R"({"epochs_per_domain": 1})");
+    c.config_name = name;
+    const RunResult r = run_experiment(c);
+    const fs::path rel = fs::relative(fs::weakly_canonical(r.run_json),
+                                      fs::weakly_canonical(dir_ / "results"));
+    EXPECT_FALSE(rel.empty()) << name;
+    EXPECT_NE(*rel.begin(), "..") << name << " went to " << r.run_json;
+    EXPECT_EQ(std::distance(rel.begin(), rel.end()), 3) << rel;  // <config>/<id>/run.json
+    EXPECT_EQ(read_json(r.run_json)["run"]["config_name"], name);  // recorded as it is
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "results" / "_.."));
+  EXPECT_TRUE(fs::exists(dir_ / "results" / "config"));
+  EXPECT_TRUE(fs::exists(dir_ / "results" / "line_break"));
+}
+
+TEST_F(ExperimentTest, AConfigNameRunJsonCannotHoldIsAConfigErrorAndLeavesNoRun) {
+  config::RunConfig c = tiny_config();
+  c.config_name = "bad\xff";
+  try {
+    run_experiment(c);
+    ADD_FAILURE() << "a non-UTF-8 config name was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not valid UTF-8"), std::string::npos) << e.what();
+  }
+  c = tiny_config();
+  c.results_dir = (dir_ / "results" / "r\xfe").string();  // a string of the config itself
+  EXPECT_THROW(run_experiment(c), ConfigError);
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+}
+
 TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {
   const RunResult first = run_experiment(tiny_config());
   const fs::path checkpoint = first.run_json.parent_path() / "checkpoint.pt";

@@ -127,7 +127,9 @@ nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
 
 /// Reads and parses a run.json file; DataError names the path when it is missing, not a
-/// regular file, not JSON (for example truncated) or not a run record.
+/// regular file, not JSON (for example truncated) or not a run record. A record that still says
+/// "running" takes the outcome noted in the run directory's reserved failure note, if any
+/// (io/failure_note.h: the run could not rewrite run.json, e.g. on a full disk).
 RunRecord read_run_record(const std::string& path);
 
 /// Current UTC time as ISO 8601 ("2026-11-23T12:34:56Z").
