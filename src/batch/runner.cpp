@@ -18,6 +18,7 @@
 #include "moedil/common/error.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::batch {
 namespace fs = std::filesystem;
@@ -105,10 +106,8 @@ pid_t spawn(const fs::path& exe, const std::vector<std::string>& args, const fs:
             const std::vector<int>& cpus) {
   std::error_code ec;
   if (console.has_parent_path()) fs::create_directories(console.parent_path(), ec);
-  const int fd = ::open(console.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw IoError("cannot open '" + console.string() + "': " + std::strerror(errno));
-  }
+  // A link planted at the .out name is refused, never followed.
+  const int fd = io::open_append_no_follow(console);
   const std::string header =
       "=== " + io::utc_now_iso() + " " + display_command(exe, args) + "\n";
   (void)!::write(fd, header.data(), header.size());

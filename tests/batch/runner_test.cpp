@@ -205,6 +205,19 @@ TEST_F(FakeMoedil, ALiveRunIsLeftAlone) {
   EXPECT_EQ(decide(p[0], false).action, Action::resume);
 }
 
+TEST_F(FakeMoedil, APlantedLinkAtTheConsoleLogFailsTheRunWithoutFollowingIt) {
+  const auto p = plan({"ok"});
+  fs::create_directories(options_.console_dir);
+  std::ofstream(dir_ / "victim") << "precious";
+  fs::create_symlink(dir_ / "victim", options_.console_dir / (p[0].key + ".out"));
+  const auto outcomes = execute(p, options_, stop_);
+  EXPECT_EQ(outcomes[0].status, "failed");
+  EXPECT_NE(outcomes[0].error.find(".out: is a symbolic link"), std::string::npos)
+      << outcomes[0].error;
+  EXPECT_EQ(slurp(dir_ / "victim"), "precious");
+  EXPECT_FALSE(fs::exists(dir_ / "calls.log"));
+}
+
 TEST_F(FakeMoedil, UnreadableRunJsonCountsAsFailed) {
   const auto p = plan({"ok"});
   fs::create_directories(p[0].run_dir);

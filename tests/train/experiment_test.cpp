@@ -296,6 +296,18 @@ TEST_F(ExperimentTest, AConfigNameRunJsonCannotHoldIsAConfigErrorAndLeavesNoRun)
   EXPECT_FALSE(fs::exists(dir_ / "results"));
 }
 
+TEST_F(ExperimentTest, ALinkPlantedAtTheLogFileFailsTheRunWithoutFollowingIt) {
+  fs::create_directories(dir_ / "logs");
+  std::ofstream(dir_ / "victim") << "precious";
+  fs::create_symlink(dir_ / "victim", dir_ / "logs" / "r2.log");
+  EXPECT_THROW(run_experiment(tiny_config(), RunPlace{dir_ / "runs" / "r2", false}), IoError);
+  std::ifstream in(dir_ / "victim");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious");
+  const json j = read_json(dir_ / "runs" / "r2" / "run.json");  // the failure is recorded
+  EXPECT_EQ(j["run"]["status"], "failed");
+  EXPECT_NE(j["run"]["error"].get<std::string>().find("is a symbolic link"), std::string::npos);
+}
+
 TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {
   const RunResult first = run_experiment(tiny_config());
   const fs::path checkpoint = first.run_json.parent_path() / "checkpoint.pt";
