@@ -162,6 +162,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   i.num_threads = run.at("num_threads").as<int64_t>();
   i.torch_version = run.at("torch_version").as<std::string>();
   i.git = run.at("git").as<std::string>();
+  i.workdir_git = run.get_or<std::string>("workdir_git", "");  // added to schema 1 later
   i.host = run.at("host").as<std::string>();
   i.started = run.at("started").as<std::string>();
   i.finished = opt_string(run.at("finished"));
@@ -343,6 +344,7 @@ json to_json(const RunRecord& r) {
             {"num_threads", i.num_threads},
             {"torch_version", i.torch_version},
             {"git", i.git},
+            {"workdir_git", i.workdir_git},
             {"host", i.host},
             {"started", i.started},
             {"finished", i.finished.empty() ? json(nullptr) : json(i.finished)},

@@ -6,7 +6,6 @@
 
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -24,6 +23,7 @@
 #include "moedil/io/free_space.h"
 #include "moedil/io/failure_note.h"
 #include "moedil/io/logging.h"
+#include "moedil/io/provenance.h"
 #include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
 #include "moedil/io/safe_file.h"
@@ -40,16 +40,6 @@
 
 namespace moedil::train {
 namespace {
-
-std::string command_output(const char* command) {
-  std::array<char, 256> buffer{};
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command, "r"), pclose);
-  if (!pipe) return out;
-  while (fgets(buffer.data(), buffer.size(), pipe.get())) out += buffer.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 std::string host_name() {
   std::array<char, 256> name{};
@@ -213,7 +203,9 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   info.device = device.str();
   info.num_threads = threads;
   info.torch_version = TORCH_VERSION;
-  info.git = command_output("git describe --always --dirty 2>/dev/null");
+  // Read, never executed: no git process runs in the user's repository (hooks, fsmonitor).
+  info.git = io::build_commit();
+  info.workdir_git = io::worktree_commit(".");
   info.host = host_name();
   info.started = started_at;
   info.finished.clear();

@@ -18,6 +18,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/config/resolve.h"
+#include "moedil/io/provenance.h"
 #include "moedil/train/trainer.h"
 
 namespace moedil::train {
@@ -306,6 +307,12 @@ TEST_F(ExperimentTest, ALinkPlantedAtTheLogFileFailsTheRunWithoutFollowingIt) {
   const json j = read_json(dir_ / "runs" / "r2" / "run.json");  // the failure is recorded
   EXPECT_EQ(j["run"]["status"], "failed");
   EXPECT_NE(j["run"]["error"].get<std::string>().find("is a symbolic link"), std::string::npos);
+}
+
+TEST_F(ExperimentTest, RecordsTheBuildCommitAndTheWorkingTreesWithoutRunningGit) {
+  const json j = read_json(run_experiment(tiny_config(R"({"epochs_per_domain": 1})")).run_json);
+  EXPECT_EQ(j["run"]["git"], io::build_commit());
+  EXPECT_EQ(j["run"]["workdir_git"], io::worktree_commit("."));
 }
 
 TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {

@@ -60,7 +60,8 @@ struct RunInfo {
   std::string device;
   int64_t num_threads = 0;
   std::string torch_version;
-  std::string git;
+  std::string git;          ///< the moedil build's commit (git describe when it was built)
+  std::string workdir_git;  ///< commit checked out where the run started ("" outside git)
   std::string host;
   std::string started;   ///< ISO 8601 UTC
   std::string finished;  ///< ISO 8601 UTC, empty while running
