@@ -57,13 +57,16 @@ fs::path failure_note_path(const fs::path& dir) { return dir / ".failure"; }
 
 FailureNote FailureNote::reserve(const fs::path& dir) {
   const fs::path path = failure_note_path(dir);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  // Overwritten in place, not truncated: an earlier attempt's note keeps its blocks, so
+  // blanking it needs no new space either.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw IoError(path.string() + ": cannot reserve the failure note: " + std::strerror(errno));
   }
   FailureNote note(path, fd);
   const std::string blank(kFailureNoteBytes, ' ');
-  if (!write_at_start(fd, blank) || ::fsync(fd) != 0) {
+  if (!write_at_start(fd, blank) || ::ftruncate(fd, kFailureNoteBytes) != 0 ||
+      ::fsync(fd) != 0) {
     throw IoError(path.string() + ": cannot reserve " + std::to_string(kFailureNoteBytes) +
                   " bytes for the failure note: " + std::strerror(errno));
   }

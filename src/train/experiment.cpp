@@ -216,7 +216,14 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   ResultsWriter writer(result.run_json);
   // Reserved while there is room: where the outcome goes if run.json cannot be rewritten.
   io::FailureNote& note = hold->reserve_failure_note();
-  writer.write(record);
+  try {
+    writer.write(record);
+  } catch (const std::exception& e) {
+    // A continued run keeps its old run.json; the note says why this attempt ended.
+    note.record({"failed", std::string("run.json could not be written: ") + e.what(),
+                 io::utc_now_iso()});
+    throw;
+  }
   started = true;  // from here on the run exists and every outcome is recorded
 
   std::shared_ptr<spdlog::sinks::sink> log_sink;

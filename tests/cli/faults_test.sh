@@ -180,6 +180,9 @@ if [ "$(id -u)" -eq 0 ] && mkdir disk && mount -t tmpfs -o size=24m tmpfs disk 2
   check "run.json could not say so" grep -q '"status": "running"' disk/res/long/*/run.json
   expect 0 "No space left on device" "$moedil" status disk/res
   expect 0 "1 run: 1 failed" "$moedil" status disk/res
+  # Continuing it on the still full disk fails again, and the run still reads as failed.
+  expect 1 "" "$moedil" run --resume "$(dirname disk/res/long/*/run.json)" --threads 1
+  expect 0 "1 run: 1 failed" "$moedil" status disk/res
   rm -f disk/fill
 else
   echo "SKIPPED: the disk-full check needs root to mount a tmpfs"

@@ -1,6 +1,7 @@
 #include "moedil/io/failure_note.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -54,9 +55,15 @@ TEST_F(FailureNoteTest, ARecordedOutcomeReadsBackInTheSameBytes) {
   EXPECT_EQ(noted->status, "failed");
   EXPECT_EQ(noted->error, "checkpoint.pt: write failed: No space left on device");
   EXPECT_EQ(noted->finished, "2026-01-02T03:04:05Z");
-  // A new attempt reserves it blank again.
+  // A new attempt reserves it blank again, in place (the same file and blocks: no new space).
+  struct stat before {};
+  ASSERT_EQ(::stat(failure_note_path(dir_).c_str(), &before), 0);
   FailureNote again = FailureNote::reserve(dir_);
   EXPECT_FALSE(read_failure_note(dir_).has_value());
+  struct stat after {};
+  ASSERT_EQ(::stat(failure_note_path(dir_).c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  EXPECT_EQ(after.st_size, static_cast<off_t>(kFailureNoteBytes));
 }
 
 TEST_F(FailureNoteTest, ALongErrorIsCutToFitAndSaysSo) {
