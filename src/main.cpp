@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
       "Checkpoint: <run dir>/checkpoint.pt, rewritten after every epoch. After a crash, a kill\n"
       "or Ctrl-C, moedil run --resume <run dir> continues from the last finished epoch and\n"
       "reaches the same results (on CPU, bit for bit) as an uninterrupted run.\n"
-      "Ctrl-C / SIGTERM stop before the next step and mark the run interrupted (exit 130 / 143).\n");
+      "Ctrl-C / SIGTERM stop any phase (loading, evaluating, training) within seconds and mark\n"
+      "the run interrupted (exit 130 / 143); a run stopped before its first run.json leaves\n"
+      "nothing behind.\n");
 
   ValidateOptions validate;
   auto* validate_cmd = app.add_subcommand(
@@ -86,7 +88,8 @@ int main(int argc, char** argv) {
   batch_cmd->add_option("--sbatch", batch.sbatch, "internal: the sbatch command")->group("");
   batch_cmd->footer(
       "Runs:    <results_dir>/<config>/<config>-g<group>-<8 hex>/run.json; a second batch skips\n"
-      "         completed runs and resumes interrupted or killed ones.\n"
+      "         completed runs and resumes interrupted or killed ones; a run another live\n"
+      "         process holds is \"running elsewhere\": waited for, then taken as it ended.\n"
       "Logs:    <log_dir>/<metaconfig>-<stamp>.log with a summary table at the end;\n"
       "         each run's console output in <log_dir>/<run key>.out.\n"
       "Exit:    0 all completed, 1 any run failed, 2 bad metaconfig or config (nothing\n"

@@ -212,6 +212,9 @@ int run_batch(const BatchOptions& options) {
       if (std::string(event) == "start") {
         log->info("[batch] {} {} (g{}): {}", batch::action_name(o.action), o.key, o.group,
                   batch::display_command(runner.moedil, o.command));
+      } else if (std::string(event) == "wait") {
+        log->info("[batch] {} is running elsewhere (another live process holds it); waiting "
+                  "for it to end", o.key);
       } else if (o.status == "completed") {
         log->info("[batch] completed {} in {}", o.key, batch::format_duration(o.wall_seconds));
       } else {

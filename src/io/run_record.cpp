@@ -4,11 +4,12 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <fstream>
+#include <filesystem>
 #include <limits>
-#include <sstream>
 
 #include "moedil/common/error.h"
+#include "moedil/io/failure_note.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::io {
 namespace {
@@ -197,6 +198,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   i.num_threads = run.at("num_threads").as<int64_t>();
   i.torch_version = run.at("torch_version").as<std::string>();
   i.git = run.at("git").as<std::string>();
+  i.workdir_git = run.get_or<std::string>("workdir_git", "");  // added to schema 1 later
   i.host = run.at("host").as<std::string>();
   i.started = run.at("started").as<std::string>();
   i.finished = opt_string(run.at("finished"));
@@ -300,22 +302,24 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
 }
 
 RunRecord read_run_record(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    // errno says why (a symlink loop, a directory, no permission, ...), where the library set it
-    throw DataError(path + ": cannot be opened" +
-                    (errno != 0 ? std::string(" (") + std::strerror(errno) + ")" : std::string()));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
+  // A regular file only: a FIFO planted as run.json would block every reader.
+  const std::string text = read_input_file(path);
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw DataError(path + ": not valid JSON (truncated?): " + e.what());
   }
-  return run_record_from_json(j, path);
+  RunRecord r = run_record_from_json(j, path);
+  if (r.run.status == "running") {
+    // The run could not rewrite run.json at its end (a full disk): its reserved note tells.
+    if (auto noted = read_failure_note(std::filesystem::path(path).parent_path())) {
+      r.run.status = noted->status;
+      r.run.error = noted->error;
+      r.run.finished = noted->finished;
+    }
+  }
+  return r;
 }
 
 json evals_to_json(const std::vector<EvalRecord>& evals) {
@@ -389,6 +393,7 @@ json to_json(const RunRecord& r) {
             {"num_threads", i.num_threads},
             {"torch_version", i.torch_version},
             {"git", i.git},
+            {"workdir_git", i.workdir_git},
             {"host", i.host},
             {"started", i.started},
             {"finished", i.finished.empty() ? json(nullptr) : json(i.finished)},

@@ -1,8 +1,6 @@
 #include "moedil/model/weights_file.h"
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <vector>
 
 #include <ATen/core/ivalue.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -11,6 +9,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/sealed.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::model {
 namespace {
@@ -75,7 +74,7 @@ std::string list(const std::vector<std::string>& names) {
 }  // namespace
 
 NamedTensors read_weights_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) {
+  if (!io::path_present(path)) {
     throw DataError("model.init_weights: weights file '" + path + "' does not exist");
   }
   std::ifstream in(path, std::ios::binary);

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "moedil/common/stop.h"
+
 namespace moedil::train {
 
 Evaluation evaluate(model::ClassifierImpl& model, const data::Batches& batches,
@@ -16,6 +18,7 @@ Evaluation evaluate(model::ClassifierImpl& model, const data::Batches& batches,
   at::Tensor confusion;
   at::Tensor loss_sum;
   for (int64_t b = 0; b < batches.num_batches(); ++b) {
+    if (stop_flag().load(std::memory_order_relaxed) != 0) throw_if_stopped("evaluating");
     const auto [x, y] = batches.get(b);
     const at::Tensor logits = model.forward(x);
     if (on_batch) on_batch(x, y, logits);

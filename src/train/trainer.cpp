@@ -11,6 +11,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/common/stop.h"
 #include "moedil/config/nonfinite_hint.h"
 #include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
@@ -58,10 +59,7 @@ std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& 
 
 }  // namespace
 
-std::atomic<int>& stop_requested() {
-  static std::atomic<int> flag{0};
-  return flag;
-}
+std::atomic<int>& stop_requested() { return stop_flag(); }
 
 io::UsageByLayer usage_by_layer(const std::vector<model::ExpertUsage>& usage) {
   io::UsageByLayer out;
