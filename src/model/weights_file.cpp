@@ -77,9 +77,13 @@ NamedTensors read_weights_file(const std::string& path) {
   if (!io::path_present(path)) {
     throw DataError("model.init_weights: weights file '" + path + "' does not exist");
   }
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in && !in.eof()) throw DataError("model.init_weights: '" + path + "' cannot be read");
+  std::string bytes;
+  try {
+    // Read once, as a regular file only (a FIFO would block, a directory is no archive).
+    bytes = io::read_input_file(path);
+  } catch (const DataError& e) {
+    throw DataError(std::string("model.init_weights: ") + e.what());
+  }
   NamedTensors out;
   // A moedil checkpoint is sealed: its archive is used only when its checksum matches.
   if (const auto archive = unseal(bytes, kCheckpointSeal, path)) {
