@@ -94,12 +94,12 @@ mkdir -p loop/quickstart/looping
 cp -r res/quickstart/$(basename "$(dirname "$run_json")") loop/quickstart/good_run
 ln -s run.json loop/quickstart/looping/run.json
 ln -s .. loop/quickstart/good_run/cycle
-expect 2 "loop/quickstart/looping/run.json: cannot be opened (Too many levels of symbolic links)" \
+expect 2 "loop/quickstart/looping/run.json: is a symbolic-link loop (too many levels of symbolic links)" \
   timeout 60 "$moedil" report loop --out rep_loop
 check "the good run is still reported" grep -qF ",$run_id," rep_loop/runs.csv
 check "problems.csv names the loop" grep -q 'looping/run.json' rep_loop/problems.csv
-expect 2 "looping/run.json: cannot be opened" "$moedil" report loop/quickstart/looping/run.json
-expect 2 "looping/run.json: cannot be opened" "$moedil" report loop/quickstart/looping
+expect 2 "looping/run.json: is a symbolic-link loop" "$moedil" report loop/quickstart/looping/run.json
+expect 2 "looping/run.json: is a symbolic-link loop" "$moedil" report loop/quickstart/looping
 expect 0 "unreadable" timeout 60 "$moedil" status loop
 
 [ "$failures" -eq 0 ] && echo "all report CLI checks passed"

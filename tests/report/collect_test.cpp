@@ -216,7 +216,7 @@ TEST(ReportCollect, ASymlinkLoopIsAProblemNamingItAndTheRestIsRead) {
   EXPECT_EQ(c.runs[0].record.run.id, "a1");
   ASSERT_EQ(c.problems.size(), 2u);
   EXPECT_TRUE(mentions(c.problems, (results / "A" / "loop" / "run.json").string() +
-                                       ": cannot be opened (Too many levels of symbolic links)"));
+                                       ": is a symbolic-link loop (too many levels of symbolic links)"));
   EXPECT_TRUE(mentions(c.problems, (results / "A" / "dangling" / "run.json").string()));
   // The looping file itself as the target, and a run directory holding it: exit-2 errors
   // naming the file, not a crash.

@@ -21,6 +21,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// The resolved config of `j` named "tiny", writing results and logs below `dir`.
+config::RunConfig tiny_config(nlohmann::json j, const fs::path& dir) {
+  j["results_dir"] = (dir / "results").string();
+  j["log_dir"] = (dir / "logs").string();
+  config::RunConfig c = config::resolve_run_config(j, name_catalog());
+  c.config_name = "tiny";
+  return c;
+}
+
 TEST(EvalRun, SavedWeightsReproduceTheRunsFinalAccuraciesExactly) {
   const fs::path dir = fs::temp_directory_path() /
                        ("moedil_eval_run_test_" + std::to_string(std::random_device{}()));
@@ -31,10 +40,7 @@ TEST(EvalRun, SavedWeightsReproduceTheRunsFinalAccuraciesExactly) {
               "moe_layer_indices": [1], "moe_num_unshared_experts": 3,
               "moe_routing_granularity": "token"},
     "seeds": {"global": 4}})");
-  j["results_dir"] = (dir / "results").string();
-  j["log_dir"] = (dir / "logs").string();
-  config::RunConfig c = config::resolve_run_config(j, name_catalog());
-  c.config_name = "tiny";
+  const config::RunConfig c = tiny_config(j, dir);
   const RunResult run = run_experiment(c);
   const fs::path run_dir = run.run_json.parent_path();
 
@@ -112,10 +118,7 @@ TEST(EvalRun, DumpWritesWhatTheModelSawAndSaidAsNpyFiles) {
     "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
               "moe_layer_indices": [1], "moe_num_unshared_experts": 4, "moe_top_k": 1},
     "seeds": {"global": 4}})");
-  j["results_dir"] = (dir / "results").string();
-  j["log_dir"] = (dir / "logs").string();
-  config::RunConfig c = config::resolve_run_config(j, name_catalog());
-  c.config_name = "tiny";
+  const config::RunConfig c = tiny_config(j, dir);
   const RunResult run = run_experiment(c);
   const fs::path run_dir = run.run_json.parent_path();
   const data::Dataset dataset = data::make_dataset(c);
