@@ -127,7 +127,10 @@ t_packages=$(($(now) - t0))
 
 t0=$(now)
 # (ninja's progress lines left out: warnings and errors still show)
-in_chroot bash -c "set -o pipefail; cd $inner && scripts/setup.sh | { grep -v '^\[[0-9]*/[0-9]*\] ' || true; }"
+in_chroot bash -c "set -o pipefail; cd $inner && scripts/setup.sh 2>&1 | { grep -v '^\[[0-9]*/[0-9]*\] ' || true; }" |
+  tee "$root.build.log"
+warnings=$(grep -c 'warning:' "$root.build.log" || true)
+say "compiler warnings in this build: $warnings (files compiled now; ccache replays its hits' warnings)"
 in_chroot ccache -s 2>/dev/null | grep -Ei '^ *(hits|misses|cache size)|hit rate' | sed 's/^/[debian13] ccache: /' || true
 t_build=$(($(now) - t0))
 
