@@ -42,11 +42,15 @@ int main(int argc, char** argv) {
       "Checkpoint: <run dir>/checkpoint.pt, rewritten after every epoch. After a crash, a kill\n"
       "or Ctrl-C, moedil run --resume <run dir> continues from the last finished epoch and\n"
       "reaches the same results (on CPU, bit for bit) as an uninterrupted run.\n"
-      "Ctrl-C / SIGTERM stop before the next step and mark the run interrupted (exit 130 / 143).\n");
+      "Ctrl-C / SIGTERM stop any phase (loading, evaluating, training) within seconds and mark\n"
+      "the run interrupted (exit 130 / 143); a run stopped before its first run.json leaves\n"
+      "nothing behind.\n");
 
   ValidateOptions validate;
   auto* validate_cmd = app.add_subcommand(
-      "validate", "Check a config: every problem at once, with its JSON path and line");
+      "validate",
+      "Check a config: every problem at once, with its JSON path and line, and whether the run "
+      "fits this machine's memory");
   validate_cmd->add_option("config", validate.config_path, "JSONC config")->required();
   validate_cmd->add_option("--set", validate.overrides, "Override a config key (as for run)")
       ->allow_extra_args(false);
@@ -84,7 +88,8 @@ int main(int argc, char** argv) {
   batch_cmd->add_option("--sbatch", batch.sbatch, "internal: the sbatch command")->group("");
   batch_cmd->footer(
       "Runs:    <results_dir>/<config>/<config>-g<group>-<8 hex>/run.json; a second batch skips\n"
-      "         completed runs and resumes interrupted or killed ones.\n"
+      "         completed runs and resumes interrupted or killed ones; a run another live\n"
+      "         process holds is \"running elsewhere\": waited for, then taken as it ended.\n"
       "Logs:    <log_dir>/<metaconfig>-<stamp>.log with a summary table at the end;\n"
       "         each run's console output in <log_dir>/<run key>.out.\n"
       "Exit:    0 all completed, 1 any run failed, 2 bad metaconfig or config (nothing\n"
@@ -106,11 +111,19 @@ int main(int argc, char** argv) {
                        "LAYER:E routes every row of MoE layer LAYER (as named in run.json, e.g. "
                        "blocks.1.moe) to expert E alone (repeatable)")
       ->allow_extra_args(false);
+  eval_cmd->add_option("--dump", eval.dump_dir,
+                       "Also write per domain logits, labels, predictions, dataset rows and each "
+                       "MoE layer's routing as NumPy .npy files into DIR (see README)")
+      ->option_text("DIR");
+  eval_cmd->add_flag("--dump-inputs", eval.dump_inputs,
+                     "With --dump: also the normalised input images (inputs.npy, float32 NCHW)");
   eval_cmd->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N");
   eval_cmd->add_option("--threads", eval.threads, "LibTorch intra-op threads (default all cores)");
   eval_cmd->footer(
       "Rebuilds the run's data and model from its run.json (same config and seeds), loads the\n"
-      "weights of its last finished epoch and writes <run dir>/eval.json.\n");
+      "weights of its last finished epoch and writes <run dir>/eval.json.\n"
+      "--dump DIR: DIR/index.json and DIR/domain<j>/{logits,labels,predictions,rows}.npy,\n"
+      "gates.<layer>.npy and experts.<layer>.npy per MoE layer, inputs.npy with --dump-inputs.\n");
 
   auto* list_cmd = app.add_subcommand(
       "list", "List the registered datasets, partition types, models and optimizers");
@@ -132,6 +145,8 @@ int main(int argc, char** argv) {
   report_cmd->footer(
       "Writes report.md, report.html (self-contained, images embedded), runs.csv, configs.csv,\n"
       "class_metrics.csv, ... and runs/<run-id>/*.png; prints the summary tables.\n"
+      "Runs are grouped by experiment: config name plus resolved config (seeds, device, threads\n"
+      "and output folders aside); one config with several is shown as name[key=value,...].\n"
       "Only completed runs enter the statistics; running or failed ones are listed with status.\n"
       "Exit 2 when a run.json cannot be read or nothing is found (the rest is still reported).\n");
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "moedil/common/error.h"
+#include "moedil/common/excerpt.h"
 #include "moedil/common/suggest.h"
 #include "moedil/config/jsonc.h"
 
@@ -192,6 +193,10 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
 }
 
 Metaconfig load_metaconfig(const fs::path& path, const ConfigCheck& check) {
+  if (invalid_utf8_offset(path.string()) != std::string::npos) {
+    throw ConfigError("metaconfig file name '" + excerpt(path.string(), 400) +
+                      "' is not valid UTF-8: rename the file (its name is stored as text)");
+  }
   std::ifstream in(path);
   if (!in) throw ConfigError("metaconfig file '" + path.string() + "' does not exist or cannot be read");
   std::stringstream buffer;

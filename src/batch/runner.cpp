@@ -16,8 +16,10 @@
 
 #include "moedil/batch/text.h"
 #include "moedil/common/error.h"
+#include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::batch {
 namespace fs = std::filesystem;
@@ -105,10 +107,8 @@ pid_t spawn(const fs::path& exe, const std::vector<std::string>& args, const fs:
             const std::vector<int>& cpus) {
   std::error_code ec;
   if (console.has_parent_path()) fs::create_directories(console.parent_path(), ec);
-  const int fd = ::open(console.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw IoError("cannot open '" + console.string() + "': " + std::strerror(errno));
-  }
+  // A link planted at the .out name is refused, never followed.
+  const int fd = io::open_append_no_follow(console);
   const std::string header =
       "=== " + io::utc_now_iso() + " " + display_command(exe, args) + "\n";
   (void)!::write(fd, header.data(), header.size());
@@ -202,7 +202,7 @@ const char* action_name(Action a) {
     case Action::resume: return "resume";
     case Action::retry: return "retry";
     case Action::skip_completed: return "skip (completed)";
-    case Action::skip_live: return "skip (running elsewhere)";
+    case Action::skip_live: return "wait (running elsewhere)";
     case Action::skip_failed: return "skip (failed; --retry-failed reruns it)";
   }
   return "?";
@@ -212,7 +212,7 @@ RunState decide(const PlannedRun& run, bool retry_failed) {
   RunState state;
   if (io::run_is_live(run.run_dir)) {
     state.action = Action::skip_live;
-    state.status = "running";
+    state.status = kRunningElsewhere;
     return state;
   }
   const fs::path json = run.run_dir / "run.json";
@@ -325,6 +325,28 @@ std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const Runne
   const int threads = std::max(1, cores / jobs);
   std::vector<RunOutcome> outcomes(plan.size());
   std::vector<std::size_t> queue;
+  std::vector<std::size_t> waiting;  // runs a live process elsewhere holds now
+  const auto read_acc = [](const PlannedRun& run) -> std::optional<double> {
+    try {
+      return record_acc(io::read_run_record((run.run_dir / "run.json").string()));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  // Applies a decision that needs no launch (skipped, or held elsewhere) to an outcome.
+  const auto settle = [&](const PlannedRun& run, const RunState& state) {
+    RunOutcome& out = outcomes[run.index];
+    out.status = state.status;
+    out.error = state.error;
+    if (state.action == Action::skip_live) {
+      out.status = kRunningElsewhere;
+      out.error.clear();
+      waiting.push_back(run.index);
+      if (on_event) on_event("wait", out);
+    } else if (state.action == Action::skip_completed) {
+      out.acc = read_acc(run);
+    }
+  };
   for (const PlannedRun& run : plan) {
     RunOutcome& out = outcomes[run.index];
     const RunState state = decide(run, options.retry_failed);
@@ -333,22 +355,18 @@ std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const Runne
     out.config = run.config_path;
     out.group = run.group;
     out.action = state.action;
-    out.status = state.status;
-    out.error = state.error;
     if (is_launch(state.action)) {
       queue.push_back(run.index);
       out.status = "pending";
-    } else if (state.action == Action::skip_completed) {
-      try {
-        out.acc = record_acc(io::read_run_record((run.run_dir / "run.json").string()));
-      } catch (const std::exception&) {
-      }
+    } else {
+      settle(run, state);
     }
   }
 
   std::vector<std::optional<Child>> slots(static_cast<std::size_t>(jobs));
   std::size_t next = 0;
   bool forwarded = false;
+  auto last_wait_check = std::chrono::steady_clock::now();
   const auto console_of = [&](const PlannedRun& run) {
     return options.console_dir / (run.key + ".out");
   };
@@ -357,33 +375,69 @@ std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const Runne
   };
 
   while (true) {
-    // Fill free slots.
-    for (std::size_t s = 0; s < slots.size() && !stop.load() && next < queue.size(); ++s) {
-      if (slots[s]) continue;
-      const PlannedRun& run = plan[queue[next++]];
-      RunOutcome& out = outcomes[run.index];
-      const std::string device =
-          options.devices.empty() ? "" : options.devices[s % options.devices.size()];
-      try {
-        if (out.action == Action::retry) move_aside(run.run_dir);
-        out.command = command_for(run, out.action, threads, device, options.draw_seed);
-        const std::vector<int> cpus =
-            options.pin_cores && jobs > 1 ? slot_cpus(static_cast<int>(s), threads)
-                                          : std::vector<int>{};
-        Child child;
-        child.index = run.index;
-        child.started = std::chrono::steady_clock::now();
-        child.pid = spawn(options.moedil, out.command, console_of(run), cpus);
-        slots[s] = child;
-        out.status = "running";
-        if (on_event) on_event("start", out);
-      } catch (const std::exception& e) {
-        out.status = "failed";
-        out.error = e.what();
-        if (on_event) on_event("end", out);
+    // Fill free slots. Each run is decided again right before it starts: another batch may
+    // have started, finished or left it since the plan was made.
+    for (std::size_t s = 0; s < slots.size(); ++s) {
+      while (!slots[s] && !stop.load() && next < queue.size()) {
+        const PlannedRun& run = plan[queue[next++]];
+        RunOutcome& out = outcomes[run.index];
+        const RunState now = decide(run, options.retry_failed && out.action == Action::retry);
+        out.action = now.action;
+        if (!is_launch(now.action)) {
+          settle(run, now);
+          if (now.action != Action::skip_live && on_event) on_event("end", out);
+          continue;
+        }
+        const std::string device =
+            options.devices.empty() ? "" : options.devices[s % options.devices.size()];
+        try {
+          if (out.action == Action::retry) move_aside(run.run_dir);
+          out.command = command_for(run, out.action, threads, device, options.draw_seed);
+          const std::vector<int> cpus =
+              options.pin_cores && jobs > 1 ? slot_cpus(static_cast<int>(s), threads)
+                                            : std::vector<int>{};
+          Child child;
+          child.index = run.index;
+          child.started = std::chrono::steady_clock::now();
+          child.pid = spawn(options.moedil, out.command, console_of(run), cpus);
+          slots[s] = child;
+          out.status = "running";
+          out.error.clear();
+          if (on_event) on_event("start", out);
+        } catch (const std::exception& e) {
+          out.status = "failed";
+          out.error = e.what();
+          if (on_event) on_event("end", out);
+        }
       }
     }
-    if (running() == 0 && (next >= queue.size() || stop.load())) break;
+    // Runs held elsewhere: once their holder is gone, what it left decides (completed, failed,
+    // or to be resumed here).
+    const auto now_time = std::chrono::steady_clock::now();
+    if (!waiting.empty() && !stop.load() &&
+        now_time - last_wait_check >= std::chrono::duration<double>(options.wait_poll_seconds)) {
+      last_wait_check = now_time;
+      std::vector<std::size_t> still;
+      for (const std::size_t index : waiting) {
+        const PlannedRun& run = plan[index];
+        RunOutcome& out = outcomes[index];
+        const RunState state = decide(run, false);
+        if (state.action == Action::skip_live) {
+          still.push_back(index);
+        } else if (is_launch(state.action)) {
+          out.action = state.action;
+          out.status = "pending";
+          queue.push_back(index);
+        } else {
+          out.status = state.status;
+          out.error = state.error;
+          if (state.action == Action::skip_completed) out.acc = read_acc(run);
+          if (on_event) on_event("end", out);
+        }
+      }
+      waiting = std::move(still);
+    }
+    if (running() == 0 && (stop.load() || (next >= queue.size() && waiting.empty()))) break;
 
     if (stop.load() && !forwarded) {
       for (const auto& slot : slots) {
@@ -403,6 +457,24 @@ std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const Runne
                                                          slot->started)
                                .count();
         finish(out, run, wait_status, console_of(run));
+        if (out.status == "failed") {
+          // The child may have lost the run to another live process (two batches of one
+          // metaconfig): then the run is that process's, not a failure here.
+          const RunState state = decide(run, false);
+          if (state.action == Action::skip_live) {
+            out.status = kRunningElsewhere;
+            out.error.clear();
+            waiting.push_back(slot->index);
+            if (on_event) on_event("wait", out);
+            slot.reset();
+            continue;
+          }
+          if (state.action == Action::skip_completed) {
+            out.status = "completed";
+            out.error.clear();
+            out.acc = read_acc(run);
+          }
+        }
         if (on_event) on_event("end", out);
         slot.reset();
       }
@@ -429,9 +501,9 @@ std::string format_summary(const std::vector<RunOutcome>& outcomes) {
     const bool launched = is_launch(o.action);
     const std::string action = launched ? action_name(o.action)
                                : o.action == Action::skip_completed ? "skip"
-                               : o.action == Action::skip_live      ? "skip (live)"
+                               : o.action == Action::skip_live      ? "wait (live)"
                                                                     : "skip";
-    rows.push_back({o.key, o.config, "g" + std::to_string(o.group), action,
+    rows.push_back({o.key, o.name.empty() ? o.config : o.name, "g" + std::to_string(o.group), action,
                     o.status.empty() ? "-" : o.status, acc,
                     launched && o.wall_seconds > 0 ? format_duration(o.wall_seconds) : "-"});
     if (o.status == "completed") {
@@ -448,7 +520,7 @@ std::string format_summary(const std::vector<RunOutcome>& outcomes) {
          " other\n";
   for (const RunOutcome& o : outcomes) {
     if ((o.status == "failed" || o.status == "unreadable") && !o.error.empty()) {
-      out += "failed " + o.key + ": " + o.error + "\n";
+      out += "failed " + o.key + ": " + printable(o.error) + "\n";
     }
   }
   return out;

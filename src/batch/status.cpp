@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "moedil/batch/text.h"
+#include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
 
@@ -112,7 +113,10 @@ std::vector<StatusRow> collect_status(const fs::path& root,
       it.disable_recursion_pending();
       continue;
     }
-    if (p.filename() == "run.json" && it->is_regular_file(ec)) found.push_back(p);
+    // Not only regular files: a run.json that cannot be read (a symlink loop, a dangling link)
+    // is listed as unreadable instead of being passed over. Directory links are not followed.
+    std::error_code type_ec;
+    if (p.filename() == "run.json" && !it->is_directory(type_ec)) found.push_back(p);
   }
   std::sort(found.begin(), found.end());
   for (const fs::path& p : found) rows.push_back(row_for(p, now_s));
@@ -141,7 +145,7 @@ std::string format_status(const std::vector<StatusRow>& rows) {
   out += std::to_string(rows.size()) + (rows.size() == 1 ? " run" : " runs");
   std::string sep = ": ";
   for (const auto& [status, n] : counts) {
-    out += sep + std::to_string(n) + " " + status;
+    out += sep + std::to_string(n) + " " + printable(status);
     sep = ", ";
   }
   return out + "\n";

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "moedil/common/printable.h"
+
 namespace moedil::batch {
 
 std::string shell_quote(std::string_view s) {
@@ -28,7 +30,7 @@ std::string format_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows) {
   const auto clean = [](std::string s) {
     std::replace_if(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\t' || c == '\r'; }, ' ');
-    return s;
+    return printable(s);
   };
   std::vector<std::size_t> width(header.size(), 0);
   for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();

@@ -13,6 +13,7 @@
 #include <spdlog/logger.h>
 
 #include "moedil/batch/metaconfig.h"
+#include "moedil/batch/run_names.h"
 #include "moedil/batch/runner.h"
 #include "moedil/batch/slurm.h"
 #include "moedil/batch/status.h"
@@ -23,6 +24,7 @@
 #include "moedil/io/atomic_file.h"
 #include "moedil/io/logging.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/footprint.h"
 
 namespace moedil::cli {
 namespace {
@@ -66,6 +68,7 @@ batch::Metaconfig load_and_validate(const std::string& path) {
                                           std::vector<std::string>& problems) {
     try {
       const config::RunConfig c = config::load_run_config(entry.path, entry.overrides, catalog);
+      train::check_memory(c, entry.path);
       entry.results_dir = c.results_dir;
     } catch (const std::exception& e) {
       problems.push_back("config '" + entry.path + "' is not valid:\n    " +
@@ -105,12 +108,13 @@ int run_one_key(const batch::Metaconfig& meta, const std::vector<batch::PlannedR
   only.index = 0;
   io::logger()->info("[batch] {}: run {} ({} group {})", meta.source, only.key, only.config_path,
                      only.group);
-  const auto outcomes = batch::execute({only}, runner, g_stop, [&](const char* event, const batch::RunOutcome& o) {
+  auto outcomes = batch::execute({only}, runner, g_stop, [&](const char* event, const batch::RunOutcome& o) {
     if (std::string(event) == "start") {
       io::logger()->info("[batch] {} {}: {}", batch::action_name(o.action), o.key,
                          batch::display_command(runner.moedil, o.command));
     }
   });
+  outcomes.at(0).name = batch::planned_group_names(plan).at(found->index);
   log_lines(batch::format_summary(outcomes));
   return exit_code_of(outcomes, g_stop.load());
 }
@@ -185,12 +189,13 @@ int run_batch(const BatchOptions& options) {
 
   if (options.dry_run) {
     const auto outcomes = batch::dry_run(plan, runner);
+    const std::vector<std::string> names = batch::planned_group_names(plan);
     std::vector<std::vector<std::string>> rows;
     for (const auto& o : outcomes) {
-      rows.push_back({o.key, batch::action_name(o.action),
+      rows.push_back({o.key, names.at(o.index), batch::action_name(o.action),
                       o.command.empty() ? "" : batch::display_command(runner.moedil, o.command)});
     }
-    std::cout << batch::format_table({"RUN", "ACTION", "COMMAND"}, rows);
+    std::cout << batch::format_table({"RUN", "CONFIG", "ACTION", "COMMAND"}, rows);
     std::cout << plan.size() << " runs planned; nothing started (dry run)\n";
     return 0;
   }
@@ -207,6 +212,9 @@ int run_batch(const BatchOptions& options) {
       if (std::string(event) == "start") {
         log->info("[batch] {} {} (g{}): {}", batch::action_name(o.action), o.key, o.group,
                   batch::display_command(runner.moedil, o.command));
+      } else if (std::string(event) == "wait") {
+        log->info("[batch] {} is running elsewhere (another live process holds it); waiting "
+                  "for it to end", o.key);
       } else if (o.status == "completed") {
         log->info("[batch] completed {} in {}", o.key, batch::format_duration(o.wall_seconds));
       } else {
@@ -218,6 +226,8 @@ int run_batch(const BatchOptions& options) {
     throw;
   }
   if (g_stop.load()) log->warn("[batch] interrupted: running runs were stopped, the rest not started");
+  const std::vector<std::string> names = batch::planned_group_names(plan);
+  for (batch::RunOutcome& o : outcomes) o.name = names.at(o.index);
   log_lines(batch::format_summary(outcomes));
   io::detach_log_file(sink);
   return exit_code_of(outcomes, g_stop.load());

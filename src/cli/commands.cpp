@@ -2,10 +2,12 @@
 
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include <spdlog/logger.h>
 
 #include "moedil/common/error.h"
+#include "moedil/common/excerpt.h"
 #include "moedil/config/load.h"
 #include "moedil/data/registry.h"
 #include "moedil/io/logging.h"
@@ -14,6 +16,7 @@
 #include "moedil/partition/registry.h"
 #include "moedil/train/eval_run.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/footprint.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/replay.h"
 #include "moedil/train/scheduler.h"
@@ -31,7 +34,10 @@ config::RunConfig load(const std::string& path, std::vector<std::string> overrid
   if (device) overrides.push_back("device=\"" + *device + "\"");
   if (seed) overrides.push_back("seeds.global=" + std::to_string(*seed));
   if (threads) overrides.push_back("num_threads=" + std::to_string(*threads));
-  return config::load_run_config(path, overrides, train::name_catalog());
+  config::RunConfig c = config::load_run_config(path, overrides, train::name_catalog());
+  // Before anything is created or allocated: a config too large for this machine fails here.
+  train::check_memory(c, excerpt(path, 400));
+  return c;
 }
 
 /// `text` broken into lines of at most `width` characters at spaces, each after `indent`.
@@ -92,6 +98,11 @@ int run_run(const RunOptions& options) {
   if (options.config_path.empty()) {
     throw UsageError("moedil run needs a config file (or --resume RUN_DIR); see moedil run --help");
   }
+  if (invalid_utf8_offset(options.run_dir) != std::string::npos) {
+    // Its name becomes the run id, stored as text in run.json.
+    throw UsageError("--run-dir '" + excerpt(options.run_dir, 400) +
+                     "' is not valid UTF-8: choose a directory name that is text");
+  }
   const config::RunConfig c =
       load(options.config_path, options.overrides, options.device, options.seed, options.threads);
   std::signal(SIGINT, request_stop);
@@ -104,7 +115,13 @@ int run_eval(const EvalOptions& options) {
   std::vector<std::string> overrides;
   if (options.device) overrides.push_back("device=\"" + *options.device + "\"");
   if (options.threads) overrides.push_back("num_threads=" + std::to_string(*options.threads));
-  const train::RunEvaluation result = train::evaluate_run(options.run_dir, overrides, options.fixed_experts);
+  if (options.dump_inputs && options.dump_dir.empty()) {
+    throw UsageError("--dump-inputs needs --dump DIR");
+  }
+  std::optional<train::EvalDump> dump;
+  if (!options.dump_dir.empty()) dump = train::EvalDump{options.dump_dir, options.dump_inputs};
+  const train::RunEvaluation result = train::evaluate_run(
+      options.run_dir, overrides, options.fixed_experts, dump ? &*dump : nullptr);
   auto log = io::logger();
   std::string fixed;
   for (const auto& spec : options.fixed_experts) fixed += " " + spec;
@@ -122,6 +139,7 @@ int run_eval(const EvalOptions& options) {
     }
   }
   log->info("[eval] mean acc {:.4f}; written to {}", mean, result.written.string());
+  if (dump) log->info("[eval] arrays (.npy) and index.json in {}", dump->dir.string());
   return 0;
 }
 

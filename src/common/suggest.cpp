@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "moedil/common/excerpt.h"
+
 namespace moedil {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -26,6 +28,11 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
   std::string best;
   std::size_t best_distance = limit + 1;
   for (const auto& candidate : candidates) {
+    // The distance is at least the difference in length: skip the quadratic computation when
+    // that alone rules the candidate out (a 10 MB name against short keys).
+    const std::size_t length_gap = name.size() > candidate.size() ? name.size() - candidate.size()
+                                                                  : candidate.size() - name.size();
+    if (length_gap >= best_distance) continue;
     const std::size_t d = edit_distance(name, candidate);
     if (d < best_distance) {
       best_distance = d;
@@ -37,7 +44,7 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
 
 std::string unknown_name_message(std::string_view what, std::string_view name,
                                  const std::vector<std::string>& valid) {
-  std::string message = "unknown " + std::string(what) + " '" + std::string(name) + "'";
+  std::string message = "unknown " + std::string(what) + " '" + excerpt(name) + "'";
   const std::string guess = closest_match(name, valid);
   if (!guess.empty()) message += "; did you mean '" + guess + "'?";
   message += guess.empty() ? "; valid: " : " valid: ";

@@ -1,11 +1,13 @@
 #include "moedil/config/resolve.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
-#include <regex>
 
 #include "moedil/common/error.h"
+#include "moedil/common/excerpt.h"
 #include "moedil/common/suggest.h"
 #include "moedil/model/moe/balance_names.h"
 
@@ -18,9 +20,36 @@ using json = nlohmann::json;
 template <class T>
 using Check = std::function<std::string(const T&)>;
 
-Check<int64_t> at_least(int64_t lo) {
-  return [lo](const int64_t& v) {
-    return v >= lo ? "" : std::to_string(v) + " is out of range: must be >= " + std::to_string(lo);
+// Upper bounds of the size and count keys: generous (far above any config that trains on one
+// machine), but low enough that no product of them overflows int64 and that a typo (an extra
+// digit or ten) is refused at once instead of after minutes of allocation. The memory estimate
+// (train/footprint.h) then judges whether the combination fits the machine.
+constexpr int64_t kMaxEpochs = 1'000'000;        // any epoch count
+constexpr int64_t kMaxSamples = 1'000'000'000;    // sample counts (mini_dataset, replay, ...)
+constexpr int64_t kMaxBatch = 1 << 20;            // batch sizes
+constexpr int64_t kMaxImageSide = 4096;           // resize
+constexpr int64_t kMaxCropPadding = 256;          // augmentation.random_crop_padding
+constexpr int64_t kMaxDomains = 1000;             // num_partitions
+constexpr int64_t kMaxWidth = 65536;              // embed_dim, convnext_dims
+constexpr int64_t kMaxDepth = 1000;               // depth, expert_depth, convnext_depths
+constexpr int64_t kMaxHeads = 1024;               // num_heads
+constexpr int64_t kMaxPatch = 1024;               // patch_size, convnext_stem_patch
+constexpr int64_t kMaxExperts = 1024;             // experts of one MoE layer
+constexpr int64_t kMaxResnetWidth = 4096;         // resnet_width (the last stage has 8x)
+constexpr int64_t kMaxThreads = 1024;             // num_threads
+constexpr int64_t kMaxSteps = 1'000'000'000;      // expert_merging.every_steps
+constexpr int64_t kMaxRetries = 1'000'000;        // partition.retries
+// Routing temperatures below this divide cosine similarities into float overflow (NaN).
+constexpr double kMinTemperature = 1e-6;
+// Class weights are capped at weight_upper_limit; below this they underflow float to 0.
+constexpr double kMinWeightLimit = 1e-6;
+
+/// lo <= v <= hi.
+Check<int64_t> between(int64_t lo, int64_t hi) {
+  return [lo, hi](const int64_t& v) -> std::string {
+    if (v >= lo && v <= hi) return "";
+    return std::to_string(v) + " is out of range: must be in [" + std::to_string(lo) + ", " +
+           std::to_string(hi) + "]";
   };
 }
 
@@ -37,15 +66,16 @@ Check<std::vector<int64_t>> each_in(int64_t lo, int64_t hi, std::string what) {
   };
 }
 
-/// Exactly `count` values, each >= lo.
-Check<std::vector<int64_t>> values_at_least(std::size_t count, int64_t lo) {
+/// Exactly `count` values, each in [lo, hi].
+Check<std::vector<int64_t>> values_between(std::size_t count, int64_t lo, int64_t hi) {
   return [=](const std::vector<int64_t>& v) -> std::string {
     if (v.size() != count) {
       return "expected " + std::to_string(count) + " values, got " + std::to_string(v.size());
     }
     for (int64_t x : v) {
-      if (x < lo) {
-        return std::to_string(x) + " is out of range: every value must be >= " + std::to_string(lo);
+      if (x < lo || x > hi) {
+        return std::to_string(x) + " is out of range: every value must be in [" +
+               std::to_string(lo) + ", " + std::to_string(hi) + "]";
       }
     }
     return "";
@@ -69,7 +99,9 @@ Check<std::map<std::string, double>> weights_of(std::vector<std::string> valid, 
       if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
         return unknown_name_message(what, name, valid);
       }
-      if (!(weight >= 0.0)) return "'" + name + "': weight " + json(weight).dump() + " must be >= 0";
+      if (!(weight >= 0.0 && weight <= 1e6)) {
+        return "'" + excerpt(name) + "': weight " + json(weight).dump() + " must be in [0, 1e6]";
+      }
     }
     return "";
   };
@@ -82,10 +114,13 @@ Check<std::string> one_of(std::vector<std::string> valid, std::string what) {
   };
 }
 
+/// "type value" with the value cut short; safe for any value (strings are not dumped whole,
+/// bytes that are not UTF-8 are escaped).
 std::string describe(const json& j) {
-  std::string text = j.dump();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return std::string(j.type_name()) + " " + text;
+  constexpr std::size_t kShown = 40;
+  if (j.is_string()) return "string \"" + excerpt(j.get_ref<const std::string&>(), kShown) + "\"";
+  const std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return std::string(j.type_name()) + " " + excerpt(text, kShown);
 }
 
 // Conversions from JSON; each returns "" on success, else the type problem.
@@ -101,6 +136,10 @@ std::string convert(const json& j, bool& out) {
 }
 std::string convert(const json& j, int64_t& out) {
   if (!j.is_number_integer()) return "expected an integer, got " + describe(j);
+  if (j.is_number_unsigned() &&
+      j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return "expected an integer, got " + describe(j) + ", beyond the largest int64";
+  }
   out = j.get<int64_t>();
   return "";
 }
@@ -114,7 +153,7 @@ std::string convert(const json& j, std::map<std::string, double>& out) {
   std::map<std::string, double> values;
   for (const auto& item : j.items()) {
     if (!item.value().is_number()) {
-      return "'" + item.key() + "': expected a number, got " + describe(item.value());
+      return "'" + excerpt(item.key()) + "': expected a number, got " + describe(item.value());
     }
     values[item.key()] = item.value().get<double>();
   }
@@ -145,13 +184,16 @@ class Reader {
   void field(const char* key, T& out, const Check<T>& check = {}) {
     known_.emplace_back(key);
     if (!has(key)) return;
-    const std::string problem = convert(object_->at(key), out);
-    if (!problem.empty()) {
-      issue(key, problem);
-    } else if (check) {
-      const std::string bad = check(out);
-      if (!bad.empty()) issue(key, bad);
+    T value = out;
+    const std::string problem = convert(object_->at(key), value);
+    if (!problem.empty()) return issue(key, problem);
+    if (check) {
+      const std::string bad = check(value);
+      // A refused value is not kept: later checks (and loops such as the block indices of
+      // model.depth) see the default instead of, say, 10^12 blocks.
+      if (!bad.empty()) return issue(key, bad);
     }
+    out = std::move(value);
   }
 
   /// Block indices: a list, "every_other" (1, 3, ...) or "all"; missing = "every_other".
@@ -311,48 +353,49 @@ template <class V>
 void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("dataset", c.dataset, one_of(names.datasets, "dataset"));
   v.field("dataset_root", c.dataset_root);
-  v.field("mini_dataset", c.mini_dataset, at_least(0));
+  v.field("mini_dataset", c.mini_dataset, between(0, kMaxSamples));
   v.name_list("settings", c.settings);
   v.name_list("test_settings", c.test_settings);
-  v.field("resize", c.resize, at_least(0));
+  v.field("resize", c.resize, between(0, kMaxImageSide));
   v.field("cache_dir", c.cache_dir);
   v.field("on_bad_image", c.on_bad_image, one_of({"error", "skip"}, "on_bad_image"));
   v.field("cifar100_labels", c.cifar100_labels, one_of({"fine", "coarse"}, "cifar100_labels"));
   v.field("core50_labels", c.core50_labels, one_of({"object", "category"}, "core50_labels"));
   v.field("test_split", c.test_split, one_of({"partition", "dataset"}, "test_split"));
   v.object("augmentation", [&](auto& a) {
-    a.field("random_crop_padding", c.augmentation.random_crop_padding, at_least(0));
+    a.field("random_crop_padding", c.augmentation.random_crop_padding,
+            between(0, kMaxCropPadding));
     a.field("horizontal_flip", c.augmentation.horizontal_flip);
   });
-  v.field("num_partitions", c.num_partitions, at_least(1));
+  v.field("num_partitions", c.num_partitions, between(1, kMaxDomains));
   v.object("partition", [&](auto& p) {
     PartitionConfig& part = c.partition;
     p.field("type", part.type, one_of(names.partitions, "partition type"));
     p.field("angles", part.angles);
     p.field("levels", part.levels);
     p.field("alpha", part.alpha, in_range(0.0, 1e6, false, true));
-    p.field("min_size", part.min_size, at_least(0));
-    p.field("retries", part.retries, at_least(1));
+    p.field("min_size", part.min_size, between(0, kMaxSamples));
+    p.field("retries", part.retries, between(1, kMaxRetries));
     p.field("balanced", part.balanced);
   });
   v.field("train_frac", c.train_frac, in_range(0.0, 1.0, false, false));
-  v.field("batch_size", c.batch_size, at_least(1));
-  v.field("eval_batch_size", c.eval_batch_size, at_least(1));
+  v.field("batch_size", c.batch_size, between(1, kMaxBatch));
+  v.field("eval_batch_size", c.eval_batch_size, between(1, kMaxBatch));
   v.field("shuffle", c.shuffle);
   v.object("model", [&](auto& m) {
     ModelConfig& model = c.model;
     m.field("name", model.name, one_of(names.models, "model"));
-    m.field("patch_size", model.patch_size, at_least(1));
-    m.field("embed_dim", model.embed_dim, at_least(1));
-    m.field("depth", model.depth, at_least(1));
-    m.field("num_heads", model.num_heads, at_least(1));
+    m.field("patch_size", model.patch_size, between(1, kMaxPatch));
+    m.field("embed_dim", model.embed_dim, between(1, kMaxWidth));
+    m.field("depth", model.depth, between(1, kMaxDepth));
+    m.field("num_heads", model.num_heads, between(1, kMaxHeads));
     m.field("mlp_ratio", model.mlp_ratio, in_range(0.0, 64.0, false, true));
     m.field("dropout", model.dropout, in_range(0.0, 1.0, true, false));
     m.field("init_weights", model.init_weights);
     m.layer_indices("moe_layer_indices", model.moe_layer_indices, model.depth);
-    m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, at_least(1));
-    m.field("moe_num_shared_experts", model.moe_num_shared_experts, at_least(0));
-    m.field("moe_top_k", model.moe_top_k, at_least(1));
+    m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, between(1, kMaxExperts));
+    m.field("moe_num_shared_experts", model.moe_num_shared_experts, between(0, kMaxExperts));
+    m.field("moe_top_k", model.moe_top_k, between(1, kMaxExperts));
     m.field("moe_routing_granularity", model.moe_routing_granularity,
             one_of({"sample", "token"}, "moe_routing_granularity"));
     m.field("moe_route_with_cls_token", model.moe_route_with_cls_token);
@@ -365,14 +408,18 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
             weights_of(model::moe::balance_loss_names(), "balance loss"));
     // ResNet and ConvNeXt families.
     m.field("resnet_stem", model.resnet_stem, one_of({"cifar", "imagenet"}, "resnet_stem"));
-    m.field("resnet_width", model.resnet_width, at_least(1));
+    m.field("resnet_width", model.resnet_width, between(1, kMaxResnetWidth));
     m.field("resnet_moe_stages", model.resnet_moe_stages, each_in(0, 3, "stage"));
-    m.field("convnext_depths", model.convnext_depths, values_at_least(4, 1));
-    m.field("convnext_dims", model.convnext_dims, values_at_least(4, 1));
-    m.field("convnext_stem_patch", model.convnext_stem_patch, at_least(1));
+    m.field("convnext_depths", model.convnext_depths, values_between(4, 1, kMaxDepth));
+    m.field("convnext_dims", model.convnext_dims, values_between(4, 1, kMaxWidth));
+    m.field("convnext_stem_patch", model.convnext_stem_patch, between(1, kMaxPatch));
     m.field("hetero_experts", model.hetero_experts,
             Check<std::vector<std::string>>([](const std::vector<std::string>& kinds) {
               if (kinds.empty()) return std::string("needs at least one expert kind");
+              if (kinds.size() > static_cast<std::size_t>(kMaxExperts)) {
+                return std::to_string(kinds.size()) + " experts is out of range: at most " +
+                       std::to_string(kMaxExperts);
+              }
               for (const auto& kind : kinds) {
                 const std::string bad =
                     one_of({"mlp", "conv", "attention"}, "hetero expert kind")(kind);
@@ -383,16 +430,18 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     // vit_moe_imagelevel and switch_moe_vit
     m.field("alpha_fast", model.alpha_fast, in_range(0.0, 1.0, false, true));
     m.field("alpha_slow", model.alpha_slow, in_range(0.0, 1.0, false, true));
-    m.field("temperature_start", model.temperature_start, in_range(0.0, 1e6, false, true));
-    m.field("temperature_end", model.temperature_end, in_range(0.0, 1e6, false, true));
-    m.field("anneal_epochs", model.anneal_epochs, at_least(1));
+    m.field("temperature_start", model.temperature_start,
+            in_range(kMinTemperature, 1e6, true, true));
+    m.field("temperature_end", model.temperature_end,
+            in_range(kMinTemperature, 1e6, true, true));
+    m.field("anneal_epochs", model.anneal_epochs, between(1, kMaxEpochs));
     m.field("repulsion_weight", model.repulsion_weight, in_range(0.0, 1e6, true, true));
     m.field("alignment_weight", model.alignment_weight, in_range(0.0, 1e6, true, true));
     m.field("consistency_weight", model.consistency_weight, in_range(0.0, 1e6, true, true));
     m.field("kl_balance_weight_start", model.kl_balance_weight_start,
             in_range(0.0, 1e6, true, true));
     m.field("kl_balance_weight_end", model.kl_balance_weight_end, in_range(0.0, 1e6, true, true));
-    m.field("expert_depth", model.expert_depth, at_least(1));
+    m.field("expert_depth", model.expert_depth, between(1, kMaxDepth));
     m.field("freeze_shared", model.freeze_shared);
     m.field("routing_alpha", model.routing_alpha, in_range(0.0, 1.0, false, true));
   });
@@ -409,48 +458,50 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     l.field("label_smoothing", loss.label_smoothing, in_range(0.0, 1.0, true, false));
     l.field("gamma", loss.gamma, in_range(0.0, 100.0, true, true));
     l.class_weights("alpha", loss.alpha, loss.alpha_values);
-    l.field("weight_upper_limit", loss.weight_upper_limit, in_range(0.0, 1e9, false, true));
+    l.field("weight_upper_limit", loss.weight_upper_limit,
+            in_range(kMinWeightLimit, 1e9, true, true));
     l.field("weight_cumulative", loss.weight_cumulative);
   });
   v.object("scheduler", [&](auto& s) {
     SchedulerConfig& sched = c.scheduler;
     s.field("name", sched.name, one_of(names.schedulers, "scheduler"));
-    s.field("warmup_epochs", sched.warmup_epochs, at_least(0));
+    s.field("warmup_epochs", sched.warmup_epochs, between(0, kMaxEpochs));
     s.field("per_domain", sched.per_domain);
-    s.field("step_size", sched.step_size, at_least(1));
+    s.field("step_size", sched.step_size, between(1, kMaxEpochs));
     s.field("gamma", sched.gamma, in_range(0.0, 1e3, false, true));
     s.field("min_lr", sched.min_lr, in_range(0.0, 1e3, true, true));
   });
-  v.field("epochs_per_domain", c.epochs_per_domain, at_least(1));
+  v.field("epochs_per_domain", c.epochs_per_domain, between(1, kMaxEpochs));
   v.object("replay", [&](auto& r) {
     r.field("enabled", c.replay.enabled);
-    r.field("capacity", c.replay.capacity, at_least(0));
+    r.field("capacity", c.replay.capacity, between(0, kMaxSamples));
     r.field("policy", c.replay.policy, one_of(names.replay_policies, "replay policy"));
     r.field("ratio", c.replay.ratio, in_range(0.0, 1.0, true, true));
   });
   v.object("pretrain", [&](auto& p) {
     p.field("enabled", c.pretrain.enabled);
-    p.field("num_samples", c.pretrain.num_samples, at_least(1));
+    p.field("num_samples", c.pretrain.num_samples, between(1, kMaxSamples));
     p.field("with_replacement", c.pretrain.with_replacement);
-    p.field("epochs", c.pretrain.epochs, at_least(0));
+    p.field("epochs", c.pretrain.epochs, between(0, kMaxEpochs));
   });
   v.object("baseline", [&](auto& b) {
     b.field("enabled", c.baseline.enabled);
-    b.field("epochs", c.baseline.epochs, at_least(0));
+    b.field("epochs", c.baseline.epochs, between(0, kMaxEpochs));
   });
   v.field("router_balancing", c.router_balancing);
   v.field("router_balance_strength", c.router_balance_strength,
           in_range(0.0, 1e6, true, true));
-  v.field("router_balance_anneal_epochs", c.router_balance_anneal_epochs, at_least(0));
+  v.field("router_balance_anneal_epochs", c.router_balance_anneal_epochs,
+          between(0, kMaxEpochs));
   v.field("router_balance_max", c.router_balance_max, in_range(0.0, 1e6, true, true));
   v.field("router_balance_min", c.router_balance_min, in_range(0.0, 1e6, true, true));
-  v.field("router_freeze_after_epochs", c.router_freeze_after_epochs, at_least(0));
+  v.field("router_freeze_after_epochs", c.router_freeze_after_epochs, between(0, kMaxEpochs));
   v.field("router_lr_multiplier", c.router_lr_multiplier, in_range(0.0, 1e6, true, true));
   v.field("moe_expert_lr_multiplier", c.moe_expert_lr_multiplier,
           in_range(0.0, 1e6, true, true));
   v.object("expert_merging", [&](auto& m) {
     m.field("enabled", c.expert_merging.enabled);
-    m.field("every_steps", c.expert_merging.every_steps, at_least(1));
+    m.field("every_steps", c.expert_merging.every_steps, between(1, kMaxSteps));
   });
   v.object("seeds", [&](auto& s) {
     SeedsConfig& seeds = c.seeds;
@@ -465,12 +516,18 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     }
   });
   v.field("device", c.device, Check<std::string>([](const std::string& d) -> std::string {
-            static const std::regex pattern("auto|cpu|cuda(:[0-9]+)?");
-            if (std::regex_match(d, pattern)) return "";
-            return "unknown device '" + d + "': expected auto, cpu, cuda or cuda:N";
+            // auto, cpu, cuda or cuda:N (N up to 4 digits).
+            const std::string_view cuda = "cuda:";
+            const bool indexed = d.size() > cuda.size() && d.size() <= cuda.size() + 4 &&
+                                 d.compare(0, cuda.size(), cuda) == 0 &&
+                                 std::all_of(d.begin() + cuda.size(), d.end(), [](char ch) {
+                                   return ch >= '0' && ch <= '9';
+                                 });
+            if (d == "auto" || d == "cpu" || d == "cuda" || indexed) return "";
+            return "unknown device '" + excerpt(d) + "': expected auto, cpu, cuda or cuda:N";
           }));
   v.field("amp", c.amp, one_of({"none", "bf16"}, "amp"));
-  v.field("num_threads", c.num_threads, at_least(0));
+  v.field("num_threads", c.num_threads, between(0, kMaxThreads));
   v.field("results_dir", c.results_dir);
   v.field("log_dir", c.log_dir);
 }
@@ -627,7 +684,7 @@ RunConfig resolve_run_config(const json& j, const NameCatalog& catalog,
   for (const auto& issue : issues) {
     message += "\n  ";
     if (issue.line > 0) message += "line " + std::to_string(issue.line) + ", ";
-    message += (issue.path.empty() ? "(root)" : issue.path) + ": " + issue.message;
+    message += (issue.path.empty() ? "(root)" : excerpt(issue.path, 120)) + ": " + issue.message;
   }
   throw ConfigError(message);
 }

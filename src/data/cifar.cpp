@@ -1,11 +1,13 @@
 #include "moedil/data/cifar.h"
 
 #include <cstring>
-#include <fstream>
+#include <sstream>
 #include <system_error>
 #include <vector>
 
 #include "moedil/common/error.h"
+#include "moedil/common/stop.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::data {
 namespace {
@@ -64,7 +66,7 @@ std::string layout_message(const Format& f, const fs::path& root) {
 /// (the unpacked archive), else root (the missing-file error then names root's files).
 fs::path data_folder(const Format& f, const fs::path& root) {
   std::error_code ec;
-  if (fs::exists(root / f.train_files.front(), ec)) return root;
+  if (io::path_present(root / f.train_files.front())) return root;
   if (fs::is_directory(root / f.nested, ec)) return root / f.nested;
   return root;
 }
@@ -72,14 +74,13 @@ fs::path data_folder(const Format& f, const fs::path& root) {
 /// Number of whole records in `path`; throws DataError when it is missing, empty or holds a
 /// partial record.
 int64_t count_records(const Format& f, const fs::path& root, const fs::path& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
+  if (!io::path_present(path)) {
     throw DataError(f.title + ": dataset file '" + path.string() + "' does not exist. " +
                     layout_message(f, root));
   }
-  const uintmax_t size = fs::file_size(path, ec);
-  if (ec) throw DataError(path.string() + ": cannot read its size (" + ec.message() + ")");
-  const auto record = static_cast<uintmax_t>(f.record_bytes());
+  // Names a FIFO, a directory or a symlink loop at the name (and never blocks on a FIFO).
+  const uint64_t size = io::InputFile(path).size();
+  const auto record = static_cast<uint64_t>(f.record_bytes());
   if (size == 0) {
     throw DataError(path.string() + ": the file is empty (expected " + f.title + " records of " +
                     std::to_string(record) + " bytes)");
@@ -96,11 +97,10 @@ int64_t count_records(const Format& f, const fs::path& root, const fs::path& pat
 /// Reads `path` whole into `buffer` (resized to `bytes`).
 void read_whole(const fs::path& path, int64_t bytes, std::vector<uint8_t>& buffer) {
   buffer.resize(static_cast<std::size_t>(bytes));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path.string() + ": cannot open for reading");
-  in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(bytes));
-  if (in.gcount() != static_cast<std::streamsize>(bytes)) {
-    throw DataError(path.string() + ": read " + std::to_string(in.gcount()) + " of " +
+  io::InputFile in(path);
+  const std::size_t got = in.read(buffer.data(), buffer.size());
+  if (got != buffer.size()) {
+    throw DataError(path.string() + ": read " + std::to_string(got) + " of " +
                     std::to_string(bytes) + " bytes");
   }
 }
@@ -109,10 +109,8 @@ void read_whole(const fs::path& path, int64_t bytes, std::vector<uint8_t>& buffe
 /// `defaults` when the file does not exist.
 std::vector<std::string> class_names(const fs::path& path, int64_t num_classes,
                                      const std::vector<std::string>& defaults) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return defaults;
-  std::ifstream in(path);
-  if (!in) throw DataError(path.string() + ": cannot open for reading");
+  if (!io::path_present(path)) return defaults;
+  std::istringstream in(io::read_input_file(path));
   std::vector<std::string> names;
   std::string line;
   while (std::getline(in, line)) {
@@ -161,6 +159,7 @@ Dataset load(const Format& f, const fs::path& root, const std::string& name,
   const std::size_t label_bytes = f.label_limits.size();
   std::vector<uint8_t> buffer;
   for (std::size_t i = 0; i < paths.size(); ++i) {
+    throw_if_stopped("loading " + paths[i].string());
     read_whole(paths[i], counts[i] * record, buffer);
     const uint8_t* in = buffer.data();
     for (int64_t r = 0; r < counts[i]; ++r, in += record) {

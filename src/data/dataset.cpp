@@ -1,6 +1,7 @@
 #include "moedil/data/dataset.h"
 
 #include "moedil/common/random.h"
+#include "moedil/common/stop.h"
 
 namespace moedil::data {
 
@@ -28,6 +29,7 @@ void compute_normalisation(Dataset& d) {
   at::Tensor sum_sq = at::zeros({channels}, at::kDouble);
   constexpr int64_t kChunk = 256;
   for (int64_t start = 0; start < d.size(); start += kChunk) {
+    throw_if_stopped("computing the normalisation of dataset '" + d.name + "'");
     const at::Tensor x =
         d.images.slice(0, start, std::min(start + kChunk, d.size())).to(at::kDouble).div_(255.0);
     sum += x.sum(at::IntArrayRef{0, 2, 3});

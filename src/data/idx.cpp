@@ -13,6 +13,8 @@
 #include <string>
 
 #include "moedil/common/error.h"
+#include "moedil/common/stop.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::data {
 namespace {
@@ -20,7 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr uint8_t kTypeUnsignedByte = 0x08;
-constexpr size_t kMaxChunk = size_t{1} << 30;       // largest single read/write call
+constexpr size_t kMaxChunk = size_t{1} << 30;       // largest single write call
+constexpr size_t kReadChunk = size_t{16} << 20;     // bytes read between stop polls
 constexpr size_t kInitialAlloc = size_t{64} << 20;  // data buffer grows from here if needed
 constexpr int64_t kMaxElements = int64_t{1} << 40;  // sanity bound on product(dims)
 
@@ -74,7 +77,10 @@ class Source {
   size_t read(uint8_t* buf, size_t n) {
     size_t got = 0;
     while (got < n) {
-      const size_t want = std::min(n - got, kMaxChunk);
+      if (stop_flag().load(std::memory_order_relaxed) != 0) {
+        throw_if_stopped("reading " + path_.string());
+      }
+      const size_t want = std::min(n - got, kReadChunk);
       if (gz_ != nullptr) {
         const int r = ::gzread(gz_, buf + got, static_cast<unsigned>(want));
         if (r < 0) gz_fail();
@@ -176,21 +182,8 @@ std::vector<uint8_t> make_header(const fs::path& path, const IdxArray& a) {
 }  // namespace
 
 IdxArray read_idx(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) fail(path, "file does not exist");
-    fail(path, std::string("cannot open: ") + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(path, std::string("cannot stat: ") + std::strerror(err));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    fail(path, "is a directory, expected an IDX file");
-  }
+  // Refuses a FIFO, device or directory at once (a FIFO would block the open forever).
+  const int fd = io::InputFile(path).release();
   uint8_t probe[2] = {0, 0};
   ssize_t probed;
   do {

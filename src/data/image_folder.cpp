@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <opencv2/core.hpp>
@@ -22,7 +21,9 @@
 #include <vector>
 
 #include "moedil/common/error.h"
+#include "moedil/common/stop.h"
 #include "moedil/io/atomic_file.h"
+#include "moedil/io/safe_file.h"
 #include "moedil/io/logging.h"
 
 namespace moedil::data {
@@ -78,9 +79,14 @@ std::vector<fs::path> list_dir(const fs::path& dir, bool folders) {
     const std::string name = file_name(it->path());
     if (name.empty() || name[0] == '.' || name == "__MACOSX") continue;
     std::error_code type_ec;
-    const bool wanted =
-        folders ? it->is_directory(type_ec) : it->is_regular_file(type_ec) && is_image_name(name);
-    if (wanted) out.push_back(it->path());
+    if (folders) {
+      if (it->is_directory(type_ec)) out.push_back(it->path());
+    } else if (is_image_name(name)) {
+      // A FIFO, device or broken link named like an image is refused, not skipped silently
+      // (a FIFO would block the decoder).
+      io::require_regular_file(it->path());
+      out.push_back(it->path());
+    }
   }
   if (ec) throw DataError("cannot list folder " + quote_path(dir) + ": " + ec.message());
   std::sort(out.begin(), out.end(),
@@ -186,6 +192,7 @@ std::vector<ImageFile> collect_files(std::vector<ClassDir> dirs) {
   });
   std::vector<ImageFile> files;
   for (const ClassDir& d : dirs) {
+    throw_if_stopped("listing the images of " + quote_path(d.dir));
     for (const fs::path& p : list_dir(d.dir, false)) {
       ImageFile f;
       f.path = p;
@@ -500,15 +507,17 @@ void write_cache(const fs::path& file, const std::string& key, const Dataset& d,
 /// Reads a cache file written by write_cache, bounds-checking every field.
 class CacheReader {
  public:
-  CacheReader(const fs::path& file, uint64_t size) : in_(file, std::ios::binary), left_(size) {}
+  explicit CacheReader(io::InputFile& in) : in_(in), left_(in.size()) {}
 
-  bool ok() const { return static_cast<bool>(in_); }
   uint64_t left() const { return left_; }
 
   bool bytes(void* p, uint64_t n) {
     if (n > left_) return false;
-    in_.read(static_cast<char*>(p), static_cast<std::streamsize>(n));
-    if (!in_) return false;
+    try {
+      if (in_.read(p, static_cast<std::size_t>(n)) != n) return false;
+    } catch (const DataError&) {  // a read error: the cache is ignored like a damaged one
+      return false;
+    }
     left_ -= n;
     return true;
   }
@@ -524,7 +533,7 @@ class CacheReader {
   }
 
  private:
-  std::ifstream in_;
+  io::InputFile& in_;
   uint64_t left_;
 };
 
@@ -532,17 +541,19 @@ class CacheReader {
 /// for a damaged file) otherwise.
 std::optional<Dataset> read_cache(const fs::path& file, const std::string& key,
                                   CacheExtras& extras) {
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) return std::nullopt;
-  const uintmax_t size = fs::file_size(file, ec);
-  if (ec) return std::nullopt;
-  CacheReader r(file, size);
   const auto fail = [&](const std::string& why) -> std::optional<Dataset> {
     io::logger()->warn("[data] ignoring cache file {}: {}; decoding the images again",
                        file.string(), why);
     return std::nullopt;
   };
-  if (!r.ok()) return fail("cannot open it");
+  if (!io::path_present(file)) return std::nullopt;
+  std::optional<io::InputFile> in;
+  try {
+    in.emplace(file);  // a FIFO or a link loop in the cache folder is ignored, never waited on
+  } catch (const DataError& e) {
+    return fail(e.what());
+  }
+  CacheReader r(*in);
   char magic[sizeof kCacheMagic];
   uint32_t version = 0;
   std::string stored_key;
@@ -648,6 +659,7 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
   int64_t reference = -1;  // image that fixes the size when not resizing
   if (o.resize <= 0) {
     for (int64_t i = 0; i < n && reference < 0; ++i) {
+      throw_if_stopped("decoding the images of dataset '" + name + "'");
       std::string why;
       const cv::Mat m = read_image(files[i].path, why);
       if (m.empty()) {
@@ -740,7 +752,7 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
   const auto worker = [&] {
     // An index is only taken while no error is known, and every taken index is finished, so the
     // lowest recorded error is the first error in file order (deterministic message).
-    while (!stop.load()) {
+    while (!stop.load() && stop_flag().load(std::memory_order_relaxed) == 0) {
       const int64_t i = next.fetch_add(1);
       if (i >= n) break;
       try {
@@ -767,6 +779,7 @@ Dataset decode(const std::string& name, const fs::path& root, const FileList& li
   for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (std::thread& t : pool) t.join();
+  throw_if_stopped("decoding the images of dataset '" + name + "'");
   if (error_index >= 0) throw DataError(error_message);
 
   // Drop the unreadable images: move the kept slots to the front.

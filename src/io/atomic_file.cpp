@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -123,6 +124,36 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   if (::rename(temp_path.c_str(), path.c_str()) != 0) throw_errno(path, "rename failed", errno);
   temp.dismiss();
   fsync_dir(path, dir);
+}
+
+bool is_atomic_temp_name(const std::string& name) {
+  // ".<name>.tmp-<digits>-<8 hex>"
+  if (name.size() < 2 || name[0] != '.') return false;
+  const std::size_t tmp = name.rfind(".tmp-");
+  if (tmp == std::string::npos || tmp < 2) return false;
+  const std::size_t dash = name.find('-', tmp + 5);
+  if (dash == std::string::npos || dash == tmp + 5 || name.size() - dash - 1 != 8) return false;
+  for (std::size_t i = tmp + 5; i < dash; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+  }
+  for (std::size_t i = dash + 1; i < name.size(); ++i) {
+    const char c = name[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::vector<fs::path> remove_stale_temp_files(const fs::path& dir) {
+  std::vector<fs::path> removed;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (!is_atomic_temp_name(name) || !it->is_regular_file(type_ec)) continue;
+    if (::unlink(it->path().c_str()) == 0) removed.push_back(it->path());
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
 }
 
 }  // namespace moedil::io

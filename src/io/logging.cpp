@@ -1,14 +1,52 @@
 #include "moedil/io/logging.h"
 
-#include <algorithm>
+#include <unistd.h>
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "moedil/common/error.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::io {
+namespace {
+
+/// Appends each formatted line to a descriptor from open_append_no_follow (spdlog's own file
+/// sink opens by name and follows a symbolic link planted there). Writes are unbuffered, so
+/// every line is in the file when logged.
+class AppendFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit AppendFileSink(int fd) : fd_(fd) {}
+  ~AppendFileSink() override { ::close(fd_); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw spdlog::spdlog_ex("cannot write the log file", errno);  // reported by spdlog
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  void flush_() override {}
+
+ private:
+  int fd_;
+};
+
+}  // namespace
 
 std::shared_ptr<spdlog::logger> logger() {
   static const std::shared_ptr<spdlog::logger> instance = [] {
@@ -27,9 +65,9 @@ std::shared_ptr<spdlog::sinks::sink> attach_log_file(const std::filesystem::path
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   std::shared_ptr<spdlog::sinks::sink> sink;
   try {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), /*truncate=*/false);
-  } catch (const spdlog::spdlog_ex& e) {
-    throw IoError("cannot open log file '" + path.string() + "': " + e.what());
+    sink = std::make_shared<AppendFileSink>(open_append_no_follow(path));
+  } catch (const IoError& e) {
+    throw IoError(std::string("cannot open log file: ") + e.what());
   }
   sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e %L] %v");
   logger()->sinks().push_back(sink);

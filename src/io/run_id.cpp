@@ -24,7 +24,68 @@ void check_name_part(const fs::path& parent, std::string_view what, std::string_
   }
 }
 
+/// Length of the UTF-8 sequence starting at s[i], or 0 when none starts there.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  std::size_t n = 0;
+  unsigned min = 0;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2, min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3, min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  unsigned code = c & (0x7f >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3f);
+  }
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  return n;
+}
+
 }  // namespace
+
+std::string safe_dir_name(std::string_view name) {
+  constexpr std::size_t kMaxBytes = 200;
+  std::string out;
+  for (std::size_t i = 0; i < name.size();) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    std::size_t n = 1;
+    std::string piece;
+    if (c >= 0x80) {
+      n = utf8_length(name, i);
+      piece = n > 0 ? std::string(name.substr(i, n)) : "_";
+      if (n == 0) n = 1;
+    } else {
+      piece = c < 0x20 || c == 0x7f || c == '/' || c == '\\' ? "_" : std::string(1, name[i]);
+    }
+    if (out.size() + piece.size() > kMaxBytes) break;
+    out += piece;
+    i += n;
+  }
+  if (out.empty()) return "config";
+  if (out.find_first_not_of('.') == std::string::npos) out.insert(0, "_");
+  return out;
+}
+
+fs::path config_results_dir(const fs::path& results_dir, std::string_view config_name) {
+  const fs::path dir = results_dir / safe_dir_name(config_name);
+  const fs::path root = results_dir.empty() ? fs::path(".") : results_dir;
+  const fs::path rel = (root / safe_dir_name(config_name))
+                           .lexically_normal()
+                           .lexically_relative(root.lexically_normal());
+  if (rel.empty() || rel == "." || *rel.begin() == "..") {
+    throw IoError("config name '" + safe_dir_name(config_name) + "' would put its runs outside " +
+                  root.string());
+  }
+  return dir;
+}
 
 std::string format_run_id(std::string_view model, std::string_view dataset,
                           std::chrono::system_clock::time_point when, uint16_t suffix) {

@@ -14,7 +14,8 @@ namespace moedil::io {
 
 std::optional<RunLock> RunLock::try_acquire(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / ".lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // No link followed, no wait on a FIFO planted at the name.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw IoError("cannot create lock file " + path.string() + ": " + std::strerror(errno));
   }
@@ -41,7 +42,7 @@ RunLock::~RunLock() {
 
 bool run_is_live(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / ".lock";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return false;
   const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   ::close(fd);

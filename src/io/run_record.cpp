@@ -1,11 +1,15 @@
 #include "moedil/io/run_record.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
+#include <limits>
 
 #include "moedil/common/error.h"
+#include "moedil/io/failure_note.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::io {
 namespace {
@@ -40,6 +44,7 @@ json metrics_json(const metrics::ClMetrics& m) {
           {"aia", m.aia},
           {"bwt", optional_number(m.bwt)},
           {"fwt", optional_number(m.fwt)},
+          {"fwt_baseline", optional_number(m.fwt_baseline)},
           {"forgetting", optional_number(m.forgetting)},
           {"forgetting_per_domain", m.forgetting_per_domain},
           {"plasticity", m.plasticity},
@@ -75,6 +80,18 @@ struct Field {
     return has(key) ? at(key).as<T>() : fallback;
   }
   bool is_null() const { return value.is_null(); }
+  /// A number the writer may have written as null: JSON has no NaN or infinity, so
+  /// nlohmann::json writes them as null (a failed run's loss, for example); null reads back as
+  /// NaN.
+  double number() const {
+    if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (!value.is_number()) fail("has the wrong type (" + std::string(value.type_name()) + ")");
+    return value.get<double>();
+  }
+  /// For number fields added to schema 1 after its first runs: the default when absent.
+  double number_or(const std::string& key, double fallback) const {
+    return has(key) ? at(key).number() : fallback;
+  }
 
   template <class T>
   T as() const {
@@ -95,7 +112,27 @@ struct Field {
 };
 
 std::optional<double> opt_double(const Field& f) {
-  return f.is_null() ? std::nullopt : std::optional<double>(f.as<double>());
+  return f.is_null() ? std::nullopt : std::optional<double>(f.number());
+}
+
+// Lists, matrices and maps of numbers, each element possibly null (= NaN, see Field::number).
+std::vector<double> numbers(const Field& f) {
+  std::vector<double> out;
+  for (const Field& v : f.items()) out.push_back(v.number());
+  return out;
+}
+
+std::vector<std::vector<double>> number_matrix(const Field& f) {
+  std::vector<std::vector<double>> out;
+  for (const Field& v : f.items()) out.push_back(numbers(v));
+  return out;
+}
+
+std::map<std::string, double> number_map(const Field& f) {
+  if (!f.value.is_object()) f.fail("is not an object");
+  std::map<std::string, double> out;
+  for (const auto& [key, v] : f.value.items()) out[key] = Field{v, f.path + "." + key}.number();
+  return out;
 }
 
 std::string opt_string(const Field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
@@ -114,8 +151,8 @@ std::vector<EvalRecord> read_evals(const Field& f) {
   for (const Field& v : f.items()) {
     EvalRecord e;
     e.domain = v.at("domain").as<std::string>();
-    e.acc = v.at("acc").as<double>();
-    e.loss = v.at("loss").as<double>();
+    e.acc = v.at("acc").number();
+    e.loss = v.at("loss").number();
     e.confusion = v.at("confusion").as<std::vector<std::vector<int64_t>>>();
     e.expert_usage = read_usage(v.at("expert_usage"));
     out.push_back(std::move(e));
@@ -161,6 +198,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   i.num_threads = run.at("num_threads").as<int64_t>();
   i.torch_version = run.at("torch_version").as<std::string>();
   i.git = run.at("git").as<std::string>();
+  i.workdir_git = run.get_or<std::string>("workdir_git", "");  // added to schema 1 later
   i.host = run.at("host").as<std::string>();
   i.started = run.at("started").as<std::string>();
   i.finished = opt_string(run.at("finished"));
@@ -173,42 +211,42 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     EpochRecord e;
     e.domain = f.at("domain").as<int64_t>();
     e.epoch = f.at("epoch").as<int64_t>();
-    e.lr = f.at("lr").as<double>();
-    e.train_loss = f.at("train_loss").as<double>();
-    e.aux_loss = f.at("aux_loss").as<double>();
-    e.train_acc = f.at("train_acc").as<double>();
-    e.seconds = f.at("seconds").as<double>();
-    e.eval_seconds = f.at("eval_seconds").as<double>();
-    e.samples_per_s = f.at("samples_per_s").as<double>();
+    e.lr = f.at("lr").number();
+    e.train_loss = f.at("train_loss").number();
+    e.aux_loss = f.at("aux_loss").number();
+    e.train_acc = f.at("train_acc").number();
+    e.seconds = f.at("seconds").number();
+    e.eval_seconds = f.at("eval_seconds").number();
+    e.samples_per_s = f.at("samples_per_s").number();
     // Added to schema 1 with the continual-learning options; older runs lack them.
-    e.balance_weight = f.get_or("balance_weight", 0.0);
+    e.balance_weight = f.number_or("balance_weight", 0.0);
     e.routers_frozen = f.get_or("routers_frozen", false);
     e.replayed = f.get_or<int64_t>("replayed", 0);
     e.eval = read_evals(f.at("eval"));
     e.expert_usage = read_usage(f.at("expert_usage"));
     if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
-      e.dropped_fraction = f.at("dropped_fraction").as<std::map<std::string, double>>();
+      e.dropped_fraction = number_map(f.at("dropped_fraction"));
     }
     if (f.has("routing_entropy")) {  // likewise
-      e.routing_entropy = f.at("routing_entropy").as<std::map<std::string, double>>();
+      e.routing_entropy = number_map(f.at("routing_entropy"));
       e.dead_experts = f.at("dead_experts").as<std::map<std::string, int64_t>>();
     }
     r.epochs.push_back(std::move(e));
   }
-  r.r_matrix = root.at("r_matrix").as<std::vector<std::vector<double>>>();
-  r.r_history = root.at("r_history").as<std::vector<std::vector<std::vector<double>>>>();
-  r.init_acc = root.at("init_acc").as<std::vector<double>>();
+  r.r_matrix = number_matrix(root.at("r_matrix"));
+  for (const Field& f : root.at("r_history").items()) r.r_history.push_back(number_matrix(f));
+  r.init_acc = numbers(root.at("init_acc"));
   if (root.has("baseline_acc") && !root.at("baseline_acc").is_null()) {
-    r.baseline_acc = root.at("baseline_acc").as<std::vector<double>>();
+    r.baseline_acc = numbers(root.at("baseline_acc"));
   }
   if (root.has("pretrain") && !root.at("pretrain").is_null()) {
     const Field pretrain = root.at("pretrain");
     PretrainRecord p;
     p.num_samples = pretrain.at("num_samples").as<int64_t>();
     p.epochs = pretrain.at("epochs").as<int64_t>();
-    p.train_loss = pretrain.at("train_loss").as<double>();
-    p.train_acc = pretrain.at("train_acc").as<double>();
-    p.seconds = pretrain.at("seconds").as<double>();
+    p.train_loss = pretrain.at("train_loss").number();
+    p.train_acc = pretrain.at("train_acc").number();
+    p.seconds = pretrain.at("seconds").number();
     p.class_counts = pretrain.at("class_counts").as<std::vector<int64_t>>();
     p.eval = read_evals(pretrain.at("eval"));
     r.pretrain = std::move(p);
@@ -237,31 +275,51 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   const Field m = root.at("metrics");
   if (!m.is_null()) {
     metrics::ClMetrics cl;
-    cl.acc = m.at("acc").as<double>();
-    cl.aia = m.at("aia").as<double>();
+    cl.acc = m.at("acc").number();
+    cl.aia = m.at("aia").number();
     cl.bwt = opt_double(m.at("bwt"));
     cl.fwt = opt_double(m.at("fwt"));
     cl.forgetting = opt_double(m.at("forgetting"));
-    cl.forgetting_per_domain = m.at("forgetting_per_domain").as<std::vector<double>>();
-    cl.plasticity = m.at("plasticity").as<double>();
+    cl.forgetting_per_domain = numbers(m.at("forgetting_per_domain"));
+    cl.plasticity = m.at("plasticity").number();
     cl.intransience = opt_double(m.at("intransience"));
+    if (m.has("fwt_baseline")) {
+      cl.fwt_baseline = opt_double(m.at("fwt_baseline"));
+    } else if (r.baseline_acc) {
+      // Written before fwt_baseline existed: with baselines, "fwt" was measured against them.
+      // It is fwt_baseline; fwt (GEM's, against init_acc) is computed from the matrix.
+      cl.fwt_baseline = cl.fwt;
+      cl.fwt.reset();
+      try {
+        cl.fwt = metrics::compute_cl_metrics(r.r_matrix, r.init_acc, std::nullopt).fwt;
+      } catch (const Error&) {
+        // an incomplete or non-finite matrix: GEM's FWT stays unknown
+      }
+    }
     r.metrics = cl;
   }
   return r;
 }
 
 RunRecord read_run_record(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path + ": cannot be opened");
-  std::stringstream text;
-  text << in.rdbuf();
+  // A regular file only: a FIFO planted as run.json would block every reader.
+  const std::string text = read_input_file(path);
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw DataError(path + ": not valid JSON (truncated?): " + e.what());
   }
-  return run_record_from_json(j, path);
+  RunRecord r = run_record_from_json(j, path);
+  if (r.run.status == "running") {
+    // The run could not rewrite run.json at its end (a full disk): its reserved note tells.
+    if (auto noted = read_failure_note(std::filesystem::path(path).parent_path())) {
+      r.run.status = noted->status;
+      r.run.error = noted->error;
+      r.run.finished = noted->finished;
+    }
+  }
+  return r;
 }
 
 json evals_to_json(const std::vector<EvalRecord>& evals) {
@@ -335,6 +393,7 @@ json to_json(const RunRecord& r) {
             {"num_threads", i.num_threads},
             {"torch_version", i.torch_version},
             {"git", i.git},
+            {"workdir_git", i.workdir_git},
             {"host", i.host},
             {"started", i.started},
             {"finished", i.finished.empty() ? json(nullptr) : json(i.finished)},

@@ -99,10 +99,14 @@ ClMetrics compute_cl_metrics(const Matrix& R, const std::vector<double>& init_ac
     m.bwt = bwt / static_cast<double>(last);
     m.forgetting = forgetting / static_cast<double>(last);
 
-    const std::vector<double>& b = baseline_acc ? *baseline_acc : init_acc;
     double fwt = 0.0;
-    for (size_t j = 1; j < T; ++j) fwt += R[j - 1][j] - b[j];
+    for (size_t j = 1; j < T; ++j) fwt += R[j - 1][j] - init_acc[j];
     m.fwt = fwt / static_cast<double>(last);
+    if (baseline_acc) {
+      double fwt_baseline = 0.0;
+      for (size_t j = 1; j < T; ++j) fwt_baseline += R[j - 1][j] - (*baseline_acc)[j];
+      m.fwt_baseline = fwt_baseline / static_cast<double>(last);
+    }
   }
 
   if (baseline_acc) {
@@ -119,6 +123,7 @@ std::string to_string(const ClMetrics& m) {
   append_metric(out, "AIA", m.aia);
   append_metric(out, "BWT", m.bwt);
   append_metric(out, "FWT", m.fwt);
+  append_metric(out, "FWT_baseline", m.fwt_baseline);
   append_metric(out, "forgetting", m.forgetting);
   append_metric(out, "plasticity", m.plasticity);
   append_metric(out, "intransience", m.intransience);

@@ -1,8 +1,6 @@
 #include "moedil/model/weights_file.h"
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <vector>
 
 #include <ATen/core/ivalue.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -10,6 +8,8 @@
 #include <torch/serialize/input-archive.h>
 
 #include "moedil/common/error.h"
+#include "moedil/common/sealed.h"
+#include "moedil/io/safe_file.h"
 
 namespace moedil::model {
 namespace {
@@ -29,10 +29,10 @@ void collect(torch::serialize::InputArchive& archive, const std::string& prefix,
   }
 }
 
-bool read_archive(const std::string& path, NamedTensors& out) {
+bool read_archive(std::string_view bytes, NamedTensors& out) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path, at::kCPU);
+    archive.load_from(bytes.data(), bytes.size(), at::kCPU);
   } catch (const c10::Error&) {
     return false;
   }
@@ -46,12 +46,10 @@ bool read_archive(const std::string& path, NamedTensors& out) {
   return true;
 }
 
-bool read_pickle(const std::string& path, NamedTensors& out) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+bool read_pickle(std::string_view bytes, NamedTensors& out) {
   c10::IValue value;
   try {
-    value = torch::pickle_load(bytes);
+    value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const c10::Error&) {
     return false;
   }
@@ -76,11 +74,23 @@ std::string list(const std::vector<std::string>& names) {
 }  // namespace
 
 NamedTensors read_weights_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) {
+  if (!io::path_present(path)) {
     throw DataError("model.init_weights: weights file '" + path + "' does not exist");
   }
+  std::string bytes;
+  try {
+    // Read once, as a regular file only (a FIFO would block, a directory is no archive).
+    bytes = io::read_input_file(path);
+  } catch (const DataError& e) {
+    throw DataError(std::string("model.init_weights: ") + e.what());
+  }
   NamedTensors out;
-  if (read_pickle(path, out) || read_archive(path, out)) return out;
+  // A moedil checkpoint is sealed: its archive is used only when its checksum matches.
+  if (const auto archive = unseal(bytes, kCheckpointSeal, path)) {
+    if (read_archive(*archive, out)) return out;
+    throw DataError("'" + path + "': its checksum matches but its archive cannot be read");
+  }
+  if (read_pickle(bytes, out) || read_archive(bytes, out)) return out;
   throw DataError("model.init_weights: '" + path +
                   "' is neither a LibTorch archive (torch::save, moedil checkpoint.pt) nor a "
                   "state dict saved with torch.save");

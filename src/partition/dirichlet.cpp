@@ -8,6 +8,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/common/stop.h"
 
 namespace moedil::partition {
 namespace {
@@ -232,6 +233,7 @@ std::vector<Domain> dirichlet_domains(const data::Dataset& d, const config::RunC
   } else {
     int64_t best_smallest = -1;
     for (int64_t attempt = 0; attempt < pc.retries && parts.empty(); ++attempt) {
+      throw_if_stopped("drawing the Dirichlet partitions");
       std::mt19937_64 engine(mix_seed(seed, {kDirichletStream, static_cast<uint64_t>(attempt)}));
       std::vector<std::vector<int64_t>> draw =
           cut_by_proportions(by_class, num_partitions, pc.alpha, engine);

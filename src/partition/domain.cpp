@@ -6,6 +6,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/common/stop.h"
 
 namespace moedil::partition {
 
@@ -56,6 +57,7 @@ std::vector<Domain> transform_domains(const data::Dataset& d, const config::RunC
       split_domain(d, std::move(all), c, static_cast<uint64_t>(c.seeds.partition), split_name);
   std::vector<Domain> domains;
   for (std::size_t j = 0; j < names.size(); ++j) {
+    throw_if_stopped("building domain '" + names[j] + "'");
     domains.push_back({names[j], images_of(j), d.labels, train_idx, test_idx});
   }
   return domains;
@@ -68,6 +70,7 @@ std::vector<Domain> partition_domains(const data::Dataset& d,
   std::vector<Domain> domains;
   for (std::size_t j = 0; j < parts.size(); ++j) {
     const std::string name = "p" + std::to_string(j);
+    throw_if_stopped("building domain '" + name + "'");
     auto [train, test] = split_domain(d, std::move(parts[j]), c, mix_seed(seed, {j}), name);
     domains.push_back({name, d.images, d.labels, std::move(train), std::move(test)});
   }

@@ -10,6 +10,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/common/stop.h"
 
 namespace moedil::partition {
 namespace {
@@ -51,21 +52,29 @@ at::Tensor add_gaussian_noise(const at::Tensor& images, double level, uint64_t s
   const int64_t n = source.numel();
   const double scale = level * 255.0;
   const int64_t blocks = (n + kNoiseBlock - 1) / kNoiseBlock;
-  at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      std::mt19937_64 engine(mix_seed(seed, {static_cast<uint64_t>(b)}));
-      const int64_t end = std::min(n, (b + 1) * kNoiseBlock);
-      for (int64_t i = b * kNoiseBlock; i < end; i += 2) {
-        // Box-Muller: two independent normals from two uniforms.
-        const double radius = std::sqrt(-2.0 * std::log(uniform_open01(engine)));
-        const double angle = 2.0 * kPi * uniform_open01(engine);
-        dst[i] = to_pixel(static_cast<double>(in[i]) + scale * radius * std::cos(angle));
-        if (i + 1 < end) {
-          dst[i + 1] = to_pixel(static_cast<double>(in[i + 1]) + scale * radius * std::sin(angle));
+  // Groups of 256 blocks (16 Mi pixels) at a time, so a stop request is honoured between them;
+  // every block draws from its own seed, so the grouping does not change the result.
+  constexpr int64_t kGroup = 256;
+  for (int64_t group = 0; group < blocks; group += kGroup) {
+    throw_if_stopped("adding noise to the images");
+    const int64_t group_end = std::min(blocks, group + kGroup);
+    at::parallel_for(group, group_end, 1, [&](int64_t first, int64_t last) {
+      for (int64_t b = first; b < last; ++b) {
+        std::mt19937_64 engine(mix_seed(seed, {static_cast<uint64_t>(b)}));
+        const int64_t end = std::min(n, (b + 1) * kNoiseBlock);
+        for (int64_t i = b * kNoiseBlock; i < end; i += 2) {
+          // Box-Muller: two independent normals from two uniforms.
+          const double radius = std::sqrt(-2.0 * std::log(uniform_open01(engine)));
+          const double angle = 2.0 * kPi * uniform_open01(engine);
+          dst[i] = to_pixel(static_cast<double>(in[i]) + scale * radius * std::cos(angle));
+          if (i + 1 < end) {
+            dst[i + 1] =
+                to_pixel(static_cast<double>(in[i + 1]) + scale * radius * std::sin(angle));
+          }
         }
       }
-    }
-  });
+    });
+  }
   return out;
 }
 

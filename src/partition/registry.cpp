@@ -1,5 +1,7 @@
 #include "moedil/partition/registry.h"
 
+#include "moedil/common/stop.h"
+
 #include "moedil/partition/dirichlet.h"
 #include "moedil/partition/domain_incremental.h"
 #include "moedil/partition/noise.h"
@@ -43,6 +45,7 @@ const Registry<Partitioner>& partition_registry() {
 }
 
 std::vector<Domain> make_domains(const data::Dataset& d, const config::RunConfig& c) {
+  throw_if_stopped("partitioning the dataset");
   return partition_registry().get(c.partition.type).build(d, c);
 }
 

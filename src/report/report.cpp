@@ -34,7 +34,7 @@ std::string safe_name(const std::string& s) {
                     ch == '.' || ch == '-' || ch == '_';
     out += ok ? ch : '_';
   }
-  return out.empty() ? "_" : out;
+  return out.empty() || out == "." || out == ".." ? "_" + out : out;
 }
 
 // Every figure of one run; a figure that cannot be drawn (no data yet) is left out.
@@ -126,12 +126,16 @@ ReportFormats parse_formats(const std::string& list) {
 ReportOutput write_report(const Collection& c, const fs::path& out_dir, const ReportFormats& formats) {
   std::vector<RunSummary> runs;
   std::vector<const io::RunRecord*> records;
+  std::vector<std::string> groups;
   for (const LoadedRun& r : c.runs) {
     runs.push_back(summarize_run(r.record, r.path.string()));
+    if (!r.group.empty()) runs.back().group = r.group;
+    runs.back().varied = r.varied;
     records.push_back(&r.record);
+    groups.push_back(runs.back().group);
   }
   const std::vector<ConfigSummary> configs = summarize_configs(runs, c.configs);
-  const Table t_runs = runs_table(runs);
+  const Table t_runs = runs_table(runs, c.varied_keys);
   const Table t_status = status_table(runs);
   const Table t_stats = config_stats_table(configs);
   const Table t_side = configs_side_by_side(configs);
@@ -164,32 +168,40 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     w.text("configs.csv", to_csv(t_stats));
     w.text("configs_side_by_side.csv", to_csv(t_side));
     w.text("final_domain_acc.csv", to_csv(t_domain));
-    w.text("class_metrics.csv", to_csv(class_metrics_long(records)));
+    w.text("class_metrics.csv", to_csv(class_metrics_long(records, groups)));
     if (!c.problems.empty()) w.text("problems.csv", to_csv(t_problems));
   }
 
   const std::string title = "moedil report: " + c.title;
   const std::string definitions =
-      "ACC, AIA, BWT, FWT, forgetting, plasticity and intransience as in README \"Metrics\"; "
-      "balanced_acc = mean over domains of the mean per-class recall in the last evaluation "
-      "(classes without true samples excluded). std is the sample standard deviation (n - 1); "
-      "the 95% CI is mean +- t(0.975, n-1) * std / sqrt(n); both are n/a for n = 1. Only "
-      "completed runs enter the statistics.";
+      "Runs are grouped by experiment: the config name and the effective configuration (the "
+      "resolved config with its overrides, seeds and run placement excluded); a config name "
+      "with several is shown with the keys that differ, e.g. quickstart[model.moe_top_k=2]. "
+      "ACC, AIA, BWT, FWT (GEM: against the accuracy before training), FWT_baseline (against "
+      "the baselines, when they ran), forgetting, plasticity and intransience as in README "
+      "\"Metrics\"; balanced_acc = mean over domains of the mean per-class recall in the last "
+      "evaluation (classes without true samples excluded). std is the sample standard deviation "
+      "(n - 1); the 95% CI is mean +- t(0.975, n-1) * std / sqrt(n); both are n/a for n = 1. "
+      "Only completed runs enter the statistics.";
   if (formats.md) {
+    // Every name, path and message from run.json goes through md_escape: never markup.
     std::ostringstream md;
-    md << "# " << title << "\n\n" << definitions << "\n\n";
-    if (*kNoFigures) md << kNoFigures << "\n\n";
+    md << "# " << md_escape(title) << "\n\n" << md_escape(definitions) << "\n\n";
+    if (*kNoFigures) md << md_escape(kNoFigures) << "\n\n";
     if (!t_problems.rows.empty()) md << to_markdown(t_problems) << "\n";
     md << to_markdown(t_side) << "\n" << to_markdown(t_stats) << "\n" << to_markdown(t_domain) << "\n";
-    for (const Figure& f : overview) md << "![" << f.caption << "](" << f.rel_path << ")\n\n";
+    for (const Figure& f : overview) md << "![" << md_escape(f.caption) << "](" << f.rel_path << ")\n\n";
     if (!t_status.rows.empty()) md << to_markdown(t_status) << "\n";
     md << to_markdown(t_runs) << "\n";
     for (std::size_t i = 0; i < c.runs.size(); ++i) {
       const io::RunRecord& r = c.runs[i].record;
-      md << "## Run " << r.run.id << " (" << r.run.config_name << ", " << r.run.status << ")\n\n"
-         << "`" << c.runs[i].path.string() << "`\n\n";
-      if (!r.run.error.empty()) md << "Error: " << r.run.error << "\n\n";
-      for (const Figure& f : per_run[i]) md << "![" << f.caption << "](" << f.rel_path << ")\n\n";
+      md << "## Run " << md_escape(r.run.id) << " (" << md_escape(runs[i].group) << ", "
+         << md_escape(r.run.status) << ")\n\n"
+         << "File: " << md_escape(c.runs[i].path.string()) << "\n\n";
+      if (!r.run.error.empty()) md << "Error: " << md_escape(r.run.error) << "\n\n";
+      for (const Figure& f : per_run[i]) {
+        md << "![" << md_escape(f.caption) << "](" << f.rel_path << ")\n\n";
+      }
       md << to_markdown(final_class_table(r)) << "\n" << to_markdown(epoch_balanced_table(r)) << "\n";
     }
     w.text("report.md", md.str());
@@ -211,7 +223,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     page.table(t_runs);
     for (std::size_t i = 0; i < c.runs.size(); ++i) {
       const io::RunRecord& r = c.runs[i].record;
-      page.heading("Run " + r.run.id + " (" + r.run.config_name + ", " + r.run.status + ")", 3);
+      page.heading("Run " + r.run.id + " (" + runs[i].group + ", " + r.run.status + ")", 3);
       page.paragraph(c.runs[i].path.string() + (r.run.error.empty() ? "" : "; error: " + r.run.error));
       for (const Figure& f : per_run[i]) page.image(f.png, f.caption);
       page.details_begin("Per-class precision, recall, F1 at the end");

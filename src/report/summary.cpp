@@ -8,10 +8,10 @@ namespace moedil::report {
 std::array<std::optional<double>, kMetricNames.size()> RunSummary::values() const {
   std::array<std::optional<double>, kMetricNames.size()> v;
   if (cl) {
-    v = {cl->acc, cl->aia, cl->bwt, cl->fwt, cl->forgetting, cl->plasticity, cl->intransience,
-         std::nullopt};
+    v = {cl->acc,        cl->aia,        cl->bwt,          cl->fwt,     cl->fwt_baseline,
+         cl->forgetting, cl->plasticity, cl->intransience, std::nullopt};
   }
-  v[7] = balanced_acc;
+  v[kMetricNames.size() - 1] = balanced_acc;
   return v;
 }
 
@@ -19,6 +19,7 @@ RunSummary summarize_run(const io::RunRecord& r, const std::string& path) {
   RunSummary s;
   s.id = r.run.id;
   s.config_name = r.run.config_name;
+  s.group = r.run.config_name;
   s.path = path;
   s.status = r.run.status;
   s.error = r.run.error;
@@ -70,7 +71,7 @@ std::vector<ConfigSummary> summarize_configs(const std::vector<RunSummary>& runs
     std::array<std::vector<std::optional<double>>, kMetricNames.size()> values;
     std::vector<std::vector<std::optional<double>>> per_domain;
     for (const RunSummary& r : runs) {
-      if (r.config_name != name) continue;
+      if (r.group != name) continue;
       if (!r.completed()) {
         ++c.not_completed;
         continue;

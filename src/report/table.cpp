@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <regex>
 #include <sstream>
+
+#include "moedil/common/printable.h"
 
 namespace moedil::report {
 
@@ -39,15 +42,23 @@ std::string Cell::csv() const {
 }
 
 std::string to_text(const Table& t) {
-  std::vector<std::size_t> width(t.columns.size(), 0);
-  for (std::size_t c = 0; c < t.columns.size(); ++c) width[c] = t.columns[c].size();
+  // Cells come from run.json files and paths: control characters are shown as escapes.
+  std::vector<std::string> columns;
+  for (const auto& c : t.columns) columns.push_back(printable(c));
+  std::vector<std::vector<std::string>> cells;
   for (const auto& row : t.rows) {
+    cells.emplace_back();
+    for (const Cell& cell : row) cells.back().push_back(printable(cell.display()));
+  }
+  std::vector<std::size_t> width(columns.size(), 0);
+  for (std::size_t c = 0; c < columns.size(); ++c) width[c] = columns[c].size();
+  for (const auto& row : cells) {
     for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) {
-      width[c] = std::max(width[c], row[c].display().size());
+      width[c] = std::max(width[c], row[c].size());
     }
   }
   std::ostringstream out;
-  if (!t.title.empty()) out << t.title << "\n";
+  if (!t.title.empty()) out << printable(t.title) << "\n";
   auto line = [&](auto cell_text, auto right) {
     for (std::size_t c = 0; c < width.size(); ++c) {
       const std::string s = cell_text(c);
@@ -58,27 +69,24 @@ std::string to_text(const Table& t) {
     out << "\n";
   };
   // Headers of number columns are right-aligned like their numbers.
-  line([&](std::size_t c) { return t.columns[c]; },
+  line([&](std::size_t c) { return columns[c]; },
        [&](std::size_t c) { return !t.rows.empty() && c < t.rows[0].size() && t.rows[0][c].is_number; });
   std::size_t total = 0;
   for (std::size_t w : width) total += w;
   out << std::string(total + 2 * (width.empty() ? 0 : width.size() - 1), '-') << "\n";
-  for (const auto& row : t.rows) {
-    line([&](std::size_t c) { return c < row.size() ? row[c].display() : std::string(); },
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    line([&](std::size_t c) { return c < cells[r].size() ? cells[r][c] : std::string(); },
          [&](std::size_t c) { return c < row.size() && row[c].is_number; });
   }
   return out.str();
 }
 
 namespace {
-std::string md_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '|') out += "\\|";
-    else if (ch == '\n') out += ' ';
-    else out += ch;
-  }
-  return out;
+// A number as a spreadsheet reads it: "-0.25", "3", "1e-05" (kept as they are in CSV).
+bool plain_number(const std::string& s) {
+  static const std::regex number(R"([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)");
+  return std::regex_match(s, number);
 }
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -90,6 +98,25 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 }  // namespace
+
+std::string md_escape(const std::string& s) {
+  static const std::string significant = "\\`*_{}[]<>()#!|~&$";
+  std::string out;
+  for (char ch : printable(s)) {
+    if (significant.find(ch) != std::string::npos) out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+std::string csv_text(const std::string& raw) {
+  const std::string s = printable(raw);
+  if (!s.empty() && std::string("=+-@\t\r").find(s.front()) != std::string::npos &&
+      !plain_number(s)) {
+    return "'" + s;
+  }
+  return s;
+}
 
 std::string to_markdown(const Table& t) {
   std::ostringstream out;
@@ -105,7 +132,9 @@ std::string to_markdown(const Table& t) {
   for (const auto& row : t.rows) {
     out << "|";
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
-      out << " " << (c < row.size() ? md_escape(row[c].display()) : "") << " |";
+      const bool num = c < row.size() && row[c].is_number;
+      out << " " << (c >= row.size() ? "" : num ? row[c].display() : md_escape(row[c].display()))
+          << " |";
     }
     out << "\n";
   }
@@ -115,12 +144,14 @@ std::string to_markdown(const Table& t) {
 std::string to_csv(const Table& t) {
   std::ostringstream out;
   for (std::size_t c = 0; c < t.columns.size(); ++c) {
-    out << (c ? "," : "") << csv_field(t.columns[c]);
+    out << (c ? "," : "") << csv_field(csv_text(t.columns[c]));
   }
   out << "\n";
   for (const auto& row : t.rows) {
     for (std::size_t c = 0; c < t.columns.size(); ++c) {
-      out << (c ? "," : "") << (c < row.size() ? csv_field(row[c].csv()) : "");
+      const bool num = c < row.size() && row[c].is_number;
+      out << (c ? "," : "")
+          << (c >= row.size() ? "" : csv_field(num ? row[c].csv() : csv_text(row[c].csv())));
     }
     out << "\n";
   }

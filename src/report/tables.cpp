@@ -35,12 +35,16 @@ std::string domain_name(const io::RunRecord& r, std::size_t j, const io::EvalRec
 
 }  // namespace
 
-Table runs_table(const std::vector<RunSummary>& runs) {
+Table runs_table(const std::vector<RunSummary>& runs, const std::vector<std::string>& varied_keys) {
   Table t{"Runs (completed)", {"config", "run", "seed"}, {}};
+  for (const std::string& key : varied_keys) t.columns.push_back(key);
   for (const char* m : kMetricNames) t.columns.emplace_back(m);
   for (const RunSummary& r : runs) {
     if (!r.completed()) continue;
-    std::vector<Cell> row{r.config_name, r.id, r.seed};
+    std::vector<Cell> row{r.group, r.id, r.seed};
+    for (std::size_t k = 0; k < varied_keys.size(); ++k) {
+      row.emplace_back(k < r.varied.size() ? r.varied[k] : std::string());
+    }
     for (const auto& v : r.values()) row.push_back(Cell::num(v));
     t.rows.push_back(std::move(row));
   }
@@ -53,7 +57,7 @@ Table status_table(const std::vector<RunSummary>& runs) {
           {}};
   for (const RunSummary& r : runs) {
     if (r.completed()) continue;
-    t.rows.push_back({r.config_name, r.id, r.status, Cell::integer(r.domains_trained),
+    t.rows.push_back({r.group, r.id, r.status, Cell::integer(r.domains_trained),
                       Cell::integer(r.epochs_done), r.error, r.path});
   }
   return t;
@@ -145,12 +149,15 @@ Table epoch_balanced_table(const io::RunRecord& r) {
   return t;
 }
 
-Table class_metrics_long(const std::vector<const io::RunRecord*>& records) {
+Table class_metrics_long(const std::vector<const io::RunRecord*>& records,
+                         const std::vector<std::string>& groups) {
   Table t{"Per-class metrics per epoch",
           {"config", "run", "epoch_index", "trained_domain", "epoch", "eval_domain", "class",
            "support", "predicted", "precision", "recall", "f1"},
           {}};
-  for (const io::RunRecord* r : records) {
+  for (std::size_t n = 0; n < records.size(); ++n) {
+    const io::RunRecord* r = records[n];
+    const std::string& group = n < groups.size() ? groups[n] : r->run.config_name;
     for (std::size_t i = 0; i < r->epochs.size(); ++i) {
       const io::EpochRecord& e = r->epochs[i];
       const std::string trained = e.domain >= 0 && e.domain < static_cast<int64_t>(r->domains.size())
@@ -159,7 +166,7 @@ Table class_metrics_long(const std::vector<const io::RunRecord*>& records) {
       for (std::size_t j = 0; j < e.eval.size(); ++j) {
         const auto ms = class_metrics(e.eval[j].confusion);
         for (std::size_t k = 0; k < ms.size(); ++k) {
-          t.rows.push_back({r->run.config_name, r->run.id,
+          t.rows.push_back({group, r->run.id,
                             Cell::integer(static_cast<long long>(i)), trained,
                             Cell::integer(e.epoch), domain_name(*r, j, e.eval[j]),
                             Cell::integer(static_cast<long long>(k)), Cell::integer(ms[k].support),

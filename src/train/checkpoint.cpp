@@ -7,12 +7,30 @@
 #include <torch/serialize/output-archive.h>
 
 #include "moedil/common/error.h"
+#include "moedil/common/sealed.h"
 #include "moedil/io/atomic_file.h"
+#include "moedil/io/logging.h"
 
 namespace moedil::train {
 namespace {
 
 constexpr int64_t kCheckpointVersion = 1;
+
+/// The whole file, refusing what is not a regular file (a FIFO would block the read forever).
+std::string read_whole_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw DataError("checkpoint " + path.string() +
+                    (std::filesystem::exists(path, ec) ? " is not a regular file"
+                                                       : " does not exist"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("checkpoint " + path.string() + " cannot be opened");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw DataError("checkpoint " + path.string() + " cannot be read");
+  return bytes.str();
+}
 
 }  // namespace
 
@@ -33,16 +51,33 @@ void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module&
   } catch (const c10::Error& e) {
     throw IoError("cannot serialise checkpoint " + path.string() + ": " + e.what_without_backtrace());
   }
-  io::write_file_atomic(path, bytes.str());
+  const std::string payload = bytes.str();
+  std::string content = sealed_header(kCheckpointSeal, payload);
+  content.reserve(content.size() + payload.size());
+  content += payload;
+  io::write_file_atomic(path, content);
+}
+
+std::string checkpoint_payload(const std::filesystem::path& path) {
+  std::string bytes = read_whole_file(path);
+  const std::optional<std::string_view> payload =
+      unseal(bytes, kCheckpointSeal, "checkpoint " + path.string());
+  if (payload) return std::string(*payload);
+  if (bytes.rfind("PK", 0) == 0) {
+    io::logger()->warn("[checkpoint] {} has no checksum (written before moedil sealed its "
+                       "checkpoints): loaded without verification",
+                       path.string());
+    return bytes;
+  }
+  throw DataError("checkpoint " + path.string() + " is not a moedil checkpoint");
 }
 
 nlohmann::json load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
                                torch::optim::Optimizer& optimizer, const c10::Device& device) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError("checkpoint " + path.string() + " cannot be opened");
+  const std::string payload = checkpoint_payload(path);
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(in, device);
+    archive.load_from(payload.data(), payload.size(), device);
     c10::IValue version;
     if (!archive.try_read("moedil_checkpoint_version", version) || !version.isInt() ||
         version.toInt() != kCheckpointVersion) {

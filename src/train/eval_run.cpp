@@ -12,6 +12,7 @@
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
+#include "moedil/train/eval_dump.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/experiment.h"
 #include "moedil/train/trainer.h"
@@ -42,7 +43,8 @@ std::pair<std::string, int64_t> parse_fixed_expert(const std::string& spec) {
 
 RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
                            const std::vector<std::string>& overrides,
-                           const std::vector<std::string>& fixed_experts) {
+                           const std::vector<std::string>& fixed_experts,
+                           const EvalDump* dump) {
   const io::RunRecord record = read_saved_run(run_dir);
   const config::RunConfig c = config_of_run(record, run_dir, overrides);
   const std::filesystem::path checkpoint = run_dir / "checkpoint.pt";
@@ -79,10 +81,21 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
   RunEvaluation out;
   out.run_id = record.run.id;
   const data::Normalizer normalizer(dataset.mean, dataset.stddev, device);
-  for (const auto& d : domains) {
+  nlohmann::json dumped_domains = nlohmann::json::array();
+  for (std::size_t j = 0; j < domains.size(); ++j) {
+    const partition::Domain& d = domains[j];
     const data::Batches batches(d.images.to(device), d.labels.to(device), d.test_idx,
                                 c.eval_batch_size, normalizer);
-    const Evaluation ev = evaluate(*net, batches, dataset.num_classes);
+    Evaluation ev;
+    if (dump) {
+      const std::string sub = "domain" + std::to_string(j);
+      ev = evaluate_and_dump(*net, batches, d.test_idx, dataset.num_classes, dump->dir / sub,
+                             dump->inputs);
+      dumped_domains.push_back({{"index", j}, {"name", d.name}, {"dir", sub},
+                                {"samples", d.test_idx.numel()}, {"acc", ev.acc}});
+    } else {
+      ev = evaluate(*net, batches, dataset.num_classes);
+    }
     io::EvalRecord rec{d.name, ev.acc, ev.loss, {}, usage_by_layer(ev.usage)};
     for (int64_t t = 0; t < dataset.num_classes; ++t) {
       rec.confusion.emplace_back(ev.confusion.begin() + t * dataset.num_classes,
@@ -94,6 +107,27 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
   out.epochs_trained = static_cast<int64_t>(record.epochs.size());
   if (!record.epochs.empty()) {
     for (const auto& v : record.epochs.back().eval) out.recorded_acc.push_back(v.acc);
+  }
+  if (dump) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& layer : net->moe_layers()) {
+      layers.push_back({{"name", layer.name},
+                        {"experts", layer.mixture->options().num_experts()},
+                        {"files", {"gates." + layer.name + ".npy", "experts." + layer.name + ".npy"}}});
+    }
+    std::vector<std::string> files{"logits.npy", "labels.npy", "predictions.npy", "rows.npy"};
+    if (dump->inputs) files.push_back("inputs.npy");
+    io::write_file_atomic(dump->dir / "index.json",
+                          nlohmann::json{{"run_id", record.run.id},
+                                         {"checkpoint", checkpoint.string()},
+                                         {"epochs_trained", record.epochs.size()},
+                                         {"fixed_experts", fixed_experts},
+                                         {"num_classes", dataset.num_classes},
+                                         {"domains", dumped_domains},
+                                         {"files", files},
+                                         {"moe_layers", layers}}
+                                  .dump(1) +
+                              "\n");
   }
   out.written = run_dir / ("eval" + suffix + ".json");
   io::write_file_atomic(out.written, nlohmann::json{{"run_id", out.run_id},

@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "moedil/common/stop.h"
+
 namespace moedil::train {
 
 Evaluation evaluate(model::ClassifierImpl& model, const data::Batches& batches,
-                    int64_t num_classes) {
+                    int64_t num_classes, const BatchObserver& on_batch) {
   const bool was_training = model.is_training();
   model.eval();
   model.reset_expert_usage(/*training=*/false);
@@ -16,8 +18,10 @@ Evaluation evaluate(model::ClassifierImpl& model, const data::Batches& batches,
   at::Tensor confusion;
   at::Tensor loss_sum;
   for (int64_t b = 0; b < batches.num_batches(); ++b) {
+    if (stop_flag().load(std::memory_order_relaxed) != 0) throw_if_stopped("evaluating");
     const auto [x, y] = batches.get(b);
     const at::Tensor logits = model.forward(x);
+    if (on_batch) on_batch(x, y, logits);
     const at::Tensor loss = at::cross_entropy_loss(logits, y, {}, at::Reduction::Sum);
     const at::Tensor cells = at::bincount(y * num_classes + logits.argmax(1), {},
                                           num_classes * num_classes);

@@ -6,8 +6,8 @@
 
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -17,12 +17,17 @@
 #include <torch/version.h>
 
 #include "moedil/common/error.h"
+#include "moedil/common/stop.h"
 #include "moedil/data/registry.h"
 #include "moedil/config/overrides.h"
 #include "moedil/io/free_space.h"
+#include "moedil/io/failure_note.h"
 #include "moedil/io/logging.h"
-#include "moedil/io/run_lock.h"
+#include "moedil/io/atomic_file.h"
+#include "moedil/io/provenance.h"
+#include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
+#include "moedil/io/safe_file.h"
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
@@ -36,16 +41,6 @@
 
 namespace moedil::train {
 namespace {
-
-std::string command_output(const char* command) {
-  std::array<char, 256> buffer{};
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command, "r"), pclose);
-  if (!pipe) return out;
-  while (fgets(buffer.data(), buffer.size(), pipe.get())) out += buffer.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 std::string host_name() {
   std::array<char, 256> name{};
@@ -91,15 +86,61 @@ int64_t resolve_num_threads(int64_t num_threads) {
   return cores > 0 ? static_cast<int64_t>(cores) : 1;
 }
 
-RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
+namespace {
+
+/// ConfigError unless run.json can record the config's strings (JSON needs valid UTF-8);
+/// checked before anything is loaded or created.
+void require_recordable(const config::RunConfig& c) {
+  using json = nlohmann::json;
+  const auto shown = [](const std::string& s) {
+    return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  try {
+    (void)json(c.config_name).dump();
+  } catch (const json::type_error&) {
+    throw ConfigError("config file name " + shown(c.config_name) +
+                      " is not valid UTF-8, so run.json cannot record it; rename the file");
+  }
+  try {
+    (void)config::to_json(c).dump();
+  } catch (const json::type_error& e) {
+    throw ConfigError("config " + shown(c.config_name) +
+                      ": a string in it is not valid UTF-8, so run.json cannot record it (" +
+                      e.what() + ")");
+  }
+}
+
+/// A stop that cut a continued run's start short (loading, building) is recorded in the
+/// run.json of its earlier attempt, which otherwise keeps saying "running" (killed) or its old
+/// status. Best effort: the stop is what matters.
+void record_interrupted_start(const std::filesystem::path& run_json, const std::string& why) {
+  try {
+    if (!io::path_present(run_json)) return;
+    io::RunRecord r = io::read_run_record(run_json.string());
+    if (r.run.status == "completed") return;
+    r.run.status = "interrupted";
+    r.run.error = why;
+    r.run.finished = io::utc_now_iso();
+    ResultsWriter(run_json).write(r);
+  } catch (const std::exception&) {
+  }
+}
+
+/// The run itself, in `hold`'s directory when one is held already (an explicit run directory),
+/// else in a fresh one created once everything that can fail on bad input has been built.
+/// `started` becomes true once run.json has been written; from then on every outcome,
+/// failures and stops included, is recorded in it (or, when it cannot be rewritten, in the
+/// reserved failure note).
+RunResult run_held(const config::RunConfig& c, const RunPlace& place,
+                   std::optional<io::RunDirHold>& hold, bool& started) {
   auto log = io::logger();
   const c10::Device device = resolve_device(c.device);
   const int64_t threads = resolve_num_threads(c.num_threads);
   at::set_num_threads(static_cast<int>(threads));
   configure_backends(device);
 
-  // Everything that can fail on bad input happens before the run directory exists, so a bad
-  // config or missing dataset leaves no run behind.
+  // Everything that can fail on bad input happens before a fresh run directory exists, so a
+  // bad config or missing dataset leaves no run behind. Each phase polls the stop flag.
   RunResult result;
   const auto data_start = std::chrono::steady_clock::now();
   const data::Dataset dataset = data::make_dataset(c);
@@ -125,113 +166,122 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
     m->to(device);
     return m;
   };
+  throw_if_stopped("building the model");
   // Building the trainer builds the model, optimizer, loss and schedule: their config errors
   // surface here, before any run directory exists.
   Trainer trainer(c, domains, make_model, device, dataset.num_classes, dataset.mean,
                   dataset.stddev, result.record);
+  throw_if_stopped("building the model");
 
   io::RunRecord& record = result.record;
   // Checkpoints are rewritten through a temp file, so two must fit at once, with room to spare.
   const int64_t checkpoint_bytes = estimate_checkpoint_bytes(*trainer.model(), 2, 1 << 20);
+  // A config's name becomes a directory name only made safe (no "..", no separators): runs
+  // always stay inside results_dir.
   const std::filesystem::path parent =
-      place.run_dir.empty() ? std::filesystem::path(c.results_dir) / c.config_name
-                            : place.run_dir;
+      hold ? hold->dir() : io::config_results_dir(c.results_dir, c.config_name);
   io::require_free_space(parent, 2 * checkpoint_bytes + (16 << 20),
                          "this run's checkpoints and results");
-  io::RunDir run_dir;
-  if (place.run_dir.empty()) {
-    run_dir = io::create_run_dir(parent, c.model.name, c.dataset);
-  } else {
-    // "runs/x/" names the directory x, like "runs/x".
-    const std::filesystem::path dir =
-        place.run_dir.filename().empty() ? place.run_dir.parent_path() : place.run_dir;
-    run_dir = {dir.filename().string(), dir};
-    if (!place.resume && std::filesystem::exists(run_dir.dir / "run.json")) {
-      throw UsageError(run_dir.dir.string() + " already holds a run; continue it with "
-                       "moedil run --resume " + run_dir.dir.string() + " or choose another --run-dir");
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(run_dir.dir, ec);
-    if (ec) throw IoError("cannot create run directory " + run_dir.dir.string() + ": " + ec.message());
-  }
-  std::optional<io::RunLock> lock = io::RunLock::try_acquire(run_dir.dir);
-  if (!lock) {
-    throw UsageError(run_dir.dir.string() + " is being run by another live moedil process");
-  }
-  const std::filesystem::path checkpoint = run_dir.dir / "checkpoint.pt";
+  if (!hold) hold.emplace(io::RunDirHold::fresh(parent, c.model.name, c.dataset));
+  const std::filesystem::path& run_dir = hold->dir();
+  // Under the hold nobody else writes here: a temp file is what a killed writer left behind
+  // (a SIGKILL during a checkpoint rewrite leaves a full-size one).
+  const std::vector<std::filesystem::path> stale = io::remove_stale_temp_files(run_dir);
+  const std::filesystem::path checkpoint = run_dir / "checkpoint.pt";
   trainer.enable_checkpoints(checkpoint);
-  result.run_id = run_dir.id;
-  result.run_json = run_dir.dir / "run.json";
-  result.log_file = std::filesystem::path(c.log_dir) / (run_dir.id + ".log");
-  const auto log_sink = io::attach_log_file(result.log_file);
-  struct Detach {
-    std::shared_ptr<spdlog::sinks::sink> sink;
-    ~Detach() { io::detach_log_file(sink); }
-  } detach{log_sink};
+  result.run_id = hold->id();
+  result.run_json = run_dir / "run.json";
+  result.log_file = std::filesystem::path(c.log_dir) / (result.run_id + ".log");
 
   const bool resuming = place.resume && std::filesystem::exists(checkpoint);
-  std::string started = io::utc_now_iso();
-  if (place.resume && std::filesystem::exists(result.run_json)) {
-    started = io::read_run_record(result.run_json.string()).run.started;
+  std::string started_at = io::utc_now_iso();
+  if (place.resume && io::path_present(result.run_json)) {
+    started_at = io::read_run_record(result.run_json.string()).run.started;
   }
   if (resuming) trainer.resume(checkpoint);  // replaces the record with the checkpoint's
   io::RunInfo& info = record.run;
-  info.id = run_dir.id;
+  info.id = result.run_id;
   info.config_name = c.config_name;
   info.config = config::to_json(c);
   info.seeds = info.config["seeds"];
   info.device = device.str();
   info.num_threads = threads;
   info.torch_version = TORCH_VERSION;
-  info.git = command_output("git describe --always --dirty 2>/dev/null");
+  // Read, never executed: no git process runs in the user's repository (hooks, fsmonitor).
+  info.git = io::build_commit();
+  info.workdir_git = io::worktree_commit(".");
   info.host = host_name();
-  info.started = started;
+  info.started = started_at;
   info.finished.clear();
   info.status = "running";
   info.error.clear();
   info.num_parameters = model::count_parameters(*trainer.model());
 
-  log->info("[run] {} ({})", info.id, c.config_name);
-  if (resuming) {
-    log->info("[run] resumed from {} after {} finished epochs", checkpoint.string(),
-              record.epochs.size());
-  } else if (place.resume) {
-    log->info("[run] {} has no checkpoint yet: starting it from the beginning",
-              run_dir.dir.string());
-  }
-  log->info("[run] results {}  log {}", result.run_json.string(), result.log_file.string());
-  log->info("[data] {}: {} images {}x{}x{}, {} classes, loaded in {:.1f}s", dataset.name,
-            dataset.size(), dataset.channels(), dataset.height(), dataset.width(),
-            dataset.num_classes, data_seconds);
-  log->info("[data] {} domains ({}): {} train / {} test images each", domains.size(),
-            c.partition.type, domains.front().train_idx.numel(), domains.front().test_idx.numel());
-  std::vector<std::string> names;
-  for (const auto& d : domains) names.push_back(d.name);
-  log->info("[data] domains: {}", join(names));
-  log->info("[model] {}: {} parameters", c.model.name, info.num_parameters);
-  log->info("[optim] {} lr {} weight_decay {}, scheduler {}, loss {}; {} epochs per domain, "
-            "batch size {}",
-            c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.scheduler.name,
-            c.loss.name, c.epochs_per_domain, c.batch_size);
-  if (c.replay.enabled) {
-    log->info("[replay] {} memory of {} samples, {} replayed per new sample", c.replay.policy,
-              c.replay.capacity, c.replay.ratio);
-  }
-  log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {} "
-            "pretrain {} baseline {} replay {}",
-            c.seeds.global, c.seeds.dataset, c.seeds.partition, c.seeds.loader, c.seeds.model,
-            c.seeds.training, c.seeds.pretrain, c.seeds.baseline, c.seeds.replay);
-  log->info("[device] {} with {} threads, LibTorch {}", info.device, threads, TORCH_VERSION);
-
   ResultsWriter writer(result.run_json);
+  // Reserved while there is room: where the outcome goes if run.json cannot be rewritten.
+  io::FailureNote& note = hold->reserve_failure_note();
+  try {
+    writer.write(record);
+  } catch (const std::exception& e) {
+    // A continued run keeps its old run.json; the note says why this attempt ended.
+    note.record({"failed", std::string("run.json could not be written: ") + e.what(),
+                 io::utc_now_iso()});
+    throw;
+  }
+  started = true;  // from here on the run exists and every outcome is recorded
+
+  std::shared_ptr<spdlog::sinks::sink> log_sink;
+  struct Detach {
+    std::shared_ptr<spdlog::sinks::sink>& sink;
+    ~Detach() {
+      if (sink) io::detach_log_file(sink);
+    }
+  } detach{log_sink};
   ProgressLine progress;
   EpochLogger epoch_logger;
   std::exception_ptr failure;
   try {
+    log_sink = io::attach_log_file(result.log_file);
+    log->info("[run] {} ({})", info.id, c.config_name);
+    if (resuming) {
+      log->info("[run] resumed from {} after {} finished epochs", checkpoint.string(),
+                record.epochs.size());
+    } else if (place.resume) {
+      log->info("[run] {} has no checkpoint yet: starting it from the beginning",
+                run_dir.string());
+    }
+    for (const auto& path : stale) {
+      log->info("[run] removed {}, left by a writer that was killed", path.string());
+    }
+    log->info("[run] results {}  log {}", result.run_json.string(), result.log_file.string());
+    log->info("[data] {}: {} images {}x{}x{}, {} classes, loaded in {:.1f}s", dataset.name,
+              dataset.size(), dataset.channels(), dataset.height(), dataset.width(),
+              dataset.num_classes, data_seconds);
+    log->info("[data] {} domains ({}): {} train / {} test images each", domains.size(),
+              c.partition.type, domains.front().train_idx.numel(),
+              domains.front().test_idx.numel());
+    std::vector<std::string> names;
+    for (const auto& d : domains) names.push_back(d.name);
+    log->info("[data] domains: {}", join(names));
+    log->info("[model] {}: {} parameters", c.model.name, info.num_parameters);
+    log->info("[optim] {} lr {} weight_decay {}, scheduler {}, loss {}; {} epochs per domain, "
+              "batch size {}",
+              c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.scheduler.name,
+              c.loss.name, c.epochs_per_domain, c.batch_size);
+    if (c.replay.enabled) {
+      log->info("[replay] {} memory of {} samples, {} replayed per new sample", c.replay.policy,
+                c.replay.capacity, c.replay.ratio);
+    }
+    log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {} "
+              "pretrain {} baseline {} replay {}",
+              c.seeds.global, c.seeds.dataset, c.seeds.partition, c.seeds.loader, c.seeds.model,
+              c.seeds.training, c.seeds.pretrain, c.seeds.baseline, c.seeds.replay);
+    log->info("[device] {} with {} threads, LibTorch {}; moedil {}", info.device, threads,
+              TORCH_VERSION, info.git);
+
     trainer.add_observer(&progress);
     trainer.add_observer(&epoch_logger);
     trainer.add_observer(&writer);
-    writer.write(record);
     if (!resuming) trainer.evaluate_initial();
     if (c.pretrain.enabled && !resuming) {
       trainer.pretrain();
@@ -259,10 +309,25 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
     failure = std::current_exception();
   }
   info.finished = io::utc_now_iso();
-  writer.write(record);
+  std::string kept_in = result.run_json.string();
+  try {
+    writer.write(record);
+  } catch (const std::exception& e) {
+    // run.json cannot be rewritten (a full disk): the reserved note keeps the outcome, and
+    // every reader of run.json takes it from there.
+    const bool completed = info.status == "completed";
+    info.error = completed ? std::string("training completed but its results could not be "
+                                         "written: ") + e.what()
+                           : info.error + "; run.json could not be rewritten: " + e.what();
+    if (completed) info.status = "failed";
+    if (note.record({info.status, info.error, info.finished})) {
+      kept_in = io::failure_note_path(run_dir).string() + " (run.json keeps the last epoch)";
+    }
+    if (!failure) failure = std::current_exception();
+  }
   if (failure) {
-    log->error("[run] {} {}: {} (partial results kept in {})", info.id, info.status, info.error,
-               result.run_json.string());
+    log->error("[run] {} {}: {} (outcome recorded in {})", info.id, info.status, info.error,
+               kept_in);
     std::rethrow_exception(failure);
   }
   log->info("[result] {}", metrics::to_string(*record.metrics));
@@ -270,9 +335,34 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   return result;
 }
 
+}  // namespace
+
+RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
+  require_recordable(c);
+  // An explicit run directory (--run-dir, --resume, a batch's runs) is held before anything is
+  // loaded: a second process for the same run stops at once instead of loading too, and a stop
+  // during loading can be recorded in the run.json of an earlier attempt.
+  std::optional<io::RunDirHold> hold;
+  if (!place.run_dir.empty()) {
+    hold.emplace(io::RunDirHold::claim(place.run_dir));
+    if (!place.resume && io::path_present(hold->dir() / "run.json")) {
+      throw UsageError(hold->dir().string() + " already holds a run; continue it with "
+                       "moedil run --resume " + hold->dir().string() +
+                       " or choose another --run-dir");
+    }
+  }
+  bool started = false;
+  try {
+    return run_held(c, place, hold, started);
+  } catch (const InterruptedError& e) {
+    if (hold && !started) record_interrupted_start(hold->dir() / "run.json", e.what());
+    throw;
+  }
+}
+
 io::RunRecord read_saved_run(const std::filesystem::path& run_dir) {
   const std::filesystem::path run_json = run_dir / "run.json";
-  if (!std::filesystem::exists(run_json)) {
+  if (!io::path_present(run_json)) {
     throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
   }
   return io::read_run_record(run_json.string());

@@ -95,6 +95,12 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<dou
   }
 }
 
+void clear_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad() = at::Tensor();
+  }
+}
+
 namespace {
 
 /// LibTorch 1.13 keys the optimizer state by the TensorImpl address printed as a string; later

@@ -72,7 +72,9 @@ double LrSchedule::lr(int64_t domain, int64_t epoch) const {
   const int64_t t = config_.per_domain ? epoch : domain * epochs_per_domain_ + epoch;
   const int64_t warmup = config_.warmup_epochs;
   if (t < warmup) {
-    return base_lr_ * static_cast<double>(t + 1) / static_cast<double>(warmup);
+    // Ramp in W + 1 equal steps of which the warm-up epochs take the first W: every warm-up
+    // epoch is below base (a 1-epoch warm-up trains at base / 2), the first epoch after it at base.
+    return base_lr_ * static_cast<double>(t + 1) / static_cast<double>(warmup + 1);
   }
   const int64_t u = t - warmup;
   const int64_t m = length_ - warmup;  // >= 1 here: the constructor rejects warmup >= length

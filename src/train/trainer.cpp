@@ -11,6 +11,8 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/random.h"
+#include "moedil/common/stop.h"
+#include "moedil/config/nonfinite_hint.h"
 #include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
 #include "moedil/model/moe/merging.h"
@@ -57,10 +59,7 @@ std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& 
 
 }  // namespace
 
-std::atomic<int>& stop_requested() {
-  static std::atomic<int> flag{0};
-  return flag;
-}
+std::atomic<int>& stop_requested() { return stop_flag(); }
 
 io::UsageByLayer usage_by_layer(const std::vector<model::ExpertUsage>& usage) {
   io::UsageByLayer out;
@@ -229,7 +228,9 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
         total = total + weighted_aux;
       }
     }
-    optimizer.zero_grad();
+    // Undefined, not zero-filled: an expert that got no rows this step is not stepped, with or
+    // without a resume in between, on LibTorch 1.13 and 2.x alike (see clear_gradients).
+    clear_gradients(optimizer);
     total.backward();
     optimizer.step();
     const at::Tensor task_value = task.detach();
@@ -251,8 +252,8 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   const auto values = host.accessor<double, 1>();
   if (values[3] >= 0) {
     throw TrainingError("non-finite loss at " + where + ", step " +
-                        std::to_string(static_cast<int64_t>(values[3])) +
-                        "; try a lower optimizer.lr");
+                        std::to_string(static_cast<int64_t>(values[3])) + "; " +
+                        config::nonfinite_loss_hint(config_));
   }
   stats.loss_sum = values[0];
   stats.aux_sum = values[1];

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -70,6 +71,9 @@ case "$behavior" in
   nan) cp "$F/failed.json" "$dir/run.json"; exit 1;;
   crash) kill -SEGV $$;;
   bad) echo "config error: bad key" >&2; exit 2;;
+  busy) (flock -n "$dir/.lock" bash -c "touch '$dir/held'; sleep 0.3; cp '$F/completed.json' '$dir/run.json'") &
+        for _ in $(seq 500); do [ -e "$dir/held" ] && break; sleep 0.01; done
+        echo "$dir is being run by another live moedil process" >&2; exit 2;;
   slow) mkdir "$F/slot.$$"; ls -d "$F"/slot.* | wc -l >> "$F/concurrency.log"; sleep 0.4; rmdir "$F/slot.$$"
         cp "$F/completed.json" "$dir/run.json"; exit 0;;
   hang) trap 'cp "$F/interrupted.json" "$dir/run.json"; exit 130' INT
@@ -190,19 +194,88 @@ TEST_F(FakeMoedil, ASecondInvocationSkipsCompletedAndResumesInterrupted) {
   EXPECT_FALSE(fs::is_empty(p[2].run_dir.parent_path() / ".failed"));
 }
 
-TEST_F(FakeMoedil, ALiveRunIsLeftAlone) {
+TEST_F(FakeMoedil, ARunHeldElsewhereIsWaitedForAndTakenAsItsHolderLeftIt) {
+  const auto p = plan({"ok"}, json{{"global", {1, 2}}});  // two seed groups: two runs
+  options_.wait_poll_seconds = 0.02;
+  for (const auto& run : p) {
+    fs::create_directories(run.run_dir);
+    fs::copy_file(dir_ / "running.json", run.run_dir / "run.json");
+    std::ofstream(run.run_dir / "behavior") << "ok\n";  // what the fake does on --resume
+  }
+  // Another process holds both: it completes the first, and is killed during the second.
+  std::optional<io::RunLock> first = io::RunLock::try_acquire(p[0].run_dir);
+  std::optional<io::RunLock> second = io::RunLock::try_acquire(p[1].run_dir);
+  ASSERT_TRUE(first && second);
+  std::vector<std::string> events;
+  std::thread holder([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    fs::copy_file(dir_ / "completed.json", p[0].run_dir / "run.json",
+                  fs::copy_options::overwrite_existing);
+    first.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    second.reset();  // run.json still says running: killed
+  });
+  const auto outcomes = execute(p, options_, stop_, [&](const char* event, const RunOutcome& o) {
+    events.push_back(std::string(event) + " " + o.key + " " + o.status);
+  });
+  holder.join();
+  EXPECT_EQ(outcomes[0].action, Action::skip_live);
+  EXPECT_EQ(outcomes[0].status, "completed");
+  EXPECT_TRUE(outcomes[0].acc.has_value());
+  EXPECT_EQ(outcomes[1].action, Action::resume);  // taken over once its holder was gone
+  EXPECT_EQ(outcomes[1].status, "completed");
+  const auto c = calls();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0], "run|--resume|" + p[1].run_dir.string() + "|--threads|4");
+  EXPECT_FALSE(any_failed(outcomes));
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[0], "wait " + p[0].key + " running elsewhere");
+  EXPECT_EQ(decide(p[0], false).action, Action::skip_completed);
+}
+
+TEST_F(FakeMoedil, AStopEndsTheWaitForRunsHeldElsewhere) {
   const auto p = plan({"ok"});
   fs::create_directories(p[0].run_dir);
   fs::copy_file(dir_ / "running.json", p[0].run_dir / "run.json");
-  {
-    auto lock = io::RunLock::try_acquire(p[0].run_dir);
-    ASSERT_TRUE(lock.has_value());
-    const auto outcomes = execute(p, options_, stop_);
-    EXPECT_EQ(outcomes[0].action, Action::skip_live);
-    EXPECT_EQ(outcomes[0].status, "running");
-    EXPECT_FALSE(fs::exists(dir_ / "calls.log"));
-  }
-  EXPECT_EQ(decide(p[0], false).action, Action::resume);
+  auto lock = io::RunLock::try_acquire(p[0].run_dir);
+  ASSERT_TRUE(lock.has_value());
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop_.store(true);
+  });
+  const auto outcomes = execute(p, options_, stop_);
+  stopper.join();
+  EXPECT_EQ(outcomes[0].status, kRunningElsewhere);
+  EXPECT_FALSE(any_failed(outcomes));
+  EXPECT_FALSE(fs::exists(dir_ / "calls.log"));
+}
+
+TEST_F(FakeMoedil, AChildRefusedBecauseAnotherProcessHoldsTheRunIsNoFailure) {
+  // The fake "busy" run finds another process (flock(1) in the background) holding the run
+  // when it starts, as a second batch of the same metaconfig does: it exits 2, and that
+  // process completes the run a little later.
+  const auto p = plan({"busy"});
+  options_.wait_poll_seconds = 0.02;
+  const auto outcomes = execute(p, options_, stop_);
+  EXPECT_EQ(outcomes[0].status, "completed") << outcomes[0].error;
+  EXPECT_EQ(outcomes[0].exit_code, 2);
+  EXPECT_FALSE(any_failed(outcomes));
+  EXPECT_EQ(calls().size(), 1u);
+  const std::string summary = format_summary(outcomes);
+  EXPECT_NE(summary.find("1 runs: 1 completed, 0 failed"), std::string::npos) << summary;
+}
+
+TEST_F(FakeMoedil, APlantedLinkAtTheConsoleLogFailsTheRunWithoutFollowingIt) {
+  const auto p = plan({"ok"});
+  fs::create_directories(options_.console_dir);
+  std::ofstream(dir_ / "victim") << "precious";
+  fs::create_symlink(dir_ / "victim", options_.console_dir / (p[0].key + ".out"));
+  const auto outcomes = execute(p, options_, stop_);
+  EXPECT_EQ(outcomes[0].status, "failed");
+  EXPECT_NE(outcomes[0].error.find(".out: is a symbolic link"), std::string::npos)
+      << outcomes[0].error;
+  EXPECT_EQ(slurp(dir_ / "victim"), "precious");
+  EXPECT_FALSE(fs::exists(dir_ / "calls.log"));
 }
 
 TEST_F(FakeMoedil, UnreadableRunJsonCountsAsFailed) {

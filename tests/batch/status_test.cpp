@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
@@ -109,6 +111,82 @@ TEST_F(StatusTree, OneRowPerRunWithProgressEtaAccuracyAndErrors) {
   EXPECT_NE(table.find("6 runs: 1 completed, 1 failed, 1 interrupted, 1 killed, 1 running, 1 unreadable"),
             std::string::npos)
       << table;
+}
+
+TEST(Status, AFailedRunWithNonFiniteNumbersIsShownAsFailed) {
+  // A run that fails on a non-finite loss: NaN and infinity in every number field are written
+  // as JSON null; status must read them (not call the run "unreadable").
+  const fs::path root = fs::temp_directory_path() / ("moedil_status_nan_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  io::RunRecord r = make("failed", 2, "loss is not finite at domain 1 epoch 0");
+  for (io::EpochRecord& e : r.epochs) {
+    e.lr = inf;
+    e.train_loss = nan;
+    e.aux_loss = -inf;
+    e.train_acc = nan;
+    e.seconds = inf;
+    e.eval_seconds = nan;
+    e.samples_per_s = inf;
+    e.balance_weight = nan;
+    e.dropped_fraction["m"] = nan;
+    e.routing_entropy["m"] = inf;
+    e.dead_experts["m"] = 0;
+    for (io::EvalRecord& v : e.eval) v.loss = nan;
+  }
+  r.epochs.back().eval[0].acc = nan;
+  r.r_matrix = {{nan, inf, 0.1}};
+  r.r_history = {{{inf, nan, 0.1}}};
+  r.init_acc = {nan, inf, -inf};
+  r.baseline_acc = std::vector<double>{nan, nan, inf};
+  fs::create_directories(root / "rot/run1");
+  std::ofstream(root / "rot/run1/run.json") << io::to_json(r).dump(1);
+  const auto rows = collect_status(root);
+  fs::remove_all(root);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].status, "failed") << rows[0].error;
+  EXPECT_EQ(rows[0].error, "loss is not finite at domain 1 epoch 0");
+  EXPECT_EQ(rows[0].domain, 1);
+  EXPECT_EQ(rows[0].epoch, 2);
+  ASSERT_TRUE(rows[0].acc.has_value());
+  EXPECT_TRUE(std::isnan(*rows[0].acc));
+  const std::string table = format_status(rows);
+  EXPECT_NE(table.find("1 run: 1 failed"), std::string::npos) << table;
+}
+
+TEST(Status, StringsFromRunJsonCannotDriveTheTerminal) {
+  const fs::path root = fs::temp_directory_path() / ("moedil_status_esc_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  io::RunRecord r = make("failed\x1b[2J", 1, "boom\x1b]0;title\x07\x1b[31mred\xc2\x9b" "1m");
+  r.run.config_name = "cfg\x1b[1A";
+  fs::create_directories(root / "rot/run1");
+  std::ofstream(root / "rot/run1/run.json") << io::to_json(r).dump(1);
+  const std::string table = format_status(collect_status(root));
+  fs::remove_all(root);
+  EXPECT_EQ(table.find('\x1b'), std::string::npos) << table;
+  EXPECT_EQ(table.find('\x07'), std::string::npos) << table;
+  EXPECT_EQ(table.find("\xc2\x9b"), std::string::npos) << table;
+  EXPECT_NE(table.find("boom\\x1b]0;title\\x07\\x1b[31mred\\u009b1m"), std::string::npos) << table;
+  EXPECT_NE(table.find("cfg\\x1b[1A"), std::string::npos) << table;
+  EXPECT_NE(table.find("1 failed\\x1b[2J"), std::string::npos) << table;
+}
+
+TEST(Status, ARunJsonSymlinkLoopIsUnreadableAndDirectoryLoopsEnd) {
+  const fs::path root = fs::temp_directory_path() / ("moedil_status_loop_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "rot/good");
+  std::ofstream(root / "rot/good/run.json") << io::to_json(make("completed", 6)).dump(1);
+  fs::create_directories(root / "rot/loop");
+  fs::create_symlink("run.json", root / "rot/loop/run.json");
+  fs::create_directory_symlink("..", root / "rot/good/up");  // a directory cycle
+  const auto rows = collect_status(root);
+  fs::remove_all(root);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].status, "completed");
+  EXPECT_EQ(rows[1].status, "unreadable");
+  EXPECT_NE(rows[1].error.find("loop/run.json: cannot be opened"), std::string::npos)
+      << rows[1].error;
 }
 
 TEST(Status, MissingOrEmptyDirectoryHasNoRows) {

@@ -118,5 +118,24 @@ check "the interrupted run says so" test "$(count_status res3 interrupted)" -eq 
 expect 0 "resume" "$moedil" batch long_meta.jsonc
 check "the resumed run completed" test "$(count_status res3 completed)" -eq 1
 
+# Two batches of one metaconfig at once: every run trains once, and neither calls a run the
+# other holds failed; both wait for the other's runs and exit 0 when all completed.
+echo '{ "configs": ["a.jsonc"], "seeds": {"global": [11, 12, 13]}, "results_dir": "res5", "log_dir": "lg5" }' > twin.jsonc
+"$moedil" batch twin.jsonc > twin1.out 2>&1 &
+twin1=$!
+"$moedil" batch twin.jsonc > twin2.out 2>&1 &
+twin2=$!
+wait "$twin1"
+code1=$?
+wait "$twin2"
+code2=$?
+check "the first of two concurrent batches exits 0 (got $code1)" test "$code1" -eq 0
+check "the second of two concurrent batches exits 0 (got $code2)" test "$code2" -eq 0
+check "both report every run completed" \
+  test "$(grep -c '3 runs: 3 completed, 0 failed' twin1.out twin2.out | awk -F: '{s += $2} END {print s}')" -eq 2
+check "3 completed run.json" test "$(count_status res5 completed)" -eq 3
+check "every run trained once" test "$(cat lg5/*.out | grep -c '\[run\] completed')" -eq 3
+[ "$code1" -eq 0 ] && [ "$code2" -eq 0 ] || tail -15 twin1.out twin2.out
+
 [ "$failures" -eq 0 ] && echo "all batch CLI checks passed"
 exit "$failures"

@@ -56,6 +56,60 @@ expect 2 "expert_merging.enabled: model 'vit' has no MoE layers" "$moedil" run o
 expect 0 "resnet18_block_moe" "$moedil" list
 expect 0 "expert_merging" "$moedil" list
 
+# Bad config input: exit 2 naming the file, line and key, before anything is created.
+open=$(printf '%*s' 70000 '' | tr ' ' '[')
+close=$(printf '%*s' 70000 '' | tr ' ' ']')
+printf '{\n  "model": {"x": %s%s}\n}\n' "$open" "$close" > deep.jsonc
+expect 2 "deep.jsonc:2:" "$moedil" validate deep.jsonc
+expect 2 "'model.x[0][0]" "$moedil" validate deep.jsonc
+expect 2 "nested deeper than 64 levels" "$moedil" run deep.jsonc
+printf '{"configs": ["deep.jsonc"]}\n' > deep_meta.jsonc
+expect 2 "nested deeper than 64 levels" "$moedil" batch deep_meta.jsonc
+printf '{"configs": ["ok.jsonc"], "x": %s%s}\n' "$open" "$close" > deep_meta2.jsonc
+expect 2 "deep_meta2.jsonc:1:" "$moedil" batch deep_meta2.jsonc
+set_open=$(printf '%*s' 60000 '' | tr ' ' '[')
+set_close=$(printf '%*s' 60000 '' | tr ' ' ']')
+expect 2 "--set model.x value:1:65:" "$moedil" validate ok.jsonc --set "model.x=$set_open$set_close"
+printf '{\n  "model": {"name": "vit"},\n  "dataset": "synthetic",\n  "model": {}\n}\n' > dup.jsonc
+expect 2 "line 4, model: duplicate key, first given at line 2" "$moedil" validate dup.jsonc
+expect 2 "dup.jsonc: 1 key is given twice" "$moedil" run dup.jsonc
+printf '{\n  "dataset": "synthetic",\n  "optimizer": {"lr": 1e999}\n}\n' > big_number.jsonc
+expect 2 "big_number.jsonc:3:23: 'optimizer.lr': the number 1e999 is out of range" \
+  "$moedil" validate big_number.jsonc
+expect 2 "the number 1e999 is out of range" "$moedil" validate ok.jsonc --set optimizer.lr=1e999
+key=$(head -c 10000000 /dev/zero | tr '\0' k)
+printf '{"%s": 1}\n' "$key" > big_key.jsonc
+expect 2 "kkkk... (10000000 bytes): unknown key" "$moedil" validate big_key.jsonc
+out=$("$moedil" validate big_key.jsonc 2>&1)
+[ "${#out}" -lt 2000 ] || { echo "FAIL: a 10 MB key echoed in ${#out} bytes"; failures=$((failures + 1)); }
+unset key out
+expect 2 "--set 'results_dir=out\xFF': not valid UTF-8" "$moedil" run ok.jsonc \
+  --set $'results_dir=out\xff' --set mini_dataset=120
+cp ok.jsonc $'bad\xffname.jsonc'
+expect 2 "config file name 'bad\xFFname.jsonc' is not valid UTF-8" "$moedil" run $'bad\xffname.jsonc' \
+  --set mini_dataset=120
+cp ok.jsonc $'meta\xff.jsonc'
+expect 2 "metaconfig file name 'meta\xFF.jsonc' is not valid UTF-8" "$moedil" batch $'meta\xff.jsonc'
+expect 2 "--run-dir 'r\xFF' is not valid UTF-8" "$moedil" run ok.jsonc --run-dir $'r\xff'
+printf '{\n  "dataset": "synthetic", "partition": {"type": "domainIncremental"}, "num_partitions": 3,\n  "results_dir": "out\\u00ff"\n}\n' > text_ok.jsonc
+expect 0 "valid" "$moedil" validate text_ok.jsonc  # escapes that are valid text are fine
+expect 2 "model.depth: 1000000000000 is out of range: must be in [1, 1000]" "$moedil" validate ok.jsonc \
+  --set model.depth=1000000000000
+expect 2 "model.moe_num_shared_experts: 9223372036854775807 is out of range" "$moedil" validate ok.jsonc \
+  --set model.moe_num_shared_experts=9223372036854775807
+expect 2 "model.embed_dim: 2147483648 is out of range" "$moedil" run ok.jsonc \
+  --set model.embed_dim=2147483648
+expect 2 "augmentation.random_crop_padding: 1000000 is out of range: must be in [0, 256]" \
+  "$moedil" run ok.jsonc --set augmentation.random_crop_padding=1000000
+expect 2 "model.temperature_end: 1e-300 is out of range" "$moedil" validate ok.jsonc \
+  --set model.name=vit_moe_imagelevel --set model.temperature_end=1e-300
+huge=(--set model.name=vit --set model.patch_size=4 --set model.embed_dim=65536
+      --set model.depth=1000 --set model.num_heads=1)
+expect 2 "ok.jsonc: the run needs an estimated" "$moedil" validate ok.jsonc "${huge[@]}"
+expect 2 "3.44e+13 parameters x 16 bytes" "$moedil" run ok.jsonc "${huge[@]}"
+left=$(find . -mindepth 1 -maxdepth 1 -type d ! -name logs)
+[ -z "$left" ] || { echo "FAIL: refused bad input left directories: $left"; failures=$((failures + 1)); }
+
 # Missing dataset files: exit 2, the path and the Debian package named, no run left behind.
 expect 2 "dataset-fashion-mnist" "$moedil" run ok.jsonc --set dataset=fashion_mnist \
   --set partition.type=rotate --set num_partitions=5 --set dataset_root=nowhere
@@ -80,6 +134,12 @@ expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 expect 2 "holds no run.json" "$moedil" eval nowhere
 expect 0 "fixed experts blocks.1.moe:0" "$moedil" eval "$(dirname "$run_json")" --threads 1 --fixed-expert blocks.1.moe:0
 expect 2 "did you mean 'blocks.1.moe'" "$moedil" eval "$(dirname "$run_json")" --fixed-expert blocks.2.moe:0
+# eval --dump: arrays for numpy and an index naming them; --dump-inputs needs --dump.
+expect 0 "arrays (.npy) and index.json in $work/dump" "$moedil" eval "$(dirname "$run_json")" --threads 1 --dump "$work/dump"
+for f in index.json domain0/logits.npy domain0/labels.npy domain0/predictions.npy domain0/rows.npy domain0/experts.blocks.1.moe.npy domain0/gates.blocks.1.moe.npy; do
+  [ -s "$work/dump/$f" ] || { echo "FAIL: eval --dump wrote no $f"; failures=$((failures + 1)); }
+done
+expect 2 "--dump-inputs needs --dump DIR" "$moedil" eval "$(dirname "$run_json")" --dump-inputs
 log=$(ls logs/*.log 2>/dev/null | head -1)
 if [ -z "$log" ] || [ "$(grep -c '\[train\] domain' "$log")" -ne 3 ]; then
   echo "FAIL: log file missing or without 3 epoch lines"; failures=$((failures + 1))

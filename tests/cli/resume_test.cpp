@@ -27,19 +27,20 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// Every kind of state a checkpoint must carry: Adam moments, a cosine schedule over the whole
-// stream, a reservoir replay memory, cumulative class weights, augmentation and dropout draws,
-// and expert merging (selection counts per domain: every 7 of a domain's 45 steps, across
-// epoch boundaries).
+// Every kind of state a checkpoint must carry: AdamW moments and decoupled weight decay, a
+// cosine schedule over the whole stream, a reservoir replay memory, cumulative class weights,
+// augmentation and dropout draws, and expert merging (selection counts per domain: every 7 of
+// a domain's 45 steps, across epoch boundaries). Top-1 of 4 experts: some experts get no rows
+// in some steps, so the semantics of such a step must be the same with and without a resume.
 constexpr const char* kConfig = R"({
   "dataset": "synthetic", "mini_dataset": 960, "num_partitions": 3,
   "partition": {"type": "domainIncremental"}, "train_frac": 0.75, "batch_size": 16,
   "epochs_per_domain": 3, "num_threads": 1,
   "augmentation": {"random_crop_padding": 1, "horizontal_flip": true},
   "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
-            "dropout": 0.1, "moe_layer_indices": [1], "moe_num_unshared_experts": 3,
-            "moe_top_k": 2},
-  "optimizer": {"name": "adam", "lr": 0.01},
+            "dropout": 0.1, "moe_layer_indices": [1], "moe_num_unshared_experts": 4,
+            "moe_top_k": 1},
+  "optimizer": {"name": "adamw", "lr": 0.01, "weight_decay": 0.05},
   "scheduler": {"name": "cosine", "per_domain": false},
   "loss": {"name": "weighted_cross_entropy", "weight_cumulative": true},
   "replay": {"enabled": true, "capacity": 60, "policy": "reservoir", "ratio": 0.5},
@@ -146,29 +147,77 @@ TEST_F(ResumeTest, SigkillAtAnyPointThenResumeGivesTheUninterruptedResults) {
   ASSERT_EQ(reference.epochs.size(), 9u);
   ASSERT_EQ(reference.merges.size(), 18u) << "6 merges in each of the 3 domains";
 
-  // (finished epochs seen, extra delay): before the first checkpoint, right after epoch
-  // boundaries, and part way through later epochs.
-  const std::vector<std::pair<int64_t, int>> kill_points{{0, 0}, {1, 0}, {3, 7}, {5, 3}, {8, 0}};
-  for (const auto& [epochs, delay_ms] : kill_points) {
+  // Killed before the first checkpoint, right after every epoch boundary, and part way
+  // through every epoch (half an epoch of the reference run after its start).
+  std::vector<std::pair<int64_t, std::chrono::milliseconds>> kill_points;
+  for (int64_t e = 0; e < 9; ++e) {
+    kill_points.emplace_back(e, std::chrono::milliseconds(0));
+    const auto half = std::chrono::milliseconds(
+        static_cast<int64_t>(reference.epochs[static_cast<std::size_t>(e)].seconds * 500.0));
+    kill_points.emplace_back(e, half);
+  }
+  int64_t interrupted = 0;
+  for (const auto& [epochs, delay] : kill_points) {
     SCOPED_TRACE("killed after " + std::to_string(epochs) + " epochs + " +
-                 std::to_string(delay_ms) + " ms");
-    const fs::path run_dir = dir_ / "runs" / ("kill" + std::to_string(epochs));
-    const int code = run_and_signal(run_dir, epochs, std::chrono::milliseconds(delay_ms), SIGKILL);
-    if (code == 0) {
-      // The run outran the kill; it must still be right, but this point tested nothing.
-      ADD_FAILURE() << "the run finished before SIGKILL; make the test config slower";
-      continue;
-    }
+                 std::to_string(delay.count()) + " ms");
+    const std::string id = "kill" + std::to_string(epochs) + "_" + std::to_string(delay.count());
+    const fs::path run_dir = dir_ / "runs" / id;
+    const int code = run_and_signal(run_dir, epochs, delay, SIGKILL);
+    if (code == 0) continue;  // the run outran the kill: this point tested nothing
+    ++interrupted;
     EXPECT_EQ(code, 128 + SIGKILL);
     const io::RunRecord killed = io::read_run_record((run_dir / "run.json").string());
     EXPECT_EQ(killed.run.status, "running");  // nobody could write anything else
     EXPECT_LT(killed.epochs.size(), 9u);
     const io::RunRecord resumed = resume(run_dir);
     EXPECT_EQ(resumed.run.status, "completed");
-    EXPECT_EQ(resumed.run.id, "kill" + std::to_string(epochs));
+    EXPECT_EQ(resumed.run.id, id);
     EXPECT_EQ(resumed.run.started, killed.run.started);
     EXPECT_EQ(outcome(resumed), outcome(reference));
+    fs::remove_all(run_dir);
   }
+  // The last epoch's kill may come too late; nearly every point must have interrupted a run.
+  EXPECT_GE(interrupted, 15) << "the runs finished before SIGKILL; make the test config slower";
+}
+
+// Flipped bytes in a checkpoint's tensor data are found by its checksum: resume and eval
+// refuse the file, naming it (exit 2), instead of continuing with other numbers.
+TEST_F(ResumeTest, CorruptedCheckpointIsRefusedByResumeAndEval) {
+  const fs::path run_dir = dir_ / "runs" / "corrupt";
+  ASSERT_EQ(run_and_signal(run_dir, 4, std::chrono::milliseconds(0), SIGKILL), 128 + SIGKILL)
+      << console();
+  const fs::path checkpoint = run_dir / "checkpoint.pt";
+  std::string bytes;
+  {
+    std::ifstream in(checkpoint, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(bytes.size(), 4096u);
+  // A byte well inside the archive (tensor data makes up most of it).
+  const std::size_t at = bytes.size() * 2 / 3;
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+  std::ofstream(checkpoint, std::ios::binary | std::ios::trunc) << bytes;
+  const std::string before = console();
+  EXPECT_EQ(wait_exit(spawn({"run", "--resume", run_dir.string()})), 2);
+  std::string said = console().substr(before.size());
+  EXPECT_NE(said.find(checkpoint.string() + ": damaged (CRC-32"), std::string::npos) << said;
+  const std::size_t mark = console().size();
+  EXPECT_EQ(wait_exit(spawn({"eval", run_dir.string()})), 2);
+  said = console().substr(mark);
+  EXPECT_NE(said.find(checkpoint.string() + ": damaged (CRC-32"), std::string::npos) << said;
+}
+
+// A SIGKILL during a checkpoint rewrite leaves a full-size temp file; the resume removes it.
+TEST_F(ResumeTest, ResumeRemovesTempFilesOfAKilledWriter) {
+  const fs::path run_dir = dir_ / "runs" / "stale";
+  ASSERT_EQ(run_and_signal(run_dir, 2, std::chrono::milliseconds(0), SIGKILL), 128 + SIGKILL)
+      << console();
+  const fs::path stale = run_dir / ".checkpoint.pt.tmp-4242-0badc0de";
+  fs::copy_file(run_dir / "checkpoint.pt", stale);
+  const io::RunRecord resumed = resume(run_dir);
+  EXPECT_EQ(resumed.run.status, "completed");
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_NE(console().find("removed " + stale.string()), std::string::npos) << console();
 }
 
 TEST_F(ResumeTest, SigtermStopsWithExit143InterruptedAndResumes) {

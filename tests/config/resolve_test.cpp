@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -253,14 +254,21 @@ TEST(Resolve, HeteroExpertsAndExpertMerging) {
       "moe_top_k": 3}, "expert_merging": {"every_steps": 0, "enabeld": true}})");
   std::vector<std::string> paths;
   for (const auto& i : bad) paths.push_back(i.path);
+  // The refused list is not used for the consistency checks (its 2 entries would refuse
+  // moe_top_k 3 as well).
   EXPECT_EQ(paths, (std::vector<std::string>{"model.hetero_experts", "expert_merging.every_steps",
-                                             "expert_merging.enabeld", "model.moe_top_k"}));
-  ASSERT_EQ(bad.size(), 4u);
+                                             "expert_merging.enabeld"}));
+  ASSERT_EQ(bad.size(), 3u);
   EXPECT_NE(bad[0].message.find("unknown hetero expert kind 'lstm'"), std::string::npos)
       << bad[0].message;
   EXPECT_NE(bad[2].message.find("did you mean 'expert_merging.enabled'"), std::string::npos)
       << bad[2].message;
-  EXPECT_NE(bad[3].message.find("model.hetero_experts (2)"), std::string::npos) << bad[3].message;
+  const auto top_k = issues_of(R"({"model": {"name": "hetero_moe",
+      "hetero_experts": ["mlp", "conv"], "moe_top_k": 3}})");
+  ASSERT_EQ(top_k.size(), 1u);
+  EXPECT_EQ(top_k[0].path, "model.moe_top_k");
+  EXPECT_NE(top_k[0].message.find("model.hetero_experts (2)"), std::string::npos)
+      << top_k[0].message;
 }
 
 TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
@@ -284,7 +292,8 @@ TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
   // Negative weights and non-numbers are rejected too.
   const auto weights = issues_of(R"({"model": {"moe_balance_losses": {"entropy": -1}}})");
   ASSERT_EQ(weights.size(), 1u);
-  EXPECT_NE(weights[0].message.find("must be >= 0"), std::string::npos) << weights[0].message;
+  EXPECT_NE(weights[0].message.find("must be in [0, 1e6]"), std::string::npos)
+      << weights[0].message;
   const auto type = issues_of(R"({"model": {"moe_balance_losses": {"entropy": "x"}}})");
   ASSERT_EQ(type.size(), 1u);
   EXPECT_EQ(type[0].path, "model.moe_balance_losses");
@@ -347,7 +356,8 @@ TEST(Resolve, CnnFamilyOptionsBadInputNameTheKey) {
       << issues[2].message;
   EXPECT_NE(issues[3].message.find("expected 4 values, got 3"), std::string::npos)
       << issues[3].message;
-  EXPECT_NE(issues[4].message.find("must be >= 1"), std::string::npos) << issues[4].message;
+  EXPECT_NE(issues[4].message.find("must be in [1, 65536]"), std::string::npos)
+      << issues[4].message;
   const auto negative = issues_of(R"({"model": {"resnet_moe_stages": [-1]}})");
   ASSERT_EQ(negative.size(), 1u);
   EXPECT_EQ(negative[0].path, "model.resnet_moe_stages");
@@ -476,6 +486,151 @@ TEST(Resolve, ImageLevelNeedsEveryImageToReachItsChosenExpert) {
   EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"moe_routing": "expert_choice"}})", "t"),
                                with_vit_variants(), "", c)
                   .empty());
+}
+
+}  // namespace
+}  // namespace moedil::config
+
+namespace moedil::config {
+namespace {
+
+std::vector<std::string> paths_of(const std::vector<ConfigIssue>& issues) {
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  return paths;
+}
+
+TEST(Resolve, EverySizeAndCountHasAnUpperBound) {
+  // Issue 14's values, each refused at validation naming its key (they used to fail late in
+  // LibTorch, or build an index list of 10^12 entries).
+  const auto issues = issues_of(R"({"model": {"depth": 1000000000000,
+      "moe_num_shared_experts": 9223372036854775807, "embed_dim": 2147483648},
+      "augmentation": {"random_crop_padding": 1000000}})");
+  EXPECT_EQ(paths_of(issues),
+            (std::vector<std::string>{"model.depth", "model.embed_dim",
+                                      "model.moe_num_shared_experts",
+                                      "augmentation.random_crop_padding"}));
+  ASSERT_EQ(issues.size(), 4u);
+  EXPECT_NE(issues[0].message.find("1000000000000 is out of range: must be in [1, 1000]"),
+            std::string::npos)
+      << issues[0].message;
+  EXPECT_NE(issues[1].message.find("must be in [1, 65536]"), std::string::npos)
+      << issues[1].message;
+  EXPECT_NE(issues[2].message.find("must be in [0, 1024]"), std::string::npos)
+      << issues[2].message;
+  EXPECT_NE(issues[3].message.find("1000000 is out of range: must be in [0, 256]"),
+            std::string::npos)
+      << issues[3].message;
+
+  // Every other bounded key, one above its bound.
+  const auto more = issues_of(R"({"mini_dataset": 1000000001, "resize": 4097,
+      "num_partitions": 1001, "partition": {"min_size": 1000000001, "retries": 1000001},
+      "batch_size": 1048577, "eval_batch_size": 1048577,
+      "model": {"patch_size": 1025, "num_heads": 1025, "moe_num_unshared_experts": 1025,
+                "moe_top_k": 1025, "resnet_width": 4097, "convnext_depths": [1, 1, 1001, 1],
+                "convnext_dims": [8, 8, 8, 65537], "convnext_stem_patch": 1025,
+                "anneal_epochs": 1000001, "expert_depth": 1001},
+      "scheduler": {"warmup_epochs": 1000001, "step_size": 1000001},
+      "epochs_per_domain": 1000001, "replay": {"capacity": 1000000001},
+      "pretrain": {"num_samples": 1000000001, "epochs": 1000001},
+      "baseline": {"epochs": 1000001}, "router_balance_anneal_epochs": 1000001,
+      "router_freeze_after_epochs": 1000001, "expert_merging": {"every_steps": 1000000001},
+      "num_threads": 1025})");
+  const std::vector<std::string> expected{
+      "mini_dataset", "resize", "num_partitions", "partition.min_size", "partition.retries",
+      "batch_size", "eval_batch_size", "model.patch_size", "model.num_heads",
+      "model.moe_num_unshared_experts", "model.moe_top_k", "model.resnet_width",
+      "model.convnext_depths", "model.convnext_dims", "model.convnext_stem_patch",
+      "model.anneal_epochs", "model.expert_depth", "scheduler.warmup_epochs",
+      "scheduler.step_size", "epochs_per_domain", "replay.capacity", "pretrain.num_samples",
+      "pretrain.epochs", "baseline.epochs", "router_balance_anneal_epochs",
+      "router_freeze_after_epochs", "expert_merging.every_steps", "num_threads"};
+  for (const auto& key : expected) {
+    const auto paths = paths_of(more);
+    EXPECT_NE(std::find(paths.begin(), paths.end(), key), paths.end()) << key;
+  }
+  for (const auto& issue : more) {
+    EXPECT_NE(issue.message.find("is out of range"), std::string::npos)
+        << issue.path << ": " << issue.message;
+  }
+  // The bounds themselves are accepted.
+  EXPECT_TRUE(issues_of(R"({"model": {"depth": 1000, "embed_dim": 65536, "num_heads": 1024,
+      "moe_num_unshared_experts": 1024, "moe_num_shared_experts": 1024},
+      "augmentation": {"random_crop_padding": 256}, "resize": 4096, "batch_size": 1048576})")
+                  .empty());
+}
+
+TEST(Resolve, IntegersBeyondInt64AreRefusedNotWrapped) {
+  const auto issues = issues_of(R"({"batch_size": 18446744073709551615})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "batch_size");
+  EXPECT_NE(issues[0].message.find("beyond the largest int64"), std::string::npos)
+      << issues[0].message;
+}
+
+TEST(Resolve, ARefusedDepthIsNotUsedForTheBlockIndices) {
+  // "every_other" over a refused depth of 10^12 used to build 5 * 10^11 indices first.
+  const auto issues = issues_of(R"({"model": {"depth": 1000000000000,
+                                              "moe_layer_indices": "all"}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.depth");
+}
+
+TEST(Resolve, TinyTemperaturesAndWeightLimitsAreRefused) {
+  // 1e-300 turns into 0 in float32: the division by it made the loss NaN.
+  const auto issues = issues_of(R"({"model": {"temperature_start": 1e-300,
+      "temperature_end": 1e-7}, "loss": {"weight_upper_limit": 1e-300}})");
+  EXPECT_EQ(paths_of(issues),
+            (std::vector<std::string>{"model.temperature_start", "model.temperature_end",
+                                      "loss.weight_upper_limit"}));
+  ASSERT_EQ(issues.size(), 3u);
+  EXPECT_NE(issues[0].message.find("must be in [1e-06, 1000000.0]"), std::string::npos)
+      << issues[0].message;
+  EXPECT_TRUE(issues_of(R"({"model": {"temperature_start": 1e-6, "temperature_end": 1e-6},
+      "loss": {"weight_upper_limit": 1e-6}})").empty());
+}
+
+TEST(Resolve, EchoedKeysAndValuesAreBounded) {
+  // A 10 MB key and a 10 MB value: the message names them by their first bytes and length.
+  const std::string key(10'000'000, 'k');
+  const std::string value(10'000'000, 'v');
+  nlohmann::json j = nlohmann::json::object();
+  j[key] = 1;
+  j["model"] = {{"name", value}};
+  j["device"] = value;
+  try {
+    resolve_run_config(j, kNames, "", "big.jsonc");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_LT(what.size(), 2000u) << what.substr(0, 2000);
+    EXPECT_NE(what.find("(10000000 bytes): unknown key"), std::string::npos) << what;
+    EXPECT_NE(what.find("unknown model 'vvvv"), std::string::npos) << what;
+    EXPECT_NE(what.find("unknown device 'vvvv"), std::string::npos) << what;
+  }
+  // A value that is not UTF-8 (from code, not from a file) is escaped, not dumped raw.
+  nlohmann::json bad = {{"dataset", std::string("mn\xff")}};
+  try {
+    resolve_run_config(bad, kNames, "", "bad.jsonc");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown dataset 'mn\\xFF'"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Resolve, DeviceNamesAreCheckedWithoutARegex) {
+  EXPECT_TRUE(issues_of(R"({"device": "cuda:12"})").empty());
+  EXPECT_TRUE(issues_of(R"({"device": "cuda"})").empty());
+  for (const char* bad : {"cuda:", "cuda:x", "cuda:123456", "gpu", "cuda:1:2"}) {
+    const auto issues = issues_of(std::string(R"({"device": ")") + bad + "\"}");
+    ASSERT_EQ(issues.size(), 1u) << bad;
+    EXPECT_NE(issues[0].message.find("unknown device"), std::string::npos) << bad;
+  }
+  // A megabyte of device name is refused at once (std::regex recursed once per character).
+  nlohmann::json j = {{"device", "cuda:" + std::string(1'000'000, '1')}};
+  RunConfig out;
+  EXPECT_EQ(check_run_config(j, kNames, "", out).size(), 1u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "moedil/data/cifar.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ATen/ATen.h>
@@ -8,8 +9,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <set>
 #include <string>
@@ -294,6 +297,32 @@ TEST_F(CifarTest, Cifar10MissingFileNamesItAndTheLayout) {
     EXPECT_TRUE(contains(msg, part)) << part << " not in: " << msg;
   }
   EXPECT_FALSE(contains(msg, "Python version")) << msg;
+}
+
+TEST_F(CifarTest, Cifar10NonRegularFilesAreNamedAsSuchAndNeverWaitedOn) {
+  write_cifar10(dir_);
+  fs::remove(dir_ / "data_batch_4.bin");
+  ASSERT_EQ(::mkfifo((dir_ / "data_batch_4.bin").c_str(), 0644), 0);
+  std::string msg = data_error([&] { load_cifar10(dir_); });
+  EXPECT_TRUE(contains(msg, (dir_ / "data_batch_4.bin").string() + ": is a FIFO")) << msg;
+  fs::remove(dir_ / "data_batch_4.bin");
+  fs::create_symlink(dir_ / "data_batch_4.bin", dir_ / "data_batch_4.bin.loop");
+  fs::create_symlink(dir_ / "data_batch_4.bin.loop", dir_ / "data_batch_4.bin");
+  msg = data_error([&] { load_cifar10(dir_); });
+  EXPECT_TRUE(contains(msg, (dir_ / "data_batch_4.bin").string() + ": is a symbolic-link loop"))
+      << msg;
+  // The optional class-names file as a FIFO: refused at once, not waited on forever.
+  write_cifar10(dir_ / "second");
+  ASSERT_EQ(::mkfifo((dir_ / "second" / "batches.meta.txt").c_str(), 0644), 0);
+  auto result = std::async(std::launch::async, [&] {
+    return data_error([&] { load_cifar10(dir_ / "second"); });
+  });
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "loading blocked on the FIFO";
+    std::_Exit(1);  // the blocked thread cannot be joined
+  }
+  msg = result.get();
+  EXPECT_TRUE(contains(msg, "batches.meta.txt: is a FIFO")) << msg;
 }
 
 TEST_F(CifarTest, Cifar10MissingTestBatch) {

@@ -1,18 +1,23 @@
 #include "moedil/data/idx_dataset.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "moedil/common/error.h"
+#include "moedil/common/stop.h"
 #include "moedil/config/run_config.h"
 #include "moedil/data/idx.h"
 #include "moedil/data/registry.h"
@@ -186,6 +191,86 @@ TEST_F(IdxDatasetTest, CorruptFileIsDataError) {
     std::fputs("not an idx file", f);
     std::fclose(f); }
   EXPECT_THROW(load_idx_dataset("x", dir_, ""), DataError);
+}
+
+TEST_F(IdxDatasetTest, AFifoNamedLikeADatasetFileIsRefusedAtOnce) {
+  write_fixture(dir_, true, true);
+  fs::remove(dir_ / "train-images-idx3-ubyte.gz");
+  const fs::path fifo = dir_ / "train-images-idx3-ubyte.gz";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  // Opening a FIFO for reading waits for a writer: run it apart so a hang fails the test.
+  auto result = std::async(std::launch::async, [this] {
+    try {
+      load_idx_dataset("x", dir_, "");
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no DataError");
+  });
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "loading blocked on the FIFO";
+    std::_Exit(1);  // the blocked thread cannot be joined
+  }
+  const std::string msg = result.get();
+  EXPECT_NE(msg.find(fifo.string() + ": is a FIFO (named pipe), not a regular file"),
+            std::string::npos)
+      << msg;
+}
+
+TEST_F(IdxDatasetTest, ASymlinkLoopIsADataErrorNamingTheFile) {
+  write_fixture(dir_, true, true);
+  fs::remove(dir_ / "t10k-images-idx3-ubyte.gz");
+  fs::create_symlink(dir_ / "t10k-images-idx3-ubyte", dir_ / "t10k-images-idx3-ubyte.gz");
+  fs::create_symlink(dir_ / "t10k-images-idx3-ubyte.gz", dir_ / "t10k-images-idx3-ubyte");
+  try {
+    load_idx_dataset("x", dir_, "");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find((dir_ / "t10k-images-idx3-ubyte.gz").string() +
+                       ": is a symbolic-link loop"),
+              std::string::npos)
+        << msg;
+  }
+}
+
+TEST_F(IdxDatasetTest, ImagesOfZeroPixelsOrNoImagesAtAllAreDataErrors) {
+  write_fixture(dir_, true, true);
+  IdxArray empty_images;
+  empty_images.dims = {3, 0, 0};
+  write_idx(dir_ / "train-images-idx3-ubyte.gz", empty_images, true);
+  try {
+    load_idx_dataset("x", dir_, "");
+    FAIL() << "0x0 images were accepted";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find((dir_ / "train-images-idx3-ubyte.gz").string() +
+                       ": declares images of 0x0 pixels"),
+              std::string::npos)
+        << msg;
+  }
+  IdxArray none = images_array(0, 0);
+  write_idx(dir_ / "train-images-idx3-ubyte.gz", none, true);
+  write_idx(dir_ / "train-labels-idx1-ubyte.gz", labels_array({}), true);
+  write_idx(dir_ / "t10k-images-idx3-ubyte.gz", none, true);
+  write_idx(dir_ / "t10k-labels-idx1-ubyte.gz", labels_array({}), true);
+  try {
+    load_idx_dataset("x", dir_, "");
+    FAIL() << "a dataset of 0 images was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("declare 0 images in all"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(IdxDatasetTest, AStopRequestEndsLoading) {
+  write_fixture(dir_, true, true);
+  stop_flag().store(15);
+  EXPECT_THROW(load_idx_dataset("x", dir_, ""), InterruptedError);
+  config::RunConfig c;
+  c.dataset = "synthetic";
+  EXPECT_THROW(make_dataset(c), InterruptedError);  // normalisation polls too
+  stop_flag().store(0);
 }
 
 // ---- dataset registry ------------------------------------------------------------------

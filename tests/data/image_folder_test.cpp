@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "moedil/common/error.h"
+#include "moedil/common/stop.h"
 #include "moedil/io/logging.h"
 
 namespace moedil::data {
@@ -352,6 +354,33 @@ TEST_F(ImageFolderTest, CorruptImageIsErrorNamingFile) {
     EXPECT_TRUE(contains(msg, (dir_ / "cat" / "b.png").string())) << msg;
     EXPECT_TRUE(contains(msg, "on_bad_image")) << msg;
   }
+}
+
+TEST_F(ImageFolderTest, AFifoOrBrokenLinkNamedLikeAnImageIsRefusedNamingIt) {
+  write_image(dir_ / "cat" / "a.png", colour(0, 0, 0));
+  write_image(dir_ / "dog" / "a.png", colour(0, 1, 0));
+  ASSERT_EQ(::mkfifo((dir_ / "dog" / "b.png").c_str(), 0644), 0);
+  ImageLoadOptions o = options(0, 2);
+  o.skip_bad = true;  // not a bad image: a dataset folder that cannot be read as one
+  std::string msg = message_of([&] { load_image_folder("x", dir_, o); });
+  EXPECT_TRUE(contains(msg, (dir_ / "dog" / "b.png").string() + ": is a FIFO")) << msg;
+  fs::remove(dir_ / "dog" / "b.png");
+  fs::create_symlink(dir_ / "nowhere.png", dir_ / "dog" / "b.png");
+  msg = message_of([&] { load_image_folder("x", dir_, o); });
+  EXPECT_TRUE(contains(msg, (dir_ / "dog" / "b.png").string() + ": is a dangling symbolic link"))
+      << msg;
+}
+
+TEST_F(ImageFolderTest, AStopRequestEndsDecoding) {
+  write_domain_layout(dir_);
+  stop_flag().store(2);
+  try {
+    load_image_folder("x", dir_, options(0, 2));
+    ADD_FAILURE() << "decoding went on after a stop request";
+  } catch (const InterruptedError& e) {
+    EXPECT_TRUE(contains(e.what(), "interrupted while")) << e.what();
+  }
+  stop_flag().store(0);
 }
 
 TEST_F(ImageFolderTest, AllImagesCorruptIsErrorEvenWhenSkipping) {

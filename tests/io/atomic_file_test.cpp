@@ -117,5 +117,41 @@ TEST_F(AtomicFileTest, PathWithoutFileNameThrows) {
   EXPECT_THROW(write_file_atomic(fs::path(), "x"), IoError);
 }
 
+TEST(AtomicTempName, RecognisesExactlyTheWritersTempNames) {
+  EXPECT_TRUE(is_atomic_temp_name(".checkpoint.pt.tmp-1234-0a1b2c3d"));
+  EXPECT_TRUE(is_atomic_temp_name(".run.json.tmp-7-ffffffff"));
+  EXPECT_FALSE(is_atomic_temp_name("checkpoint.pt"));
+  EXPECT_FALSE(is_atomic_temp_name(".checkpoint.pt.tmp-1234-0a1b2c3"));    // 7 hex digits
+  EXPECT_FALSE(is_atomic_temp_name(".checkpoint.pt.tmp-1234-0a1b2c3dd"));  // 9
+  EXPECT_FALSE(is_atomic_temp_name(".checkpoint.pt.tmp--0a1b2c3d"));       // no pid
+  EXPECT_FALSE(is_atomic_temp_name(".checkpoint.pt.tmp-12a4-0a1b2c3d"));
+  EXPECT_FALSE(is_atomic_temp_name(".checkpoint.pt.tmp-1234-0A1B2C3D"));   // upper case
+  EXPECT_FALSE(is_atomic_temp_name("notes.tmp-1234-0a1b2c3d"));            // no leading dot
+}
+
+// A writer killed between creating and renaming its temp file leaves it behind; only those
+// files go, nothing else of the directory.
+TEST_F(AtomicFileTest, RemoveStaleTempFilesRemovesOnlyLeftoverTempFiles) {
+  write_file_atomic(dir_ / "checkpoint.pt", "new");
+  std::ofstream(dir_ / ".checkpoint.pt.tmp-99999-deadbeef") << std::string(4096, 'x');
+  std::ofstream(dir_ / ".run.json.tmp-12-00000000") << "{";
+  std::ofstream(dir_ / "notes.txt") << "keep";
+  std::ofstream(dir_ / ".hidden") << "keep";
+  fs::create_directories(dir_ / "sub");
+  std::ofstream(dir_ / "sub" / ".x.tmp-1-00000000") << "keep: not this directory";
+  const std::vector<fs::path> removed = remove_stale_temp_files(dir_);
+  EXPECT_EQ(removed, (std::vector<fs::path>{dir_ / ".checkpoint.pt.tmp-99999-deadbeef",
+                                             dir_ / ".run.json.tmp-12-00000000"}));
+  std::vector<std::string> left;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
+    left.push_back(fs::relative(entry.path(), dir_).string());
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{".hidden", "checkpoint.pt", "notes.txt", "sub",
+                                            "sub/.x.tmp-1-00000000"}));
+  EXPECT_EQ(slurp(dir_ / "checkpoint.pt"), "new");
+  EXPECT_TRUE(remove_stale_temp_files(dir_ / "missing").empty());
+}
+
 }  // namespace
 }  // namespace moedil::io

@@ -112,5 +112,36 @@ TEST_F(RunDirTest, BadNamesThrowIoError) {
   EXPECT_THROW(create_run_dir(root_, "a/b", "fashion_mnist"), IoError);
 }
 
+TEST(SafeDirName, KeepsOrdinaryNamesAndDefusesPathSyntax) {
+  EXPECT_EQ(safe_dir_name("quickstart"), "quickstart");
+  EXPECT_EQ(safe_dir_name("my config v2.1"), "my config v2.1");
+  EXPECT_EQ(safe_dir_name("r\xc3\xa9seau"), "r\xc3\xa9seau");  // valid UTF-8 stays
+  EXPECT_EQ(safe_dir_name(".."), "_..");  // the stem of a file named "...jsonc"
+  EXPECT_EQ(safe_dir_name("."), "_.");
+  EXPECT_EQ(safe_dir_name("..."), "_...");
+  EXPECT_EQ(safe_dir_name(""), "config");
+  EXPECT_EQ(safe_dir_name("a/../b"), "a_.._b");
+  EXPECT_EQ(safe_dir_name("a\\b"), "a_b");
+  EXPECT_EQ(safe_dir_name("line\nbreak\x1b[31m\x7f"), "line_break_[31m_");
+  EXPECT_EQ(safe_dir_name("bad\xff\xc3("), "bad__(");  // not UTF-8
+  EXPECT_EQ(safe_dir_name("\xed\xa0\x80"), "___");    // a UTF-16 surrogate is not UTF-8
+  EXPECT_EQ(safe_dir_name(".hidden"), ".hidden");
+  EXPECT_EQ(safe_dir_name(std::string(300, 'x')).size(), 200u);
+  // Cut at a character boundary: 100 two-byte characters, then one more does not fit.
+  std::string accents;
+  for (int i = 0; i < 101; ++i) accents += "\xc3\xa9";
+  EXPECT_EQ(safe_dir_name(accents).size(), 200u);
+}
+
+TEST(ConfigResultsDir, AlwaysInsideTheResultsDirectory) {
+  EXPECT_EQ(config_results_dir("results", "quickstart"), fs::path("results/quickstart"));
+  for (const std::string name : {"..", ".", "", "../../etc", "/abs", "a/..", "\x01"}) {
+    const fs::path dir = config_results_dir("/tmp/res", name);
+    EXPECT_EQ(dir.parent_path(), fs::path("/tmp/res")) << name;
+    EXPECT_EQ(dir.lexically_normal().parent_path(), fs::path("/tmp/res")) << name;
+  }
+  EXPECT_EQ(config_results_dir("", ".."), fs::path("_.."));
+}
+
 }  // namespace
 }  // namespace moedil::io

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <regex>
 
 #include "moedil/common/error.h"
@@ -92,6 +94,11 @@ RunRecord full_record() {
   return r;
 }
 
+/// `j` as a file would hold it, read back.
+RunRecord read_back(const nlohmann::json& j) {
+  return run_record_from_json(nlohmann::json::parse(j.dump()), "mem");
+}
+
 TEST(RunRecord, ReadingBackGivesTheSameJson) {
   const nlohmann::json j = to_json(full_record());
   const RunRecord back = run_record_from_json(j, "mem");
@@ -169,6 +176,133 @@ TEST(RunRecord, ReadingATruncatedFileNamesIt) {
   std::ofstream(path) << text;
   EXPECT_EQ(to_json(read_run_record(path)), to_json(full_record()));
   EXPECT_THROW(read_run_record((dir / "absent.json").string()), DataError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RunRecord, FwtIsGemsAndFwtBaselineIsWrittenWhenBaselinesRan) {
+  // R = [[0.5, 0.25], [0.4, 0.9]], init = [0.1, 0.2], baseline = [0.6, 0.7]:
+  //   fwt (GEM) = R[0][1] - init[1] = 0.25 - 0.2 = 0.05
+  //   fwt_baseline = R[0][1] - baseline[1] = 0.25 - 0.7 = -0.45
+  const nlohmann::json j = to_json(full_record());
+  EXPECT_DOUBLE_EQ(j["metrics"]["fwt"].get<double>(), 0.25 - 0.2);
+  EXPECT_DOUBLE_EQ(j["metrics"]["fwt_baseline"].get<double>(), 0.25 - 0.7);
+  const RunRecord back = read_back(j);
+  ASSERT_TRUE(back.metrics && back.metrics->fwt && back.metrics->fwt_baseline);
+  EXPECT_DOUBLE_EQ(*back.metrics->fwt, 0.25 - 0.2);
+  EXPECT_DOUBLE_EQ(*back.metrics->fwt_baseline, 0.25 - 0.7);
+  // Without baselines fwt_baseline is null and reads back as absent.
+  RunRecord plain = full_record();
+  plain.baseline_acc.reset();
+  plain.metrics = metrics::compute_cl_metrics(plain.r_matrix, plain.init_acc, std::nullopt);
+  EXPECT_TRUE(to_json(plain)["metrics"]["fwt_baseline"].is_null());
+  EXPECT_FALSE(read_back(to_json(plain)).metrics->fwt_baseline);
+  EXPECT_EQ(to_json(read_back(to_json(plain))), to_json(plain));
+
+  // A run.json written before fwt_baseline existed stored the baseline-relative number as
+  // "fwt" when baselines ran: it reads back as fwt_baseline, and fwt is GEM's again.
+  nlohmann::json old = j;
+  old["metrics"].erase("fwt_baseline");
+  old["metrics"]["fwt"] = 0.25 - 0.7;
+  const RunRecord old_back = run_record_from_json(old, "old");
+  ASSERT_TRUE(old_back.metrics->fwt && old_back.metrics->fwt_baseline);
+  EXPECT_DOUBLE_EQ(*old_back.metrics->fwt_baseline, 0.25 - 0.7);
+  EXPECT_DOUBLE_EQ(*old_back.metrics->fwt, 0.25 - 0.2);
+  // ... and without baselines its fwt already was GEM's.
+  nlohmann::json old_plain = to_json(plain);
+  old_plain["metrics"].erase("fwt_baseline");
+  const RunRecord old_plain_back = run_record_from_json(old_plain, "old");
+  EXPECT_DOUBLE_EQ(*old_plain_back.metrics->fwt, 0.25 - 0.2);
+  EXPECT_FALSE(old_plain_back.metrics->fwt_baseline);
+}
+
+TEST(RunRecord, NonFiniteNumbersAreWrittenAsNullAndReadBackAsNaN) {
+  // JSON has no NaN or infinity: the writer stores them as null (a run that fails on a
+  // non-finite loss does), and every reader must accept what the writer wrote.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  RunRecord r = full_record();
+  r.run.status = "failed";
+  r.run.error = "loss is not finite";
+  EpochRecord& e = r.epochs.at(0);
+  e.lr = inf;
+  e.train_loss = nan;
+  e.aux_loss = -inf;
+  e.train_acc = nan;
+  e.seconds = inf;
+  e.eval_seconds = nan;
+  e.samples_per_s = inf;
+  e.balance_weight = nan;
+  e.dropped_fraction["blocks.1.moe"] = nan;
+  e.routing_entropy["blocks.1.moe"] = inf;
+  e.dead_experts["blocks.1.moe"] = 0;
+  e.eval.at(0).acc = nan;
+  e.eval.at(0).loss = inf;
+  r.r_matrix = {{nan, inf}, {-inf, 0.5}};
+  r.r_history = {{{inf, nan}}, {{nan, inf}, {-inf, 0.5}}};
+  r.init_acc = {nan, inf};
+  r.baseline_acc = std::vector<double>{-inf, nan};
+  metrics::ClMetrics m;
+  m.acc = nan;
+  m.aia = inf;
+  m.plasticity = -inf;
+  m.bwt = nan;
+  m.fwt = inf;
+  m.fwt_baseline = nan;
+  m.forgetting = -inf;
+  m.forgetting_per_domain = {nan};
+  m.intransience = inf;
+  r.metrics = m;
+  r.pretrain->train_loss = nan;
+  r.pretrain->train_acc = inf;
+  r.pretrain->seconds = nan;
+  r.pretrain->eval.at(0).acc = inf;
+  r.pretrain->eval.at(0).loss = nan;
+
+  const auto dir = std::filesystem::temp_directory_path() / "moedil_run_record_nan_test";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "run.json").string();
+  const std::string text = to_json(r).dump(2);
+  EXPECT_EQ(text.find("NaN"), std::string::npos);  // valid JSON: nulls, no NaN literals
+  std::ofstream(path) << text;
+  RunRecord back;
+  ASSERT_NO_THROW(back = read_run_record(path));
+  std::filesystem::remove_all(dir);
+
+  const EpochRecord& b = back.epochs.at(0);
+  for (double v : {b.lr, b.train_loss, b.aux_loss, b.train_acc, b.seconds, b.eval_seconds,
+                   b.samples_per_s, b.balance_weight, b.dropped_fraction.at("blocks.1.moe"),
+                   b.routing_entropy.at("blocks.1.moe"), b.eval.at(0).acc, b.eval.at(0).loss,
+                   back.r_matrix[0][0], back.r_matrix[0][1], back.r_matrix[1][0],
+                   back.r_history[0][0][0], back.r_history[1][1][0], back.init_acc[0],
+                   back.init_acc[1], (*back.baseline_acc)[0], (*back.baseline_acc)[1],
+                   back.metrics->acc, back.metrics->aia, back.metrics->plasticity,
+                   back.metrics->forgetting_per_domain.at(0), back.pretrain->train_loss,
+                   back.pretrain->train_acc, back.pretrain->seconds,
+                   back.pretrain->eval.at(0).acc, back.pretrain->eval.at(0).loss}) {
+    EXPECT_TRUE(std::isnan(v)) << v;
+  }
+  EXPECT_EQ(back.r_matrix[1][1], 0.5);
+  // Optional metrics: null is "undefined", as for a run with one domain.
+  EXPECT_FALSE(back.metrics->bwt || back.metrics->fwt || back.metrics->fwt_baseline ||
+               back.metrics->forgetting || back.metrics->intransience);
+  // Writing the record read back gives the same file again.
+  EXPECT_EQ(to_json(back).dump(2), text);
+  EXPECT_EQ(back.run.status, "failed");
+}
+
+TEST(RunRecord, ReadingAnUnopenableFileSaysWhy) {
+  const auto dir = std::filesystem::temp_directory_path() / "moedil_run_record_loop_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::create_symlink("run.json", dir / "run.json");  // a link to itself
+  try {
+    read_run_record((dir / "run.json").string());
+    FAIL() << "a symlink loop was read";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find((dir / "run.json").string() + ": cannot be opened ("),
+              std::string::npos)
+        << e.what();
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -29,8 +29,8 @@ TEST(ClMetricsTest, SingleDomain) {
   EXPECT_FALSE(m.intransience.has_value());
   EXPECT_TRUE(m.forgetting_per_domain.empty());
   EXPECT_EQ(to_string(m),
-            "ACC 0.7000 AIA 0.7000 BWT n/a FWT n/a forgetting n/a plasticity 0.7000 "
-            "intransience n/a");
+            "ACC 0.7000 AIA 0.7000 BWT n/a FWT n/a FWT_baseline n/a forgetting n/a "
+            "plasticity 0.7000 intransience n/a");
 }
 
 TEST(ClMetricsTest, SingleDomainWithBaseline) {
@@ -39,6 +39,7 @@ TEST(ClMetricsTest, SingleDomainWithBaseline) {
   ASSERT_TRUE(m.intransience.has_value());
   EXPECT_NEAR(*m.intransience, 0.2, kTol);
   EXPECT_FALSE(m.fwt.has_value());
+  EXPECT_FALSE(m.fwt_baseline.has_value());
 }
 
 TEST(ClMetricsTest, ThreeDomainsWithoutBaseline) {
@@ -75,10 +76,11 @@ TEST(ClMetricsTest, ThreeDomainsWithoutBaseline) {
   EXPECT_NEAR(*m.forgetting, 0.325, kTol);
   ASSERT_TRUE(m.fwt.has_value());
   EXPECT_NEAR(*m.fwt, 0.35, kTol);
+  EXPECT_FALSE(m.fwt_baseline.has_value());  // no baselines ran
   EXPECT_FALSE(m.intransience.has_value());
   EXPECT_EQ(to_string(m),
-            "ACC 0.6167 AIA 0.7556 BWT -0.3000 FWT 0.3500 forgetting 0.3250 plasticity 0.8167 "
-            "intransience n/a");
+            "ACC 0.6167 AIA 0.7556 BWT -0.3000 FWT 0.3500 FWT_baseline n/a forgetting 0.3250 "
+            "plasticity 0.8167 intransience n/a");
 }
 
 TEST(ClMetricsTest, FourDomainsWithBaseline) {
@@ -99,7 +101,10 @@ TEST(ClMetricsTest, FourDomainsWithBaseline) {
   // forgetting_1 = max(0.3, 0.9, 0.7) - 0.8 = 0.1
   // forgetting_2 = max(0.2, 0.4, 0.7) - 0.6 = 0.1
   // forgetting = (0.4 + 0.1 + 0.1) / 3 = 0.2
-  // FWT (b = baseline) = ((R[0][1]-b[1]) + (R[1][2]-b[2]) + (R[2][3]-b[3])) / 3
+  // FWT (GEM, against init, also when baselines ran)
+  //            = ((R[0][1]-init[1]) + (R[1][2]-init[2]) + (R[2][3]-init[3])) / 3
+  //            = ((0.3-0.1) + (0.4-0.1) + (0.5-0.1)) / 3 = (0.2 + 0.3 + 0.4) / 3 = 0.3
+  // FWT_baseline = ((R[0][1]-b[1]) + (R[1][2]-b[2]) + (R[2][3]-b[3])) / 3
   //            = ((0.3-0.95) + (0.4-0.8) + (0.5-0.9)) / 3 = (-0.65 - 0.4 - 0.4) / 3
   //            = -1.45 / 3 = -0.48333...
   // intransience = ((0.85-0.8) + (0.95-0.9) + (0.8-0.7) + (0.9-0.9)) / 4
@@ -123,18 +128,21 @@ TEST(ClMetricsTest, FourDomainsWithBaseline) {
   ASSERT_TRUE(m.forgetting.has_value());
   EXPECT_NEAR(*m.forgetting, 0.2, kTol);
   ASSERT_TRUE(m.fwt.has_value());
-  EXPECT_NEAR(*m.fwt, -1.45 / 3.0, kTol);
+  EXPECT_NEAR(*m.fwt, 0.3, kTol);
+  ASSERT_TRUE(m.fwt_baseline.has_value());
+  EXPECT_NEAR(*m.fwt_baseline, -1.45 / 3.0, kTol);
   ASSERT_TRUE(m.intransience.has_value());
   EXPECT_NEAR(*m.intransience, 0.05, kTol);
   EXPECT_EQ(to_string(m),
-            "ACC 0.6750 AIA 0.7146 BWT -0.2000 FWT -0.4833 forgetting 0.2000 plasticity 0.8250 "
-            "intransience 0.0500");
+            "ACC 0.6750 AIA 0.7146 BWT -0.2000 FWT 0.3000 FWT_baseline -0.4833 forgetting 0.2000 "
+            "plasticity 0.8250 intransience 0.0500");
 
-  // Same R without a baseline: FWT falls back to init_acc and intransience disappears.
-  //   FWT = ((0.3-0.1) + (0.4-0.1) + (0.5-0.1)) / 3 = (0.2 + 0.3 + 0.4) / 3 = 0.3
+  // Same R without a baseline: FWT is the same number (it never depends on the baselines);
+  // FWT_baseline and intransience disappear.
   const ClMetrics no_base = compute_cl_metrics(R, init, std::nullopt);
   ASSERT_TRUE(no_base.fwt.has_value());
   EXPECT_NEAR(*no_base.fwt, 0.3, kTol);
+  EXPECT_FALSE(no_base.fwt_baseline.has_value());
   EXPECT_FALSE(no_base.intransience.has_value());
   EXPECT_NEAR(no_base.acc, 0.675, kTol);
 }

@@ -1,6 +1,8 @@
 #include "moedil/model/weights_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -122,6 +124,16 @@ TEST_F(WeightsFileTest, MissingGarbageOrUnmatchedFilesAreDataErrors) {
     FAIL() << "absent file accepted";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("absent.pt' does not exist"), std::string::npos) << e.what();
+  }
+  // A FIFO would block the read forever: refused at once, naming it.
+  ASSERT_EQ(::mkfifo(path("fifo.pt").c_str(), 0644), 0);
+  try {
+    read_weights_file(path("fifo.pt"));
+    FAIL() << "a FIFO was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.init_weights: " + path("fifo.pt") + ": is a FIFO"),
+              std::string::npos)
+        << e.what();
   }
   std::ofstream(path("garbage.pt")) << "not a tensor file";
   EXPECT_THROW(read_weights_file(path("garbage.pt")), DataError);

@@ -1,6 +1,8 @@
 #include "moedil/report/report.h"
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -77,11 +79,13 @@ TEST_F(ReportFiles, WritesEveryFile) {
 TEST_F(ReportFiles, RunsCsvColumnsAndValues) {
   const auto l = lines(slurp(out_ / "runs.csv"));
   ASSERT_EQ(l.size(), 4u);  // header + 3 completed runs; the failed one is not here
-  EXPECT_EQ(l[0], "config,run,seed,ACC,AIA,BWT,FWT,forgetting,plasticity,intransience,balanced_acc");
+  EXPECT_EQ(l[0],
+            "config,run,seed,ACC,AIA,BWT,FWT,FWT_baseline,forgetting,plasticity,intransience,"
+            "balanced_acc");
   // a1: R = [[0.8,0.5],[0.9,0.7]], init [0.5,0.4]: ACC 0.8, AIA (0.8 + 0.8)/2 = 0.8,
-  // BWT 0.9-0.8 = 0.1, FWT 0.5-0.4 = 0.1, forgetting max(0.8)-0.9 = -0.1, plasticity 0.75,
-  // balanced (0.9 + 0.7)/2 = 0.8
-  EXPECT_EQ(l[1], "A,a1,1,0.8,0.8,0.1,0.1,-0.1,0.75,n/a,0.8");
+  // BWT 0.9-0.8 = 0.1, FWT 0.5-0.4 = 0.1, FWT_baseline n/a (no baselines), forgetting
+  // max(0.8)-0.9 = -0.1, plasticity 0.75, balanced (0.9 + 0.7)/2 = 0.8
+  EXPECT_EQ(l[1], "A,a1,1,0.8,0.8,0.1,0.1,n/a,-0.1,0.75,n/a,0.8");
   EXPECT_EQ(l[3].substr(0, 8), "B,b1,1,0");
 }
 
@@ -127,12 +131,163 @@ TEST_F(ReportFiles, MarkdownAndHtmlHoldTablesAndImages) {
   EXPECT_NE(md.find("![final per-domain accuracy by config](final_acc_by_config.png)"),
             std::string::npos);
   EXPECT_NE(md.find("(runs/a1/r_matrix.png)"), std::string::npos);
-  EXPECT_NE(md.find("| config | metric | n | mean | std | ci95_low | ci95_high |"),
+  EXPECT_NE(md.find("| config | metric | n | mean | std | ci95\\_low | ci95\\_high |"),
             std::string::npos);
   const std::string html = slurp(out_ / "report.html");
   EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
   EXPECT_EQ(html.find("src=\"runs/"), std::string::npos) << "images embedded, not linked";
   EXPECT_NE(html.find("Per-class precision, recall, F1"), std::string::npos);
+}
+
+TEST(Report, GroupsAreExperimentsAndRunsCsvHasTheirHyperparameters) {
+  // quickstart with model.moe_top_k 1 and 2, two seeds each: two groups of n = 2, not one of 4.
+  TempDir tmp;
+  const fs::path results = tmp.path() / "results";
+  for (int top_k : {1, 2}) {
+    for (int seed : {1, 2}) {
+      io::RunRecord r = make_record("k" + std::to_string(top_k) + "s" + std::to_string(seed),
+                                    "quickstart", "completed", 0.1 * top_k, seed);
+      r.run.config = {{"dataset", "synthetic"},
+                      {"model", {{"moe_top_k", top_k}}},
+                      {"seeds", {{"global", seed}}}};
+      write_run(results / "quickstart", r);
+    }
+  }
+  const fs::path out = tmp.path() / "rep";
+  const ReportOutput output = write_report(collect_runs(results), out, ReportFormats{});
+  const auto runs = lines(slurp(out / "runs.csv"));
+  ASSERT_EQ(runs.size(), 5u);
+  EXPECT_EQ(runs[0].substr(0, 35), "config,run,seed,model.moe_top_k,ACC");
+  // k2s1: ACC = (0.9 - 0.2 + 0.7) / 2 = 0.7
+  EXPECT_EQ(runs[3].substr(0, 43), "quickstart[model.moe_top_k=2],k2s1,1,2,0.7,");
+  const auto configs = lines(slurp(out / "configs.csv"));
+  ASSERT_EQ(configs.size(), 1 + 2 * kMetricNames.size());  // two groups, not one of n = 4
+  // ACC: top_k 1: 0.75 both seeds; top_k 2: 0.7 both seeds
+  EXPECT_EQ(configs[1], "quickstart[model.moe_top_k=1],ACC,2,0.75,0,0.75,0.75");
+  EXPECT_EQ(configs[1 + kMetricNames.size()], "quickstart[model.moe_top_k=2],ACC,2,0.7,0,0.7,0.7");
+  EXPECT_NE(output.terminal.find("quickstart[model.moe_top_k=1]"), std::string::npos);
+  const std::string md = slurp(out / "report.md");
+  EXPECT_NE(md.find("quickstart\\[model.moe\\_top\\_k=2\\]"), std::string::npos);
+}
+
+TEST(Report, FwtBaselineIsItsOwnColumn) {
+  TempDir tmp;
+  io::RunRecord r = make_record("a1", "A");
+  r.baseline_acc = std::vector<double>{0.9, 0.8};
+  r.metrics = metrics::compute_cl_metrics(r.r_matrix, r.init_acc, r.baseline_acc);
+  write_run(tmp.path() / "A", r);
+  const fs::path out = tmp.path() / "rep";
+  write_report(collect_runs(tmp.path() / "A"), out, parse_formats("csv"));
+  const auto l = lines(slurp(out / "runs.csv"));
+  // FWT (GEM) = R[0][1] - init[1] = 0.5 - 0.4 = 0.1; FWT_baseline = 0.5 - 0.8 = -0.3;
+  // intransience = ((0.9 - 0.8) + (0.8 - 0.7)) / 2 = 0.1
+  EXPECT_EQ(l[1], "A,a1,0,0.8,0.8,0.1,0.1,-0.3,-0.1,0.75,0.1,0.8");
+}
+
+TEST(Report, AFailedRunWithNonFiniteNumbersIsReadAndListed) {
+  TempDir tmp;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  io::RunRecord r = make_record("f1", "A", "failed");
+  r.run.error = "loss is not finite at domain 0 epoch 0";
+  io::EpochRecord& e = r.epochs.at(0);
+  for (double* v : {&e.lr, &e.train_loss, &e.aux_loss, &e.train_acc, &e.seconds,
+                    &e.eval_seconds, &e.samples_per_s, &e.balance_weight}) {
+    *v = nan;
+  }
+  e.lr = inf;
+  e.dropped_fraction["blocks.1.moe"] = nan;
+  e.routing_entropy["blocks.1.moe"] = inf;
+  e.dead_experts["blocks.1.moe"] = 0;
+  e.eval[0].loss = nan;
+  e.eval[1].loss = inf;
+  e.eval[1].acc = nan;
+  r.r_matrix = {{nan, inf}};
+  r.r_history = {{{nan, inf}}};
+  r.init_acc = {nan, -inf};
+  write_run(tmp.path() / "A", r);
+  write_run(tmp.path() / "A", make_record("a1", "A"));
+  const Collection c = collect_runs(tmp.path() / "A");
+  EXPECT_TRUE(c.problems.empty()) << c.problems.front();
+  ASSERT_EQ(c.runs.size(), 2u);
+  const fs::path out = tmp.path() / "rep";
+  write_report(c, out, ReportFormats{});
+  const std::string status = slurp(out / "status.csv");
+  EXPECT_NE(status.find("A,f1,failed,1,1,loss is not finite at domain 0 epoch 0,"),
+            std::string::npos)
+      << status;
+  EXPECT_FALSE(fs::exists(out / "problems.csv"));
+  EXPECT_TRUE(fs::exists(out / "runs" / "f1" / "accuracy.png"));
+}
+
+TEST(Report, NamesFromRunJsonAreEscapedInEveryFormat) {
+  TempDir tmp;
+  const std::string evil_config = "=HYPERLINK(\"http://x\")|<script>alert(1)</script>*_`[x](y)";
+  io::RunRecord r = make_record("-2+3", evil_config, "completed", 0.0, 1);
+  r.domains = {"@SUM(A1)", "<img src=x onerror=alert(2)>"};
+  for (io::EpochRecord& e : r.epochs) {
+    e.eval[0].domain = r.domains[0];
+    e.eval[1].domain = r.domains[1];
+  }
+  io::RunRecord failed = make_record("f\x1b[2J", "B", "failed", 0.0, 2);
+  failed.run.error = "=1+2 \x1b]0;owned\x07 <b>bold</b> | pipe";
+  write_run(tmp.path() / "res", r);
+  write_run(tmp.path() / "res", failed);
+  const fs::path out = tmp.path() / "rep";
+  const ReportOutput output = write_report(collect_runs(tmp.path() / "res"), out, ReportFormats{});
+
+  // Terminal: no control characters.
+  EXPECT_EQ(output.terminal.find('\x1b'), std::string::npos) << output.terminal;
+  EXPECT_EQ(output.terminal.find('\x07'), std::string::npos);
+  EXPECT_NE(output.terminal.find("\\x1b]0;owned\\x07"), std::string::npos) << output.terminal;
+
+  // CSV: text cells that a spreadsheet would run as a formula start with '; numbers stay.
+  const auto runs = lines(slurp(out / "runs.csv"));
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].substr(0, 20), "\"'=HYPERLINK(\"\"http:") << runs[1];
+  EXPECT_NE(runs[1].find(",'-2+3,1,0.8,"), std::string::npos) << runs[1];
+  EXPECT_NE(runs[1].find(",-0.1,"), std::string::npos) << "a negative number stays a number";
+  const std::string status = slurp(out / "status.csv");
+  EXPECT_NE(status.find(",'=1+2 \\x1b]0;owned\\x07 <b>bold</b> | pipe,"), std::string::npos)
+      << status;
+  EXPECT_EQ(status.find('\x1b'), std::string::npos) << "control characters are escaped";
+  const std::string domains = slurp(out / "final_domain_acc.csv");
+  EXPECT_NE(domains.find(",'@SUM(A1),"), std::string::npos) << domains;
+  for (const char* file : {"runs.csv", "status.csv", "configs.csv", "configs_side_by_side.csv",
+                           "final_domain_acc.csv", "class_metrics.csv"}) {
+    for (const std::string& line : lines(slurp(out / file))) {
+      // No field (after a separator, or the line's first) starts with = @ or +.
+      for (const char* bad : {",=", ",@", ",+", ",\"=", ",\"@"}) {
+        EXPECT_EQ(line.find(bad), std::string::npos) << file << ": " << line;
+      }
+      EXPECT_TRUE(line.empty() || (line[0] != '=' && line[0] != '@' && line[0] != '+'))
+          << file << ": " << line;
+    }
+  }
+
+  // Markdown: names are text, never markup, links or HTML.
+  const std::string md = slurp(out / "report.md");
+  // Every < > [ ] ` * _ | in report.md is escaped (the file has no markup of its own with them,
+  // except its table pipes and image links): no raw HTML tag, link or code span.
+  for (std::size_t pos = md.find_first_of("<>`"); pos != std::string::npos;
+       pos = md.find_first_of("<>`", pos + 1)) {
+    EXPECT_EQ(md[pos - 1], '\\') << "unescaped " << md[pos] << " at " << pos << ": "
+                                  << md.substr(pos > 40 ? pos - 40 : 0, 80);
+  }
+  EXPECT_EQ(md.find('\x1b'), std::string::npos);
+  EXPECT_NE(md.find("\\<script\\>alert\\(1\\)\\</script\\>\\*\\_\\`\\[x\\]\\(y\\)"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("\\| pipe"), std::string::npos);
+  EXPECT_EQ(md.find("](y)"), std::string::npos) << "a name became a link";
+
+  // HTML: everything escaped.
+  const std::string html = slurp(out / "report.html");
+  EXPECT_EQ(html.find("<script>alert"), std::string::npos);
+  EXPECT_EQ(html.find("<img src=x"), std::string::npos);
+  EXPECT_EQ(html.find("<b>bold"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("&lt;img src=x onerror=alert(2)&gt;"), std::string::npos);
 }
 
 TEST(Report, FormatsSelectFiles) {

@@ -28,8 +28,10 @@ TEST(ReportSummary, RunMetricsAndBalancedAccuracy) {
   EXPECT_EQ(s.final_domain_acc, (std::vector<double>{0.9, 0.7}));
   const auto v = s.values();
   EXPECT_NEAR(*v[0], 0.8, 1e-12);
-  EXPECT_FALSE(v[6]) << "intransience needs baselines";
-  EXPECT_NEAR(*v[7], 0.8, 1e-12);
+  EXPECT_NEAR(*v[3], 0.1, 1e-12);  // FWT = R[0][1] - init[1] = 0.5 - 0.4
+  EXPECT_FALSE(v[4]) << "FWT_baseline needs baselines";
+  EXPECT_FALSE(v[7]) << "intransience needs baselines";
+  EXPECT_NEAR(*v[8], 0.8, 1e-12);
 }
 
 TEST(ReportSummary, MetricsComputedWhenMissingFromTheRecord) {

@@ -19,11 +19,13 @@ std::vector<RunSummary> sample_runs() {
 TEST(ReportTables, RunsTableHasCompletedRunsOnly) {
   const Table t = runs_table(sample_runs());
   EXPECT_EQ(to_csv(t).substr(0, to_csv(t).find('\n')),
-            "config,run,seed,ACC,AIA,BWT,FWT,forgetting,plasticity,intransience,balanced_acc");
+            "config,run,seed,ACC,AIA,BWT,FWT,FWT_baseline,forgetting,plasticity,intransience,"
+            "balanced_acc");
   ASSERT_EQ(t.rows.size(), 2u);
   EXPECT_EQ(t.rows[0][1].display(), "a1");
   EXPECT_EQ(t.rows[0][3].csv(), "0.8");
-  EXPECT_EQ(t.rows[0][9].display(), "n/a");  // intransience without baselines
+  EXPECT_EQ(t.rows[0][7].display(), "n/a");   // FWT_baseline without baselines
+  EXPECT_EQ(t.rows[0][10].display(), "n/a");  // intransience without baselines
 }
 
 TEST(ReportTables, StatusTableListsTheOthers) {

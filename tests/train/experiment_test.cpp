@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/config/resolve.h"
+#include "moedil/io/provenance.h"
 #include "moedil/train/trainer.h"
 
 namespace moedil::train {
@@ -202,12 +205,114 @@ TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
   EXPECT_TRUE(j["metrics"].is_null());
 }
 
-TEST_F(ExperimentTest, InterruptMarksTheRunInterrupted) {
-  stop_requested().store(2);
-  EXPECT_THROW(run_experiment(tiny_config()), InterruptedError);
+TEST_F(ExperimentTest, InterruptDuringTrainingMarksTheRunInterrupted) {
+  // Stop as soon as the run exists (its first run.json), i.e. once it is evaluating or training.
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    while (!done.load()) {
+      std::error_code ec;
+      for (const auto& run : fs::directory_iterator(dir_ / "results" / "tiny", ec)) {
+        if (fs::exists(run.path() / "run.json")) {
+          stop_requested().store(2);
+          return;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  EXPECT_THROW(run_experiment(tiny_config(R"({"epochs_per_domain": 40})")), InterruptedError);
+  done = true;
+  stopper.join();
   stop_requested().store(0);
   const fs::path run_dir = fs::directory_iterator(dir_ / "results" / "tiny")->path();
-  EXPECT_EQ(read_json(run_dir / "run.json")["run"]["status"], "interrupted");
+  const json j = read_json(run_dir / "run.json");
+  EXPECT_EQ(j["run"]["status"], "interrupted");
+  EXPECT_LT(j["epochs"].size(), 120u);
+}
+
+TEST_F(ExperimentTest, AStopBeforeTheRunExistsLeavesNoRunBehind) {
+  // The flag is polled while loading, partitioning and building: a fresh run ends there.
+  stop_requested().store(15);
+  try {
+    run_experiment(tiny_config());
+    ADD_FAILURE() << "the run went on after a stop request";
+  } catch (const InterruptedError& e) {
+    EXPECT_EQ(e.signal(), 15);
+    EXPECT_NE(std::string(e.what()).find("interrupted while"), std::string::npos) << e.what();
+  }
+  // An explicit run directory made for it is removed again.
+  EXPECT_THROW(run_experiment(tiny_config(), RunPlace{dir_ / "explicit" / "run1", false}),
+               InterruptedError);
+  stop_requested().store(0);
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+  EXPECT_FALSE(fs::exists(dir_ / "explicit"));
+}
+
+TEST_F(ExperimentTest, AStopWhileAContinuedRunLoadsIsRecordedInItsRunJson) {
+  const fs::path run_dir = dir_ / "runs" / "r1";
+  run_experiment(tiny_config(), RunPlace{run_dir, false});
+  // Pretend it was killed while running (status "running", lock free).
+  json j = read_json(run_dir / "run.json");
+  j["run"]["status"] = "running";
+  std::ofstream(run_dir / "run.json") << j.dump();
+  stop_requested().store(2);
+  EXPECT_THROW(run_experiment(tiny_config(), RunPlace{run_dir, true}), InterruptedError);
+  stop_requested().store(0);
+  j = read_json(run_dir / "run.json");
+  EXPECT_EQ(j["run"]["status"], "interrupted");
+  EXPECT_NE(j["run"]["error"].get<std::string>().find("interrupted while"), std::string::npos);
+  EXPECT_FALSE(j["run"]["finished"].is_null());
+  EXPECT_EQ(j["epochs"].size(), 6u);  // what it had done is kept
+}
+
+TEST_F(ExperimentTest, RunDirectoriesStayInsideResultsDirWhateverTheConfigName) {
+  for (const std::string name : {"..", ".", "", "a/../..", "line\nbreak"}) {
+    config::RunConfig c = tiny_config(R"({"epochs_per_domain": 1})");
+    c.config_name = name;
+    const RunResult r = run_experiment(c);
+    const fs::path rel = fs::relative(fs::weakly_canonical(r.run_json),
+                                      fs::weakly_canonical(dir_ / "results"));
+    EXPECT_FALSE(rel.empty()) << name;
+    EXPECT_NE(*rel.begin(), "..") << name << " went to " << r.run_json;
+    EXPECT_EQ(std::distance(rel.begin(), rel.end()), 3) << rel;  // <config>/<id>/run.json
+    EXPECT_EQ(read_json(r.run_json)["run"]["config_name"], name);  // recorded as it is
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "results" / "_.."));
+  EXPECT_TRUE(fs::exists(dir_ / "results" / "config"));
+  EXPECT_TRUE(fs::exists(dir_ / "results" / "line_break"));
+}
+
+TEST_F(ExperimentTest, AConfigNameRunJsonCannotHoldIsAConfigErrorAndLeavesNoRun) {
+  config::RunConfig c = tiny_config();
+  c.config_name = "bad\xff";
+  try {
+    run_experiment(c);
+    ADD_FAILURE() << "a non-UTF-8 config name was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not valid UTF-8"), std::string::npos) << e.what();
+  }
+  c = tiny_config();
+  c.results_dir = (dir_ / "results" / "r\xfe").string();  // a string of the config itself
+  EXPECT_THROW(run_experiment(c), ConfigError);
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+}
+
+TEST_F(ExperimentTest, ALinkPlantedAtTheLogFileFailsTheRunWithoutFollowingIt) {
+  fs::create_directories(dir_ / "logs");
+  std::ofstream(dir_ / "victim") << "precious";
+  fs::create_symlink(dir_ / "victim", dir_ / "logs" / "r2.log");
+  EXPECT_THROW(run_experiment(tiny_config(), RunPlace{dir_ / "runs" / "r2", false}), IoError);
+  std::ifstream in(dir_ / "victim");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious");
+  const json j = read_json(dir_ / "runs" / "r2" / "run.json");  // the failure is recorded
+  EXPECT_EQ(j["run"]["status"], "failed");
+  EXPECT_NE(j["run"]["error"].get<std::string>().find("is a symbolic link"), std::string::npos);
+}
+
+TEST_F(ExperimentTest, RecordsTheBuildCommitAndTheWorkingTreesWithoutRunningGit) {
+  const json j = read_json(run_experiment(tiny_config(R"({"epochs_per_domain": 1})")).run_json);
+  EXPECT_EQ(j["run"]["git"], io::build_commit());
+  EXPECT_EQ(j["run"]["workdir_git"], io::worktree_commit("."));
 }
 
 TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {

@@ -47,5 +47,33 @@ TEST(Optimizer, RegistryBuildsEachNamedOptimizer) {
   }
 }
 
+// An "expert" that took part in one step and then got no rows: after clear_gradients its
+// gradient is undefined and AdamW leaves it exactly where it was (no decay, no moment step),
+// as it would after a resume, where every gradient starts undefined.
+TEST(Optimizer, ClearGradientsLeavesAParameterWithoutRowsUnstepped) {
+  at::Tensor used = at::tensor({1.0, -2.0}, at::kDouble).requires_grad_(true);
+  at::Tensor idle = at::tensor({0.5, 3.0}, at::kDouble).requires_grad_(true);
+  config::OptimizerConfig c;
+  c.name = "adamw";
+  c.lr = 0.1;
+  c.weight_decay = 0.5;
+  auto opt = make_optimizer({used, idle}, c);
+  clear_gradients(*opt);
+  ((used * used).sum() + (idle * idle).sum()).backward();  // both get rows
+  opt->step();
+  const at::Tensor idle_after_first = idle.detach().clone();
+  clear_gradients(*opt);
+  EXPECT_FALSE(used.grad().defined());
+  EXPECT_FALSE(idle.grad().defined());
+  (used * used).sum().backward();  // only `used` gets rows
+  EXPECT_FALSE(idle.grad().defined());
+  opt->step();
+  EXPECT_TRUE(at::equal(idle.detach(), idle_after_first)) << idle;
+  // A zero-filled gradient (LibTorch 1.13's zero_grad) would have moved it: decay and momentum.
+  idle.mutable_grad() = at::zeros_like(idle);
+  opt->step();
+  EXPECT_FALSE(at::equal(idle.detach(), idle_after_first));
+}
+
 }  // namespace
 }  // namespace moedil::train

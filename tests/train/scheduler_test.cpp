@@ -71,13 +71,86 @@ TEST(LrSchedule, NoneWithoutWarmupReturnsBaseEverywhere) {
 }
 
 TEST(LrSchedule, NoneWithWarmupRampsThenHoldsBase) {
+  // W = 2: 0.1 * 1/3, 0.1 * 2/3, then base.
   const LrSchedule schedule(make_config("none", 2), 0.1, 4, 1);
-  expect_sequence(domain_lrs(schedule, 0, 4), {0.05, 0.1, 0.1, 0.1});
+  expect_sequence(domain_lrs(schedule, 0, 4), {0.1 / 3, 0.2 / 3, 0.1, 0.1});
 }
 
 TEST(LrSchedule, NoneAllowsWarmupAsLongAsTheSchedule) {
+  // W = N = 4: every epoch ramps, in steps of base / 5, and none reaches base.
   const LrSchedule schedule(make_config("none", 4), 0.1, 4, 1);
-  expect_sequence(domain_lrs(schedule, 0, 4), {0.025, 0.05, 0.075, 0.1});
+  expect_sequence(domain_lrs(schedule, 0, 4), {0.02, 0.04, 0.06, 0.08});
+}
+
+TEST(LrSchedule, OneWarmupEpochTrainsAtHalfTheLr) {
+  // The issue's case: a 1-epoch warm-up used to train at the full lr (a no-op that only
+  // shortened the decay). Now it is half the lr for every schedule.
+  for (const char* name : {"none", "step", "cosine", "linear"}) {
+    const LrSchedule schedule(make_config(name, 1), 0.4, 3, 1);
+    EXPECT_NEAR(schedule.lr(0, 0), 0.2, kTol) << name;
+    EXPECT_NEAR(schedule.lr(0, 1), 0.4, kTol) << name;
+  }
+}
+
+TEST(LrSchedule, CosineWithOneWarmupEpochAndTwoEpochsPerDomainChangesTheLr) {
+  // Issue 14: cosine, warmup_epochs 1, epochs_per_domain 2 kept the lr constant.
+  auto s = make_config("cosine", 1);
+  s.min_lr = 0.0;
+  const LrSchedule schedule(s, 0.01, 2, 3);
+  for (int64_t d = 0; d < 3; ++d) expect_sequence(domain_lrs(schedule, d, 2), {0.005, 0.01});
+  // Over the whole stream (N = 6, M = 5): 0.005, then 0.01 * (1 + cos(pi * u / 5)) / 2.
+  s.per_domain = false;
+  const LrSchedule stream(s, 0.01, 2, 3);
+  expect_sequence(domain_lrs(stream, 0, 2), {0.005, 0.01});
+  expect_sequence(domain_lrs(stream, 1, 2), {0.009045084971874737, 0.006545084971874737});
+  expect_sequence(domain_lrs(stream, 2, 2), {0.0034549150281252633, 0.0009549150281252633});
+}
+
+TEST(LrSchedule, EveryScheduleWithEveryWarmupEpochByEpoch) {
+  // base 1, min_lr 0.1, step: gamma 0.5 every 2 epochs; 5 epochs in one domain.
+  struct Case {
+    const char* name;
+    int64_t warmup;
+    std::vector<double> lrs;
+  };
+  const double c4 = std::cos(std::acos(-1.0) / 4);  // cos(pi / 4)
+  const double c3 = 0.5;                            // cos(pi / 3)
+  const std::vector<Case> cases = {
+      {"none", 0, {1, 1, 1, 1, 1}},
+      {"none", 1, {0.5, 1, 1, 1, 1}},
+      {"none", 3, {0.25, 0.5, 0.75, 1, 1}},
+      {"step", 0, {1, 1, 0.5, 0.5, 0.25}},
+      {"step", 1, {0.5, 1, 1, 0.5, 0.5}},
+      {"step", 2, {1.0 / 3, 2.0 / 3, 1, 1, 0.5}},
+      // cosine: M = 5 - W epochs after the warm-up, 0.1 + 0.9 * (1 + cos(pi * u / M)) / 2.
+      {"cosine", 0,
+       {1, 0.1 + 0.45 * (1 + std::cos(std::acos(-1.0) / 5)),
+        0.1 + 0.45 * (1 + std::cos(2 * std::acos(-1.0) / 5)),
+        0.1 + 0.45 * (1 + std::cos(3 * std::acos(-1.0) / 5)),
+        0.1 + 0.45 * (1 + std::cos(4 * std::acos(-1.0) / 5))}},
+      {"cosine", 1, {0.5, 1, 0.1 + 0.45 * (1 + c4), 0.55, 0.1 + 0.45 * (1 - c4)}},
+      {"cosine", 2, {1.0 / 3, 2.0 / 3, 1, 0.1 + 0.45 * (1 + c3), 0.1 + 0.45 * (1 - c3)}},
+      {"cosine", 4, {0.2, 0.4, 0.6, 0.8, 1}},
+      // linear: 1 + (0.1 - 1) * u / M.
+      {"linear", 0, {1, 0.82, 0.64, 0.46, 0.28}},
+      {"linear", 1, {0.5, 1, 0.775, 0.55, 0.325}},
+      {"linear", 3, {0.25, 0.5, 0.75, 1, 0.55}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.name) + " warmup " + std::to_string(c.warmup));
+    auto s = make_config(c.name, c.warmup);
+    s.min_lr = 0.1;
+    s.gamma = 0.5;
+    s.step_size = 2;
+    const LrSchedule schedule(s, 1.0, 5, 1);
+    expect_sequence(domain_lrs(schedule, 0, 5), c.lrs);
+    // Warm-up epochs stay below base and rise; the first epoch after them is at base.
+    for (int64_t e = 0; e < c.warmup; ++e) {
+      EXPECT_LT(schedule.lr(0, e), 1.0);
+      if (e > 0) EXPECT_GT(schedule.lr(0, e), schedule.lr(0, e - 1));
+    }
+    if (c.warmup < 5) EXPECT_NEAR(schedule.lr(0, c.warmup), 1.0, kTol);
+  }
 }
 
 TEST(LrSchedule, StepHalvesEveryTwoEpochs) {
@@ -92,8 +165,8 @@ TEST(LrSchedule, StepCountsStepsFromTheEndOfWarmup) {
   auto s = make_config("step", 2);
   s.step_size = 2;
   s.gamma = 0.5;
-  const LrSchedule schedule(s, 0.8, 7, 1);
-  expect_sequence(domain_lrs(schedule, 0, 7), {0.4, 0.8, 0.8, 0.8, 0.4, 0.4, 0.2});
+  const LrSchedule schedule(s, 0.9, 7, 1);
+  expect_sequence(domain_lrs(schedule, 0, 7), {0.3, 0.6, 0.9, 0.9, 0.45, 0.45, 0.225});
 }
 
 TEST(LrSchedule, CosineStartsAtBaseAndStopsAboveMinLr) {
@@ -107,9 +180,9 @@ TEST(LrSchedule, CosineStartsAtBaseAndStopsAboveMinLr) {
 TEST(LrSchedule, CosineWithWarmup) {
   auto s = make_config("cosine", 2);
   s.min_lr = 0.1;
-  const LrSchedule schedule(s, 0.5, 5, 1);
-  // Warm-up 0.25, 0.5; then M = 3: 0.1 + 0.4 * {1, 0.75, 0.25}.
-  expect_sequence(domain_lrs(schedule, 0, 5), {0.25, 0.5, 0.5, 0.4, 0.2});
+  const LrSchedule schedule(s, 0.6, 5, 1);
+  // Warm-up 0.2, 0.4; then M = 3: 0.1 + 0.5 * {1, 0.75, 0.25}.
+  expect_sequence(domain_lrs(schedule, 0, 5), {0.2, 0.4, 0.6, 0.475, 0.225});
 }
 
 TEST(LrSchedule, LinearStartsAtBaseAndStopsAboveMinLr) {
@@ -122,28 +195,30 @@ TEST(LrSchedule, LinearStartsAtBaseAndStopsAboveMinLr) {
 TEST(LrSchedule, LinearWithWarmup) {
   auto s = make_config("linear", 2);
   s.min_lr = 0.2;
-  const LrSchedule schedule(s, 1.0, 6, 1);
-  expect_sequence(domain_lrs(schedule, 0, 6), {0.5, 1.0, 1.0, 0.8, 0.6, 0.4});
+  const LrSchedule schedule(s, 1.2, 6, 1);
+  // Warm-up 0.4, 0.8; then M = 4: 1.2 - 1.0 * u / 4.
+  expect_sequence(domain_lrs(schedule, 0, 6), {0.4, 0.8, 1.2, 0.95, 0.7, 0.45});
 }
 
 TEST(LrSchedule, SingleEpochAfterWarmupIsBase) {
-  // M = 1 for every schedule: the only post-warm-up epoch has u = 0.
+  // M = 1 for every schedule: the warm-up epoch at base / 2, the one post-warm-up epoch
+  // (u = 0) at base.
   for (const char* name : {"step", "cosine", "linear"}) {
     auto s = make_config(name, 1);
     s.gamma = 0.5;
     s.min_lr = 0.3;
     const LrSchedule schedule(s, 0.6, 2, 1);
     EXPECT_EQ(schedule.length(), 2) << name;
-    expect_sequence(domain_lrs(schedule, 0, 2), {0.6, 0.6});
+    expect_sequence(domain_lrs(schedule, 0, 2), {0.3, 0.6});
   }
 }
 
 TEST(LrSchedule, PerDomainRestartsWithEveryDomain) {
   const LrSchedule schedule(make_config("cosine", 2, /*per_domain=*/true), 1.0, 4, 3);
   EXPECT_EQ(schedule.length(), 4);
-  // Warm-up 0.5, 1.0; then M = 2: (1 + cos(pi * u / 2)) / 2 = 1, 0.5.
+  // Warm-up 1/3, 2/3; then M = 2: (1 + cos(pi * u / 2)) / 2 = 1, 0.5.
   for (int64_t d = 0; d < 3; ++d) {
-    expect_sequence(domain_lrs(schedule, d, 4), {0.5, 1.0, 1.0, 0.5});
+    expect_sequence(domain_lrs(schedule, d, 4), {1.0 / 3, 2.0 / 3, 1.0, 0.5});
   }
   EXPECT_NEAR(schedule.lr(1, 0), schedule.lr(0, 0), kTol);
 }
@@ -151,8 +226,8 @@ TEST(LrSchedule, PerDomainRestartsWithEveryDomain) {
 TEST(LrSchedule, WholeStreamContinuesAcrossDomains) {
   const LrSchedule schedule(make_config("cosine", 2, /*per_domain=*/false), 1.0, 2, 3);
   EXPECT_EQ(schedule.length(), 6);
-  // t = 0..5: warm-up 0.5, 1.0; then M = 4: (1 + cos(pi * u / 4)) / 2 for u = 0..3.
-  expect_sequence(domain_lrs(schedule, 0, 2), {0.5, 1.0});
+  // t = 0..5: warm-up 1/3, 2/3; then M = 4: (1 + cos(pi * u / 4)) / 2 for u = 0..3.
+  expect_sequence(domain_lrs(schedule, 0, 2), {1.0 / 3, 2.0 / 3});
   expect_sequence(domain_lrs(schedule, 1, 2), {1.0, 0.8535533905932737});
   expect_sequence(domain_lrs(schedule, 2, 2), {0.5, 0.14644660940672627});
   EXPECT_GT(std::abs(schedule.lr(1, 0) - schedule.lr(0, 0)), 0.1);

@@ -16,12 +16,17 @@
 
 namespace moedil::batch {
 
+/// Status of a run another live process holds (not a failure of this batch).
+inline constexpr const char* kRunningElsewhere = "running elsewhere";
+
 enum class Action {
   start,           ///< no run.json yet: start it fresh in its run directory
   resume,          ///< interrupted, or "running" but no live process holds its lock (killed)
   retry,           ///< failed and --retry-failed: the old attempt is moved aside, start afresh
   skip_completed,  ///< completed before
-  skip_live,       ///< a live process (another batch, a Slurm task) is running it now
+  /// A live process (another batch, a Slurm task) is running it now: the batch waits until
+  /// that process lets go, then takes what it left (completed, failed, or resumes it).
+  skip_live,
   skip_failed,     ///< failed before and --retry-failed was not given
 };
 const char* action_name(Action a);
@@ -55,6 +60,8 @@ struct RunnerOptions {
   std::filesystem::path console_dir = "logs";
   std::function<int64_t()> draw_seed = batch::draw_seed;
   double poll_seconds = 0.05;
+  /// How often runs held by another process are looked at again.
+  double wait_poll_seconds = 0.5;
 };
 
 /// The argv (without argv[0] = the executable) that carries out `action` for `run`:
@@ -72,9 +79,13 @@ struct RunOutcome {
   std::size_t index = 0;  ///< into the plan
   std::string key;
   std::string config;
+  /// The run's experiment group name (batch::planned_group_names), shown instead of `config`
+  /// where set.
+  std::string name;
   std::size_t group = 0;
   Action action = Action::start;
-  /// completed | failed | interrupted | running (live elsewhere) | planned (dry run)
+  /// completed | failed | interrupted | running elsewhere (kRunningElsewhere) | not started |
+  /// planned (dry run)
   std::string status;
   std::string error;
   std::optional<double> acc;  ///< run.json's metrics.acc, else the last epoch's mean accuracy
@@ -83,21 +94,27 @@ struct RunOutcome {
   std::vector<std::string> command;
 };
 
-/// Called as runs start and end (for logging): event is "start" or "end".
+/// Called as runs start and end (for logging): event is "start", "end", or "wait" (the run is
+/// held by another live process; the batch waits for it).
 using RunEvent = std::function<void(const char* event, const RunOutcome&)>;
 
 /// Executes the plan: decides every run, then starts the start/resume/retry ones, at most
-/// options.jobs at a time. When `stop` becomes true no further run starts, SIGINT is sent to
-/// the running children and the batch waits for them. Returns one outcome per planned run, in
-/// plan order.
+/// options.jobs at a time, deciding each again right before it starts. A run that another live
+/// process holds (at the start, or found so when this batch's child for it was refused) is
+/// "running elsewhere", never failed: the batch waits until that process lets go and then
+/// takes what it left (completed; failed; interrupted or killed: resumed here). So two batches
+/// of one metaconfig run every run once and both end when all have ended. When `stop` becomes
+/// true no further run starts, SIGINT is sent to the running children and the batch waits for
+/// them (not for runs held elsewhere). Returns one outcome per planned run, in plan order.
 std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const RunnerOptions& options,
                                 const std::atomic<bool>& stop, const RunEvent& on_event = {});
 
 /// The outcomes a dry run reports: each run's action and command, nothing started.
 std::vector<RunOutcome> dry_run(const std::vector<PlannedRun>& plan, const RunnerOptions& options);
 
-/// The summary table: key, config, group, action, status, ACC, wall time; a last line with the
-/// counts; one line per failed run with its error.
+/// The summary table: key, config (the experiment group name where set, as `moedil report`
+/// names it), group, action, status, ACC, wall time; a last line with the counts; one line per
+/// failed run with its error.
 std::string format_summary(const std::vector<RunOutcome>& outcomes);
 
 /// True when any outcome is failed (the batch then exits 1).

@@ -13,7 +13,9 @@ namespace moedil::batch {
 std::string shell_quote(std::string_view s);
 
 /// Left-aligned columns separated by two spaces, a header row and a dashed rule under it.
-/// Newlines and tabs inside cells are shown as spaces so a row stays one line.
+/// Newlines and tabs inside cells are shown as spaces so a row stays one line; every other
+/// control character as an escape (printable()), so cells read from run.json files cannot
+/// drive the terminal.
 std::string format_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows);
 

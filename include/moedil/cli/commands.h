@@ -20,6 +20,8 @@ struct RunOptions {
 struct EvalOptions {
   std::string run_dir;
   std::vector<std::string> fixed_experts;  ///< "LAYER:E"
+  std::string dump_dir;                    ///< --dump DIR ("" = no dump)
+  bool dump_inputs = false;                ///< --dump-inputs
   std::optional<std::string> device;
   std::optional<int64_t> threads;
 };

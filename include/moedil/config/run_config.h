@@ -151,7 +151,8 @@ struct LossConfig {
 /// Learning-rate schedule (`scheduler`), evaluated once per epoch.
 struct SchedulerConfig {
   std::string name = "none";  ///< none | step | cosine | linear
-  /// Linear warm-up: epoch w < warmup_epochs uses lr * (w + 1) / warmup_epochs.
+  /// Linear warm-up: epoch w < warmup_epochs uses lr * (w + 1) / (warmup_epochs + 1), below lr
+  /// for every warm-up epoch; the schedule proper spans the epochs after it.
   int64_t warmup_epochs = 0;
   /// true: the schedule restarts with every domain; false: one schedule over the whole stream.
   bool per_domain = true;

@@ -3,6 +3,7 @@
 // never leaves a partially written file behind at the destination path.
 #include <filesystem>
 #include <string_view>
+#include <vector>
 
 namespace moedil::io {
 
@@ -12,5 +13,14 @@ namespace moedil::io {
 /// is removed and moedil::IoError is thrown naming the path and the cause (strerror(errno)).
 /// A reader never sees a partial file: it sees either the old content or the new one.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+/// True when `name` is the name of a temp file write_file_atomic creates:
+/// ".<file name>.tmp-<pid>-<8 hex digits>".
+bool is_atomic_temp_name(const std::string& name);
+
+/// Removes every temp file write_file_atomic left in `dir` (not below it) when its writer died
+/// (SIGKILL, power loss) between creating and renaming it; returns the removed paths. Call it
+/// only while no other process writes to `dir` (a run directory under its RunLock).
+std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& dir);
 
 }  // namespace moedil::io

@@ -13,6 +13,16 @@ namespace moedil::io {
 std::string format_run_id(std::string_view model, std::string_view dataset,
                           std::chrono::system_clock::time_point when, uint16_t suffix);
 
+/// `name` made safe as one directory name: '/', '\\', control characters and bytes that are not
+/// valid UTF-8 become '_'; "" becomes "config"; a name of dots only ("." or "..") gets a leading
+/// '_'; at most 200 bytes (cut at a character boundary). Other names are kept as they are.
+std::string safe_dir_name(std::string_view name);
+
+/// Where `moedil run` puts the runs of config `config_name`: results_dir/<safe_dir_name>.
+/// Throws IoError if that would not lie inside results_dir (it always does; checked anyway).
+std::filesystem::path config_results_dir(const std::filesystem::path& results_dir,
+                                         std::string_view config_name);
+
 /// A run's id and the directory created for it.
 struct RunDir {
   std::string id;             ///< the run id, also the directory's name

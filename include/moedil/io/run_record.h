@@ -60,7 +60,8 @@ struct RunInfo {
   std::string device;
   int64_t num_threads = 0;
   std::string torch_version;
-  std::string git;
+  std::string git;          ///< the moedil build's commit (git describe when it was built)
+  std::string workdir_git;  ///< commit checked out where the run started ("" outside git)
   std::string host;
   std::string started;   ///< ISO 8601 UTC
   std::string finished;  ///< ISO 8601 UTC, empty while running
@@ -126,8 +127,10 @@ nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
 /// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
 
-/// Reads and parses a run.json file; DataError names the path when it is missing, not JSON
-/// (for example truncated) or not a run record.
+/// Reads and parses a run.json file; DataError names the path when it is missing, not a
+/// regular file, not JSON (for example truncated) or not a run record. A record that still says
+/// "running" takes the outcome noted in the run directory's reserved failure note, if any
+/// (io/failure_note.h: the run could not rewrite run.json, e.g. on a full disk).
 RunRecord read_run_record(const std::string& path);
 
 /// Current UTC time as ISO 8601 ("2026-11-23T12:34:56Z").

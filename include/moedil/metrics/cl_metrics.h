@@ -21,9 +21,13 @@ struct ClMetrics {
   double plasticity = 0.0;
   /// Backward transfer: mean_{j<T-1} (R[T-1][j] - R[j][j]); nullopt when T < 2.
   std::optional<double> bwt;
-  /// Forward transfer: mean_{j>0} (R[j-1][j] - b[j]) with b = baseline_acc when given, else
-  /// init_acc; nullopt when T < 2.
+  /// Forward transfer as defined by GEM (Lopez-Paz & Ranzato 2017): mean_{j>0}
+  /// (R[j-1][j] - init_acc[j]), against the accuracy before any training, whether or not
+  /// baselines ran; nullopt when T < 2.
   std::optional<double> fwt;
+  /// Forward transfer against the baselines (a model trained on domain j alone):
+  /// mean_{j>0} (R[j-1][j] - baseline_acc[j]); nullopt when T < 2 or no baseline is given.
+  std::optional<double> fwt_baseline;
   /// Average forgetting: mean of forgetting_per_domain; nullopt when T < 2.
   std::optional<double> forgetting;
   /// Intransience: mean_j (baseline_acc[j] - R[j][j]); nullopt when no baseline is given.
@@ -44,8 +48,8 @@ ClMetrics compute_cl_metrics(const Matrix& R, const std::vector<double>& init_ac
                              const std::optional<std::vector<double>>& baseline_acc);
 
 /// One-line human-readable summary with 4 decimals, "n/a" for undefined metrics, e.g.
-/// "ACC 0.8123 AIA 0.8500 BWT -0.0312 FWT 0.0100 forgetting 0.0400 plasticity 0.8400
-/// intransience n/a".
+/// "ACC 0.8123 AIA 0.8500 BWT -0.0312 FWT 0.0100 FWT_baseline n/a forgetting 0.0400
+/// plasticity 0.8400 intransience n/a".
 std::string to_string(const ClMetrics& m);
 
 }  // namespace moedil::metrics

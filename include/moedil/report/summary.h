@@ -13,12 +13,17 @@
 namespace moedil::report {
 
 /// The per-run metrics of the report, in table order.
-inline constexpr std::array<const char*, 8> kMetricNames = {
-    "ACC", "AIA", "BWT", "FWT", "forgetting", "plasticity", "intransience", "balanced_acc"};
+inline constexpr std::array<const char*, 9> kMetricNames = {
+    "ACC",        "AIA",        "BWT",          "FWT",         "FWT_baseline",
+    "forgetting", "plasticity", "intransience", "balanced_acc"};
 
 struct RunSummary {
   std::string id;
   std::string config_name;
+  /// Its experiment group (LoadedRun::group); summarize_run sets the config name, the report
+  /// the group collect_runs found.
+  std::string group;
+  std::vector<std::string> varied;  ///< its values of the varied keys (LoadedRun::varied)
   std::string path;  ///< the run.json
   std::string status;
   std::string error;
@@ -37,8 +42,9 @@ struct RunSummary {
   bool completed() const { return status == "completed"; }
 };
 
+/// One experiment group (the "configs" of the report's tables).
 struct ConfigSummary {
-  std::string name;
+  std::string name;  ///< the group's name
   std::vector<std::string> domains;  ///< of its first completed run
   int completed = 0;                 ///< runs in the statistics
   int not_completed = 0;             ///< running, failed or interrupted: listed, not counted
@@ -50,7 +56,8 @@ struct ConfigSummary {
 /// not square).
 RunSummary summarize_run(const io::RunRecord& record, const std::string& path);
 
-/// One summary per name in `configs` (in that order); only completed runs enter statistics.
+/// One summary per group name in `configs` (in that order), of the runs whose `group` it is;
+/// only completed runs enter statistics.
 std::vector<ConfigSummary> summarize_configs(const std::vector<RunSummary>& runs,
                                              const std::vector<std::string>& configs);
 

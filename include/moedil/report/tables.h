@@ -9,8 +9,10 @@
 
 namespace moedil::report {
 
-/// Completed runs: config, run, seed and every metric of kMetricNames.
-Table runs_table(const std::vector<RunSummary>& runs);
+/// Completed runs: config (the experiment group), run, seed, the value of each of
+/// `varied_keys` (the hyperparameters that tell groups apart) and every metric of kMetricNames.
+Table runs_table(const std::vector<RunSummary>& runs,
+                 const std::vector<std::string>& varied_keys = {});
 /// Runs not completed (running, failed, interrupted) with status, progress and error; these
 /// are never in the statistics.
 Table status_table(const std::vector<RunSummary>& runs);
@@ -29,6 +31,8 @@ Table final_class_table(const io::RunRecord& record);
 Table epoch_balanced_table(const io::RunRecord& record);
 /// Long form for CSV: per run, epoch, evaluated domain and class: support, predicted,
 /// precision, recall, F1 (epoch "final" rows are not repeated: the last epoch is the end).
-Table class_metrics_long(const std::vector<const io::RunRecord*>& records);
+/// `groups` names each record's experiment group (its config name where not given).
+Table class_metrics_long(const std::vector<const io::RunRecord*>& records,
+                         const std::vector<std::string>& groups = {});
 
 }  // namespace moedil::report

@@ -3,14 +3,23 @@
 // fsync, rename), holding the model's parameters and buffers, the optimizer's state and a JSON
 // document with everything else the trainer needs to continue (position, results so far, replay
 // memory). One file, so a crash at any moment leaves either the previous checkpoint or the new
-// one, never a mix.
+// one, never a mix. The file is sealed (common/sealed.h): a header with the archive's length and
+// CRC-32 comes first, and a checkpoint whose bytes do not match it is refused (DataError, exit
+// 2), never loaded with other numbers.
 #include <filesystem>
+#include <string>
 
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
 namespace moedil::train {
+
+/// The LibTorch archive inside the checkpoint at `path`, after checking its checksum. A
+/// checkpoint written before checkpoints were sealed (a bare archive) is returned with a
+/// logged warning. Throws DataError naming the path when it is missing, not a regular file,
+/// damaged (size or CRC-32 mismatch) or no checkpoint at all.
+std::string checkpoint_payload(const std::filesystem::path& path);
 
 /// Writes model, optimizer and `state` to `path` atomically. Throws IoError naming the path.
 void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "moedil/io/run_record.h"
+#include "moedil/train/eval_dump.h"
 
 namespace moedil::train {
 
@@ -23,10 +24,13 @@ struct RunEvaluation {
 /// evaluates every domain; writes the result to run_dir/eval.json. `overrides` may set device
 /// and num_threads only. `fixed_experts` ("LAYER:E", e.g. "blocks.1.moe:2") route every row of
 /// LAYER to expert E alone; the result then goes to eval_fixed_<layer>_<E>[+...].json.
+/// With `dump`, each domain's logits, labels, predictions, dataset rows, routing (and inputs)
+/// also go to dump->dir as .npy files (see eval_dump.h), with an index.json.
 /// Throws DataError when the run has no run.json or no checkpoint, UsageError for a malformed
 /// LAYER:E, an unknown layer or expert.
 RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
                            const std::vector<std::string>& overrides,
-                           const std::vector<std::string>& fixed_experts = {});
+                           const std::vector<std::string>& fixed_experts = {},
+                           const EvalDump* dump = nullptr);
 
 }  // namespace moedil::train

@@ -45,6 +45,14 @@ double current_lr(const torch::optim::Optimizer& optimizer);
 /// Sets group i's lr to lr * multipliers[i].
 void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& multipliers);
 
+/// Sets the gradient of every parameter of `optimizer` to undefined ("none"), the same on
+/// LibTorch 1.13 (whose zero_grad() zero-fills) and 2.x (whose zero_grad() defaults to none).
+/// moedil's one semantics for a parameter that gets no gradient in a step (an expert that
+/// received no rows, a frozen router): no optimizer steps it in that step (no momentum, no
+/// Adam moment update, no weight decay). A run resumed from a checkpoint (where every gradient
+/// starts undefined) therefore trains exactly as the uninterrupted run.
+void clear_gradients(torch::optim::Optimizer& optimizer);
+
 /// Forgets the optimizer's per-parameter state (momentum, Adam moments and step count) of
 /// `params`, as if they had never been stepped. Returns how many states were dropped.
 int64_t reset_optimizer_state(torch::optim::Optimizer& optimizer,

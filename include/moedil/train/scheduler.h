@@ -18,7 +18,9 @@ const std::vector<std::string>& scheduler_names();
 /// With t the epoch's position in the schedule (the epoch within the domain when
 /// `per_domain`, else domain * epochs_per_domain + epoch), W = warmup_epochs, N = length() and
 /// base = base_lr:
-///   - warm-up, every name including "none": t < W -> base * (t + 1) / W;
+///   - warm-up, every name including "none": t < W -> base * (t + 1) / (W + 1), a linear ramp
+///     that stays below base for all W warm-up epochs (W = 1: base / 2; W = 3: base / 4,
+///     base / 2, 3 base / 4) and reaches base with the first epoch after it;
 ///   - after it, with u = t - W and M = N - W:
 ///       none:   base
 ///       step:   base * gamma^floor(u / step_size)
@@ -26,7 +28,9 @@ const std::vector<std::string>& scheduler_names();
 ///       linear: base + (min_lr - base) * u / M
 /// The lr of an epoch is the schedule's value at the epoch's start, so cosine and linear start
 /// at base and approach min_lr without reaching it: the last epoch has u = M - 1 and stays one
-/// step above min_lr (min_lr itself would be the lr of epoch N, which is never trained).
+/// step above min_lr (min_lr itself would be the lr of epoch N, which is never trained). The
+/// decay spans the M epochs after the warm-up, so it changes the lr whenever M >= 2; M = 1
+/// trains its one epoch at base.
 class LrSchedule {
  public:
   /// Schedule length N = epochs_per_domain when s.per_domain (it restarts with each domain),

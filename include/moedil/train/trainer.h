@@ -26,7 +26,8 @@
 namespace moedil::train {
 
 /// Set to a signal number (e.g. by a SIGINT/SIGTERM handler) to stop the run before its next
-/// step with InterruptedError carrying that signal; 0 means keep going.
+/// step with InterruptedError carrying that signal; 0 means keep going. The process-wide
+/// flag of moedil/common/stop.h, which loading, partitioning and evaluation poll too.
 std::atomic<int>& stop_requested();
 
 /// Builds a freshly initialised model on the training device; every call gives the same

@@ -55,8 +55,20 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
   at::Tensor out;
   at::Tensor dropped;  // rows with no assignment, on the device (read only when reported)
   const bool expert_choice_routing = options_.routing() == "expert_choice";
+  const auto record = [&](const at::Tensor& row, const at::Tensor& expert_of, const at::Tensor& gate) {
+    if (!recording_) return;
+    recorded_.push_back(at::zeros({num_rows, num_experts}, gate.options().dtype(at::kFloat))
+                            .index_put({row, expert_of}, gate.detach().to(at::kFloat),
+                                       /*accumulate=*/true));
+  };
   if (forced || (!expert_choice_routing && options_.capacity_factor() <= 0.0)) {
     // Plain token choice: every row gets its k experts.
+    if (recording_) {
+      const int64_t k = routing.expert_idx.size(1);
+      const at::Tensor row = at::arange(num_rows, routing.expert_idx.options());
+      record(k == 1 ? row : row.repeat_interleave(k), routing.expert_idx.reshape({-1}),
+             routing.gates.reshape({-1}));
+    }
     if (dense) {
       out = dense_dispatch(rows, routing.expert_idx, routing.gates, num_experts, expert);
       counts = at::bincount(routing.expert_idx.reshape({-1}), {}, num_experts);
@@ -74,6 +86,7 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
         expert_choice_routing
             ? expert_choice(routing.probs, capacity, routing.available)
             : token_choice(routing.expert_idx, routing.gates, num_experts, capacity);
+    record(a.rows, a.experts, a.gates);
     if (dense) {
       // Every expert on every row, weighted by its summed gates (zero where not assigned).
       const at::Tensor weights = at::zeros({num_rows, num_experts}, a.gates.options())
@@ -111,6 +124,12 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
                                                    expert_means.empty() ? at::Tensor()
                                                                         : at::stack(expert_means))
                            : at::Tensor();
+  return out;
+}
+
+std::vector<at::Tensor> Mixture::take_recorded() {
+  std::vector<at::Tensor> out;
+  out.swap(recorded_);
   return out;
 }
 

@@ -75,6 +75,13 @@ class Mixture {
   void force_expert(int64_t e);
   int64_t forced_expert() const { return forced_expert_; }
 
+  /// While recording, every forward also keeps each row's gate per expert (float [R, E]: the
+  /// weight with which expert e's output entered row r, 0 where e did not run for r): the
+  /// routing that moedil eval --dump exports. Off by default (it costs an [R, E] tensor).
+  void set_recording(bool on) { recording_ = on; }
+  /// The gates of the forwards since the last take, one tensor per forward, and forgets them.
+  std::vector<at::Tensor> take_recorded();
+
   const MixtureOptions& options() const { return options_; }
 
  private:
@@ -86,6 +93,8 @@ class Mixture {
   int64_t rows_[2] = {0, 0};
   at::Tensor selection_;  ///< training assignments per expert since reset_selection_counts
   int64_t forced_expert_ = -1;
+  bool recording_ = false;
+  std::vector<at::Tensor> recorded_;
 };
 
 }  // namespace moedil::model::moe
