@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Installs what moedil needs on Debian 12 (idempotent, non-interactive), checks that the BLAS
-# LibTorch will use is OpenBLAS, then configures and builds into build/.
-# Usage: scripts/setup.sh        (called by scripts/quickstart.sh and scripts/test.sh)
+# Installs what moedil needs on Debian 12 or 13 (idempotent, non-interactive; the list is
+# scripts/packages.txt), checks that the BLAS LibTorch will use is OpenBLAS, then configures and
+# builds into build/ (MOEDIL_BUILD_DIR overrides it; MOEDIL_CMAKE_ARGS adds configure options).
+# Usage: scripts/setup.sh [--no-build]   (called by scripts/quickstart.sh and scripts/test.sh;
+#        --no-build stops after the packages and the BLAS check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=1
+case "${1:-}" in
+  --no-build) build=0 ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--no-build]" >&2; exit 2 ;;
+esac
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config
-  libtorch-dev libopenblas0-openmp
-  nlohmann-json3-dev libspdlog-dev libcli11-dev libopencv-dev libgtest-dev zlib1g-dev
-  dataset-fashion-mnist
-  chromium  # headless browser for the report page test (tests/report/html_test.cpp)
-)
+# The package list lives in scripts/packages.txt (also read by scripts/test-debian13.sh).
+mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' scripts/packages.txt)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,6 +45,7 @@ case "$blas" in
     ;;
 esac
 
+[ "$build" -eq 1 ] || exit 0
 build_dir=${MOEDIL_BUILD_DIR:-build}
 if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${MOEDIL_CMAKE_ARGS:-}

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#if MOEDIL_WITH_OPENCV
 #include <opencv2/imgcodecs.hpp>
+#endif
 
 #include "moedil/data/idx_dataset.h"
 #include "moedil/data/synthetic.h"
@@ -154,6 +156,7 @@ DatasetExtent folder_extent(const fs::path& base, int64_t resize, double nominal
   e.images = files.count;
   e.num_classes = std::max<int64_t>(1, static_cast<int64_t>(files.folders.size()));
   e.from_files = true;
+#if MOEDIL_WITH_OPENCV
   if (resize == 0) {
     const cv::Mat first = cv::imread(files.first.string(), cv::IMREAD_COLOR);
     if (!first.empty()) {
@@ -161,6 +164,8 @@ DatasetExtent folder_extent(const fs::path& base, int64_t resize, double nominal
       e.width = first.cols;
     }
   }
+#endif
+  // (A build without OpenCV keeps the nominal side: it refuses to load image folders anyway.)
   return e;
 }
 

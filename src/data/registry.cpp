@@ -1,24 +1,52 @@
 #include "moedil/data/registry.h"
 
+#include "moedil/common/error.h"
 #include "moedil/data/cifar.h"
 #include "moedil/data/idx_dataset.h"
-#include "moedil/data/image_folder.h"
 #include "moedil/data/synthetic.h"
+#if MOEDIL_WITH_OPENCV
+#include "moedil/data/image_folder.h"
+#endif
 
 namespace moedil::data {
 
 namespace {
 
-ImageLoadOptions image_options(const config::RunConfig& c) {
+// The datasets stored as image files (imagefolder, officehome, core50) are decoded with OpenCV.
+// A build without it keeps their names, so configs naming them still validate, and refuses to
+// load them with a DataError that says how to get a build that can.
+#if MOEDIL_WITH_OPENCV
+constexpr const char* kNeedsOpenCv = "";
+
+std::string root_or(const config::RunConfig& c, const std::string& fallback) {
+  return c.dataset_root.empty() ? fallback : c.dataset_root;
+}
+
+Dataset load_image_dataset(const std::string& name, const config::RunConfig& c) {
   ImageLoadOptions o;
   o.resize = c.resize;
   o.skip_bad = c.on_bad_image == "skip";
   o.cache_dir = c.cache_dir;
   o.threads = c.num_threads;
-  return o;
+  if (name == "officehome") return load_officehome(root_or(c, "datasets"), o);
+  if (name == "core50") return load_core50(root_or(c, "datasets"), c.core50_labels, o);
+  return load_image_folder(name, root_or(c, "datasets/imagefolder"), o);
 }
+#else
+constexpr const char* kNeedsOpenCv = " [not in this build: needs OpenCV]";
+
+Dataset load_image_dataset(const std::string& name, const config::RunConfig&) {
+  throw DataError("dataset '" + name +
+                  "' is stored as image files, which moedil decodes with OpenCV, and this moedil "
+                  "was built without OpenCV (-DMOEDIL_WITH_OPENCV=OFF). Rebuild with "
+                  "-DMOEDIL_WITH_OPENCV=ON (Debian: apt-get install libopencv-dev), or use an "
+                  "IDX or CIFAR dataset.");
+}
+#endif
 
 }  // namespace
+
+bool image_datasets_available() { return MOEDIL_WITH_OPENCV != 0; }
 
 const Registry<DatasetBuilder>& dataset_registry() {
   static const Registry<DatasetBuilder> registry = [] {
@@ -59,26 +87,19 @@ const Registry<DatasetBuilder>& dataset_registry() {
     r.add("imagefolder",
           "image folder <root>/[<domain>/][train|val|test/]<class>/*.{jpg,png,bmp} (domains when "
           "the first-level folders hold sub-folders); resize, cache_dir, on_bad_image; default "
-          "root datasets/imagefolder",
-          [](const config::RunConfig& c) {
-            const std::string root =
-                c.dataset_root.empty() ? "datasets/imagefolder" : c.dataset_root;
-            return load_image_folder("imagefolder", root, image_options(c));
-          });
+          "root datasets/imagefolder" +
+              std::string(kNeedsOpenCv),
+          [](const config::RunConfig& c) { return load_image_dataset("imagefolder", c); });
     r.add("officehome",
           "OfficeHome, 15588 images, 65 classes, 4 domains (Art, Clipart, Product, Real World); "
-          "set resize; default root datasets (holding OfficeHomeDataset_10072016)",
-          [](const config::RunConfig& c) {
-            const std::string root = c.dataset_root.empty() ? "datasets" : c.dataset_root;
-            return load_officehome(root, image_options(c));
-          });
+          "set resize; default root datasets (holding OfficeHomeDataset_10072016)" +
+              std::string(kNeedsOpenCv),
+          [](const config::RunConfig& c) { return load_image_dataset("officehome", c); });
     r.add("core50",
           "CORe50 128x128, 11 sessions s1..s11 as domains, 50 objects or 10 categories "
-          "(core50_labels); default root datasets (holding core50_128x128)",
-          [](const config::RunConfig& c) {
-            const std::string root = c.dataset_root.empty() ? "datasets" : c.dataset_root;
-            return load_core50(root, c.core50_labels, image_options(c));
-          });
+          "(core50_labels); default root datasets (holding core50_128x128)" +
+              std::string(kNeedsOpenCv),
+          [](const config::RunConfig& c) { return load_image_dataset("core50", c); });
     r.add("synthetic",
           "generated 1x8x8 images, 4 classes, 3 domains (ids d0..d2); mini_dataset = size "
           "(default 480); for smoke tests without files",

@@ -1,10 +1,33 @@
 #include "moedil/model/attention.h"
 
+#include <ATen/Functions.h>
+#include <c10/util/Exception.h>
+#include <torch/version.h>
+
 #include <cmath>
 
-#include <c10/util/Exception.h>
+// The one place that picks the attention kernel by LibTorch version.
+#if TORCH_VERSION_MAJOR >= 2
+#define MOEDIL_FUSED_ATTENTION 1
+#else
+#define MOEDIL_FUSED_ATTENTION 0
+#endif
 
 namespace moedil::model {
+
+bool fused_attention_available() { return MOEDIL_FUSED_ATTENTION != 0; }
+
+at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                bool fused) {
+#if MOEDIL_FUSED_ATTENTION
+  // No mask, no attention dropout, default scale 1/sqrt(dh): the function of the manual path.
+  if (fused) return at::scaled_dot_product_attention(q, k, v);
+#else
+  (void)fused;
+#endif
+  const at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+  return at::matmul(at::softmax(scores, -1), v);
+}
 
 SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options_) : options(options_) {
   reset();
@@ -30,8 +53,7 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
   const at::Tensor q = parts[0];
   const at::Tensor k = parts[1];
   const at::Tensor v = parts[2];
-  const at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim));
-  const at::Tensor attended = at::matmul(at::softmax(scores, -1), v);  // [B, H, T, dh]
+  const at::Tensor attended = scaled_dot_attention(q, k, v, options.fused());  // [B, H, T, dh]
   return drop(proj(attended.transpose(1, 2).reshape({batch, tokens, options.dim()})));
 }
 

@@ -6,13 +6,26 @@
 #include "moedil/io/atomic_file.h"
 #include "moedil/io/logging.h"
 #include "moedil/report/html.h"
+#if MOEDIL_WITH_OPENCV
 #include "moedil/report/plots.h"
+#endif
 #include "moedil/report/summary.h"
 #include "moedil/report/tables.h"
 
 namespace moedil::report {
 namespace fs = std::filesystem;
 namespace {
+
+struct Figure {
+  std::string rel_path;  ///< relative to the report directory
+  std::string caption;
+  std::vector<unsigned char> png;
+};
+
+// The plots are drawn with OpenCV; a build without it (-DMOEDIL_WITH_OPENCV=OFF) writes the
+// tables only and says so in every format.
+#if MOEDIL_WITH_OPENCV
+constexpr const char* kNoFigures = "";
 
 std::string safe_name(const std::string& s) {
   std::string out;
@@ -23,12 +36,6 @@ std::string safe_name(const std::string& s) {
   }
   return out.empty() || out == "." || out == ".." ? "_" + out : out;
 }
-
-struct Figure {
-  std::string rel_path;  ///< relative to the report directory
-  std::string caption;
-  Png png;
-};
 
 // Every figure of one run; a figure that cannot be drawn (no data yet) is left out.
 std::vector<Figure> run_figures(const io::RunRecord& r) {
@@ -65,6 +72,22 @@ std::vector<Figure> run_figures(const io::RunRecord& r) {
   return figs;
 }
 
+std::vector<Figure> overview_figures(const std::vector<ConfigSummary>& configs) {
+  try {
+    return {{"final_acc_by_config.png", "final per-domain accuracy by config",
+             plot_config_domain_acc(configs, "Final accuracy per domain: mean +- std over completed runs")}};
+  } catch (const DataError&) {
+    return {};
+  }
+}
+#else
+constexpr const char* kNoFigures =
+    "No figures: this moedil was built without OpenCV (-DMOEDIL_WITH_OPENCV=OFF), which draws them.";
+
+std::vector<Figure> run_figures(const io::RunRecord&) { return {}; }
+std::vector<Figure> overview_figures(const std::vector<ConfigSummary>&) { return {}; }
+#endif
+
 class Writer {
  public:
   explicit Writer(fs::path dir) : dir_(std::move(dir)) {}
@@ -72,7 +95,7 @@ class Writer {
     io::write_file_atomic(dir_ / rel, content);
     files_.push_back(dir_ / rel);
   }
-  void bytes(const std::string& rel, const Png& png) {
+  void bytes(const std::string& rel, const std::vector<unsigned char>& png) {
     text(rel, std::string(reinterpret_cast<const char*>(png.data()), png.size()));
   }
   std::vector<fs::path> files() const { return files_; }
@@ -126,18 +149,13 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     term << to_text(t_runs) << "\n" << to_text(t_side);
     if (!t_status.rows.empty()) term << "\n" << to_text(t_status);
     if (!t_problems.rows.empty()) term << "\n" << to_text(t_problems);
+    if (*kNoFigures) term << "\n" << kNoFigures << "\n";
     out.terminal = term.str();
   }
 
   // Figures.
   std::vector<Figure> overview;
-  if (c.runs.size() > 1 || c.kind == TargetKind::Metaconfig) {
-    try {
-      overview.push_back({"final_acc_by_config.png", "final per-domain accuracy by config",
-                          plot_config_domain_acc(configs, "Final accuracy per domain: mean +- std over completed runs")});
-    } catch (const DataError&) {
-    }
-  }
+  if (c.runs.size() > 1 || c.kind == TargetKind::Metaconfig) overview = overview_figures(configs);
   std::vector<std::vector<Figure>> per_run;
   for (const LoadedRun& r : c.runs) per_run.push_back(run_figures(r.record));
   for (const Figure& f : overview) w.bytes(f.rel_path, f.png);
@@ -169,6 +187,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     // Every name, path and message from run.json goes through md_escape: never markup.
     std::ostringstream md;
     md << "# " << md_escape(title) << "\n\n" << md_escape(definitions) << "\n\n";
+    if (*kNoFigures) md << md_escape(kNoFigures) << "\n\n";
     if (!t_problems.rows.empty()) md << to_markdown(t_problems) << "\n";
     md << to_markdown(t_side) << "\n" << to_markdown(t_stats) << "\n" << to_markdown(t_domain) << "\n";
     for (const Figure& f : overview) md << "![" << md_escape(f.caption) << "](" << f.rel_path << ")\n\n";
@@ -190,6 +209,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
   if (formats.html) {
     HtmlPage page(title);
     page.paragraph(definitions);
+    if (*kNoFigures) page.paragraph(kNoFigures);
     if (!t_problems.rows.empty()) page.table(t_problems);
     page.heading("Configs");
     page.table(t_side);

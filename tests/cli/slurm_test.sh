@@ -28,10 +28,15 @@ skip() {
   exit 77
 }
 fail() { echo "FAIL: $*"; for f in "$work"/lg/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -5 "$f"; }; done; exit 1; }
-wait_for() {  # wait_for SECONDS command...: true once the command succeeds
-  local limit=$1
+wait_for() {  # wait_for SECONDS command...: true once the command succeeds within SECONDS
+  # A deadline, not a number of tries: one probe can itself take long (a Slurm client retries an
+  # unresolvable host name for 10 s), and each probe is cut off after 5 s.
+  local deadline=$(($(date +%s) + $1))
   shift
-  for _ in $(seq 1 $((limit * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    timeout 5 "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
   return 1
 }
 
@@ -45,7 +50,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
       skip "apt-get install slurm-wlm munge failed: $(tail -1 "$work/apt.log")"
   fi
 fi
-if scontrol ping >/dev/null 2>&1 && scontrol ping 2>/dev/null | grep -q UP; then
+if timeout 15 scontrol ping 2>/dev/null | grep -q UP; then
   skip "another slurmctld already answers on this machine; not touching it"
 fi
 
@@ -58,13 +63,14 @@ if ! (munge -n | unmunge) >/dev/null 2>&1; then
   wait_for 10 sh -c 'munge -n | unmunge' || skip "munged did not start: $(tail -2 "$work/munged.out")"
 fi
 
-# slurm.conf in the temp dir; clients find it through SLURM_CONF.
+# slurm.conf in the temp dir; clients find it through SLURM_CONF. The daemons' addresses are given
+# (127.0.0.1), so nothing depends on the host name resolving (a chroot may have no /etc/hosts).
 host=$(hostname)
 mem=$(( $(free -m | awk '/^Mem:/ {print $2}') - 1024 ))
 mkdir -p "$work/spool/ctld" "$work/spool/d" "$work/log"
 cat >"$work/slurm.conf" <<CONF
 ClusterName=local
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -85,7 +91,7 @@ SlurmctldPidFile=$work/slurmctld.pid
 SlurmdPidFile=$work/slurmd.pid
 SlurmctldLogFile=$work/log/slurmctld.log
 SlurmdLogFile=$work/log/slurmd.log
-NodeName=$host CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF=$work/slurm.conf

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 namespace moedil::train {
 namespace {
@@ -23,7 +24,12 @@ TEST(AutocastGuardTest, Bf16MakesMatmulsBfloat16UntilTheGuardEnds) {
     EXPECT_EQ(at::softmax(at::randn({2, 3}), -1).scalar_type(), at::kFloat);
   }
   EXPECT_EQ(linear_output().scalar_type(), at::kFloat);
+  // LibTorch 2.4 made autocast per device type (as in precision.cpp).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(at::kCPU));
+#else
   EXPECT_FALSE(at::autocast::is_cpu_enabled());
+#endif
 }
 
 TEST(AutocastGuardTest, NoneChangesNothingAndGuardsNest) {

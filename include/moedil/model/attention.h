@@ -1,6 +1,8 @@
 #pragma once
-// Multi-head self-attention on batch-first tokens [B, T, D] (plain matmuls, so the same code runs
-// on LibTorch 1.13 and 2.x).
+// Multi-head self-attention on batch-first tokens [B, T, D]. On LibTorch 2.x the scores go through
+// the fused at::scaled_dot_product_attention; LibTorch 1.13 has no public fused kernel, so there
+// (and wherever `fused(false)` asks for it) they are plain matmuls. Both compute the same function.
+#include <ATen/core/Tensor.h>
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/dropout.h>
@@ -14,7 +16,17 @@ struct SelfAttentionOptions {
   TORCH_ARG(int64_t, dim);
   TORCH_ARG(int64_t, num_heads);
   TORCH_ARG(double, dropout) = 0.0;
+  /// The fused kernel where this LibTorch has one (2.x); false forces the plain matmuls.
+  TORCH_ARG(bool, fused) = true;
 };
+
+/// True when this LibTorch has the fused at::scaled_dot_product_attention (2.x; not 1.13).
+bool fused_attention_available();
+
+/// softmax(q k^T / sqrt(dh)) v for q, k, v [B, H, T, dh] -> [B, H, T, dh]. `fused` uses the fused
+/// kernel where available and is ignored elsewhere.
+at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                bool fused);
 
 class SelfAttentionImpl : public torch::nn::Cloneable<SelfAttentionImpl> {
  public:

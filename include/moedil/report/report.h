@@ -25,9 +25,10 @@ struct ReportOutput {
 
 /// Writes into `out_dir` (created): report.md, report.html, runs.csv, configs.csv,
 /// configs_side_by_side.csv, final_domain_acc.csv, status.csv, class_metrics.csv,
-/// problems.csv (when there are problems) as selected by `formats`; PNGs always:
-/// final_acc_by_config.png (several runs) and runs/<run id>/{r_matrix, accuracy,
-/// confusion_<domain>, usage_<layer>}.png. Files are written atomically.
+/// problems.csv (when there are problems) as selected by `formats`; PNGs always (in a build
+/// with OpenCV; without it the tables say there are no figures): final_acc_by_config.png
+/// (several runs) and runs/<run id>/{r_matrix, accuracy, confusion_<domain>, usage_<layer>}.png.
+/// Files are written atomically.
 ReportOutput write_report(const Collection& collection, const std::filesystem::path& out_dir,
                           const ReportFormats& formats);
 
