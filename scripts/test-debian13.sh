@@ -114,15 +114,19 @@ main() {
   for f in resolv.conf hosts hostname; do cp -L "/etc/$f" "$root/etc/$f" 2>/dev/null || true; done
 
   # 2. The tree: a copy of what git tracks plus untracked files it does not ignore (the working
-  # tree as it is, not the last commit). build-debian13 survives between runs.
+  # tree as it is, not the last commit). build-debian13 survives between runs. Extracted with
+  # the time of extraction (tar -m), so every file is newer than the last build's objects and
+  # ninja recompiles everything; the chroot's ccache turns unchanged sources into hits. With
+  # the files' own times a header edited before that build would look older than its objects
+  # and be skipped (seen: objects of another branch's class layouts, segfaults).
   mkdir -p "$root$inner"
   find "$root$inner" -mindepth 1 -maxdepth 1 ! -name build-debian13 -exec rm -rf {} +
   if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git -C "$src" ls-files -z --cached --others --exclude-standard |
-      (cd "$src" && xargs -0 -r ls -d 2>/dev/null | tar -cf - --no-recursion -T -) | tar -xf - -C "$root$inner"
+      (cd "$src" && xargs -0 -r ls -d 2>/dev/null | tar -cf - --no-recursion -T -) | tar -xmf - -C "$root$inner"
   else
     tar -C "$src" --exclude='./build*' --exclude='./results/*' --exclude='./logs/*' -cf - . |
-      tar -xf - -C "$root$inner"
+      tar -xmf - -C "$root$inner"
   fi
 
   in_chroot() {  # a clean environment: nothing of the host's leaks in but what is set here
