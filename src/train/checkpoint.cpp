@@ -35,7 +35,8 @@ std::string read_whole_file(const std::filesystem::path& path) {
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,
-                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state) {
+                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state,
+                     const CheckpointTensors& tensors) {
   torch::serialize::OutputArchive archive;
   archive.write("moedil_checkpoint_version", c10::IValue(kCheckpointVersion));
   torch::serialize::OutputArchive model_archive;
@@ -45,6 +46,20 @@ void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module&
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
   archive.write("state", c10::IValue(state.dump()));
+  if (!tensors.empty()) {
+    // Flat keys "<plugin>__<name>" (archive keys must not hold dots) and an index of them.
+    nlohmann::json index = nlohmann::json::object();
+    torch::serialize::OutputArchive plugins_archive;
+    for (const auto& [plugin, named] : tensors) {
+      index[plugin] = nlohmann::json::array();
+      for (const auto& [name, tensor] : named) {
+        plugins_archive.write(plugin + "__" + name, tensor);
+        index[plugin].push_back(name);
+      }
+    }
+    archive.write("plugin_tensor_index", c10::IValue(index.dump()));
+    archive.write("plugin_tensors", plugins_archive);
+  }
   std::ostringstream bytes;
   try {
     archive.save_to(bytes);
@@ -73,7 +88,8 @@ std::string checkpoint_payload(const std::filesystem::path& path) {
 }
 
 nlohmann::json load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
-                               torch::optim::Optimizer& optimizer, const c10::Device& device) {
+                               torch::optim::Optimizer& optimizer, const c10::Device& device,
+                               CheckpointTensors* tensors) {
   const std::string payload = checkpoint_payload(path);
   torch::serialize::InputArchive archive;
   try {
@@ -92,6 +108,20 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
     optimizer.load(optimizer_archive);
     c10::IValue state;
     archive.read("state", state);
+    c10::IValue index;
+    if (tensors && archive.try_read("plugin_tensor_index", index)) {
+      torch::serialize::InputArchive plugins_archive;
+      archive.read("plugin_tensors", plugins_archive);
+      const nlohmann::json names = nlohmann::json::parse(index.toStringRef());
+      for (const auto& [plugin, list] : names.items()) {
+        auto& named = (*tensors)[plugin];
+        for (const auto& name : list) {
+          at::Tensor tensor;
+          plugins_archive.read(plugin + "__" + name.get<std::string>(), tensor);
+          named[name.get<std::string>()] = tensor.to(device);
+        }
+      }
+    }
     return nlohmann::json::parse(state.toStringRef());
   } catch (const c10::Error& e) {
     throw DataError("checkpoint " + path.string() + " cannot be loaded: " +

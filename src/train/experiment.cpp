@@ -279,9 +279,9 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     log->info("[device] {} with {} threads, LibTorch {}; moedil {}", info.device, threads,
               TORCH_VERSION, info.git);
 
-    trainer.add_observer(&progress);
-    trainer.add_observer(&epoch_logger);
-    trainer.add_observer(&writer);
+    trainer.add_plugin(&progress);
+    trainer.add_plugin(&epoch_logger);
+    trainer.add_plugin(&writer);
     if (!resuming) trainer.evaluate_initial();
     if (c.pretrain.enabled && !resuming) {
       trainer.pretrain();

@@ -16,7 +16,8 @@ void ResultsWriter::write(const io::RunRecord& record) const {
   io::write_file_atomic(path_, io::to_json(record).dump(1) + "\n");
 }
 
-void EpochLogger::on_epoch_end(const io::RunRecord& record) {
+void EpochLogger::on_epoch_end(TrainingState& state) {
+  const io::RunRecord& record = state.record;
   const io::EpochRecord& e = record.epochs.back();
   double mean_eval = 0.0;
   for (const auto& v : e.eval) mean_eval += v.acc;
@@ -34,8 +35,9 @@ void EpochLogger::on_epoch_end(const io::RunRecord& record) {
 
 ProgressLine::ProgressLine() : enabled_(isatty(STDERR_FILENO) == 1) {}
 
-void ProgressLine::on_step(const StepInfo& info) {
+void ProgressLine::after_step(TrainingState& state, const TrainBatch&, const at::Tensor& loss) {
   if (!enabled_) return;
+  const Position& info = state.pos;
   const bool last = info.step + 1 == info.num_steps;
   if (!last && info.seconds - last_print_ < 0.2) return;
   last_print_ = info.seconds;
@@ -45,11 +47,11 @@ void ProgressLine::on_step(const StepInfo& info) {
                static_cast<long long>(info.domain + 1), static_cast<long long>(info.num_domains),
                static_cast<long long>(info.epoch + 1), static_cast<long long>(info.num_epochs),
                static_cast<long long>(info.step + 1), static_cast<long long>(info.num_steps),
-               info.loss ? info.loss() : 0.0, info.seconds, eta);
+               loss.item<double>(), info.seconds, eta);
   std::fflush(stderr);
 }
 
-void ProgressLine::on_epoch_end(const io::RunRecord&) {
+void ProgressLine::on_epoch_end(TrainingState&) {
   if (!enabled_) return;
   std::fputs("\r\033[K", stderr);
   std::fflush(stderr);

@@ -15,10 +15,13 @@
 #include "moedil/config/nonfinite_hint.h"
 #include "moedil/data/dataset.h"
 #include "moedil/metrics/cl_metrics.h"
-#include "moedil/model/moe/merging.h"
 #include "moedil/train/checkpoint.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/optimizer.h"
+#include "moedil/train/plugins/checkpointer.h"
+#include "moedil/train/plugins/expert_merging.h"
+#include "moedil/train/plugins/replay_mixing.h"
+#include "moedil/train/plugins/schedules.h"
 #include "moedil/train/precision.h"
 
 namespace moedil::train {
@@ -72,41 +75,56 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
                  const std::vector<double>& mean, const std::vector<double>& stddev,
                  io::RunRecord& record)
     : config_(config),
-      domains_(domains),
       make_model_(std::move(make_model)),
       device_(device),
       num_classes_(num_classes),
       record_(record),
+      data_(config, domains, device, mean, stddev),
       model_(make_model_()),
       optimizer_(optimizer_for(model_, config, &lr_multipliers_)),
-      loss_(make_loss(config.loss, num_classes)),
-      schedule_(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
-                static_cast<int64_t>(domains.size())),
-      normalizer_(mean, stddev, device),
-      augment_(config.augmentation) {
-  if (config_.replay.enabled) {
-    replay_.emplace(config_.replay.policy, config_.replay.capacity, u64(config_.seeds.replay));
+      loss_(make_loss(config.loss, num_classes)) {
+  add_plugin(std::make_unique<LrSchedulePlugin>(
+      LrSchedule(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
+                 static_cast<int64_t>(domains.size())),
+      lr_multipliers_));
+  if (config.router_balancing) add_plugin(std::make_unique<BalanceAnnealingPlugin>());
+  if (config.router_freeze_after_epochs > 0) {
+    add_plugin(std::make_unique<RouterFreezingPlugin>(config.router_freeze_after_epochs));
   }
-  if (config_.expert_merging.enabled) check_mergeable(*model_, config_.model.name);
-  for (const auto& d : domains_) {
-    // Each domain's images go to the device once; batches are cut there.
-    images_.push_back(d.images.to(device));
-    labels_.push_back(d.labels.to(device));
-    host_labels_.push_back(to_vector(d.labels));
-    train_batches_.emplace_back(images_.back(), labels_.back(), d.train_idx, config_.batch_size,
-                                normalizer_);
-    test_batches_.emplace_back(images_.back(), labels_.back(), d.test_idx,
-                               config_.eval_batch_size, normalizer_);
-    record_.domains.push_back(d.name);
+  if (config.replay.enabled) add_plugin(std::make_unique<ReplayMixingPlugin>(config));
+  if (config.expert_merging.enabled) {
+    add_plugin(std::make_unique<ExpertMergingPlugin>(*model_, config.model.name,
+                                                     config.expert_merging.every_steps, device));
   }
+  for (const auto& d : domains) record_.domains.push_back(d.name);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::add_plugin(std::unique_ptr<TrainerPlugin> plugin) {
+  add_plugin(plugin.get());
+  owned_plugins_.push_back(std::move(plugin));
+}
+
+void Trainer::add_plugin(TrainerPlugin* plugin) {
+  for (const TrainerPlugin* p : plugins_) {
+    if (p->name() == plugin->name()) {
+      throw ConfigError("trainer plugin '" + plugin->name() + "' is added twice");
+    }
+  }
+  plugins_.push_back(plugin);
+}
+
+void Trainer::enable_checkpoints(std::filesystem::path path) {
+  add_plugin(std::make_unique<CheckpointerPlugin>(std::move(path)));
 }
 
 std::vector<io::EvalRecord> Trainer::evaluate_all(model::ClassifierImpl& model) {
   const AutocastGuard autocast(config_.amp, device_);
   std::vector<io::EvalRecord> out;
-  for (std::size_t j = 0; j < domains_.size(); ++j) {
-    const Evaluation ev = evaluate(model, test_batches_[j], num_classes_);
-    out.push_back({domains_[j].name, ev.acc, ev.loss, square(ev.confusion, num_classes_),
+  for (int64_t j = 0; j < data_.num_domains(); ++j) {
+    const Evaluation ev = evaluate(model, data_.test_batches(j), num_classes_);
+    out.push_back({data_.name(j), ev.acc, ev.loss, square(ev.confusion, num_classes_),
                    usage_by_layer(ev.usage)});
   }
   return out;
@@ -115,81 +133,8 @@ std::vector<io::EvalRecord> Trainer::evaluate_all(model::ClassifierImpl& model) 
 void Trainer::evaluate_initial() {
   const AutocastGuard autocast(config_.amp, device_);
   record_.init_acc.clear();
-  for (const auto& batches : test_batches_) {
-    record_.init_acc.push_back(evaluate(*model_, batches, num_classes_).acc);
-  }
-}
-
-std::pair<at::Tensor, at::Tensor> Trainer::training_batch(const data::Batches& batches,
-                                                          int64_t step, uint64_t seed) const {
-  if (!augment_.enabled()) return batches.get(step);
-  return batches.get(step, [&](const at::Tensor& u8) {
-    return augment_(u8, mix_seed(seed, {u64(step)}));
-  });
-}
-
-std::pair<at::Tensor, at::Tensor> Trainer::gather(const std::vector<ReplaySample>& samples,
-                                                  uint64_t seed) const {
-  std::map<int64_t, std::vector<int64_t>> rows_by_domain;
-  for (const auto& s : samples) rows_by_domain[s.domain].push_back(s.index);
-  std::vector<at::Tensor> xs;
-  std::vector<at::Tensor> ys;
-  for (const auto& [domain, rows] : rows_by_domain) {
-    const at::Tensor index = data::index_tensor(rows).to(device_);
-    xs.push_back(images_[domain].index_select(0, index));
-    ys.push_back(labels_[domain].index_select(0, index));
-  }
-  return {normalizer_(augment_(at::cat(xs, 0), seed)), at::cat(ys, 0)};
-}
-
-double Trainer::balance_weight(int64_t epoch) const {
-  if (!config_.router_balancing) return 0.0;
-  const int64_t anneal = config_.router_balance_anneal_epochs;
-  if (anneal <= 0) return config_.router_balance_strength;
-  const double progress = static_cast<double>(std::min(epoch, anneal)) / static_cast<double>(anneal);
-  return config_.router_balance_max +
-         (config_.router_balance_min - config_.router_balance_max) * progress;
-}
-
-void check_mergeable(const model::ClassifierImpl& model, const std::string& model_name) {
-  if (model.moe_layers().empty()) {
-    throw ConfigError("expert_merging.enabled: model '" + model_name +
-                      "' has no MoE layers whose experts could be merged");
-  }
-  for (const auto& layer : model.moe_layers()) {
-    const auto n = static_cast<int64_t>(layer.experts->size());
-    if (n < 3) {
-      throw ConfigError("expert_merging.enabled: MoE layer " + layer.name + " has " +
-                        std::to_string(n) + " experts; merging needs at least 3 (" +
-                        (model_name == "hetero_moe" ? "model.hetero_experts"
-                                                    : "model.moe_num_unshared_experts") +
-                        ")");
-    }
-    if (!model::moe::experts_mergeable(layer.experts)) {
-      throw ConfigError("expert_merging.enabled: the experts of MoE layer " + layer.name +
-                        " differ in architecture and cannot be averaged");
-    }
-  }
-}
-
-void Trainer::merge_experts(int64_t domain, int64_t epoch, int64_t step) {
-  for (const auto& layer : model_->moe_layers()) {
-    const std::vector<int64_t> counts = to_vector(layer.mixture->selection_counts());
-    const model::moe::MergeChoice choice = model::moe::choose_merge(counts);
-    torch::nn::ModuleList experts = layer.experts;
-    const std::vector<at::Tensor> replaced = model::moe::merge_experts(experts, choice);
-    reset_optimizer_state(*optimizer_, replaced);
-    record_.merges.push_back(
-        {domain, epoch, step, layer.name, choice.target, {choice.first, choice.second}, counts});
-  }
-}
-
-void Trainer::set_routers_frozen(bool frozen) {
-  for (auto& item : model_->named_parameters()) {
-    if (item.key().find("router.") == std::string::npos) continue;
-    item.value().set_requires_grad(!frozen);
-    // An undefined gradient makes every optimizer skip the parameter (no momentum drift).
-    if (frozen) item.value().mutable_grad() = at::Tensor();
+  for (int64_t j = 0; j < data_.num_domains(); ++j) {
+    record_.init_acc.push_back(evaluate(*model_, data_.test_batches(j), num_classes_).acc);
   }
 }
 
@@ -197,7 +142,7 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
                                  torch::optim::Optimizer& optimizer, Loss& loss,
                                  int64_t num_steps, const BatchFn& batch_at,
                                  double balance_weight, const std::string& where,
-                                 const std::function<void(int64_t, const at::Tensor&)>& after_step) {
+                                 TrainingState* state) {
   model.train();
   const auto on_device = at::TensorOptions().device(device_);
   at::Tensor loss_sum = at::zeros({}, on_device.dtype(at::kDouble));
@@ -205,20 +150,27 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   at::Tensor correct = at::zeros({}, on_device.dtype(at::kLong));
   at::Tensor first_bad = at::full({}, -1, on_device.dtype(at::kLong));
   EpochStats stats;
+  const auto epoch_start = Clock::now();
   for (int64_t step = 0; step < num_steps; ++step) {
     if (const int signal = stop_requested().load(); signal != 0) {
       throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step) +
                                  (signal == 15 ? " (SIGTERM)" : ""),
                              signal == 15 ? 15 : 2);
     }
-    const auto [x, y] = batch_at(step);
+    TrainBatch batch = batch_at(step);
+    if (state) {
+      state->pos.step = step;
+      for (TrainerPlugin* plugin : state->plugins) plugin->on_batch(*state, batch);
+    }
+    const at::Tensor& y = batch.labels;
     at::Tensor logits;
     at::Tensor task;
     at::Tensor total;
     at::Tensor weighted_aux;
+    at::Tensor terms;  ///< the plugins' loss terms (undefined: none)
     {
       const AutocastGuard autocast(config_.amp, device_);  // forward and losses only
-      logits = model.forward(x);
+      logits = model.forward(batch.images);
       task = loss(logits, y).to(at::kFloat);
       total = task;
       const at::Tensor aux = model.aux_loss();
@@ -227,23 +179,38 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
         weighted_aux = aux.to(at::kFloat) * balance_weight;
         total = total + weighted_aux;
       }
+      if (state) {
+        for (TrainerPlugin* plugin : state->plugins) {
+          const at::Tensor term = plugin->loss_term(*state, batch, logits);
+          if (term.defined()) terms = terms.defined() ? terms + term.to(at::kFloat) : term.to(at::kFloat);
+        }
+        if (terms.defined()) total = total + terms;
+      }
     }
     // Undefined, not zero-filled: an expert that got no rows this step is not stepped, with or
     // without a resume in between, on LibTorch 1.13 and 2.x alike (see clear_gradients).
     clear_gradients(optimizer);
     total.backward();
+    if (state) {
+      for (TrainerPlugin* plugin : state->plugins) plugin->before_step(*state, batch);
+    }
     optimizer.step();
     const at::Tensor task_value = task.detach();
     const at::Tensor aux_value = weighted_aux.detach();
     // Device-side bookkeeping only: remember the first step whose loss was not finite.
-    const at::Tensor bad = at::isfinite(task_value).logical_and(at::isfinite(aux_value)).logical_not();
+    at::Tensor finite = at::isfinite(task_value).logical_and(at::isfinite(aux_value));
+    if (terms.defined()) finite = finite.logical_and(at::isfinite(terms.detach()));
+    const at::Tensor bad = finite.logical_not();
     first_bad.masked_fill_(bad.logical_and(first_bad.lt(0)), step);
     loss_sum.add_(task_value.to(at::kDouble) * static_cast<double>(y.size(0)));
     aux_sum.add_(aux_value.to(at::kDouble));
     correct.add_(logits.argmax(1).eq(y).sum());
     stats.samples += y.size(0);
     ++stats.steps;
-    if (after_step) after_step(step, task_value);
+    if (state) {
+      state->pos.seconds = seconds_since(epoch_start);
+      for (TrainerPlugin* plugin : state->plugins) plugin->after_step(*state, batch, task_value);
+    }
   }
   // The one host read of the epoch.
   const at::Tensor host =
@@ -266,12 +233,12 @@ void Trainer::pretrain() {
   const auto start = Clock::now();
   // Candidates per class: every training sample of every domain.
   std::vector<std::vector<ReplaySample>> by_class(static_cast<std::size_t>(num_classes_));
-  for (std::size_t d = 0; d < domains_.size(); ++d) {
-    const std::vector<int64_t> rows = to_vector(domains_[d].train_idx);
-    const at::Tensor labels = domains_[d].labels.index_select(0, domains_[d].train_idx);
+  for (int64_t d = 0; d < data_.num_domains(); ++d) {
+    const std::vector<int64_t> rows = to_vector(data_.domain(d).train_idx);
+    const at::Tensor labels = data_.train_labels(d);
     const std::vector<int64_t> ys = to_vector(labels);
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      by_class[ys[i]].push_back({static_cast<int64_t>(d), rows[i], ys[i]});
+      by_class[ys[i]].push_back({d, rows[i], ys[i]});
     }
   }
   // Equal share per class (the remainder to the first classes), drawn with or without
@@ -312,12 +279,14 @@ void Trainer::pretrain() {
       for (int64_t k = step * batch; k < std::min(rec.num_samples, (step + 1) * batch); ++k) {
         part.push_back(chosen[order[k]]);
       }
-      return gather(part, mix_seed(u64(config_.seeds.pretrain), {2000, u64(e), u64(step)}));
+      auto [x, y] = data_.gather(part, mix_seed(u64(config_.seeds.pretrain), {2000, u64(e), u64(step)}));
+      return TrainBatch{x, y, y.size(0), {}};
     };
     set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
     model_->on_epoch_start(0, e);  // annealing models follow their schedule here too
-    const EpochStats stats = fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(e),
-                                 "pretraining epoch " + std::to_string(e), {});
+    const EpochStats stats =
+        fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(config_, e),
+            "pretraining epoch " + std::to_string(e), nullptr);
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
     rec.train_acc = static_cast<double>(stats.correct) / static_cast<double>(stats.samples);
   }
@@ -336,7 +305,7 @@ void Trainer::run_baselines() {
     for (const auto& b : model_->buffers()) start_state.push_back(b.detach().clone());
   }
   std::vector<double> accuracies;
-  for (std::size_t d = 0; d < domains_.size(); ++d) {
+  for (int64_t d = 0; d < data_.num_domains(); ++d) {
     model::Classifier fresh = make_model_();
     {
       torch::NoGradGuard no_grad;
@@ -346,64 +315,61 @@ void Trainer::run_baselines() {
     }
     auto optimizer = optimizer_for(fresh, config_, nullptr);
     std::unique_ptr<Loss> loss = make_loss(config_.loss, num_classes_);
-    loss->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
-    data::Batches batches = train_batches_[d];
+    loss->on_domain_start(data_.train_labels(d));
+    data::Batches batches = data_.train_batches(d);
     torch::manual_seed(mix_seed(u64(config_.seeds.baseline), {u64(d)}));
     for (int64_t e = 0; e < config_.baseline.epochs; ++e) {
-      fresh->on_epoch_start(static_cast<int64_t>(d), e);
+      fresh->on_epoch_start(d, e);
       if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.baseline), {u64(d), u64(e)}));
       fit(*fresh, *optimizer, *loss, batches.num_batches(),
           [&](int64_t step) {
-            return training_batch(batches, step,
-                                  mix_seed(u64(config_.seeds.baseline), {3000, u64(d), u64(e)}));
+            auto [x, y] = data_.training_batch(
+                batches, step, mix_seed(u64(config_.seeds.baseline), {3000, u64(d), u64(e)}));
+            return TrainBatch{x, y, y.size(0), {}};
           },
-          balance_weight(e),
-          "baseline of domain " + std::to_string(d) + " (" + domains_[d].name + "), epoch " +
+          balance_weight(config_, e),
+          "baseline of domain " + std::to_string(d) + " (" + data_.name(d) + "), epoch " +
               std::to_string(e),
-          {});
+          nullptr);
     }
     const AutocastGuard autocast(config_.amp, device_);
-    accuracies.push_back(evaluate(*fresh, test_batches_[d], num_classes_).acc);
+    accuracies.push_back(evaluate(*fresh, data_.test_batches(d), num_classes_).acc);
   }
   record_.baseline_acc = accuracies;
 }
 
 void Trainer::resume(const std::filesystem::path& path) {
-  const nlohmann::json state = load_checkpoint(path, *model_, *optimizer_, device_);
+  CheckpointTensors tensors;
+  const nlohmann::json state = load_checkpoint(path, *model_, *optimizer_, device_, &tensors);
   const std::string where = "checkpoint " + path.string();
   try {
     io::RunRecord record = io::run_record_from_json(state.at("record"), where);
     if (record.domains != record_.domains) {
       throw DataError(where + " was written for other domains than this config gives");
     }
-    if (replay_) replay_->restore_state(state.at("replay"));
-    if (state.contains("selection_counts")) restore_selection_state(state.at("selection_counts"));
+    for (TrainerPlugin* plugin : plugins_) {
+      const std::string name = plugin->name();
+      if (state.contains(name) && !state.at(name).is_null()) {
+        plugin->load_state(state.at(name), tensors[name]);
+        continue;
+      }
+      PluginTensors probe;
+      if (!plugin->save_state(probe).is_null() || !probe.empty()) {
+        throw DataError(where + " holds no state of '" + name +
+                        "': it was written by a run with another config");
+      }
+    }
     start_domain_ = state.at("next_domain").get<int64_t>();
     start_epoch_ = state.at("next_epoch").get<int64_t>();
+    resumed_ = true;
     record_ = std::move(record);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(where + " has a malformed state: " + e.what());
   }
 }
 
-nlohmann::json Trainer::selection_state() const {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& layer : model_->moe_layers()) {
-    out[layer.name] = to_vector(layer.mixture->selection_counts());
-  }
-  return out;
-}
-
-void Trainer::restore_selection_state(const nlohmann::json& state) {
-  for (const auto& layer : model_->moe_layers()) {
-    if (!state.contains(layer.name)) continue;
-    const auto counts = state.at(layer.name).get<std::vector<int64_t>>();
-    layer.mixture->set_selection_counts(data::index_tensor(counts).to(device_));
-  }
-}
-
 void Trainer::run() {
-  const auto num_domains = static_cast<int64_t>(domains_.size());
+  const int64_t num_domains = data_.num_domains();
   const int64_t num_epochs = config_.epochs_per_domain;
   if (record_.init_acc.empty()) evaluate_initial();
   if (record_.r_history.size() != static_cast<std::size_t>(num_epochs)) {
@@ -411,118 +377,90 @@ void Trainer::run() {
   }
   // Domains finished before a resume still shape the loss (cumulative class weights).
   for (int64_t d = 0; d < std::min(start_domain_, num_domains); ++d) {
-    loss_->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
+    loss_->on_domain_start(data_.train_labels(d));
   }
-  const int64_t replay_per_batch =
-      replay_ ? static_cast<int64_t>(std::llround(config_.replay.ratio *
-                                                  static_cast<double>(config_.batch_size)))
-              : 0;
-  const int64_t merge_every = config_.expert_merging.enabled ? config_.expert_merging.every_steps : 0;
+  Position start;
+  start.num_domains = num_domains;
+  start.num_epochs = num_epochs;
+  start.domain = start_domain_;
+  start.epoch = start_epoch_;
+  TrainingState state{config_, *model_, *optimizer_, record_, data_, device_, plugins_, start};
+  state.resumed = resumed_;
+  for (TrainerPlugin* plugin : plugins_) plugin->on_run_start(state);
   for (int64_t d = start_domain_; d < num_domains; ++d) {
-    loss_->on_domain_start(domains_[d].labels.index_select(0, domains_[d].train_idx));
-    data::Batches& batches = train_batches_[d];
-    const int64_t first_epoch = d == start_domain_ ? start_epoch_ : 0;
-    // Expert selections are counted per domain (a resumed domain's tally came back with it).
-    if (first_epoch == 0) {
-      for (const auto& layer : model_->moe_layers()) layer.mixture->reset_selection_counts();
-    }
-    for (int64_t e = first_epoch; e < num_epochs; ++e) {
-      const auto start = Clock::now();
-      model_->on_epoch_start(d, e);
-      torch::manual_seed(mix_seed(u64(config_.seeds.training), {u64(d), u64(e)}));
-      io::EpochRecord epoch;
-      epoch.domain = d;
-      epoch.epoch = e;
-      epoch.lr = schedule_.lr(d, e);
-      set_lr(*optimizer_, epoch.lr, lr_multipliers_);
-      epoch.routers_frozen =
-          config_.router_freeze_after_epochs > 0 && e >= config_.router_freeze_after_epochs;
-      set_routers_frozen(epoch.routers_frozen);
-      epoch.balance_weight = balance_weight(e);
-      if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.loader), {u64(d), u64(e)}));
-      model_->reset_expert_usage(/*training=*/true);
-
-      StepInfo info;
-      info.domain = d;
-      info.num_domains = num_domains;
-      info.epoch = e;
-      info.num_epochs = num_epochs;
-      info.num_steps = batches.num_batches();
-      const auto batch_at = [&](int64_t step) -> std::pair<at::Tensor, at::Tensor> {
-        auto current =
-            training_batch(batches, step, mix_seed(u64(config_.seeds.loader), {4000, u64(d), u64(e)}));
-        if (!replay_ || replay_per_batch == 0 || replay_->size() == 0) return current;
-        const uint64_t replay_seed = mix_seed(u64(config_.seeds.replay), {u64(d), u64(e), u64(step)});
-        const auto replayed =
-            gather(replay_->draw(replay_per_batch, replay_seed), mix_seed(replay_seed, {5000}));
-        epoch.replayed += replayed.second.size(0);
-        return {at::cat({current.first, replayed.first}, 0),
-                at::cat({current.second, replayed.second}, 0)};
-      };
-      const auto after_step = [&](int64_t step, const at::Tensor& loss) {
-        if (replay_) {
-          // The memory sees this step's new samples only after the step has trained on them.
-          const std::vector<int64_t> rows = batches.host_rows(step);
-          std::vector<ReplaySample> seen;
-          for (const int64_t row : rows) seen.push_back({d, row, host_labels_[d][row]});
-          replay_->observe(seen);
-        }
-        if (merge_every > 0) {
-          const int64_t domain_step = e * info.num_steps + step + 1;
-          if (domain_step % merge_every == 0) merge_experts(d, e, domain_step);
-        }
-        info.step = step;
-        info.loss = [&loss] { return loss.item<double>(); };
-        info.seconds = seconds_since(start);
-        for (auto* observer : observers_) observer->on_step(info);
-      };
-      const std::string where = "domain " + std::to_string(d) + " (" + domains_[d].name +
-                                "), epoch " + std::to_string(e);
-      const EpochStats stats = fit(*model_, *optimizer_, *loss_, info.num_steps, batch_at,
-                                   epoch.balance_weight, where, after_step);
-      const auto n = static_cast<double>(stats.samples);
-      epoch.train_loss = stats.loss_sum / n;
-      epoch.aux_loss = stats.steps > 0 ? stats.aux_sum / static_cast<double>(stats.steps) : 0.0;
-      epoch.train_acc = static_cast<double>(stats.correct) / n;
-      const auto train_usage = model_->expert_usage(/*training=*/true);
-      epoch.expert_usage = usage_by_layer(train_usage);
-      for (const auto& layer : train_usage) {
-        epoch.dropped_fraction[layer.layer] = layer.dropped_fraction;
-        epoch.routing_entropy[layer.layer] = layer.routing_entropy;
-        epoch.dead_experts[layer.layer] = std::count(layer.counts.begin(), layer.counts.end(), 0);
-      }
-      epoch.seconds = seconds_since(start);
-      epoch.samples_per_s = epoch.seconds > 0 ? n / epoch.seconds : 0.0;
-
-      const auto eval_start = Clock::now();
-      epoch.eval = evaluate_all(*model_);
-      epoch.eval_seconds = seconds_since(eval_start);
-      std::vector<double> row;
-      for (const auto& v : epoch.eval) row.push_back(v.acc);
-      record_.r_history[e].push_back(row);
-      if (e == num_epochs - 1) record_.r_matrix.push_back(row);
-      record_.epochs.push_back(std::move(epoch));
-      if (e == num_epochs - 1 && replay_) {
-        record_.replay.push_back({d, replay_->size(), replay_->seen(), replay_->count_by_domain(),
-                                  replay_->count_by_class()});
-      }
-      if (d == num_domains - 1 && e == num_epochs - 1) {
-        record_.metrics =
-            metrics::compute_cl_metrics(record_.r_matrix, record_.init_acc, record_.baseline_acc);
-      }
-      if (!checkpoint_path_.empty()) {
-        const bool last_epoch = e == num_epochs - 1;
-        nlohmann::json state = {{"next_domain", last_epoch ? d + 1 : d},
-                                {"next_epoch", last_epoch ? 0 : e + 1},
-                                {"record", io::to_json(record_)},
-                                {"replay", replay_ ? replay_->save_state() : nlohmann::json()},
-                                {"selection_counts", selection_state()}};
-        save_checkpoint(checkpoint_path_, *model_, *optimizer_, state);
-      }
-      for (auto* observer : observers_) observer->on_epoch_end(record_);
+    loss_->on_domain_start(data_.train_labels(d));
+    state.pos.domain = d;
+    state.pos.epoch = d == start_domain_ ? start_epoch_ : 0;
+    for (TrainerPlugin* plugin : plugins_) plugin->on_domain_start(state);
+    for (int64_t e = state.pos.epoch; e < num_epochs; ++e) {
+      state.pos.epoch = e;
+      train_epoch(state);
     }
   }
-  set_routers_frozen(false);
+  for (TrainerPlugin* plugin : plugins_) plugin->on_run_end(state);
+}
+
+void Trainer::train_epoch(TrainingState& state) {
+  const int64_t d = state.pos.domain;
+  const int64_t e = state.pos.epoch;
+  const auto start = Clock::now();
+  model_->on_epoch_start(d, e);
+  torch::manual_seed(mix_seed(u64(config_.seeds.training), {u64(d), u64(e)}));
+  io::EpochRecord epoch;
+  epoch.domain = d;
+  epoch.epoch = e;
+  data::Batches& batches = data_.train_batches(d);
+  state.epoch = &epoch;
+  state.balance_weight = 0.0;
+  state.pos.step = 0;
+  state.pos.num_steps = batches.num_batches();
+  state.pos.seconds = 0.0;
+  for (TrainerPlugin* plugin : plugins_) plugin->on_epoch_start(state);
+  if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.loader), {u64(d), u64(e)}));
+  model_->reset_expert_usage(/*training=*/true);
+
+  const uint64_t augment_seed = mix_seed(u64(config_.seeds.loader), {4000, u64(d), u64(e)});
+  const auto batch_at = [&](int64_t step) {
+    auto [x, y] = data_.training_batch(batches, step, augment_seed);
+    const int64_t n = y.size(0);
+    return TrainBatch{std::move(x), std::move(y), n, batches.host_rows(step)};
+  };
+  const std::string where =
+      "domain " + std::to_string(d) + " (" + data_.name(d) + "), epoch " + std::to_string(e);
+  const EpochStats stats = fit(*model_, *optimizer_, *loss_, state.pos.num_steps, batch_at,
+                               state.balance_weight, where, &state);
+  const auto n = static_cast<double>(stats.samples);
+  epoch.train_loss = stats.loss_sum / n;
+  epoch.aux_loss = stats.steps > 0 ? stats.aux_sum / static_cast<double>(stats.steps) : 0.0;
+  epoch.train_acc = static_cast<double>(stats.correct) / n;
+  const auto train_usage = model_->expert_usage(/*training=*/true);
+  epoch.expert_usage = usage_by_layer(train_usage);
+  for (const auto& layer : train_usage) {
+    epoch.dropped_fraction[layer.layer] = layer.dropped_fraction;
+    epoch.routing_entropy[layer.layer] = layer.routing_entropy;
+    epoch.dead_experts[layer.layer] = std::count(layer.counts.begin(), layer.counts.end(), 0);
+  }
+  epoch.seconds = seconds_since(start);
+  epoch.samples_per_s = epoch.seconds > 0 ? n / epoch.seconds : 0.0;
+
+  const auto eval_start = Clock::now();
+  epoch.eval = evaluate_all(*model_);
+  epoch.eval_seconds = seconds_since(eval_start);
+  std::vector<double> row;
+  for (const auto& v : epoch.eval) row.push_back(v.acc);
+  record_.r_history[e].push_back(row);
+  const bool last_epoch = state.pos.last_epoch();
+  if (last_epoch) record_.r_matrix.push_back(row);
+  state.epoch = nullptr;
+  record_.epochs.push_back(std::move(epoch));
+  if (last_epoch && state.pos.last_domain()) {
+    record_.metrics =
+        metrics::compute_cl_metrics(record_.r_matrix, record_.init_acc, record_.baseline_acc);
+  }
+  if (last_epoch) {
+    for (TrainerPlugin* plugin : plugins_) plugin->on_domain_end(state);
+  }
+  for (TrainerPlugin* plugin : plugins_) plugin->on_epoch_end(state);
 }
 
 }  // namespace moedil::train

@@ -5,7 +5,11 @@
 
 #include <torch/utils.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <limits>
 #include <numeric>
 
 #include "moedil/common/error.h"
@@ -16,6 +20,7 @@
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/scheduler.h"
 
 namespace moedil::train {
 namespace {
@@ -73,9 +78,10 @@ bool all_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& 
 }
 
 /// Records router and non-router weights after every epoch.
-struct Snapshots : TrainerObserver {
+struct Snapshots : TrainerPlugin {
   explicit Snapshots(const model::ClassifierImpl& m) : model(m) {}
-  void on_epoch_end(const io::RunRecord&) override {
+  std::string name() const override { return "snapshots"; }
+  void on_epoch_end(TrainingState&) override {
     routers.push_back(snapshot(model, "router."));
     others.push_back(snapshot(model, "router.", /*negate=*/true));
   }
@@ -88,7 +94,7 @@ TEST(Trainer, FrozenRoutersDoNotChangeWhileTheRestLearns) {
   Rig s(R"({"epochs_per_domain": 3, "router_freeze_after_epochs": 1})");
   auto trainer = s.trainer();
   Snapshots snaps(*trainer->model());
-  trainer->add_observer(&snaps);
+  trainer->add_plugin(&snaps);
   trainer->run();
   // Per domain: epoch 0 trains the router, epochs 1 and 2 do not; the next domain unfreezes.
   for (std::size_t d = 0; d < 3; ++d) {
@@ -205,9 +211,11 @@ TEST(Trainer, ReplayRunsAreReproducible) {
 }
 
 /// After every step: expert e's parameters (cloned) of the first MoE layer.
-struct ExpertWeights : TrainerObserver {
+struct ExpertWeights : TrainerPlugin {
   explicit ExpertWeights(const model::ClassifierImpl& m) : model(m) {}
-  void on_step(const StepInfo& info) override {
+  std::string name() const override { return "expert_weights"; }
+  void after_step(TrainingState& state, const TrainBatch&, const at::Tensor&) override {
+    const Position& info = state.pos;
     std::vector<std::vector<at::Tensor>> per_expert;
     for (const auto& expert : *model.moe_layers().front().experts) {
       std::vector<at::Tensor> params;
@@ -227,7 +235,7 @@ TEST(Trainer, ExpertMergingAveragesTheTwoMostSelectedIntoTheLeastEveryNSteps) {
   Rig rig(R"({"expert_merging": {"enabled": true, "every_steps": 3}})");
   auto trainer = rig.trainer();
   ExpertWeights observed(*trainer->model());
-  trainer->add_observer(&observed);
+  trainer->add_plugin(&observed);
   trainer->run();
   const auto& merges = rig.record.merges;
   ASSERT_EQ(merges.size(), 6u) << "steps 3 and 6 of each of the 3 domains, one MoE layer";
@@ -328,6 +336,205 @@ TEST(Trainer, NonFiniteLossNamesTheConfigKeysThatCanCauseIt) {
     EXPECT_NE(what.find("model.temperature_end = 1e-300"), std::string::npos) << what;
     EXPECT_NE(what.find("otherwise try a lower optimizer.lr"), std::string::npos) << what;
   }
+}
+
+/// Logs every hook as "hook d e" (step hooks as "after_step d e s").
+struct HookLog : TrainerPlugin {
+  std::string name() const override { return "hook_log"; }
+  void on_run_start(TrainingState& s) override { add("run_start", s); }
+  void on_domain_start(TrainingState& s) override { add("domain_start", s); }
+  void on_epoch_start(TrainingState& s) override {
+    add("epoch_start", s);
+    epoch_open.push_back(s.epoch != nullptr);
+  }
+  void after_step(TrainingState& s, const TrainBatch&, const at::Tensor&) override {
+    if (s.pos.step == 0) add("first_step", s);
+  }
+  void on_domain_end(TrainingState& s) override {
+    add("domain_end", s);
+    epochs_at_domain_end.push_back(s.record.epochs.size());
+  }
+  void on_epoch_end(TrainingState& s) override { add("epoch_end", s); }
+  void on_run_end(TrainingState& s) override { add("run_end", s); }
+  void add(const std::string& hook, const TrainingState& s) {
+    calls.push_back(hook + " " + std::to_string(s.pos.domain) + " " + std::to_string(s.pos.epoch));
+  }
+  std::vector<std::string> calls;
+  std::vector<bool> epoch_open;
+  std::vector<std::size_t> epochs_at_domain_end;
+};
+
+TEST(TrainerPlugins, HooksRunInTheDocumentedOrder) {
+  Rig s;  // 3 domains, 2 epochs each
+  auto trainer = s.trainer();
+  HookLog log;
+  trainer->add_plugin(&log);
+  trainer->run();
+  std::vector<std::string> expected = {"run_start 0 0"};
+  for (const std::string d : {"0", "1", "2"}) {
+    for (const std::string line :
+         {"domain_start D 0", "epoch_start D 0", "first_step D 0", "epoch_end D 0",
+          "epoch_start D 1", "first_step D 1", "domain_end D 1", "epoch_end D 1"}) {
+      expected.push_back(line.substr(0, line.find('D')) + d + line.substr(line.find('D') + 1));
+    }
+  }
+  expected.push_back("run_end 2 1");
+  EXPECT_EQ(log.calls, expected);
+  // The epoch record is open at epoch start; a domain's end sees its last epoch recorded.
+  EXPECT_EQ(log.epoch_open, std::vector<bool>(6, true));
+  EXPECT_EQ(log.epochs_at_domain_end, (std::vector<std::size_t>{2, 4, 6}));
+}
+
+TEST(TrainerPlugins, APluginNameIsUnique) {
+  Rig s;
+  auto trainer = s.trainer();
+  HookLog a;
+  HookLog b;
+  trainer->add_plugin(&a);
+  try {
+    trainer->add_plugin(&b);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "trainer plugin 'hook_log' is added twice");
+  }
+}
+
+/// Adds -scale * (mean logit of class `c`) to the loss; with scale 0 it adds an exact zero.
+struct FavourClass : TrainerPlugin {
+  FavourClass(int64_t c, double s) : cls(c), scale(s) {}
+  std::string name() const override { return "favour_class"; }
+  at::Tensor loss_term(TrainingState&, const TrainBatch&, const at::Tensor& logits) override {
+    return logits.select(1, cls).mean() * -scale;
+  }
+  int64_t cls;
+  double scale;
+};
+
+/// Fraction of domain 0's first test batch that `trainer`'s model puts in class `c`.
+double share_of_class(Trainer& trainer, int64_t c) {
+  const auto [x, y] = trainer.data().test_batches(0).get(0);
+  torch::NoGradGuard no_grad;
+  trainer.model()->eval();
+  return trainer.model()->forward(x).argmax(1).eq(c).to(at::kDouble).mean().item<double>();
+}
+
+TEST(TrainerPlugins, LossTermsAreMinimisedAndAZeroTermChangesNothing) {
+  Rig plain;
+  auto plain_trainer = plain.trainer();
+  plain_trainer->run();
+  Rig zero;
+  auto zero_trainer = zero.trainer();
+  FavourClass zero_term(0, 0.0);
+  zero_trainer->add_plugin(&zero_term);
+  zero_trainer->run();
+  EXPECT_EQ(zero.record.r_matrix, plain.record.r_matrix);
+  for (std::size_t k = 0; k < plain.record.epochs.size(); ++k) {
+    EXPECT_EQ(zero.record.epochs[k].train_loss, plain.record.epochs[k].train_loss) << k;
+  }
+  // A strong term is minimised too: every image ends up in the class the plain model predicts
+  // least often.
+  int64_t rare = 0;
+  for (int64_t c = 1; c < plain.dataset.num_classes; ++c) {
+    if (share_of_class(*plain_trainer, c) < share_of_class(*plain_trainer, rare)) rare = c;
+  }
+  ASSERT_LT(share_of_class(*plain_trainer, rare), 0.5);
+  Rig pushed;
+  auto trainer = pushed.trainer();
+  FavourClass term(rare, 100.0);
+  trainer->add_plugin(&term);
+  trainer->run();
+  EXPECT_EQ(share_of_class(*trainer, rare), 1.0);
+}
+
+TEST(TrainerPlugins, ANonFiniteLossTermStopsTheRunNamingWhere) {
+  Rig s;
+  auto trainer = s.trainer();
+  FavourClass term(0, std::numeric_limits<double>::infinity());
+  trainer->add_plugin(&term);
+  try {
+    trainer->run();
+    FAIL() << "expected TrainingError";
+  } catch (const TrainingError& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite loss at domain 0"), std::string::npos)
+        << e.what();
+  }
+}
+
+/// Drops every gradient before the optimizer step: nothing may change.
+struct DropGradients : TrainerPlugin {
+  std::string name() const override { return "drop_gradients"; }
+  void before_step(TrainingState& s, const TrainBatch&) override {
+    for (auto& p : s.model.parameters()) p.mutable_grad() = at::Tensor();
+  }
+};
+
+TEST(TrainerPlugins, BeforeStepSeesAndMayChangeTheGradients) {
+  Rig s;
+  auto trainer = s.trainer();
+  DropGradients drop;
+  trainer->add_plugin(&drop);
+  const auto before = snapshot(*trainer->model(), "");
+  trainer->run();
+  EXPECT_TRUE(all_equal(before, snapshot(*trainer->model(), "")));
+}
+
+/// Counts steps; its state (a JSON count and a tensor) goes into the checkpoint.
+struct StepCounter : TrainerPlugin {
+  std::string name() const override { return "step_counter"; }
+  void after_step(TrainingState&, const TrainBatch& batch, const at::Tensor&) override {
+    ++steps;
+    rows_seen += static_cast<double>(batch.num_current);
+    history = at::cat({history, at::full({1}, static_cast<double>(steps), at::kDouble)});
+  }
+  nlohmann::json save_state(PluginTensors& tensors) const override {
+    tensors["history"] = history;
+    return {{"steps", steps}, {"rows_seen", rows_seen}};
+  }
+  void load_state(const nlohmann::json& state, const PluginTensors& tensors) override {
+    steps = state.at("steps").get<int64_t>();
+    rows_seen = state.at("rows_seen").get<double>();
+    history = tensors.at("history");
+  }
+  int64_t steps = 0;
+  double rows_seen = 0;
+  at::Tensor history = at::zeros({0}, at::kDouble);
+};
+
+TEST(TrainerPlugins, APluginsStateTravelsInTheCheckpoint) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("moedil_plugin_state_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto checkpoint = dir / "checkpoint.pt";
+  Rig a;
+  StepCounter counted;
+  {
+    auto trainer = a.trainer();
+    trainer->add_plugin(&counted);
+    trainer->enable_checkpoints(checkpoint);
+    trainer->run();
+  }
+  ASSERT_EQ(counted.steps, 3 * 2 * 4);  // 3 domains, 2 epochs, 4 batches of 16
+  EXPECT_EQ(counted.rows_seen, 3 * 2 * 64);
+  Rig b;
+  StepCounter restored;
+  auto trainer = b.trainer();
+  trainer->add_plugin(&restored);
+  trainer->resume(checkpoint);
+  EXPECT_EQ(restored.steps, counted.steps);
+  EXPECT_EQ(restored.rows_seen, counted.rows_seen);
+  ASSERT_TRUE(restored.history.defined());
+  EXPECT_TRUE(restored.history.equal(counted.history));
+  // A run whose config has a stateful plugin the checkpoint lacks is refused by name.
+  Rig c(R"({"replay": {"enabled": true, "capacity": 10}})");
+  auto other = c.trainer();
+  try {
+    other->resume(checkpoint);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds no state of 'replay'"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

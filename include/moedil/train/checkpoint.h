@@ -7,6 +7,7 @@
 // CRC-32 comes first, and a checkpoint whose bytes do not match it is refused (DataError, exit
 // 2), never loaded with other numbers.
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,15 +22,23 @@ namespace moedil::train {
 /// damaged (size or CRC-32 mismatch) or no checkpoint at all.
 std::string checkpoint_payload(const std::filesystem::path& path);
 
-/// Writes model, optimizer and `state` to `path` atomically. Throws IoError naming the path.
+/// Named tensors of the trainer plugins, by plugin name (train/plugin.h): state too large or too
+/// exact for the JSON document (a Fisher information, a frozen model, stored logits).
+using CheckpointTensors = std::map<std::string, std::map<std::string, at::Tensor>>;
+
+/// Writes model, optimizer, `state` and the plugins' `tensors` to `path` atomically. Throws
+/// IoError naming the path.
 void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model,
-                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state);
+                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state,
+                     const CheckpointTensors& tensors = {});
 
 /// Loads a checkpoint written by save_checkpoint into `model` and `optimizer` (built the same
-/// way as when it was saved; tensors are moved to `device`) and returns its state document.
+/// way as when it was saved; tensors are moved to `device`) and returns its state document;
+/// the plugins' tensors go to `tensors` when given (none from checkpoints older than plugins).
 /// Throws DataError naming the path when it is missing, unreadable or does not fit the model.
 nlohmann::json load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
-                               torch::optim::Optimizer& optimizer, const c10::Device& device);
+                               torch::optim::Optimizer& optimizer, const c10::Device& device,
+                               CheckpointTensors* tensors = nullptr);
 
 /// An estimate of a checkpoint's size in bytes: parameters and buffers, plus `optimizer_slots`
 /// tensors of the parameters' size each (2 for Adam's moments), plus `state_bytes`.

@@ -1,0 +1,35 @@
+#pragma once
+// Experience replay as a trainer plugin (config `replay`): after every step the memory sees the
+// step's new samples; every batch gets round(ratio * batch_size) samples drawn from the memory
+// (once it holds any), augmented like new ones. The memory's summary goes into record.replay at
+// the end of every domain.
+#include <cstdint>
+
+#include "moedil/config/run_config.h"
+#include "moedil/train/plugin.h"
+#include "moedil/train/replay.h"
+
+namespace moedil::train {
+
+class ReplayMixingPlugin : public TrainerPlugin {
+ public:
+  /// Memory policy, capacity and draws from `config.replay` and `seeds.replay`.
+  explicit ReplayMixingPlugin(const config::RunConfig& config);
+  /// The checkpoint key is "replay" (as before plugins), so older checkpoints resume.
+  std::string name() const override { return "replay"; }
+  void on_batch(TrainingState& state, TrainBatch& batch) override;
+  void after_step(TrainingState& state, const TrainBatch& batch, const at::Tensor&) override;
+  void on_domain_end(TrainingState& state) override;
+  nlohmann::json save_state(PluginTensors&) const override { return memory_.save_state(); }
+  void load_state(const nlohmann::json& state, const PluginTensors&) override {
+    memory_.restore_state(state);
+  }
+  const ReplayMemory& memory() const { return memory_; }
+
+ private:
+  ReplayMemory memory_;
+  int64_t per_batch_;  ///< samples replayed into every batch
+  uint64_t seed_;      ///< seeds.replay
+};
+
+}  // namespace moedil::train
