@@ -16,6 +16,7 @@
 #include "moedil/partition/registry.h"
 #include "moedil/train/eval_run.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/strategies/registry.h"
 #include "moedil/train/footprint.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/replay.h"
@@ -177,6 +178,9 @@ int run_list() {
             << " (each with warmup_epochs; per_domain restarts them with every domain)\n";
   std::cout << "replay policies (replay.policy):\n  " << joined(train::replay_policy_names())
             << " (memory of sample indices, mixed into every batch at replay.ratio)\n";
+  print_registry("continual-learning strategies (strategy: a name or a list; none = "
+                 "fine-tuning)",
+                 train::strategy_registry());
   return 0;
 }
 

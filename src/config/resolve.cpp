@@ -1,6 +1,7 @@
 #include "moedil/config/resolve.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -196,6 +197,37 @@ class Reader {
     out = std::move(value);
   }
 
+  /// A name or a list of names, each one of `valid`, none twice.
+  void names_or_list(const char* key, std::vector<std::string>& out,
+                     const std::vector<std::string>& valid, const std::string& what) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    const json& value = object_->at(key);
+    std::vector<std::string> names;
+    if (value.is_string()) {
+      names.push_back(value.get<std::string>());
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        if (!value[i].is_string()) {
+          return issue(key, "element " + std::to_string(i) + ": expected a name, got " +
+                                describe(value[i]));
+        }
+        names.push_back(value[i].get<std::string>());
+      }
+    } else {
+      return issue(key, "expected a name or a list of names, got " + describe(value));
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const std::string bad = one_of(valid, what)(names[i]);
+      if (!bad.empty()) return issue(key, bad);
+      if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), names[i]) !=
+          names.begin() + static_cast<std::ptrdiff_t>(i)) {
+        return issue(key, "'" + excerpt(names[i]) + "' is listed twice");
+      }
+    }
+    out = std::move(names);
+  }
+
   /// Block indices: a list, "every_other" (1, 3, ...) or "all"; missing = "every_other".
   void layer_indices(const char* key, std::vector<int64_t>& out, int64_t depth) {
     known_.emplace_back(key);
@@ -330,6 +362,10 @@ class Writer {
     out_[key] = value;
   }
   void name_list(const char* key, const std::vector<std::string>& v) { out_[key] = v; }
+  void names_or_list(const char* key, const std::vector<std::string>& v,
+                     const std::vector<std::string>&, const std::string&) {
+    out_[key] = v;
+  }
   void positive_or_null(const char* key, double v) {
     out_[key] = v > 0.0 ? json(v) : json(nullptr);
   }
@@ -478,6 +514,19 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     r.field("policy", c.replay.policy, one_of(names.replay_policies, "replay policy"));
     r.field("ratio", c.replay.ratio, in_range(0.0, 1.0, true, true));
   });
+  v.names_or_list("strategy", c.strategy.names, names.strategies, "strategy");
+  v.object("ewc", [&](auto& e) {
+    e.field("lambda", c.strategy.ewc_lambda, in_range(0.0, 1e12, true, true));
+    e.field("gamma", c.strategy.ewc_gamma, in_range(0.0, 1.0, true, true));
+  });
+  v.object("lwf", [&](auto& l) {
+    l.field("alpha", c.strategy.lwf_alpha, in_range(0.0, 1e6, true, true));
+    l.field("temperature", c.strategy.lwf_temperature, in_range(1e-3, 1e3, true, true));
+  });
+  v.object("der", [&](auto& d) {
+    d.field("alpha", c.strategy.der_alpha, in_range(0.0, 1e6, true, true));
+    d.field("beta", c.strategy.der_beta, in_range(0.0, 1e6, true, true));
+  });
   v.object("pretrain", [&](auto& p) {
     p.field("enabled", c.pretrain.enabled);
     p.field("num_samples", c.pretrain.num_samples, between(1, kMaxSamples));
@@ -588,6 +637,25 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
   }
   if (c.pretrain.enabled && c.pretrain.epochs == 0) {
     issue("pretrain.epochs", "pretrain is enabled with 0 epochs: set pretrain.epochs >= 1");
+  }
+  const auto uses = [&](const char* name) {
+    return std::find(c.strategy.names.begin(), c.strategy.names.end(), name) !=
+           c.strategy.names.end();
+  };
+  if (uses("der") && uses("derpp")) {
+    issue("strategy", "lists both der and derpp: derpp is der plus a replayed cross-entropy, "
+                      "choose one");
+  }
+  for (const char* name : {"der", "derpp", "agem"}) {
+    if (!uses(name)) continue;
+    if (c.replay.capacity == 0) {
+      issue("replay.capacity", std::string(name) + " keeps its memory with replay.capacity "
+                               "samples; 0 keeps none");
+    }
+    if (std::llround(c.replay.ratio * static_cast<double>(c.batch_size)) == 0) {
+      issue("replay.ratio", std::string(name) + " draws round(replay.ratio * batch_size) memory "
+                            "samples per step; that is 0 here");
+    }
   }
   if (c.replay.enabled && c.replay.capacity == 0) {
     issue("replay.capacity", "replay is enabled with capacity 0: nothing can be replayed");

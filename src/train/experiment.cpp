@@ -34,6 +34,7 @@
 #include "moedil/train/checkpoint.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/observers.h"
+#include "moedil/train/strategies/registry.h"
 #include "moedil/train/replay.h"
 #include "moedil/train/scheduler.h"
 #include "moedil/train/optimizer.h"
@@ -59,7 +60,7 @@ config::NameCatalog name_catalog() {
   return {data::dataset_registry().names(), partition::partition_registry().names(),
           model::model_registry().names(),   optimizer_registry().names(),
           loss_registry().names(),           scheduler_names(),
-          replay_policy_names()};
+          replay_policy_names(),             strategy_registry().names()};
 }
 
 c10::Device resolve_device(const std::string& device) {

@@ -121,13 +121,21 @@ void ReplayMemory::replace_in_class(int64_t label, uint64_t k, const ReplaySampl
   }
 }
 
-std::vector<ReplaySample> ReplayMemory::draw(int64_t n, uint64_t seed) const {
-  std::vector<ReplaySample> out;
+std::vector<int64_t> ReplayMemory::draw_slots(int64_t n, uint64_t seed) const {
+  std::vector<int64_t> out;
   if (n <= 0 || contents_.empty()) return out;
   std::mt19937_64 engine(mix_seed(seed, {kDrawStream}));
   out.reserve(static_cast<std::size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t slot = uniform_below(engine, static_cast<uint64_t>(contents_.size()));
+    out.push_back(static_cast<int64_t>(
+        uniform_below(engine, static_cast<uint64_t>(contents_.size()))));
+  }
+  return out;
+}
+
+std::vector<ReplaySample> ReplayMemory::draw(int64_t n, uint64_t seed) const {
+  std::vector<ReplaySample> out;
+  for (const int64_t slot : draw_slots(n, seed)) {
     out.push_back(contents_[static_cast<std::size_t>(slot)]);
   }
   return out;

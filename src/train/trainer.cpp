@@ -23,6 +23,7 @@
 #include "moedil/train/plugins/replay_mixing.h"
 #include "moedil/train/plugins/schedules.h"
 #include "moedil/train/precision.h"
+#include "moedil/train/strategies/registry.h"
 
 namespace moedil::train {
 namespace {
@@ -95,6 +96,10 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
   if (config.expert_merging.enabled) {
     add_plugin(std::make_unique<ExpertMergingPlugin>(*model_, config.model.name,
                                                      config.expert_merging.every_steps, device));
+  }
+  const StrategyContext context{config, make_model_, device, num_classes};
+  for (const std::string& name : config.strategy.names) {
+    add_plugin(strategy_registry().get(name).build(context));
   }
   for (const auto& d : domains) record_.domains.push_back(d.name);
 }

@@ -21,43 +21,12 @@
 #include "moedil/partition/registry.h"
 #include "moedil/train/experiment.h"
 #include "moedil/train/scheduler.h"
+#include "rig.h"
 
 namespace moedil::train {
 namespace {
 
 using json = nlohmann::json;
-
-/// Everything a Trainer needs, built from a config patch over a tiny vit_moe setup.
-struct Rig {
-  explicit Rig(const std::string& patch = "{}") {
-    json j = json::parse(R"({
-      "dataset": "synthetic", "mini_dataset": 240, "num_partitions": 3,
-      "partition": {"type": "domainIncremental"}, "batch_size": 16, "epochs_per_domain": 2,
-      "num_threads": 1,
-      "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
-                "moe_layer_indices": [1], "moe_num_unshared_experts": 3},
-      "optimizer": {"name": "adam", "lr": 0.01}})");
-    j.merge_patch(json::parse(patch));
-    config = config::resolve_run_config(j, name_catalog());
-    dataset = data::make_dataset(config);
-    domains = partition::make_domains(dataset, config);
-    const config::RunConfig& c = config;
-    const model::InputShape input{1, 8, 8, dataset.num_classes};
-    factory = [&c, input] {
-      torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
-      return model::make_model(c.model, input);
-    };
-  }
-  std::unique_ptr<Trainer> trainer() {
-    return std::make_unique<Trainer>(config, domains, factory, at::kCPU, dataset.num_classes,
-                                     dataset.mean, dataset.stddev, record);
-  }
-  config::RunConfig config;
-  data::Dataset dataset;
-  std::vector<partition::Domain> domains;
-  ModelFactory factory;
-  io::RunRecord record;
-};
 
 /// Clones of the parameters whose names contain `part` (or do not, when negate).
 std::vector<at::Tensor> snapshot(const model::ClassifierImpl& m, const std::string& part,

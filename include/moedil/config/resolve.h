@@ -20,6 +20,7 @@ struct NameCatalog {
   std::vector<std::string> losses;
   std::vector<std::string> schedulers;
   std::vector<std::string> replay_policies;
+  std::vector<std::string> strategies;
 };
 
 /// One validation problem.

@@ -171,6 +171,27 @@ struct ReplayConfig {
   double ratio = 0.5;
 };
 
+/// Continual-learning strategies (`strategy`: a name or a list of names, each a trainer plugin;
+/// empty = plain fine-tuning) and their settings (`ewc`, `lwf`, `der`, `agem`). DER, DER++ and
+/// A-GEM keep their own memory with replay.capacity and replay.policy, and draw
+/// round(replay.ratio * batch_size) memory samples per step; `replay.enabled` only decides
+/// whether memory samples are also mixed into the batches (experience replay).
+struct StrategyConfig {
+  std::vector<std::string> names;
+  /// Online EWC (Schwarz et al. 2018): penalty lambda/2 * sum F (theta - theta*)^2 with the
+  /// running Fisher F := gamma F + F_domain after every domain.
+  double ewc_lambda = 100.0;
+  double ewc_gamma = 1.0;
+  /// LwF (Li & Hoiem 2016): alpha * T^2 * KL(softmax(old/T) || softmax(new/T)) to the model
+  /// as it was at the end of the previous domain.
+  double lwf_alpha = 1.0;
+  double lwf_temperature = 2.0;
+  /// DER (Buzzega et al. 2020): alpha * MSE(logits of memory samples, their stored logits);
+  /// DER++ adds beta * cross-entropy on a second memory batch.
+  double der_alpha = 0.5;
+  double der_beta = 0.5;
+};
+
 /// Class-balanced pretraining before the first domain (`pretrain`).
 struct PretrainConfig {
   bool enabled = false;
@@ -241,6 +262,7 @@ struct RunConfig {
   SchedulerConfig scheduler;
   int64_t epochs_per_domain = 1;
   ReplayConfig replay;
+  StrategyConfig strategy;
   PretrainConfig pretrain;
   BaselineConfig baseline;
   /// Add the switch-style balance loss of every MoE layer, weighted by router_balance_strength.

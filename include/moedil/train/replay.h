@@ -52,6 +52,8 @@ class ReplayMemory {
   /// n samples drawn uniformly with replacement from memory, using a generator seeded by `seed`
   /// (so the same seed gives the same draw). Empty memory or n <= 0 -> empty.
   std::vector<ReplaySample> draw(int64_t n, uint64_t seed) const;
+  /// The slots (indices into contents()) of draw(n, seed): the same draw.
+  std::vector<int64_t> draw_slots(int64_t n, uint64_t seed) const;
 
   /// Samples held now (at most capacity()).
   int64_t size() const;
