@@ -27,7 +27,7 @@
 #include "moedil/io/provenance.h"
 #include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
