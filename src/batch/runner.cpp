@@ -19,7 +19,7 @@
 #include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::batch {
 namespace fs = std::filesystem;
@@ -108,7 +108,7 @@ pid_t spawn(const fs::path& exe, const std::vector<std::string>& args, const fs:
   std::error_code ec;
   if (console.has_parent_path()) fs::create_directories(console.parent_path(), ec);
   // A link planted at the .out name is refused, never followed.
-  const int fd = io::open_append_no_follow(console);
+  const int fd = open_append_no_follow(console);
   const std::string header =
       "=== " + io::utc_now_iso() + " " + display_command(exe, args) + "\n";
   (void)!::write(fd, header.data(), header.size());

@@ -7,7 +7,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::data {
 namespace {
@@ -66,7 +66,7 @@ std::string layout_message(const Format& f, const fs::path& root) {
 /// (the unpacked archive), else root (the missing-file error then names root's files).
 fs::path data_folder(const Format& f, const fs::path& root) {
   std::error_code ec;
-  if (io::path_present(root / f.train_files.front())) return root;
+  if (path_present(root / f.train_files.front())) return root;
   if (fs::is_directory(root / f.nested, ec)) return root / f.nested;
   return root;
 }
@@ -74,12 +74,12 @@ fs::path data_folder(const Format& f, const fs::path& root) {
 /// Number of whole records in `path`; throws DataError when it is missing, empty or holds a
 /// partial record.
 int64_t count_records(const Format& f, const fs::path& root, const fs::path& path) {
-  if (!io::path_present(path)) {
+  if (!path_present(path)) {
     throw DataError(f.title + ": dataset file '" + path.string() + "' does not exist. " +
                     layout_message(f, root));
   }
   // Names a FIFO, a directory or a symlink loop at the name (and never blocks on a FIFO).
-  const uint64_t size = io::InputFile(path).size();
+  const uint64_t size = InputFile(path).size();
   const auto record = static_cast<uint64_t>(f.record_bytes());
   if (size == 0) {
     throw DataError(path.string() + ": the file is empty (expected " + f.title + " records of " +
@@ -97,7 +97,7 @@ int64_t count_records(const Format& f, const fs::path& root, const fs::path& pat
 /// Reads `path` whole into `buffer` (resized to `bytes`).
 void read_whole(const fs::path& path, int64_t bytes, std::vector<uint8_t>& buffer) {
   buffer.resize(static_cast<std::size_t>(bytes));
-  io::InputFile in(path);
+  InputFile in(path);
   const std::size_t got = in.read(buffer.data(), buffer.size());
   if (got != buffer.size()) {
     throw DataError(path.string() + ": read " + std::to_string(got) + " of " +
@@ -109,8 +109,8 @@ void read_whole(const fs::path& path, int64_t bytes, std::vector<uint8_t>& buffe
 /// `defaults` when the file does not exist.
 std::vector<std::string> class_names(const fs::path& path, int64_t num_classes,
                                      const std::vector<std::string>& defaults) {
-  if (!io::path_present(path)) return defaults;
-  std::istringstream in(io::read_input_file(path));
+  if (!path_present(path)) return defaults;
+  std::istringstream in(read_input_file(path));
   std::vector<std::string> names;
   std::string line;
   while (std::getline(in, line)) {

@@ -14,7 +14,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::data {
 namespace {
@@ -183,7 +183,7 @@ std::vector<uint8_t> make_header(const fs::path& path, const IdxArray& a) {
 
 IdxArray read_idx(const fs::path& path) {
   // Refuses a FIFO, device or directory at once (a FIFO would block the open forever).
-  const int fd = io::InputFile(path).release();
+  const int fd = InputFile(path).release();
   uint8_t probe[2] = {0, 0};
   ssize_t probed;
   do {

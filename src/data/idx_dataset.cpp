@@ -4,7 +4,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/data/idx.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::data {
 namespace {
@@ -14,7 +14,7 @@ std::filesystem::path find_file(const std::filesystem::path& root, const std::st
   for (const char* suffix : {".gz", ""}) {
     const std::filesystem::path p = root / (stem + suffix);
     // Anything at the name counts (a FIFO or a symlink loop too): read_idx then names the problem.
-    if (io::path_present(p)) return p;
+    if (path_present(p)) return p;
   }
   throw DataError("dataset file '" + (root / (stem + ".gz")).string() + "' (or '" +
                   (root / stem).string() + "') does not exist. " + hint);

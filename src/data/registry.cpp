@@ -5,7 +5,9 @@
 #include "moedil/data/idx_dataset.h"
 #include "moedil/data/synthetic.h"
 #if MOEDIL_WITH_OPENCV
+#include "moedil/data/core50.h"
 #include "moedil/data/image_folder.h"
+#include "moedil/data/office_home.h"
 #endif
 
 namespace moedil::data {

@@ -11,7 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "moedil/common/error.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::io {
 namespace {

@@ -5,7 +5,7 @@
 #include <system_error>
 
 #include "moedil/common/error.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 #include "moedil_build_commit.h"  // generated at build time (cmake/build_commit.cmake)
 
 namespace moedil::io {

@@ -7,7 +7,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/io/run_id.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::io {
 namespace {

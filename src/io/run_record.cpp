@@ -9,7 +9,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/io/failure_note.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::io {
 namespace {

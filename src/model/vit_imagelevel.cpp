@@ -7,69 +7,19 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "moedil/model/feed_forward.h"
 #include "moedil/model/transformer_block.h"
 
 namespace moedil::model {
 
-ImageLevelMoeImpl::ImageLevelMoeImpl(const ImageLevelMoeOptions& options_)
-    : options(options_),
-      mixture(moe::MixtureOptions(options_.num_experts())
-                  .top_k(1)
-                  .routing(options_.routing())
-                  .capacity_factor(options_.capacity_factor())
-                  .balance_losses(options_.balance_losses())) {
-  TORCH_CHECK(options.dim() > 0 && options.hidden() > 0 && options.num_experts() > 0,
-              "ImageLevelMoe: dim, hidden and num_experts must be > 0, got ", options.dim(), ", ",
-              options.hidden(), ", ", options.num_experts());
-  for (double w : {options.repulsion_weight(), options.alignment_weight(),
-                   options.consistency_weight()}) {
-    TORCH_CHECK(w >= 0.0, "ImageLevelMoe: auxiliary loss weights must be >= 0, got ", w);
-  }
-  router = register_module(
-      "router", moe::CentroidRouter(moe::CentroidRouterOptions(options.dim(), options.num_experts())
-                                        .alpha_fast(options.alpha_fast())
-                                        .alpha_slow(options.alpha_slow())));
-  experts = register_module("experts", torch::nn::ModuleList());
-  const auto expert_options =
-      FeedForwardOptions(options.dim(), options.hidden()).dropout(options.dropout());
-  for (int64_t e = 0; e < options.num_experts(); ++e) {
-    experts->push_back(FeedForward(expert_options));
-  }
-}
-
-void ImageLevelMoeImpl::set_schedule(double temperature, double kl_balance_weight) {
-  TORCH_CHECK(kl_balance_weight >= 0.0, "ImageLevelMoe: KL balance weight ", kl_balance_weight,
-              " must be >= 0");
-  router->set_temperature(temperature);
-  kl_balance_weight_ = kl_balance_weight;
-}
-
-at::Tensor ImageLevelMoeImpl::forward(const at::Tensor& x) {
-  // One row per image: route on the mean of its tokens [B, D]; the rows are the images [B, T, D].
-  const moe::Routing routing = router(x.mean(1));
-  const moe::ExpertFn expert = [this](int64_t e, const at::Tensor& rows) {
-    return experts[static_cast<std::size_t>(e)]->as<FeedForward>()->forward(rows);
-  };
-  return mixture.forward(routing, x, expert, is_training());
-}
-
-at::Tensor ImageLevelMoeImpl::centroid_loss() const {
-  const moe::CentroidLosses& l = router->losses();
-  if (!l.repulsion.defined()) return {};
-  return l.repulsion * options.repulsion_weight() + l.alignment * options.alignment_weight() +
-         l.consistency * options.consistency_weight() + l.balance * kl_balance_weight_;
-}
-
 ImageLevelBlockImpl::ImageLevelBlockImpl(int64_t num_heads,
-                                         const ImageLevelMoeOptions& moe_options) {
+                                         const moe::ImageLevelMoeOptions& moe_options) {
   using torch::nn::LayerNormOptions;
   const int64_t dim = moe_options.dim();
   norm1 = register_module("norm1", torch::nn::LayerNorm(LayerNormOptions({dim})));
   attn = register_module(
       "attn", SelfAttention(SelfAttentionOptions(dim, num_heads).dropout(moe_options.dropout())));
   norm2 = register_module("norm2", torch::nn::LayerNorm(LayerNormOptions({dim})));
-  moe = register_module("moe", ImageLevelMoe(moe_options));
+  moe = register_module("moe", moe::ImageLevelMoe(moe_options));
 }
 
 at::Tensor ImageLevelBlockImpl::forward(const at::Tensor& x) {
@@ -98,7 +48,7 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
   const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
   stem = register_patch_stem(*this, in, patch, dim, "ViTImageLevel");
   blocks = register_module("blocks", torch::nn::ModuleList());
-  const auto moe_options = ImageLevelMoeOptions(dim, hidden, options.num_experts())
+  const auto moe_options = moe::ImageLevelMoeOptions(dim, hidden, options.num_experts())
                                .dropout(options.dropout())
                                .alpha_fast(options.alpha_fast())
                                .alpha_slow(options.alpha_slow())

@@ -9,7 +9,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/sealed.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::model {
 namespace {
@@ -74,13 +74,13 @@ std::string list(const std::vector<std::string>& names) {
 }  // namespace
 
 NamedTensors read_weights_file(const std::string& path) {
-  if (!io::path_present(path)) {
+  if (!path_present(path)) {
     throw DataError("model.init_weights: weights file '" + path + "' does not exist");
   }
   std::string bytes;
   try {
     // Read once, as a regular file only (a FIFO would block, a directory is no archive).
-    bytes = io::read_input_file(path);
+    bytes = read_input_file(path);
   } catch (const DataError& e) {
     throw DataError(std::string("model.init_weights: ") + e.what());
   }

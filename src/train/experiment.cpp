@@ -27,7 +27,7 @@
 #include "moedil/io/provenance.h"
 #include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
@@ -116,7 +116,7 @@ void require_recordable(const config::RunConfig& c) {
 /// status. Best effort: the stop is what matters.
 void record_interrupted_start(const std::filesystem::path& run_json, const std::string& why) {
   try {
-    if (!io::path_present(run_json)) return;
+    if (!path_present(run_json)) return;
     io::RunRecord r = io::read_run_record(run_json.string());
     if (r.run.status == "completed") return;
     r.run.status = "interrupted";
@@ -196,7 +196,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
 
   const bool resuming = place.resume && std::filesystem::exists(checkpoint);
   std::string started_at = io::utc_now_iso();
-  if (place.resume && io::path_present(result.run_json)) {
+  if (place.resume && path_present(result.run_json)) {
     started_at = io::read_run_record(result.run_json.string()).run.started;
   }
   if (resuming) trainer.resume(checkpoint);  // replaces the record with the checkpoint's
@@ -346,7 +346,7 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
   std::optional<io::RunDirHold> hold;
   if (!place.run_dir.empty()) {
     hold.emplace(io::RunDirHold::claim(place.run_dir));
-    if (!place.resume && io::path_present(hold->dir() / "run.json")) {
+    if (!place.resume && path_present(hold->dir() / "run.json")) {
       throw UsageError(hold->dir().string() + " already holds a run; continue it with "
                        "moedil run --resume " + hold->dir().string() +
                        " or choose another --run-dir");
@@ -363,7 +363,7 @@ RunResult run_experiment(const config::RunConfig& c, const RunPlace& place) {
 
 io::RunRecord read_saved_run(const std::filesystem::path& run_dir) {
   const std::filesystem::path run_json = run_dir / "run.json";
-  if (!io::path_present(run_json)) {
+  if (!path_present(run_json)) {
     throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
   }
   return io::read_run_record(run_json.string());

@@ -10,7 +10,7 @@
 #include "moedil/common/error.h"
 #include "moedil/io/atomic_file.h"
 #include "moedil/io/run_record.h"
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::io {
 namespace {

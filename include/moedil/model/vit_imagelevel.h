@@ -1,11 +1,8 @@
 #pragma once
-// vit_moe_imagelevel: a ViT whose chosen blocks have an image-level MoE MLP. Every image's
-// tokens go to ONE FeedForward expert (top-1), chosen by a CentroidRouter (cosine similarity
-// of the projected token mean to per-expert fast EMA centroids, temperature T). The routing
-// core (moe::Mixture) dispatches, counts usage and adds the configured balance losses; the
-// model adds the centroid router's auxiliary losses (repulsion, alignment, consistency and an
-// annealed KL-to-uniform balance), each with its weight. T and the balance weight are annealed
-// linearly within each domain by on_epoch_start. Centroids move only in training forwards.
+// vit_moe_imagelevel: a ViT whose chosen blocks have an image-level MoE MLP
+// (model/moe/image_level.h: every image's tokens go to ONE expert chosen by a centroid router).
+// The model adds every layer's weighted centroid losses to its auxiliary loss; the temperature
+// and the KL-balance weight are annealed linearly within each domain by on_epoch_start.
 #include <string>
 #include <vector>
 
@@ -20,67 +17,21 @@
 #include "moedil/model/attention.h"
 #include "moedil/model/classifier.h"
 #include "moedil/model/patch_embedding.h"
-#include "moedil/model/moe/centroid_router.h"
-#include "moedil/model/moe/mixture.h"
+#include "moedil/model/moe/image_level.h"
 
 namespace moedil::model {
-
-struct ImageLevelMoeOptions {
-  ImageLevelMoeOptions(int64_t dim, int64_t hidden, int64_t num_experts)
-      : dim_(dim), hidden_(hidden), num_experts_(num_experts) {}
-  TORCH_ARG(int64_t, dim);
-  TORCH_ARG(int64_t, hidden);       ///< hidden width of each expert MLP
-  TORCH_ARG(int64_t, num_experts);
-  TORCH_ARG(double, dropout) = 0.0;
-  TORCH_ARG(double, alpha_fast) = 0.1;
-  TORCH_ARG(double, alpha_slow) = 0.01;
-  TORCH_ARG(double, repulsion_weight) = 0.1;
-  TORCH_ARG(double, alignment_weight) = 0.1;
-  TORCH_ARG(double, consistency_weight) = 0.1;
-  /// The Mixture's balance losses (model.moe_balance_losses), on the centroid routing.
-  TORCH_ARG(moe::BalanceWeights, balance_losses) = moe::BalanceWeights{{"switch", 1.0}};
-  /// The Mixture's routing ("token_choice" or "expert_choice") and capacity factor (0:
-  /// unlimited); images left without an expert get 0 from the layer (the residual carries them).
-  TORCH_ARG(std::string, routing) = "token_choice";
-  TORCH_ARG(double, capacity_factor) = 0.0;
-};
-
-/// The image-level MoE MLP: x [B, T, dim] -> [B, T, dim]; image b's tokens all go through
-/// expert k(b) scaled by its gate. Route input: the mean of the layer's input tokens.
-class ImageLevelMoeImpl : public torch::nn::Module {
- public:
-  explicit ImageLevelMoeImpl(const ImageLevelMoeOptions& options);
-  /// x [B, T, dim] -> [B, T, dim]
-  at::Tensor forward(const at::Tensor& x);
-  /// Weighted centroid losses of the last training forward (undefined after evaluation):
-  /// repulsion_weight * repulsion + alignment_weight * alignment + consistency_weight *
-  /// consistency + kl_balance_weight * balance.
-  at::Tensor centroid_loss() const;
-  /// Temperature and KL-balance weight for the following forwards.
-  void set_schedule(double temperature, double kl_balance_weight);
-  double kl_balance_weight() const { return kl_balance_weight_; }
-
-  ImageLevelMoeOptions options;
-  moe::CentroidRouter router{nullptr};
-  torch::nn::ModuleList experts{nullptr};
-  moe::Mixture mixture;
-
- private:
-  double kl_balance_weight_ = 1.0;
-};
-TORCH_MODULE(ImageLevelMoe);
 
 /// Pre-norm block with the image-level MoE MLP: h = x + attn(ln1(x)); h + moe(ln2(h)).
 class ImageLevelBlockImpl : public torch::nn::Module {
  public:
-  ImageLevelBlockImpl(int64_t num_heads, const ImageLevelMoeOptions& moe_options);
+  ImageLevelBlockImpl(int64_t num_heads, const moe::ImageLevelMoeOptions& moe_options);
   /// [B, T, D] -> [B, T, D]
   at::Tensor forward(const at::Tensor& x);
 
   torch::nn::LayerNorm norm1{nullptr};
   SelfAttention attn{nullptr};
   torch::nn::LayerNorm norm2{nullptr};
-  ImageLevelMoe moe{nullptr};
+  moe::ImageLevelMoe moe{nullptr};
 };
 TORCH_MODULE(ImageLevelBlock);
 
@@ -131,7 +82,7 @@ class ViTImageLevelImpl : public ClassifierImpl {
   torch::nn::ModuleList blocks{nullptr};  ///< TransformerBlock or ImageLevelBlock
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear head{nullptr};
-  std::vector<ImageLevelMoe> moe_mlps;  ///< the image-level MoE MLPs, in block order
+  std::vector<moe::ImageLevelMoe> moe_mlps;  ///< the image-level MoE MLPs, in block order
 
  private:
   double temperature_;

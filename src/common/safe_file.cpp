@@ -1,4 +1,4 @@
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
 
-namespace moedil::io {
+namespace moedil {
 namespace {
 
 namespace fs = std::filesystem;
@@ -172,4 +172,4 @@ int open_append_no_follow(const fs::path& path) {
   return fd;
 }
 
-}  // namespace moedil::io
+}  // namespace moedil

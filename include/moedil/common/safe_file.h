@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <string>
 
-namespace moedil::io {
+namespace moedil {
 
 /// An open regular file, for reading (move-only; closed on destruction).
 class InputFile {
@@ -62,4 +62,4 @@ void require_regular_file(const std::filesystem::path& path);
 /// (close-on-exec); the caller closes it.
 int open_append_no_follow(const std::filesystem::path& path);
 
-}  // namespace moedil::io
+}  // namespace moedil

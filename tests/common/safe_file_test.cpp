@@ -1,4 +1,4 @@
-#include "moedil/io/safe_file.h"
+#include "moedil/common/safe_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
 
-namespace moedil::io {
+namespace moedil {
 namespace {
 
 namespace fs = std::filesystem;
@@ -174,4 +174,4 @@ TEST_F(SafeFileTest, AppendingCreatesAndAppendsButNeverFollowsALink) {
 }
 
 }  // namespace
-}  // namespace moedil::io
+}  // namespace moedil

@@ -1,0 +1,131 @@
+#include "moedil/data/image_cache.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "moedil/data/image_folder.h"
+#include "image_fixtures.h"
+
+namespace moedil::data {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace image_fixtures;
+
+// The cache is driven through load_image_folder, the smallest layout.
+class ImageCacheTest : public ImageDataTest {};
+
+TEST_F(ImageCacheTest, CacheRoundTrip) {
+  const fs::path root = dir_ / "data";
+  const fs::path cache = dir_ / "cache";
+  write_domain_layout(root / "train");
+  write_image(root / "val" / "dA" / "cat" / "v.png", colour(0, 0, 5));
+  write_image(root / "val" / "dA" / "dog" / "v.png", colour(0, 1, 5));
+  write_image(root / "val" / "dB" / "cat" / "v.png", colour(1, 0, 5));
+  write_image(root / "val" / "dB" / "dog" / "v.png", colour(1, 1, 5));
+  ImageLoadOptions o = options();
+  o.cache_dir = cache.string();
+  take_log();
+  const Dataset first = load_image_folder("cached", root, o);
+  std::string log = take_log();
+  EXPECT_FALSE(contains(log, "loaded from cache")) << log;
+  EXPECT_TRUE(contains(log, "wrote cache")) << log;
+  const std::vector<fs::path> files = cache_files(cache);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].extension(), ".bin");
+  EXPECT_EQ(files[0].filename().string().rfind("cached-", 0), 0u) << files[0];
+  ASSERT_EQ(first.size(), 12);
+  ASSERT_TRUE(first.has_domains());
+  ASSERT_TRUE(first.has_test_split());
+
+  const Dataset second = load_image_folder("cached", root, o);
+  log = take_log();
+  EXPECT_TRUE(contains(log, "[data] cached: loaded from cache " + files[0].string())) << log;
+  EXPECT_FALSE(contains(log, "decoding")) << log;
+  expect_same(first, second);
+  EXPECT_EQ(cache_files(cache).size(), 1u);
+
+  // Proof that the second load read the cache: change the last pixel byte in the file.
+  {
+    std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-9, std::ios::end);  // before the 8-byte end marker
+    f.put(static_cast<char>(77));
+  }
+  const Dataset patched = load_image_folder("cached", root, o);
+  EXPECT_EQ(patched.images[11][2][kH - 1][kW - 1].item<int>(), 77);
+  EXPECT_NE(first.images[11][2][kH - 1][kW - 1].item<int>(), 77);
+
+  // A damaged cache file is ignored (warning) and decoded again.
+  {
+    std::ofstream f(files[0], std::ios::binary | std::ios::trunc);
+    f << "MOEDIMGC garbage";
+  }
+  take_log();
+  const Dataset rebuilt = load_image_folder("cached", root, o);
+  log = take_log();
+  EXPECT_TRUE(contains(log, "ignoring cache file")) << log;
+  EXPECT_TRUE(contains(log, "decoding")) << log;
+  expect_same(first, rebuilt);
+  EXPECT_EQ(load_image_folder("cached", root, o).images[11][2][kH - 1][kW - 1].item<int>(),
+            first.images[11][2][kH - 1][kW - 1].item<int>());
+}
+
+TEST_F(ImageCacheTest, CacheInvalidatedByFolderAndOptionChanges) {
+  const fs::path root = dir_ / "data";
+  const fs::path cache = dir_ / "cache";
+  write_domain_layout(root);
+  ImageLoadOptions o = options();
+  o.cache_dir = cache.string();
+  const Dataset first = load_image_folder("inv", root, o);
+  ASSERT_EQ(cache_files(cache).size(), 1u);
+  take_log();
+
+  // Touch a file: its modification time changes, so the cache is rebuilt under a new key.
+  const fs::path touched = root / "dA" / "cat" / "img0.png";
+  fs::last_write_time(touched, fs::last_write_time(touched) + std::chrono::seconds(5));
+  const Dataset after_touch = load_image_folder("inv", root, o);
+  std::string log = take_log();
+  EXPECT_FALSE(contains(log, "loaded from cache")) << log;
+  EXPECT_TRUE(contains(log, "decoding")) << log;
+  EXPECT_EQ(cache_files(cache).size(), 2u);
+  expect_same(first, after_touch);
+
+  // Rewrite a file with new pixels (and a new time): rebuilt, and the new pixels are used.
+  write_image(touched, colour(0, 0, 9), kW, kH);
+  fs::last_write_time(touched, fs::last_write_time(touched) + std::chrono::seconds(10));
+  const Dataset after_rewrite = load_image_folder("inv", root, o);
+  EXPECT_FALSE(contains(take_log(), "loaded from cache"));
+  expect_colour(after_rewrite, 0, colour(0, 0, 9));
+
+  // Add a file: rebuilt with the new image.
+  write_image(root / "dB" / "dog" / "img9.png", colour(1, 1, 9));
+  const Dataset after_add = load_image_folder("inv", root, o);
+  EXPECT_FALSE(contains(take_log(), "loaded from cache"));
+  ASSERT_EQ(after_add.size(), first.size() + 1);
+  expect_colour(after_add, after_add.size() - 1, colour(1, 1, 9));
+  EXPECT_EQ(cache_files(cache).size(), 4u);
+
+  // Unchanged folder: from the cache again.
+  const Dataset again = load_image_folder("inv", root, o);
+  EXPECT_TRUE(contains(take_log(), "loaded from cache"));
+  expect_same(after_add, again);
+
+  // Other options (resize, skip_bad) and another dataset name get their own cache files.
+  o.resize = 3;
+  const Dataset resized = load_image_folder("inv", root, o);
+  EXPECT_FALSE(contains(take_log(), "loaded from cache"));
+  EXPECT_EQ(resized.height(), 3);
+  o.skip_bad = true;
+  load_image_folder("inv", root, o);
+  EXPECT_FALSE(contains(take_log(), "loaded from cache"));
+  load_image_folder("other", root, o);
+  EXPECT_FALSE(contains(take_log(), "loaded from cache"));
+  EXPECT_EQ(cache_files(cache).size(), 7u);
+}
+
+}  // namespace
+}  // namespace moedil::data

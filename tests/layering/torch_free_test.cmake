@@ -1,0 +1,81 @@
+# Proves the torch-free guard of CMakeLists.txt (moedil_torch_free_library): preprocessing
+# LibTorch headers with a library's own include directories and definitions must fail with the
+# guard's "moedil layering" error, while one of the library's own headers passes. With
+# EXPECT=torch (moedil_core's flags) the same LibTorch probes must pass instead: the control
+# that shows the probes name real LibTorch headers, so the failures come from the guard.
+# Usage: cmake -DCXX=<compiler> -DINCLUDES=<dir|dir|...> -DDEFINES=<def|def|...>
+#              -DHEADER=<moedil/x/y.h> -DEXPECT=free|torch -DWORK=<dir> -P torch_free_test.cmake
+foreach(var CXX INCLUDES EXPECT WORK)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "torch_free_test.cmake: -D${var}=... missing")
+  endif()
+endforeach()
+string(REPLACE "|" ";" includes "${INCLUDES}")
+string(REPLACE "|" ";" defines "${DEFINES}")
+set(flags -std=c++17 -E -o /dev/null)
+foreach(dir IN LISTS includes)
+  if(dir)
+    list(APPEND flags "-I${dir}")
+  endif()
+endforeach()
+foreach(def IN LISTS defines)
+  if(def)
+    list(APPEND flags "-D${def}")
+  endif()
+endforeach()
+file(MAKE_DIRECTORY "${WORK}")
+
+set(failures 0)
+# Preprocesses `text` as one source; sets ok (TRUE when it compiled) and out (its messages).
+function(probe name text)
+  file(WRITE "${WORK}/${name}.cpp" "${text}\n")
+  execute_process(COMMAND ${CXX} ${flags} -x c++ "${WORK}/${name}.cpp"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
+  if(rc EQUAL 0)
+    set(ok TRUE PARENT_SCOPE)
+  else()
+    set(ok FALSE PARENT_SCOPE)
+  endif()
+  set(out "${stdout}${stderr}" PARENT_SCOPE)
+endfunction()
+
+# A LibTorch header included directly, a deeper one, and one through another layer's header.
+set(torch_probes "#include <ATen/ATen.h>" "#include <c10/util/Exception.h>"
+    "#include <torch/torch.h>" "#include \"moedil/data/dataset.h\"")
+set(i 0)
+foreach(text IN LISTS torch_probes)
+  math(EXPR i "${i} + 1")
+  probe(torch_probe_${i} "${text}")
+  if(EXPECT STREQUAL "free")
+    if(ok)
+      message(SEND_ERROR "'${text}' compiled with a torch-free library's flags: the guard "
+                         "cmake/torch_free/ is not on its include path")
+      math(EXPR failures "${failures} + 1")
+    elseif(NOT out MATCHES "moedil layering")
+      message(SEND_ERROR "'${text}' failed, but not with the guard's error:\n${out}")
+      math(EXPR failures "${failures} + 1")
+    else()
+      message(STATUS "refused as it must be: ${text}")
+    endif()
+  else()
+    if(NOT ok)
+      message(SEND_ERROR "control: '${text}' does not compile with moedil_core's flags:\n${out}")
+      math(EXPR failures "${failures} + 1")
+    else()
+      message(STATUS "control compiles: ${text}")
+    endif()
+  endif()
+endforeach()
+
+if(HEADER)
+  probe(own_header "#include \"${HEADER}\"")
+  if(NOT ok)
+    message(SEND_ERROR "the library's own header ${HEADER} does not compile with its flags:\n${out}")
+    math(EXPR failures "${failures} + 1")
+  else()
+    message(STATUS "its own header compiles: ${HEADER}")
+  endif()
+endif()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} layering probe(s) failed")
+endif()
