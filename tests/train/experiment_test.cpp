@@ -385,7 +385,7 @@ TEST_F(ExperimentTest, Cifar10FixtureWithNoiseDomainsAndTheDatasetsOwnTestSet) {
       "dataset": "cifar10", "mini_dataset": 0, "num_partitions": 2, "test_split": "dataset",
       "partition": {"type": "noise", "levels": [0.0, 0.2]},
       "augmentation": {"random_crop_padding": 2, "horizontal_flip": true},
-      "model": {"name": "vit", "patch_size": 8, "moe_layer_indices": []}})");
+      "model": {"name": "vit", "patch_size": 8}})");
   config::RunConfig with_root = c;
   with_root.dataset_root = root.string();
   const json j = read_json(run_experiment(with_root).run_json);
