@@ -48,7 +48,13 @@ class ExperimentTest : public ::testing::Test {
       "optimizer": {"name": "adam", "lr": 0.01}, "seeds": {"global": 3}})");
     j["results_dir"] = (dir_ / "results").string();
     j["log_dir"] = (dir_ / "logs").string();
-    j.merge_patch(json::parse(extra));
+    const json patch = json::parse(extra);
+    if (patch.contains("model") && patch["model"].contains("name")) {
+      // Another family: of the base's model keys, keep those it reads.
+      j["model"]["name"] = patch["model"]["name"];
+      j = config::without_unread_model_keys(j);
+    }
+    j.merge_patch(patch);
     config::RunConfig c = config::resolve_run_config(j, name_catalog());
     c.config_name = "tiny";
     return c;
