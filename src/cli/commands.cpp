@@ -1,6 +1,7 @@
 #include "moedil/cli/commands.h"
 
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <optional>
 
@@ -9,9 +10,10 @@
 #include "moedil/common/error.h"
 #include "moedil/common/excerpt.h"
 #include "moedil/config/load.h"
+#include "moedil/config/model_families.h"
 #include "moedil/data/registry.h"
 #include "moedil/io/logging.h"
-#include "moedil/model/moe/balance_names.h"
+#include "moedil/model/moe/balance.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
 #include "moedil/train/eval_run.h"
@@ -64,8 +66,10 @@ std::string wrapped(const std::string& text, std::size_t indent, std::size_t wid
   return out;
 }
 
+/// Prints each entry's name and description, followed by more(name) when given.
 template <class R>
-void print_registry(const char* title, const R& registry) {
+void print_registry(const char* title, const R& registry,
+                    const std::function<std::string(const std::string&)>& more = {}) {
   constexpr std::size_t kNameWidth = 20;
   std::cout << title << ":\n";
   for (const auto& entry : registry.entries()) {
@@ -75,7 +79,9 @@ void print_registry(const char* title, const R& registry) {
     } else {
       std::cout << std::string(kNameWidth - entry.name.size(), ' ');
     }
-    std::cout << wrapped(entry.description, 2 + kNameWidth, 100) << "\n";
+    std::cout << wrapped(entry.description + (more ? more(entry.name) : std::string()),
+                         2 + kNameWidth, 100)
+              << "\n";
   }
 }
 
@@ -157,27 +163,31 @@ int run_validate(const ValidateOptions& options) {
 int run_list() {
   print_registry("datasets (dataset)", data::dataset_registry());
   print_registry("partition types (partition.type)", partition::partition_registry());
-  const auto joined = [](const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-  };
-  print_registry("models (model.name)", model::model_registry());
+  print_registry("models (model.name)", model::model_registry(), [](const std::string& name) {
+    // The keys a family reads; any other model key set in a config is an error.
+    const config::ModelFamily* family = config::find_model_family(name);
+    if (!family) return std::string();
+    std::string keys;
+    for (const auto& key : family->keys) keys += (keys.empty() ? "" : ", ") + key;
+    return ". Reads: " + keys;
+  });
   std::cout << "  " << wrapped("Every family that routes shares the routing core: moe_top_k, "
                                "moe_noise_std, moe_capacity_factor, moe_routing (token_choice, "
-                               "expert_choice), moe_expert_dropout, moe_balance_losses {" +
-                                   joined(model::moe::balance_loss_names()) +
-                                   "}; and expert_merging {enabled, every_steps}. Every key: "
-                                   "configs/example.jsonc; one example per family: "
-                                   "configs/<family>.jsonc.",
+                               "expert_choice), moe_expert_dropout, moe_balance_losses (below); "
+                               "and expert_merging {enabled, every_steps}. Every key: "
+                               "configs/example.jsonc; one example per family: "
+                               "configs/<family>.jsonc.",
                                2, 100)
             << "\n";
+  print_registry("balance losses (model.moe_balance_losses: {name: weight})",
+                 model::moe::balance_loss_registry());
   print_registry("optimizers (optimizer.name)", train::optimizer_registry());
   print_registry("losses (loss.name)", train::loss_registry());
-  std::cout << "schedulers (scheduler.name):\n  " << joined(train::scheduler_names())
-            << " (each with warmup_epochs; per_domain restarts them with every domain)\n";
-  std::cout << "replay policies (replay.policy):\n  " << joined(train::replay_policy_names())
-            << " (memory of sample indices, mixed into every batch at replay.ratio)\n";
+  print_registry("schedulers (scheduler.name; each with warmup_epochs, per_domain)",
+                 train::scheduler_registry());
+  print_registry("replay policies (replay.policy; memory of sample indices mixed into every "
+                 "batch at replay.ratio)",
+                 train::replay_policy_registry());
   print_registry("continual-learning strategies (strategy: a name or a list; none = "
                  "fine-tuning)",
                  train::strategy_registry());

@@ -10,7 +10,7 @@
 #include "moedil/common/error.h"
 #include "moedil/common/excerpt.h"
 #include "moedil/common/suggest.h"
-#include "moedil/model/moe/balance_names.h"
+#include "moedil/config/model_families.h"
 
 namespace moedil::config {
 namespace {
@@ -92,12 +92,13 @@ Check<double> in_range(double lo, double hi, bool include_lo, bool include_hi) {
   };
 }
 
-/// Names from `valid` (unknown ones name the closest) mapped to weights >= 0.
+/// Names from `valid` (unknown ones name the closest; an empty list is not checked) mapped to
+/// weights >= 0.
 Check<std::map<std::string, double>> weights_of(std::vector<std::string> valid, std::string what) {
   return [valid = std::move(valid), what = std::move(what)](
              const std::map<std::string, double>& v) -> std::string {
     for (const auto& [name, weight] : v) {
-      if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
+      if (!valid.empty() && std::find(valid.begin(), valid.end(), name) == valid.end()) {
         return unknown_name_message(what, name, valid);
       }
       if (!(weight >= 0.0 && weight <= 1e6)) {
@@ -181,10 +182,17 @@ class Reader {
 
   bool has(const char* key) const { return object_ && object_->contains(key); }
 
+  /// From here on, keys that the model family `name` does not read are refused when set (and
+  /// not read). Nothing is restricted when the name was refused or names no family.
+  void only_family(const std::string& name) {
+    if (has("name") && object_->at("name") != json(name)) return;
+    family_ = find_model_family(name);
+  }
+
   template <class T>
   void field(const char* key, T& out, const Check<T>& check = {}) {
     known_.emplace_back(key);
-    if (!has(key)) return;
+    if (!has(key) || refused(key)) return;
     T value = out;
     const std::string problem = convert(object_->at(key), value);
     if (!problem.empty()) return issue(key, problem);
@@ -231,6 +239,7 @@ class Reader {
   /// Block indices: a list, "every_other" (1, 3, ...) or "all"; missing = "every_other".
   void layer_indices(const char* key, std::vector<int64_t>& out, int64_t depth) {
     known_.emplace_back(key);
+    if (has(key) && refused(key)) return;
     const json value = has(key) ? object_->at(key) : json("every_other");
     out.clear();
     if (value == "every_other" || value == "all") {
@@ -257,7 +266,7 @@ class Reader {
   /// A factor that is either null (stored as 0: no limit) or a number > 0.
   void positive_or_null(const char* key, double& out) {
     known_.emplace_back(key);
-    if (!has(key)) return;
+    if (!has(key) || refused(key)) return;
     const json& value = object_->at(key);
     if (value.is_null()) {
       out = 0.0;
@@ -344,22 +353,32 @@ class Reader {
     issues_.push_back({prefix_ + key, 0, message});
   }
 
+  /// A key that is set but that the family (see only_family) does not read: an issue.
+  bool refused(const char* key) {
+    if (!family_ || family_->reads(key)) return false;
+    issue(key, not_read_message(*family_));
+    return true;
+  }
+
   const json* object_;
   std::string prefix_;
   std::vector<ConfigIssue>& issues_;
   std::vector<std::string> known_;
+  const ModelFamily* family_ = nullptr;
 };
 
 /// Writes config fields into a JSON object; same interface as Reader.
 class Writer {
  public:
   bool has(const char*) const { return true; }
+  /// From here on, only the keys the model family `name` reads are written.
+  void only_family(const std::string& name) { family_ = find_model_family(name); }
   template <class T, class C = int>
   void field(const char* key, const T& value, const C& = {}) {
-    out_[key] = value;
+    if (writes(key)) out_[key] = value;
   }
   void layer_indices(const char* key, const std::vector<int64_t>& value, int64_t) {
-    out_[key] = value;
+    if (writes(key)) out_[key] = value;
   }
   void name_list(const char* key, const std::vector<std::string>& v) { out_[key] = v; }
   void names_or_list(const char* key, const std::vector<std::string>& v,
@@ -367,7 +386,7 @@ class Writer {
     out_[key] = v;
   }
   void positive_or_null(const char* key, double v) {
-    out_[key] = v > 0.0 ? json(v) : json(nullptr);
+    if (writes(key)) out_[key] = v > 0.0 ? json(v) : json(nullptr);
   }
   void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
     out_[key] = mode == "auto" ? json("auto") : mode == "list" ? json(v) : json(nullptr);
@@ -381,7 +400,10 @@ class Writer {
   json take() { return std::move(out_); }
 
  private:
+  bool writes(const char* key) const { return !family_ || family_->reads(key); }
+
   json out_ = json::object();
+  const ModelFamily* family_ = nullptr;
 };
 
 /// The one list of config keys, shared by reading and writing.
@@ -421,6 +443,8 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.object("model", [&](auto& m) {
     ModelConfig& model = c.model;
     m.field("name", model.name, one_of(names.models, "model"));
+    // Each family reads only its keys (config/model_families.h): setting another is an error.
+    m.only_family(model.name);
     m.field("patch_size", model.patch_size, between(1, kMaxPatch));
     m.field("embed_dim", model.embed_dim, between(1, kMaxWidth));
     m.field("depth", model.depth, between(1, kMaxDepth));
@@ -441,7 +465,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
             one_of({"token_choice", "expert_choice"}, "moe_routing"));
     m.field("moe_expert_dropout", model.moe_expert_dropout, in_range(0.0, 1.0, true, false));
     m.field("moe_balance_losses", model.moe_balance_losses,
-            weights_of(model::moe::balance_loss_names(), "balance loss"));
+            weights_of(names.balance_losses, "balance loss"));
     // ResNet and ConvNeXt families.
     m.field("resnet_stem", model.resnet_stem, one_of({"cifar", "imagenet"}, "resnet_stem"));
     m.field("resnet_width", model.resnet_width, between(1, kMaxResnetWidth));
@@ -660,36 +684,10 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
   if (c.replay.enabled && c.replay.capacity == 0) {
     issue("replay.capacity", "replay is enabled with capacity 0: nothing can be replayed");
   }
-  const ModelConfig& m = c.model;
-  if (m.num_heads > 0 && m.embed_dim % m.num_heads != 0) {
-    issue("model.num_heads", "model.embed_dim (" + std::to_string(m.embed_dim) +
-                                 ") must be divisible by model.num_heads (" +
-                                 std::to_string(m.num_heads) + ")");
-  }
-  if (m.name == "switch_moe_vit" && m.expert_depth >= m.depth) {
-    issue("model.expert_depth", std::to_string(m.expert_depth) +
-                                    " leaves no shared block: switch_moe_vit needs "
-                                    "model.expert_depth < model.depth (" +
-                                    std::to_string(m.depth) + ")");
-  }
-  if (m.name == "vit_moe_imagelevel" &&
-      (m.moe_routing != "token_choice" || m.moe_capacity_factor > 0.0)) {
-    // Its centroids move toward the images the router chose; with a capacity or expert choice
-    // an expert need not get those images, so the centroids would follow images it never saw.
-    issue(m.moe_routing != "token_choice" ? "model.moe_routing" : "model.moe_capacity_factor",
-          "vit_moe_imagelevel routes every image to its chosen expert: it needs moe_routing "
-          "\"token_choice\" without moe_capacity_factor");
-  }
-  if (m.name == "hetero_moe" &&
-      m.moe_top_k > static_cast<int64_t>(m.hetero_experts.size())) {
-    issue("model.moe_top_k", std::to_string(m.moe_top_k) +
-                                 " is out of range: must be <= the number of "
-                                 "model.hetero_experts (" +
-                                 std::to_string(m.hetero_experts.size()) + ")");
-  } else if (m.name != "hetero_moe" && m.moe_top_k > m.moe_num_unshared_experts) {
-    issue("model.moe_top_k", std::to_string(m.moe_top_k) +
-                                 " is out of range: must be <= model.moe_num_unshared_experts (" +
-                                 std::to_string(m.moe_num_unshared_experts) + ")");
+  if (const ModelFamily* family = find_model_family(c.model.name); family && family->check) {
+    for (const ModelKeyProblem& problem : family->check(c.model)) {
+      issue("model." + problem.key, problem.message);
+    }
   }
 }
 
@@ -755,6 +753,25 @@ RunConfig resolve_run_config(const json& j, const NameCatalog& catalog,
     message += (issue.path.empty() ? "(root)" : excerpt(issue.path, 120)) + ": " + issue.message;
   }
   throw ConfigError(message);
+}
+
+json without_unread_model_keys(json stored) {
+  if (!stored.is_object() || !stored.contains("model") || !stored["model"].is_object()) {
+    return stored;
+  }
+  json& model = stored["model"];
+  const json name = model.value("name", json(ModelConfig{}.name));
+  const ModelFamily* family =
+      name.is_string() ? find_model_family(name.get<std::string>()) : nullptr;
+  if (!family) return stored;
+  for (auto it = model.begin(); it != model.end();) {
+    if (it.key() != "name" && !family->reads(it.key())) {
+      it = model.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return stored;
 }
 
 json to_json(const RunConfig& c) {

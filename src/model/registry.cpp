@@ -4,6 +4,7 @@
 #include <string>
 
 #include "moedil/common/error.h"
+#include "moedil/config/model_families.h"
 #include "moedil/model/convnext.h"
 #include "moedil/model/resnet.h"
 #include "moedil/model/switch_vit.h"
@@ -21,9 +22,10 @@ void check_patch_size(const config::ModelConfig& c, const InputShape& input) {
   }
 }
 
-ViTOptions vit_options(const config::ModelConfig& c, const InputShape& input) {
+/// The ViT families' shared keys (patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout).
+ViTBackboneOptions vit_backbone(const config::ModelConfig& c, const InputShape& input) {
   check_patch_size(c, input);
-  return ViTOptions(input)
+  return ViTBackboneOptions(input)
       .patch_size(c.patch_size)
       .embed_dim(c.embed_dim)
       .depth(c.depth)
@@ -111,13 +113,15 @@ const Registry<ModelBuilder>& model_registry() {
     r.add("vit", "dense Vision Transformer baseline (patch_size, embed_dim, depth, num_heads, "
                  "mlp_ratio, dropout)",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            return ViT(vit_options(c, input)).ptr();
+            return ViT(ViTOptions(vit_backbone(c, input))).ptr();
           });
     r.add("vit_moe",
           "ViT whose moe_layer_indices blocks have an MoE MLP: moe_num_unshared_experts routed "
           "top-k (moe_top_k) per sample or token, plus moe_num_shared_experts always on",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            return ViT(vit_options(c, input).moe_layers(c.moe_layer_indices).moe(moe_options(c)))
+            return ViT(ViTOptions(vit_backbone(c, input))
+                           .moe_layers(c.moe_layer_indices)
+                           .moe(moe_options(c)))
                 .ptr();
           });
     r.add("hetero_moe",
@@ -128,7 +132,7 @@ const Registry<ModelBuilder>& model_registry() {
           "core options (moe_noise_std, moe_capacity_factor, moe_routing, moe_expert_dropout, "
           "moe_balance_losses)",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            return ViT(vit_options(c, input)
+            return ViT(ViTOptions(vit_backbone(c, input))
                            .moe_layers(c.moe_layer_indices)
                            .moe(moe_options(c))
                            .hetero_experts(c.hetero_experts))
@@ -173,14 +177,7 @@ const Registry<ModelBuilder>& model_registry() {
           "consistency_weight and KL-to-uniform balance (kl_balance_weight_start -> _end) terms, "
           "applied when router_balancing is on (times router_balance_strength)",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            check_patch_size(c, input);
-            return ViTImageLevel(ViTImageLevelOptions(input)
-                                     .patch_size(c.patch_size)
-                                     .embed_dim(c.embed_dim)
-                                     .depth(c.depth)
-                                     .num_heads(c.num_heads)
-                                     .mlp_ratio(c.mlp_ratio)
-                                     .dropout(c.dropout)
+            return ViTImageLevel(ViTImageLevelOptions(vit_backbone(c, input))
                                      .moe_layers(c.moe_layer_indices)
                                      .num_experts(c.moe_num_unshared_experts)
                                      .alpha_fast(c.alpha_fast)
@@ -193,9 +190,7 @@ const Registry<ModelBuilder>& model_registry() {
                                      .consistency_weight(c.consistency_weight)
                                      .kl_balance_weight_start(c.kl_balance_weight_start)
                                      .kl_balance_weight_end(c.kl_balance_weight_end)
-                                     .balance_losses(c.moe_balance_losses)
-                                     .routing(c.moe_routing)
-                                     .capacity_factor(c.moe_capacity_factor))
+                                     .balance_losses(c.moe_balance_losses))
                 .ptr();
           });
     r.add("switch_moe_vit",
@@ -207,18 +202,7 @@ const Registry<ModelBuilder>& model_registry() {
           "only). Hard routing: no learnable router, no balance or aux loss, none of the "
           "routing-core options apply",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
-            check_patch_size(c, input);
-            if (c.expert_depth >= c.depth) {
-              throw ConfigError("model.expert_depth: " + std::to_string(c.expert_depth) +
-                                " must be < model.depth (" + std::to_string(c.depth) + ")");
-            }
-            return SwitchViT(SwitchViTOptions(input)
-                                 .patch_size(c.patch_size)
-                                 .embed_dim(c.embed_dim)
-                                 .depth(c.depth)
-                                 .num_heads(c.num_heads)
-                                 .mlp_ratio(c.mlp_ratio)
-                                 .dropout(c.dropout)
+            return SwitchViT(SwitchViTOptions(vit_backbone(c, input))
                                  .num_experts(c.moe_num_unshared_experts)
                                  .expert_depth(c.expert_depth)
                                  .freeze_shared(c.freeze_shared)
@@ -231,7 +215,16 @@ const Registry<ModelBuilder>& model_registry() {
 }
 
 Classifier make_model(const config::ModelConfig& c, const InputShape& input) {
-  return model_registry().get(c.name).build(c, input);
+  const auto& entry = model_registry().get(c.name);
+  // The family's rules among its keys live in config/model_families.cpp; validation has
+  // checked them, but a ModelConfig built in code has not.
+  if (const auto* family = config::find_model_family(c.name); family && family->check) {
+    const auto problems = family->check(c);
+    if (!problems.empty()) {
+      throw ConfigError("model." + problems.front().key + ": " + problems.front().message);
+    }
+  }
+  return entry.build(c, input);
 }
 
 int64_t count_parameters(const ClassifierImpl& model, bool trainable_only) {

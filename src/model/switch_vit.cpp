@@ -35,27 +35,28 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
     : options(options_),
       // Hard routing by prototypes: no router to balance, so no balance losses.
       mixture(moe::MixtureOptions(options_.num_experts()).top_k(1).balance_losses({})) {
-  const InputShape& in = options.input();
-  const int64_t patch = options.patch_size();
-  TORCH_CHECK(options.expert_depth() >= 1 && options.expert_depth() < options.depth(),
+  const ViTBackboneOptions& backbone = options.backbone();
+  const InputShape& in = backbone.input();
+  const int64_t patch = backbone.patch_size();
+  TORCH_CHECK(options.expert_depth() >= 1 && options.expert_depth() < backbone.depth(),
               "SwitchViT: expert_depth ", options.expert_depth(), " must be in [1, depth ",
-              options.depth(), ")");
+              backbone.depth(), ")");
   TORCH_CHECK(options.num_experts() >= 1, "SwitchViT: num_experts ", options.num_experts(),
               " must be >= 1");
   TORCH_CHECK(options.routing_alpha() > 0.0 && options.routing_alpha() <= 1.0,
               "SwitchViT: routing_alpha ", options.routing_alpha(), " must be in (0, 1]");
-  const int64_t dim = options.embed_dim();
-  const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
+  const int64_t dim = backbone.embed_dim();
+  const auto hidden = backbone.hidden();
   stem = register_patch_stem(*this, in, patch, dim, "SwitchViT");
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < options.depth() - options.expert_depth(); ++i) {
+  for (int64_t i = 0; i < backbone.depth() - options.expert_depth(); ++i) {
     blocks->push_back(TransformerBlock(
-        TransformerBlockOptions(dim, options.num_heads(), hidden).dropout(options.dropout())));
+        TransformerBlockOptions(dim, backbone.num_heads(), hidden).dropout(backbone.dropout())));
   }
   experts = register_module("experts", torch::nn::ModuleList());
   const auto expert_options =
-      SwitchExpertOptions(dim, options.num_heads(), hidden, options.expert_depth(), in.num_classes)
-          .dropout(options.dropout());
+      SwitchExpertOptions(dim, backbone.num_heads(), hidden, options.expert_depth(), in.num_classes)
+          .dropout(backbone.dropout());
   for (int64_t e = 0; e < options.num_experts(); ++e) {
     experts->push_back(SwitchExpert(expert_options));
   }

@@ -7,15 +7,16 @@
 namespace moedil::model {
 
 ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
-  const InputShape& in = options.input();
-  const int64_t patch = options.patch_size();
-  const int64_t dim = options.embed_dim();
-  const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
+  const ViTBackboneOptions& backbone = options.backbone();
+  const InputShape& in = backbone.input();
+  const int64_t patch = backbone.patch_size();
+  const int64_t dim = backbone.embed_dim();
+  const auto hidden = backbone.hidden();
   stem = register_patch_stem(*this, in, patch, dim, "ViT");
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < options.depth(); ++i) {
-    auto block_options = TransformerBlockOptions(dim, options.num_heads(), hidden)
-                             .dropout(options.dropout());
+  for (int64_t i = 0; i < backbone.depth(); ++i) {
+    auto block_options = TransformerBlockOptions(dim, backbone.num_heads(), hidden)
+                             .dropout(backbone.dropout());
     const auto& moe_layers = options.moe_layers();
     const bool is_moe = std::find(moe_layers.begin(), moe_layers.end(), i) != moe_layers.end();
     const bool hetero = is_moe && !options.hetero_experts().empty();
@@ -24,7 +25,7 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
       const auto kinds = static_cast<int64_t>(options.hetero_experts().size());
       block_options.hetero(
           moe::HeteroMoeOptions(dim, hidden, options.hetero_experts())
-              .num_heads(options.num_heads())
+              .num_heads(backbone.num_heads())
               .grid_h(in.height / patch)
               .grid_w(in.width / patch)
               .route_with_cls(m.route_with_cls())
@@ -49,8 +50,8 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
     }
   }
   for (int64_t index : options.moe_layers()) {
-    TORCH_CHECK(index >= 0 && index < options.depth(), "ViT: moe layer index ", index,
-                " out of range for depth ", options.depth());
+    TORCH_CHECK(index >= 0 && index < backbone.depth(), "ViT: moe layer index ", index,
+                " out of range for depth ", backbone.depth());
   }
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   head = register_module("head", torch::nn::Linear(dim, in.num_classes));

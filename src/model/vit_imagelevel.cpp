@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "moedil/common/anneal.h"
 #include "moedil/model/transformer_block.h"
 
 namespace moedil::model {
@@ -31,8 +32,9 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
     : options(options_),
       temperature_(options_.temperature_start()),
       kl_balance_weight_(options_.kl_balance_weight_start()) {
-  const InputShape& in = options.input();
-  const int64_t patch = options.patch_size();
+  const ViTBackboneOptions& backbone = options.backbone();
+  const InputShape& in = backbone.input();
+  const int64_t patch = backbone.patch_size();
   TORCH_CHECK(options.anneal_epochs() >= 1, "ViTImageLevel: anneal_epochs ",
               options.anneal_epochs(), " must be >= 1");
   TORCH_CHECK(options.temperature_start() > 0.0 && options.temperature_end() > 0.0,
@@ -41,15 +43,15 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
   TORCH_CHECK(options.kl_balance_weight_start() >= 0.0 && options.kl_balance_weight_end() >= 0.0,
               "ViTImageLevel: KL balance weights must be >= 0");
   for (int64_t index : options.moe_layers()) {
-    TORCH_CHECK(index >= 0 && index < options.depth(), "ViTImageLevel: moe layer index ", index,
-                " out of range for depth ", options.depth());
+    TORCH_CHECK(index >= 0 && index < backbone.depth(), "ViTImageLevel: moe layer index ", index,
+                " out of range for depth ", backbone.depth());
   }
-  const int64_t dim = options.embed_dim();
-  const auto hidden = std::max<int64_t>(1, static_cast<int64_t>(options.mlp_ratio() * dim));
+  const int64_t dim = backbone.embed_dim();
+  const auto hidden = backbone.hidden();
   stem = register_patch_stem(*this, in, patch, dim, "ViTImageLevel");
   blocks = register_module("blocks", torch::nn::ModuleList());
   const auto moe_options = moe::ImageLevelMoeOptions(dim, hidden, options.num_experts())
-                               .dropout(options.dropout())
+                               .dropout(backbone.dropout())
                                .alpha_fast(options.alpha_fast())
                                .alpha_slow(options.alpha_slow())
                                .repulsion_weight(options.repulsion_weight())
@@ -58,14 +60,14 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
                                .balance_losses(options.balance_losses())
                                .routing(options.routing())
                                .capacity_factor(options.capacity_factor());
-  for (int64_t i = 0; i < options.depth(); ++i) {
+  for (int64_t i = 0; i < backbone.depth(); ++i) {
     const auto& layers = options.moe_layers();
     if (std::find(layers.begin(), layers.end(), i) == layers.end()) {
       blocks->push_back(TransformerBlock(
-          TransformerBlockOptions(dim, options.num_heads(), hidden).dropout(options.dropout())));
+          TransformerBlockOptions(dim, backbone.num_heads(), hidden).dropout(backbone.dropout())));
       continue;
     }
-    ImageLevelBlock block(options.num_heads(), moe_options);
+    ImageLevelBlock block(backbone.num_heads(), moe_options);
     blocks->push_back(block);
     block->moe->set_schedule(temperature_, kl_balance_weight_);
     moe_mlps.push_back(block->moe);
@@ -98,13 +100,12 @@ at::Tensor ViTImageLevelImpl::aux_loss() const {
 }
 
 void ViTImageLevelImpl::on_epoch_start(int64_t /*domain*/, int64_t epoch) {
-  const double s = static_cast<double>(std::min<int64_t>(std::max<int64_t>(epoch, 0),
-                                                         options.anneal_epochs())) /
-                   static_cast<double>(options.anneal_epochs());
-  temperature_ =
-      options.temperature_start() + (options.temperature_end() - options.temperature_start()) * s;
-  kl_balance_weight_ = options.kl_balance_weight_start() +
-                       (options.kl_balance_weight_end() - options.kl_balance_weight_start()) * s;
+  temperature_ = LinearAnneal{options.temperature_start(), options.temperature_end(),
+                              options.anneal_epochs()}
+                     .at(epoch);
+  kl_balance_weight_ = LinearAnneal{options.kl_balance_weight_start(),
+                                    options.kl_balance_weight_end(), options.anneal_epochs()}
+                           .at(epoch);
   for (auto& layer : moe_mlps) layer->set_schedule(temperature_, kl_balance_weight_);
 }
 

@@ -28,6 +28,7 @@
 #include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
 #include "moedil/common/safe_file.h"
+#include "moedil/model/moe/balance.h"
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
@@ -59,8 +60,9 @@ std::string join(const std::vector<std::string>& items) {
 config::NameCatalog name_catalog() {
   return {data::dataset_registry().names(), partition::partition_registry().names(),
           model::model_registry().names(),   optimizer_registry().names(),
-          loss_registry().names(),           scheduler_names(),
-          replay_policy_names(),             strategy_registry().names()};
+          loss_registry().names(),           scheduler_registry().names(),
+          replay_policy_registry().names(),  model::moe::balance_loss_registry().names(),
+          strategy_registry().names()};
 }
 
 c10::Device resolve_device(const std::string& device) {
@@ -371,7 +373,7 @@ io::RunRecord read_saved_run(const std::filesystem::path& run_dir) {
 
 config::RunConfig config_of_run(const io::RunRecord& saved, const std::filesystem::path& run_dir,
                                 const std::vector<std::string>& overrides) {
-  nlohmann::json j = saved.run.config;
+  nlohmann::json j = config::without_unread_model_keys(saved.run.config);
   for (const auto& assignment : overrides) {
     // Anything else would make the continued run a different experiment.
     if (assignment.rfind("device=", 0) != 0 && assignment.rfind("num_threads=", 0) != 0) {

@@ -7,9 +7,42 @@
 
 namespace moedil::train {
 
-const std::vector<std::string>& scheduler_names() {
-  static const std::vector<std::string> names{"none", "step", "cosine", "linear"};
-  return names;
+const Registry<SchedulerBuilder>& scheduler_registry() {
+  static const Registry<SchedulerBuilder> registry = [] {
+    Registry<SchedulerBuilder> r("scheduler");
+    r.add("none", "constant lr (after the warm-up, if any)",
+          [](const config::SchedulerConfig&) { return LrCurve(); });
+    r.add("step", "lr * gamma every step_size epochs",
+          [](const config::SchedulerConfig& s) -> LrCurve {
+            if (s.step_size < 1) {
+              throw ConfigError("scheduler.step_size: is " + std::to_string(s.step_size) +
+                                "; must be >= 1");
+            }
+            const double gamma = s.gamma;
+            const int64_t step_size = s.step_size;
+            return [gamma, step_size](double base, int64_t u, int64_t) {
+              return base * std::pow(gamma, static_cast<double>(u / step_size));
+            };
+          });
+    r.add("cosine", "half a cosine from lr down toward min_lr",
+          [](const config::SchedulerConfig& s) -> LrCurve {
+            const double min_lr = s.min_lr;
+            return [min_lr](double base, int64_t u, int64_t m) {
+              const double pi = std::acos(-1.0);
+              const double fraction = static_cast<double>(u) / static_cast<double>(m);
+              return min_lr + (base - min_lr) * (1.0 + std::cos(pi * fraction)) / 2.0;
+            };
+          });
+    r.add("linear", "a straight line from lr down toward min_lr",
+          [](const config::SchedulerConfig& s) -> LrCurve {
+            const double min_lr = s.min_lr;
+            return [min_lr](double base, int64_t u, int64_t m) {
+              return base + (min_lr - base) * static_cast<double>(u) / static_cast<double>(m);
+            };
+          });
+    return r;
+  }();
+  return registry;
 }
 
 LrSchedule::LrSchedule(const config::SchedulerConfig& s, double base_lr, int64_t epochs_per_domain,
@@ -18,17 +51,10 @@ LrSchedule::LrSchedule(const config::SchedulerConfig& s, double base_lr, int64_t
       base_lr_(base_lr),
       epochs_per_domain_(epochs_per_domain),
       num_domains_(num_domains) {
-  if (s.name == "none") {
-    kind_ = Kind::kNone;
-  } else if (s.name == "step") {
-    kind_ = Kind::kStep;
-  } else if (s.name == "cosine") {
-    kind_ = Kind::kCosine;
-  } else if (s.name == "linear") {
-    kind_ = Kind::kLinear;
-  } else {
-    throw ConfigError("scheduler.name: " +
-                      unknown_name_message("scheduler", s.name, scheduler_names()));
+  const auto* entry = scheduler_registry().find(s.name);
+  if (!entry) {
+    throw ConfigError("scheduler.name: " + unknown_name_message("scheduler", s.name,
+                                                                scheduler_registry().names()));
   }
   if (epochs_per_domain < 1) {
     throw ConfigError("epochs_per_domain: is " + std::to_string(epochs_per_domain) +
@@ -42,19 +68,17 @@ LrSchedule::LrSchedule(const config::SchedulerConfig& s, double base_lr, int64_t
     throw ConfigError("scheduler.warmup_epochs: is " + std::to_string(s.warmup_epochs) +
                       "; must be >= 0");
   }
-  if (kind_ == Kind::kStep && s.step_size < 1) {
-    throw ConfigError("scheduler.step_size: is " + std::to_string(s.step_size) + "; must be >= 1");
-  }
+  curve_ = entry->build(s);
   length_ = s.per_domain ? epochs_per_domain : epochs_per_domain * num_domains;
   const std::string span =
       std::to_string(length_) + "-epoch schedule (" +
       (s.per_domain ? "epochs_per_domain" : "epochs_per_domain x num_partitions") + ")";
-  if (kind_ != Kind::kNone && s.warmup_epochs >= length_) {
+  if (curve_ && s.warmup_epochs >= length_) {
     throw ConfigError("scheduler.warmup_epochs: " + std::to_string(s.warmup_epochs) +
                       " warm-up epochs leave nothing of the " + span + " for the '" + s.name +
                       "' schedule; use fewer warm-up epochs");
   }
-  if (kind_ == Kind::kNone && s.warmup_epochs > length_) {
+  if (!curve_ && s.warmup_epochs > length_) {
     throw ConfigError("scheduler.warmup_epochs: " + std::to_string(s.warmup_epochs) +
                       " warm-up epochs are longer than the " + span);
   }
@@ -76,23 +100,9 @@ double LrSchedule::lr(int64_t domain, int64_t epoch) const {
     // epoch is below base (a 1-epoch warm-up trains at base / 2), the first epoch after it at base.
     return base_lr_ * static_cast<double>(t + 1) / static_cast<double>(warmup + 1);
   }
-  const int64_t u = t - warmup;
-  const int64_t m = length_ - warmup;  // >= 1 here: the constructor rejects warmup >= length
-  const double min_lr = config_.min_lr;
-  switch (kind_) {
-    case Kind::kNone:
-      return base_lr_;
-    case Kind::kStep:
-      return base_lr_ * std::pow(config_.gamma, static_cast<double>(u / config_.step_size));
-    case Kind::kCosine: {
-      const double pi = std::acos(-1.0);
-      const double fraction = static_cast<double>(u) / static_cast<double>(m);
-      return min_lr + (base_lr_ - min_lr) * (1.0 + std::cos(pi * fraction)) / 2.0;
-    }
-    case Kind::kLinear:
-      return base_lr_ + (min_lr - base_lr_) * static_cast<double>(u) / static_cast<double>(m);
-  }
-  return base_lr_;  // unreachable: every Kind is handled above
+  if (!curve_) return base_lr_;
+  // m >= 1 here: the constructor rejects warmup >= length for every schedule with a curve.
+  return curve_(base_lr_, t - warmup, length_ - warmup);
 }
 
 int64_t LrSchedule::length() const { return length_; }

@@ -22,6 +22,9 @@ expect 0 "domainIncremental" "$moedil" list
 expect 0 "adamw" "$moedil" list
 expect 0 "weighted_cross_entropy" "$moedil" list
 expect 0 "class_balanced" "$moedil" list
+expect 0 "column_entropy" "$moedil" list        # balance losses, with descriptions
+expect 0 "half a cosine from lr down toward min_lr" "$moedil" list
+expect 0 "Reads: init_weights," "$moedil" list   # each model with the keys it reads
 
 expect 2 "config file 'missing.jsonc' does not exist" "$moedil" run missing.jsonc
 printf '{\n  "dataset": "synthetic",\n  "batch_size" 4\n}\n' > bad_json.jsonc
@@ -37,6 +40,11 @@ expect 0 "valid" "$moedil" validate ok.jsonc
 expect 0 '"moe_top_k": 2' "$moedil" validate ok.jsonc --print --set model.moe_top_k=2
 expect 2 "expected KEY=VALUE" "$moedil" validate ok.jsonc --set nonsense
 expect 2 "model.moe_top_k: 9 is out of range" "$moedil" validate ok.jsonc --set model.moe_top_k=9
+# A key of another model family is refused, naming the family and the keys it reads.
+expect 2 "model.temperature_start: not read by model 'vit_moe' (it reads: patch_size," \
+  "$moedil" validate ok.jsonc --set model.temperature_start=0.5
+expect 2 "model.moe_top_k: not read by model 'vit'" "$moedil" run ok.jsonc \
+  --set model.name=vit --set model.moe_top_k=2
 
 # The model zoo's bad input: exit 2 before anything runs, naming the key.
 expect 2 "unknown model 'resnet19'; did you mean 'resnet18'" "$moedil" validate ok.jsonc \

@@ -82,6 +82,9 @@ TEST(RegistryTest, GetKnownAndUnknownNames) {
     EXPECT_EQ(std::string(e.what()),
               "unknown widget 'alpah'; did you mean 'alpha'? valid: alpha, beta");
   }
+  ASSERT_NE(r.find("beta"), nullptr);
+  EXPECT_EQ(r.find("beta")->build, 2);
+  EXPECT_EQ(r.find("alpah"), nullptr);
   const auto list = listing(r);
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[1].name, "beta");

@@ -9,6 +9,8 @@
 
 #include "moedil/common/error.h"
 #include "moedil/config/jsonc.h"
+#include "moedil/config/model_families.h"
+#include "moedil/config/overrides.h"
 
 namespace moedil::config {
 namespace {
@@ -19,11 +21,27 @@ const NameCatalog kNames{{"fashion_mnist", "mnist"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy", "focal", "weighted_cross_entropy"},
                          {"none", "step", "cosine", "linear"},
-                         {"fifo", "reservoir", "class_balanced"}};
+                         {"fifo", "reservoir", "class_balanced"},
+                         {"switch", "importance_load", "entropy", "column_entropy",
+                          "output_variance", "z_loss"}};
 
 std::vector<ConfigIssue> issues_of(const std::string& jsonc) {
   RunConfig out;
   return check_run_config(parse_jsonc(jsonc, "t"), kNames, strip_jsonc(jsonc), out);
+}
+
+/// Every registered family (config/model_families.h) as the catalog's models.
+NameCatalog with_every_family() {
+  NameCatalog names = kNames;
+  names.models.clear();
+  for (const ModelFamily& family : model_families()) names.models.push_back(family.name);
+  return names;
+}
+
+/// issues_of with every family's name valid.
+std::vector<ConfigIssue> family_issues_of(const std::string& jsonc) {
+  RunConfig out;
+  return check_run_config(parse_jsonc(jsonc, "t"), with_every_family(), strip_jsonc(jsonc), out);
 }
 
 TEST(Resolve, EmptyObjectGivesDocumentedDefaults) {
@@ -314,6 +332,16 @@ TEST(Resolve, RoutingCoreOptionsBadInputNameTheKey) {
   }
 }
 
+/// kNames plus the CNN families these tests name.
+NameCatalog with_cnn_families() {
+  NameCatalog names = kNames;
+  for (const char* name :
+       {"resnet18", "resnet18_conv_moe", "resnet18_block_moe", "convnext_tiny"}) {
+    names.models.push_back(name);
+  }
+  return names;
+}
+
 TEST(Resolve, CnnFamilyOptionsReadAndDefaults) {
   const RunConfig defaults;
   EXPECT_EQ(defaults.model.resnet_stem, "cifar");
@@ -324,25 +352,37 @@ TEST(Resolve, CnnFamilyOptionsReadAndDefaults) {
   EXPECT_EQ(defaults.model.convnext_stem_patch, 2);
   RunConfig c;
   const auto issues = check_run_config(
-      parse_jsonc(R"({"model": {"resnet_stem": "imagenet", "resnet_width": 8,
-                     "resnet_moe_stages": [0, 2, 3], "convnext_depths": [1, 2, 3, 4],
-                     "convnext_dims": [8, 16, 24, 32], "convnext_stem_patch": 4}})", "t"),
-      kNames, "", c);
+      parse_jsonc(R"({"model": {"name": "resnet18_conv_moe", "resnet_stem": "imagenet",
+                     "resnet_width": 8, "resnet_moe_stages": [0, 2, 3]}})", "t"),
+      with_cnn_families(), "", c);
   ASSERT_TRUE(issues.empty()) << issues[0].path << ": " << issues[0].message;
   EXPECT_EQ(c.model.resnet_stem, "imagenet");
   EXPECT_EQ(c.model.resnet_width, 8);
   EXPECT_EQ(c.model.resnet_moe_stages, (std::vector<int64_t>{0, 2, 3}));
-  EXPECT_EQ(c.model.convnext_depths, (std::vector<int64_t>{1, 2, 3, 4}));
-  EXPECT_EQ(c.model.convnext_dims, (std::vector<int64_t>{8, 16, 24, 32}));
-  EXPECT_EQ(c.model.convnext_stem_patch, 4);
   EXPECT_EQ(to_json(c)["model"]["resnet_moe_stages"], nlohmann::json({0, 2, 3}));
-  EXPECT_EQ(to_json(c)["model"]["convnext_dims"], nlohmann::json({8, 16, 24, 32}));
+  RunConfig n;
+  const auto convnext = check_run_config(
+      parse_jsonc(R"({"model": {"name": "convnext_tiny", "convnext_depths": [1, 2, 3, 4],
+                     "convnext_dims": [8, 16, 24, 32], "convnext_stem_patch": 4}})", "t"),
+      with_cnn_families(), "", n);
+  ASSERT_TRUE(convnext.empty()) << convnext[0].path << ": " << convnext[0].message;
+  EXPECT_EQ(n.model.convnext_depths, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(n.model.convnext_dims, (std::vector<int64_t>{8, 16, 24, 32}));
+  EXPECT_EQ(n.model.convnext_stem_patch, 4);
+  EXPECT_EQ(to_json(n)["model"]["convnext_dims"], nlohmann::json({8, 16, 24, 32}));
 }
 
 TEST(Resolve, CnnFamilyOptionsBadInputNameTheKey) {
-  const auto issues = issues_of(R"({"model": {"resnet_stem": "cifr", "resnet_width": 0,
-      "resnet_moe_stages": [1, 4], "convnext_depths": [3, 3, 9],
-      "convnext_dims": [32, 0, 128, 256], "convnext_stem_patch": 0}})");
+  RunConfig out;
+  const auto resnet = check_run_config(
+      parse_jsonc(R"({"model": {"name": "resnet18_block_moe", "resnet_stem": "cifr",
+                     "resnet_width": 0, "resnet_moe_stages": [1, 4]}})", "t"),
+      with_cnn_families(), "", out);
+  auto issues = check_run_config(
+      parse_jsonc(R"({"model": {"name": "convnext_tiny", "convnext_depths": [3, 3, 9],
+                     "convnext_dims": [32, 0, 128, 256], "convnext_stem_patch": 0}})", "t"),
+      with_cnn_families(), "", out);
+  issues.insert(issues.begin(), resnet.begin(), resnet.end());
   std::vector<std::string> paths;
   for (const auto& i : issues) paths.push_back(i.path);
   EXPECT_EQ(paths, (std::vector<std::string>{"model.resnet_stem", "model.resnet_width",
@@ -358,17 +398,21 @@ TEST(Resolve, CnnFamilyOptionsBadInputNameTheKey) {
       << issues[3].message;
   EXPECT_NE(issues[4].message.find("must be in [1, 65536]"), std::string::npos)
       << issues[4].message;
-  const auto negative = issues_of(R"({"model": {"resnet_moe_stages": [-1]}})");
+  const auto negative = check_run_config(
+      parse_jsonc(R"({"model": {"name": "resnet18_conv_moe", "resnet_moe_stages": [-1]}})", "t"),
+      with_cnn_families(), "", out);
   ASSERT_EQ(negative.size(), 1u);
   EXPECT_EQ(negative[0].path, "model.resnet_moe_stages");
-  const auto type = issues_of(R"({"model": {"resnet_moe_stages": 3}})");
+  const auto type = check_run_config(
+      parse_jsonc(R"({"model": {"name": "resnet18_conv_moe", "resnet_moe_stages": 3}})", "t"),
+      with_cnn_families(), "", out);
   ASSERT_EQ(type.size(), 1u);
   EXPECT_NE(type[0].message.find("expected a list"), std::string::npos) << type[0].message;
 
   // A stage 4 is a ConfigError from resolve naming the key and the valid range.
-  const std::string text = R"({"model": {"name": "vit", "resnet_moe_stages": [4]}})";
+  const std::string text = R"({"model": {"name": "resnet18_conv_moe", "resnet_moe_stages": [4]}})";
   try {
-    resolve_run_config(parse_jsonc(text, "x.jsonc"), kNames, text, "x.jsonc");
+    resolve_run_config(parse_jsonc(text, "x.jsonc"), with_cnn_families(), text, "x.jsonc");
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     const std::string what = e.what();
@@ -401,10 +445,14 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
   EXPECT_FALSE(d.model.freeze_shared);
   EXPECT_DOUBLE_EQ(d.model.routing_alpha, 0.1);
   const RunConfig c = resolve_run_config(
-      parse_jsonc(R"({"model": {"name": "switch_moe_vit", "alpha_fast": 1.0, "alpha_slow": 0.5,
-          "temperature_start": 2.0, "temperature_end": 0.5, "anneal_epochs": 3,
-          "repulsion_weight": 0.0, "alignment_weight": 0.2, "consistency_weight": 0.3,
-          "kl_balance_weight_start": 0.4, "kl_balance_weight_end": 0.0, "expert_depth": 3,
+      parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": 1.0,
+          "alpha_slow": 0.5, "temperature_start": 2.0, "temperature_end": 0.5,
+          "anneal_epochs": 3, "repulsion_weight": 0.0, "alignment_weight": 0.2,
+          "consistency_weight": 0.3, "kl_balance_weight_start": 0.4,
+          "kl_balance_weight_end": 0.0}})", "t"),
+      with_vit_variants());
+  const RunConfig s = resolve_run_config(
+      parse_jsonc(R"({"model": {"name": "switch_moe_vit", "expert_depth": 3, "depth": 4,
           "freeze_shared": true, "routing_alpha": 0.25}})", "t"),
       with_vit_variants());
   EXPECT_DOUBLE_EQ(c.model.alpha_fast, 1.0);
@@ -417,21 +465,30 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
   EXPECT_DOUBLE_EQ(c.model.consistency_weight, 0.3);
   EXPECT_DOUBLE_EQ(c.model.kl_balance_weight_start, 0.4);
   EXPECT_DOUBLE_EQ(c.model.kl_balance_weight_end, 0.0);
-  EXPECT_EQ(c.model.expert_depth, 3);
-  EXPECT_TRUE(c.model.freeze_shared);
-  EXPECT_DOUBLE_EQ(c.model.routing_alpha, 0.25);
+  EXPECT_EQ(s.model.expert_depth, 3);
+  EXPECT_TRUE(s.model.freeze_shared);
+  EXPECT_DOUBLE_EQ(s.model.routing_alpha, 0.25);
   // They round-trip through the resolved JSON.
-  const nlohmann::json j = to_json(c);
+  const nlohmann::json j = to_json(s);
   EXPECT_EQ(j["model"]["expert_depth"], 3);
   EXPECT_EQ(j["model"]["routing_alpha"], 0.25);
+  EXPECT_EQ(to_json(c)["model"]["temperature_start"], 2.0);
 }
 
 TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
-  const auto issues = issues_of(R"({"model": {"alpha_fast": 0.0, "alpha_slow": 1.5,
-      "temperature_start": 0.0, "temperature_end": -1, "anneal_epochs": 0,
-      "repulsion_weight": -0.1, "alignment_weight": -1, "consistency_weight": -2,
-      "kl_balance_weight_start": -1, "kl_balance_weight_end": -1, "expert_depth": 0,
-      "freeze_shared": 1, "routing_alpha": 0.0}})");
+  RunConfig out;
+  auto issues = check_run_config(
+      parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": 0.0,
+          "alpha_slow": 1.5, "temperature_start": 0.0, "temperature_end": -1,
+          "anneal_epochs": 0, "repulsion_weight": -0.1, "alignment_weight": -1,
+          "consistency_weight": -2, "kl_balance_weight_start": -1,
+          "kl_balance_weight_end": -1}})", "t"),
+      with_vit_variants(), "", out);
+  const auto switch_issues = check_run_config(
+      parse_jsonc(R"({"model": {"name": "switch_moe_vit", "expert_depth": 0,
+          "freeze_shared": 1, "routing_alpha": 0.0}})", "t"),
+      with_vit_variants(), "", out);
+  issues.insert(issues.end(), switch_issues.begin(), switch_issues.end());
   std::vector<std::string> paths;
   for (const auto& i : issues) paths.push_back(i.path);
   EXPECT_EQ(paths, (std::vector<std::string>{
@@ -444,8 +501,10 @@ TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
   EXPECT_NE(issues[0].message.find("must be in (0.0, 1.0]"), std::string::npos)
       << issues[0].message;
   // Rates of exactly 1 and weights of exactly 0 are fine.
-  EXPECT_TRUE(issues_of(R"({"model": {"alpha_fast": 1.0, "routing_alpha": 1.0,
-      "repulsion_weight": 0.0}})").empty());
+  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel",
+      "alpha_fast": 1.0, "repulsion_weight": 0.0}})", "t"), with_vit_variants(), "", out).empty());
+  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "switch_moe_vit",
+      "routing_alpha": 1.0}})", "t"), with_vit_variants(), "", out).empty());
 }
 
 TEST(Resolve, ExpertDepthNotBelowDepthIsAConfigErrorForSwitch) {
@@ -455,20 +514,19 @@ TEST(Resolve, ExpertDepthNotBelowDepthIsAConfigErrorForSwitch) {
     resolve_run_config(parse_jsonc(text, "x.jsonc"), with_vit_variants(), text, "x.jsonc");
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("model.expert_depth"), std::string::npos) << what;
-    EXPECT_NE(what.find("model.depth"), std::string::npos) << what;
+    EXPECT_EQ(std::string(e.what()),
+              "x.jsonc: 1 problem in the config:\n  line 1, model.expert_depth: 2 leaves no "
+              "shared block: switch_moe_vit needs model.expert_depth < model.depth (2)");
   }
-  // One block below the depth leaves a shared block: fine. Other families ignore expert_depth.
+  // One block below the depth leaves a shared block: fine.
   EXPECT_NO_THROW(resolve_run_config(
       parse_jsonc(R"({"model": {"name": "switch_moe_vit", "depth": 3, "expert_depth": 2}})", "t"),
       with_vit_variants()));
-  EXPECT_NO_THROW(resolve_run_config(
-      parse_jsonc(R"({"model": {"name": "vit", "depth": 2, "expert_depth": 2}})", "t"),
-      with_vit_variants()));
 }
 
-TEST(Resolve, ImageLevelNeedsEveryImageToReachItsChosenExpert) {
+TEST(Resolve, ImageLevelReadsNoRoutingOptionButTheBalanceLosses) {
+  // It routes every image to its chosen expert (token choice without capacity): its centroids
+  // follow the images the router chose, so moe_routing and moe_capacity_factor are not its keys.
   for (const auto& [text, path] :
        std::vector<std::pair<std::string, std::string>>{
            {R"({"model": {"name": "vit_moe_imagelevel", "moe_routing": "expert_choice"}})",
@@ -479,7 +537,9 @@ TEST(Resolve, ImageLevelNeedsEveryImageToReachItsChosenExpert) {
     const auto issues = check_run_config(parse_jsonc(text, "t"), with_vit_variants(), "", c);
     ASSERT_EQ(issues.size(), 1u) << text;
     EXPECT_EQ(issues[0].path, path);
-    EXPECT_NE(issues[0].message.find("token_choice"), std::string::npos) << issues[0].message;
+    EXPECT_EQ(issues[0].message.rfind("not read by model 'vit_moe_imagelevel' (it reads: ", 0),
+              0u)
+        << issues[0].message;
   }
   // Other families keep both options.
   RunConfig c;
@@ -527,9 +587,7 @@ TEST(Resolve, EverySizeAndCountHasAnUpperBound) {
       "num_partitions": 1001, "partition": {"min_size": 1000000001, "retries": 1000001},
       "batch_size": 1048577, "eval_batch_size": 1048577,
       "model": {"patch_size": 1025, "num_heads": 1025, "moe_num_unshared_experts": 1025,
-                "moe_top_k": 1025, "resnet_width": 4097, "convnext_depths": [1, 1, 1001, 1],
-                "convnext_dims": [8, 8, 8, 65537], "convnext_stem_patch": 1025,
-                "anneal_epochs": 1000001, "expert_depth": 1001},
+                "moe_top_k": 1025},
       "scheduler": {"warmup_epochs": 1000001, "step_size": 1000001},
       "epochs_per_domain": 1000001, "replay": {"capacity": 1000000001},
       "pretrain": {"num_samples": 1000000001, "epochs": 1000001},
@@ -539,9 +597,7 @@ TEST(Resolve, EverySizeAndCountHasAnUpperBound) {
   const std::vector<std::string> expected{
       "mini_dataset", "resize", "num_partitions", "partition.min_size", "partition.retries",
       "batch_size", "eval_batch_size", "model.patch_size", "model.num_heads",
-      "model.moe_num_unshared_experts", "model.moe_top_k", "model.resnet_width",
-      "model.convnext_depths", "model.convnext_dims", "model.convnext_stem_patch",
-      "model.anneal_epochs", "model.expert_depth", "scheduler.warmup_epochs",
+      "model.moe_num_unshared_experts", "model.moe_top_k", "scheduler.warmup_epochs",
       "scheduler.step_size", "epochs_per_domain", "replay.capacity", "pretrain.num_samples",
       "pretrain.epochs", "baseline.epochs", "router_balance_anneal_epochs",
       "router_freeze_after_epochs", "expert_merging.every_steps", "num_threads"};
@@ -552,6 +608,19 @@ TEST(Resolve, EverySizeAndCountHasAnUpperBound) {
   for (const auto& issue : more) {
     EXPECT_NE(issue.message.find("is out of range"), std::string::npos)
         << issue.path << ": " << issue.message;
+  }
+  // The other families' bounded keys, each set with its family.
+  for (const auto& [model, path] : std::vector<std::pair<std::string, std::string>>{
+           {R"("resnet18", "resnet_width": 4097)", "model.resnet_width"},
+           {R"("convnext_tiny", "convnext_depths": [1, 1, 1001, 1])", "model.convnext_depths"},
+           {R"("convnext_tiny", "convnext_dims": [8, 8, 8, 65537])", "model.convnext_dims"},
+           {R"("convnext_tiny", "convnext_stem_patch": 1025)", "model.convnext_stem_patch"},
+           {R"("vit_moe_imagelevel", "anneal_epochs": 1000001)", "model.anneal_epochs"},
+           {R"("switch_moe_vit", "expert_depth": 1001)", "model.expert_depth"}}) {
+    const auto issues = family_issues_of(R"({"model": {"name": )" + model + "}}");
+    EXPECT_EQ(paths_of(issues), (std::vector<std::string>{path})) << model;
+    ASSERT_FALSE(issues.empty());
+    EXPECT_NE(issues[0].message.find("is out of range"), std::string::npos) << issues[0].message;
   }
   // The bounds themselves are accepted.
   EXPECT_TRUE(issues_of(R"({"model": {"depth": 1000, "embed_dim": 65536, "num_heads": 1024,
@@ -578,15 +647,17 @@ TEST(Resolve, ARefusedDepthIsNotUsedForTheBlockIndices) {
 
 TEST(Resolve, TinyTemperaturesAndWeightLimitsAreRefused) {
   // 1e-300 turns into 0 in float32: the division by it made the loss NaN.
-  const auto issues = issues_of(R"({"model": {"temperature_start": 1e-300,
-      "temperature_end": 1e-7}, "loss": {"weight_upper_limit": 1e-300}})");
+  const auto issues = family_issues_of(R"({"model": {"name": "vit_moe_imagelevel",
+      "temperature_start": 1e-300, "temperature_end": 1e-7},
+      "loss": {"weight_upper_limit": 1e-300}})");
   EXPECT_EQ(paths_of(issues),
             (std::vector<std::string>{"model.temperature_start", "model.temperature_end",
                                       "loss.weight_upper_limit"}));
   ASSERT_EQ(issues.size(), 3u);
   EXPECT_NE(issues[0].message.find("must be in [1e-06, 1000000.0]"), std::string::npos)
       << issues[0].message;
-  EXPECT_TRUE(issues_of(R"({"model": {"temperature_start": 1e-6, "temperature_end": 1e-6},
+  EXPECT_TRUE(family_issues_of(R"({"model": {"name": "vit_moe_imagelevel",
+      "temperature_start": 1e-6, "temperature_end": 1e-6},
       "loss": {"weight_upper_limit": 1e-6}})").empty());
 }
 
@@ -631,6 +702,140 @@ TEST(Resolve, DeviceNamesAreCheckedWithoutARegex) {
   nlohmann::json j = {{"device", "cuda:" + std::string(1'000'000, '1')}};
   RunConfig out;
   EXPECT_EQ(check_run_config(j, kNames, "", out).size(), 1u);
+}
+
+}  // namespace
+}  // namespace moedil::config
+
+namespace moedil::config {
+namespace {
+
+const char* const kVitMoeKeys =
+    "patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout, init_weights, "
+    "moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
+    "moe_routing_granularity, moe_route_with_cls_token, moe_noise_std, moe_capacity_factor, "
+    "moe_routing, moe_expert_dropout, moe_balance_losses";
+
+TEST(ResolveModelFamily, AKeyTheFamilyDoesNotReadIsAnErrorNamingKeyFamilyAndItsKeys) {
+  const std::string text =
+      "{\n  \"model\": {\"name\": \"vit_moe\",\n    \"temperature_start\": 0.5}\n}";
+  try {
+    resolve_run_config(parse_jsonc(text, "x.jsonc"), with_every_family(), text, "x.jsonc");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              std::string("x.jsonc: 1 problem in the config:\n  line 3, model.temperature_start: "
+                          "not read by model 'vit_moe' (it reads: ") +
+                  kVitMoeKeys + ")");
+  }
+}
+
+TEST(ResolveModelFamily, TheDefaultFamilyIsVitMoe) {
+  const auto issues = issues_of(R"({"model": {"resnet_width": 8}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.resnet_width");
+  EXPECT_EQ(issues[0].message, std::string("not read by model 'vit_moe' (it reads: ") +
+                                   kVitMoeKeys + ")");
+}
+
+TEST(ResolveModelFamily, AnUnreadKeyIsOneProblemWhateverItsValue) {
+  // Its value is not read, so not checked either: one problem, not two.
+  RunConfig out;
+  const auto issues = check_run_config(
+      parse_jsonc(R"({"model": {"name": "vit", "moe_top_k": "two", "moe_layer_indices": [9],
+                     "moe_capacity_factor": 0}})", "t"),
+      with_every_family(), "", out);
+  std::vector<std::string> paths;
+  for (const auto& i : issues) paths.push_back(i.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"model.moe_layer_indices", "model.moe_top_k",
+                                             "model.moe_capacity_factor"}));
+  for (const auto& i : issues) {
+    EXPECT_EQ(i.message,
+              "not read by model 'vit' (it reads: patch_size, embed_dim, depth, num_heads, "
+              "mlp_ratio, dropout, init_weights)");
+  }
+}
+
+TEST(ResolveModelFamily, OverridesAreCheckedLikeTheFile) {
+  nlohmann::json j = parse_jsonc(R"({"model": {"name": "resnet18"}})", "t");
+  apply_override(j, "model.embed_dim=32");
+  RunConfig out;
+  const auto issues = check_run_config(j, with_every_family(), "", out);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.embed_dim");
+  EXPECT_EQ(issues[0].line, 0u);
+  EXPECT_EQ(issues[0].message,
+            "not read by model 'resnet18' (it reads: init_weights, resnet_stem, resnet_width)");
+  // Switching the family by override keeps the file's keys: those the new family does not
+  // read are named.
+  nlohmann::json quick = parse_jsonc(R"({"model": {"moe_top_k": 1, "depth": 3}})", "t");
+  apply_override(quick, "model.name=vit");
+  const auto switched = check_run_config(quick, with_every_family(), "", out);
+  ASSERT_EQ(switched.size(), 1u);
+  EXPECT_EQ(switched[0].path, "model.moe_top_k");
+}
+
+TEST(ResolveModelFamily, DefaultsAndEveryReadKeyAreFineForEveryFamily) {
+  for (const ModelFamily& family : model_families()) {
+    SCOPED_TRACE(family.name);
+    RunConfig c;
+    const nlohmann::json only_name = {{"model", {{"name", family.name}}}};
+    const auto none = check_run_config(only_name, with_every_family(), "", c);
+    EXPECT_TRUE(none.empty()) << none[0].path << ": " << none[0].message;
+    // The resolved config holds exactly the family's keys; it resolves again to itself.
+    const nlohmann::json resolved = to_json(c);
+    std::vector<std::string> written;
+    for (const auto& item : resolved.at("model").items()) {
+      if (item.key() != "name") written.push_back(item.key());
+    }
+    std::vector<std::string> expected = family.keys;
+    std::sort(written.begin(), written.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(written, expected);
+    RunConfig again;
+    const auto issues = check_run_config(resolved, with_every_family(), "", again);
+    EXPECT_TRUE(issues.empty()) << issues[0].path << ": " << issues[0].message;
+    EXPECT_EQ(to_json(again), resolved);
+  }
+}
+
+TEST(ResolveModelFamily, ConfigsStoredWithEveryModelKeyResolveAfterDroppingTheUnreadOnes) {
+  // run.json of a run saved before the families owned their keys: every model key.
+  nlohmann::json stored = to_json(RunConfig{});
+  stored["model"]["name"] = "vit";
+  stored["model"]["temperature_start"] = 1.0;
+  stored["model"]["moe_top_k"] = 1;
+  RunConfig out;
+  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 12u);
+  const nlohmann::json cleaned = without_unread_model_keys(stored);
+  EXPECT_FALSE(cleaned["model"].contains("moe_top_k"));
+  EXPECT_EQ(cleaned["model"]["patch_size"], 7);
+  EXPECT_TRUE(check_run_config(cleaned, with_every_family(), "", out).empty());
+  EXPECT_EQ(out.model.name, "vit");
+  // Not a config, or an unknown family: unchanged.
+  EXPECT_EQ(without_unread_model_keys(nlohmann::json(3)), nlohmann::json(3));
+  const nlohmann::json unknown = {{"model", {{"name", "resnet19"}, {"moe_top_k", 1}}}};
+  EXPECT_EQ(without_unread_model_keys(unknown), unknown);
+}
+
+TEST(ResolveModelFamily, AnUnknownModelNameRestrictsNoKey) {
+  const auto issues = issues_of(R"({"model": {"name": "resnet19", "temperature_start": 0.5}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.name");
+}
+
+TEST(ResolveModelFamily, EachFamilysRulesAreCheckedOnce) {
+  // embed_dim 30 over 4 heads and top-k 3 of 2 experts: one problem each, from the family
+  // (model.num_heads is not in the text: without a line, it comes last).
+  const auto issues = issues_of(R"({"model": {"embed_dim": 30, "moe_top_k": 3,
+                                    "moe_num_unshared_experts": 2}})");
+  std::vector<std::string> messages;
+  for (const auto& i : issues) messages.push_back(i.path + ": " + i.message);
+  EXPECT_EQ(messages,
+            (std::vector<std::string>{
+                "model.moe_top_k: 3 is out of range: must be <= model.moe_num_unshared_experts "
+                "(2)",
+                "model.num_heads: model.embed_dim (30) must be divisible by model.num_heads (4)"}));
 }
 
 }  // namespace

@@ -295,11 +295,23 @@ TEST(SwitchViTTest, ForcedExpertRoutesEveryImageToIt) {
 }
 
 TEST(SwitchViTTest, BadOptionsThrow) {
-  EXPECT_THROW(SwitchViT(SwitchViTOptions(mnist_shape()).depth(2).expert_depth(2)), c10::Error);
-  EXPECT_THROW(SwitchViT(SwitchViTOptions(mnist_shape()).routing_alpha(0.0)), c10::Error);
+  EXPECT_THROW(
+      SwitchViT(SwitchViTOptions(ViTBackboneOptions(mnist_shape()).depth(2)).expert_depth(2)),
+      c10::Error);
+  EXPECT_THROW(SwitchViT(SwitchViTOptions(ViTBackboneOptions(mnist_shape())).routing_alpha(0.0)),
+               c10::Error);
+  // make_model checks the family's rules (config/model_families.cpp) like validation does.
   config::ModelConfig c = small_config();
   c.expert_depth = kDepth;
-  EXPECT_THROW(build(c, mnist_shape()), ConfigError);
+  try {
+    build(c, mnist_shape());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "model.expert_depth: " + std::to_string(kDepth) +
+                  " leaves no shared block: switch_moe_vit needs model.expert_depth < "
+                  "model.depth (" + std::to_string(kDepth) + ")");
+  }
 }
 
 }  // namespace

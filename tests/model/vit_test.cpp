@@ -55,12 +55,14 @@ std::shared_ptr<ViTImpl> as_vit(const Classifier& model) {
 
 TEST(ViTTest, OutputShapeForGrayAndColourInputs) {
   at::manual_seed(1);
-  ViT gray(ViTOptions(mnist_shape()).patch_size(7).embed_dim(kDim).depth(2).num_heads(kHeads));
+  ViT gray(ViTOptions(
+      ViTBackboneOptions(mnist_shape()).patch_size(7).embed_dim(kDim).depth(2).num_heads(kHeads)));
   const at::Tensor g = gray->forward(images(mnist_shape(), 2));
   EXPECT_EQ(g.sizes().vec(), (std::vector<int64_t>{2, 10}));
   EXPECT_TRUE(at::isfinite(g).all().item<bool>());
 
-  ViT colour(ViTOptions(cifar_shape()).patch_size(8).embed_dim(kDim).depth(2).num_heads(kHeads));
+  ViT colour(ViTOptions(
+      ViTBackboneOptions(cifar_shape()).patch_size(8).embed_dim(kDim).depth(2).num_heads(kHeads)));
   const at::Tensor c = colour->forward(images(cifar_shape(), 3));
   EXPECT_EQ(c.sizes().vec(), (std::vector<int64_t>{3, 5}));
   EXPECT_TRUE(at::isfinite(c).all().item<bool>());

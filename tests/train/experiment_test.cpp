@@ -48,7 +48,13 @@ class ExperimentTest : public ::testing::Test {
       "optimizer": {"name": "adam", "lr": 0.01}, "seeds": {"global": 3}})");
     j["results_dir"] = (dir_ / "results").string();
     j["log_dir"] = (dir_ / "logs").string();
-    j.merge_patch(json::parse(extra));
+    const json patch = json::parse(extra);
+    if (patch.contains("model") && patch["model"].contains("name")) {
+      // Another family: of the base's model keys, keep those it reads.
+      j["model"]["name"] = patch["model"]["name"];
+      j = config::without_unread_model_keys(j);
+    }
+    j.merge_patch(patch);
     config::RunConfig c = config::resolve_run_config(j, name_catalog());
     c.config_name = "tiny";
     return c;
@@ -385,7 +391,7 @@ TEST_F(ExperimentTest, Cifar10FixtureWithNoiseDomainsAndTheDatasetsOwnTestSet) {
       "dataset": "cifar10", "mini_dataset": 0, "num_partitions": 2, "test_split": "dataset",
       "partition": {"type": "noise", "levels": [0.0, 0.2]},
       "augmentation": {"random_crop_padding": 2, "horizontal_flip": true},
-      "model": {"name": "vit", "patch_size": 8, "moe_layer_indices": []}})");
+      "model": {"name": "vit", "patch_size": 8}})");
   config::RunConfig with_root = c;
   with_root.dataset_root = root.string();
   const json j = read_json(run_experiment(with_root).run_json);

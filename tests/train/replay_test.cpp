@@ -133,9 +133,9 @@ TEST(ReplayMemory, RestoringAnotherPolicyOrCapacityOrGarbageIsADataError) {
 }
 
 TEST(ReplayMemory, PolicyNamesAreTheThreeConfigNames) {
-  EXPECT_EQ(replay_policy_names(),
+  EXPECT_EQ(replay_policy_registry().names(),
             (std::vector<std::string>{"fifo", "reservoir", "class_balanced"}));
-  for (const std::string& name : replay_policy_names()) {
+  for (const std::string& name : replay_policy_registry().names()) {
     ReplayMemory memory(name, 3, 0);
     EXPECT_EQ(memory.policy(), name);
     EXPECT_EQ(memory.capacity(), 3);
@@ -167,7 +167,7 @@ TEST(ReplayMemory, UnknownPolicyIsAConfigErrorListingTheValidNames) {
 }
 
 TEST(ReplayMemory, NegativeCapacityIsAConfigError) {
-  for (const std::string& name : replay_policy_names()) {
+  for (const std::string& name : replay_policy_registry().names()) {
     try {
       ReplayMemory memory(name, -1, 0);
       FAIL() << "no error for capacity -1 with " << name;
@@ -180,7 +180,7 @@ TEST(ReplayMemory, NegativeCapacityIsAConfigError) {
 }
 
 TEST(ReplayMemory, CapacityZeroKeepsNothing) {
-  for (const std::string& name : replay_policy_names()) {
+  for (const std::string& name : replay_policy_registry().names()) {
     ReplayMemory memory(name, 0, 7);
     memory.observe(block(0, 0, 20, 1));
     memory.observe(block(1, 0, 5, 2));
@@ -194,7 +194,7 @@ TEST(ReplayMemory, CapacityZeroKeepsNothing) {
 
 TEST(ReplayMemory, EveryPolicyKeepsEverythingUntilFull) {
   const std::vector<ReplaySample> offered = concat(block(0, 0, 4, 0), block(1, 0, 3, 1));
-  for (const std::string& name : replay_policy_names()) {
+  for (const std::string& name : replay_policy_registry().names()) {
     ReplayMemory memory(name, 10, 3);
     memory.observe(offered);
     EXPECT_EQ(memory.contents(), offered) << name;

@@ -26,7 +26,13 @@ struct Rig {
       "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
                 "moe_layer_indices": [1], "moe_num_unshared_experts": 3},
       "optimizer": {"name": "adam", "lr": 0.01}})");
-    j.merge_patch(nlohmann::json::parse(patch));
+    const nlohmann::json changes = nlohmann::json::parse(patch);
+    if (changes.contains("model") && changes["model"].contains("name")) {
+      // Another family: of the base's model keys, keep those it reads.
+      j["model"]["name"] = changes["model"]["name"];
+      j = config::without_unread_model_keys(j);
+    }
+    j.merge_patch(changes);
     config = config::resolve_run_config(j, name_catalog());
     dataset = data::make_dataset(config);
     domains = partition::make_domains(dataset, config);

@@ -57,8 +57,16 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-TEST(SchedulerNames, AreTheFourSchedulesInOrder) {
-  EXPECT_EQ(scheduler_names(), (std::vector<std::string>{"none", "step", "cosine", "linear"}));
+TEST(SchedulerRegistry, HoldsTheFourSchedulesInOrderWithDescriptions) {
+  EXPECT_EQ(scheduler_registry().names(),
+            (std::vector<std::string>{"none", "step", "cosine", "linear"}));
+  EXPECT_EQ(scheduler_registry().what(), "scheduler");
+  for (const auto& entry : scheduler_registry().entries()) {
+    EXPECT_FALSE(entry.description.empty()) << entry.name;
+  }
+  // Only "none" is constant (an empty curve).
+  EXPECT_FALSE(static_cast<bool>(scheduler_registry().get("none").build(make_config("none", 0))));
+  EXPECT_TRUE(static_cast<bool>(scheduler_registry().get("cosine").build(make_config("cosine", 0))));
 }
 
 TEST(LrSchedule, NoneWithoutWarmupReturnsBaseEverywhere) {

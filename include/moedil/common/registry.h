@@ -27,10 +27,16 @@ class Registry {
   }
 
   const Entry& get(const std::string& name) const {
-    for (const auto& entry : entries_) {
-      if (entry.name == name) return entry;
-    }
+    if (const Entry* entry = find(name)) return *entry;
     throw ConfigError(unknown_name_message(what_, name, names()));
+  }
+
+  /// The entry named `name`, or nullptr (for callers that report unknown names themselves).
+  const Entry* find(const std::string& name) const {
+    for (const auto& entry : entries_) {
+      if (entry.name == name) return &entry;
+    }
+    return nullptr;
   }
 
   std::vector<std::string> names() const {

@@ -20,6 +20,7 @@ struct NameCatalog {
   std::vector<std::string> losses;
   std::vector<std::string> schedulers;
   std::vector<std::string> replay_policies;
+  std::vector<std::string> balance_losses;  ///< model.moe_balance_losses keys
   std::vector<std::string> strategies;
 };
 
@@ -44,6 +45,11 @@ std::vector<ConfigIssue> check_run_config(const nlohmann::json& j, const NameCat
 /// The resolved config as JSON (every key, defaults included); resolving it again gives the
 /// same RunConfig.
 nlohmann::json to_json(const RunConfig& c);
+
+/// A resolved config as stored in a run.json: without the model keys its family does not read.
+/// Runs saved before each family owned its keys stored every model key; resolving those again
+/// (resume, eval) needs them dropped. Anything else is returned unchanged.
+nlohmann::json without_unread_model_keys(nlohmann::json stored);
 
 /// 1-based line of the key at `path` (dotted) in JSONC text, 0 when it cannot be found.
 std::size_t find_key_line(const std::string& text, const std::string& path);

@@ -35,7 +35,7 @@ struct AugmentationConfig {
   bool horizontal_flip = false;     ///< flip each image with probability 0.5
 };
 
-/// Model family and its options (`model`). Options a family does not use are ignored by it.
+/// Model family and its options (`model`); each family reads its keys (model_families.h).
 struct ModelConfig {
   std::string name = "vit_moe";
   // ViT options shared by the ViT families.
@@ -70,8 +70,8 @@ struct ModelConfig {
   /// Training only: probability that an expert is unavailable for a step.
   double moe_expert_dropout = 0.0;
   /// Balance losses summed, each with its weight, into the layer's aux loss (then scaled by
-  /// router_balance_strength): switch, importance_load, entropy, column_entropy,
-  /// output_variance, z_loss.
+  /// router_balance_strength); the names are model::moe::balance_loss_registry()'s
+  /// (`moedil list`).
   std::map<std::string, double> moe_balance_losses{{"switch", 1.0}};
   // ResNet and ConvNeXt families.
   /// resnet18*: "cifar" (3x3 stride-1 conv) or "imagenet" (7x7 stride-2 conv + max pool) stem.

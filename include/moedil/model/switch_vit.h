@@ -10,6 +10,8 @@
 // toward the features of the images they won (no gradient): p <- (1 - alpha) p + alpha f
 // (f the mean feature when an expert wins several images). The routing core (moe::Mixture)
 // dispatches the images and counts usage; there are no balance losses (nothing to balance).
+#include <utility>
+
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -20,6 +22,7 @@
 
 #include "moedil/model/classifier.h"
 #include "moedil/model/patch_embedding.h"
+#include "moedil/model/vit_backbone.h"
 #include "moedil/model/moe/mixture.h"
 #include "moedil/model/moe/router.h"
 
@@ -53,14 +56,9 @@ class SwitchExpertImpl : public torch::nn::Module {
 TORCH_MODULE(SwitchExpert);
 
 struct SwitchViTOptions {
-  explicit SwitchViTOptions(InputShape input) : input_(input) {}
-  TORCH_ARG(InputShape, input);
-  TORCH_ARG(int64_t, patch_size) = 7;
-  TORCH_ARG(int64_t, embed_dim) = 64;
-  TORCH_ARG(int64_t, depth) = 4;  ///< shared blocks + expert_depth
-  TORCH_ARG(int64_t, num_heads) = 4;
-  TORCH_ARG(double, mlp_ratio) = 2.0;
-  TORCH_ARG(double, dropout) = 0.0;
+  explicit SwitchViTOptions(ViTBackboneOptions backbone) : backbone_(std::move(backbone)) {}
+  /// Its depth is the shared blocks plus expert_depth.
+  TORCH_ARG(ViTBackboneOptions, backbone);
   TORCH_ARG(int64_t, num_experts) = 4;
   TORCH_ARG(int64_t, expert_depth) = 2;  ///< in [1, depth)
   TORCH_ARG(bool, freeze_shared) = false;

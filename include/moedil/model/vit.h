@@ -2,6 +2,7 @@
 // Vision Transformer classifier (patch embedding, CLS token, learned positions, pre-norm blocks).
 // With moe_layers it is vit_moe: those blocks' MLPs are MoE layers; with hetero_experts too it
 // is hetero_moe: those MoE layers have experts of different architectures.
+#include <utility>
 #include <vector>
 
 #include <torch/nn/modules/container/modulelist.h>
@@ -13,18 +14,13 @@
 #include "moedil/model/patch_embedding.h"
 #include "moedil/model/moe/moe_layer.h"
 #include "moedil/model/transformer_block.h"
+#include "moedil/model/vit_backbone.h"
 
 namespace moedil::model {
 
 struct ViTOptions {
-  explicit ViTOptions(InputShape input) : input_(input) {}
-  TORCH_ARG(InputShape, input);
-  TORCH_ARG(int64_t, patch_size) = 7;
-  TORCH_ARG(int64_t, embed_dim) = 64;
-  TORCH_ARG(int64_t, depth) = 4;
-  TORCH_ARG(int64_t, num_heads) = 4;
-  TORCH_ARG(double, mlp_ratio) = 2.0;
-  TORCH_ARG(double, dropout) = 0.0;
+  explicit ViTOptions(ViTBackboneOptions backbone) : backbone_(std::move(backbone)) {}
+  TORCH_ARG(ViTBackboneOptions, backbone);
   /// Blocks whose MLP is an MoE layer (empty: dense ViT).
   TORCH_ARG(std::vector<int64_t>, moe_layers) = {};
   /// Options of every MoE layer (dim and hidden are set from the ViT's).

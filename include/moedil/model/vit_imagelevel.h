@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <utility>
+
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -18,6 +20,7 @@
 #include "moedil/model/classifier.h"
 #include "moedil/model/patch_embedding.h"
 #include "moedil/model/moe/image_level.h"
+#include "moedil/model/vit_backbone.h"
 
 namespace moedil::model {
 
@@ -36,14 +39,8 @@ class ImageLevelBlockImpl : public torch::nn::Module {
 TORCH_MODULE(ImageLevelBlock);
 
 struct ViTImageLevelOptions {
-  explicit ViTImageLevelOptions(InputShape input) : input_(input) {}
-  TORCH_ARG(InputShape, input);
-  TORCH_ARG(int64_t, patch_size) = 7;
-  TORCH_ARG(int64_t, embed_dim) = 64;
-  TORCH_ARG(int64_t, depth) = 4;
-  TORCH_ARG(int64_t, num_heads) = 4;
-  TORCH_ARG(double, mlp_ratio) = 2.0;
-  TORCH_ARG(double, dropout) = 0.0;
+  explicit ViTImageLevelOptions(ViTBackboneOptions backbone) : backbone_(std::move(backbone)) {}
+  TORCH_ARG(ViTBackboneOptions, backbone);
   /// Blocks whose MLP is an image-level MoE layer.
   TORCH_ARG(std::vector<int64_t>, moe_layers) = std::vector<int64_t>{1, 3};
   TORCH_ARG(int64_t, num_experts) = 4;

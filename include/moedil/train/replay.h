@@ -4,12 +4,15 @@
 // all randomness is mt19937_64 with our own unbiased draw, so a seed gives the same memory and
 // the same draws on every platform.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "moedil/common/registry.h"
 
 namespace moedil::train {
 
@@ -24,19 +27,35 @@ struct ReplaySample {
   bool operator==(const ReplaySample& other) const;
 };
 
-/// The valid `replay.policy` names: {"fifo", "reservoir", "class_balanced"}.
-const std::vector<std::string>& replay_policy_names();
+/// What a replay policy keeps up to date: the memory's contents and counters.
+struct ReplayState {
+  int64_t capacity = 0;  ///< the most samples kept (>= 0)
+  int64_t seen = 0;      ///< samples ever offered
+  std::vector<ReplaySample> contents;
+  std::mt19937_64 engine;  ///< the policy's random choices
+  /// Held per class: kept up to date by the policies that read it (class_balanced); set from
+  /// the contents when a checkpoint is restored.
+  std::map<int64_t, int64_t> class_count;
+  std::map<int64_t, int64_t> class_seen;  ///< offered per class (class_balanced)
+};
+
+/// A replay policy: offers samples (in order) to the memory's state, deciding what is kept.
+using ReplayPolicy = std::function<void(ReplayState&, const std::vector<ReplaySample>&)>;
+
+/// The replay policies (`replay.policy`), in order fifo, reservoir, class_balanced; `moedil
+/// list` and config validation take their names from here. To add one, add it in replay.cpp.
+const Registry<ReplayPolicy>& replay_policy_registry();
 
 /// A bounded memory of training samples, filled by one policy (see observe()).
 class ReplayMemory {
  public:
-  /// `policy` is one of replay_policy_names(); `capacity` >= 0 (0 keeps nothing); `seed` drives
+  /// `policy` is a name in replay_policy_registry(); `capacity` >= 0 (0 keeps nothing); `seed` drives
   /// the policy's random choices. Throws ConfigError for an unknown policy (listing the valid
   /// names) or a negative capacity.
   ReplayMemory(std::string policy, int64_t capacity, uint64_t seed);
 
   /// Offers samples seen in training, in order (several calls behave as one call with the
-  /// samples concatenated).
+  /// samples concatenated). What the policies keep:
   /// fifo: keeps the `capacity` most recent, oldest evicted first; contents() is oldest first.
   /// reservoir: Vitter's algorithm R over everything ever offered (the n-th offered sample,
   /// n > capacity, replaces a uniformly random slot with probability capacity / n), so every
@@ -79,21 +98,9 @@ class ReplayMemory {
   void restore_state(const nlohmann::json& state);
 
  private:
-  enum class Policy { kFifo, kReservoir, kClassBalanced };
-
-  void observe_reservoir(const ReplaySample& sample);
-  void observe_class_balanced(const ReplaySample& sample);
-  /// Overwrites the `k`-th (0-based, slot order) held sample of class `label` with `sample`.
-  void replace_in_class(int64_t label, uint64_t k, const ReplaySample& sample);
-
   std::string policy_name_;
-  Policy policy_;
-  int64_t capacity_;
-  int64_t seen_ = 0;
-  std::vector<ReplaySample> contents_;
-  std::mt19937_64 engine_;
-  std::map<int64_t, int64_t> class_count_;  ///< class_balanced: held per class
-  std::map<int64_t, int64_t> class_seen_;   ///< class_balanced: offered per class
+  ReplayPolicy policy_;
+  ReplayState state_;
 };
 
 }  // namespace moedil::train

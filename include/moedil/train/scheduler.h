@@ -3,15 +3,24 @@
 // form of the epoch's position, evaluated once per epoch; the trainer writes the value into the
 // optimizer's parameter groups (times each group's multiplier).
 #include <cstdint>
-#include <string>
-#include <vector>
+#include <functional>
 
+#include "moedil/common/registry.h"
 #include "moedil/config/run_config.h"
 
 namespace moedil::train {
 
-/// Names of the schedules: {"none", "step", "cosine", "linear"}.
-const std::vector<std::string>& scheduler_names();
+/// The schedule proper, after the warm-up: the lr of step u of m (0 <= u < m, m >= 1) for a
+/// base lr.
+using LrCurve = std::function<double(double base_lr, int64_t u, int64_t m)>;
+
+/// Builds a schedule's curve from its options (throws ConfigError for options it cannot use).
+/// An empty curve is a constant lr (the base): its warm-up may fill the whole schedule.
+using SchedulerBuilder = std::function<LrCurve(const config::SchedulerConfig&)>;
+
+/// The schedules (`scheduler.name`), in order none, step, cosine, linear; `moedil list` and
+/// config validation take their names from here. To add one, add it in scheduler.cpp.
+const Registry<SchedulerBuilder>& scheduler_registry();
 
 /// Learning rate of every epoch of a DIL run, computed once per epoch from a closed form.
 ///
@@ -36,8 +45,9 @@ class LrSchedule {
   /// Schedule length N = epochs_per_domain when s.per_domain (it restarts with each domain),
   /// else epochs_per_domain * num_domains (one schedule over the whole stream).
   /// Throws ConfigError for an unknown s.name, epochs_per_domain < 1, num_domains < 1,
-  /// s.warmup_epochs < 0, s.step_size < 1 for "step", s.warmup_epochs >= N when s.name is not
-  /// "none" (no epoch would follow the warm-up), or s.warmup_epochs > N for "none".
+  /// s.warmup_epochs < 0, s.step_size < 1 for "step", s.warmup_epochs >= N when the schedule
+  /// changes the lr (every one but "none": no epoch would follow the warm-up), or
+  /// s.warmup_epochs > N for "none".
   LrSchedule(const config::SchedulerConfig& s, double base_lr, int64_t epochs_per_domain,
              int64_t num_domains);
 
@@ -50,9 +60,7 @@ class LrSchedule {
   int64_t length() const;
 
  private:
-  enum class Kind { kNone, kStep, kCosine, kLinear };
-
-  Kind kind_;
+  LrCurve curve_;  ///< empty: constant (none)
   config::SchedulerConfig config_;
   double base_lr_;
   int64_t epochs_per_domain_;

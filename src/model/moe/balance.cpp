@@ -51,27 +51,56 @@ at::Tensor z_loss(const at::Tensor& logits) {
   return at::logsumexp(logits, 1).pow(2).mean();
 }
 
+const Registry<BalanceLoss>& balance_loss_registry() {
+  static const Registry<BalanceLoss> registry = [] {
+    Registry<BalanceLoss> r("balance loss");
+    r.add("switch",
+          "Switch Transformer: E * sum_e f_e * P_e (routed fraction times mean probability); 1 "
+          "when uniform",
+          {[](const BalanceInputs& in) { return switch_balance_loss(in.probs, in.counts); }});
+    r.add("importance_load",
+          "cv^2 of the summed router probabilities plus cv^2 of the assignment counts "
+          "(Shazeer et al. 2017); 0 when uniform",
+          {[](const BalanceInputs& in) { return importance_load_loss(in.probs, in.counts); }});
+    r.add("entropy", "mean routing entropy per row: lower is more decisive",
+          {[](const BalanceInputs& in) { return entropy_loss(in.probs); }});
+    r.add("column_entropy",
+          "negative entropy of the mean routing distribution; minimal (-log E) when experts are "
+          "used uniformly",
+          {[](const BalanceInputs& in) { return column_entropy_loss(in.probs); }});
+    r.add("output_variance",
+          "variance of the experts' mean outputs across the experts that ran (0 with fewer "
+          "than 2)",
+          {[](const BalanceInputs& in) {
+             return in.expert_means.defined() ? output_variance_loss(in.expert_means)
+                                              : in.probs.sum() * 0.0;
+           },
+           /*needs_expert_means=*/true});
+    r.add("z_loss", "router z-loss (ST-MoE): mean squared logsumexp of the router logits",
+          {[](const BalanceInputs& in) { return z_loss(in.logits); }});
+    return r;
+  }();
+  return registry;
+}
+
+bool needs_expert_means(const std::map<std::string, double>& weights) {
+  for (const auto& item : weights) {
+    const auto* entry = balance_loss_registry().find(item.first);
+    if (entry && entry->build.needs_expert_means) return true;
+  }
+  return false;
+}
+
 at::Tensor weighted_balance_loss(const std::map<std::string, double>& weights,
                                  const at::Tensor& probs, const at::Tensor& counts,
                                  const at::Tensor& logits, const at::Tensor& expert_means) {
+  const BalanceInputs inputs{probs, counts, logits, expert_means};
   at::Tensor total;
   for (const auto& [name, weight] : weights) {
-    at::Tensor loss;
-    if (name == "switch") {
-      loss = switch_balance_loss(probs, counts);
-    } else if (name == "importance_load") {
-      loss = importance_load_loss(probs, counts);
-    } else if (name == "entropy") {
-      loss = entropy_loss(probs);
-    } else if (name == "column_entropy") {
-      loss = column_entropy_loss(probs);
-    } else if (name == "output_variance") {
-      loss = expert_means.defined() ? output_variance_loss(expert_means) : probs.sum() * 0.0;
-    } else if (name == "z_loss") {
-      loss = z_loss(logits);
-    } else {
-      TORCH_CHECK(false, unknown_name_message("balance loss", name, balance_loss_names()));
-    }
+    const auto* entry = balance_loss_registry().find(name);
+    TORCH_CHECK(entry != nullptr, unknown_name_message("balance loss", name,
+                                                       balance_loss_registry().names()));
+    at::Tensor loss = entry->build.compute(inputs);
     if (weight != 1.0) loss = loss * weight;
     total = total.defined() ? total + loss : loss;
   }

@@ -21,10 +21,9 @@ Mixture::Mixture(MixtureOptions options) : options_(std::move(options)) {
               options_.routing(), "'");
   TORCH_CHECK(options_.capacity_factor() >= 0.0, "Mixture: capacity_factor ",
               options_.capacity_factor(), " must be >= 0 (0 = unlimited)");
-  const auto& names = balance_loss_names();
   for (const auto& [name, weight] : options_.balance_losses()) {
-    TORCH_CHECK(std::find(names.begin(), names.end(), name) != names.end(),
-                unknown_name_message("balance loss", name, names));
+    TORCH_CHECK(balance_loss_registry().find(name) != nullptr,
+                unknown_name_message("balance loss", name, balance_loss_registry().names()));
     TORCH_CHECK(weight >= 0.0, "Mixture: balance loss '", name, "' weight ", weight,
                 " must be >= 0");
   }
@@ -33,9 +32,10 @@ Mixture::Mixture(MixtureOptions options) : options_(std::move(options)) {
 at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
                             const ExpertFn& expert_in, bool training, bool dense) {
   Routing routing = routing_in;
-  // The output_variance loss needs each expert's mean output: collect them as the experts run.
+  // Some balance losses (output_variance) need each expert's mean output: collect them as the
+  // experts run.
   std::vector<at::Tensor> expert_means;
-  const bool want_means = training && options_.balance_losses().count("output_variance") > 0;
+  const bool want_means = training && needs_expert_means(options_.balance_losses());
   const ExpertFn expert = !want_means ? expert_in : [&](int64_t e, const at::Tensor& r) {
     at::Tensor y = expert_in(e, r);
     if (y.size(0) > 0) expert_means.push_back(y.reshape({y.size(0), -1}).mean(0));

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace moedil::model::moe {
 namespace {
@@ -178,6 +179,44 @@ TEST(BalanceLossesTest, WeightedSumOfTheSelectedLosses) {
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'switch'"), std::string::npos) << e.what();
   }
+}
+
+TEST(BalanceLossRegistryTest, HoldsTheSixLossesWithDescriptions) {
+  EXPECT_EQ(balance_loss_registry().names(),
+            (std::vector<std::string>{"switch", "importance_load", "entropy", "column_entropy",
+                                      "output_variance", "z_loss"}));
+  EXPECT_EQ(balance_loss_registry().what(), "balance loss");
+  for (const auto& entry : balance_loss_registry().entries()) {
+    SCOPED_TRACE(entry.name);
+    EXPECT_FALSE(entry.description.empty());
+    EXPECT_TRUE(static_cast<bool>(entry.build.compute));
+    // Only output_variance reads the experts' mean outputs.
+    EXPECT_EQ(entry.build.needs_expert_means, entry.name == "output_variance");
+  }
+  EXPECT_TRUE(needs_expert_means({{"switch", 1.0}, {"output_variance", 0.5}}));
+  EXPECT_FALSE(needs_expert_means({{"switch", 1.0}, {"z_loss", 0.5}}));
+  EXPECT_FALSE(needs_expert_means({{"unknown", 1.0}}));
+}
+
+TEST(BalanceLossRegistryTest, EachEntryComputesItsLoss) {
+  const at::Tensor logits =
+      at::tensor({0.0, 0.0, 1.0, 0.0, 0.0, std::log(3.0)}, at::kDouble).reshape({2, 3});
+  const at::Tensor means = at::tensor({1.0, 2.0, 3.0, 5.0}, at::kDouble).reshape({2, 2});
+  const BalanceInputs in{hand_probs(), hand_counts(), logits, means};
+  const auto loss = [&](const std::string& name) {
+    return balance_loss_registry().get(name).build.compute(in);
+  };
+  EXPECT_TRUE(at::equal(loss("switch"), switch_balance_loss(hand_probs(), hand_counts())));
+  EXPECT_TRUE(at::equal(loss("importance_load"),
+                        importance_load_loss(hand_probs(), hand_counts())));
+  EXPECT_TRUE(at::equal(loss("entropy"), entropy_loss(hand_probs())));
+  EXPECT_TRUE(at::equal(loss("column_entropy"), column_entropy_loss(hand_probs())));
+  EXPECT_TRUE(at::equal(loss("output_variance"), output_variance_loss(means)));
+  EXPECT_TRUE(at::equal(loss("z_loss"), z_loss(logits)));
+  // Without the experts' means (none collected), output_variance is 0.
+  const BalanceInputs no_means{hand_probs(), hand_counts(), logits, at::Tensor()};
+  EXPECT_EQ(balance_loss_registry().get("output_variance").build.compute(no_means).item<double>(),
+            0.0);
 }
 
 }  // namespace

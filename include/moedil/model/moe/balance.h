@@ -2,14 +2,40 @@
 // Load-balancing losses for routers, each selectable with a weight (model.moe_balance_losses).
 // probs [R, E] router probabilities; counts int64 [E] assignments per expert (no gradient);
 // logits [R, E] router logits.
+#include <functional>
 #include <map>
 #include <string>
 
 #include <ATen/ATen.h>
 
-#include "moedil/model/moe/balance_names.h"
+#include "moedil/common/registry.h"
 
 namespace moedil::model::moe {
+
+/// What a balance loss sees of one training step of one MoE layer.
+struct BalanceInputs {
+  at::Tensor probs;   ///< [R, E] router probabilities
+  at::Tensor counts;  ///< int64 [E] assignments per expert as routed (no gradient)
+  at::Tensor logits;  ///< [R, E] router logits
+  /// [U, F] mean output of each expert that ran (see output_variance_loss); collected only
+  /// when a selected loss needs_expert_means, and undefined when no expert ran.
+  at::Tensor expert_means;
+};
+
+/// A selectable balance loss: a scalar from the inputs, differentiable where they are.
+struct BalanceLoss {
+  std::function<at::Tensor(const BalanceInputs&)> compute;
+  /// The layer must collect BalanceInputs::expert_means (costs a mean per expert and step).
+  bool needs_expert_means = false;
+};
+
+/// The balance losses (`model.moe_balance_losses` names), with descriptions for `moedil list`;
+/// config validation takes its names from here (through train::name_catalog()). To add one,
+/// add an entry in balance.cpp (and a test in tests/model/moe/balance_test.cpp).
+const Registry<BalanceLoss>& balance_loss_registry();
+
+/// Whether any loss named in `weights` needs BalanceInputs::expert_means (unknown names: no).
+bool needs_expert_means(const std::map<std::string, double>& weights);
 
 /// Switch Transformer balance loss: E * sum_e f_e * P_e, with f_e the fraction of the R*k
 /// assignments that went to expert e (no gradient) and P_e the mean router probability of e.
@@ -37,9 +63,9 @@ at::Tensor output_variance_loss(const at::Tensor& expert_means);
 /// Router z-loss (ST-MoE): mean over rows of logsumexp_e(logits)^2.
 at::Tensor z_loss(const at::Tensor& logits);
 
-/// sum over `weights` of weight * loss; names from balance_loss_names(). A weight of exactly 1
-/// adds the loss as is. Unknown names throw c10::Error
-/// suggesting the closest. Empty weights give 0.
+/// sum over `weights` of weight * loss; names from balance_loss_registry(). A weight of
+/// exactly 1 adds the loss as is. Unknown names throw c10::Error suggesting the closest. Empty
+/// weights give 0.
 /// expert_means as for output_variance_loss (undefined: output_variance contributes 0).
 at::Tensor weighted_balance_loss(const std::map<std::string, double>& weights,
                                  const at::Tensor& probs, const at::Tensor& counts,

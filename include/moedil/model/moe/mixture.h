@@ -22,7 +22,7 @@
 
 namespace moedil::model::moe {
 
-/// Balance-loss name (see balance_loss_names()) -> weight.
+/// Balance-loss name (see balance_loss_registry()) -> weight.
 using BalanceWeights = std::map<std::string, double>;
 
 struct MixtureOptions {

@@ -1,0 +1,150 @@
+#include "moedil/config/model_families.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace moedil::config {
+namespace {
+
+using Keys = std::vector<std::string>;
+using Problems = std::vector<ModelKeyProblem>;
+
+Keys operator+(Keys a, const Keys& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+/// model.embed_dim must split into model.num_heads heads.
+void check_heads(const ModelConfig& m, Problems& out) {
+  if (m.num_heads > 0 && m.embed_dim % m.num_heads != 0) {
+    out.push_back({"num_heads", "model.embed_dim (" + std::to_string(m.embed_dim) +
+                                    ") must be divisible by model.num_heads (" +
+                                    std::to_string(m.num_heads) + ")"});
+  }
+}
+
+/// model.moe_top_k experts out of the routed ones.
+void check_top_k(const ModelConfig& m, Problems& out) {
+  if (m.moe_top_k > m.moe_num_unshared_experts) {
+    out.push_back({"moe_top_k",
+                   std::to_string(m.moe_top_k) +
+                       " is out of range: must be <= model.moe_num_unshared_experts (" +
+                       std::to_string(m.moe_num_unshared_experts) + ")"});
+  }
+}
+
+Problems vit_checks(const ModelConfig& m) {
+  Problems out;
+  check_heads(m, out);
+  return out;
+}
+
+Problems vit_moe_checks(const ModelConfig& m) {
+  Problems out;
+  check_heads(m, out);
+  check_top_k(m, out);
+  return out;
+}
+
+Problems routed_cnn_checks(const ModelConfig& m) {
+  Problems out;
+  check_top_k(m, out);
+  return out;
+}
+
+Problems hetero_checks(const ModelConfig& m) {
+  Problems out;
+  check_heads(m, out);
+  if (m.moe_top_k > static_cast<int64_t>(m.hetero_experts.size())) {
+    out.push_back({"moe_top_k", std::to_string(m.moe_top_k) +
+                                    " is out of range: must be <= the number of "
+                                    "model.hetero_experts (" +
+                                    std::to_string(m.hetero_experts.size()) + ")"});
+  }
+  return out;
+}
+
+Problems switch_checks(const ModelConfig& m) {
+  Problems out;
+  check_heads(m, out);
+  if (m.expert_depth >= m.depth) {
+    out.push_back({"expert_depth", std::to_string(m.expert_depth) +
+                                       " leaves no shared block: switch_moe_vit needs "
+                                       "model.expert_depth < model.depth (" +
+                                       std::to_string(m.depth) + ")"});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool ModelFamily::reads(const std::string& key) const {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+const std::vector<ModelFamily>& model_families() {
+  // Key groups, in the order of configs/example.jsonc.
+  static const Keys kViTBackbone{"patch_size", "embed_dim", "depth",
+                                 "num_heads",  "mlp_ratio", "dropout"};
+  static const Keys kInitWeights{"init_weights"};
+  // The routing core as the CNN MoE layers read it (one decision per image).
+  static const Keys kRoutingCore{"moe_num_unshared_experts", "moe_num_shared_experts",
+                                 "moe_top_k",                "moe_noise_std",
+                                 "moe_capacity_factor",      "moe_routing",
+                                 "moe_expert_dropout",       "moe_balance_losses"};
+  // vit_moe: the routing core plus which blocks route, and per what.
+  static const Keys kViTMoe{"moe_layer_indices",        "moe_num_unshared_experts",
+                            "moe_num_shared_experts",   "moe_top_k",
+                            "moe_routing_granularity",  "moe_route_with_cls_token",
+                            "moe_noise_std",            "moe_capacity_factor",
+                            "moe_routing",              "moe_expert_dropout",
+                            "moe_balance_losses"};
+  static const Keys kResNet{"resnet_stem", "resnet_width"};
+  static const std::vector<ModelFamily> families{
+      {"vit", kViTBackbone + kInitWeights, vit_checks},
+      {"vit_moe", kViTBackbone + kInitWeights + kViTMoe, vit_moe_checks},
+      // Routed per image (CLS token or token mean); one expert per hetero_experts entry.
+      {"hetero_moe",
+       kViTBackbone + kInitWeights +
+           Keys{"moe_layer_indices", "moe_top_k", "moe_route_with_cls_token", "moe_noise_std",
+                "moe_capacity_factor", "moe_routing", "moe_expert_dropout", "moe_balance_losses",
+                "hetero_experts"},
+       hetero_checks},
+      {"resnet18", kInitWeights + kResNet, {}},
+      {"resnet18_conv_moe", kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore,
+       routed_cnn_checks},
+      {"resnet18_block_moe", kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore,
+       routed_cnn_checks},
+      {"convnext_tiny",
+       kInitWeights + Keys{"convnext_depths", "convnext_dims", "convnext_stem_patch"}, {}},
+      // Top-1 token choice without capacity: of the routing core only the balance losses.
+      {"vit_moe_imagelevel",
+       kViTBackbone + kInitWeights +
+           Keys{"moe_layer_indices", "moe_num_unshared_experts", "moe_balance_losses",
+                "alpha_fast", "alpha_slow", "temperature_start", "temperature_end",
+                "anneal_epochs", "repulsion_weight", "alignment_weight", "consistency_weight",
+                "kl_balance_weight_start", "kl_balance_weight_end"},
+       vit_checks},
+      // Hard routing by EMA prototypes: no routing-core option.
+      {"switch_moe_vit",
+       kViTBackbone + kInitWeights +
+           Keys{"moe_num_unshared_experts", "expert_depth", "freeze_shared", "routing_alpha"},
+       switch_checks},
+  };
+  return families;
+}
+
+const ModelFamily* find_model_family(const std::string& name) {
+  for (const ModelFamily& family : model_families()) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+std::string not_read_message(const ModelFamily& family) {
+  std::string keys;
+  for (const std::string& key : family.keys) keys += (keys.empty() ? "" : ", ") + key;
+  return "not read by model '" + family.name + "' (it reads: " + keys + ")";
+}
+
+}  // namespace moedil::config
