@@ -42,10 +42,6 @@ std::vector<std::vector<int64_t>> square(const std::vector<int64_t>& cells, int6
   return rows;
 }
 
-std::vector<int64_t> to_vector(const at::Tensor& t) {
-  const at::Tensor cpu = t.to(at::kCPU).to(at::kLong).contiguous();
-  return {cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel()};
-}
 
 uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
 
@@ -239,9 +235,9 @@ void Trainer::pretrain() {
   // Candidates per class: every training sample of every domain.
   std::vector<std::vector<ReplaySample>> by_class(static_cast<std::size_t>(num_classes_));
   for (int64_t d = 0; d < data_.num_domains(); ++d) {
-    const std::vector<int64_t> rows = to_vector(data_.domain(d).train_idx);
+    const std::vector<int64_t> rows = host_vector(data_.domain(d).train_idx);
     const at::Tensor labels = data_.train_labels(d);
-    const std::vector<int64_t> ys = to_vector(labels);
+    const std::vector<int64_t> ys = host_vector(labels);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       by_class[ys[i]].push_back({d, rows[i], ys[i]});
     }

@@ -6,14 +6,10 @@
 #include "moedil/data/dataset.h"
 
 namespace moedil::train {
-namespace {
-
-std::vector<int64_t> to_vector(const at::Tensor& t) {
+std::vector<int64_t> host_vector(const at::Tensor& t) {
   const at::Tensor cpu = t.to(at::kCPU).to(at::kLong).contiguous();
   return {cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel()};
 }
-
-}  // namespace
 
 TrainingData::TrainingData(const config::RunConfig& config,
                            const std::vector<partition::Domain>& domains, at::Device device,
@@ -26,7 +22,7 @@ TrainingData::TrainingData(const config::RunConfig& config,
     // Each domain's images go to the device once; batches are cut there.
     images_.push_back(d.images.to(device));
     labels_.push_back(d.labels.to(device));
-    host_labels_.push_back(to_vector(d.labels));
+    host_labels_.push_back(host_vector(d.labels));
     train_batches_.emplace_back(images_.back(), labels_.back(), d.train_idx, config.batch_size,
                                 normalizer_);
     test_batches_.emplace_back(images_.back(), labels_.back(), d.test_idx,

@@ -17,6 +17,10 @@
 
 namespace moedil::train {
 
+/// The values of an integer tensor (any device) as int64 on the host: the inverse of
+/// data::index_tensor.
+std::vector<int64_t> host_vector(const at::Tensor& t);
+
 class TrainingData {
  public:
   /// `mean`/`stddev` per channel on the [0, 1] scale. Each domain's images go to `device` once.

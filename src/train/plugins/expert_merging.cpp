@@ -4,16 +4,9 @@
 #include "moedil/data/dataset.h"
 #include "moedil/model/moe/merging.h"
 #include "moedil/train/optimizer.h"
+#include "moedil/train/training_data.h"
 
 namespace moedil::train {
-namespace {
-
-std::vector<int64_t> to_vector(const at::Tensor& t) {
-  const at::Tensor cpu = t.to(at::kCPU).to(at::kLong).contiguous();
-  return {cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel()};
-}
-
-}  // namespace
 
 void check_mergeable(const model::ClassifierImpl& model, const std::string& model_name) {
   if (model.moe_layers().empty()) {
@@ -54,7 +47,7 @@ void ExpertMergingPlugin::after_step(TrainingState& state, const TrainBatch&, co
   const int64_t step = p.domain_step();
   if (step % every_steps_ != 0) return;
   for (const auto& layer : model_.moe_layers()) {
-    const std::vector<int64_t> counts = to_vector(layer.mixture->selection_counts());
+    const std::vector<int64_t> counts = host_vector(layer.mixture->selection_counts());
     const model::moe::MergeChoice choice = model::moe::choose_merge(counts);
     torch::nn::ModuleList experts = layer.experts;
     const std::vector<at::Tensor> replaced = model::moe::merge_experts(experts, choice);
@@ -67,7 +60,7 @@ void ExpertMergingPlugin::after_step(TrainingState& state, const TrainBatch&, co
 nlohmann::json ExpertMergingPlugin::save_state(PluginTensors&) const {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& layer : model_.moe_layers()) {
-    out[layer.name] = to_vector(layer.mixture->selection_counts());
+    out[layer.name] = host_vector(layer.mixture->selection_counts());
   }
   return out;
 }

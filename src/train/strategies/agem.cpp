@@ -30,8 +30,10 @@ bool agem_project(std::vector<at::Tensor>& grads, const std::vector<at::Tensor>&
     dot = dot.defined() ? dot + d : d;
   }
   if (!dot.defined() || !ref_sq.defined()) return false;
-  const double g_dot_r = dot.item<double>();
-  const double r_dot_r = ref_sq.item<double>();
+  // One host read per step for both sums.
+  const at::Tensor both = at::stack({dot, ref_sq}).to(at::kCPU);
+  const double g_dot_r = both[0].item<double>();
+  const double r_dot_r = both[1].item<double>();
   if (g_dot_r >= 0.0 || r_dot_r <= 0.0) return false;
   const double scale = g_dot_r / r_dot_r;
   for (std::size_t i = 0; i < grads.size(); ++i) {
