@@ -670,6 +670,19 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
     issue("strategy", "lists both der and derpp: derpp is der plus a replayed cross-entropy, "
                       "choose one");
   }
+  if (uses("joint")) {
+    // Joint training is the upper bound the strategies are measured against: combined with
+    // one of them (or with replay) it would be neither.
+    for (const std::string& other : c.strategy.names) {
+      if (other == "joint") continue;
+      issue("strategy", "lists joint with " + other + ": joint trains on every domain's data "
+                        "so far (the upper bound) and is run alone");
+    }
+    if (c.replay.enabled) {
+      issue("replay.enabled", "joint already trains on every earlier domain's data: replay "
+                              "would only duplicate samples; disable replay for joint");
+    }
+  }
   for (const char* name : {"der", "derpp", "agem"}) {
     if (!uses(name)) continue;
     if (c.replay.capacity == 0) {

@@ -5,9 +5,8 @@
 
 namespace moedil::model {
 
-void ClassifierImpl::register_moe_layer(std::string name, moe::Mixture& mixture,
-                                        torch::nn::ModuleList experts) {
-  moe_layers_.push_back({std::move(name), &mixture, std::move(experts)});
+void ClassifierImpl::register_moe_layer(MoeLayerRef layer) {
+  moe_layers_.push_back(std::move(layer));
 }
 
 at::Tensor ClassifierImpl::aux_loss() const {

@@ -51,10 +51,8 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
       if (moe_stage && kind == "conv") {
         BasicBlock routed_convs(block.moe(options.moe()));
         stage->push_back(routed_convs);
-        register_moe_layer(block_name + ".conv1", routed_convs->moe_conv1->mixture,
-                           routed_convs->moe_conv1->experts);
-        register_moe_layer(block_name + ".conv2", routed_convs->moe_conv2->mixture,
-                           routed_convs->moe_conv2->experts);
+        register_moe_layer(block_name + ".conv1", *routed_convs->moe_conv1);
+        register_moe_layer(block_name + ".conv2", *routed_convs->moe_conv2);
       } else if (moe_stage && kind == "block") {
         const moe::MoeSettings& m = options.moe();
         moe::BlockMoe routed(moe::BlockMoeOptions(block, m.mixture())
@@ -62,7 +60,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options_) : options(options_) {
                                  .noise_std(m.noise_std())
                                  .expert_dropout(m.expert_dropout()));
         stage->push_back(routed);
-        register_moe_layer(block_name, routed->mixture, routed->experts);
+        register_moe_layer(block_name, *routed);
       } else {
         stage->push_back(BasicBlock(block));
       }

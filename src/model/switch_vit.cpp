@@ -67,7 +67,8 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
     stem.set_requires_grad(false);
     for (auto& p : blocks->parameters()) p.set_requires_grad(false);
   }
-  register_moe_layer("experts", mixture, experts);
+  // Routing is by the prototype buffers: no router parameters.
+  register_moe_layer(MoeLayerRef{"experts", &mixture, nullptr, experts, nullptr});
 }
 
 at::Tensor SwitchViTImpl::shared_tokens(const at::Tensor& images) {

@@ -44,9 +44,9 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
     blocks->push_back(block);
     const std::string name = "blocks." + std::to_string(i) + ".moe";
     if (hetero) {
-      register_moe_layer(name, block->hetero->mixture, block->hetero->experts);
+      register_moe_layer(name, *block->hetero);
     } else if (is_moe) {
-      register_moe_layer(name, block->moe->mixture, block->moe->experts);
+      register_moe_layer(name, *block->moe);
     }
   }
   for (int64_t index : options.moe_layers()) {

@@ -71,8 +71,7 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
     blocks->push_back(block);
     block->moe->set_schedule(temperature_, kl_balance_weight_);
     moe_mlps.push_back(block->moe);
-    register_moe_layer("blocks." + std::to_string(i) + ".moe", block->moe->mixture,
-                       block->moe->experts);
+    register_moe_layer("blocks." + std::to_string(i) + ".moe", *block->moe);
   }
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   head = register_module("head", torch::nn::Linear(dim, in.num_classes));

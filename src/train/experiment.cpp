@@ -272,23 +272,10 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
               "batch size {}",
               c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.scheduler.name,
               c.loss.name, c.epochs_per_domain, c.batch_size);
-    if (c.replay.enabled) {
-      log->info("[replay] {} memory of {} samples, {} replayed per new sample", c.replay.policy,
-                c.replay.capacity, c.replay.ratio);
-    }
-    for (const std::string& name : c.strategy.names) {
-      const config::StrategyConfig& st = c.strategy;
-      if (name == "ewc") {
-        log->info("[strategy] ewc: lambda {} gamma {}", st.ewc_lambda, st.ewc_gamma);
-      } else if (name == "lwf") {
-        log->info("[strategy] lwf: alpha {} temperature {}", st.lwf_alpha, st.lwf_temperature);
-      } else {
-        log->info("[strategy] {}{}: {} memory of {} samples, {} drawn per step", name,
-                  name == "agem" ? ""
-                  : name == "der" ? fmt::format(" alpha {}", st.der_alpha)
-                                  : fmt::format(" alpha {} beta {}", st.der_alpha, st.der_beta),
-                  c.replay.policy, c.replay.capacity,
-                  std::llround(c.replay.ratio * static_cast<double>(c.batch_size)));
+    // Each plugin that changes what is trained says so, with its settings.
+    for (const TrainerPlugin* plugin : trainer.plugins()) {
+      if (const std::string text = plugin->describe(); !text.empty()) {
+        log->info("[plugin] {}: {}", plugin->name(), text);
       }
     }
     log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {} "

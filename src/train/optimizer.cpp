@@ -6,6 +6,7 @@
 
 #include <sstream>
 #include <type_traits>
+#include <unordered_set>
 
 namespace moedil::train {
 namespace {
@@ -25,20 +26,32 @@ std::vector<torch::optim::OptimizerParamGroup> groups_with(const std::vector<Par
 
 }  // namespace
 
-std::vector<ParamGroup> make_param_groups(const torch::nn::Module& model,
+std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
                                           double router_lr_multiplier,
                                           double expert_lr_multiplier) {
+  std::unordered_set<const void*> router_params;
+  std::unordered_set<const void*> expert_params;
+  for (const model::MoeLayerRef& layer : model.moe_layers()) {
+    if (layer.router) {
+      for (const auto& p : layer.router->parameters()) router_params.insert(p.unsafeGetTensorImpl());
+    }
+    for (const auto* list : {&layer.experts, &layer.shared_experts}) {
+      if (!*list) continue;
+      for (const auto& p : (*list)->parameters()) expert_params.insert(p.unsafeGetTensorImpl());
+    }
+  }
   ParamGroup other{"other", {}, 1.0};
   ParamGroup router{"router", {}, router_lr_multiplier};
   ParamGroup experts{"experts", {}, expert_lr_multiplier};
-  for (const auto& item : model.named_parameters()) {
-    const std::string& name = item.key();
-    if (name.find("router.") != std::string::npos) {
-      router.params.push_back(item.value());
-    } else if (name.find("experts.") != std::string::npos) {
-      experts.params.push_back(item.value());
+  // In the model's parameter order, so the groups (and the optimizer state) do not depend on
+  // the order the layers were registered in.
+  for (const at::Tensor& p : model.parameters()) {
+    if (router_params.count(p.unsafeGetTensorImpl()) != 0) {
+      router.params.push_back(p);
+    } else if (expert_params.count(p.unsafeGetTensorImpl()) != 0) {
+      experts.params.push_back(p);
     } else {
-      other.params.push_back(item.value());
+      other.params.push_back(p);
     }
   }
   std::vector<ParamGroup> out;

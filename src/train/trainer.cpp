@@ -43,7 +43,6 @@ std::vector<std::vector<int64_t>> square(const std::vector<int64_t>& cells, int6
 }
 
 
-uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
 
 std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& model,
                                                        const config::RunConfig& c,
@@ -183,7 +182,8 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
       if (state) {
         for (TrainerPlugin* plugin : state->plugins) {
           const at::Tensor term = plugin->loss_term(*state, batch, logits);
-          if (term.defined()) terms = terms.defined() ? terms + term.to(at::kFloat) : term.to(at::kFloat);
+          if (!term.defined()) continue;
+          terms = terms.defined() ? terms + term.to(at::kFloat) : term.to(at::kFloat);
         }
         if (terms.defined()) total = total + terms;
       }
@@ -247,12 +247,13 @@ void Trainer::pretrain() {
   std::vector<ReplaySample> chosen;
   io::PretrainRecord rec;
   rec.class_counts.assign(static_cast<std::size_t>(num_classes_), 0);
+  const uint64_t pretrain_seed = seed_of(config_.seeds.pretrain);
   const int64_t n = config_.pretrain.num_samples;
   for (int64_t c = 0; c < num_classes_; ++c) {
     const auto& pool = by_class[c];
     int64_t want = n / num_classes_ + (c < n % num_classes_ ? 1 : 0);
     if (pool.empty() || want == 0) continue;
-    const uint64_t seed = mix_seed(u64(config_.seeds.pretrain), {u64(c)});
+    const uint64_t seed = mix_seed(pretrain_seed, {seed_of(c)});
     if (config_.pretrain.with_replacement) {
       std::mt19937_64 engine(seed);
       for (int64_t k = 0; k < want; ++k) chosen.push_back(pool[uniform_below(engine, pool.size())]);
@@ -268,19 +269,19 @@ void Trainer::pretrain() {
   rec.epochs = config_.pretrain.epochs;
   const int64_t batch = config_.batch_size;
   const auto steps = (rec.num_samples + batch - 1) / batch;
-  torch::manual_seed(u64(config_.seeds.pretrain));
+  torch::manual_seed(pretrain_seed);
   std::vector<int64_t> chosen_labels;
   for (const auto& s : chosen) chosen_labels.push_back(s.label);
   loss_->on_domain_start(data::index_tensor(chosen_labels));
   for (int64_t e = 0; e < rec.epochs; ++e) {
     const std::vector<int64_t> order =
-        random_permutation(rec.num_samples, mix_seed(u64(config_.seeds.pretrain), {1000, u64(e)}));
+        random_permutation(rec.num_samples, mix_seed(pretrain_seed, {1000, seed_of(e)}));
     const auto batch_at = [&](int64_t step) {
       std::vector<ReplaySample> part;
       for (int64_t k = step * batch; k < std::min(rec.num_samples, (step + 1) * batch); ++k) {
         part.push_back(chosen[order[k]]);
       }
-      auto [x, y] = data_.gather(part, mix_seed(u64(config_.seeds.pretrain), {2000, u64(e), u64(step)}));
+      auto [x, y] = data_.gather(part, mix_seed(pretrain_seed, {2000, seed_of(e), seed_of(step)}));
       return TrainBatch{x, y, y.size(0), {}};
     };
     set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
@@ -306,6 +307,7 @@ void Trainer::run_baselines() {
     for (const auto& b : model_->buffers()) start_state.push_back(b.detach().clone());
   }
   std::vector<double> accuracies;
+  const uint64_t baseline_seed = seed_of(config_.seeds.baseline);
   for (int64_t d = 0; d < data_.num_domains(); ++d) {
     model::Classifier fresh = make_model_();
     {
@@ -318,14 +320,14 @@ void Trainer::run_baselines() {
     std::unique_ptr<Loss> loss = make_loss(config_.loss, num_classes_);
     loss->on_domain_start(data_.train_labels(d));
     data::Batches batches = data_.train_batches(d);
-    torch::manual_seed(mix_seed(u64(config_.seeds.baseline), {u64(d)}));
+    torch::manual_seed(mix_seed(baseline_seed, {seed_of(d)}));
     for (int64_t e = 0; e < config_.baseline.epochs; ++e) {
       fresh->on_epoch_start(d, e);
-      if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.baseline), {u64(d), u64(e)}));
+      if (config_.shuffle) batches.shuffle(mix_seed(baseline_seed, {seed_of(d), seed_of(e)}));
       fit(*fresh, *optimizer, *loss, batches.num_batches(),
           [&](int64_t step) {
             auto [x, y] = data_.training_batch(
-                batches, step, mix_seed(u64(config_.seeds.baseline), {3000, u64(d), u64(e)}));
+                batches, step, mix_seed(baseline_seed, {3000, seed_of(d), seed_of(e)}));
             return TrainBatch{x, y, y.size(0), {}};
           },
           balance_weight(config_, e),
@@ -406,7 +408,7 @@ void Trainer::train_epoch(TrainingState& state) {
   const int64_t e = state.pos.epoch;
   const auto start = Clock::now();
   model_->on_epoch_start(d, e);
-  torch::manual_seed(mix_seed(u64(config_.seeds.training), {u64(d), u64(e)}));
+  torch::manual_seed(mix_seed(seed_of(config_.seeds.training), {seed_of(d), seed_of(e)}));
   io::EpochRecord epoch;
   epoch.domain = d;
   epoch.epoch = e;
@@ -414,18 +416,32 @@ void Trainer::train_epoch(TrainingState& state) {
   state.epoch = &epoch;
   state.balance_weight = 0.0;
   state.pos.step = 0;
-  state.pos.num_steps = batches.num_batches();
   state.pos.seconds = 0.0;
+  std::optional<EpochBatches> supplied;
+  for (TrainerPlugin* plugin : plugins_) {
+    std::optional<EpochBatches> b = plugin->epoch_batches(state);
+    if (!b) continue;
+    if (supplied) {
+      throw ConfigError("two trainer plugins supply the batches of one epoch (the second: '" +
+                        plugin->name() + "')");
+    }
+    supplied = std::move(b);
+  }
+  state.pos.num_steps = supplied ? supplied->num_steps : batches.num_batches();
   for (TrainerPlugin* plugin : plugins_) plugin->on_epoch_start(state);
-  if (config_.shuffle) batches.shuffle(mix_seed(u64(config_.seeds.loader), {u64(d), u64(e)}));
+  if (config_.shuffle && !supplied) {
+    batches.shuffle(mix_seed(seed_of(config_.seeds.loader), {seed_of(d), seed_of(e)}));
+  }
   model_->reset_expert_usage(/*training=*/true);
 
-  const uint64_t augment_seed = mix_seed(u64(config_.seeds.loader), {4000, u64(d), u64(e)});
-  const auto batch_at = [&](int64_t step) {
+  const uint64_t augment_seed =
+      mix_seed(seed_of(config_.seeds.loader), {4000, seed_of(d), seed_of(e)});
+  const auto loader_batch_at = [&](int64_t step) {
     auto [x, y] = data_.training_batch(batches, step, augment_seed);
     const int64_t n = y.size(0);
     return TrainBatch{std::move(x), std::move(y), n, batches.host_rows(step)};
   };
+  const BatchFn batch_at = supplied ? BatchFn(supplied->batch_at) : BatchFn(loader_batch_at);
   const std::string where =
       "domain " + std::to_string(d) + " (" + data_.name(d) + "), epoch " + std::to_string(e);
   const EpochStats stats = fit(*model_, *optimizer_, *loss_, state.pos.num_steps, batch_at,

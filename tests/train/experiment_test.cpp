@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -176,6 +177,27 @@ TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   EXPECT_TRUE(j["metrics"]["intransience"].is_null());
   // The synthetic task is easy: the model must learn it.
   EXPECT_GT(j["metrics"]["acc"].get<double>(), 0.5);
+}
+
+TEST_F(ExperimentTest, TheLogNamesEveryPluginThatChangesTrainingWithItsSettings) {
+  const RunResult result = run_experiment(tiny_config(
+      R"({"strategy": ["ewc", "derpp"], "ewc": {"lambda": 7}, "der": {"beta": 0.25},
+          "replay": {"enabled": true, "capacity": 40, "ratio": 0.5},
+          "router_freeze_after_epochs": 1})"));
+  std::ifstream in(result.log_file);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* line :
+       {"[plugin] router_freezing: routers frozen after the first 1 epochs of every domain",
+        "[plugin] replay: experience replay: reservoir memory of 40 samples, 8 replayed into "
+        "every batch",
+        "[plugin] ewc: online EWC: lambda 7 gamma 1",
+        "[plugin] derpp: DER++: alpha 0.5 beta 0.25; reservoir memory of 40 samples, 8 drawn "
+        "per step"}) {
+    EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
+  }
+  // Bookkeeping plugins (schedule, checkpoints) are not listed.
+  EXPECT_EQ(log.find("[plugin] lr_schedule"), std::string::npos);
+  EXPECT_EQ(log.find("[plugin] checkpointer"), std::string::npos);
 }
 
 TEST_F(ExperimentTest, SameSeedsGiveIdenticalMetricsAndOtherSeedsDiffer) {

@@ -2,10 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
 #include "moedil/common/error.h"
+#include "moedil/model/registry.h"
 
 namespace moedil::train {
 namespace {
@@ -22,6 +28,56 @@ TEST(Optimizer, SgdStepFollowsTheHandComputedUpdate) {
   EXPECT_NEAR(w[0].item<double>(), 1.0 - 0.1 * 2.0, 1e-12);
   EXPECT_NEAR(w[1].item<double>(), -2.0 + 0.1 * 4.0, 1e-12);
   EXPECT_DOUBLE_EQ(current_lr(*opt), 0.1);
+}
+
+// The groups come from the typed MoE layer handles. On every MoE family (shared experts
+// included) they hold exactly the parameters whose module path says router / experts, in the
+// model's parameter order: nothing is found by name, yet nothing is missed.
+TEST(Optimizer, ParamGroupsFollowTheTypedMoeHandlesOnEveryFamily) {
+  const std::vector<std::pair<std::string, model::InputShape>> families = {
+      {"vit_moe", {1, 28, 28, 10}},          {"hetero_moe", {1, 28, 28, 10}},
+      {"resnet18_conv_moe", {3, 32, 32, 5}}, {"resnet18_block_moe", {3, 32, 32, 5}},
+      {"vit_moe_imagelevel", {1, 28, 28, 10}}, {"switch_moe_vit", {1, 28, 28, 10}}};
+  for (const auto& [name, shape] : families) {
+    SCOPED_TRACE(name);
+    config::ModelConfig c;
+    c.name = name;
+    c.embed_dim = 16;
+    c.depth = 3;
+    c.num_heads = 2;
+    c.moe_layer_indices = {1};
+    c.resnet_width = 4;
+    c.expert_depth = 1;
+    if (name == "vit_moe" || name.rfind("resnet18", 0) == 0) c.moe_num_shared_experts = 1;
+    const model::Classifier m = model::make_model(c, shape);
+    std::vector<std::string> want[3];  // other, router, experts by the module path
+    for (const auto& item : m->named_parameters()) {
+      const std::string& key = item.key();
+      const int g = key.find("router.") != std::string::npos    ? 1
+                    : key.find("experts.") != std::string::npos ? 2
+                                                                : 0;
+      want[g].push_back(key);
+    }
+    ASSERT_FALSE(want[2].empty());
+    if (name != "switch_moe_vit") ASSERT_FALSE(want[1].empty());
+    std::map<const void*, std::string> names;
+    for (const auto& item : m->named_parameters()) {
+      names[item.value().unsafeGetTensorImpl()] = item.key();
+    }
+    const std::vector<ParamGroup> groups = make_param_groups(*m, 0.5, 2.0);
+    std::map<std::string, std::vector<std::string>> got;
+    for (const auto& g : groups) {
+      for (const auto& p : g.params) got[g.name].push_back(names.at(p.unsafeGetTensorImpl()));
+      EXPECT_DOUBLE_EQ(g.lr_multiplier, g.name == "router" ? 0.5 : g.name == "experts" ? 2.0 : 1.0);
+    }
+    EXPECT_EQ(got["other"], want[0]);
+    EXPECT_EQ(got["router"], want[1]);
+    EXPECT_EQ(got["experts"], want[2]);
+    if (name == "vit_moe") {
+      ASSERT_EQ(m->moe_layers().size(), 1u);
+      EXPECT_TRUE(m->moe_layers()[0].shared_experts);
+    }
+  }
 }
 
 TEST(Optimizer, RegistryBuildsEachNamedOptimizer) {

@@ -312,6 +312,10 @@ struct HookLog : TrainerPlugin {
   std::string name() const override { return "hook_log"; }
   void on_run_start(TrainingState& s) override { add("run_start", s); }
   void on_domain_start(TrainingState& s) override { add("domain_start", s); }
+  std::optional<EpochBatches> epoch_batches(TrainingState& s) override {
+    add("epoch_batches", s);
+    return std::nullopt;
+  }
   void on_epoch_start(TrainingState& s) override {
     add("epoch_start", s);
     epoch_open.push_back(s.epoch != nullptr);
@@ -342,8 +346,9 @@ TEST(TrainerPlugins, HooksRunInTheDocumentedOrder) {
   std::vector<std::string> expected = {"run_start 0 0"};
   for (const std::string d : {"0", "1", "2"}) {
     for (const std::string line :
-         {"domain_start D 0", "epoch_start D 0", "first_step D 0", "epoch_end D 0",
-          "epoch_start D 1", "first_step D 1", "domain_end D 1", "epoch_end D 1"}) {
+         {"domain_start D 0", "epoch_batches D 0", "epoch_start D 0", "first_step D 0",
+          "epoch_end D 0", "epoch_batches D 1", "epoch_start D 1", "first_step D 1",
+          "domain_end D 1", "epoch_end D 1"}) {
       expected.push_back(line.substr(0, line.find('D')) + d + line.substr(line.find('D') + 1));
     }
   }
@@ -352,6 +357,53 @@ TEST(TrainerPlugins, HooksRunInTheDocumentedOrder) {
   // The epoch record is open at epoch start; a domain's end sees its last epoch recorded.
   EXPECT_EQ(log.epoch_open, std::vector<bool>(6, true));
   EXPECT_EQ(log.epochs_at_domain_end, (std::vector<std::size_t>{2, 4, 6}));
+}
+
+/// Supplies every epoch as `steps` batches of the domain's first training batch.
+struct Supplier : TrainerPlugin {
+  Supplier(std::string n, int64_t k) : id(std::move(n)), steps(k) {}
+  std::string name() const override { return id; }
+  std::optional<EpochBatches> epoch_batches(TrainingState& s) override {
+    EpochBatches b;
+    b.num_steps = steps;
+    const data::Batches& loader = s.data.train_batches(s.pos.domain);
+    b.batch_at = [&loader](int64_t) {
+      auto [x, y] = loader.get(0);
+      const int64_t n = y.size(0);
+      return TrainBatch{x, y, n, {}};
+    };
+    return b;
+  }
+  void on_epoch_start(TrainingState&) override { rows.push_back(0); }
+  void on_batch(TrainingState&, TrainBatch& b) override { rows.back() += b.labels.size(0); }
+  std::string id;
+  int64_t steps;
+  std::vector<int64_t> rows;  ///< per epoch
+};
+
+TEST(TrainerPlugins, APluginMaySupplyTheEpochsBatchesButOnlyOne) {
+  {
+    Rig s;
+    auto trainer = s.trainer();
+    Supplier supplier("supplier", 3);
+    trainer->add_plugin(&supplier);
+    trainer->run();
+    ASSERT_EQ(s.record.epochs.size(), 6u);
+    EXPECT_EQ(supplier.rows, std::vector<int64_t>(6, 3 * 16));  // 3 steps of 16, not 4
+    EXPECT_EQ(s.record.r_matrix.size(), 3u);
+  }
+  Rig s;
+  auto trainer = s.trainer();
+  Supplier first("first", 1);
+  Supplier second("second", 1);
+  trainer->add_plugin(&first);
+  trainer->add_plugin(&second);
+  try {
+    trainer->run();
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("(the second: 'second')"), std::string::npos) << e.what();
+  }
 }
 
 TEST(TrainerPlugins, APluginNameIsUnique) {

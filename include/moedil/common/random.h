@@ -13,6 +13,9 @@ namespace moedil {
 /// (splitmix64 steps), so derived streams do not overlap.
 uint64_t mix_seed(uint64_t base, std::initializer_list<uint64_t> streams);
 
+/// A config seed (an int64 config value) as the unsigned base of mix_seed and the engines.
+inline uint64_t seed_of(int64_t seed) { return static_cast<uint64_t>(seed); }
+
 /// Uniform integer in [0, bound) from engine, without modulo bias (bound > 0).
 uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound);
 

@@ -4,6 +4,8 @@
 // reset_expert_usage, moe_layer_names, force_expert and expert merging for them.
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -21,13 +23,28 @@ struct ExpertUsage {
   double routing_entropy = 0.0;   ///< mean entropy (nats) of the router's distribution per row
 };
 
-/// One MoE layer of a model: its name (the module path, "blocks.1.moe"), its routing core and
-/// its routed experts (expert e is experts[e]).
+/// One MoE layer of a model, as typed handles: its name (the module path, "blocks.1.moe"), its
+/// routing core, its router, its routed experts (expert e is experts[e]) and its shared
+/// experts. The trainer reaches routers and experts only through these (router learning-rate
+/// multiplier, router freezing, expert learning-rate multiplier, expert merging).
 struct MoeLayerRef {
   std::string name;
   moe::Mixture* mixture = nullptr;
+  /// The module holding the router's parameters; null when routing has none (switch_vit routes
+  /// by prototype buffers).
+  std::shared_ptr<torch::nn::Module> router;
   torch::nn::ModuleList experts{nullptr};
+  /// Always-on shared experts; null when the layer has none.
+  torch::nn::ModuleList shared_experts{nullptr};
 };
+
+namespace detail {
+template <class T, class = void>
+struct HasSharedExperts : std::false_type {};
+template <class T>
+struct HasSharedExperts<T, std::void_t<decltype(std::declval<T&>().shared_experts)>>
+    : std::true_type {};
+}  // namespace detail
 
 class ClassifierImpl : public torch::nn::Module {
  public:
@@ -51,9 +68,17 @@ class ClassifierImpl : public torch::nn::Module {
   const std::vector<MoeLayerRef>& moe_layers() const { return moe_layers_; }
 
  protected:
-  /// Registers an MoE layer (call in the constructor, in forward order). `mixture` must live as
-  /// long as the model (a member of a registered submodule).
-  void register_moe_layer(std::string name, moe::Mixture& mixture, torch::nn::ModuleList experts);
+  /// Registers an MoE layer (call in the constructor, in forward order). The mixture must live
+  /// as long as the model (a member of a registered submodule).
+  void register_moe_layer(MoeLayerRef layer);
+  /// Registers an MoE module that has the members `mixture`, `router` and `experts` (and
+  /// `shared_experts` if it has shared experts): every MoE module of model/moe/.
+  template <class Layer>
+  void register_moe_layer(std::string name, Layer& layer) {
+    MoeLayerRef ref{std::move(name), &layer.mixture, layer.router.ptr(), layer.experts, nullptr};
+    if constexpr (detail::HasSharedExperts<Layer>::value) ref.shared_experts = layer.shared_experts;
+    register_moe_layer(std::move(ref));
+  }
 
  private:
   std::vector<MoeLayerRef> moe_layers_;

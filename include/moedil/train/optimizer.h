@@ -11,6 +11,7 @@
 
 #include "moedil/common/registry.h"
 #include "moedil/config/run_config.h"
+#include "moedil/model/classifier.h"
 
 namespace moedil::train {
 
@@ -21,9 +22,10 @@ struct ParamGroup {
   double lr_multiplier = 1.0;
 };
 
-/// Splits a model's parameters into "router" (names containing "router."), "experts" (names
-/// containing "experts.", shared experts included) and "other"; empty groups are left out.
-std::vector<ParamGroup> make_param_groups(const torch::nn::Module& model,
+/// Splits a model's parameters into "router" (the routers of its MoE layers), "experts" (their
+/// routed and shared experts) and "other", each in the model's parameter order, through the
+/// typed MoE layer handles (model.moe_layers()); empty groups are left out.
+std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
                                           double router_lr_multiplier,
                                           double expert_lr_multiplier);
 

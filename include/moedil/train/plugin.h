@@ -11,6 +11,7 @@
 //                                              a resumed run, after the plugins' state is back)
 //   on_domain_start                            before the domain's first epoch (also for the
 //                                              domain a resumed run continues in)
+//     epoch_batches                            a plugin may supply the epoch's batches
 //     on_epoch_start                           epoch record open: set lr, flags, weights here
 //       on_batch -> forward -> loss_term ->    per step: on_batch may append samples; each
 //       backward -> before_step -> step ->     loss_term is added to the loss; before_step may
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,8 +71,16 @@ struct TrainBatch {
   at::Tensor images;  ///< normalised float [B, C, H, W] on the device
   at::Tensor labels;  ///< int64 [B]
   int64_t num_current = 0;
-  /// Rows (into the current domain's images) of the first num_current samples, on the host.
+  /// Rows (into the current domain's images) of the first num_current samples, on the host;
+  /// empty when a plugin supplied the epoch's batches (they may mix domains).
   std::vector<int64_t> current_rows;
+};
+
+/// The batches of one epoch: how many steps, and the batch of each step (called once per step,
+/// in order).
+struct EpochBatches {
+  int64_t num_steps = 0;
+  std::function<TrainBatch(int64_t step)> batch_at;
 };
 
 /// Tensors a plugin keeps in the checkpoint, by name (names: letters, digits and '_').
@@ -101,9 +111,16 @@ class TrainerPlugin {
   virtual ~TrainerPlugin() = default;
   /// Unique among a run's plugins; the key of this plugin's state in the checkpoint.
   virtual std::string name() const = 0;
+  /// One line for the run log saying what this plugin does, with its settings ("lambda 100
+  /// gamma 1"); empty: the plugin is not logged (bookkeeping plugins).
+  virtual std::string describe() const { return {}; }
 
   virtual void on_run_start(TrainingState&) {}
   virtual void on_domain_start(TrainingState&) {}
+  /// Before on_epoch_start: the epoch's batches, when this plugin supplies them instead of the
+  /// current domain's shuffled training batches (joint training draws from several domains);
+  /// std::nullopt leaves them. At most one plugin of a run supplies them.
+  virtual std::optional<EpochBatches> epoch_batches(TrainingState&) { return std::nullopt; }
   virtual void on_epoch_start(TrainingState&) {}
   /// Before the forward pass; may append rows to the batch.
   virtual void on_batch(TrainingState&, TrainBatch&) {}

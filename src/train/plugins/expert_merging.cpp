@@ -1,5 +1,7 @@
 #include "moedil/train/plugins/expert_merging.h"
 
+#include <fmt/format.h>
+
 #include "moedil/common/error.h"
 #include "moedil/data/dataset.h"
 #include "moedil/model/moe/merging.h"
@@ -71,6 +73,10 @@ void ExpertMergingPlugin::load_state(const nlohmann::json& state, const PluginTe
     const auto counts = state.at(layer.name).get<std::vector<int64_t>>();
     layer.mixture->set_selection_counts(data::index_tensor(counts).to(device_));
   }
+}
+
+std::string ExpertMergingPlugin::describe() const {
+  return fmt::format("expert merging every {} steps", every_steps_);
 }
 
 }  // namespace moedil::train

@@ -1,27 +1,24 @@
 #include "moedil/train/plugins/replay_mixing.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "moedil/common/random.h"
 #include "moedil/train/training_data.h"
 
 namespace moedil::train {
-namespace {
-
-uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
-
-}  // namespace
 
 ReplayMixingPlugin::ReplayMixingPlugin(const config::RunConfig& config)
-    : memory_(config.replay.policy, config.replay.capacity, u64(config.seeds.replay)),
+    : memory_(config.replay.policy, config.replay.capacity, seed_of(config.seeds.replay)),
       per_batch_(static_cast<int64_t>(
           std::llround(config.replay.ratio * static_cast<double>(config.batch_size)))),
-      seed_(u64(config.seeds.replay)) {}
+      seed_(seed_of(config.seeds.replay)) {}
 
 void ReplayMixingPlugin::on_batch(TrainingState& state, TrainBatch& batch) {
   if (per_batch_ == 0 || memory_.size() == 0) return;
   const Position& p = state.pos;
-  const uint64_t seed = mix_seed(seed_, {u64(p.domain), u64(p.epoch), u64(p.step)});
+  const uint64_t seed = mix_seed(seed_, {seed_of(p.domain), seed_of(p.epoch), seed_of(p.step)});
   const auto replayed = state.data.gather(memory_.draw(per_batch_, seed), mix_seed(seed, {5000}));
   if (state.epoch) state.epoch->replayed += replayed.second.size(0);
   batch.images = at::cat({batch.images, replayed.first}, 0);
@@ -41,6 +38,11 @@ void ReplayMixingPlugin::after_step(TrainingState& state, const TrainBatch& batc
 void ReplayMixingPlugin::on_domain_end(TrainingState& state) {
   state.record.replay.push_back({state.pos.domain, memory_.size(), memory_.seen(),
                                  memory_.count_by_domain(), memory_.count_by_class()});
+}
+
+std::string ReplayMixingPlugin::describe() const {
+  return fmt::format("experience replay: {} memory of {} samples, {} replayed into every batch",
+                     memory_.policy(), memory_.capacity(), per_batch_);
 }
 
 }  // namespace moedil::train

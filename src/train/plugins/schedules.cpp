@@ -1,5 +1,7 @@
 #include "moedil/train/plugins/schedules.h"
 
+#include <fmt/format.h>
+
 #include "moedil/common/anneal.h"
 #include "moedil/train/optimizer.h"
 
@@ -24,11 +26,13 @@ void BalanceAnnealingPlugin::on_epoch_start(TrainingState& state) {
 }
 
 void set_routers_frozen(model::ClassifierImpl& model, bool frozen) {
-  for (auto& item : model.named_parameters()) {
-    if (item.key().find("router.") == std::string::npos) continue;
-    item.value().set_requires_grad(!frozen);
-    // An undefined gradient makes every optimizer skip the parameter (no momentum drift).
-    if (frozen) item.value().mutable_grad() = at::Tensor();
+  for (const model::MoeLayerRef& layer : model.moe_layers()) {
+    if (!layer.router) continue;
+    for (at::Tensor& p : layer.router->parameters()) {
+      p.set_requires_grad(!frozen);
+      // An undefined gradient makes every optimizer skip the parameter (no momentum drift).
+      if (frozen) p.mutable_grad() = at::Tensor();
+    }
   }
 }
 
@@ -40,6 +44,10 @@ void RouterFreezingPlugin::on_epoch_start(TrainingState& state) {
 
 void RouterFreezingPlugin::on_run_end(TrainingState& state) {
   set_routers_frozen(state.model, false);
+}
+
+std::string RouterFreezingPlugin::describe() const {
+  return fmt::format("routers frozen after the first {} epochs of every domain", after_epochs_);
 }
 
 }  // namespace moedil::train

@@ -1,5 +1,7 @@
 #include "moedil/train/strategies/agem.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -11,11 +13,6 @@
 #include "moedil/train/training_data.h"
 
 namespace moedil::train {
-namespace {
-
-uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
-
-}  // namespace
 
 bool agem_project(std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& reference) {
   torch::NoGradGuard no_grad;
@@ -46,16 +43,16 @@ bool agem_project(std::vector<at::Tensor>& grads, const std::vector<at::Tensor>&
 
 AgemPlugin::AgemPlugin(const config::RunConfig& config)
     : memory_(config.replay.policy, config.replay.capacity,
-              mix_seed(u64(config.seeds.replay), {7300u})),
+              mix_seed(seed_of(config.seeds.replay), {7300u})),
       per_step_(static_cast<int64_t>(
           std::llround(config.replay.ratio * static_cast<double>(config.batch_size)))),
-      seed_(mix_seed(u64(config.seeds.replay), {7301u})) {}
+      seed_(mix_seed(seed_of(config.seeds.replay), {7301u})) {}
 
 void AgemPlugin::before_step(TrainingState& state, const TrainBatch&) {
   if (memory_.size() == 0) return;
   const Position& p = state.pos;
   const MemoryBatch batch = draw_memory_batch(
-      memory_, state.data, per_step_, mix_seed(seed_, {u64(p.domain), u64(p.epoch), u64(p.step)}));
+      memory_, state.data, per_step_, mix_seed(seed_, {seed_of(p.domain), seed_of(p.epoch), seed_of(p.step)}));
   std::vector<at::Tensor> params = state.model.parameters();
   std::vector<at::Tensor> grads;
   for (auto& param : params) {
@@ -87,7 +84,7 @@ void AgemPlugin::on_domain_end(TrainingState& state) {
   }
   std::sort(rows.begin(), rows.end());
   const std::vector<int64_t> order =
-      random_permutation(static_cast<int64_t>(rows.size()), mix_seed(seed_, {u64(d), 9000}));
+      random_permutation(static_cast<int64_t>(rows.size()), mix_seed(seed_, {seed_of(d), 9000}));
   std::vector<ReplaySample> samples;
   samples.reserve(rows.size());
   for (const int64_t k : order) {
@@ -104,6 +101,11 @@ nlohmann::json AgemPlugin::save_state(PluginTensors&) const {
 void AgemPlugin::load_state(const nlohmann::json& state, const PluginTensors&) {
   memory_.restore_state(state.at("memory"));
   projections_ = state.at("projections").get<int64_t>();
+}
+
+std::string AgemPlugin::describe() const {
+  return fmt::format("A-GEM: {} memory of {} samples of earlier domains, {} drawn per step",
+                     memory_.policy(), memory_.capacity(), per_step_);
 }
 
 }  // namespace moedil::train

@@ -1,5 +1,7 @@
 #include "moedil/train/strategies/der.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <map>
 
@@ -12,16 +14,11 @@
 #include "moedil/train/training_data.h"
 
 namespace moedil::train {
-namespace {
-
-uint64_t u64(int64_t v) { return static_cast<uint64_t>(v); }
-
-}  // namespace
 
 DerPlugin::DerPlugin(const config::RunConfig& config, int64_t num_classes, at::Device device,
                      bool plus)
     : memory_(config.replay.policy, config.replay.capacity,
-              mix_seed(u64(config.seeds.replay), {7100u})),
+              mix_seed(seed_of(config.seeds.replay), {7100u})),
       logits_(at::zeros({config.replay.capacity, num_classes},
                         at::TensorOptions().dtype(at::kFloat).device(device))),
       per_step_(static_cast<int64_t>(
@@ -29,7 +26,7 @@ DerPlugin::DerPlugin(const config::RunConfig& config, int64_t num_classes, at::D
       alpha_(config.strategy.der_alpha),
       beta_(config.strategy.der_beta),
       plus_(plus),
-      seed_(mix_seed(u64(config.seeds.replay), {7200u})) {
+      seed_(mix_seed(seed_of(config.seeds.replay), {7200u})) {
   if (config.replay.policy == "fifo") {
     throw ConfigError(std::string(plus ? "derpp" : "der") +
                       ": replay.policy \"fifo\" moves samples between slots, so stored logits "
@@ -43,7 +40,7 @@ at::Tensor DerPlugin::loss_term(TrainingState& state, const TrainBatch& batch,
   pending_ = logits.slice(0, 0, batch.num_current).detach().to(at::kFloat);
   if (memory_.size() == 0) return {};
   const Position& p = state.pos;
-  const uint64_t seed = mix_seed(seed_, {u64(p.domain), u64(p.epoch), u64(p.step)});
+  const uint64_t seed = mix_seed(seed_, {seed_of(p.domain), seed_of(p.epoch), seed_of(p.step)});
   const MemoryBatch first = draw_memory_batch(memory_, state.data, per_step_, seed);
   const at::Tensor stored =
       logits_.index_select(0, data::index_tensor(first.slots).to(logits_.device()));
@@ -98,6 +95,12 @@ void DerPlugin::load_state(const nlohmann::json& state, const PluginTensors& ten
   }
   memory_.restore_state(state.at("memory"));
   logits_ = it->second.to(logits_.device()).clone();
+}
+
+std::string DerPlugin::describe() const {
+  return fmt::format("{}: alpha {}{}; {} memory of {} samples, {} drawn per step",
+                     plus_ ? "DER++" : "DER", alpha_, plus_ ? fmt::format(" beta {}", beta_) : "",
+                     memory_.policy(), memory_.capacity(), per_step_);
 }
 
 }  // namespace moedil::train

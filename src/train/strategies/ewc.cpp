@@ -1,5 +1,7 @@
 #include "moedil/train/strategies/ewc.h"
 
+#include <fmt/format.h>
+
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -87,6 +89,10 @@ void EwcPlugin::load_state(const nlohmann::json& state, const PluginTensors& ten
   }
   fisher_ = std::move(fisher);
   anchor_ = std::move(anchor);
+}
+
+std::string EwcPlugin::describe() const {
+  return fmt::format("online EWC: lambda {} gamma {}", lambda_, gamma_);
 }
 
 }  // namespace moedil::train

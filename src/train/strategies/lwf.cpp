@@ -1,5 +1,7 @@
 #include "moedil/train/strategies/lwf.h"
 
+#include <fmt/format.h>
+
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "moedil/common/error.h"
@@ -77,6 +79,10 @@ void LwfPlugin::load_state(const nlohmann::json& state, const PluginTensors& ten
   };
   keep(read("p_", state.at("parameters").get<std::size_t>()),
        read("b_", state.at("buffers").get<std::size_t>()));
+}
+
+std::string LwfPlugin::describe() const {
+  return fmt::format("LwF: alpha {} temperature {}", alpha_, temperature_);
 }
 
 }  // namespace moedil::train

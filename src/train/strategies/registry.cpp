@@ -3,6 +3,7 @@
 #include "moedil/train/strategies/agem.h"
 #include "moedil/train/strategies/der.h"
 #include "moedil/train/strategies/ewc.h"
+#include "moedil/train/strategies/joint.h"
 #include "moedil/train/strategies/lwf.h"
 
 namespace moedil::train {
@@ -10,6 +11,11 @@ namespace moedil::train {
 const Registry<StrategyBuilder>& strategy_registry() {
   static const Registry<StrategyBuilder> registry = [] {
     Registry<StrategyBuilder> r("strategy");
+    r.add("joint",
+          "joint training, the upper bound: every epoch of domain d trains on the training data "
+          "of domains 0..d together (the last domain: all domains at once); not combinable "
+          "with the other strategies or replay",
+          [](const StrategyContext& c) { return std::make_unique<JointPlugin>(c.config); });
     r.add("ewc",
           "online EWC (Schwarz et al. 2018): lambda/2 * sum F (theta - theta*)^2, running Fisher "
           "F := gamma F + F_domain (keys ewc.lambda, ewc.gamma)",

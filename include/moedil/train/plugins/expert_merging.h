@@ -17,6 +17,7 @@ class ExpertMergingPlugin : public TrainerPlugin {
                       int64_t every_steps, at::Device device);
   /// The checkpoint key is "selection_counts" (as before plugins), so older checkpoints resume.
   std::string name() const override { return "selection_counts"; }
+  std::string describe() const override;
   void on_domain_start(TrainingState& state) override;
   void after_step(TrainingState& state, const TrainBatch&, const at::Tensor&) override;
   nlohmann::json save_state(PluginTensors&) const override;

@@ -17,6 +17,7 @@ class ReplayMixingPlugin : public TrainerPlugin {
   explicit ReplayMixingPlugin(const config::RunConfig& config);
   /// The checkpoint key is "replay" (as before plugins), so older checkpoints resume.
   std::string name() const override { return "replay"; }
+  std::string describe() const override;
   void on_batch(TrainingState& state, TrainBatch& batch) override;
   void after_step(TrainingState& state, const TrainBatch& batch, const at::Tensor&) override;
   void on_domain_end(TrainingState& state) override;

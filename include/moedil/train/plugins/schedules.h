@@ -42,6 +42,7 @@ class RouterFreezingPlugin : public TrainerPlugin {
  public:
   explicit RouterFreezingPlugin(int64_t after_epochs) : after_epochs_(after_epochs) {}
   std::string name() const override { return "router_freezing"; }
+  std::string describe() const override;
   void on_epoch_start(TrainingState& state) override;
   void on_run_end(TrainingState& state) override;
 

@@ -19,6 +19,7 @@ class AgemPlugin : public TrainerPlugin {
  public:
   explicit AgemPlugin(const config::RunConfig& config);
   std::string name() const override { return "agem"; }
+  std::string describe() const override;
   void before_step(TrainingState& state, const TrainBatch&) override;
   void on_domain_end(TrainingState& state) override;
   nlohmann::json save_state(PluginTensors&) const override;

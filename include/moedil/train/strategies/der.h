@@ -22,6 +22,7 @@ class DerPlugin : public TrainerPlugin {
   /// from their samples).
   DerPlugin(const config::RunConfig& config, int64_t num_classes, at::Device device, bool plus);
   std::string name() const override { return plus_ ? "derpp" : "der"; }
+  std::string describe() const override;
   at::Tensor loss_term(TrainingState& state, const TrainBatch& batch,
                        const at::Tensor& logits) override;
   void after_step(TrainingState& state, const TrainBatch& batch, const at::Tensor&) override;

@@ -18,6 +18,7 @@ class EwcPlugin : public TrainerPlugin {
   explicit EwcPlugin(const config::StrategyConfig& config)
       : lambda_(config.ewc_lambda), gamma_(config.ewc_gamma) {}
   std::string name() const override { return "ewc"; }
+  std::string describe() const override;
   at::Tensor loss_term(TrainingState& state, const TrainBatch&, const at::Tensor&) override;
   void on_domain_end(TrainingState& state) override;
   nlohmann::json save_state(PluginTensors& tensors) const override;

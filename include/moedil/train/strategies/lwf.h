@@ -15,6 +15,7 @@ class LwfPlugin : public TrainerPlugin {
       : alpha_(config.lwf_alpha), temperature_(config.lwf_temperature),
         make_model_(std::move(make_model)) {}
   std::string name() const override { return "lwf"; }
+  std::string describe() const override;
   at::Tensor loss_term(TrainingState& state, const TrainBatch& batch,
                        const at::Tensor& logits) override;
   void on_domain_end(TrainingState& state) override;

@@ -1,6 +1,6 @@
 #pragma once
 // The continual-learning strategies a config can name in `strategy` (a name or a list), each a
-// trainer plugin: ewc, lwf, der, derpp, agem. `moedil list` prints them; validation takes the
+// trainer plugin: joint, ewc, lwf, der, derpp, agem. `moedil list` prints them; validation takes the
 // valid names from here.
 #include <functional>
 #include <memory>
