@@ -128,7 +128,8 @@ const std::vector<ModelFamily>& model_families() {
       // Hard routing by EMA prototypes: no routing-core option.
       {"switch_moe_vit",
        kViTBackbone + kInitWeights +
-           Keys{"moe_num_unshared_experts", "expert_depth", "freeze_shared", "routing_alpha"},
+           Keys{"moe_num_unshared_experts", "expert_depth", "freeze_shared", "ema_alpha",
+                "routing_alpha"},
        switch_checks},
   };
   return families;

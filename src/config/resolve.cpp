@@ -35,6 +35,7 @@ constexpr int64_t kMaxWidth = 65536;              // embed_dim, convnext_dims
 constexpr int64_t kMaxDepth = 1000;               // depth, expert_depth, convnext_depths
 constexpr int64_t kMaxHeads = 1024;               // num_heads
 constexpr int64_t kMaxPatch = 1024;               // patch_size, convnext_stem_patch
+constexpr double kAdamWDefaultWeightDecay = 0.01;  // torch.optim.AdamW and torch::optim::AdamW
 constexpr int64_t kMaxExperts = 1024;             // experts of one MoE layer
 constexpr int64_t kMaxResnetWidth = 4096;         // resnet_width (the last stage has 8x)
 constexpr int64_t kMaxThreads = 1024;             // num_threads
@@ -263,6 +264,21 @@ class Reader {
     }
   }
 
+  void read_count_or_null(const char* key, int64_t& out, int64_t max) {
+    if (!has(key) || refused(key)) return;
+    const json& value = object_->at(key);
+    if (value.is_null()) {
+      out = -1;
+    } else if (!value.is_number_integer()) {
+      issue(key, "expected an epoch count or null (never), got " + describe(value));
+    } else if (value.get<int64_t>() < 0 || value.get<int64_t>() > max) {
+      issue(key, value.dump() + " is out of range: must be in [0, " + std::to_string(max) +
+                     "] (null or left out: never)");
+    } else {
+      out = value.get<int64_t>();
+    }
+  }
+
   /// A factor that is either null (stored as 0: no limit) or a number > 0.
   void positive_or_null(const char* key, double& out) {
     known_.emplace_back(key);
@@ -277,6 +293,39 @@ class Reader {
     } else {
       out = value.get<double>();
     }
+  }
+
+  /// A weight in [0, 1], or null (stored as -1).
+  void unit_or_null(const char* key, double& out) {
+    known_.emplace_back(key);
+    if (!has(key) || refused(key)) return;
+    const json& value = object_->at(key);
+    if (value.is_null()) {
+      out = -1.0;
+    } else if (!value.is_number()) {
+      issue(key, "expected a number in [0, 1] or null, got " + describe(value));
+    } else if (!(value.get<double>() >= 0.0 && value.get<double>() <= 1.0)) {
+      issue(key, value.dump() + " is out of range: must be in [0, 1] (or null)");
+    } else {
+      out = value.get<double>();
+    }
+  }
+
+  /// An epoch count in [0, max], or null (stored as -1: never).
+  void count_or_null(const char* key, int64_t& out, int64_t max) {
+    known_.emplace_back(key);
+    read_count_or_null(key, out, max);
+  }
+
+  /// `key` is another name of `primary` (read by count_or_null): accepted when `primary` is
+  /// left out; both set is an error.
+  void alias_count_or_null(const char* key, const char* primary, int64_t& out, int64_t max) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    if (has(primary)) {
+      return issue(key, std::string("is another name of ") + primary + ": set one of them");
+    }
+    read_count_or_null(key, out, max);
   }
 
   /// Domain names: a list of strings or integers (integers become their decimal text).
@@ -388,6 +437,13 @@ class Writer {
   void positive_or_null(const char* key, double v) {
     if (writes(key)) out_[key] = v > 0.0 ? json(v) : json(nullptr);
   }
+  void unit_or_null(const char* key, double v) {
+    if (writes(key)) out_[key] = v >= 0.0 ? json(v) : json(nullptr);
+  }
+  void count_or_null(const char* key, int64_t v, int64_t) {
+    out_[key] = v >= 0 ? json(v) : json(nullptr);
+  }
+  void alias_count_or_null(const char*, const char*, int64_t, int64_t) {}  // the primary is written
   void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
     out_[key] = mode == "auto" ? json("auto") : mode == "list" ? json(v) : json(nullptr);
   }
@@ -488,8 +544,8 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
               return std::string();
             }));
     // vit_moe_imagelevel and switch_moe_vit
-    m.field("alpha_fast", model.alpha_fast, in_range(0.0, 1.0, false, true));
-    m.field("alpha_slow", model.alpha_slow, in_range(0.0, 1.0, false, true));
+    m.field("alpha_fast", model.alpha_fast, in_range(0.0, 1.0, true, true));
+    m.field("alpha_slow", model.alpha_slow, in_range(0.0, 1.0, true, true));
     m.field("temperature_start", model.temperature_start,
             in_range(kMinTemperature, 1e6, true, true));
     m.field("temperature_end", model.temperature_end,
@@ -503,11 +559,15 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("kl_balance_weight_end", model.kl_balance_weight_end, in_range(0.0, 1e6, true, true));
     m.field("expert_depth", model.expert_depth, between(1, kMaxDepth));
     m.field("freeze_shared", model.freeze_shared);
-    m.field("routing_alpha", model.routing_alpha, in_range(0.0, 1.0, false, true));
+    m.field("ema_alpha", model.ema_alpha, in_range(0.0, 1.0, true, true));
+    m.unit_or_null("routing_alpha", model.routing_alpha);
   });
   v.object("optimizer", [&](auto& o) {
     o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));
     o.field("lr", c.optimizer.lr, in_range(0.0, 1e3, false, true));
+    if (!o.has("weight_decay")) {
+      c.optimizer.weight_decay = c.optimizer.name == "adamw" ? kAdamWDefaultWeightDecay : 0.0;
+    }
     o.field("weight_decay", c.optimizer.weight_decay, in_range(0.0, 1e3, true, true));
     o.field("momentum", c.optimizer.momentum, in_range(0.0, 1.0, true, false));
     o.field("nesterov", c.optimizer.nesterov);
@@ -568,7 +628,11 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
           between(0, kMaxEpochs));
   v.field("router_balance_max", c.router_balance_max, in_range(0.0, 1e6, true, true));
   v.field("router_balance_min", c.router_balance_min, in_range(0.0, 1e6, true, true));
-  v.field("router_freeze_after_epochs", c.router_freeze_after_epochs, between(0, kMaxEpochs));
+  v.count_or_null("router_freeze_after_epochs", c.router_freeze_after_epochs, kMaxEpochs);
+  v.alias_count_or_null("router_freeze_after_batches", "router_freeze_after_epochs",
+                        c.router_freeze_after_epochs, kMaxEpochs);
+  v.field("router_freeze_per_domain_after_epochs", c.router_freeze_per_domain_after_epochs,
+          between(0, kMaxEpochs));
   v.field("router_lr_multiplier", c.router_lr_multiplier, in_range(0.0, 1e6, true, true));
   v.field("moe_expert_lr_multiplier", c.moe_expert_lr_multiplier,
           in_range(0.0, 1e6, true, true));
@@ -693,6 +757,19 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
       issue("replay.ratio", std::string(name) + " draws round(replay.ratio * batch_size) memory "
                             "samples per step; that is 0 here");
     }
+  }
+  if (c.router_freeze_after_epochs >= 0 && c.router_freeze_per_domain_after_epochs > 0) {
+    issue("router_freeze_per_domain_after_epochs",
+          "router_freeze_after_epochs already freezes the routers for good (global epochs); "
+          "choose one of the two");
+  }
+  if (c.pretrain.enabled && c.router_freeze_after_epochs >= 0 &&
+      c.router_freeze_after_epochs + 1 < c.pretrain.epochs) {
+    issue("router_freeze_after_epochs",
+          "the routers would freeze during pretraining (global epoch " +
+              std::to_string(c.router_freeze_after_epochs + 1) + " of " +
+              std::to_string(c.pretrain.epochs) + " pretraining epochs); moedil freezes them "
+              "only in the domains' epochs: use a value >= pretrain.epochs - 1");
   }
   if (c.replay.enabled && c.replay.capacity == 0) {
     issue("replay.capacity", "replay is enabled with capacity 0: nothing can be replayed");

@@ -171,7 +171,7 @@ const Registry<ModelBuilder>& model_registry() {
           "each image reaches the expert whose centroid follows it; of the routing-core options "
           "only moe_balance_losses applies) by cosine "
           "similarity of its projected token mean (learnable projection, named router.) to fast "
-          "EMA centroids (alpha_fast, alpha_slow; buffers, updated in training only), softmax "
+          "EMA centroids (keep rates alpha_fast, alpha_slow; buffers, updated in training only), softmax "
           "temperature annealed temperature_start -> temperature_end over anneal_epochs epochs "
           "of each domain; aux loss = moe_balance_losses + repulsion_weight, alignment_weight, "
           "consistency_weight and KL-to-uniform balance (kl_balance_weight_start -> _end) terms, "
@@ -198,14 +198,16 @@ const Registry<ModelBuilder>& model_registry() {
           "them, the patch embedding, CLS and positions; init_weights can load them) and "
           "moe_num_unshared_experts experts, each its own upper expert_depth blocks + norm + "
           "head; each image goes to one expert (gate 1) by the nearest (cosine) EMA prototype "
-          "of its patch-token mean and std after the shared blocks (routing_alpha, training "
-          "only). Hard routing: no learnable router, no balance or aux loss, none of the "
+          "of its patch-token mean and std after the shared blocks (score routing_alpha * "
+          "cos(mean) + (1 - routing_alpha) * cos(std); prototypes' keep rate ema_alpha, "
+          "training only). Hard routing: no learnable router, no balance or aux loss, none of the "
           "routing-core options apply",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return SwitchViT(SwitchViTOptions(vit_backbone(c, input))
                                  .num_experts(c.moe_num_unshared_experts)
                                  .expert_depth(c.expert_depth)
                                  .freeze_shared(c.freeze_shared)
+                                 .ema_alpha(c.ema_alpha)
                                  .routing_alpha(c.routing_alpha))
                 .ptr();
           });

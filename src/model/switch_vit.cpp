@@ -43,8 +43,10 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
               backbone.depth(), ")");
   TORCH_CHECK(options.num_experts() >= 1, "SwitchViT: num_experts ", options.num_experts(),
               " must be >= 1");
-  TORCH_CHECK(options.routing_alpha() > 0.0 && options.routing_alpha() <= 1.0,
-              "SwitchViT: routing_alpha ", options.routing_alpha(), " must be in (0, 1]");
+  TORCH_CHECK(options.ema_alpha() >= 0.0 && options.ema_alpha() <= 1.0,
+              "SwitchViT: ema_alpha (keep rate) ", options.ema_alpha(), " must be in [0, 1]");
+  TORCH_CHECK(options.routing_alpha() <= 1.0, "SwitchViT: routing_alpha ",
+              options.routing_alpha(), " must be in [0, 1] (or negative: concatenated cosine)");
   const int64_t dim = backbone.embed_dim();
   const auto hidden = backbone.hidden();
   stem = register_patch_stem(*this, in, patch, dim, "SwitchViT");
@@ -83,10 +85,20 @@ at::Tensor SwitchViTImpl::routing_feature(const at::Tensor& tokens) {
 }
 
 moe::Routing SwitchViTImpl::route(const at::Tensor& feature) const {
-  const at::Tensor f = moe::unit_rows(feature.detach());
-  const at::Tensor p = moe::unit_rows(prototypes.detach().clone());
+  const at::Tensor f = feature.detach();
+  const at::Tensor p = prototypes.detach().clone();
   moe::Routing r;
-  r.logits = at::matmul(f, p.t());  // [B, E] cosine similarities
+  const double alpha = options.routing_alpha();
+  if (alpha < 0.0) {
+    r.logits = at::matmul(moe::unit_rows(f), moe::unit_rows(p).t());  // [B, E]
+  } else {
+    const int64_t d = f.size(1) / 2;
+    const auto cosines = [](const at::Tensor& a, const at::Tensor& b) {
+      return at::matmul(moe::unit_rows(a), moe::unit_rows(b).t());
+    };
+    r.logits = cosines(f.slice(1, 0, d), p.slice(1, 0, d)) * alpha +
+               cosines(f.slice(1, d), p.slice(1, d)) * (1.0 - alpha);  // [B, E]
+  }
   r.probs = at::softmax(r.logits, 1);
   r.expert_idx = r.logits.argmax(1, /*keepdim=*/true);  // [B, 1]
   r.gates = at::ones({feature.size(0), 1}, feature.options());
@@ -127,7 +139,7 @@ at::Tensor SwitchViTImpl::forward(const at::Tensor& images) {
   at::Tensor out = mixture.forward(routing, tokens, expert, is_training());
   if (is_training()) {
     moe::ema_update_toward_means(prototypes, feature, routing.expert_idx.squeeze(1),
-                                 options.routing_alpha());
+                                 options.ema_alpha());
   }
   return out;
 }

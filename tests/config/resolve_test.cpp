@@ -54,6 +54,24 @@ TEST(Resolve, EmptyObjectGivesDocumentedDefaults) {
   EXPECT_EQ(c.device, "auto");
 }
 
+// Left out, weight_decay is the torch default of the optimizer (what the predecessor got from
+// torch.optim.AdamW): 0.01 for adamw, 0 for sgd and adam; a given value always wins, and
+// run.json's config records the value used.
+TEST(Resolve, WeightDecayLeftOutIsTheOptimizersTorchDefault) {
+  const auto decay = [](const char* text) {
+    return resolve_run_config(nlohmann::json::parse(text), kNames).optimizer.weight_decay;
+  };
+  EXPECT_EQ(decay(R"({"optimizer": {"name": "adamw"}})"), 0.01);
+  EXPECT_EQ(decay(R"({"optimizer": {"name": "adam"}})"), 0.0);
+  EXPECT_EQ(decay(R"({"optimizer": {"name": "sgd"}})"), 0.0);
+  EXPECT_EQ(decay(R"({})"), 0.0);  // adam
+  EXPECT_EQ(decay(R"({"optimizer": {"name": "adamw", "weight_decay": 0}})"), 0.0);
+  EXPECT_EQ(decay(R"({"optimizer": {"name": "adam", "weight_decay": 0.5}})"), 0.5);
+  const RunConfig c =
+      resolve_run_config(nlohmann::json::parse(R"({"optimizer": {"name": "adamw"}})"), kNames);
+  EXPECT_EQ(to_json(c)["optimizer"]["weight_decay"], 0.01);
+}
+
 TEST(Resolve, ReadsNestedValuesAndResolvesLayerKeywords) {
   const RunConfig c = resolve_run_config(
       parse_jsonc(R"({"model": {"depth": 3, "moe_layer_indices": "all", "moe_top_k": 2},
@@ -107,6 +125,47 @@ TEST(Resolve, OutOfRangeValues) {
                                              "model.moe_layer_indices"}));
   EXPECT_NE(issues[0].message.find("must be in (0.0, 1.0)"), std::string::npos) << issues[0].message;
   EXPECT_NE(issues[3].message.find("block index 9 is out of range"), std::string::npos);
+}
+
+// router_freeze_after_epochs has the predecessor's meaning (global epochs, for good; null or
+// left out = never; router_freeze_after_batches is its other name); moedil's per-domain
+// freezing has its own key.
+TEST(Resolve, RouterFreezingKeysKeepThePredecessorsMeaning) {
+  const auto read = [](const char* text) {
+    return resolve_run_config(nlohmann::json::parse(text), kNames);
+  };
+  EXPECT_EQ(read("{}").router_freeze_after_epochs, -1);
+  EXPECT_EQ(read(R"({"router_freeze_after_epochs": null})").router_freeze_after_epochs, -1);
+  EXPECT_EQ(read(R"({"router_freeze_after_epochs": 0})").router_freeze_after_epochs, 0);
+  EXPECT_EQ(read(R"({"router_freeze_after_batches": 4})").router_freeze_after_epochs, 4);
+  EXPECT_EQ(read(R"({"router_freeze_per_domain_after_epochs": 2})")
+                .router_freeze_per_domain_after_epochs,
+            2);
+  // run.json's config writes the one key, null for never, and reads back the same.
+  EXPECT_TRUE(to_json(read("{}"))["router_freeze_after_epochs"].is_null());
+  EXPECT_EQ(to_json(read(R"({"router_freeze_after_batches": 4})"))["router_freeze_after_epochs"],
+            4);
+  EXPECT_FALSE(to_json(read("{}")).contains("router_freeze_after_batches"));
+
+  auto issues = issues_of(R"({"router_freeze_after_epochs": 1, "router_freeze_after_batches": 1,
+      "router_freeze_per_domain_after_epochs": 1})");
+  ASSERT_EQ(issues.size(), 2u);
+  EXPECT_EQ(issues[0].path, "router_freeze_after_batches");
+  EXPECT_NE(issues[0].message.find("another name of router_freeze_after_epochs"),
+            std::string::npos);
+  EXPECT_EQ(issues[1].path, "router_freeze_per_domain_after_epochs");
+  EXPECT_NE(issues[1].message.find("choose one of the two"), std::string::npos);
+  issues = issues_of(R"({"router_freeze_after_epochs": -1})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("(null or left out: never)"), std::string::npos);
+  issues = issues_of(R"({"router_freeze_after_epochs": "never"})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("expected an epoch count or null"), std::string::npos);
+  // Freezing inside pretraining (moedil's pretraining does not freeze) is refused.
+  issues = issues_of(R"({"router_freeze_after_epochs": 0,
+      "pretrain": {"enabled": true, "epochs": 3}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("would freeze during pretraining"), std::string::npos);
 }
 
 TEST(Resolve, UnknownRegisteredNameSuggestsClosest) {
@@ -431,8 +490,9 @@ NameCatalog with_vit_variants() {
 
 TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
   const RunConfig d = resolve_run_config(nlohmann::json::object(), kNames);
-  EXPECT_DOUBLE_EQ(d.model.alpha_fast, 0.1);
-  EXPECT_DOUBLE_EQ(d.model.alpha_slow, 0.01);
+  // Keep rates, with the predecessor's defaults (issue 17).
+  EXPECT_DOUBLE_EQ(d.model.alpha_fast, 0.8);
+  EXPECT_DOUBLE_EQ(d.model.alpha_slow, 0.99);
   EXPECT_DOUBLE_EQ(d.model.temperature_start, 1.0);
   EXPECT_DOUBLE_EQ(d.model.temperature_end, 0.1);
   EXPECT_EQ(d.model.anneal_epochs, 5);
@@ -443,7 +503,8 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
   EXPECT_DOUBLE_EQ(d.model.kl_balance_weight_end, 0.1);
   EXPECT_EQ(d.model.expert_depth, 2);
   EXPECT_FALSE(d.model.freeze_shared);
-  EXPECT_DOUBLE_EQ(d.model.routing_alpha, 0.1);
+  EXPECT_DOUBLE_EQ(d.model.ema_alpha, 0.9);
+  EXPECT_DOUBLE_EQ(d.model.routing_alpha, 0.3);
   const RunConfig c = resolve_run_config(
       parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": 1.0,
           "alpha_slow": 0.5, "temperature_start": 2.0, "temperature_end": 0.5,
@@ -453,7 +514,7 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
       with_vit_variants());
   const RunConfig s = resolve_run_config(
       parse_jsonc(R"({"model": {"name": "switch_moe_vit", "expert_depth": 3, "depth": 4,
-          "freeze_shared": true, "routing_alpha": 0.25}})", "t"),
+          "freeze_shared": true, "ema_alpha": 0.5, "routing_alpha": 0.25}})", "t"),
       with_vit_variants());
   EXPECT_DOUBLE_EQ(c.model.alpha_fast, 1.0);
   EXPECT_DOUBLE_EQ(c.model.alpha_slow, 0.5);
@@ -467,18 +528,28 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
   EXPECT_DOUBLE_EQ(c.model.kl_balance_weight_end, 0.0);
   EXPECT_EQ(s.model.expert_depth, 3);
   EXPECT_TRUE(s.model.freeze_shared);
+  EXPECT_DOUBLE_EQ(s.model.ema_alpha, 0.5);
   EXPECT_DOUBLE_EQ(s.model.routing_alpha, 0.25);
-  // They round-trip through the resolved JSON.
+  // They round-trip through the resolved JSON; routing_alpha null (the concatenated cosine)
+  // too.
   const nlohmann::json j = to_json(s);
   EXPECT_EQ(j["model"]["expert_depth"], 3);
+  EXPECT_EQ(j["model"]["ema_alpha"], 0.5);
   EXPECT_EQ(j["model"]["routing_alpha"], 0.25);
+  const RunConfig concat = resolve_run_config(
+      parse_jsonc(R"({"model": {"name": "switch_moe_vit", "routing_alpha": null}})", "t"),
+      with_vit_variants());
+  EXPECT_DOUBLE_EQ(concat.model.routing_alpha, -1.0);
+  EXPECT_TRUE(to_json(concat)["model"]["routing_alpha"].is_null());
+  EXPECT_DOUBLE_EQ(resolve_run_config(to_json(concat), with_vit_variants()).model.routing_alpha,
+                   -1.0);
   EXPECT_EQ(to_json(c)["model"]["temperature_start"], 2.0);
 }
 
 TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
   RunConfig out;
   auto issues = check_run_config(
-      parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": 0.0,
+      parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": -0.1,
           "alpha_slow": 1.5, "temperature_start": 0.0, "temperature_end": -1,
           "anneal_epochs": 0, "repulsion_weight": -0.1, "alignment_weight": -1,
           "consistency_weight": -2, "kl_balance_weight_start": -1,
@@ -486,7 +557,7 @@ TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
       with_vit_variants(), "", out);
   const auto switch_issues = check_run_config(
       parse_jsonc(R"({"model": {"name": "switch_moe_vit", "expert_depth": 0,
-          "freeze_shared": 1, "routing_alpha": 0.0}})", "t"),
+          "freeze_shared": 1, "ema_alpha": 1.01, "routing_alpha": -0.5}})", "t"),
       with_vit_variants(), "", out);
   issues.insert(issues.end(), switch_issues.begin(), switch_issues.end());
   std::vector<std::string> paths;
@@ -496,15 +567,19 @@ TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
                        "model.temperature_end", "model.anneal_epochs", "model.repulsion_weight",
                        "model.alignment_weight", "model.consistency_weight",
                        "model.kl_balance_weight_start", "model.kl_balance_weight_end",
-                       "model.expert_depth", "model.freeze_shared", "model.routing_alpha"}));
-  ASSERT_EQ(issues.size(), 13u);
-  EXPECT_NE(issues[0].message.find("must be in (0.0, 1.0]"), std::string::npos)
+                       "model.expert_depth", "model.freeze_shared", "model.ema_alpha",
+                       "model.routing_alpha"}));
+  ASSERT_EQ(issues.size(), 14u);
+  EXPECT_NE(issues[0].message.find("must be in [0.0, 1.0]"), std::string::npos)
       << issues[0].message;
-  // Rates of exactly 1 and weights of exactly 0 are fine.
+  EXPECT_NE(issues[13].message.find("must be in [0, 1] (or null)"), std::string::npos)
+      << issues[13].message;
+  // Keep rates of exactly 0 and 1 and weights of exactly 0 are fine.
   EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel",
-      "alpha_fast": 1.0, "repulsion_weight": 0.0}})", "t"), with_vit_variants(), "", out).empty());
+      "alpha_fast": 1.0, "alpha_slow": 0.0, "repulsion_weight": 0.0}})", "t"),
+      with_vit_variants(), "", out).empty());
   EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "switch_moe_vit",
-      "routing_alpha": 1.0}})", "t"), with_vit_variants(), "", out).empty());
+      "ema_alpha": 0.0, "routing_alpha": 1.0}})", "t"), with_vit_variants(), "", out).empty());
 }
 
 TEST(Resolve, ExpertDepthNotBelowDepthIsAConfigErrorForSwitch) {

@@ -158,9 +158,9 @@ TEST(SwitchViTTest, AdamStepsLowerTheLossOnAFixedBatch) {
   EXPECT_FALSE(model->aux_loss().defined());
 }
 
-TEST(SwitchViTTest, PrototypesMoveOnlyInTrainingByRoutingAlphaTowardTheFeature) {
+TEST(SwitchViTTest, PrototypesMoveOnlyInTrainingByTheKeepRateTowardTheFeature) {
   config::ModelConfig c = small_config();
-  c.routing_alpha = 0.25;
+  c.ema_alpha = 0.75;  // keep rate: p <- 0.75 p + 0.25 f
   auto model = build(c, mnist_shape(), 7);
   const at::Tensor x = images(mnist_shape(), 1);
   const at::Tensor before = model->prototypes.clone();
@@ -180,14 +180,19 @@ TEST(SwitchViTTest, PrototypesMoveOnlyInTrainingByRoutingAlphaTowardTheFeature) 
     const at::Tensor std = ((patches - mean).pow(2).sum(0) / 16.0).sqrt();
     feature = at::cat({mean, std});  // [2D]
   }
-  // The winner: the largest cosine similarity.
-  const at::Tensor cos = at::matmul(before, feature) / (before.norm(2, {1}) * feature.norm());
-  const int64_t winner = cos.argmax().item<int64_t>();
+  // The winner: the largest 0.3 cos(mean, P_mean) + 0.7 cos(std, P_std) (routing_alpha 0.3).
+  const int64_t d = feature.size(0) / 2;
+  const auto cos = [](const at::Tensor& p, const at::Tensor& v) {
+    return at::matmul(p, v) / (p.norm(2, {1}) * v.norm());
+  };
+  const at::Tensor score = 0.3 * cos(before.slice(1, 0, d), feature.slice(0, 0, d)) +
+                           0.7 * cos(before.slice(1, d), feature.slice(0, d));
+  const int64_t winner = score.argmax().item<int64_t>();
   model->forward(x);
   for (int64_t e = 0; e < kExperts; ++e) {
     if (e == winner) {
-      EXPECT_TRUE(at::allclose(model->prototypes[e], before[e] + 0.25 * (feature - before[e]),
-                               1e-5, 1e-6));
+      EXPECT_TRUE(at::allclose(model->prototypes[e], 0.75 * before[e] + 0.25 * feature, 1e-5,
+                               1e-6));
     } else {
       EXPECT_TRUE(at::equal(model->prototypes[e], before[e])) << e;
     }
@@ -244,8 +249,14 @@ TEST(SwitchViTTest, FirstTrainingForwardSetsPrototypesFromTheBatchFarthestFirst)
   EXPECT_GT(std::count_if(counts.begin(), counts.end(), [](int64_t c) { return c > 0; }), 1);
 }
 
+// Both scores (the predecessor's weighted halves and the concatenated cosine, routing_alpha
+// null) pick a prototype that is the image's own feature, whatever its scale.
 TEST(SwitchViTTest, RoutingPicksTheNearestPrototype) {
-  auto model = build(small_config(), mnist_shape(), 8);
+  for (const double routing_alpha : {0.3, -1.0}) {
+  SCOPED_TRACE(routing_alpha);
+  config::ModelConfig c = small_config();
+  c.routing_alpha = routing_alpha;
+  auto model = build(c, mnist_shape(), 8);
   model->eval();
   at::NoGradGuard no_grad;
   const at::Tensor x = images(mnist_shape(), 3);
@@ -269,6 +280,34 @@ TEST(SwitchViTTest, RoutingPicksTheNearestPrototype) {
     EXPECT_TRUE(at::allclose(out[b], own[0], 1e-5, 1e-6)) << b;
   }
   EXPECT_EQ(model->expert_usage(false).at(0).counts, (std::vector<int64_t>{1, 1, 1}));
+  }
+}
+
+// routing_alpha weighs the two halves as the predecessor did: score_e = a cos(m, P_mean_e) +
+// (1 - a) cos(s, P_std_e). Prototype 0 agrees with the image's mean and opposes its std,
+// prototype 1 the other way round, prototype 2 opposes both.
+TEST(SwitchViTTest, RoutingAlphaWeighsTheMeanAndStdHalves) {
+  for (const auto& [alpha, winner] :
+       std::vector<std::pair<double, int64_t>>{{1.0, 0}, {0.0, 1}, {0.3, 1}, {0.8, 0}}) {
+    SCOPED_TRACE(alpha);
+    config::ModelConfig c = small_config();
+    c.routing_alpha = alpha;
+    auto model = build(c, mnist_shape(), 8);
+    model->eval();
+    at::NoGradGuard no_grad;
+    const at::Tensor feature =
+        SwitchViTImpl::routing_feature(model->shared_tokens(images(mnist_shape(), 1)));
+    const int64_t d = feature.size(1) / 2;
+    const at::Tensor m = feature[0].slice(0, 0, d);
+    const at::Tensor s = feature[0].slice(0, d);
+    model->prototypes.copy_(
+        at::stack({at::cat({m, -s}), at::cat({-m, s}), at::cat({-m, -s})}));
+    const moe::Routing r = model->route(feature);
+    EXPECT_EQ(r.expert_idx[0][0].item<int64_t>(), winner);
+    EXPECT_NEAR(r.logits[0][0].item<double>(), alpha - (1 - alpha), 1e-5);
+    EXPECT_NEAR(r.logits[0][1].item<double>(), (1 - alpha) - alpha, 1e-5);
+    EXPECT_NEAR(r.logits[0][2].item<double>(), -1.0, 1e-5);
+  }
 }
 
 TEST(SwitchViTTest, ForcedExpertRoutesEveryImageToIt) {
@@ -298,7 +337,9 @@ TEST(SwitchViTTest, BadOptionsThrow) {
   EXPECT_THROW(
       SwitchViT(SwitchViTOptions(ViTBackboneOptions(mnist_shape()).depth(2)).expert_depth(2)),
       c10::Error);
-  EXPECT_THROW(SwitchViT(SwitchViTOptions(ViTBackboneOptions(mnist_shape())).routing_alpha(0.0)),
+  EXPECT_THROW(SwitchViT(SwitchViTOptions(ViTBackboneOptions(mnist_shape())).routing_alpha(1.5)),
+               c10::Error);
+  EXPECT_THROW(SwitchViT(SwitchViTOptions(ViTBackboneOptions(mnist_shape())).ema_alpha(-0.5)),
                c10::Error);
   // make_model checks the family's rules (config/model_families.cpp) like validation does.
   config::ModelConfig c = small_config();

@@ -220,7 +220,9 @@ TEST(ViTImageLevelTest, BadOptionsThrow) {
   config::ModelConfig c = small_config();
   c.moe_layer_indices = {2};
   EXPECT_THROW(build(c, mnist_shape()), c10::Error);
-  EXPECT_THROW(moe::CentroidRouter(moe::CentroidRouterOptions(2, 3).alpha_fast(0.0)), c10::Error);
+  EXPECT_THROW(moe::CentroidRouter(moe::CentroidRouterOptions(2, 3).alpha_fast(-0.1)), c10::Error);
+  EXPECT_THROW(moe::CentroidRouter(moe::CentroidRouterOptions(2, 3).alpha_slow(1.1)), c10::Error);
+  EXPECT_NO_THROW(moe::CentroidRouter(moe::CentroidRouterOptions(2, 3).alpha_fast(0.0)));
   EXPECT_THROW(moe::CentroidRouter(moe::CentroidRouterOptions(2, 3).temperature(0.0)), c10::Error);
 }
 

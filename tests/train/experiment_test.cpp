@@ -183,7 +183,7 @@ TEST_F(ExperimentTest, TheLogNamesEveryPluginThatChangesTrainingWithItsSettings)
   const RunResult result = run_experiment(tiny_config(
       R"({"strategy": ["ewc", "derpp"], "ewc": {"lambda": 7}, "der": {"beta": 0.25},
           "replay": {"enabled": true, "capacity": 40, "ratio": 0.5},
-          "router_freeze_after_epochs": 1})"));
+          "router_freeze_per_domain_after_epochs": 1})"));
   std::ifstream in(result.log_file);
   const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const char* line :

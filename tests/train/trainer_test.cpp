@@ -60,7 +60,7 @@ struct Snapshots : TrainerPlugin {
 };
 
 TEST(Trainer, FrozenRoutersDoNotChangeWhileTheRestLearns) {
-  Rig s(R"({"epochs_per_domain": 3, "router_freeze_after_epochs": 1})");
+  Rig s(R"({"epochs_per_domain": 3, "router_freeze_per_domain_after_epochs": 1})");
   auto trainer = s.trainer();
   Snapshots snaps(*trainer->model());
   trainer->add_plugin(&snaps);
@@ -77,6 +77,39 @@ TEST(Trainer, FrozenRoutersDoNotChangeWhileTheRestLearns) {
   for (std::size_t k = 0; k < s.record.epochs.size(); ++k) {
     EXPECT_EQ(s.record.epochs[k].routers_frozen, k % 3 != 0) << k;
   }
+}
+
+// The predecessor's router_freeze_after_epochs: global epochs, pretraining counted first, and
+// permanent. With 1 pretraining epoch (global epoch 0) and N = 2 the routers train in global
+// epochs 0..2 (pretraining and domain 0) and never again.
+TEST(Trainer, RouterFreezeAfterEpochsCountsGlobalEpochsAndIsPermanent) {
+  for (const char* key : {"router_freeze_after_epochs", "router_freeze_after_batches"}) {
+    SCOPED_TRACE(key);
+    Rig s(std::string(R"({"pretrain": {"enabled": true, "num_samples": 32, "epochs": 1}, ")") +
+          key + R"(": 2})");
+    EXPECT_EQ(s.config.router_freeze_after_epochs, 2);
+    auto trainer = s.trainer();
+    Snapshots snaps(*trainer->model());
+    trainer->add_plugin(&snaps);
+    trainer->run();
+    std::vector<bool> flags;
+    for (const auto& e : s.record.epochs) flags.push_back(e.routers_frozen);
+    EXPECT_EQ(flags, (std::vector<bool>{false, false, true, true, true, true}));
+    // The routers learn in domain 0 and stay where its last epoch left them.
+    EXPECT_FALSE(all_equal(snaps.routers[0], snaps.routers[1]));
+    for (std::size_t k = 2; k < 6; ++k) EXPECT_TRUE(all_equal(snaps.routers[1], snaps.routers[k]));
+    EXPECT_FALSE(all_equal(snaps.others[4], snaps.others[5]));
+  }
+  // Without pretraining, N = 0: only the first epoch trains the routers; null: never frozen.
+  Rig zero(R"({"router_freeze_after_epochs": 0})");
+  zero.trainer()->run();
+  for (std::size_t k = 0; k < zero.record.epochs.size(); ++k) {
+    EXPECT_EQ(zero.record.epochs[k].routers_frozen, k > 0) << k;
+  }
+  Rig never(R"({"router_freeze_after_epochs": null})");
+  EXPECT_EQ(never.config.router_freeze_after_epochs, -1);
+  never.trainer()->run();
+  for (const auto& e : never.record.epochs) EXPECT_FALSE(e.routers_frozen);
 }
 
 TEST(Trainer, LrMultipliersAreParameterGroupsAndZeroFreezesTheRouter) {

@@ -91,9 +91,11 @@ struct ModelConfig {
   /// convolution over the patch grid) or "attention" (self-attention over the tokens).
   std::vector<std::string> hetero_experts{"mlp", "conv", "attention"};
   // vit_moe_imagelevel and switch_moe_vit
-  /// vit_moe_imagelevel: EMA rates of the fast and slow expert centroids, in (0, 1].
-  double alpha_fast = 0.1;
-  double alpha_slow = 0.01;
+  /// vit_moe_imagelevel: KEEP rates of the fast and slow expert centroids' EMA, in [0, 1] (as
+  /// the predecessor): c <- alpha c + (1 - alpha) m. 1 never moves a centroid; 0 makes it the
+  /// batch mean. The predecessor's defaults.
+  double alpha_fast = 0.8;
+  double alpha_slow = 0.99;
   /// vit_moe_imagelevel: routing softmax temperature, annealed linearly within each domain
   /// from start (epoch 0) to end (epoch anneal_epochs and later); > 0.
   double temperature_start = 1.0;
@@ -111,8 +113,13 @@ struct ModelConfig {
   int64_t expert_depth = 2;
   /// switch_moe_vit: no gradient for patch embedding, CLS, positions and the shared blocks.
   bool freeze_shared = false;
-  /// switch_moe_vit: EMA rate of the routing prototypes, in (0, 1].
-  double routing_alpha = 0.1;
+  /// switch_moe_vit: KEEP rate of the routing prototypes' EMA, in [0, 1] (as the predecessor):
+  /// p <- ema_alpha p + (1 - ema_alpha) f.
+  double ema_alpha = 0.9;
+  /// switch_moe_vit, as the predecessor: the routing score is routing_alpha * cos(token mean,
+  /// mean prototype) + (1 - routing_alpha) * cos(token std, std prototype), in [0, 1]. -1 (config
+  /// null): moedil's cosine of the concatenated [mean, std] to the whole prototype.
+  double routing_alpha = 0.3;
 };
 
 /// Expert merging (`expert_merging`): every every_steps training steps of a domain, each MoE
@@ -127,6 +134,8 @@ struct ExpertMergingConfig {
 struct OptimizerConfig {
   std::string name = "adam";
   double lr = 1e-3;
+  /// Left out of the config: LibTorch's (and PyTorch's, so the predecessor's) default for the
+  /// optimizer, 0.01 for adamw and 0 for sgd and adam. run.json records the value used.
   double weight_decay = 0.0;
   double momentum = 0.9;  ///< sgd only
   bool nesterov = false;  ///< sgd only
@@ -274,9 +283,14 @@ struct RunConfig {
   int64_t router_balance_anneal_epochs = 0;
   double router_balance_max = 0.1;
   double router_balance_min = 0.01;
-  /// Routers are frozen after this many epochs of each domain (unfrozen when the next domain
-  /// starts); 0 = never.
-  int64_t router_freeze_after_epochs = 0;
+  /// The predecessor's router freezing: the routers train in global epochs 0..N (pretraining
+  /// epochs counted first, never reset per domain) and are frozen from global epoch N + 1 on,
+  /// for the rest of the run. -1 (config: null or left out) = never. Config alias
+  /// router_freeze_after_batches (the predecessor's other name, also in epochs).
+  int64_t router_freeze_after_epochs = -1;
+  /// moedil's per-domain freezing: the routers are frozen from epoch N of every domain on and
+  /// each domain starts with them trainable again; 0 = never.
+  int64_t router_freeze_per_domain_after_epochs = 0;
   /// Learning-rate multipliers of the router and of the MoE experts' parameters (own parameter
   /// groups); router_lr_multiplier 0 freezes the routers.
   double router_lr_multiplier = 1.0;

@@ -39,7 +39,7 @@ struct EpochRecord {
   double eval_seconds = 0.0;
   double samples_per_s = 0.0;
   double balance_weight = 0.0;   ///< weight of the balance loss this epoch (0 when off)
-  bool routers_frozen = false;   ///< router_freeze_after_epochs reached in this domain
+  bool routers_frozen = false;   ///< the routers got no gradient in this epoch
   int64_t replayed = 0;          ///< replayed samples mixed into this epoch's batches
   std::vector<EvalRecord> eval;  ///< one per domain, in domain order
   UsageByLayer expert_usage;     ///< rows routed per expert during training in this epoch

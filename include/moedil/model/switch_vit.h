@@ -3,12 +3,15 @@
 // Shared: patch embedding, CLS token, positions and depth - expert_depth blocks (optionally
 // frozen: no gradient). Expert e: its own expert_depth blocks, final LayerNorm and head,
 // separately initialised. Each image goes to ONE expert (top-1, gate 1: hard routing, no
-// learnable router) chosen by EMA prototypes (buffers [E, 2D]) of its routing feature
-// f = [mean, std] of its patch tokens (CLS excluded) after the shared blocks: the prototype with
-// the largest cosine similarity wins. The first training forward sets the prototypes from its
-// batch (init_prototypes); after that, in a training forward only the winners' prototypes move
-// toward the features of the images they won (no gradient): p <- (1 - alpha) p + alpha f
-// (f the mean feature when an expert wins several images). The routing core (moe::Mixture)
+// learnable router) chosen by EMA prototypes (buffers [E, 2D]: a mean half and a std half) of
+// its routing feature f = [m, s], the mean and the population std of its patch tokens (CLS
+// excluded) after the shared blocks. The expert with the largest score wins:
+//   score_e = routing_alpha * cos(m, P_mean_e) + (1 - routing_alpha) * cos(s, P_std_e)
+// (the predecessor's), or, with routing_alpha < 0, cos(f, P_e) over the whole 2D vector. The
+// first training forward sets the prototypes from its batch (init_prototypes); after that, in a
+// training forward only the winners' prototypes move toward the features of the images they
+// won (no gradient): p <- ema_alpha p + (1 - ema_alpha) f (ema_alpha the keep rate; f the mean
+// feature when an expert wins several images). The routing core (moe::Mixture)
 // dispatches the images and counts usage; there are no balance losses (nothing to balance).
 #include <utility>
 
@@ -62,13 +65,16 @@ struct SwitchViTOptions {
   TORCH_ARG(int64_t, num_experts) = 4;
   TORCH_ARG(int64_t, expert_depth) = 2;  ///< in [1, depth)
   TORCH_ARG(bool, freeze_shared) = false;
-  TORCH_ARG(double, routing_alpha) = 0.1;  ///< prototype EMA rate, in (0, 1]
+  TORCH_ARG(double, ema_alpha) = 0.9;  ///< keep rate of the prototypes' EMA, in [0, 1]
+  /// Weight of the mean half in the routing score, in [0, 1]; negative: the cosine of the
+  /// concatenated feature to the whole prototype.
+  TORCH_ARG(double, routing_alpha) = 0.3;
 };
 
 class SwitchViTImpl : public ClassifierImpl {
  public:
   /// Throws c10::Error for a patch size not dividing the image, expert_depth outside
-  /// [1, depth), num_experts < 1 or routing_alpha outside (0, 1].
+  /// [1, depth), num_experts < 1, ema_alpha outside [0, 1] or routing_alpha > 1.
   explicit SwitchViTImpl(const SwitchViTOptions& options);
   /// images [B, C, H, W] -> logits [B, num_classes]
   at::Tensor forward(const at::Tensor& images) override;

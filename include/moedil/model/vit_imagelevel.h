@@ -44,8 +44,8 @@ struct ViTImageLevelOptions {
   /// Blocks whose MLP is an image-level MoE layer.
   TORCH_ARG(std::vector<int64_t>, moe_layers) = std::vector<int64_t>{1, 3};
   TORCH_ARG(int64_t, num_experts) = 4;
-  TORCH_ARG(double, alpha_fast) = 0.1;
-  TORCH_ARG(double, alpha_slow) = 0.01;
+  TORCH_ARG(double, alpha_fast) = 0.8;  ///< keep rate of the fast centroids' EMA
+  TORCH_ARG(double, alpha_slow) = 0.99;  ///< keep rate of the slow centroids' EMA
   TORCH_ARG(double, temperature_start) = 1.0;
   TORCH_ARG(double, temperature_end) = 0.1;
   TORCH_ARG(int64_t, anneal_epochs) = 5;

@@ -12,7 +12,7 @@ at::Tensor unit_rows(const at::Tensor& x) {
 }
 
 void ema_update_toward_means(at::Tensor& centroids, const at::Tensor& rows,
-                             const at::Tensor& expert, double alpha) {
+                             const at::Tensor& expert, double keep) {
   at::NoGradGuard no_grad;
   const int64_t num_experts = centroids.size(0);
   const at::Tensor r = rows.detach().to(centroids.scalar_type());
@@ -23,7 +23,7 @@ void ema_update_toward_means(at::Tensor& centroids, const at::Tensor& rows,
                                 .to(centroids.scalar_type())
                                 .unsqueeze(1);  // [E, 1]
   const at::Tensor means = sums / counts.clamp_min(1.0);
-  const at::Tensor moved = centroids * (1.0 - alpha) + means * alpha;
+  const at::Tensor moved = centroids * keep + means * (1.0 - keep);
   centroids.copy_(at::where(counts > 0, moved, centroids));
 }
 
@@ -32,10 +32,12 @@ CentroidRouterImpl::CentroidRouterImpl(const CentroidRouterOptions& options_)
   TORCH_CHECK(options.dim() > 0, "CentroidRouter: dim ", options.dim(), " must be > 0");
   TORCH_CHECK(options.num_experts() > 0, "CentroidRouter: num_experts ", options.num_experts(),
               " must be > 0");
-  TORCH_CHECK(options.alpha_fast() > 0.0 && options.alpha_fast() <= 1.0,
-              "CentroidRouter: alpha_fast ", options.alpha_fast(), " must be in (0, 1]");
-  TORCH_CHECK(options.alpha_slow() > 0.0 && options.alpha_slow() <= 1.0,
-              "CentroidRouter: alpha_slow ", options.alpha_slow(), " must be in (0, 1]");
+  TORCH_CHECK(options.alpha_fast() >= 0.0 && options.alpha_fast() <= 1.0,
+              "CentroidRouter: alpha_fast (keep rate) ", options.alpha_fast(),
+              " must be in [0, 1]");
+  TORCH_CHECK(options.alpha_slow() >= 0.0 && options.alpha_slow() <= 1.0,
+              "CentroidRouter: alpha_slow (keep rate) ", options.alpha_slow(),
+              " must be in [0, 1]");
   set_temperature(options.temperature());
   proj = register_module("proj", torch::nn::Linear(options.dim(), options.dim()));
   // One draw, both sets start equal: fast and slow agree until training separates them.

@@ -36,10 +36,22 @@ void set_routers_frozen(model::ClassifierImpl& model, bool frozen) {
   }
 }
 
+RouterFreezingPlugin::RouterFreezingPlugin(const config::RunConfig& config)
+    : global_after_(config.router_freeze_after_epochs),
+      per_domain_after_(config.router_freeze_per_domain_after_epochs),
+      epochs_per_domain_(config.epochs_per_domain),
+      pretrain_epochs_(config.pretrain.enabled ? config.pretrain.epochs : 0) {}
+
+bool RouterFreezingPlugin::frozen(int64_t domain, int64_t epoch) const {
+  const int64_t global = pretrain_epochs_ + domain * epochs_per_domain_ + epoch;
+  return (global_after_ >= 0 && global > global_after_) ||
+         (per_domain_after_ > 0 && epoch >= per_domain_after_);
+}
+
 void RouterFreezingPlugin::on_epoch_start(TrainingState& state) {
-  const bool frozen = after_epochs_ > 0 && state.pos.epoch >= after_epochs_;
-  if (state.epoch) state.epoch->routers_frozen = frozen;
-  set_routers_frozen(state.model, frozen);
+  const bool is_frozen = frozen(state.pos.domain, state.pos.epoch);
+  if (state.epoch) state.epoch->routers_frozen = is_frozen;
+  set_routers_frozen(state.model, is_frozen);
 }
 
 void RouterFreezingPlugin::on_run_end(TrainingState& state) {
@@ -47,7 +59,13 @@ void RouterFreezingPlugin::on_run_end(TrainingState& state) {
 }
 
 std::string RouterFreezingPlugin::describe() const {
-  return fmt::format("routers frozen after the first {} epochs of every domain", after_epochs_);
+  if (global_after_ >= 0) {
+    return fmt::format("routers train in global epochs 0..{} ({} of them pretraining) and are "
+                       "frozen from then on, for the rest of the run",
+                       global_after_, pretrain_epochs_);
+  }
+  return fmt::format("routers frozen after the first {} epochs of every domain",
+                     per_domain_after_);
 }
 
 }  // namespace moedil::train

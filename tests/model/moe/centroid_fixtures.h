@@ -55,9 +55,13 @@ inline const std::vector<std::vector<double>> kFast{{1, 0}, {0, 1}, {-0.6, -0.8}
 inline const std::vector<std::vector<double>> kSlow{{0.6, 0.8}, {0.8, -0.6}, {-1, 0}};
 inline const std::vector<int> kExpected{0, 0, 1};
 
-inline CentroidRouter hand_router(double temperature) {
-  CentroidRouter router(
-      CentroidRouterOptions(2, 3).alpha_fast(0.1).alpha_slow(0.01).temperature(temperature));
+/// Keep rates 0.9 (fast) and 0.99 (slow) unless given.
+inline CentroidRouter hand_router(double temperature, double keep_fast = 0.9,
+                                  double keep_slow = 0.99) {
+  CentroidRouter router(CentroidRouterOptions(2, 3)
+                            .alpha_fast(keep_fast)
+                            .alpha_slow(keep_slow)
+                            .temperature(temperature));
   at::NoGradGuard no_grad;
   router->proj->weight.copy_(at::eye(2));
   router->proj->bias.zero_();

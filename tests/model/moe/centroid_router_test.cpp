@@ -60,6 +60,24 @@ TEST(CentroidRouterTest, TrainingMovesCentroidsByTheEmaFormulaEvaluationNot) {
   EXPECT_FALSE(router->fast_centroids.requires_grad());
 }
 
+// alpha_fast / alpha_slow are keep rates (the predecessor's meaning, issue 17): at 1 a
+// centroid never moves, at 0 it becomes the batch mean of its images. Read the other way (as
+// step sizes) the two ends would swap.
+TEST(CentroidRouterTest, KeepRatesAtTheExtremes) {
+  auto router = hand_router(1.0, /*keep_fast=*/1.0, /*keep_slow=*/0.0);
+  router->train();
+  router->forward(tensor_of(kPooled));
+  EXPECT_TRUE(at::equal(router->fast_centroids, tensor_of(kFast)));
+  const std::vector<double> ea = unit(kPooled[0]), eb = unit(kPooled[1]), ec = unit(kPooled[2]);
+  const std::vector<std::vector<double>> means{{(ea[0] + eb[0]) / 2, (ea[1] + eb[1]) / 2}, ec};
+  for (int e = 0; e < 2; ++e) {
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_NEAR(router->slow_centroids[e][k].item<double>(), means[e][k], 1e-6);
+    }
+  }
+  EXPECT_TRUE(at::equal(router->slow_centroids[2], tensor_of(kSlow)[2]));  // no images
+}
+
 TEST(CentroidRouterTest, EachAuxiliaryLossMatchesAHandComputation) {
   const double t = 0.5;
   auto router = hand_router(t);

@@ -7,7 +7,7 @@
 //   probs = softmax(cos(e, fast) / T), expert = argmax, gate = that probability (top-1).
 // In a training forward only, after the routing decision and without gradient, every expert
 // that received images moves both centroids toward the mean of their (normalised) embeddings:
-//   c <- (1 - alpha) c + alpha m.
+//   c <- alpha c + (1 - alpha) m    (alpha: the keep rate, as in the predecessor).
 // An evaluation forward reads the centroids and changes nothing.
 // The training forward also keeps the four auxiliary losses of the family (unweighted):
 //   repulsion   mean over expert pairs (i < j) of cos(m_i, m_j), m_e the mean embedding of the
@@ -29,8 +29,8 @@ struct CentroidRouterOptions {
   CentroidRouterOptions(int64_t dim, int64_t num_experts) : dim_(dim), num_experts_(num_experts) {}
   TORCH_ARG(int64_t, dim);          ///< width of the pooled rows and of the embedding
   TORCH_ARG(int64_t, num_experts);
-  TORCH_ARG(double, alpha_fast) = 0.1;  ///< EMA rate of the fast centroids, in (0, 1]
-  TORCH_ARG(double, alpha_slow) = 0.01;  ///< EMA rate of the slow centroids, in (0, 1]
+  TORCH_ARG(double, alpha_fast) = 0.8;   ///< keep rate of the fast centroids, in [0, 1]
+  TORCH_ARG(double, alpha_slow) = 0.99;  ///< keep rate of the slow centroids, in [0, 1]
   TORCH_ARG(double, temperature) = 1.0;  ///< softmax temperature T > 0 (see set_temperature)
 };
 
@@ -44,7 +44,7 @@ struct CentroidLosses {
 
 class CentroidRouterImpl : public torch::nn::Module {
  public:
-  /// Throws c10::Error for non-positive sizes, rates outside (0, 1] or T <= 0. The centroids
+  /// Throws c10::Error for non-positive sizes, rates outside [0, 1] or T <= 0. The centroids
   /// are a random normal draw from the default generator, normalised per expert.
   explicit CentroidRouterImpl(const CentroidRouterOptions& options);
 
@@ -73,11 +73,12 @@ class CentroidRouterImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CentroidRouter);
 
-/// c <- (1 - alpha) c + alpha m_e for every expert e with at least one row, m_e the mean of
+/// c <- keep c + (1 - keep) m_e for every expert e with at least one row, m_e the mean of
 /// `rows` [R, D] assigned to e by expert [R] (int64); other experts' rows of c [E, D] stay.
-/// In place, without gradient. Shared by the centroid and prototype routers.
+/// `keep` in [0, 1] is the keep rate (the predecessor's alpha). In place, without gradient.
+/// Shared by the centroid and prototype routers.
 void ema_update_toward_means(at::Tensor& centroids, const at::Tensor& rows,
-                             const at::Tensor& expert, double alpha);
+                             const at::Tensor& expert, double keep);
 
 /// Rows of x [N, D] scaled to unit L2 norm (a zero row stays zero).
 at::Tensor unit_rows(const at::Tensor& x);

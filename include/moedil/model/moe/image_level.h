@@ -25,8 +25,8 @@ struct ImageLevelMoeOptions {
   TORCH_ARG(int64_t, hidden);       ///< hidden width of each expert MLP
   TORCH_ARG(int64_t, num_experts);
   TORCH_ARG(double, dropout) = 0.0;
-  TORCH_ARG(double, alpha_fast) = 0.1;
-  TORCH_ARG(double, alpha_slow) = 0.01;
+  TORCH_ARG(double, alpha_fast) = 0.8;  ///< keep rate of the fast centroids' EMA
+  TORCH_ARG(double, alpha_slow) = 0.99;  ///< keep rate of the slow centroids' EMA
   TORCH_ARG(double, repulsion_weight) = 0.1;
   TORCH_ARG(double, alignment_weight) = 0.1;
   TORCH_ARG(double, consistency_weight) = 0.1;

@@ -36,18 +36,28 @@ class BalanceAnnealingPlugin : public TrainerPlugin {
   void on_epoch_start(TrainingState& state) override;
 };
 
-/// From epoch router_freeze_after_epochs of every domain on, the routers' parameters get no
-/// gradient (no optimizer touches them); each domain starts with them trainable again.
+/// Frozen routers get no gradient (no optimizer touches them). Two ways to freeze them:
+///  - router_freeze_after_epochs = N >= 0 (the predecessor's): they train in global epochs
+///    0..N, counting the P pretraining epochs first (global epoch of domain d, epoch e:
+///    P + d * epochs_per_domain + e), and are frozen from global epoch N + 1 on, for good;
+///  - router_freeze_per_domain_after_epochs = K > 0: frozen from epoch K of every domain on,
+///    trainable again when the next domain starts.
 class RouterFreezingPlugin : public TrainerPlugin {
  public:
-  explicit RouterFreezingPlugin(int64_t after_epochs) : after_epochs_(after_epochs) {}
+  /// From the config (validation lets at most one of the two be set).
+  explicit RouterFreezingPlugin(const config::RunConfig& config);
   std::string name() const override { return "router_freezing"; }
   std::string describe() const override;
   void on_epoch_start(TrainingState& state) override;
   void on_run_end(TrainingState& state) override;
+  /// Whether the routers are frozen in epoch `epoch` of domain `domain`.
+  bool frozen(int64_t domain, int64_t epoch) const;
 
  private:
-  int64_t after_epochs_;  ///< 0: never frozen
+  int64_t global_after_;      ///< -1: no global freezing
+  int64_t per_domain_after_;  ///< 0: no per-domain freezing
+  int64_t epochs_per_domain_;
+  int64_t pretrain_epochs_;   ///< counted before the domains' epochs
 };
 
 /// Freezes (or unfreezes) every router parameter of `model` (the MoE layers' routers).
