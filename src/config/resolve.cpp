@@ -11,6 +11,7 @@
 #include "moedil/common/excerpt.h"
 #include "moedil/common/suggest.h"
 #include "moedil/config/model_families.h"
+#include "moedil/config/predecessor.h"
 
 namespace moedil::config {
 namespace {
@@ -321,7 +322,7 @@ class Reader {
   /// left out; both set is an error.
   void alias_count_or_null(const char* key, const char* primary, int64_t& out, int64_t max) {
     known_.emplace_back(key);
-    if (!has(key)) return;
+    if (!has(key) || refused(key)) return;
     if (has(primary)) {
       return issue(key, std::string("is another name of ") + primary + ": set one of them");
     }
@@ -441,7 +442,7 @@ class Writer {
     if (writes(key)) out_[key] = v >= 0.0 ? json(v) : json(nullptr);
   }
   void count_or_null(const char* key, int64_t v, int64_t) {
-    out_[key] = v >= 0 ? json(v) : json(nullptr);
+    if (writes(key)) out_[key] = v >= 0 ? json(v) : json(nullptr);
   }
   void alias_count_or_null(const char*, const char*, int64_t, int64_t) {}  // the primary is written
   void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
@@ -815,7 +816,10 @@ std::vector<ConfigIssue> check_run_config(const json& j, const NameCatalog& cata
     issues.push_back({"", 0, "the config must be a JSON object { ... }, got " + describe(j)});
     return issues;
   }
-  Reader reader(&j, "", issues);
+  // The predecessor's names, read with their meaning (config/predecessor.h).
+  json named = j;
+  issues = apply_predecessor_names(named);
+  Reader reader(&named, "", issues);
   visit(reader, out, catalog);
   reader.finish();
   check_consistency(out, issues);

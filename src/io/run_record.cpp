@@ -175,6 +175,29 @@ std::map<int64_t, int64_t> read_id_map(const Field& f) {
 
 }  // namespace
 
+json config_from_schema_1(json config) {
+  if (!config.is_object()) return config;
+  if (config.contains("router_freeze_after_epochs") &&
+      config["router_freeze_after_epochs"].is_number_integer()) {
+    const int64_t k = config["router_freeze_after_epochs"].get<int64_t>();
+    config["router_freeze_after_epochs"] = nullptr;
+    if (k > 0) config["router_freeze_per_domain_after_epochs"] = k;
+  }
+  if (config.contains("model") && config["model"].is_object()) {
+    json& model = config["model"];
+    for (const char* key : {"alpha_fast", "alpha_slow"}) {
+      if (model.contains(key) && model[key].is_number()) {
+        model[key] = 1.0 - model[key].get<double>();
+      }
+    }
+    if (model.contains("routing_alpha") && model["routing_alpha"].is_number()) {
+      model["ema_alpha"] = 1.0 - model["routing_alpha"].get<double>();
+      model["routing_alpha"] = nullptr;
+    }
+  }
+  return config;
+}
+
 RunRecord run_record_from_json(const json& j, const std::string& where) {
   const Field root{j, where + ":"};
   if (!j.is_object()) root.fail("is not a JSON object (not a moedil run.json)");
@@ -182,7 +205,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     throw DataError(where + ": no schema_version (not a moedil run.json)");
   }
   const auto version = root.at("schema_version").as<int64_t>();
-  if (version != kRunSchemaVersion) {
+  if (version != kRunSchemaVersion && version != 1) {
     throw DataError(where + ": schema_version " + std::to_string(version) +
                     " is not supported (this moedil reads version " +
                     std::to_string(kRunSchemaVersion) + ")");
@@ -192,7 +215,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   RunInfo& i = r.run;
   i.id = run.at("id").as<std::string>();
   i.config_name = run.at("config_name").as<std::string>();
-  i.config = run.at("config").value;
+  i.config = version == 1 ? config_from_schema_1(run.at("config").value) : run.at("config").value;
   i.seeds = run.at("seeds").value;
   i.device = run.at("device").as<std::string>();
   i.num_threads = run.at("num_threads").as<int64_t>();

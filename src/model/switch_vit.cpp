@@ -120,7 +120,9 @@ void SwitchViTImpl::init_prototypes(const at::Tensor& feature) {
     closest = at::maximum(closest, at::matmul(f, f[next]));
   }
   const at::Tensor rows = at::tensor(chosen, at::TensorOptions().dtype(at::kLong)).to(f.device());
-  prototypes.slice(0, 0, picks).copy_(f.index_select(0, rows));
+  // Stored as the features themselves, not their unit rows: the EMA then mixes like with like
+  // (routing reads cosines, so the scale does not change which expert wins).
+  prototypes.slice(0, 0, picks).copy_(feature.detach().index_select(0, rows));
   prototypes_ready.fill_(1);
 }
 

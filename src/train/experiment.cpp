@@ -275,7 +275,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     // Each plugin that changes what is trained says so, with its settings.
     for (const TrainerPlugin* plugin : trainer.plugins()) {
       if (const std::string text = plugin->describe(); !text.empty()) {
-        log->info("[plugin] {}: {}", plugin->name(), text);
+        log->info("[plugin] {}", text);
       }
     }
     log->info("[seeds] global {} dataset {} partition {} loader {} model {} training {} "

@@ -126,6 +126,37 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
   EXPECT_EQ(to_json(run_record_from_json(to_json(running), "mem")), to_json(running));
 }
 
+// A version-1 run.json (before some keys took the predecessor's meaning) reads with its config
+// converted to what it meant then, so resuming, evaluating or reporting it runs the same
+// experiment; a version-2 config reads as written.
+TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
+  nlohmann::json j = to_json(full_record());
+  ASSERT_EQ(j["schema_version"], 2);
+  const nlohmann::json config = nlohmann::json::parse(R"({
+      "router_freeze_after_epochs": 3, "optimizer": {"weight_decay": 0.01},
+      "model": {"name": "vit_moe_imagelevel", "alpha_fast": 0.25, "alpha_slow": 0.5,
+                "routing_alpha": 0.125}})");
+  j["run"]["config"] = config;
+  EXPECT_EQ(run_record_from_json(j, "v2").run.config, config);
+  j["schema_version"] = 1;
+  const nlohmann::json read = run_record_from_json(j, "v1").run.config;
+  EXPECT_TRUE(read["router_freeze_after_epochs"].is_null());
+  EXPECT_EQ(read["router_freeze_per_domain_after_epochs"], 3);
+  EXPECT_EQ(read["model"]["alpha_fast"], 0.75);
+  EXPECT_EQ(read["model"]["alpha_slow"], 0.5);
+  EXPECT_EQ(read["model"]["ema_alpha"], 0.875);
+  EXPECT_TRUE(read["model"]["routing_alpha"].is_null());
+  EXPECT_EQ(read["optimizer"]["weight_decay"], 0.01);
+  // Version 1's 0 meant "never": no freezing at all now either.
+  const nlohmann::json never =
+      config_from_schema_1(nlohmann::json::parse(R"({"router_freeze_after_epochs": 0})"));
+  EXPECT_TRUE(never["router_freeze_after_epochs"].is_null());
+  EXPECT_FALSE(never.contains("router_freeze_per_domain_after_epochs"));
+  // Absent keys stay absent.
+  EXPECT_EQ(config_from_schema_1(nlohmann::json::parse(R"({"model": {"name": "vit"}})")),
+            nlohmann::json::parse(R"({"model": {"name": "vit"}})"));
+}
+
 TEST(RunRecord, ReadingRejectsUnknownSchemaAndMissingFieldsNamingThem) {
   nlohmann::json j = to_json(full_record());
   j["schema_version"] = 99;

@@ -210,9 +210,10 @@ TEST(SwitchViTTest, FirstTrainingForwardSetsPrototypesFromTheBatchFarthestFirst)
   EXPECT_EQ(model->prototypes_ready.item<int64_t>(), 0);
 
   at::Tensor f;
+  at::Tensor feature;
   {
     at::NoGradGuard no_grad;
-    const at::Tensor feature = SwitchViTImpl::routing_feature(model->shared_tokens(x));
+    feature = SwitchViTImpl::routing_feature(model->shared_tokens(x));
     f = feature / feature.norm(2, {1}, /*keepdim=*/true);  // [8, 2D] unit rows
   }
   // Farthest-first by hand: row 0, then the row whose largest similarity to the picked is least.
@@ -233,9 +234,11 @@ TEST(SwitchViTTest, FirstTrainingForwardSetsPrototypesFromTheBatchFarthestFirst)
   model->train();
   model->prototypes_ready.fill_(0);
   SwitchViTImpl& m = *model;
-  m.init_prototypes(f);
+  m.init_prototypes(feature);
+  // Chosen by cosine, stored as the features themselves (the scale the EMA moves them in).
   for (int64_t e = 0; e < kExperts; ++e) {
-    EXPECT_TRUE(at::allclose(m.prototypes[e], f[picked[static_cast<std::size_t>(e)]], 1e-5, 1e-6))
+    EXPECT_TRUE(at::allclose(m.prototypes[e], feature[picked[static_cast<std::size_t>(e)]], 1e-5,
+                             1e-6))
         << e;
   }
   EXPECT_EQ(m.prototypes_ready.item<int64_t>(), 1);

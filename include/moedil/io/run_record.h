@@ -13,7 +13,10 @@
 
 namespace moedil::io {
 
-inline constexpr int kRunSchemaVersion = 1;
+/// run.json's schema. Version 2 (2026-12-02): some config keys took the predecessor's meaning
+/// (README "Coming from the predecessor"); a version-1 file is read with its config converted
+/// to what it meant (config_from_schema_1), and is written back as version 2.
+inline constexpr int kRunSchemaVersion = 2;
 
 /// Per-layer expert counts, layer name -> count per expert.
 using UsageByLayer = std::map<std::string, std::vector<int64_t>>;
@@ -126,6 +129,16 @@ nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
 /// Throws DataError when the schema_version is missing or unknown, or when a field is missing
 /// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
+
+/// A resolved config as a version-1 run.json stored it, with the keys whose meaning changed in
+/// version 2 rewritten so the config runs the same experiment:
+///  - router_freeze_after_epochs K (then: per domain, 0 = never) -> K > 0 goes to
+///    router_freeze_per_domain_after_epochs, and router_freeze_after_epochs becomes null;
+///  - model.alpha_fast, model.alpha_slow (then: EMA steps) -> 1 - value (keep rates);
+///  - model.routing_alpha r (then: the switch prototypes' EMA step) -> model.ema_alpha 1 - r
+///    and model.routing_alpha null (the cosine of the whole feature, as then).
+/// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
+nlohmann::json config_from_schema_1(nlohmann::json config);
 
 /// Reads and parses a run.json file; DataError names the path when it is missing, not a
 /// regular file, not JSON (for example truncated) or not a run record. A record that still says

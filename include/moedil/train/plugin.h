@@ -111,8 +111,8 @@ class TrainerPlugin {
   virtual ~TrainerPlugin() = default;
   /// Unique among a run's plugins; the key of this plugin's state in the checkpoint.
   virtual std::string name() const = 0;
-  /// One line for the run log saying what this plugin does, with its settings ("lambda 100
-  /// gamma 1"); empty: the plugin is not logged (bookkeeping plugins).
+  /// One line for the run log saying what this plugin does, with its settings ("online EWC:
+  /// lambda 100 gamma 1"); empty: the plugin is not logged (bookkeeping plugins).
   virtual std::string describe() const { return {}; }
 
   virtual void on_run_start(TrainingState&) {}

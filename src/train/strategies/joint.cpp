@@ -17,8 +17,8 @@ JointPlugin::JointPlugin(const config::RunConfig& config)
 
 std::string JointPlugin::describe() const {
   return fmt::format("joint training: every epoch of domain d trains on domains 0..d together, "
-                     "shuffled, in batches of {}",
-                     batch_size_);
+                     "{}, in batches of {}",
+                     shuffle_ ? "shuffled" : "in domain order", batch_size_);
 }
 
 void JointPlugin::on_domain_start(TrainingState& state) {

@@ -1,7 +1,8 @@
 #pragma once
 // Image-level router by cosine similarity to per-expert EMA centroids (vit_moe_imagelevel).
-// Each image's pooled token vector goes through a learnable projection ("proj"; register this
-// module as "router" so the trainer's router lr multiplier and router freezing find it), is
+// Each image's pooled token vector goes through a learnable projection ("proj"; the MoE layer
+// registers this module as its router, so the router lr multiplier and router freezing reach
+// it), is
 // normalised to the embedding e, and is compared with two centroid sets (buffers, saved in
 // checkpoints, never optimised): fast and slow.
 //   probs = softmax(cos(e, fast) / T), expert = argmax, gate = that probability (top-1).
