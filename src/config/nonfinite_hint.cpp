@@ -63,15 +63,15 @@ std::vector<NonfiniteSuspect> nonfinite_suspects(const RunConfig& c) {
     add("loss.weight_upper_limit", c.loss.weight_upper_limit, "every class weight is capped at it");
   }
   if (balancing) {
-    if (c.router_balance_anneal_epochs > 0) {
-      if (c.router_balance_max > kLargeWeight) {
-        add("router_balance_max", c.router_balance_max, "balance loss weight");
-      }
-      if (c.router_balance_min > kLargeWeight) {
-        add("router_balance_min", c.router_balance_min, "balance loss weight");
-      }
-    } else if (c.router_balance_strength > kLargeWeight) {
-      add("router_balance_strength", c.router_balance_strength, "balance loss weight");
+    // The weight starts at router_balance_max, or at the strength when max is not given.
+    const bool max_given = c.router_balance_max >= 0.0;
+    const double start = max_given ? c.router_balance_max : c.router_balance_strength;
+    if (start > kLargeWeight) {
+      add(max_given ? "router_balance_max" : "router_balance_strength", start,
+          "balance loss weight");
+    }
+    if (c.router_balance_anneal_epochs > 0 && c.router_balance_min > kLargeWeight) {
+      add("router_balance_min", c.router_balance_min, "balance loss weight");
     }
   }
   if (routes(m)) {

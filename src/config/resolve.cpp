@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <sstream>
 
 #include "moedil/common/error.h"
 #include "moedil/common/excerpt.h"
@@ -296,17 +297,19 @@ class Reader {
     }
   }
 
-  /// A weight in [0, 1], or null (stored as -1).
-  void unit_or_null(const char* key, double& out) {
+  /// A number in [0, max], or null (stored as -1).
+  void weight_or_null(const char* key, double& out, double max) {
     known_.emplace_back(key);
     if (!has(key) || refused(key)) return;
     const json& value = object_->at(key);
     if (value.is_null()) {
       out = -1.0;
     } else if (!value.is_number()) {
-      issue(key, "expected a number in [0, 1] or null, got " + describe(value));
-    } else if (!(value.get<double>() >= 0.0 && value.get<double>() <= 1.0)) {
-      issue(key, value.dump() + " is out of range: must be in [0, 1] (or null)");
+      issue(key, "expected a number >= 0 or null, got " + describe(value));
+    } else if (!(value.get<double>() >= 0.0 && value.get<double>() <= max)) {
+      std::ostringstream bound;
+      bound << max;  // 1, 1e+06
+      issue(key, value.dump() + " is out of range: must be in [0, " + bound.str() + "] (or null)");
     } else {
       out = value.get<double>();
     }
@@ -438,7 +441,7 @@ class Writer {
   void positive_or_null(const char* key, double v) {
     if (writes(key)) out_[key] = v > 0.0 ? json(v) : json(nullptr);
   }
-  void unit_or_null(const char* key, double v) {
+  void weight_or_null(const char* key, double v, double) {
     if (writes(key)) out_[key] = v >= 0.0 ? json(v) : json(nullptr);
   }
   void count_or_null(const char* key, int64_t v, int64_t) {
@@ -561,7 +564,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("expert_depth", model.expert_depth, between(1, kMaxDepth));
     m.field("freeze_shared", model.freeze_shared);
     m.field("ema_alpha", model.ema_alpha, in_range(0.0, 1.0, true, true));
-    m.unit_or_null("routing_alpha", model.routing_alpha);
+    m.weight_or_null("routing_alpha", model.routing_alpha, 1.0);
   });
   v.object("optimizer", [&](auto& o) {
     o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));
@@ -627,8 +630,10 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
           in_range(0.0, 1e6, true, true));
   v.field("router_balance_anneal_epochs", c.router_balance_anneal_epochs,
           between(0, kMaxEpochs));
-  v.field("router_balance_max", c.router_balance_max, in_range(0.0, 1e6, true, true));
+  v.weight_or_null("router_balance_max", c.router_balance_max, 1e6);
   v.field("router_balance_min", c.router_balance_min, in_range(0.0, 1e6, true, true));
+  v.field("router_balance_schedule", c.router_balance_schedule,
+          one_of({"cosine", "linear_per_domain"}, "router_balance_schedule"));
   v.count_or_null("router_freeze_after_epochs", c.router_freeze_after_epochs, kMaxEpochs);
   v.alias_count_or_null("router_freeze_after_batches", "router_freeze_after_epochs",
                         c.router_freeze_after_epochs, kMaxEpochs);

@@ -183,6 +183,14 @@ json config_from_schema_1(json config) {
     config["router_freeze_after_epochs"] = nullptr;
     if (k > 0) config["router_freeze_per_domain_after_epochs"] = k;
   }
+  if (config.contains("router_balance_anneal_epochs") &&
+      config["router_balance_anneal_epochs"].is_number_integer()) {
+    if (config["router_balance_anneal_epochs"].get<int64_t>() > 0) {
+      config["router_balance_schedule"] = "linear_per_domain";
+    } else {
+      config["router_balance_max"] = nullptr;  // then: the strength, whatever max said
+    }
+  }
   if (config.contains("model") && config["model"].is_object()) {
     json& model = config["model"];
     for (const char* key : {"alpha_fast", "alpha_slow"}) {

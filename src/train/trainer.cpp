@@ -83,7 +83,7 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
       LrSchedule(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
                  static_cast<int64_t>(domains.size())),
       lr_multipliers_));
-  if (config.router_balancing) add_plugin(std::make_unique<BalanceAnnealingPlugin>());
+  if (config.router_balancing) add_plugin(std::make_unique<BalanceAnnealingPlugin>(config));
   if (config.router_freeze_after_epochs >= 0 || config.router_freeze_per_domain_after_epochs > 0) {
     add_plugin(std::make_unique<RouterFreezingPlugin>(config));
   }
@@ -287,7 +287,7 @@ void Trainer::pretrain() {
     set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
     model_->on_epoch_start(0, e);  // annealing models follow their schedule here too
     const EpochStats stats =
-        fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(config_, e),
+        fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(config_, e, e),
             "pretraining epoch " + std::to_string(e), nullptr);
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
     rec.train_acc = static_cast<double>(stats.correct) / static_cast<double>(stats.samples);
@@ -330,7 +330,7 @@ void Trainer::run_baselines() {
                 batches, step, mix_seed(baseline_seed, {3000, seed_of(d), seed_of(e)}));
             return TrainBatch{x, y, y.size(0), {}};
           },
-          balance_weight(config_, e),
+          balance_weight(config_, e, e),  // a baseline anneals over its own epochs
           "baseline of domain " + std::to_string(d) + " (" + data_.name(d) + "), epoch " +
               std::to_string(e),
           nullptr);

@@ -44,6 +44,14 @@ TEST(NonfiniteHint, WeightLimitsLossWeightsAndMultipliersAreNamed) {
   EXPECT_EQ(keys, (std::vector<std::string>{"model.moe_balance_losses.z_loss",
                                             "loss.weight_upper_limit", "router_balance_strength",
                                             "moe_expert_lr_multiplier"}));
+  // A given router_balance_max is the weight (the strength no longer counts), annealed or not.
+  c.router_balance_max = 1e5;
+  c.router_balance_strength = 0.01;
+  keys.clear();
+  for (const auto& s : nonfinite_suspects(c)) keys.push_back(s.key);
+  EXPECT_EQ(keys[2], "router_balance_max");
+  c.router_balance_max = -1.0;
+  c.router_balance_strength = 1e5;
   // Balance weights do not count with router_balancing off, nor on a dense model.
   c.router_balancing = false;
   EXPECT_EQ(nonfinite_suspects(c).size(), 2u);

@@ -168,6 +168,27 @@ TEST(Resolve, RouterFreezingKeysKeepThePredecessorsMeaning) {
   EXPECT_NE(issues[0].message.find("would freeze during pretraining"), std::string::npos);
 }
 
+TEST(Resolve, BalanceScheduleKeysKeepThePredecessorsMeaning) {
+  const auto read = [](const char* text) {
+    return resolve_run_config(nlohmann::json::parse(text), kNames);
+  };
+  const RunConfig d = read("{}");
+  EXPECT_EQ(d.router_balance_max, -1.0);  // null: the strength
+  EXPECT_EQ(d.router_balance_min, 0.0);
+  EXPECT_EQ(d.router_balance_schedule, "cosine");
+  EXPECT_TRUE(to_json(d)["router_balance_max"].is_null());
+  const RunConfig c = read(R"({"router_balance_max": 0.5, "router_balance_min": 0.1,
+      "router_balance_anneal_epochs": 3, "router_balance_schedule": "linear_per_domain"})");
+  EXPECT_EQ(c.router_balance_max, 0.5);
+  EXPECT_EQ(c.router_balance_schedule, "linear_per_domain");
+  EXPECT_EQ(read(to_json(c).dump().c_str()).router_balance_schedule, "linear_per_domain");
+  const auto issues = issues_of(R"({"router_balance_max": -2, "router_balance_schedule": "cosin"})");
+  ASSERT_EQ(issues.size(), 2u);
+  EXPECT_NE(issues[0].message.find("(or null)"), std::string::npos) << issues[0].message;
+  EXPECT_NE(issues[1].message.find("did you mean 'cosine'"), std::string::npos)
+      << issues[1].message;
+}
+
 TEST(Resolve, UnknownRegisteredNameSuggestsClosest) {
   const auto issues = issues_of(R"({"model": {"name": "vit_mo"}, "optimizer": {"name": "adamx"}})");
   ASSERT_EQ(issues.size(), 2u);

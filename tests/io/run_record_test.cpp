@@ -152,6 +152,15 @@ TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
       config_from_schema_1(nlohmann::json::parse(R"({"router_freeze_after_epochs": 0})"));
   EXPECT_TRUE(never["router_freeze_after_epochs"].is_null());
   EXPECT_FALSE(never.contains("router_freeze_per_domain_after_epochs"));
+  // Balance annealing was linear within each domain; without it, the strength counted.
+  const nlohmann::json anneal = config_from_schema_1(nlohmann::json::parse(
+      R"({"router_balance_anneal_epochs": 2, "router_balance_max": 0.2})"));
+  EXPECT_EQ(anneal["router_balance_schedule"], "linear_per_domain");
+  EXPECT_EQ(anneal["router_balance_max"], 0.2);
+  const nlohmann::json fixed = config_from_schema_1(nlohmann::json::parse(
+      R"({"router_balance_anneal_epochs": 0, "router_balance_max": 0.1})"));
+  EXPECT_TRUE(fixed["router_balance_max"].is_null());
+  EXPECT_FALSE(fixed.contains("router_balance_schedule"));
   // Absent keys stay absent.
   EXPECT_EQ(config_from_schema_1(nlohmann::json::parse(R"({"model": {"name": "vit"}})")),
             nlohmann::json::parse(R"({"model": {"name": "vit"}})"));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/utils.h>
 
+#include "moedil/common/error.h"
 #include "moedil/config/resolve.h"
 #include "moedil/data/registry.h"
 #include "moedil/model/registry.h"
@@ -46,6 +47,15 @@ struct Rig {
   std::unique_ptr<Trainer> trainer() {
     return std::make_unique<Trainer>(config, domains, factory, at::kCPU, dataset.num_classes,
                                      dataset.mean, dataset.stddev, record);
+  }
+  /// The ConfigError message building a Rig with `patch` gives ("" when it is valid).
+  static std::string config_error(const std::string& patch) {
+    try {
+      Rig rig(patch);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
   }
   config::RunConfig config;
   data::Dataset dataset;

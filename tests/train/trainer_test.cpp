@@ -112,6 +112,34 @@ TEST(Trainer, RouterFreezeAfterEpochsCountsGlobalEpochsAndIsPermanent) {
   for (const auto& e : never.record.epochs) EXPECT_FALSE(e.routers_frozen);
 }
 
+// The predecessor's balance weight: router_balance_max (else the strength) without annealing;
+// with router_balance_anneal_epochs A a cosine from max to min over global epochs, pretraining
+// first. By hand for A = 4, max 0.2, min 0: g = 0..5 -> 0.2, 0.1 (1 + cos(pi/4)), 0.1,
+// 0.1 (1 - cos(pi/4)), 0, 0.
+TEST(Trainer, BalanceWeightFollowsThePredecessorsCosineOverGlobalEpochs) {
+  const double c = std::cos(3.14159265358979323846 / 4);
+  const std::vector<double> by_global{0.2, 0.1 * (1 + c), 0.1, 0.1 * (1 - c), 0.0, 0.0, 0.0};
+  for (const bool pretrain : {false, true}) {
+    SCOPED_TRACE(pretrain);
+    Rig s(std::string(R"({"router_balance_anneal_epochs": 4, "router_balance_max": 0.2,
+                           "pretrain": {"enabled": )") +
+          (pretrain ? "true" : "false") + R"(, "num_samples": 32, "epochs": 1}})");
+    s.trainer()->run();
+    ASSERT_EQ(s.record.epochs.size(), 6u);
+    for (std::size_t k = 0; k < 6; ++k) {
+      EXPECT_NEAR(s.record.epochs[k].balance_weight, by_global[k + (pretrain ? 1 : 0)], 1e-12)
+          << k;
+    }
+  }
+  // Without annealing: router_balance_max when given, else router_balance_strength.
+  Rig given(R"({"router_balance_max": 0.3, "router_balance_strength": 0.01})");
+  given.trainer()->run();
+  for (const auto& e : given.record.epochs) EXPECT_EQ(e.balance_weight, 0.3);
+  Rig strength(R"({"router_balance_strength": 0.02})");
+  strength.trainer()->run();
+  for (const auto& e : strength.record.epochs) EXPECT_EQ(e.balance_weight, 0.02);
+}
+
 TEST(Trainer, LrMultipliersAreParameterGroupsAndZeroFreezesTheRouter) {
   Rig s(R"({"router_lr_multiplier": 0.0, "moe_expert_lr_multiplier": 0.5})");
   auto trainer = s.trainer();
@@ -131,7 +159,7 @@ TEST(Trainer, EveryEpochRecordsTheScheduledLrAndBalanceWeight) {
   Rig s(R"({"epochs_per_domain": 4,
               "scheduler": {"name": "cosine", "warmup_epochs": 1, "min_lr": 0.001},
               "router_balance_anneal_epochs": 2, "router_balance_max": 0.2,
-              "router_balance_min": 0.05})");
+              "router_balance_min": 0.05, "router_balance_schedule": "linear_per_domain"})");
   auto trainer = s.trainer();
   trainer->run();
   const LrSchedule schedule(s.config.scheduler, 0.01, 4, 3);

@@ -277,12 +277,16 @@ struct RunConfig {
   /// Add the switch-style balance loss of every MoE layer, weighted by router_balance_strength.
   bool router_balancing = true;
   double router_balance_strength = 0.01;
-  /// When > 0, the balance weight is annealed linearly within each domain from
-  /// router_balance_max (its first epoch) to router_balance_min (from epoch
-  /// router_balance_anneal_epochs on), replacing router_balance_strength.
+  /// The balance weight, as the predecessor: router_balance_max (when < 0, i.e. config null or
+  /// left out: router_balance_strength) with router_balance_anneal_epochs A = 0; with A > 0 it
+  /// anneals from that max to router_balance_min by router_balance_schedule.
   int64_t router_balance_anneal_epochs = 0;
-  double router_balance_max = 0.1;
-  double router_balance_min = 0.01;
+  double router_balance_max = -1.0;
+  double router_balance_min = 0.0;
+  /// "cosine" (the predecessor's): min + (max - min) (1 + cos(pi min(g / A, 1))) / 2 over the
+  /// global epoch g (pretraining epochs first, never reset per domain). "linear_per_domain"
+  /// (moedil's): linear from max at each domain's first epoch to min at its epoch A and later.
+  std::string router_balance_schedule = "cosine";
   /// The predecessor's router freezing: the routers train in global epochs 0..N (pretraining
   /// epochs counted first, never reset per domain) and are frozen from global epoch N + 1 on,
   /// for the rest of the run. -1 (config: null or left out) = never. Config alias

@@ -136,7 +136,10 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where
 ///    router_freeze_per_domain_after_epochs, and router_freeze_after_epochs becomes null;
 ///  - model.alpha_fast, model.alpha_slow (then: EMA steps) -> 1 - value (keep rates);
 ///  - model.routing_alpha r (then: the switch prototypes' EMA step) -> model.ema_alpha 1 - r
-///    and model.routing_alpha null (the cosine of the whole feature, as then).
+///    and model.routing_alpha null (the cosine of the whole feature, as then);
+///  - router_balance_anneal_epochs > 0 (then: linear within each domain) ->
+///    router_balance_schedule "linear_per_domain"; = 0 (then: router_balance_strength) ->
+///    router_balance_max null.
 /// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
 nlohmann::json config_from_schema_1(nlohmann::json config);
 

@@ -13,15 +13,23 @@ void LrSchedulePlugin::on_epoch_start(TrainingState& state) {
   set_lr(state.optimizer, lr, multipliers_);
 }
 
-double balance_weight(const config::RunConfig& config, int64_t epoch) {
+double balance_weight(const config::RunConfig& config, int64_t global_epoch,
+                      int64_t domain_epoch) {
   if (!config.router_balancing) return 0.0;
+  const double max =
+      config.router_balance_max >= 0.0 ? config.router_balance_max : config.router_balance_strength;
   const int64_t anneal = config.router_balance_anneal_epochs;
-  if (anneal <= 0) return config.router_balance_strength;
-  return LinearAnneal{config.router_balance_max, config.router_balance_min, anneal}.at(epoch);
+  if (anneal <= 0) return max;
+  if (config.router_balance_schedule == "linear_per_domain") {
+    return LinearAnneal{max, config.router_balance_min, anneal}.at(domain_epoch);
+  }
+  return CosineAnneal{max, config.router_balance_min, anneal}.at(global_epoch);
 }
 
 void BalanceAnnealingPlugin::on_epoch_start(TrainingState& state) {
-  state.balance_weight = balance_weight(state.config, state.pos.epoch);
+  const Position& p = state.pos;
+  const int64_t global = pretrain_epochs_ + p.domain * p.num_epochs + p.epoch;
+  state.balance_weight = balance_weight(state.config, global, p.epoch);
   if (state.epoch) state.epoch->balance_weight = state.balance_weight;
 }
 

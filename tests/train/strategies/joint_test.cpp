@@ -104,22 +104,15 @@ TEST(Joint, WithoutShuffleTheDomainsComeInOrder) {
   EXPECT_EQ(head, fingerprints(x, y));
 }
 
-std::string config_error(const std::string& patch) {
-  try {
-    Rig rig(patch);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(Joint, RunsAloneWithoutReplayOrAnotherStrategy) {
-  EXPECT_NE(config_error(R"({"strategy": ["joint", "ewc"]})").find("lists joint with ewc"),
-            std::string::npos);
-  EXPECT_NE(config_error(R"({"strategy": "joint", "replay": {"enabled": true}})")
+  EXPECT_NE(
+      Rig::config_error(R"({"strategy": ["joint", "ewc"]})").find("lists joint with ewc"),
+      std::string::npos);
+  EXPECT_NE(Rig::config_error(R"({"strategy": "joint", "replay": {"enabled": true}})")
                 .find("disable replay for joint"),
             std::string::npos);
-  EXPECT_EQ(config_error(R"({"strategy": "joint", "expert_merging": {"enabled": false}})"), "");
+  EXPECT_EQ(
+      Rig::config_error(R"({"strategy": "joint", "expert_merging": {"enabled": false}})"), "");
 }
 
 TEST(Joint, DescribesItselfForTheRunLog) {

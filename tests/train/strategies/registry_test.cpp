@@ -26,28 +26,19 @@ TEST(StrategyRegistry, ListsTheSixStrategiesWithTheirPapers) {
   }
 }
 
-std::string config_error(const std::string& patch) {
-  try {
-    Rig rig(patch);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(StrategyRegistry, ConfigsNameStrategiesAndTheirMemory) {
-  EXPECT_NE(config_error(R"({"strategy": "ewcc"})").find("did you mean 'ewc'"),
+  EXPECT_NE(Rig::config_error(R"({"strategy": "ewcc"})").find("did you mean 'ewc'"),
             std::string::npos);
-  EXPECT_NE(config_error(R"({"strategy": ["lwf", "lwf"]})").find("'lwf' is listed twice"),
+  EXPECT_NE(Rig::config_error(R"({"strategy": ["lwf", "lwf"]})").find("'lwf' is listed twice"),
             std::string::npos);
-  EXPECT_NE(config_error(R"({"strategy": ["der", "derpp"]})").find("lists both der and derpp"),
+  EXPECT_NE(Rig::config_error(R"({"strategy": ["der", "derpp"]})").find("lists both der and derpp"),
             std::string::npos);
-  EXPECT_NE(config_error(R"({"strategy": "agem", "replay": {"capacity": 0}})")
+  EXPECT_NE(Rig::config_error(R"({"strategy": "agem", "replay": {"capacity": 0}})")
                 .find("agem keeps its memory with replay.capacity"),
             std::string::npos);
-  EXPECT_NE(config_error(R"({"strategy": 3})").find("expected a name or a list of names"),
+  EXPECT_NE(Rig::config_error(R"({"strategy": 3})").find("expected a name or a list of names"),
             std::string::npos);
-  EXPECT_EQ(config_error(R"({"strategy": ["ewc", "lwf", "derpp", "agem"]})"), "");
+  EXPECT_EQ(Rig::config_error(R"({"strategy": ["ewc", "lwf", "derpp", "agem"]})"), "");
   Rig rig(R"({"strategy": ["ewc", "lwf"]})");
   EXPECT_EQ(rig.config.strategy.names, (std::vector<std::string>{"ewc", "lwf"}));
   EXPECT_TRUE(Rig().config.strategy.names.empty());

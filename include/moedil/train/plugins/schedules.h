@@ -24,16 +24,24 @@ class LrSchedulePlugin : public TrainerPlugin {
   std::vector<double> multipliers_;
 };
 
-/// Weight of the model's auxiliary balance loss in epoch `epoch` of a domain: 0 without
-/// router_balancing; router_balance_strength without annealing; else the linear anneal
-/// router_balance_max -> router_balance_min over router_balance_anneal_epochs.
-double balance_weight(const config::RunConfig& config, int64_t epoch);
+/// Weight of the model's auxiliary balance loss: 0 without router_balancing; else the max
+/// (router_balance_max, or router_balance_strength when it is not given) annealed to
+/// router_balance_min over router_balance_anneal_epochs (none when 0) by
+/// router_balance_schedule: "cosine" reads `global_epoch` (pretraining epochs first),
+/// "linear_per_domain" reads `domain_epoch` (the epoch within the domain).
+double balance_weight(const config::RunConfig& config, int64_t global_epoch,
+                      int64_t domain_epoch);
 
 /// Sets state.balance_weight (and the epoch's record of it) from balance_weight().
 class BalanceAnnealingPlugin : public TrainerPlugin {
  public:
+  explicit BalanceAnnealingPlugin(const config::RunConfig& config)
+      : pretrain_epochs_(config.pretrain.enabled ? config.pretrain.epochs : 0) {}
   std::string name() const override { return "balance_annealing"; }
   void on_epoch_start(TrainingState& state) override;
+
+ private:
+  int64_t pretrain_epochs_;  ///< counted before the domains' epochs
 };
 
 /// Frozen routers get no gradient (no optimizer touches them). Two ways to freeze them:
