@@ -15,6 +15,13 @@ std::string lower(std::string s) {
   return s;
 }
 
+/// The predecessor's resnetNN-cifar names (resnetNN with the CIFAR stem).
+bool has_cifar_suffix(const std::string& lowered) {
+  const std::string suffix = "-cifar";
+  return lowered.size() > suffix.size() &&
+         lowered.compare(lowered.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
 std::string model_alias(const std::string& name) {
@@ -26,10 +33,7 @@ std::string model_alias(const std::string& name) {
   };
   const std::string key = lower(name);
   if (const auto it = aliases.find(key); it != aliases.end()) return it->second;
-  const std::string cifar = "-cifar";
-  if (key.size() > cifar.size() && key.compare(key.size() - cifar.size(), cifar.size(), cifar) == 0) {
-    return key.substr(0, key.size() - cifar.size());
-  }
+  if (has_cifar_suffix(key)) return key.substr(0, key.size() - std::string("-cifar").size());
   return key != name ? key : "";
 }
 
@@ -51,9 +55,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j) {
     if (model.contains("name") && model["name"].is_string()) {
       const std::string given = model["name"].get<std::string>();
       if (const std::string name = model_alias(given); !name.empty()) {
-        const std::string key = lower(given);
-        if (key.size() > 6 && key.compare(key.size() - 6, 6, "-cifar") == 0 &&
-            !model.contains("resnet_stem")) {
+        if (has_cifar_suffix(lower(given)) && !model.contains("resnet_stem")) {
           model["resnet_stem"] = "cifar";
         }
         model["name"] = name;

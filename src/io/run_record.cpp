@@ -215,7 +215,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   const auto version = root.at("schema_version").as<int64_t>();
   if (version != kRunSchemaVersion && version != 1) {
     throw DataError(where + ": schema_version " + std::to_string(version) +
-                    " is not supported (this moedil reads version " +
+                    " is not supported (this moedil reads versions 1 to " +
                     std::to_string(kRunSchemaVersion) + ")");
   }
   RunRecord r;

@@ -83,9 +83,9 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
       LrSchedule(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
                  static_cast<int64_t>(domains.size())),
       lr_multipliers_));
-  if (config.router_balancing) add_plugin(std::make_unique<BalanceAnnealingPlugin>(config));
+  if (config.router_balancing) add_plugin(std::make_unique<BalanceAnnealingPlugin>());
   if (config.router_freeze_after_epochs >= 0 || config.router_freeze_per_domain_after_epochs > 0) {
-    add_plugin(std::make_unique<RouterFreezingPlugin>(config));
+    add_plugin(std::make_unique<RouterFreezingPlugin>(config_));
   }
   if (config.replay.enabled) add_plugin(std::make_unique<ReplayMixingPlugin>(config));
   if (config.expert_merging.enabled) {

@@ -13,6 +13,14 @@ void LrSchedulePlugin::on_epoch_start(TrainingState& state) {
   set_lr(state.optimizer, lr, multipliers_);
 }
 
+int64_t pretrain_epochs(const config::RunConfig& config) {
+  return config.pretrain.enabled ? config.pretrain.epochs : 0;
+}
+
+int64_t global_epoch(const config::RunConfig& config, int64_t domain, int64_t epoch) {
+  return pretrain_epochs(config) + domain * config.epochs_per_domain + epoch;
+}
+
 double balance_weight(const config::RunConfig& config, int64_t global_epoch,
                       int64_t domain_epoch) {
   if (!config.router_balancing) return 0.0;
@@ -28,8 +36,8 @@ double balance_weight(const config::RunConfig& config, int64_t global_epoch,
 
 void BalanceAnnealingPlugin::on_epoch_start(TrainingState& state) {
   const Position& p = state.pos;
-  const int64_t global = pretrain_epochs_ + p.domain * p.num_epochs + p.epoch;
-  state.balance_weight = balance_weight(state.config, global, p.epoch);
+  state.balance_weight =
+      balance_weight(state.config, global_epoch(state.config, p.domain, p.epoch), p.epoch);
   if (state.epoch) state.epoch->balance_weight = state.balance_weight;
 }
 
@@ -45,15 +53,13 @@ void set_routers_frozen(model::ClassifierImpl& model, bool frozen) {
 }
 
 RouterFreezingPlugin::RouterFreezingPlugin(const config::RunConfig& config)
-    : global_after_(config.router_freeze_after_epochs),
-      per_domain_after_(config.router_freeze_per_domain_after_epochs),
-      epochs_per_domain_(config.epochs_per_domain),
-      pretrain_epochs_(config.pretrain.enabled ? config.pretrain.epochs : 0) {}
+    : config_(config) {}
 
 bool RouterFreezingPlugin::frozen(int64_t domain, int64_t epoch) const {
-  const int64_t global = pretrain_epochs_ + domain * epochs_per_domain_ + epoch;
-  return (global_after_ >= 0 && global > global_after_) ||
-         (per_domain_after_ > 0 && epoch >= per_domain_after_);
+  const int64_t global_after = config_.router_freeze_after_epochs;
+  const int64_t per_domain_after = config_.router_freeze_per_domain_after_epochs;
+  return (global_after >= 0 && global_epoch(config_, domain, epoch) > global_after) ||
+         (per_domain_after > 0 && epoch >= per_domain_after);
 }
 
 void RouterFreezingPlugin::on_epoch_start(TrainingState& state) {
@@ -67,13 +73,13 @@ void RouterFreezingPlugin::on_run_end(TrainingState& state) {
 }
 
 std::string RouterFreezingPlugin::describe() const {
-  if (global_after_ >= 0) {
+  if (config_.router_freeze_after_epochs >= 0) {
     return fmt::format("routers train in global epochs 0..{} ({} of them pretraining) and are "
                        "frozen from then on, for the rest of the run",
-                       global_after_, pretrain_epochs_);
+                       config_.router_freeze_after_epochs, pretrain_epochs(config_));
   }
   return fmt::format("routers frozen after the first {} epochs of every domain",
-                     per_domain_after_);
+                     config_.router_freeze_per_domain_after_epochs);
 }
 
 }  // namespace moedil::train

@@ -24,6 +24,14 @@ class LrSchedulePlugin : public TrainerPlugin {
   std::vector<double> multipliers_;
 };
 
+/// Pretraining epochs of the run (0 without pretraining): counted before the domains' epochs.
+int64_t pretrain_epochs(const config::RunConfig& config);
+
+/// The global epoch of epoch `epoch` of domain `domain` (all from 0): pretraining epochs first,
+/// then every domain's, never reset: pretrain_epochs + domain * epochs_per_domain + epoch. The
+/// predecessor's schedules (router freezing, the cosine balance anneal) count in it.
+int64_t global_epoch(const config::RunConfig& config, int64_t domain, int64_t epoch);
+
 /// Weight of the model's auxiliary balance loss: 0 without router_balancing; else the max
 /// (router_balance_max, or router_balance_strength when it is not given) annealed to
 /// router_balance_min over router_balance_anneal_epochs (none when 0) by
@@ -35,13 +43,8 @@ double balance_weight(const config::RunConfig& config, int64_t global_epoch,
 /// Sets state.balance_weight (and the epoch's record of it) from balance_weight().
 class BalanceAnnealingPlugin : public TrainerPlugin {
  public:
-  explicit BalanceAnnealingPlugin(const config::RunConfig& config)
-      : pretrain_epochs_(config.pretrain.enabled ? config.pretrain.epochs : 0) {}
   std::string name() const override { return "balance_annealing"; }
   void on_epoch_start(TrainingState& state) override;
-
- private:
-  int64_t pretrain_epochs_;  ///< counted before the domains' epochs
 };
 
 /// Frozen routers get no gradient (no optimizer touches them). Two ways to freeze them:
@@ -62,10 +65,7 @@ class RouterFreezingPlugin : public TrainerPlugin {
   bool frozen(int64_t domain, int64_t epoch) const;
 
  private:
-  int64_t global_after_;      ///< -1: no global freezing
-  int64_t per_domain_after_;  ///< 0: no per-domain freezing
-  int64_t epochs_per_domain_;
-  int64_t pretrain_epochs_;   ///< counted before the domains' epochs
+  const config::RunConfig& config_;  ///< outlives the plugin (the trainer's)
 };
 
 /// Freezes (or unfreezes) every router parameter of `model` (the MoE layers' routers).
