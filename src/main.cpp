@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("config", validate.config_path, "JSONC config")->required();
   validate_cmd->add_option("--set", validate.overrides, "Override a config key (as for run)")
       ->allow_extra_args(false);
+  validate_cmd->add_flag("--explain", validate.explain,
+                         "Print a note for each key whose predecessor (continous-MoE) meaning a "
+                         "user porting a config should know: what moedil reads, and its own "
+                         "variant");
   validate_cmd->add_flag("--print", validate.print,
                          "Print the resolved config (every key, defaults filled in)");
 
@@ -64,6 +68,11 @@ int main(int argc, char** argv) {
                         "JSONC metaconfig: configs, seeds lists, overrides, results_dir")
       ->required();
   batch_cmd->add_option("--jobs,-j", batch.jobs, "Runs at once (each gets cores/jobs threads)");
+  batch_cmd->add_option("--configs-dir", batch.configs_dir,
+                        "Where a config path of the metaconfig is looked for when it is not found "
+                        "from the current directory (a path without extension also tries .jsonc "
+                        "and .json)")
+      ->capture_default_str();
   batch_cmd->add_option("--devices", batch.devices,
                         "cpu, or GPU numbers 0,1,... given to the jobs round robin");
   batch_cmd->add_flag("--dry-run", batch.dry_run,

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <fstream>
-#include <random>
 #include <sstream>
 
+#include "moedil/common/ascii.h"
 #include "moedil/common/error.h"
 #include "moedil/common/excerpt.h"
+#include "moedil/common/random.h"
 #include "moedil/common/suggest.h"
 #include "moedil/config/jsonc.h"
 
@@ -17,8 +18,13 @@ using nlohmann::json;
 namespace {
 
 const std::vector<std::string>& top_level_keys() {
-  static const std::vector<std::string> keys{"configs", "seeds", "overrides", "results_dir",
-                                             "log_dir"};
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k{"configs", "seeds", "unlisted_seeds", "overrides",
+                               "results_dir", "log_dir"};
+    // The predecessor's seed lists at the top level ("dataset": [...]).
+    for (const auto& kind : seed_kinds()) k.push_back(kind);
+    return k;
+  }();
   return keys;
 }
 
@@ -130,52 +136,79 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
     }
   }
 
+  // Seed lists: under "seeds" (moedil) or at the top level (the predecessor), not both for a kind.
+  std::vector<std::pair<std::string, const json*>> lists;
   if (j.contains("seeds")) {
-    const json& seeds = j["seeds"];
-    if (!seeds.is_object()) {
+    if (!j["seeds"].is_object()) {
       problems.push_back("seeds: expected an object {kind: [seed per group]}");
     } else {
-      std::optional<std::size_t> length;
-      std::string first_kind;
-      for (const auto& [kind, values] : seeds.items()) {
+      for (const auto& [kind, values] : j["seeds"].items()) {
         const auto& kinds = seed_kinds();
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
           problems.push_back("seeds." + unknown_name_message("seed kind", kind, kinds));
           continue;
         }
-        if (!values.is_array() || values.empty()) {
-          problems.push_back("seeds." + kind + ": expected a non-empty list, one seed per group");
-          continue;
-        }
-        std::vector<SeedValue> parsed;
-        for (std::size_t i = 0; i < values.size(); ++i) {
-          const json& v = values[i];
-          if (v.is_number_integer() && v.get<int64_t>() > 0) {
-            parsed.emplace_back(v.get<int64_t>());
-          } else if ((v.is_number_integer() && v.get<int64_t>() == 0) ||
-                     (v.is_string() && v.get<std::string>() == "random")) {
-            parsed.emplace_back(std::nullopt);
-          } else {
-            problems.push_back("seeds." + kind + "[" + std::to_string(i) +
-                               "]: expected a positive integer, 0 or \"random\", got " + v.dump());
-          }
-        }
-        if (!length) {
-          length = values.size();
-          first_kind = kind;
-        } else if (*length != values.size()) {
-          problems.push_back("seeds." + kind + ": has " + std::to_string(values.size()) +
-                             " seeds but seeds." + first_kind + " has " +
-                             std::to_string(*length) + "; every list needs one seed per group");
-        }
-        meta.seeds.emplace_back(kind, std::move(parsed));
+        lists.emplace_back(kind, &values);
       }
-      // Keep seed_kinds() order whatever the file's order.
-      std::stable_sort(meta.seeds.begin(), meta.seeds.end(), [](const auto& a, const auto& b) {
-        const auto& k = seed_kinds();
-        return std::find(k.begin(), k.end(), a.first) < std::find(k.begin(), k.end(), b.first);
-      });
-      if (length) meta.num_groups = *length;
+    }
+  }
+  for (const auto& kind : seed_kinds()) {
+    if (!j.contains(kind)) continue;
+    if (j.contains("seeds") && j["seeds"].is_object() && j["seeds"].contains(kind)) {
+      problems.push_back(kind + ": seeds." + kind + " is listed too; list the kind once");
+      continue;
+    }
+    lists.emplace_back(kind, &j[kind]);
+  }
+  std::optional<std::size_t> length;
+  std::string first_kind;
+  for (const auto& [kind, list] : lists) {
+    const json& values = *list;
+    const std::string where = j.contains(kind) && &j[kind] == list ? kind : "seeds." + kind;
+    if (!values.is_array() || values.empty()) {
+      problems.push_back(where + ": expected a non-empty list, one seed per group");
+      continue;
+    }
+    std::vector<SeedValue> parsed;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const json& v = values[i];
+      if (v.is_number_integer() && v.get<int64_t>() > 0) {
+        parsed.emplace_back(v.get<int64_t>());
+      } else if ((v.is_number_integer() && v.get<int64_t>() == 0) || v.is_null() ||
+                 (v.is_string() && ascii_lower(v.get<std::string>()) == "random")) {
+        parsed.emplace_back(std::nullopt);
+      } else {
+        problems.push_back(where + "[" + std::to_string(i) +
+                           "]: expected a positive integer, or 0, \"random\" or null (unseeded), "
+                           "got " + v.dump());
+      }
+    }
+    if (!length) {
+      length = values.size();
+      first_kind = where;
+    } else if (*length != values.size()) {
+      problems.push_back(where + ": has " + std::to_string(values.size()) + " seeds but " +
+                         first_kind + " has " + std::to_string(*length) +
+                         "; every list needs one seed per group");
+    }
+    meta.seeds.emplace_back(kind, std::move(parsed));
+  }
+  // Keep seed_kinds() order whatever the file's order.
+  std::stable_sort(meta.seeds.begin(), meta.seeds.end(), [](const auto& a, const auto& b) {
+    const auto& k = seed_kinds();
+    return std::find(k.begin(), k.end(), a.first) < std::find(k.begin(), k.end(), b.first);
+  });
+  if (length) meta.num_groups = *length;
+  if (j.contains("seeds") && j["seeds"].is_object() && j["seeds"].empty()) {
+    problems.push_back("seeds: empty; list at least one kind, or leave seeds out");
+  }
+  if (j.contains("unlisted_seeds")) {
+    const json& u = j["unlisted_seeds"];
+    if (u == "unseeded" || u == "config") {
+      meta.unlisted_seeds = u.get<std::string>();
+    } else {
+      problems.push_back("unlisted_seeds: expected \"unseeded\" (the predecessor's meaning) or "
+                         "\"config\" (the config's own seeds), got " + u.dump());
     }
   }
 
@@ -192,7 +225,25 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
   return meta;
 }
 
-Metaconfig load_metaconfig(const fs::path& path, const ConfigCheck& check) {
+std::vector<std::string> config_candidates(const std::string& written,
+                                           const fs::path& configs_dir) {
+  std::vector<std::string> out;
+  const auto with_extensions = [&](const fs::path& p) {
+    out.push_back(p.string());
+    if (!p.has_extension()) {
+      out.push_back(p.string() + ".jsonc");
+      out.push_back(p.string() + ".json");
+    }
+  };
+  with_extensions(written);
+  if (!configs_dir.empty() && fs::path(written).is_relative()) {
+    with_extensions(configs_dir / written);
+  }
+  return out;
+}
+
+Metaconfig load_metaconfig(const fs::path& path, const ConfigCheck& check,
+                           const fs::path& configs_dir) {
   if (invalid_utf8_offset(path.string()) != std::string::npos) {
     throw ConfigError("metaconfig file name '" + excerpt(path.string(), 400) +
                       "' is not valid UTF-8: rename the file (its name is stored as text)");
@@ -205,12 +256,23 @@ Metaconfig load_metaconfig(const fs::path& path, const ConfigCheck& check) {
   std::vector<std::string> problems;
   Metaconfig meta = parse_metaconfig(j, path.string(), problems);
   for (ConfigEntry& entry : meta.configs) {
+    const std::vector<std::string> tried = config_candidates(entry.path, configs_dir);
     std::error_code ec;
-    if (!fs::is_regular_file(entry.path, ec)) {
-      problems.push_back("configs: config file '" + entry.path + "' does not exist");
-    } else if (check) {
-      check(entry, problems);
+    const auto found = std::find_if(tried.begin(), tried.end(), [&](const std::string& p) {
+      return fs::is_regular_file(p, ec);
+    });
+    if (found == tried.end()) {
+      std::string message = "configs: config file '" + entry.path + "' does not exist";
+      if (tried.size() > 1) {
+        message += " (tried";
+        for (std::size_t i = 0; i < tried.size(); ++i) message += (i ? ", " : " ") + tried[i];
+        message += ")";
+      }
+      problems.push_back(message);
+      continue;
     }
+    entry.path = *found;
+    if (check) check(entry, problems);
   }
   if (!problems.empty()) {
     std::string message = path.string() + ": " + std::to_string(problems.size()) +
@@ -240,6 +302,19 @@ std::vector<PlannedRun> expand(const Metaconfig& meta) {
       const json identity{{"config", fs::path(entry.path).lexically_normal().generic_string()},
                           {"seeds", seeds_json},
                           {"overrides", run.overrides}};
+      if (!meta.seeds.empty() && meta.unlisted_seeds == "unseeded") {
+        // After the identity: run keys name the seeds as written.
+        for (const auto& kind : seed_kinds()) {
+          const bool listed = std::any_of(meta.seeds.begin(), meta.seeds.end(),
+                                          [&](const auto& s) { return s.first == kind; });
+          if (listed) continue;
+          if (kind == "global") {
+            run.seeds.insert(run.seeds.begin(), {kind, std::nullopt});
+          } else {
+            run.follow_global.push_back(kind);
+          }
+        }
+      }
       const std::string stem = safe_name(run.config_stem);
       run.key = stem + "-g" + std::to_string(g) + "-" + hex8(fnv1a64(identity.dump()));
       const std::string results = meta.results_dir ? *meta.results_dir : entry.results_dir;
@@ -256,14 +331,11 @@ std::vector<std::string> seed_overrides(const PlannedRun& run,
   for (const auto& [kind, value] : run.seeds) {
     out.push_back("seeds." + kind + "=" + std::to_string(value ? *value : draw()));
   }
+  for (const auto& kind : run.follow_global) out.push_back("seeds." + kind + "=null");
   return out;
 }
 
-int64_t draw_seed() {
-  static std::random_device device;
-  std::uniform_int_distribution<int64_t> dist(1, (int64_t{1} << 31) - 1);
-  return dist(device);
-}
+int64_t draw_seed() { return entropy_seed(); }
 
 std::string safe_name(std::string_view s) {
   std::string out;

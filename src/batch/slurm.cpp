@@ -69,6 +69,7 @@ std::string sbatch_script(const SlurmOptions& o, const std::vector<std::string>&
                     shell_quote(o.metaconfig.string()) +
                     " --run-key=\"${keys[$SLURM_ARRAY_TASK_ID]}\"";
   if (!o.devices.empty()) cmd += " --devices " + shell_quote(o.devices);
+  if (o.configs_dir != "configs") cmd += " --configs-dir " + shell_quote(o.configs_dir);
   if (o.retry_failed) cmd += " --retry-failed";
   s += cmd + "\n";
   return s;

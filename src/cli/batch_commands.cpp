@@ -62,7 +62,7 @@ fs::path self_executable() {
 
 /// Loads the metaconfig and validates every listed config with its overrides: every problem of
 /// the whole batch is reported at once (ConfigError, exit 2) before anything starts.
-batch::Metaconfig load_and_validate(const std::string& path) {
+batch::Metaconfig load_and_validate(const std::string& path, const std::string& configs_dir) {
   const config::NameCatalog catalog = train::name_catalog();
   return batch::load_metaconfig(path, [&](batch::ConfigEntry& entry,
                                           std::vector<std::string>& problems) {
@@ -79,7 +79,7 @@ batch::Metaconfig load_and_validate(const std::string& path) {
                            return out;
                          }());
     }
-  });
+  }, configs_dir);
 }
 
 void log_lines(const std::string& text) {
@@ -146,6 +146,7 @@ int submit_slurm(const BatchOptions& options, const batch::Metaconfig& meta,
   so.log_dir = fs::absolute(meta.log_dir);
   so.job_name = "moedil-" + meta.name;
   so.devices = options.devices;
+  so.configs_dir = options.configs_dir;
   so.retry_failed = options.retry_failed;
   const std::string script = batch::sbatch_script(so, keys);
   const fs::path script_path = fs::path(meta.log_dir) / (meta.name + "-" + stamp + ".sbatch");
@@ -170,7 +171,7 @@ int submit_slurm(const BatchOptions& options, const batch::Metaconfig& meta,
 
 int run_batch(const BatchOptions& options) {
   if (options.jobs < 1) throw UsageError("--jobs must be at least 1");
-  const batch::Metaconfig meta = load_and_validate(options.metaconfig_path);
+  const batch::Metaconfig meta = load_and_validate(options.metaconfig_path, options.configs_dir);
   const std::vector<batch::PlannedRun> plan = batch::expand(meta);
 
   batch::RunnerOptions runner;

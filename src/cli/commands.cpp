@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include <fmt/format.h>
 #include <spdlog/logger.h>
 
 #include "moedil/common/error.h"
@@ -155,7 +156,16 @@ int run_validate(const ValidateOptions& options) {
   if (options.print) {
     std::cout << config::to_json(c).dump(2) << "\n";
   } else {
-    io::logger()->info("{}: valid", options.config_path);
+    io::logger()->info("{}: valid{}", options.config_path,
+                       c.notes.empty() || options.explain
+                           ? ""
+                           : fmt::format(" ({} notes on predecessor keys: --explain prints them)",
+                                         c.notes.size()));
+  }
+  if (options.explain) {
+    if (c.notes.empty()) std::cout << "no predecessor key here reads differently from what its "
+                                      "name suggests\n";
+    for (const std::string& note : c.notes) std::cout << "note: " << note << "\n";
   }
   return 0;
 }

@@ -45,4 +45,10 @@ std::vector<int64_t> random_permutation(int64_t n, uint64_t seed) {
   return order;
 }
 
+int64_t entropy_seed() {
+  static std::random_device device;
+  std::uniform_int_distribution<int64_t> dist(1, (int64_t{1} << 31) - 1);
+  return dist(device);
+}
+
 }  // namespace moedil

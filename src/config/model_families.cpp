@@ -87,6 +87,8 @@ const std::vector<ModelFamily>& model_families() {
   static const Keys kViTBackbone{"patch_size", "embed_dim", "depth",
                                  "num_heads",  "mlp_ratio", "dropout"};
   static const Keys kInitWeights{"init_weights"};
+  // The predecessor's, checked against the dataset once it is loaded.
+  static const Keys kDataChecked{"num_classes", "img_size"};
   // The routing core as the CNN MoE layers read it (one decision per image).
   static const Keys kRoutingCore{"moe_num_unshared_experts", "moe_num_shared_experts",
                                  "moe_top_k",                "moe_noise_std",
@@ -101,35 +103,39 @@ const std::vector<ModelFamily>& model_families() {
                             "moe_balance_losses"};
   static const Keys kResNet{"resnet_stem", "resnet_width"};
   static const std::vector<ModelFamily> families{
-      {"vit", kViTBackbone + kInitWeights, vit_checks},
-      {"vit_moe", kViTBackbone + kInitWeights + kViTMoe, vit_moe_checks},
+      {"vit", kViTBackbone + kInitWeights + kDataChecked, vit_checks},
+      {"vit_moe", kViTBackbone + kInitWeights + kViTMoe + kDataChecked, vit_moe_checks},
       // Routed per image (CLS token or token mean); one expert per hetero_experts entry.
       {"hetero_moe",
        kViTBackbone + kInitWeights +
            Keys{"moe_layer_indices", "moe_top_k", "moe_route_with_cls_token", "moe_noise_std",
                 "moe_capacity_factor", "moe_routing", "moe_expert_dropout", "moe_balance_losses",
-                "hetero_experts"},
+                "hetero_experts"} + kDataChecked,
        hetero_checks},
-      {"resnet18", kInitWeights + kResNet, {}},
-      {"resnet18_conv_moe", kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore,
+      {"resnet18", kInitWeights + kResNet + kDataChecked, {}},
+      {"resnet18_conv_moe",
+       kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore + kDataChecked,
        routed_cnn_checks},
-      {"resnet18_block_moe", kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore,
+      {"resnet18_block_moe",
+       kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore + kDataChecked,
        routed_cnn_checks},
       {"convnext_tiny",
-       kInitWeights + Keys{"convnext_depths", "convnext_dims", "convnext_stem_patch"}, {}},
+       kInitWeights + Keys{"convnext_depths", "convnext_dims", "convnext_stem_patch"} +
+           kDataChecked,
+       {}},
       // Top-1 token choice without capacity: of the routing core only the balance losses.
       {"vit_moe_imagelevel",
        kViTBackbone + kInitWeights +
            Keys{"moe_layer_indices", "moe_num_unshared_experts", "moe_balance_losses",
                 "alpha_fast", "alpha_slow", "temperature_start", "temperature_end",
                 "anneal_epochs", "repulsion_weight", "alignment_weight", "consistency_weight",
-                "kl_balance_weight_start", "kl_balance_weight_end"},
+                "kl_balance_weight_start", "kl_balance_weight_end"} + kDataChecked,
        vit_checks},
       // Hard routing by EMA prototypes: no routing-core option.
       {"switch_moe_vit",
        kViTBackbone + kInitWeights +
            Keys{"moe_num_unshared_experts", "expert_depth", "freeze_shared", "ema_alpha",
-                "routing_alpha"},
+                "routing_alpha"} + kDataChecked,
        switch_checks},
   };
   return families;

@@ -1,19 +1,13 @@
 #include "moedil/config/predecessor.h"
 
-#include <algorithm>
-#include <cctype>
 #include <map>
+
+#include "moedil/common/ascii.h"
 
 namespace moedil::config {
 namespace {
 
 using json = nlohmann::json;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 /// The predecessor's resnetNN-cifar names (resnetNN with the CIFAR stem).
 bool has_cifar_suffix(const std::string& lowered) {
@@ -31,7 +25,7 @@ std::string model_alias(const std::string& name) {
       {"switch_moe", "switch_moe_vit"},
       {"vit_switch", "switch_moe_vit"},
   };
-  const std::string key = lower(name);
+  const std::string key = ascii_lower(name);
   if (const auto it = aliases.find(key); it != aliases.end()) return it->second;
   if (has_cifar_suffix(key)) return key.substr(0, key.size() - std::string("-cifar").size());
   return key != name ? key : "";
@@ -43,29 +37,194 @@ std::string dataset_alias(const std::string& name) {
       {"officehome_10072016", "officehome"},
       {"office-home", "officehome"},
   };
-  const auto it = aliases.find(lower(name));
+  const auto it = aliases.find(ascii_lower(name));
   return it != aliases.end() ? it->second : "";
 }
 
-std::vector<ConfigIssue> apply_predecessor_names(json& j) {
+namespace {
+
+/// `key` of `object` when it is null: erased (the default then applies), true.
+bool erase_null(json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_null()) return false;
+  object.erase(key);
+  return true;
+}
+
+json* object_at(json& j, const char* key) {
+  return j.contains(key) && j[key].is_object() ? &j[key] : nullptr;
+}
+
+/// The families the predecessor's vit_moe factory built (it ignored model.pretrained).
+bool vit_family(const std::string& name) {
+  return name.rfind("vit", 0) == 0 || name == "hetero_moe" || name == "switch_moe_vit";
+}
+
+void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
+                      std::vector<std::string>& notes) {
+  for (const char* key : {"num_classes", "img_size", "pretrained_vit_tiny_path"}) {
+    erase_null(model, key);
+  }
+  const std::string name = model.value("name", json("vit_moe")).is_string()
+                               ? model.value("name", std::string("vit_moe"))
+                               : std::string();
+  if (model.contains("pretrained")) {
+    const json value = model["pretrained"];
+    if (value == false || value.is_null()) {
+      model.erase("pretrained");
+    } else if (value == true && vit_family(name)) {
+      model.erase("pretrained");
+      notes.push_back("model.pretrained: true: the predecessor's ViT models ignored it (a "
+                      "random start, as here)");
+    } else {
+      issues.push_back({"model.pretrained", 0,
+                        "true loaded torchvision's ImageNet weights in the predecessor, which "
+                        "moedil cannot download: save them to a file and give "
+                        "model.init_weights, or set false for a random start"});
+      model.erase("pretrained");
+    }
+  }
+  if (model.contains("pretrained_vit")) {
+    const json value = model["pretrained_vit"];
+    if (value.is_null() || value == false) {
+      model.erase("pretrained_vit");
+    } else if (value == true) {
+      model.erase("pretrained_vit");
+      notes.push_back("model.pretrained_vit: true loaded nothing in the predecessor (only "
+                      "\"small\" and \"tiny\" did): a random start, as there");
+    } else {
+      issues.push_back({"model.pretrained_vit", 0,
+                        "the predecessor loaded timm's " + value.dump() +
+                            " ViT weights here, which moedil cannot download: save them to a "
+                            "file and give model.init_weights, or set null for a random start"});
+      model.erase("pretrained_vit");
+    }
+  }
+  if (model.contains("pretrained_vit_tiny_path")) {
+    issues.push_back({"model.pretrained_vit_tiny_path", 0,
+                      "give the weights file as model.init_weights (moedil reads PyTorch state "
+                      "dicts), or set null for a random start"});
+    model.erase("pretrained_vit_tiny_path");
+  }
+  if (model.contains("num_experts")) {
+    if (model.contains("moe_num_unshared_experts")) {
+      issues.push_back({"model.num_experts", 0,
+                        "is the predecessor's name of model.moe_num_unshared_experts, which is "
+                        "set too: set one of them"});
+    } else {
+      model["moe_num_unshared_experts"] = model["num_experts"];
+    }
+    model.erase("num_experts");
+  }
+}
+
+}  // namespace
+
+std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::string>& notes) {
   std::vector<ConfigIssue> issues;
   if (!j.is_object()) return issues;
+  for (const char* key : {"mini_dataset", "router_lr_multiplier"}) erase_null(j, key);
+  if (json* scheduler = object_at(j, "scheduler")) erase_null(*scheduler, "T_max");
+  if (j.contains("router_balance_strength") && j["router_balance_strength"].is_null()) {
+    if (j.value("router_balancing", json(false)) == true) {
+      issues.push_back({"router_balance_strength", 0,
+                        "null with router_balancing true: the predecessor failed on it; give "
+                        "the balance loss weight"});
+    }
+    j["router_balance_strength"] = 0.0;
+  }
+  for (const char* key : {"warmup_epochs", "warmup_starting_LR"}) {
+    if (!j.contains(key)) continue;
+    j.erase(key);
+    notes.push_back(std::string(key) +
+                    ": read by no predecessor code, so ignored, as there (moedil's warm-up is "
+                    "scheduler.warmup_epochs)");
+  }
+  const auto set = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+  if (set("router_freeze_after_epochs") || set("router_freeze_after_batches")) {
+    notes.push_back("router_freeze_after_epochs: counts global epochs (pretraining first, never "
+                    "reset per domain) and freezes for good, as the predecessor; moedil's "
+                    "per-domain freezing is router_freeze_per_domain_after_epochs");
+  }
+  if (set("router_lr_multiplier_after_epochs") || set("router_lr_multiplier_after_batches")) {
+    notes.push_back("router_lr_multiplier_after_epochs: changes nothing here (the routers' LR is "
+                    "always the scheduled LR times router_lr_multiplier, which the "
+                    "predecessor's event re-applied)");
+  }
+  if (j.value("router_balancing", json(false)) == true && j.contains("router_balance_anneal_epochs") &&
+      j["router_balance_anneal_epochs"].is_number() &&
+      j["router_balance_anneal_epochs"].get<double>() > 0) {
+    notes.push_back("router_balance_anneal_epochs: the balance weight anneals along the cosine as "
+                    "configured; the predecessor never ran its anneal (every run used "
+                    "router_balance_max throughout): set router_balance_anneal_epochs 0 for that");
+  }
+  if (json* loss = object_at(j, "loss"); loss && loss->contains("weighted")) {
+    notes.push_back("loss.weighted: read by none of the predecessor's losses, nor here: "
+                    "weighted_cross_entropy weighs the classes, cross_entropy does not");
+  }
+  const json epochs_per_domain = j.value("epochs_per_domain", json(RunConfig{}.epochs_per_domain));
+  if (json* baseline = object_at(j, "baseline")) {
+    erase_null(*baseline, "accuracies");
+    if (baseline->contains("train")) {
+      if ((*baseline)["train"] == true) {
+        notes.push_back("baseline.train: baselines train epochs_per_domain epochs from the "
+                        "post-pretraining weights at the base LR; the predecessor's also "
+                        "followed the scheduler");
+      }
+      const json train = (*baseline)["train"];
+      if (baseline->contains("enabled") && (*baseline)["enabled"] != train) {
+        issues.push_back({"baseline.train", 0,
+                          "is " + train.dump() + " but baseline.enabled is " +
+                              (*baseline)["enabled"].dump() +
+                              ": the predecessor read only train; set them alike"});
+      }
+      (*baseline)["enabled"] = train;
+      baseline->erase("train");
+      if (!baseline->contains("epochs")) (*baseline)["epochs"] = epochs_per_domain;
+    }
+  }
+  if (json* pretrain = object_at(j, "pretrain")) {
+    if (!pretrain->contains("epochs")) (*pretrain)["epochs"] = epochs_per_domain;
+    if (pretrain->value("enabled", json(false)) == true) {
+      notes.push_back("pretrain: the samples are drawn class-balanced from the domains' training "
+                      "splits and stay in them; the predecessor drew uniformly from the whole "
+                      "dataset and (without replacement) removed them from the domains");
+    }
+  }
+  if (json* scheduler = object_at(j, "pretrain_scheduler")) {
+    if (scheduler->contains("name") && (*scheduler)["name"].is_null()) {
+      (*scheduler)["name"] = "none";
+    } else if (scheduler->contains("name") && (*scheduler)["name"].is_string()) {
+      (*scheduler)["name"] = ascii_lower((*scheduler)["name"].get<std::string>());
+    }
+  }
   if (j.contains("model") && j["model"].is_object()) {
     json& model = j["model"];
     if (model.contains("name") && model["name"].is_string()) {
       const std::string given = model["name"].get<std::string>();
       if (const std::string name = model_alias(given); !name.empty()) {
-        if (has_cifar_suffix(lower(given)) && !model.contains("resnet_stem")) {
+        if (has_cifar_suffix(ascii_lower(given)) && !model.contains("resnet_stem")) {
           model["resnet_stem"] = "cifar";
         }
         model["name"] = name;
       }
+    }
+    apply_model_keys(model, issues, notes);
+    if (model.contains("moe_layer_indices") && model["moe_layer_indices"].is_null()) {
+      notes.push_back("model.moe_layer_indices: null is block 1, as in the predecessor's last "
+                      "version (older versions built no MoE layer)");
     }
   }
   if (j.contains("dataset") && j["dataset"].is_string()) {
     if (const std::string name = dataset_alias(j["dataset"].get<std::string>()); !name.empty()) {
       j["dataset"] = name;
     }
+  }
+  if (j.contains("seed")) {
+    // The predecessor's fallback: seeds.global when that is left out, else ignored.
+    const json seed = j["seed"];
+    j.erase("seed");
+    if (!j.contains("seeds")) j["seeds"] = json::object();
+    if (j["seeds"].is_object() && !j["seeds"].contains("global")) j["seeds"]["global"] = seed;
   }
   if (j.contains("loss") && j["loss"].is_object() && j["loss"].contains("lr")) {
     json& loss = j["loss"];

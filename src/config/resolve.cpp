@@ -8,8 +8,10 @@
 #include <map>
 #include <sstream>
 
+#include "moedil/common/ascii.h"
 #include "moedil/common/error.h"
 #include "moedil/common/excerpt.h"
+#include "moedil/common/random.h"
 #include "moedil/common/suggest.h"
 #include "moedil/config/model_families.h"
 #include "moedil/config/predecessor.h"
@@ -40,7 +42,8 @@ constexpr int64_t kMaxPatch = 1024;               // patch_size, convnext_stem_p
 constexpr double kAdamWDefaultWeightDecay = 0.01;  // torch.optim.AdamW and torch::optim::AdamW
 constexpr int64_t kMaxExperts = 1024;             // experts of one MoE layer
 constexpr int64_t kMaxResnetWidth = 4096;         // resnet_width (the last stage has 8x)
-constexpr int64_t kMaxThreads = 1024;             // num_threads
+constexpr int64_t kMaxThreads = 1024;             // num_threads, num_workers
+constexpr int64_t kMaxClasses = 1'000'000;        // model.num_classes
 constexpr int64_t kMaxSteps = 1'000'000'000;      // expert_merging.every_steps
 constexpr int64_t kMaxRetries = 1'000'000;        // partition.retries
 // Routing temperatures below this divide cosine similarities into float overflow (NaN).
@@ -239,21 +242,28 @@ class Reader {
     out = std::move(names);
   }
 
-  /// Block indices: a list, "every_other" (1, 3, ...) or "all"; missing = "every_other".
+  /// Block indices: a list, "every_other" (1, 3, ...), "all", or the predecessor's
+  /// "back_half_every_other" (the odd blocks from depth / 2 on) and null (block 1); missing =
+  /// "every_other".
   void layer_indices(const char* key, std::vector<int64_t>& out, int64_t depth) {
     known_.emplace_back(key);
     if (has(key) && refused(key)) return;
     const json value = has(key) ? object_->at(key) : json("every_other");
     out.clear();
-    if (value == "every_other" || value == "all") {
-      for (int64_t i = value == "all" ? 0 : 1; i < depth; i += value == "all" ? 1 : 2) {
-        out.push_back(i);
+    if (value == "every_other" || value == "all" || value == "back_half_every_other") {
+      const int64_t first = value == "back_half_every_other" ? depth / 2 : 0;
+      for (int64_t i = first; i < depth; ++i) {
+        if (value == "all" || i % 2 == 1) out.push_back(i);
       }
       return;
     }
+    if (value.is_null()) {
+      if (depth > 1) out.push_back(1);
+      return;
+    }
     if (value.is_string()) {
-      issue(key, "expected a list of block indices, \"every_other\" or \"all\", got " +
-                     describe(value));
+      issue(key, "expected a list of block indices, \"every_other\", \"all\" or "
+                 "\"back_half_every_other\", got " + describe(value));
       return;
     }
     const std::string problem = convert(value, out);
@@ -330,6 +340,30 @@ class Reader {
       return issue(key, std::string("is another name of ") + primary + ": set one of them");
     }
     read_count_or_null(key, out, max);
+  }
+
+  /// A seed: an integer >= 0, or unseeded with the predecessor's meaning. "random" (any letter
+  /// case) draws a fresh seed (entropy_seed) and notes the key in `seeds.drawn`. null, and 0
+  /// unless `seeds.zero_is_a_seed`, did not reseed there (the stream went on from the global
+  /// seed): for a kind that is the global seed (`global` given), for global itself a draw.
+  void seed(const char* key, int64_t& out, SeedsConfig& seeds, const int64_t* global) {
+    known_.emplace_back(key);
+    if (!has(key)) return;
+    const json& value = object_->at(key);
+    const bool random = value.is_string() && ascii_lower(value.get<std::string>()) == "random";
+    const bool unset = value.is_null() || (value.is_number_integer() &&
+                                           value.get<int64_t>() == 0 && !seeds.zero_is_a_seed);
+    if (unset && global) {
+      out = *global;
+    } else if (random || unset) {
+      out = entropy_seed();
+      seeds.drawn.emplace_back(key);
+    } else if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+      out = value.get<int64_t>();
+    } else {
+      issue(key, "expected a seed (an integer >= 0), or 0, \"random\" or null for unseeded, got " +
+                     describe(value));
+    }
   }
 
   /// Domain names: a list of strings or integers (integers become their decimal text).
@@ -448,6 +482,7 @@ class Writer {
     if (writes(key)) out_[key] = v >= 0 ? json(v) : json(nullptr);
   }
   void alias_count_or_null(const char*, const char*, int64_t, int64_t) {}  // the primary is written
+  void seed(const char* key, int64_t v, const SeedsConfig&, const int64_t*) { out_[key] = v; }
   void class_weights(const char* key, const std::string& mode, const std::vector<double>& v) {
     out_[key] = mode == "auto" ? json("auto") : mode == "list" ? json(v) : json(nullptr);
   }
@@ -512,6 +547,8 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("mlp_ratio", model.mlp_ratio, in_range(0.0, 64.0, false, true));
     m.field("dropout", model.dropout, in_range(0.0, 1.0, true, false));
     m.field("init_weights", model.init_weights);
+    m.field("num_classes", model.num_classes, between(0, kMaxClasses));
+    m.field("img_size", model.img_size, between(0, kMaxImageSide));
     m.layer_indices("moe_layer_indices", model.moe_layer_indices, model.depth);
     m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, between(1, kMaxExperts));
     m.field("moe_num_shared_experts", model.moe_num_shared_experts, between(0, kMaxExperts));
@@ -585,6 +622,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     l.field("weight_upper_limit", loss.weight_upper_limit,
             in_range(kMinWeightLimit, 1e9, true, true));
     l.field("weight_cumulative", loss.weight_cumulative);
+    l.field("weighted", loss.weighted);
   });
   v.object("scheduler", [&](auto& s) {
     SchedulerConfig& sched = c.scheduler;
@@ -617,13 +655,29 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   });
   v.object("pretrain", [&](auto& p) {
     p.field("enabled", c.pretrain.enabled);
-    p.field("num_samples", c.pretrain.num_samples, between(1, kMaxSamples));
+    p.field("num_samples", c.pretrain.num_samples, between(0, kMaxSamples));
     p.field("with_replacement", c.pretrain.with_replacement);
     p.field("epochs", c.pretrain.epochs, between(0, kMaxEpochs));
+  });
+  v.object("pretrain_scheduler", [&](auto& p) {
+    p.field("name", c.pretrain.scheduler, one_of({"none", "linear"}, "pretrain_scheduler"));
+    // torch LinearLR's ranges.
+    p.field("start_factor", c.pretrain.start_factor, in_range(0.0, 1.0, false, true));
+    p.field("end_factor", c.pretrain.end_factor, in_range(0.0, 1.0, true, true));
+    p.field("total_iters", c.pretrain.total_iters, between(0, kMaxEpochs));
   });
   v.object("baseline", [&](auto& b) {
     b.field("enabled", c.baseline.enabled);
     b.field("epochs", c.baseline.epochs, between(0, kMaxEpochs));
+    b.field("accuracies", c.baseline.accuracies,
+            Check<std::vector<double>>([](const std::vector<double>& a) -> std::string {
+              for (double x : a) {
+                if (!(x >= 0.0 && x <= 1.0)) {
+                  return "accuracies are fractions in [0, 1], got " + json(x).dump();
+                }
+              }
+              return "";
+            }));
   });
   v.field("router_balancing", c.router_balancing);
   v.field("router_balance_strength", c.router_balance_strength,
@@ -642,20 +696,25 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("router_lr_multiplier", c.router_lr_multiplier, in_range(0.0, 1e6, true, true));
   v.field("moe_expert_lr_multiplier", c.moe_expert_lr_multiplier,
           in_range(0.0, 1e6, true, true));
+  v.count_or_null("router_lr_multiplier_after_epochs", c.router_lr_multiplier_after_epochs,
+                  kMaxEpochs);
+  v.alias_count_or_null("router_lr_multiplier_after_batches", "router_lr_multiplier_after_epochs",
+                        c.router_lr_multiplier_after_epochs, kMaxEpochs);
   v.object("expert_merging", [&](auto& m) {
     m.field("enabled", c.expert_merging.enabled);
     m.field("every_steps", c.expert_merging.every_steps, between(1, kMaxSteps));
   });
   v.object("seeds", [&](auto& s) {
     SeedsConfig& seeds = c.seeds;
-    s.field("global", seeds.global);
+    s.field("zero_is_a_seed", seeds.zero_is_a_seed);
+    s.seed("global", seeds.global, seeds, nullptr);
     for (auto [key, seed] :
          {std::pair{"dataset", &seeds.dataset}, std::pair{"partition", &seeds.partition},
           std::pair{"loader", &seeds.loader}, std::pair{"model", &seeds.model},
           std::pair{"training", &seeds.training}, std::pair{"pretrain", &seeds.pretrain},
           std::pair{"baseline", &seeds.baseline}, std::pair{"replay", &seeds.replay}}) {
       if (!s.has(key)) *seed = seeds.global;
-      s.field(key, *seed);
+      s.seed(key, *seed, seeds, &seeds.global);
     }
   });
   v.field("device", c.device, Check<std::string>([](const std::string& d) -> std::string {
@@ -671,6 +730,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
           }));
   v.field("amp", c.amp, one_of({"none", "bf16"}, "amp"));
   v.field("num_threads", c.num_threads, between(0, kMaxThreads));
+  v.field("num_workers", c.num_workers, between(0, kMaxThreads));
   v.field("results_dir", c.results_dir);
   v.field("log_dir", c.log_dir);
 }
@@ -769,14 +829,6 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
           "router_freeze_after_epochs already freezes the routers for good (global epochs); "
           "choose one of the two");
   }
-  if (c.pretrain.enabled && c.router_freeze_after_epochs >= 0 &&
-      c.router_freeze_after_epochs + 1 < c.pretrain.epochs) {
-    issue("router_freeze_after_epochs",
-          "the routers would freeze during pretraining (global epoch " +
-              std::to_string(c.router_freeze_after_epochs + 1) + " of " +
-              std::to_string(c.pretrain.epochs) + " pretraining epochs); moedil freezes them "
-              "only in the domains' epochs: use a value >= pretrain.epochs - 1");
-  }
   if (c.replay.enabled && c.replay.capacity == 0) {
     issue("replay.capacity", "replay is enabled with capacity 0: nothing can be replayed");
   }
@@ -823,10 +875,25 @@ std::vector<ConfigIssue> check_run_config(const json& j, const NameCatalog& cata
   }
   // The predecessor's names, read with their meaning (config/predecessor.h).
   json named = j;
-  issues = apply_predecessor_names(named);
+  issues = apply_predecessor_names(named, out.notes);
   Reader reader(&named, "", issues);
+  out.seeds.zero_is_a_seed = false;  // in a config, 0 is unseeded unless the key says otherwise
   visit(reader, out, catalog);
   reader.finish();
+  if (!out.seeds.drawn.empty()) {
+    std::string kinds;
+    for (const auto& k : out.seeds.drawn) kinds += (kinds.empty() ? "seeds." : ", seeds.") + k;
+    out.notes.push_back(kinds + ": unseeded (0, \"random\" or null, the predecessor's meaning): "
+                        "each run draws a seed and records it; add seeds.zero_is_a_seed true "
+                        "to use 0 as a seed");
+  }
+  // Written back (run.json) so that a 0 here re-reads as the seed 0.
+  const SeedsConfig& s = out.seeds;
+  out.seeds.zero_is_a_seed = false;
+  for (int64_t seed : {s.global, s.dataset, s.partition, s.loader, s.model, s.training,
+                       s.pretrain, s.baseline, s.replay}) {
+    if (seed == 0) out.seeds.zero_is_a_seed = true;
+  }
   check_consistency(out, issues);
   for (auto& issue : issues) {
     if (!source_text.empty()) issue.line = find_key_line(source_text, issue.path);

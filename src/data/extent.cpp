@@ -15,6 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 #endif
 
+#include "moedil/common/ascii.h"
 #include "moedil/data/idx_dataset.h"
 #include "moedil/data/synthetic.h"
 
@@ -108,9 +109,7 @@ DatasetExtent cifar_extent(const fs::path& root, const std::string& nested,
 }
 
 bool image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  const std::string ext = ascii_lower(p.extension().string());
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
 

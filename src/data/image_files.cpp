@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "moedil/common/ascii.h"
 #include "moedil/common/error.h"
 #include "moedil/common/safe_file.h"
 #include "moedil/common/stop.h"
@@ -15,11 +16,6 @@
 namespace moedil::data {
 
 namespace fs = std::filesystem;
-
-std::string ascii_lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 std::string quote_path(const fs::path& p) { return "'" + p.string() + "'"; }
 

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "moedil/common/ascii.h"
 #include "moedil/common/error.h"
 #include "moedil/data/image_cache.h"
 #include "moedil/data/image_files.h"

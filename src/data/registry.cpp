@@ -29,7 +29,7 @@ Dataset load_image_dataset(const std::string& name, const config::RunConfig& c) 
   o.resize = c.resize;
   o.skip_bad = c.on_bad_image == "skip";
   o.cache_dir = c.cache_dir;
-  o.threads = c.num_threads;
+  o.threads = c.num_workers > 0 ? c.num_workers : c.num_threads;
   if (name == "officehome") return load_officehome(root_or(c, "datasets"), o);
   if (name == "core50") return load_core50(root_or(c, "datasets"), c.core50_labels, o);
   return load_image_folder(name, root_or(c, "datasets/imagefolder"), o);

@@ -175,8 +175,12 @@ std::map<int64_t, int64_t> read_id_map(const Field& f) {
 
 }  // namespace
 
-json config_from_schema_1(json config) {
-  if (!config.is_object()) return config;
+json config_from_older_schema(json config, int version) {
+  if (!config.is_object() || version >= kRunSchemaVersion) return config;
+  if (config.contains("seeds") && config["seeds"].is_object()) {
+    config["seeds"]["zero_is_a_seed"] = true;
+  }
+  if (version >= 2) return config;
   if (config.contains("router_freeze_after_epochs") &&
       config["router_freeze_after_epochs"].is_number_integer()) {
     const int64_t k = config["router_freeze_after_epochs"].get<int64_t>();
@@ -213,7 +217,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     throw DataError(where + ": no schema_version (not a moedil run.json)");
   }
   const auto version = root.at("schema_version").as<int64_t>();
-  if (version != kRunSchemaVersion && version != 1) {
+  if (version < 1 || version > kRunSchemaVersion) {
     throw DataError(where + ": schema_version " + std::to_string(version) +
                     " is not supported (this moedil reads versions 1 to " +
                     std::to_string(kRunSchemaVersion) + ")");
@@ -223,7 +227,7 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   RunInfo& i = r.run;
   i.id = run.at("id").as<std::string>();
   i.config_name = run.at("config_name").as<std::string>();
-  i.config = version == 1 ? config_from_schema_1(run.at("config").value) : run.at("config").value;
+  i.config = config_from_older_schema(run.at("config").value, static_cast<int>(version));
   i.seeds = run.at("seeds").value;
   i.device = run.at("device").as<std::string>();
   i.num_threads = run.at("num_threads").as<int64_t>();
@@ -280,6 +284,11 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
     p.seconds = pretrain.at("seconds").number();
     p.class_counts = pretrain.at("class_counts").as<std::vector<int64_t>>();
     p.eval = read_evals(pretrain.at("eval"));
+    // Added in schema 3; older runs lack them.
+    if (pretrain.has("lr")) p.lr = numbers(pretrain.at("lr"));
+    if (pretrain.has("routers_frozen")) {
+      p.routers_frozen = pretrain.at("routers_frozen").as<std::vector<bool>>();
+    }
     r.pretrain = std::move(p);
   }
   for (const Field& f : root.has("replay") ? root.at("replay").items() : std::vector<Field>{}) {
@@ -393,7 +402,8 @@ json to_json(const RunRecord& r) {
     pretrain = {{"num_samples", p.num_samples}, {"epochs", p.epochs},
                 {"train_loss", p.train_loss},   {"train_acc", p.train_acc},
                 {"seconds", p.seconds},         {"class_counts", p.class_counts},
-                {"eval", evals_to_json(p.eval)}};
+                {"eval", evals_to_json(p.eval)},
+                {"lr", p.lr},                   {"routers_frozen", p.routers_frozen}};
   }
   json replay = json::array();
   for (const auto& m : r.replay) {

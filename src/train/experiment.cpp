@@ -130,6 +130,24 @@ void record_interrupted_start(const std::filesystem::path& run_json, const std::
   }
 }
 
+/// The predecessor's model.num_classes and model.img_size, given: they must be the data's.
+void check_against_data(const config::ModelConfig& m, const model::InputShape& input,
+                        const std::string& dataset) {
+  if (m.num_classes > 0 && m.num_classes != input.num_classes) {
+    throw ConfigError("model.num_classes is " + std::to_string(m.num_classes) + " but " +
+                      dataset + " has " + std::to_string(input.num_classes) +
+                      " classes: set it to " + std::to_string(input.num_classes) +
+                      " or leave it out (moedil takes the dataset's)");
+  }
+  if (m.img_size > 0 && (m.img_size != input.height || m.img_size != input.width)) {
+    throw ConfigError("model.img_size is " + std::to_string(m.img_size) + " but the model sees " +
+                      std::to_string(input.height) + "x" + std::to_string(input.width) +
+                      " images (" + dataset + ", resize " +
+                      "included): set resize to " + std::to_string(m.img_size) +
+                      ", or leave model.img_size out (moedil takes the images' size)");
+  }
+}
+
 /// The run itself, in `hold`'s directory when one is held already (an explicit run directory),
 /// else in a fresh one created once everything that can fail on bad input has been built.
 /// `started` becomes true once run.json has been written; from then on every outcome,
@@ -153,6 +171,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
   const model::InputShape input{dataset.channels(), dataset.height(), dataset.width(),
                                 dataset.num_classes};
+  check_against_data(c.model, input, dataset.name);
   model::NamedTensors init_weights;
   if (!c.model.init_weights.empty()) init_weights = model::read_weights_file(c.model.init_weights);
   bool weights_reported = false;
@@ -282,6 +301,12 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
               "pretrain {} baseline {} replay {}",
               c.seeds.global, c.seeds.dataset, c.seeds.partition, c.seeds.loader, c.seeds.model,
               c.seeds.training, c.seeds.pretrain, c.seeds.baseline, c.seeds.replay);
+    for (const std::string& note : c.notes) log->info("[config] {}", note);
+    if (!c.seeds.drawn.empty()) {
+      log->info("[seeds] unseeded in the config (0, \"random\" or null), so drawn for this run: "
+                "{}; run.json records them, so the run can be repeated",
+                join(c.seeds.drawn));
+    }
     log->info("[device] {} with {} threads, LibTorch {}; moedil {}", info.device, threads,
               TORCH_VERSION, info.git);
 

@@ -230,7 +230,7 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
 }
 
 void Trainer::pretrain() {
-  if (!config_.pretrain.enabled) return;
+  if (!pretrains(config_)) return;
   const auto start = Clock::now();
   // Candidates per class: every training sample of every domain.
   std::vector<std::vector<ReplaySample>> by_class(static_cast<std::size_t>(num_classes_));
@@ -284,7 +284,14 @@ void Trainer::pretrain() {
       auto [x, y] = data_.gather(part, mix_seed(pretrain_seed, {2000, seed_of(e), seed_of(step)}));
       return TrainBatch{x, y, y.size(0), {}};
     };
-    set_lr(*optimizer_, config_.optimizer.lr, lr_multipliers_);
+    const double lr = config_.optimizer.lr * pretrain_lr_factor(config_, e);
+    set_lr(*optimizer_, lr, lr_multipliers_);
+    rec.lr.push_back(lr);
+    // The predecessor's router freezing counts pretraining epochs as global epochs 0, 1, ...
+    const bool frozen = config_.router_freeze_after_epochs >= 0 &&
+                        e > config_.router_freeze_after_epochs;
+    set_routers_frozen(*model_, frozen);
+    rec.routers_frozen.push_back(frozen);
     model_->on_epoch_start(0, e);  // annealing models follow their schedule here too
     const EpochStats stats =
         fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(config_, e, e),
@@ -292,12 +299,24 @@ void Trainer::pretrain() {
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
     rec.train_acc = static_cast<double>(stats.correct) / static_cast<double>(stats.samples);
   }
+  set_routers_frozen(*model_, false);  // the domains' epochs decide for themselves
   rec.eval = evaluate_all(*model_);
   rec.seconds = seconds_since(start);
   record_.pretrain = std::move(rec);
 }
 
 void Trainer::run_baselines() {
+  if (!config_.baseline.accuracies.empty()) {
+    // Measured before (the predecessor's baseline.accuracies): one per domain.
+    if (static_cast<int64_t>(config_.baseline.accuracies.size()) != data_.num_domains()) {
+      throw ConfigError("baseline.accuracies has " +
+                        std::to_string(config_.baseline.accuracies.size()) +
+                        " values but the run has " + std::to_string(data_.num_domains()) +
+                        " domains: give one baseline accuracy per domain");
+    }
+    record_.baseline_acc = config_.baseline.accuracies;
+    return;
+  }
   if (!config_.baseline.enabled) return;
   // Start every baseline from the current weights (after pretraining, if any).
   std::vector<at::Tensor> start_state;

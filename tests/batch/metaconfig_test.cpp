@@ -87,11 +87,92 @@ TEST(Metaconfig, UnseededKindsAreDrawnOnce) {
   const auto plan = expand(parse_ok(json::parse(R"({"configs": ["x.jsonc"], "seeds": {"global": [0], "model": [4]}})")));
   int draws = 0;
   const auto sets = seed_overrides(plan[0], [&] { return int64_t{100 + draws++}; });
-  EXPECT_EQ(sets, (std::vector<std::string>{"seeds.global=100", "seeds.model=4"}));
+  // The kinds not listed are unseeded (the predecessor's meaning): they follow global.
+  EXPECT_EQ(sets, (std::vector<std::string>{
+                      "seeds.global=100", "seeds.model=4", "seeds.dataset=null",
+                      "seeds.partition=null", "seeds.loader=null", "seeds.training=null",
+                      "seeds.pretrain=null", "seeds.baseline=null", "seeds.replay=null"}));
   EXPECT_EQ(draws, 1);
   const int64_t s = draw_seed();
   EXPECT_GE(s, 1);
   EXPECT_LT(s, int64_t{1} << 31);
+}
+
+// The predecessor's metaconfigs list seeds at the top level, may use null, and leave kinds out:
+// a kind left out was unseeded there (its runs replaced the config's seeds), so global is drawn
+// and every other kind left out follows global.
+TEST(Metaconfig, PredecessorSeedListsAtTheTopLevelWithUnlistedKindsUnseeded) {
+  const Metaconfig m = parse_ok(json::parse(R"({"configs": ["x.jsonc"],
+      "dataset": [7, 8], "partition": [42, null], "training": ["Random", 3]})"));
+  ASSERT_EQ(m.num_groups, 2u);
+  ASSERT_EQ(m.seeds.size(), 3u);
+  EXPECT_EQ(m.seeds[0].first, "dataset");
+  EXPECT_EQ(m.seeds[1].second[1], std::nullopt);  // null: drawn
+  EXPECT_EQ(m.seeds[2].second[0], std::nullopt);  // "Random": drawn
+  const auto plan = expand(m);
+  ASSERT_EQ(plan.size(), 2u);
+  int draws = 0;
+  const auto sets = seed_overrides(plan[0], [&] { return int64_t{100 + draws++}; });
+  EXPECT_EQ(sets, (std::vector<std::string>{
+                      "seeds.global=100", "seeds.dataset=7", "seeds.partition=42",
+                      "seeds.training=101", "seeds.loader=null", "seeds.model=null",
+                      "seeds.pretrain=null", "seeds.baseline=null", "seeds.replay=null"}));
+  // The run keys name the seeds as written (unlisted ones are not part of them), so the same
+  // lists under "seeds" give the same runs.
+  const auto same = expand(parse_ok(json::parse(R"({"configs": ["x.jsonc"],
+      "seeds": {"dataset": [7, 8], "partition": [42, null], "training": ["Random", 3]}})")));
+  EXPECT_EQ(same[1].key, plan[1].key);
+  // moedil's own variant: the kinds left out keep the config's seeds.
+  const auto kept = expand(parse_ok(json::parse(R"({"configs": ["x.jsonc"],
+      "unlisted_seeds": "config", "dataset": [7]})")));
+  EXPECT_EQ(seed_overrides(kept[0], [] { return int64_t{1}; }),
+            std::vector<std::string>{"seeds.dataset=7"});
+  const auto problems = problems_of(json::parse(R"({"configs": ["x.jsonc"], "model": [1],
+      "seeds": {"model": [2]}, "unlisted_seeds": "keep", "loader": 5})"));
+  ASSERT_EQ(problems.size(), 3u) << problems.front();
+  EXPECT_EQ(problems[0], "model: seeds.model is listed too; list the kind once");
+  EXPECT_EQ(problems[1], "loader: expected a non-empty list, one seed per group");
+  EXPECT_NE(problems[2].find("unlisted_seeds: expected \"unseeded\""), std::string::npos);
+}
+
+// Config paths as the predecessor found them: from the current directory, then under the
+// configs directory, with or without the extension.
+TEST(Metaconfig, ConfigPathsAreFoundInTheConfigsDirAndWithoutExtension) {
+  EXPECT_EQ(config_candidates("configs/a", "configs"),
+            (std::vector<std::string>{"configs/a", "configs/a.jsonc", "configs/a.json",
+                                      "configs/configs/a", "configs/configs/a.jsonc",
+                                      "configs/configs/a.json"}));
+  EXPECT_EQ(config_candidates("/abs/a.jsonc", "configs"), std::vector<std::string>{"/abs/a.jsonc"});
+  const fs::path dir = fs::temp_directory_path() / ("moedil_meta_dirs_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "cfgs");
+  std::ofstream(dir / "cfgs" / "a.jsonc") << "{}";
+  std::ofstream(dir / "b.json") << "{}";
+  std::ofstream(dir / "m.jsonc") << R"({"configs": [")" << (dir / "b").string()
+                                 << R"(", "a", "a.jsonc", "missing"]})";
+  std::vector<std::string> checked;
+  const Metaconfig m = [&] {
+    try {
+      return load_metaconfig(dir / "m.jsonc",
+                             [&](ConfigEntry& e, std::vector<std::string>&) {
+                               checked.push_back(e.path);
+                             },
+                             dir / "cfgs");
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("config file 'missing' does not exist (tried missing, missing.jsonc, "
+                          "missing.json, " + (dir / "cfgs" / "missing").string()),
+                std::string::npos)
+          << what;
+      EXPECT_EQ(what.find("'a'"), std::string::npos) << what;
+      return Metaconfig{};
+    }
+  }();
+  EXPECT_TRUE(m.configs.empty());  // refused: one config is missing
+  EXPECT_EQ(checked, (std::vector<std::string>{(dir / "b.json").string(),
+                                               (dir / "cfgs" / "a.jsonc").string(),
+                                               (dir / "cfgs" / "a.jsonc").string()}));
+  fs::remove_all(dir);
 }
 
 TEST(Metaconfig, EveryProblemIsReported) {
@@ -109,7 +190,8 @@ TEST(Metaconfig, EveryProblemIsReported) {
   EXPECT_TRUE(has("configs[2].path: expected"));
   EXPECT_TRUE(has("seeds.loader: has 2 seeds but seeds.global has 3"));
   EXPECT_TRUE(has("seed kind 'modle'; did you mean 'model'?"));
-  EXPECT_TRUE(has("seeds.model[0]: expected a positive integer, 0 or \"random\", got -1"));
+  EXPECT_TRUE(has("seeds.model[0]: expected a positive integer, or 0, \"random\" or null "
+                  "(unseeded), got -1"));
   EXPECT_TRUE(has("seeds.model[1]"));
   EXPECT_TRUE(has("seeds.model[2]"));
   EXPECT_TRUE(has("log_dir: expected a non-empty directory path"));

@@ -126,8 +126,14 @@ TEST_F(FakeMoedil, StartsEveryRunWithItsDirSeedsThreadsAndDevice) {
   }
   const auto c = calls();
   ASSERT_EQ(c.size(), 2u);
+  // The kinds the metaconfig does not list are unseeded: they follow global (null).
+  std::string unlisted;
+  for (const char* kind : {"dataset", "partition", "loader", "model", "training", "pretrain",
+                           "baseline", "replay"}) {
+    unlisted += std::string("|--set|seeds.") + kind + "=null";
+  }
   EXPECT_EQ(c[0], "run|" + p[0].config_path + "|--run-dir|" + p[0].run_dir.string() +
-                      "|--set|seeds.global=5|--threads|4|--device|cuda:1");
+                      "|--set|seeds.global=5" + unlisted + "|--threads|4|--device|cuda:1");
   EXPECT_NE(c[1].find("|--set|seeds.global=777|"), std::string::npos) << c[1];
   EXPECT_TRUE(fs::exists(p[0].run_dir / "run.json"));
   EXPECT_NE(slurp(dir_ / "logs" / (p[0].key + ".out")).find("fake output for ok"), std::string::npos);

@@ -37,6 +37,12 @@ expect 2 "3 problems" "$moedil" validate bad_keys.jsonc
 
 printf '{"dataset": "synthetic", "partition": {"type": "domainIncremental"}, "num_partitions": 3}\n' > ok.jsonc
 expect 0 "valid" "$moedil" validate ok.jsonc
+# A predecessor config: validate says there are notes, --explain prints them.
+printf '{ "loss": {"lr": 0.001, "weighted": true}, "warmup_epochs": 2,\n  "seeds": {"global": 0} }\n' > pred.jsonc
+expect 0 "valid (3 notes on predecessor keys: --explain prints them)" "$moedil" validate pred.jsonc
+expect 0 "note: warmup_epochs: read by no predecessor code" "$moedil" validate pred.jsonc --explain
+expect 0 "note: seeds.global: unseeded" "$moedil" validate pred.jsonc --explain
+expect 0 "no predecessor key here reads differently" "$moedil" validate ok.jsonc --explain
 expect 0 '"moe_top_k": 2' "$moedil" validate ok.jsonc --print --set model.moe_top_k=2
 expect 2 "expected KEY=VALUE" "$moedil" validate ok.jsonc --set nonsense
 expect 2 "model.moe_top_k: 9 is out of range" "$moedil" validate ok.jsonc --set model.moe_top_k=9

@@ -62,6 +62,118 @@ TEST(Predecessor, AResolvedConfigRecordsMoedilsNames) {
   EXPECT_NE(issues[0].message.find("switch_moe_vit"), std::string::npos) << issues[0].message;
 }
 
+RunConfig read(const std::string& text) { return resolve_run_config(json::parse(text), kNames); }
+
+std::vector<ConfigIssue> problems(const std::string& text) {
+  RunConfig out;
+  return check_run_config(json::parse(text), kNames, "", out);
+}
+
+bool has_note(const RunConfig& c, const std::string& part) {
+  for (const auto& note : c.notes) {
+    if (note.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Where the predecessor read null as None, the default applies.
+TEST(Predecessor, NullsAreTheDefaults) {
+  const RunConfig c = read(R"({"mini_dataset": null, "router_lr_multiplier": null,
+      "scheduler": {"name": "cosine", "T_max": null},
+      "model": {"num_classes": null, "img_size": null, "pretrained_vit": null,
+                "pretrained_vit_tiny_path": null},
+      "baseline": {"accuracies": null}, "pretrain_scheduler": {"name": null},
+      "router_balancing": false, "router_balance_strength": null})");
+  EXPECT_EQ(c.mini_dataset, 0);
+  EXPECT_EQ(c.router_lr_multiplier, 1.0);
+  EXPECT_EQ(c.model.num_classes, 0);
+  EXPECT_TRUE(c.baseline.accuracies.empty());
+  EXPECT_EQ(c.pretrain.scheduler, "none");
+  EXPECT_EQ(c.router_balance_strength, 0.0);
+  // With router_balancing the predecessor failed on a null weight: refused.
+  const auto issues = problems(R"({"router_balancing": true, "router_balance_strength": null})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "router_balance_strength");
+}
+
+// What loaded nothing there starts at random here too, with a note; what loaded weights is
+// refused naming the way to give them.
+TEST(Predecessor, PretrainedKeysLoadWhatTheyLoadedOrAreRefused) {
+  const RunConfig vit = read(R"({"model": {"name": "moe_vit", "pretrained": true,
+                                           "pretrained_vit": true}})");
+  EXPECT_TRUE(has_note(vit, "model.pretrained: true: the predecessor's ViT models ignored it"));
+  EXPECT_TRUE(has_note(vit, "model.pretrained_vit: true loaded nothing"));
+  EXPECT_TRUE(read(R"({"model": {"pretrained": false}})").notes.empty());
+  for (const char* text :
+       {R"({"model": {"name": "resnet18", "pretrained": true}})",
+        R"({"model": {"name": "vit_moe", "pretrained_vit": "small"}})",
+        R"({"model": {"name": "vit_moe", "pretrained_vit_tiny_path": "t.pth"}})"}) {
+    const auto issues = problems(text);
+    ASSERT_EQ(issues.size(), 1u) << text;
+    EXPECT_NE(issues[0].message.find("model.init_weights"), std::string::npos) << text;
+  }
+}
+
+TEST(Predecessor, BaselineTrainDecidesAndTrainsEpochsPerDomain) {
+  const RunConfig c =
+      read(R"({"epochs_per_domain": 3, "baseline": {"enabled": true, "train": true}})");
+  EXPECT_TRUE(c.baseline.enabled);
+  EXPECT_EQ(c.baseline.epochs, 3);
+  EXPECT_TRUE(has_note(c, "baseline.train"));
+  EXPECT_FALSE(read(R"({"baseline": {"train": false}})").baseline.enabled);
+  EXPECT_EQ(read(R"({"baseline": {"enabled": true}})").baseline.epochs, 1);  // moedil's keys
+  const auto issues = problems(R"({"baseline": {"enabled": true, "train": false}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("the predecessor read only train"), std::string::npos);
+}
+
+TEST(Predecessor, PretrainEpochsLeftOutAreEpochsPerDomain) {
+  EXPECT_EQ(read(R"({"epochs_per_domain": 4, "pretrain": {"enabled": false}})").pretrain.epochs,
+            4);
+  EXPECT_EQ(read(R"({"pretrain": {"num_samples": 0}})").pretrain.epochs, 1);
+  EXPECT_EQ(read(R"({"pretrain": {"epochs": 2}})").pretrain.epochs, 2);
+}
+
+TEST(Predecessor, NumExpertsIsTheRoutedExpertCount) {
+  EXPECT_EQ(read(R"({"model": {"name": "switch_moe_vit", "num_experts": 3}})")
+                .model.moe_num_unshared_experts,
+            3);
+  const auto issues =
+      problems(R"({"model": {"num_experts": 3, "moe_num_unshared_experts": 4}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.num_experts");
+}
+
+// The predecessor's last version: the odd blocks of the back half; null is block 1.
+TEST(Predecessor, BackHalfEveryOtherAndNullLayerIndices) {
+  EXPECT_EQ(read(R"({"model": {"depth": 12, "moe_layer_indices": "back_half_every_other"}})")
+                .model.moe_layer_indices,
+            (std::vector<int64_t>{7, 9, 11}));
+  EXPECT_EQ(read(R"({"model": {"depth": 8, "moe_layer_indices": "back_half_every_other"}})")
+                .model.moe_layer_indices,
+            (std::vector<int64_t>{5, 7}));
+  const RunConfig null = read(R"({"model": {"depth": 4, "moe_layer_indices": null}})");
+  EXPECT_EQ(null.model.moe_layer_indices, std::vector<int64_t>{1});
+  EXPECT_TRUE(has_note(null, "model.moe_layer_indices: null is block 1"));
+}
+
+// Keys the predecessor read nowhere are dropped (or kept without effect) with a note, so a user
+// porting a config learns that they never did anything.
+TEST(Predecessor, KeysThePredecessorNeverReadChangeNothingAndSaySo) {
+  const RunConfig c = read(R"({"warmup_epochs": 2, "warmup_starting_LR": 1e-5,
+      "loss": {"name": "cross_entropy", "weighted": true},
+      "router_lr_multiplier_after_epochs": 2})");
+  EXPECT_EQ(c.scheduler.warmup_epochs, 0);
+  EXPECT_TRUE(has_note(c, "warmup_epochs: read by no predecessor code"));
+  EXPECT_TRUE(has_note(c, "warmup_starting_LR: read by no predecessor code"));
+  EXPECT_TRUE(has_note(c, "loss.weighted: read by none of the predecessor's losses"));
+  EXPECT_TRUE(has_note(c, "router_lr_multiplier_after_epochs: changes nothing here"));
+  EXPECT_EQ(c.router_lr_multiplier_after_epochs, 2);
+  EXPECT_EQ(read(R"({"router_lr_multiplier_after_batches": 3})").router_lr_multiplier_after_epochs,
+            3);
+  EXPECT_TRUE(read("{}").notes.empty());
+}
+
 TEST(Predecessor, LossLrIsTheLearningRate) {
   const auto lr = [](const char* text) {
     return resolve_run_config(json::parse(text), kNames).optimizer.lr;

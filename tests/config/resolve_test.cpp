@@ -96,6 +96,88 @@ TEST(Resolve, SeedsLeftOutTakeTheGlobalSeed) {
   EXPECT_EQ(c.seeds.training, 7);
 }
 
+RunConfig resolved(const std::string& jsonc) {
+  return resolve_run_config(parse_jsonc(jsonc, "t"), kNames);
+}
+
+bool a_drawn_seed(int64_t seed) { return seed >= 1 && seed < (int64_t{1} << 31); }
+
+// The predecessor's meaning: a global seed of 0, "random" (any case) or null is unseeded, and
+// moedil draws a fresh one, recorded in the resolved config (so run.json can redo the run). A
+// kind set to "random" is drawn too; a kind set to 0 or null was not reseeded there (its stream
+// went on from the global seed), so it takes the global seed.
+TEST(Resolve, ZeroRandomAndNullSeedsAreUnseededAndDrawnFresh) {
+  for (const char* unseeded : {"0", "null", "\"random\"", "\"RANDOM\""}) {
+    const RunConfig c = resolved(std::string(R"({"seeds": {"global": )") + unseeded + "}}");
+    EXPECT_TRUE(a_drawn_seed(c.seeds.global)) << unseeded << ": " << c.seeds.global;
+    EXPECT_EQ(c.seeds.drawn, std::vector<std::string>{"global"}) << unseeded;
+    EXPECT_EQ(c.seeds.model, c.seeds.global);  // left out: takes global, drawn or not
+    EXPECT_EQ(c.seeds.replay, c.seeds.global);
+  }
+  const RunConfig some = resolved(
+      R"({"seeds": {"global": 5, "model": "Random", "loader": null, "dataset": 0,
+                    "replay": "random"}})");
+  EXPECT_EQ(some.seeds.global, 5);
+  EXPECT_EQ(some.seeds.partition, 5);
+  EXPECT_EQ(some.seeds.loader, 5);
+  EXPECT_EQ(some.seeds.dataset, 5);
+  EXPECT_EQ(some.seeds.drawn, (std::vector<std::string>{"model", "replay"}));
+  EXPECT_TRUE(a_drawn_seed(some.seeds.model)) << some.seeds.model;
+  // Each draw is its own, and so is each resolve (a clash is a 1 in 2^31 event).
+  EXPECT_NE(some.seeds.model, some.seeds.replay);
+  EXPECT_NE(resolved(R"({"seeds": {"global": "random"}})").seeds.global,
+            resolved(R"({"seeds": {"global": "random"}})").seeds.global);
+  EXPECT_FALSE(some.seeds.zero_is_a_seed);
+}
+
+// Left out, a seed is the seed 0 (moedil's default: two runs of a config agree); with
+// seeds.zero_is_a_seed a 0 is the seed 0 too. Written back, the 0s stay seeds.
+TEST(Resolve, SeedsLeftOutOrZeroWithZeroIsASeedAreTheSeedZero) {
+  for (const char* text : {R"({})", R"({"seeds": {"zero_is_a_seed": true, "global": 0}})"}) {
+    const RunConfig c = resolved(text);
+    EXPECT_EQ(c.seeds.global, 0) << text;
+    EXPECT_EQ(c.seeds.model, 0) << text;
+    EXPECT_TRUE(c.seeds.drawn.empty()) << text;
+    const nlohmann::json written = to_json(c);
+    EXPECT_EQ(written["seeds"]["zero_is_a_seed"], true);
+    const RunConfig again = resolve_run_config(written, kNames);
+    EXPECT_EQ(again.seeds.global, 0);
+    EXPECT_TRUE(again.seeds.drawn.empty());
+  }
+  const RunConfig with_random =
+      resolved(R"({"seeds": {"zero_is_a_seed": true, "global": 0, "model": "random"}})");
+  EXPECT_EQ(with_random.seeds.global, 0);
+  EXPECT_TRUE(a_drawn_seed(with_random.seeds.model));
+  // A drawn seed reads back as itself.
+  const RunConfig drawn = resolved(R"({"seeds": {"global": null}})");
+  const RunConfig reread = resolve_run_config(to_json(drawn), kNames);
+  EXPECT_EQ(reread.seeds.global, drawn.seeds.global);
+  EXPECT_EQ(reread.seeds.model, drawn.seeds.global);
+  EXPECT_TRUE(reread.seeds.drawn.empty());
+}
+
+// The predecessor's top-level seed: seeds.global when that is left out, else ignored.
+TEST(Resolve, TopLevelSeedIsTheGlobalSeedWhenSeedsGlobalIsLeftOut) {
+  const RunConfig top = resolved(R"({"seed": 9, "seeds": {"model": 2}})");
+  EXPECT_EQ(top.seeds.global, 9);
+  EXPECT_EQ(top.seeds.loader, 9);
+  EXPECT_EQ(top.seeds.model, 2);
+  EXPECT_EQ(resolved(R"({"seed": 9})").seeds.replay, 9);
+  EXPECT_EQ(resolved(R"({"seed": 9, "seeds": {"global": 3}})").seeds.global, 3);
+  EXPECT_EQ(resolved(R"({"seed": 0})").seeds.drawn, std::vector<std::string>{"global"});
+}
+
+TEST(Resolve, BadSeedsAreRefusedSayingWhatASeedIs) {
+  const auto issues = issues_of(R"({"seeds": {"global": -1, "model": 1.5, "loader": "x"}})");
+  ASSERT_EQ(issues.size(), 3u);
+  for (const auto& issue : issues) {
+    EXPECT_NE(issue.message.find("expected a seed (an integer >= 0), or 0, \"random\" or null"),
+              std::string::npos)
+        << issue.path << ": " << issue.message;
+  }
+  EXPECT_EQ(issues[0].path, "seeds.global");
+}
+
 TEST(Resolve, UnknownKeyNamesPathLineAndClosestKey) {
   const auto issues = issues_of("{\n  \"model\": {\n    \"moe_topk\": 2\n  }\n}");
   ASSERT_EQ(issues.size(), 1u);
@@ -161,11 +243,9 @@ TEST(Resolve, RouterFreezingKeysKeepThePredecessorsMeaning) {
   issues = issues_of(R"({"router_freeze_after_epochs": "never"})");
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_NE(issues[0].message.find("expected an epoch count or null"), std::string::npos);
-  // Freezing inside pretraining (moedil's pretraining does not freeze) is refused.
-  issues = issues_of(R"({"router_freeze_after_epochs": 0,
-      "pretrain": {"enabled": true, "epochs": 3}})");
-  ASSERT_EQ(issues.size(), 1u);
-  EXPECT_NE(issues[0].message.find("would freeze during pretraining"), std::string::npos);
+  // Freezing inside pretraining is the predecessor's meaning too (pretraining epochs count).
+  EXPECT_TRUE(issues_of(R"({"router_freeze_after_epochs": 0,
+      "pretrain": {"enabled": true, "epochs": 3}})").empty());
 }
 
 TEST(Resolve, BalanceScheduleKeysKeepThePredecessorsMeaning) {
@@ -810,7 +890,7 @@ const char* const kVitMoeKeys =
     "patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout, init_weights, "
     "moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
     "moe_routing_granularity, moe_route_with_cls_token, moe_noise_std, moe_capacity_factor, "
-    "moe_routing, moe_expert_dropout, moe_balance_losses";
+    "moe_routing, moe_expert_dropout, moe_balance_losses, num_classes, img_size";
 
 TEST(ResolveModelFamily, AKeyTheFamilyDoesNotReadIsAnErrorNamingKeyFamilyAndItsKeys) {
   const std::string text =
@@ -848,7 +928,7 @@ TEST(ResolveModelFamily, AnUnreadKeyIsOneProblemWhateverItsValue) {
   for (const auto& i : issues) {
     EXPECT_EQ(i.message,
               "not read by model 'vit' (it reads: patch_size, embed_dim, depth, num_heads, "
-              "mlp_ratio, dropout, init_weights)");
+              "mlp_ratio, dropout, init_weights, num_classes, img_size)");
   }
 }
 
@@ -861,7 +941,8 @@ TEST(ResolveModelFamily, OverridesAreCheckedLikeTheFile) {
   EXPECT_EQ(issues[0].path, "model.embed_dim");
   EXPECT_EQ(issues[0].line, 0u);
   EXPECT_EQ(issues[0].message,
-            "not read by model 'resnet18' (it reads: init_weights, resnet_stem, resnet_width)");
+            "not read by model 'resnet18' (it reads: init_weights, resnet_stem, resnet_width, "
+            "num_classes, img_size)");
   // Switching the family by override keeps the file's keys: those the new family does not
   // read are named.
   nlohmann::json quick = parse_jsonc(R"({"model": {"moe_top_k": 1, "depth": 3}})", "t");

@@ -88,6 +88,8 @@ RunRecord full_record() {
   p.num_samples = 20;
   p.class_counts = {10, 10};
   p.eval.push_back({"a", 0.5, 1.0, {{1, 1}, {1, 1}}, {}});
+  p.lr = {0.001, 0.0055};
+  p.routers_frozen = {false, true};
   r.pretrain = p;
   r.replay.push_back({0, 5, 9, {{0, 5}}, {{0, 2}, {1, 3}}});
   r.merges.push_back({1, 0, 100, "blocks.1.moe", 2, {0, 3}, {40, 10, 5, 45}});
@@ -131,13 +133,13 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
 // experiment; a version-2 config reads as written.
 TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   nlohmann::json j = to_json(full_record());
-  ASSERT_EQ(j["schema_version"], 2);
+  ASSERT_EQ(j["schema_version"], 3);
   const nlohmann::json config = nlohmann::json::parse(R"({
       "router_freeze_after_epochs": 3, "optimizer": {"weight_decay": 0.01},
       "model": {"name": "vit_moe_imagelevel", "alpha_fast": 0.25, "alpha_slow": 0.5,
                 "routing_alpha": 0.125}})");
   j["run"]["config"] = config;
-  EXPECT_EQ(run_record_from_json(j, "v2").run.config, config);
+  EXPECT_EQ(run_record_from_json(j, "v3").run.config, config);
   j["schema_version"] = 1;
   const nlohmann::json read = run_record_from_json(j, "v1").run.config;
   EXPECT_TRUE(read["router_freeze_after_epochs"].is_null());
@@ -149,21 +151,42 @@ TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   EXPECT_EQ(read["optimizer"]["weight_decay"], 0.01);
   // Version 1's 0 meant "never": no freezing at all now either.
   const nlohmann::json never =
-      config_from_schema_1(nlohmann::json::parse(R"({"router_freeze_after_epochs": 0})"));
+      config_from_older_schema(nlohmann::json::parse(R"({"router_freeze_after_epochs": 0})"), 1);
   EXPECT_TRUE(never["router_freeze_after_epochs"].is_null());
   EXPECT_FALSE(never.contains("router_freeze_per_domain_after_epochs"));
   // Balance annealing was linear within each domain; without it, the strength counted.
-  const nlohmann::json anneal = config_from_schema_1(nlohmann::json::parse(
-      R"({"router_balance_anneal_epochs": 2, "router_balance_max": 0.2})"));
+  const nlohmann::json anneal = config_from_older_schema(nlohmann::json::parse(
+      R"({"router_balance_anneal_epochs": 2, "router_balance_max": 0.2})"), 1);
   EXPECT_EQ(anneal["router_balance_schedule"], "linear_per_domain");
   EXPECT_EQ(anneal["router_balance_max"], 0.2);
-  const nlohmann::json fixed = config_from_schema_1(nlohmann::json::parse(
-      R"({"router_balance_anneal_epochs": 0, "router_balance_max": 0.1})"));
+  const nlohmann::json fixed = config_from_older_schema(nlohmann::json::parse(
+      R"({"router_balance_anneal_epochs": 0, "router_balance_max": 0.1})"), 1);
   EXPECT_TRUE(fixed["router_balance_max"].is_null());
   EXPECT_FALSE(fixed.contains("router_balance_schedule"));
   // Absent keys stay absent.
-  EXPECT_EQ(config_from_schema_1(nlohmann::json::parse(R"({"model": {"name": "vit"}})")),
+  EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit"}})"), 1),
             nlohmann::json::parse(R"({"model": {"name": "vit"}})"));
+}
+
+// Versions 1 and 2 took a seed of 0 as the seed 0; since version 3 a 0 is unseeded unless
+// seeds.zero_is_a_seed says otherwise, so an older run's seeds read as the seeds they were.
+TEST(RunRecord, OlderSchemasKeepTheirZeroSeeds) {
+  nlohmann::json j = to_json(full_record());
+  const nlohmann::json config = nlohmann::json::parse(
+      R"({"seeds": {"global": 0, "model": 4}, "model": {"name": "vit_moe_imagelevel",
+          "alpha_fast": 0.25}})");
+  j["run"]["config"] = config;
+  EXPECT_EQ(run_record_from_json(j, "v3").run.config, config);
+  for (int version : {1, 2}) {
+    j["schema_version"] = version;
+    const nlohmann::json read = run_record_from_json(j, "old").run.config;
+    EXPECT_EQ(read["seeds"], nlohmann::json::parse(
+                                 R"({"global": 0, "model": 4, "zero_is_a_seed": true})"))
+        << version;
+    // Only version 1 had the alpha rates inverted.
+    EXPECT_EQ(read["model"]["alpha_fast"], version == 1 ? 0.75 : 0.25) << version;
+  }
+  EXPECT_FALSE(config_from_older_schema(nlohmann::json::object(), 2).contains("seeds"));
 }
 
 TEST(RunRecord, ReadingRejectsUnknownSchemaAndMissingFieldsNamingThem) {
@@ -195,6 +218,14 @@ TEST(RunRecord, ReadingRejectsUnknownSchemaAndMissingFieldsNamingThem) {
   EXPECT_EQ(older.epochs.at(0).replayed, 0);
   EXPECT_TRUE(older.replay.empty());
   EXPECT_FALSE(older.pretrain.has_value());
+  // Schema 3 added the pretraining LR and frozen flags per epoch.
+  j = to_json(full_record());
+  j["pretrain"].erase("lr");
+  j["pretrain"].erase("routers_frozen");
+  const RunRecord v2 = run_record_from_json(j, "x");
+  EXPECT_TRUE(v2.pretrain->lr.empty());
+  EXPECT_TRUE(v2.pretrain->routers_frozen.empty());
+  EXPECT_EQ(to_json(full_record())["pretrain"]["routers_frozen"], nlohmann::json::parse("[false, true]"));
   j = to_json(full_record());
   j["r_matrix"] = "oops";
   EXPECT_THROW(run_record_from_json(j, "x"), DataError);

@@ -120,7 +120,7 @@ TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   EXPECT_TRUE(fs::exists(result.log_file));
   const json j = read_json(result.run_json);
 
-  EXPECT_EQ(j["schema_version"], 2);
+  EXPECT_EQ(j["schema_version"], 3);
   EXPECT_EQ(j["run"]["status"], "completed");
   EXPECT_TRUE(j["run"]["error"].is_null());
   EXPECT_FALSE(j["run"]["finished"].is_null());
@@ -216,6 +216,59 @@ TEST_F(ExperimentTest, SameSeedsGiveIdenticalMetricsAndOtherSeedsDiffer) {
   }
   const json c = read_json(run_experiment(tiny_config(R"({"seeds": {"global": 4}})")).run_json);
   EXPECT_NE(a["epochs"][0]["train_loss"], c["epochs"][0]["train_loss"]);
+}
+
+// The predecessor's unseeded seeds: each run draws its own, records it in run.json (config and
+// seeds alike) and logs it, so two runs differ and each can be redone from its run.json.
+TEST_F(ExperimentTest, UnseededRunsDifferAndRecordTheSeedsTheyDrew) {
+  const config::RunConfig unseeded = tiny_config(R"({"seeds": {"global": 0, "model": 9}})");
+  const RunResult first = run_experiment(unseeded);
+  const json a = read_json(first.run_json);
+  const json b = read_json(run_experiment(tiny_config(R"({"seeds": {"global": 0, "model": 9}})"))
+                               .run_json);
+  EXPECT_EQ(a["run"]["seeds"]["global"], unseeded.seeds.global);
+  EXPECT_EQ(a["run"]["seeds"]["model"], 9);
+  EXPECT_EQ(a["run"]["seeds"]["loader"], unseeded.seeds.global);  // follows global
+  EXPECT_EQ(a["run"]["config"]["seeds"]["zero_is_a_seed"], false);
+  EXPECT_NE(a["run"]["seeds"]["global"], b["run"]["seeds"]["global"]);
+  // Same model initialisation (seed 9), other data splits and batch orders.
+  EXPECT_NE(a["epochs"][0]["train_loss"], b["epochs"][0]["train_loss"]);
+  std::ifstream in(first.log_file);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("[seeds] unseeded in the config (0, \"random\" or null), so drawn for this "
+                     "run: global"),
+            std::string::npos)
+      << log;
+  // Redone from its run.json, the run gives the same numbers.
+  config::RunConfig again = config::resolve_run_config(a["run"]["config"], name_catalog());
+  again.config_name = "tiny";
+  EXPECT_TRUE(again.seeds.drawn.empty());
+  EXPECT_EQ(read_json(run_experiment(again).run_json)["metrics"], a["metrics"]);
+}
+
+// The predecessor's model.num_classes and model.img_size are checked against the data before
+// any run directory exists (the synthetic dataset: 4 classes of 8x8 images).
+TEST_F(ExperimentTest, NumClassesAndImgSizeMustBeTheDatasets) {
+  EXPECT_EQ(read_json(run_experiment(
+                          tiny_config(R"({"model": {"num_classes": 4, "img_size": 8}})"))
+                          .run_json)["run"]["status"],
+            "completed");
+  for (const auto& [patch, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {R"({"model": {"num_classes": 10}})",
+            "model.num_classes is 10 but synthetic has 4 classes"},
+           {R"({"model": {"img_size": 32}})", "model.img_size is 32 but the model sees 8x8"}}) {
+    try {
+      run_experiment(tiny_config(patch));
+      ADD_FAILURE() << patch << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  // Only the first run left a directory.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "results" / "tiny"),
+                          fs::directory_iterator{}),
+            1);
 }
 
 TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {

@@ -207,6 +207,74 @@ TEST(Trainer, PretrainingIsClassBalancedAndEvaluated) {
   EXPECT_GT(s.record.pretrain->train_acc, 0.0);
 }
 
+// The predecessor's pretraining: its LinearLR (pretrain_scheduler) per pretraining epoch, and
+// router freezing counted in global epochs from the first pretraining epoch. By hand, lr 0.01,
+// start 0.1, end 1.0, total_iters left out = epochs_per_domain 2: epochs 0..3 at 0.001,
+// 0.0055, 0.01, 0.01; router_freeze_after_epochs 1 freezes from pretraining epoch 2 on.
+TEST(Trainer, PretrainingFollowsPretrainSchedulerAndFreezesRoutersInGlobalEpochs) {
+  Rig s(R"({"pretrain": {"enabled": true, "num_samples": 32, "epochs": 4},
+            "pretrain_scheduler": {"name": "linear", "start_factor": 0.1, "end_factor": 1.0},
+            "router_freeze_after_epochs": 1})");
+  auto trainer = s.trainer();
+  trainer->pretrain();
+  ASSERT_TRUE(s.record.pretrain.has_value());
+  const std::vector<double> expected{0.001, 0.0055, 0.01, 0.01};
+  ASSERT_EQ(s.record.pretrain->lr.size(), expected.size());
+  for (std::size_t e = 0; e < expected.size(); ++e) {
+    EXPECT_NEAR(s.record.pretrain->lr[e], expected[e], 1e-15) << e;
+  }
+  EXPECT_EQ(s.record.pretrain->routers_frozen, (std::vector<bool>{false, false, true, true}));
+  // Frozen for good: no domain epoch moves the routers either.
+  const std::vector<at::Tensor> after_pretraining = snapshot(*trainer->model(), "router.");
+  trainer->run();
+  for (const auto& e : s.record.epochs) EXPECT_TRUE(e.routers_frozen);
+  EXPECT_TRUE(all_equal(after_pretraining, snapshot(*trainer->model(), "router.")));
+  // Without pretrain_scheduler every pretraining epoch trains at the LR.
+  Rig plain(R"({"pretrain": {"enabled": true, "num_samples": 32, "epochs": 2}})");
+  plain.trainer()->pretrain();
+  EXPECT_EQ(plain.record.pretrain->lr, (std::vector<double>{0.01, 0.01}));
+  EXPECT_EQ(plain.record.pretrain->routers_frozen, (std::vector<bool>{false, false}));
+}
+
+// As the predecessor, pretraining with no samples to draw does not happen, and counts no
+// global epochs.
+TEST(Trainer, PretrainingWithNoSamplesDoesNotHappen) {
+  Rig s(R"({"pretrain": {"enabled": true, "num_samples": 0, "epochs": 3},
+            "router_freeze_after_epochs": 0})");
+  auto trainer = s.trainer();
+  trainer->pretrain();
+  EXPECT_FALSE(s.record.pretrain.has_value());
+  trainer->run();
+  EXPECT_FALSE(s.record.epochs.at(0).routers_frozen);  // global epoch 0 is domain 0's first
+  EXPECT_TRUE(s.record.epochs.at(1).routers_frozen);
+}
+
+// The predecessor's baseline.accuracies: baselines measured before, used as given.
+TEST(Trainer, PrecomputedBaselineAccuraciesAreUsedAsGiven) {
+  Rig s(R"({"baseline": {"accuracies": [0.5, 0.625, 0.75]}})");
+  auto trainer = s.trainer();
+  trainer->evaluate_initial();
+  trainer->run_baselines();
+  ASSERT_TRUE(s.record.baseline_acc.has_value());
+  EXPECT_EQ(*s.record.baseline_acc, (std::vector<double>{0.5, 0.625, 0.75}));
+  trainer->run();
+  const auto& r = s.record.r_matrix;
+  EXPECT_NEAR(*s.record.metrics->fwt_baseline, ((r[0][1] - 0.625) + (r[1][2] - 0.75)) / 2,
+              1e-12);
+  EXPECT_NEAR(*s.record.metrics->intransience,
+              ((0.5 - r[0][0]) + (0.625 - r[1][1]) + (0.75 - r[2][2])) / 3, 1e-12);
+  Rig wrong(R"({"baseline": {"accuracies": [0.5, 0.625]}})");
+  try {
+    wrong.trainer()->run_baselines();
+    FAIL() << "two baselines for three domains accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("baseline.accuracies has 2 values but the run has 3 "
+                                         "domains"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Trainer, ReplayMixesPastSamplesIntoBatchesAndIsSummarised) {
   Rig s(R"({"replay": {"enabled": true, "capacity": 30, "policy": "reservoir", "ratio": 0.5}})");
   auto trainer = s.trainer();

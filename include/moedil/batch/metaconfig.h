@@ -6,6 +6,7 @@
 //     "configs": ["configs/a.jsonc",
 //                 {"path": "configs/b.jsonc", "overrides": {"model.moe_top_k": 2}}],
 //     "seeds": {"global": [1, 2, 3], "loader": [0, "random", 7]},  // equal lengths
+//     "unlisted_seeds": "unseeded",            // or "config"; see Metaconfig
 //     "overrides": ["epochs_per_domain=2"],   // every config; before the per-config ones
 //     "results_dir": "results/sweep",          // default: each config's results_dir
 //     "log_dir": "logs"                        // batch log, console output, Slurm files
@@ -27,7 +28,7 @@ namespace moedil::batch {
 /// The seed kinds a metaconfig may list, in the order of config `seeds`.
 const std::vector<std::string>& seed_kinds();
 
-/// One seed in a group: a fixed value, or nullopt for "unseeded" (0 or "random" in the
+/// One seed in a group: a fixed value, or nullopt for "unseeded" (0, "random" or null in the
 /// metaconfig), which is drawn once when the run is first started.
 using SeedValue = std::optional<int64_t>;
 
@@ -46,6 +47,10 @@ struct Metaconfig {
   /// kind -> one value per seed group, in seed_kinds() order; every list has num_groups values.
   std::vector<std::pair<std::string, std::vector<SeedValue>>> seeds;
   std::size_t num_groups = 1;  ///< 1 when no seeds are listed (each config runs once)
+  /// The kinds a metaconfig with seed lists does not list: "unseeded" (the predecessor's
+  /// meaning: its runs replaced the config's seeds) makes global a fresh draw and every other
+  /// kind follow global; "config" leaves them as the config sets them.
+  std::string unlisted_seeds = "unseeded";
   std::optional<std::string> results_dir;
   std::string log_dir = "logs";
 };
@@ -61,6 +66,8 @@ struct PlannedRun {
   std::string config_stem;  ///< the config file's stem
   std::size_t group = 0;
   std::vector<std::pair<std::string, SeedValue>> seeds;  ///< kind -> value for this group
+  /// Kinds set to null (unseeded: they take the run's global seed), by unlisted_seeds.
+  std::vector<std::string> follow_global;
   std::vector<std::string> overrides;
   std::filesystem::path run_dir;  ///< <results_dir>/<config stem>/<key>
 };
@@ -75,15 +82,24 @@ Metaconfig parse_metaconfig(const nlohmann::json& j, const std::string& source,
 /// fill in entry.results_dir. The CLI loads and validates the config with its overrides here.
 using ConfigCheck = std::function<void(ConfigEntry& entry, std::vector<std::string>& problems)>;
 
-/// Reads and parses a metaconfig file (JSONC), checks that every listed config file exists and
-/// runs `check` on each. Throws ConfigError listing every problem, before anything has started.
-Metaconfig load_metaconfig(const std::filesystem::path& path, const ConfigCheck& check = {});
+/// Where a config path of a metaconfig may be, in the order tried (the predecessor's rule): as
+/// written (relative to the current directory), then under `configs_dir` (relative paths
+/// only); a path without an extension is tried as written, with .jsonc and with .json.
+std::vector<std::string> config_candidates(const std::string& written,
+                                           const std::filesystem::path& configs_dir);
+
+/// Reads and parses a metaconfig file (JSONC), finds every listed config file
+/// (config_candidates; entry.path becomes the file found) and runs `check` on each. Throws
+/// ConfigError listing every problem, before anything has started.
+Metaconfig load_metaconfig(const std::filesystem::path& path, const ConfigCheck& check = {},
+                           const std::filesystem::path& configs_dir = "configs");
 
 /// Expands a metaconfig into planned runs: every config x every seed group, in that order.
 std::vector<PlannedRun> expand(const Metaconfig& meta);
 
 /// The `--set` assignments that give a planned run its seeds: "seeds.<kind>=<value>", with
-/// unseeded kinds filled by `draw()` (called once per unseeded kind).
+/// unseeded kinds filled by `draw()` (called once per unseeded kind), then
+/// "seeds.<kind>=null" for each kind of follow_global.
 std::vector<std::string> seed_overrides(const PlannedRun& run,
                                         const std::function<int64_t()>& draw);
 

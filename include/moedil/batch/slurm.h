@@ -24,6 +24,7 @@ struct SlurmOptions {
   std::filesystem::path log_dir;     ///< absolute; one <job>-<array id>_<task>.out per task
   std::string job_name = "moedil";
   std::string devices;  ///< passed on as --devices when not empty
+  std::string configs_dir = "configs";  ///< passed on as --configs-dir
   bool retry_failed = false;
 };
 

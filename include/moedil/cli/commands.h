@@ -30,10 +30,13 @@ struct ValidateOptions {
   std::string config_path;
   std::vector<std::string> overrides;
   bool print = false;
+  bool explain = false;
 };
 
 struct BatchOptions {
   std::string metaconfig_path;
+  /// Where a config path of the metaconfig is also looked for (after the current directory).
+  std::string configs_dir = "configs";
   int jobs = 1;
   std::string devices;  ///< "cpu" or "0,1,..."; empty = each config's device
   bool dry_run = false;

@@ -22,6 +22,10 @@ uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound);
 /// Uniform double in the open interval (0, 1) from the top 53 bits of one engine output.
 double uniform_open01(std::mt19937_64& engine);
 
+/// A fresh seed from the operating system's entropy, in [1, 2^31 - 1]: what an unseeded seed
+/// (config `0`, "random" or null) becomes; the run records the value, so the run can be redone.
+int64_t entropy_seed();
+
 /// A uniformly random permutation of 0..n-1 (Fisher-Yates over mt19937_64(seed)).
 std::vector<int64_t> random_permutation(int64_t n, uint64_t seed);
 

@@ -7,6 +7,19 @@
 //   dataset      officehomedataset, officehome_10072016, office-home -> officehome
 //   loss.lr      the learning rate (the predecessor read it there and ignored optimizer.lr):
 //                moved to optimizer.lr; both set to different values is a problem
+//   seed         (top level) seeds.global when that is left out; ignored when it is given
+//   null         for mini_dataset, router_lr_multiplier, scheduler.T_max, model.num_classes,
+//                model.img_size, model.pretrained_vit(_tiny_path), baseline.accuracies,
+//                pretrain_scheduler.name: the default (the predecessor's None)
+//   router_balance_strength null   no balance loss; refused with router_balancing true
+//   model.pretrained, model.pretrained_vit   what loaded nothing there (vit families'
+//                pretrained, pretrained_vit true/false) is dropped with a note; what loaded
+//                weights is refused (moedil cannot download them)
+//   model.num_experts                        model.moe_num_unshared_experts
+//   baseline.train   (the only baseline key the predecessor read) decides baseline.enabled;
+//                    its baselines trained epochs_per_domain epochs (baseline.epochs)
+//   pretrain.epochs  left out: epochs_per_domain, as there
+//   warmup_epochs, warmup_starting_LR (top level)   read by no predecessor code: dropped
 // Torch-free.
 #include <string>
 #include <vector>
@@ -17,10 +30,12 @@
 
 namespace moedil::config {
 
-/// Rewrites the predecessor's names in `j` (a whole config object) to moedil's, in place, and
-/// returns the problems found (path and message; the line is filled in by the caller). Leaves
-/// anything it does not recognise for validation to judge.
-std::vector<ConfigIssue> apply_predecessor_names(nlohmann::json& j);
+/// Rewrites the predecessor's names and values in `j` (a whole config object) to moedil's, in
+/// place, and returns the problems found (path and message; the line is filled in by the
+/// caller). Appends to `notes` one line per key whose predecessor meaning a user porting a
+/// config should know. Leaves anything it does not recognise for validation to judge.
+std::vector<ConfigIssue> apply_predecessor_names(nlohmann::json& j,
+                                                 std::vector<std::string>& notes);
 
 /// The moedil model name for a predecessor alias (any case), or "" when `name` is none.
 std::string model_alias(const std::string& name);

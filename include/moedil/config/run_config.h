@@ -38,6 +38,11 @@ struct AugmentationConfig {
 /// Model family and its options (`model`); each family reads its keys (model_families.h).
 struct ModelConfig {
   std::string name = "vit_moe";
+  /// The predecessor's model.num_classes and model.img_size: checked against the dataset when
+  /// it is loaded (the class count; the side of the images the model sees), a mismatch is an
+  /// error. 0 (left out or null) = the dataset's.
+  int64_t num_classes = 0;
+  int64_t img_size = 0;
   // ViT options shared by the ViT families.
   int64_t patch_size = 7;
   int64_t embed_dim = 64;
@@ -155,6 +160,9 @@ struct LossConfig {
   double weight_upper_limit = 10.0;
   /// weighted_cross_entropy: count class frequencies over all domains seen so far.
   bool weight_cumulative = false;
+  /// The predecessor's loss.weighted, read by none of its losses: it changes nothing here
+  /// either (weighted_cross_entropy is always weighted, cross_entropy never).
+  bool weighted = true;
 };
 
 /// Learning-rate schedule (`scheduler`), evaluated once per epoch.
@@ -204,20 +212,41 @@ struct StrategyConfig {
 /// Class-balanced pretraining before the first domain (`pretrain`).
 struct PretrainConfig {
   bool enabled = false;
-  int64_t num_samples = 1000;  ///< drawn across all domains' training splits, balanced by class
+  /// Drawn across all domains' training splits, balanced by class; 0 = no pretraining (as the
+  /// predecessor, which ran it only with samples to draw).
+  int64_t num_samples = 1000;
   bool with_replacement = false;
   int64_t epochs = 1;
+  /// `pretrain_scheduler` (the predecessor's, a torch LinearLR stepped per pretraining epoch):
+  /// "none" or "linear": pretraining epoch e trains at lr * (start_factor + (end_factor -
+  /// start_factor) * min(e, total_iters) / total_iters); total_iters 0 = epochs_per_domain.
+  std::string scheduler = "none";
+  double start_factor = 0.1;
+  double end_factor = 1.0;
+  int64_t total_iters = 0;
 };
 
 /// Per-domain baselines (`baseline`): a model trained from the post-pretrain weights on each
 /// domain alone; used by FWT and intransience.
 struct BaselineConfig {
   bool enabled = false;
+  /// The predecessor's baseline.accuracies: per-domain baseline accuracies measured before,
+  /// used instead of training baselines (then `enabled` is false); empty = none.
+  std::vector<double> accuracies;
   int64_t epochs = 1;
 };
 
-/// Every random source takes its seed from here. A seed left out of the config takes `global`.
+/// Every random source takes its seed from here. A seed left out of the config takes `global`
+/// (and `global` left out: the top-level `seed`, else 0). Unseeded, with the predecessor's
+/// meaning: a global of 0, "random" or null and a kind of "random" are drawn from the system's
+/// entropy (common/random.h entropy_seed); a kind of 0 or null takes `global` (the predecessor
+/// did not reseed it). The resolved config holds the drawn values, and so does run.json.
 struct SeedsConfig {
+  /// `seeds.zero_is_a_seed` (moedil's own key; written to run.json where a seed is 0): a 0 in
+  /// this config is the seed 0, not unseeded. The seeds left out of a config are the seed 0.
+  bool zero_is_a_seed = true;
+  /// The kinds ("global", "model", ...) drawn as unseeded by this resolve; not written.
+  std::vector<std::string> drawn;
   int64_t global = 0;
   int64_t dataset = 0;    ///< mini_dataset subsampling
   int64_t partition = 0;  ///< train/test split within domains
@@ -299,6 +328,10 @@ struct RunConfig {
   /// groups); router_lr_multiplier 0 freezes the routers.
   double router_lr_multiplier = 1.0;
   double moe_expert_lr_multiplier = 1.0;
+  /// The predecessor's router_lr_multiplier_after_epochs (alias _after_batches): at the end
+  /// of that global epoch it set the routers' LR to the current LR times router_lr_multiplier,
+  /// which is what moedil's router LR always is: recorded, it changes nothing. -1 = null.
+  int64_t router_lr_multiplier_after_epochs = -1;
   ExpertMergingConfig expert_merging;
   SeedsConfig seeds;
   /// "auto" (cuda:0 when available, else cpu), "cpu", "cuda", "cuda:N".
@@ -308,11 +341,18 @@ struct RunConfig {
   std::string amp = "none";
   /// Intra-op threads; 0 = all cores.
   int64_t num_threads = 0;
+  /// The predecessor's num_workers (its data-loader processes): threads that decode image
+  /// files; 0 = num_threads. Results do not depend on it.
+  int64_t num_workers = 0;
   std::string results_dir = "results";
   std::string log_dir = "logs";
   /// Name of the config (file stem); results go to results_dir/<config_name>/<run id>/.
   /// Not a JSON key: set by the loader.
   std::string config_name = "config";
+  /// Not JSON keys: one line per predecessor key whose meaning a user porting a config should
+  /// know (read as the predecessor did, but maybe not what was meant); logged by a run,
+  /// printed by `moedil validate --explain`.
+  std::vector<std::string> notes;
 };
 
 }  // namespace moedil::config

@@ -39,9 +39,6 @@ struct ImageFileList {
   bool has_test_split = false;
 };
 
-/// `s` with ASCII letters in lower case.
-std::string ascii_lower(std::string s);
-
 /// `'<path>'`, for messages.
 std::string quote_path(const std::filesystem::path& p);
 

@@ -14,9 +14,10 @@
 namespace moedil::io {
 
 /// run.json's schema. Version 2 (2026-12-02): some config keys took the predecessor's meaning
-/// (README "Coming from the predecessor"); a version-1 file is read with its config converted
-/// to what it meant (config_from_schema_1), and is written back as version 2.
-inline constexpr int kRunSchemaVersion = 2;
+/// (README "Coming from the predecessor"). Version 3 (2026-12-02): a seed of 0 is unseeded
+/// unless seeds.zero_is_a_seed. An older file is read with its config converted to what it
+/// meant (config_from_older_schema), and is written back as the current version.
+inline constexpr int kRunSchemaVersion = 3;
 
 /// Per-layer expert counts, layer name -> count per expert.
 using UsageByLayer = std::map<std::string, std::vector<int64_t>>;
@@ -82,6 +83,8 @@ struct PretrainRecord {
   double seconds = 0.0;
   std::vector<int64_t> class_counts;  ///< samples per class in the pretraining set
   std::vector<EvalRecord> eval;       ///< every domain's test split after pretraining
+  std::vector<double> lr;             ///< per pretraining epoch (pretrain_scheduler)
+  std::vector<bool> routers_frozen;   ///< per pretraining epoch (router_freeze_after_epochs)
 };
 
 /// What the replay memory holds after a domain has been trained.
@@ -130,8 +133,8 @@ nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
 /// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
 
-/// A resolved config as a version-1 run.json stored it, with the keys whose meaning changed in
-/// version 2 rewritten so the config runs the same experiment:
+/// A resolved config as a run.json of schema `version` (1 or 2) stored it, with the keys whose
+/// meaning changed since rewritten so the config runs the same experiment. From version 1:
 ///  - router_freeze_after_epochs K (then: per domain, 0 = never) -> K > 0 goes to
 ///    router_freeze_per_domain_after_epochs, and router_freeze_after_epochs becomes null;
 ///  - model.alpha_fast, model.alpha_slow (then: EMA steps) -> 1 - value (keep rates);
@@ -140,8 +143,9 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where
 ///  - router_balance_anneal_epochs > 0 (then: linear within each domain) ->
 ///    router_balance_schedule "linear_per_domain"; = 0 (then: router_balance_strength) ->
 ///    router_balance_max null.
+/// From versions 1 and 2: a seeds block gets seeds.zero_is_a_seed true (its 0s were seeds).
 /// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
-nlohmann::json config_from_schema_1(nlohmann::json config);
+nlohmann::json config_from_older_schema(nlohmann::json config, int version);
 
 /// Reads and parses a run.json file; DataError names the path when it is missing, not a
 /// regular file, not JSON (for example truncated) or not a run record. A record that still says

@@ -1,5 +1,7 @@
 #include "moedil/train/plugins/schedules.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "moedil/common/anneal.h"
@@ -13,8 +15,20 @@ void LrSchedulePlugin::on_epoch_start(TrainingState& state) {
   set_lr(state.optimizer, lr, multipliers_);
 }
 
+bool pretrains(const config::RunConfig& config) {
+  return config.pretrain.enabled && config.pretrain.num_samples > 0;
+}
+
 int64_t pretrain_epochs(const config::RunConfig& config) {
-  return config.pretrain.enabled ? config.pretrain.epochs : 0;
+  return pretrains(config) ? config.pretrain.epochs : 0;
+}
+
+double pretrain_lr_factor(const config::RunConfig& config, int64_t epoch) {
+  const config::PretrainConfig& p = config.pretrain;
+  if (p.scheduler != "linear") return 1.0;
+  const int64_t total = p.total_iters > 0 ? p.total_iters : config.epochs_per_domain;
+  const double done = static_cast<double>(std::min(epoch, total)) / static_cast<double>(total);
+  return p.start_factor + (p.end_factor - p.start_factor) * done;
 }
 
 int64_t global_epoch(const config::RunConfig& config, int64_t domain, int64_t epoch) {

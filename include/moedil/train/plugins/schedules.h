@@ -24,8 +24,17 @@ class LrSchedulePlugin : public TrainerPlugin {
   std::vector<double> multipliers_;
 };
 
+/// Whether the run pretrains: pretrain.enabled with samples to draw (the predecessor ran its
+/// pretraining only with pretrain.num_samples > 0).
+bool pretrains(const config::RunConfig& config);
+
 /// Pretraining epochs of the run (0 without pretraining): counted before the domains' epochs.
 int64_t pretrain_epochs(const config::RunConfig& config);
+
+/// The factor of optimizer.lr in pretraining epoch `epoch` (from 0): 1 without
+/// pretrain_scheduler; "linear" is torch's LinearLR stepped per epoch, start_factor + (end_factor
+/// - start_factor) * min(epoch, total_iters) / total_iters (total_iters 0: epochs_per_domain).
+double pretrain_lr_factor(const config::RunConfig& config, int64_t epoch);
 
 /// The global epoch of epoch `epoch` of domain `domain` (all from 0): pretraining epochs first,
 /// then every domain's, never reset: pretrain_epochs + domain * epochs_per_domain + epoch. The
