@@ -117,6 +117,36 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
   }
 }
 
+/// The predecessor's random_crop (RandomCrop(S, padding 4)) and random_flip (p 0.5) are
+/// moedil's random_crop_padding 4 and horizontal_flip; false adds nothing.
+void apply_augmentation_keys(json& a, std::vector<ConfigIssue>& issues) {
+  const auto move = [&](const char* from, const char* to, const json& value) {
+    if (!a.contains(from)) return;
+    const json given = a[from];
+    a.erase(from);
+    if (!given.is_boolean()) {
+      issues.push_back({std::string("augmentation.") + from, 0,
+                        "expected true or false, got " + given.dump()});
+      return;
+    }
+    if (!given.get<bool>()) return;
+    if (a.contains(to) && a[to] != value) {
+      issues.push_back({std::string("augmentation.") + from, 0,
+                        std::string("is the predecessor's augmentation.") + to + " " +
+                            value.dump() + ", and " + to + " is " + a[to].dump() +
+                            ": set one of them"});
+      return;
+    }
+    a[to] = value;
+  };
+  erase_null(a, "resize");
+  const bool crops = a.value("random_crop", json(false)) == true ||
+                     a.value("random_resize_crop", json(false)) == true;
+  if (crops && !a.contains("resize")) a["resize"] = 32;  // the predecessor's default S
+  move("random_crop", "random_crop_padding", 4);
+  move("random_flip", "horizontal_flip", true);
+}
+
 }  // namespace
 
 std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::string>& notes) {
@@ -138,6 +168,9 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     notes.push_back(std::string(key) +
                     ": read by no predecessor code, so ignored, as there (moedil's warm-up is "
                     "scheduler.warmup_epochs)");
+  }
+  if (json* augmentation = object_at(j, "augmentation")) {
+    apply_augmentation_keys(*augmentation, issues);
   }
   const auto set = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
   if (set("router_freeze_after_epochs") || set("router_freeze_after_batches")) {

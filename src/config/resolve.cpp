@@ -516,9 +516,14 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("core50_labels", c.core50_labels, one_of({"object", "category"}, "core50_labels"));
   v.field("test_split", c.test_split, one_of({"partition", "dataset"}, "test_split"));
   v.object("augmentation", [&](auto& a) {
+    a.field("random_resize_crop", c.augmentation.random_resize_crop);
     a.field("random_crop_padding", c.augmentation.random_crop_padding,
             between(0, kMaxCropPadding));
     a.field("horizontal_flip", c.augmentation.horizontal_flip);
+    a.field("color_jitter", c.augmentation.color_jitter);
+    a.field("blur", c.augmentation.blur);
+    a.field("noise", c.augmentation.noise);
+    a.field("resize", c.augmentation.crop_size, between(0, kMaxImageSide));
   });
   v.field("num_partitions", c.num_partitions, between(1, kMaxDomains));
   v.object("partition", [&](auto& p) {

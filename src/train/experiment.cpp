@@ -19,6 +19,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
+#include "moedil/data/augment.h"
 #include "moedil/data/registry.h"
 #include "moedil/config/overrides.h"
 #include "moedil/io/free_space.h"
@@ -130,9 +131,15 @@ void record_interrupted_start(const std::filesystem::path& run_json, const std::
   }
 }
 
-/// The predecessor's model.num_classes and model.img_size, given: they must be the data's.
-void check_against_data(const config::ModelConfig& m, const model::InputShape& input,
+/// The predecessor's model.num_classes and model.img_size, given, and the augmentation crops'
+/// side: they must be the data's.
+void check_against_data(const config::RunConfig& c, const model::InputShape& input,
                         const std::string& dataset) {
+  const config::ModelConfig& m = c.model;
+  // The crops' side (augmentation.resize): Augmenter refuses other sizes; say so before the run.
+  data::Augmenter(c.augmentation)(at::zeros({1, input.channels, input.height, input.width},
+                                            at::kByte),
+                                  0);
   if (m.num_classes > 0 && m.num_classes != input.num_classes) {
     throw ConfigError("model.num_classes is " + std::to_string(m.num_classes) + " but " +
                       dataset + " has " + std::to_string(input.num_classes) +
@@ -171,7 +178,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
   const model::InputShape input{dataset.channels(), dataset.height(), dataset.width(),
                                 dataset.num_classes};
-  check_against_data(c.model, input, dataset.name);
+  check_against_data(c, input, dataset.name);
   model::NamedTensors init_weights;
   if (!c.model.init_weights.empty()) init_weights = model::read_weights_file(c.model.init_weights);
   bool weights_reported = false;

@@ -174,6 +174,29 @@ TEST(Predecessor, KeysThePredecessorNeverReadChangeNothingAndSaySo) {
   EXPECT_TRUE(read("{}").notes.empty());
 }
 
+// The predecessor's augmentation keys: random_crop is RandomCrop(S, padding 4), random_flip a
+// flip with p 0.5, and S (augmentation.resize) defaults to 32 when a crop is on.
+TEST(Predecessor, AugmentationKeysAreMoedilsStepsWithTheCropSide) {
+  const RunConfig c = read(R"({"augmentation": {"random_resize_crop": true, "random_crop": true,
+      "random_flip": true, "color_jitter": true, "blur": false, "noise": true, "resize": 28}})");
+  EXPECT_TRUE(c.augmentation.random_resize_crop);
+  EXPECT_EQ(c.augmentation.random_crop_padding, 4);
+  EXPECT_TRUE(c.augmentation.horizontal_flip);
+  EXPECT_TRUE(c.augmentation.color_jitter);
+  EXPECT_FALSE(c.augmentation.blur);
+  EXPECT_TRUE(c.augmentation.noise);
+  EXPECT_EQ(c.augmentation.crop_size, 28);
+  EXPECT_EQ(read(R"({"augmentation": {"random_crop": true}})").augmentation.crop_size, 32);
+  EXPECT_EQ(read(R"({"augmentation": {"random_crop": false, "random_flip": false}})")
+                .augmentation.random_crop_padding,
+            0);
+  EXPECT_EQ(read(R"({"augmentation": {"noise": true}})").augmentation.crop_size, 0);
+  const auto issues = problems(R"({"augmentation": {"random_crop": true,
+                                                    "random_crop_padding": 2}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "augmentation.random_crop");
+}
+
 TEST(Predecessor, LossLrIsTheLearningRate) {
   const auto lr = [](const char* text) {
     return resolve_run_config(json::parse(text), kNames).optimizer.lr;

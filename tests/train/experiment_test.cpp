@@ -271,6 +271,24 @@ TEST_F(ExperimentTest, NumClassesAndImgSizeMustBeTheDatasets) {
             1);
 }
 
+// The predecessor's augmentation keys, every step on, train and are reproducible; a crop
+// side other than the images' is refused before the run starts.
+TEST_F(ExperimentTest, ThePredecessorsAugmentationsTrainReproducibly) {
+  const std::string all = R"({"augmentation": {"random_resize_crop": true, "random_crop": true,
+      "random_flip": true, "color_jitter": true, "blur": true, "noise": true, "resize": 8}})";
+  const json a = read_json(run_experiment(tiny_config(all)).run_json);
+  const json b = read_json(run_experiment(tiny_config(all)).run_json);
+  const json plain = read_json(run_experiment(tiny_config()).run_json);
+  EXPECT_EQ(a["run"]["status"], "completed");
+  for (std::size_t k = 0; k < a["epochs"].size(); ++k) {
+    EXPECT_EQ(a["epochs"][k]["train_loss"], b["epochs"][k]["train_loss"]) << k;
+  }
+  EXPECT_EQ(a["metrics"], b["metrics"]);
+  EXPECT_NE(a["epochs"][0]["train_loss"], plain["epochs"][0]["train_loss"]);
+  EXPECT_THROW(run_experiment(tiny_config(R"({"augmentation": {"random_crop": true}})")),
+               ConfigError);  // the predecessor's default side 32, and these are 8x8
+}
+
 TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
   config::RunConfig c = tiny_config(R"({"optimizer": {"name": "sgd", "momentum": 0.9}})");
   c.optimizer.lr = 1e30;  // beyond what validation accepts: the weights overflow at once

@@ -20,6 +20,7 @@
 //                    its baselines trained epochs_per_domain epochs (baseline.epochs)
 //   pretrain.epochs  left out: epochs_per_domain, as there
 //   warmup_epochs, warmup_starting_LR (top level)   read by no predecessor code: dropped
+//   augmentation.random_crop, random_flip   random_crop_padding 4, horizontal_flip
 // Torch-free.
 #include <string>
 #include <vector>

@@ -29,10 +29,26 @@ struct PartitionConfig {
   bool balanced = false;
 };
 
-/// Whole-batch image augmentation in training (`augmentation`), seeded by seeds.loader.
+/// Whole-batch image augmentation in training (`augmentation`), seeded by seeds.loader. Each
+/// image draws its own parameters; the steps run in the predecessor's order: random resized
+/// crop, padded crop, flip, colour jitter, blur, noise.
 struct AugmentationConfig {
+  /// The predecessor's RandomResizedCrop(S, scale (0.8, 1), ratio (1, 1)): a square of 80 to
+  /// 100 % of the area at a random place, resized back (bilinear) to S = crop_size.
+  bool random_resize_crop = false;
   int64_t random_crop_padding = 0;  ///< pad by this many pixels, crop back at a random offset
   bool horizontal_flip = false;     ///< flip each image with probability 0.5
+  /// The predecessor's ColorJitter(0.2, 0.2, 0.2, 0.05): brightness, contrast, saturation
+  /// factors in [0.8, 1.2] and a hue shift in [-0.05, 0.05], in a random order per image.
+  bool color_jitter = false;
+  /// The predecessor's GaussianBlur(3, sigma in [0.1, 2]) on every image (reflect padding).
+  bool blur = false;
+  /// The predecessor's noise: N(0, 0.01^2) added on the [0, 1] scale, not clamped.
+  bool noise = false;
+  /// `augmentation.resize`, the predecessor's crop side S (its default 32 applies to its
+  /// configs: with random_crop or random_resize_crop and no resize). Given (> 0) with a crop on,
+  /// it must be the images' side (moedil trains and tests at one size); 0 = the images' side.
+  int64_t crop_size = 0;
 };
 
 /// Model family and its options (`model`); each family reads its keys (model_families.h).
