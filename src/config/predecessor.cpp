@@ -105,6 +105,37 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
                       "dicts), or set null for a random start"});
     model.erase("pretrained_vit_tiny_path");
   }
+  // Keys the predecessor's model factories took and ignored (**kwargs, or overridden): dropped,
+  // with a note. Its switch model always had 4 expert blocks, whatever upper_blocks said.
+  const auto ignored = [&](const char* key, const std::string& why) {
+    if (!model.contains(key)) return;
+    model.erase(key);
+    notes.push_back(std::string("model.") + key + ": " + why);
+  };
+  if (name == "vit_moe" || name == "vit_moe_imagelevel") {
+    for (const char* key : {"route_with_cls_token", "route_with_class_token",
+                            "route_with_CLS_token"}) {
+      ignored(key, "ignored by the predecessor's " + name +
+                       " (its routing input is model.moe_route_with_cls_token), so here too");
+    }
+  }
+  if (name == "switch_moe_vit") {
+    for (const char* key : {"route_with_cls_token", "route_with_class_token",
+                            "prototype_init_domains"}) {
+      ignored(key, "ignored by the predecessor's switch factory, so here too");
+    }
+    if (model.contains("upper_blocks")) {
+      if (!model.contains("expert_depth")) model["expert_depth"] = 4;
+      ignored("upper_blocks", "ignored by the predecessor's switch factory, whose experts were "
+                              "always the last 4 blocks: expert_depth 4");
+    }
+  }
+  if (name == "convnext_tiny") {
+    for (const char* key : {"patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
+                            "dropout"}) {
+      ignored(key, "a ViT key, which the predecessor's torchvision ConvNeXt ignored, so here too");
+    }
+  }
   if (model.contains("num_experts")) {
     if (model.contains("moe_num_unshared_experts")) {
       issues.push_back({"model.num_experts", 0,
@@ -195,6 +226,39 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
                     "weighted_cross_entropy weighs the classes, cross_entropy does not");
   }
   const json epochs_per_domain = j.value("epochs_per_domain", json(RunConfig{}.epochs_per_domain));
+  if (json* model = object_at(j, "model")) {
+    // Read by the predecessor's baseline builder only (its main optimizer ignored them).
+    // The LR as the predecessor read it: loss.lr (moved to optimizer.lr below), its default.
+    json lr = json(RunConfig{}.optimizer.lr);
+    if (j.contains("optimizer") && j["optimizer"].is_object() && j["optimizer"].contains("lr")) {
+      lr = j["optimizer"]["lr"];
+    }
+    if (j.contains("loss") && j["loss"].is_object() && j["loss"].contains("lr")) {
+      lr = j["loss"]["lr"];
+    }
+    json multiplier = model->value("moe_expert_lr_multiplier", json(nullptr));
+    if (model->contains("moe_expert_lr") && !(*model)["moe_expert_lr"].is_null()) {
+      const json absolute = (*model)["moe_expert_lr"];
+      if (absolute.is_number() && lr.is_number() && lr.get<double>() > 0) {
+        multiplier = absolute.get<double>() / lr.get<double>();
+      } else {
+        issues.push_back({"model.moe_expert_lr", 0,
+                          "the baselines' absolute expert LR needs a number and the learning "
+                          "rate (loss.lr or optimizer.lr) given"});
+      }
+    }
+    model->erase("moe_expert_lr");
+    if (model->contains("moe_expert_lr_multiplier")) {
+      model->erase("moe_expert_lr_multiplier");
+      notes.push_back("model.moe_expert_lr_multiplier: the predecessor applied it to its "
+                      "baselines' experts only (baseline.expert_lr_multiplier); the main run's "
+                      "is the top-level moe_expert_lr_multiplier");
+    }
+    if (!multiplier.is_null()) {
+      if (!j.contains("baseline")) j["baseline"] = json::object();
+      if (j["baseline"].is_object()) j["baseline"]["expert_lr_multiplier"] = multiplier;
+    }
+  }
   if (json* baseline = object_at(j, "baseline")) {
     erase_null(*baseline, "accuracies");
     if (baseline->contains("train")) {

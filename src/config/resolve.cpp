@@ -674,6 +674,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.object("baseline", [&](auto& b) {
     b.field("enabled", c.baseline.enabled);
     b.field("epochs", c.baseline.epochs, between(0, kMaxEpochs));
+    b.weight_or_null("expert_lr_multiplier", c.baseline.expert_lr_multiplier, 1e6);
     b.field("accuracies", c.baseline.accuracies,
             Check<std::vector<double>>([](const std::vector<double>& a) -> std::string {
               for (double x : a) {

@@ -335,7 +335,11 @@ void Trainer::run_baselines() {
       for (auto& p : fresh->parameters()) p.copy_(start_state[k++]);
       for (auto& b : fresh->buffers()) b.copy_(start_state[k++]);
     }
-    auto optimizer = optimizer_for(fresh, config_, nullptr);
+    config::RunConfig baseline_config = config_;
+    if (config_.baseline.expert_lr_multiplier >= 0.0) {
+      baseline_config.moe_expert_lr_multiplier = config_.baseline.expert_lr_multiplier;
+    }
+    auto optimizer = optimizer_for(fresh, baseline_config, nullptr);
     std::unique_ptr<Loss> loss = make_loss(config_.loss, num_classes_);
     loss->on_domain_start(data_.train_labels(d));
     data::Batches batches = data_.train_batches(d);

@@ -14,7 +14,8 @@ using json = nlohmann::json;
 
 const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic"},
                          {"static", "rotate", "domainIncremental"},
-                         {"vit", "vit_moe", "switch_moe_vit", "resnet18"},
+                         {"vit", "vit_moe", "switch_moe_vit", "resnet18", "convnext_tiny",
+                          "vit_moe_imagelevel"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy"},
                          {"none", "step", "cosine", "linear"},
@@ -195,6 +196,42 @@ TEST(Predecessor, AugmentationKeysAreMoedilsStepsWithTheCropSide) {
                                                     "random_crop_padding": 2}})");
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].path, "augmentation.random_crop");
+}
+
+// Keys the predecessor's model factories took and ignored are dropped with a note; its switch
+// model's experts were always the last 4 blocks.
+TEST(Predecessor, ModelKeysThePredecessorsFactoriesIgnoredAreDroppedWithANote) {
+  const RunConfig vit = read(R"({"model": {"name": "vit_moe", "route_with_cls_token": true}})");
+  EXPECT_TRUE(vit.model.moe_route_with_cls_token);
+  EXPECT_TRUE(has_note(vit, "model.route_with_cls_token: ignored by the predecessor's vit_moe"));
+  const RunConfig image = read(R"({"model": {"name": "vit_moe_imagelevel",
+                                             "route_with_CLS_token": false}})");
+  EXPECT_TRUE(has_note(image, "model.route_with_CLS_token"));
+  const RunConfig sw = read(R"({"model": {"name": "vit_switch_moe", "upper_blocks": 2,
+      "route_with_class_token": false, "prototype_init_domains": [0, 1], "depth": 6}})");
+  EXPECT_EQ(sw.model.expert_depth, 4);
+  EXPECT_TRUE(has_note(sw, "always the last 4 blocks"));
+  EXPECT_TRUE(has_note(sw, "model.prototype_init_domains"));
+  const RunConfig conv = read(R"({"model": {"name": "convnext_tiny", "patch_size": 16,
+                                            "embed_dim": 384, "depth": 12}})");
+  EXPECT_TRUE(has_note(conv, "model.patch_size: a ViT key"));
+  EXPECT_TRUE(has_note(conv, "model.depth: a ViT key"));
+  // moedil's own families still refuse keys they do not read.
+  EXPECT_EQ(problems(R"({"model": {"name": "resnet18", "patch_size": 16}})").size(), 1u);
+}
+
+// model.moe_expert_lr_multiplier (and the absolute moe_expert_lr) were read by the
+// predecessor's baseline builder only.
+TEST(Predecessor, ExpertLrKeysOfTheModelAreTheBaselinesOnly) {
+  const RunConfig c = read(R"({"model": {"moe_expert_lr_multiplier": 3.0},
+                               "baseline": {"train": true}})");
+  EXPECT_EQ(c.baseline.expert_lr_multiplier, 3.0);
+  EXPECT_EQ(c.moe_expert_lr_multiplier, 1.0);
+  EXPECT_TRUE(has_note(c, "baselines' experts only"));
+  EXPECT_EQ(read(R"({"loss": {"lr": 0.001}, "model": {"moe_expert_lr": 0.004}})")
+                .baseline.expert_lr_multiplier,
+            4.0);
+  EXPECT_EQ(read("{}").baseline.expert_lr_multiplier, -1.0);  // null: the main run's
 }
 
 TEST(Predecessor, LossLrIsTheLearningRate) {

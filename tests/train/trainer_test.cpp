@@ -195,6 +195,28 @@ TEST(Trainer, BaselinesGiveFwtAndIntransience) {
   for (double acc : b) EXPECT_GT(acc, 0.5);
 }
 
+// baseline.expert_lr_multiplier (the predecessor's model.moe_expert_lr_multiplier) reaches the
+// baselines' optimizer only: 0 freezes their experts, null is the main run's multiplier.
+TEST(Trainer, TheBaselinesExpertLrMultiplierTrainsTheBaselinesOnly) {
+  const auto baselines = [](const std::string& patch) {
+    Rig s(patch);
+    auto trainer = s.trainer();
+    trainer->run_baselines();
+    return *s.record.baseline_acc;
+  };
+  const auto plain = baselines(R"({"baseline": {"enabled": true, "epochs": 20}})");
+  EXPECT_EQ(baselines(R"({"baseline": {"enabled": true, "epochs": 20,
+                                       "expert_lr_multiplier": 1.0}})"),
+            plain);
+  EXPECT_NE(baselines(R"({"baseline": {"enabled": true, "epochs": 20,
+                                       "expert_lr_multiplier": 0.0}})"),
+            plain);
+  EXPECT_EQ(baselines(R"({"baseline": {"enabled": true, "epochs": 20},
+                         "moe_expert_lr_multiplier": 0.0})"),
+            baselines(R"({"baseline": {"enabled": true, "epochs": 20,
+                                       "expert_lr_multiplier": 0.0}})"));
+}
+
 TEST(Trainer, PretrainingIsClassBalancedAndEvaluated) {
   Rig s(R"({"pretrain": {"enabled": true, "num_samples": 42, "epochs": 2}})");
   auto trainer = s.trainer();

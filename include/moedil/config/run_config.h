@@ -249,6 +249,9 @@ struct BaselineConfig {
   /// The predecessor's baseline.accuracies: per-domain baseline accuracies measured before,
   /// used instead of training baselines (then `enabled` is false); empty = none.
   std::vector<double> accuracies;
+  /// The baselines' MoE expert LR multiplier (the predecessor's model.moe_expert_lr_multiplier,
+  /// which only its baselines read); -1 (null) = moe_expert_lr_multiplier, as the main run.
+  double expert_lr_multiplier = -1.0;
   int64_t epochs = 1;
 };
 
