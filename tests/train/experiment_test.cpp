@@ -18,6 +18,7 @@
 #include <torch/serialize.h>
 
 #include "moedil/common/error.h"
+#include "moedil/config/jsonc.h"
 #include "moedil/config/resolve.h"
 #include "moedil/io/provenance.h"
 #include "moedil/train/trainer.h"
@@ -287,6 +288,81 @@ TEST_F(ExperimentTest, ThePredecessorsAugmentationsTrainReproducibly) {
   EXPECT_NE(a["epochs"][0]["train_loss"], plain["epochs"][0]["train_loss"]);
   EXPECT_THROW(run_experiment(tiny_config(R"({"augmentation": {"random_crop": true}})")),
                ConfigError);  // the predecessor's default side 32, and these are 8x8
+}
+
+// Configs written in the predecessor's style, one per model family it had (vit_moe under its
+// name moe_vit, the image-level model, the switch model), on tiny synthetic data: each
+// validates and runs, and run.json shows the predecessor's meanings.
+TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
+  const std::string common = R"(
+    "dataset": "synthetic", "dataset_root": "./datasets", "mini_dataset": 240,
+    "num_partitions": 3, "partition": {"type": "domainIncremental", "alpha": 100,
+                                       "min_size": 10, "balanced": true},
+    "train_frac": 0.75, "batch_size": 16, "epochs_per_domain": 2, "shuffle": true,
+    "num_workers": 0, "num_threads": 1,
+    "augmentation": {"random_resize_crop": true, "random_crop": false, "resize": 8,
+                     "random_flip": true, "color_jitter": true, "blur": true, "noise": true},
+    "loss": {"name": "weighted_cross_entropy", "weighted": true, "lr": 0.01,
+             "weight_upper_limit": 20.0, "weight_cumulative": false, "alpha": "auto",
+             "gamma": 2.0},
+    "optimizer": {"name": "adamw"},
+    "pretrain": {"enabled": true, "num_samples": 40, "with_replacement": false, "epochs": 2},
+    "pretrain_scheduler": {"name": "linear", "start_factor": 0.1, "end_factor": 1.0},
+    "baseline": {"enabled": true, "train": true, "accuracies": null},
+    "router_balancing": true, "router_balance_strength": 0.1,
+    "router_freeze_after_epochs": 0, "router_lr_multiplier": 0.1,
+    "router_lr_multiplier_after_epochs": 2, "warmup_epochs": 2, "warmup_starting_LR": 1e-5,
+    "seeds": {"global": 0, "dataset": 1, "partition": 2, "model": 3, "training": 5,
+              "pretrain": 4},
+  )";
+  const std::vector<std::string> models = {
+      R"("model": {"name": "moe_vit", "num_classes": 4, "img_size": 8, "patch_size": 4,
+                   "embed_dim": 16, "depth": 4, "num_heads": 2, "mlp_ratio": 2.0,
+                   "moe_layer_indices": "back_half_every_other", "moe_num_unshared_experts": 4,
+                   "moe_num_shared_experts": 1, "moe_top_k": 1, "moe_route_with_cls_token": true,
+                   "route_with_cls_token": true, "moe_expert_lr_multiplier": 3.0,
+                   "pretrained": false, "pretrained_vit": null})",
+      R"("model": {"name": "vit_moe_imagelevel", "num_classes": 4, "patch_size": 4,
+                   "embed_dim": 16, "depth": 2, "num_heads": 2, "num_experts": 3,
+                   "alpha_fast": 0.8, "alpha_slow": 0.99, "route_with_cls_token": false})",
+      R"("model": {"name": "vit_switch_moe", "num_classes": 4, "patch_size": 4,
+                   "embed_dim": 16, "depth": 6, "num_heads": 2, "num_experts": 2,
+                   "ema_alpha": 0.95, "routing_alpha": 0.9, "upper_blocks": 4,
+                   "route_with_class_token": false, "prototype_init_domains": [0, 1, 2]})"};
+  for (const std::string& model : models) {
+    SCOPED_TRACE(model.substr(0, 60));
+    const std::string text = "{" + common + model + "}";
+    json j = config::parse_jsonc(text, "pred.jsonc");
+    j["results_dir"] = (dir_ / "results").string();
+    j["log_dir"] = (dir_ / "logs").string();
+    config::RunConfig c = config::resolve_run_config(j, name_catalog(), text, "pred.jsonc");
+    c.config_name = "pred";
+    EXPECT_FALSE(c.notes.empty());
+    const RunResult result = run_experiment(c);
+    const json r = read_json(result.run_json);
+    ASSERT_EQ(r["run"]["status"], "completed") << r["run"]["error"];
+    // Unseeded global (0), drawn and recorded; the given kinds as given.
+    EXPECT_EQ(r["run"]["seeds"]["global"], c.seeds.global);
+    EXPECT_NE(r["run"]["seeds"]["global"], 0);
+    EXPECT_EQ(r["run"]["seeds"]["model"], 3);
+    // loss.lr is the LR; adamw's weight decay is torch's 0.01.
+    EXPECT_EQ(r["run"]["config"]["optimizer"]["lr"], 0.01);
+    EXPECT_EQ(r["run"]["config"]["optimizer"]["weight_decay"], 0.01);
+    // The pretraining LinearLR over epochs_per_domain 2 epochs: 0.1 lr, then lr.
+    const std::vector<double> lr = r["pretrain"]["lr"];
+    ASSERT_EQ(lr.size(), 2u);
+    EXPECT_NEAR(lr[0], 0.001, 1e-12);
+    EXPECT_NEAR(lr[1], 0.0055, 1e-12);
+    // Routers train in global epoch 0 only: the first pretraining epoch.
+    EXPECT_EQ(r["pretrain"]["routers_frozen"], json::parse("[false, true]"));
+    for (const json& e : r["epochs"]) EXPECT_TRUE(e["routers_frozen"].get<bool>());
+    // baseline.train: one baseline per domain, trained epochs_per_domain epochs.
+    EXPECT_EQ(r["baseline_acc"].size(), 3u);
+    EXPECT_EQ(r["run"]["config"]["baseline"]["epochs"], 2);
+    std::ifstream in(result.log_file);
+    const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(log.find("[config] warmup_epochs: read by no predecessor code"), std::string::npos);
+  }
 }
 
 TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
