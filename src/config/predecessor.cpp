@@ -1,5 +1,6 @@
 #include "moedil/config/predecessor.h"
 
+#include <algorithm>
 #include <map>
 
 #include "moedil/common/ascii.h"
@@ -52,6 +53,44 @@ bool erase_null(json& object, const char* key) {
 
 json* object_at(json& j, const char* key) {
   return j.contains(key) && j[key].is_object() ? &j[key] : nullptr;
+}
+
+/// The predecessor's vit_moe with no routed expert chosen (moe_top_k 0 or
+/// moe_num_unshared_experts 0): each MoE layer is the plain sum of its shared experts. One shared
+/// expert is a ViT MLP block: moedil's vit. None (the input passed through) or several (summed)
+/// are refused.
+void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
+                       std::vector<std::string>& notes) {
+  const auto count = [&](const char* key, int64_t fallback) {
+    const json v = model.value(key, json(fallback));
+    return v.is_number_integer() ? v.get<int64_t>() : int64_t{-1};
+  };
+  const ModelConfig defaults;
+  const int64_t routed = count("moe_num_unshared_experts", defaults.moe_num_unshared_experts);
+  const int64_t top_k = count("moe_top_k", defaults.moe_top_k);
+  const int64_t shared = count("moe_num_shared_experts", defaults.moe_num_shared_experts);
+  if (routed < 0 || top_k < 0 || shared < 0 || std::min(routed, top_k) > 0) return;
+  if (shared != 1) {
+    issues.push_back(
+        {"model.moe_top_k", 0,
+         shared == 0 ? "no expert runs here (0 routed chosen, no shared expert): the "
+                       "predecessor passed the layer's input through unchanged, which moedil "
+                       "does not build"
+                     : "0 routed experts chosen: the predecessor summed the " +
+                           std::to_string(shared) +
+                           " shared experts of each layer, which moedil does not offer yet"});
+    return;
+  }
+  model["name"] = "vit";
+  for (const char* key : {"moe_layer_indices", "moe_num_unshared_experts",
+                          "moe_num_shared_experts", "moe_top_k", "moe_routing_granularity",
+                          "moe_route_with_cls_token", "moe_noise_std", "moe_capacity_factor",
+                          "moe_routing", "moe_expert_dropout", "moe_balance_losses"}) {
+    model.erase(key);
+  }
+  notes.push_back("model: vit_moe with 0 routed experts chosen and 1 shared expert is a ViT with "
+                  "an MLP in every block (the predecessor's layers summed their shared experts): "
+                  "moedil's vit");
 }
 
 /// The families the predecessor's vit_moe factory built (it ignored model.pretrained).
@@ -136,6 +175,7 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
       ignored(key, "a ViT key, which the predecessor's torchvision ConvNeXt ignored, so here too");
     }
   }
+  if (name == "vit_moe") apply_shared_only(model, issues, notes);
   if (model.contains("num_experts")) {
     if (model.contains("moe_num_unshared_experts")) {
       issues.push_back({"model.num_experts", 0,

@@ -234,6 +234,30 @@ TEST(Predecessor, ExpertLrKeysOfTheModelAreTheBaselinesOnly) {
   EXPECT_EQ(read("{}").baseline.expert_lr_multiplier, -1.0);  // null: the main run's
 }
 
+// The predecessor's "vit" configs: vit_moe with no routed expert chosen and one shared expert,
+// whose layers were that expert alone: a ViT with an MLP in every block.
+TEST(Predecessor, SharedExpertOnlyVitMoeIsAPlainVit) {
+  for (const char* text :
+       {R"({"model": {"name": "vit_moe", "moe_num_unshared_experts": 0, "moe_top_k": 0,
+                      "moe_num_shared_experts": 1, "moe_layer_indices": [1]}})",
+        R"({"model": {"name": "moe_vit", "moe_num_unshared_experts": 4, "moe_top_k": 0,
+                      "moe_num_shared_experts": 1}})"}) {
+    const RunConfig c = read(text);
+    EXPECT_EQ(c.model.name, "vit") << text;
+    EXPECT_TRUE(has_note(c, "moedil's vit")) << text;
+  }
+  const auto none = problems(R"({"model": {"moe_num_unshared_experts": 1, "moe_top_k": 0,
+                                          "moe_num_shared_experts": 0}})");
+  ASSERT_FALSE(none.empty());
+  EXPECT_NE(none[0].message.find("passed the layer's input through unchanged"),
+            std::string::npos);
+  const auto summed = problems(R"({"model": {"moe_num_unshared_experts": 0, "moe_top_k": 0,
+                                            "moe_num_shared_experts": 4}})");
+  ASSERT_FALSE(summed.empty());
+  EXPECT_NE(summed[0].message.find("summed the 4 shared experts"), std::string::npos);
+  EXPECT_EQ(read(R"({"model": {"moe_top_k": 1}})").model.name, "vit_moe");
+}
+
 TEST(Predecessor, LossLrIsTheLearningRate) {
   const auto lr = [](const char* text) {
     return resolve_run_config(json::parse(text), kNames).optimizer.lr;
