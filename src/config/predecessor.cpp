@@ -355,6 +355,12 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     if (const std::string name = dataset_alias(j["dataset"].get<std::string>()); !name.empty()) {
       j["dataset"] = name;
     }
+    const std::string dataset = j["dataset"].get<std::string>();
+    if ((dataset == "core50" || dataset == "officehome") && j.contains("mini_dataset")) {
+      j.erase("mini_dataset");
+      notes.push_back("mini_dataset: the predecessor applied it to cifar10 only, so all of " +
+                      dataset + " is used, as there");
+    }
   }
   if (j.contains("seed")) {
     // The predecessor's fallback: seeds.global when that is left out, else ignored.

@@ -258,6 +258,14 @@ TEST(Predecessor, SharedExpertOnlyVitMoeIsAPlainVit) {
   EXPECT_EQ(read(R"({"model": {"moe_top_k": 1}})").model.name, "vit_moe");
 }
 
+// The predecessor subsampled cifar10 only: on its other datasets mini_dataset changed nothing.
+TEST(Predecessor, MiniDatasetOnCore50OrOfficeHomeChangesNothing) {
+  const RunConfig c = read(R"({"dataset": "officehome", "mini_dataset": 1200})");
+  EXPECT_EQ(c.mini_dataset, 0);
+  EXPECT_TRUE(has_note(c, "mini_dataset: the predecessor applied it to cifar10 only"));
+  EXPECT_EQ(read(R"({"dataset": "synthetic", "mini_dataset": 120})").mini_dataset, 120);
+}
+
 TEST(Predecessor, LossLrIsTheLearningRate) {
   const auto lr = [](const char* text) {
     return resolve_run_config(json::parse(text), kNames).optimizer.lr;
