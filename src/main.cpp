@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   run_cmd->add_option("--device", run.device, "auto, cpu, cuda or cuda:N (overrides 'device')");
   run_cmd->add_option("--seed", run.seed,
-                      "Global seed (overrides seeds.global; seeds not set in the config follow it)");
+                      "Global seed (overrides seeds.global; seeds not set in the config "
+                      "follow it; 0 draws a fresh seed unless the config's "
+                      "seeds.zero_is_a_seed is true)");
   run_cmd->add_option("--threads", run.threads,
                       "LibTorch intra-op threads (overrides num_threads; default all cores)");
   run_cmd->footer(

@@ -88,8 +88,8 @@ void RouterFreezingPlugin::on_run_end(TrainingState& state) {
 
 std::string RouterFreezingPlugin::describe() const {
   if (config_.router_freeze_after_epochs >= 0) {
-    return fmt::format("routers train in global epochs 0..{} ({} of them pretraining) and are "
-                       "frozen from then on, for the rest of the run",
+    return fmt::format("routers train in global epochs 0..{} (the {} pretraining epochs "
+                       "counted first) and are frozen from then on, for the rest of the run",
                        config_.router_freeze_after_epochs, pretrain_epochs(config_));
   }
   return fmt::format("routers frozen after the first {} epochs of every domain",
