@@ -137,7 +137,12 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
   }
 
   // Seed lists: under "seeds" (moedil) or at the top level (the predecessor), not both for a kind.
-  std::vector<std::pair<std::string, const json*>> lists;
+  struct SeedList {
+    std::string kind;
+    std::string where;  ///< its path in messages: "seeds.model" or "model"
+    const json* values;
+  };
+  std::vector<SeedList> lists;
   if (j.contains("seeds")) {
     if (!j["seeds"].is_object()) {
       problems.push_back("seeds: expected an object {kind: [seed per group]}");
@@ -148,7 +153,7 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
           problems.push_back("seeds." + unknown_name_message("seed kind", kind, kinds));
           continue;
         }
-        lists.emplace_back(kind, &values);
+        lists.push_back({kind, "seeds." + kind, &values});
       }
     }
   }
@@ -158,13 +163,12 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
       problems.push_back(kind + ": seeds." + kind + " is listed too; list the kind once");
       continue;
     }
-    lists.emplace_back(kind, &j[kind]);
+    lists.push_back({kind, kind, &j[kind]});
   }
   std::optional<std::size_t> length;
   std::string first_kind;
-  for (const auto& [kind, list] : lists) {
+  for (const auto& [kind, where, list] : lists) {
     const json& values = *list;
-    const std::string where = j.contains(kind) && &j[kind] == list ? kind : "seeds." + kind;
     if (!values.is_array() || values.empty()) {
       problems.push_back(where + ": expected a non-empty list, one seed per group");
       continue;

@@ -17,38 +17,9 @@ bool has_cifar_suffix(const std::string& lowered) {
          lowered.compare(lowered.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-}  // namespace
-
-std::string model_alias(const std::string& name) {
-  static const std::map<std::string, std::string> aliases = {
-      {"moe_vit", "vit_moe"},
-      {"vit_switch_moe", "switch_moe_vit"},
-      {"switch_moe", "switch_moe_vit"},
-      {"vit_switch", "switch_moe_vit"},
-  };
-  const std::string key = ascii_lower(name);
-  if (const auto it = aliases.find(key); it != aliases.end()) return it->second;
-  if (has_cifar_suffix(key)) return key.substr(0, key.size() - std::string("-cifar").size());
-  return key != name ? key : "";
-}
-
-std::string dataset_alias(const std::string& name) {
-  static const std::map<std::string, std::string> aliases = {
-      {"officehomedataset", "officehome"},
-      {"officehome_10072016", "officehome"},
-      {"office-home", "officehome"},
-  };
-  const auto it = aliases.find(ascii_lower(name));
-  return it != aliases.end() ? it->second : "";
-}
-
-namespace {
-
-/// `key` of `object` when it is null: erased (the default then applies), true.
-bool erase_null(json& object, const char* key) {
-  if (!object.is_object() || !object.contains(key) || !object[key].is_null()) return false;
-  object.erase(key);
-  return true;
+/// `key` of `object`, when null, is erased: the default then applies.
+void erase_null(json& object, const char* key) {
+  if (object.is_object() && object.contains(key) && object[key].is_null()) object.erase(key);
 }
 
 json* object_at(json& j, const char* key) {
@@ -103,9 +74,8 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
   for (const char* key : {"num_classes", "img_size", "pretrained_vit_tiny_path"}) {
     erase_null(model, key);
   }
-  const std::string name = model.value("name", json("vit_moe")).is_string()
-                               ? model.value("name", std::string("vit_moe"))
-                               : std::string();
+  const json given_name = model.value("name", json(ModelConfig{}.name));
+  const std::string name = given_name.is_string() ? given_name.get<std::string>() : "";
   if (model.contains("pretrained")) {
     const json value = model["pretrained"];
     if (value == false || value.is_null()) {
@@ -218,7 +188,69 @@ void apply_augmentation_keys(json& a, std::vector<ConfigIssue>& issues) {
   move("random_flip", "horizontal_flip", true);
 }
 
+/// model.moe_expert_lr_multiplier and the absolute model.moe_expert_lr, which only the
+/// predecessor's baseline builder read (its main optimizer ignored them):
+/// baseline.expert_lr_multiplier.
+void apply_baseline_expert_lr(json& j, std::vector<ConfigIssue>& issues,
+                              std::vector<std::string>& notes) {
+  json* model = object_at(j, "model");
+  if (!model) return;
+  // The LR as the predecessor read it: loss.lr (moved to optimizer.lr below), its default.
+  json lr = json(RunConfig{}.optimizer.lr);
+  if (j.contains("optimizer") && j["optimizer"].is_object() && j["optimizer"].contains("lr")) {
+    lr = j["optimizer"]["lr"];
+  }
+  if (j.contains("loss") && j["loss"].is_object() && j["loss"].contains("lr")) {
+    lr = j["loss"]["lr"];
+  }
+  json multiplier = model->value("moe_expert_lr_multiplier", json(nullptr));
+  if (model->contains("moe_expert_lr") && !(*model)["moe_expert_lr"].is_null()) {
+    const json absolute = (*model)["moe_expert_lr"];
+    if (absolute.is_number() && lr.is_number() && lr.get<double>() > 0) {
+      multiplier = absolute.get<double>() / lr.get<double>();
+    } else {
+      issues.push_back({"model.moe_expert_lr", 0,
+                        "the baselines' absolute expert LR needs a number and the learning "
+                        "rate (loss.lr or optimizer.lr) given"});
+    }
+  }
+  model->erase("moe_expert_lr");
+  if (model->contains("moe_expert_lr_multiplier")) {
+    model->erase("moe_expert_lr_multiplier");
+    notes.push_back("model.moe_expert_lr_multiplier: the predecessor applied it to its "
+                    "baselines' experts only (baseline.expert_lr_multiplier); the main run's "
+                    "is the top-level moe_expert_lr_multiplier");
+  }
+  if (!multiplier.is_null()) {
+    if (!j.contains("baseline")) j["baseline"] = json::object();
+    if (j["baseline"].is_object()) j["baseline"]["expert_lr_multiplier"] = multiplier;
+  }
+}
+
 }  // namespace
+
+std::string model_alias(const std::string& name) {
+  static const std::map<std::string, std::string> aliases = {
+      {"moe_vit", "vit_moe"},
+      {"vit_switch_moe", "switch_moe_vit"},
+      {"switch_moe", "switch_moe_vit"},
+      {"vit_switch", "switch_moe_vit"},
+  };
+  const std::string key = ascii_lower(name);
+  if (const auto it = aliases.find(key); it != aliases.end()) return it->second;
+  if (has_cifar_suffix(key)) return key.substr(0, key.size() - std::string("-cifar").size());
+  return key != name ? key : "";
+}
+
+std::string dataset_alias(const std::string& name) {
+  static const std::map<std::string, std::string> aliases = {
+      {"officehomedataset", "officehome"},
+      {"officehome_10072016", "officehome"},
+      {"office-home", "officehome"},
+  };
+  const auto it = aliases.find(ascii_lower(name));
+  return it != aliases.end() ? it->second : "";
+}
 
 std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::string>& notes) {
   std::vector<ConfigIssue> issues;
@@ -254,9 +286,9 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
                     "always the scheduled LR times router_lr_multiplier, which the "
                     "predecessor's event re-applied)");
   }
-  if (j.value("router_balancing", json(false)) == true && j.contains("router_balance_anneal_epochs") &&
-      j["router_balance_anneal_epochs"].is_number() &&
-      j["router_balance_anneal_epochs"].get<double>() > 0) {
+  const json anneal = j.value("router_balance_anneal_epochs", json(0));
+  if (j.value("router_balancing", json(false)) == true && anneal.is_number() &&
+      anneal.get<double>() > 0) {
     notes.push_back("router_balance_anneal_epochs: the balance weight anneals along the cosine as "
                     "configured; the predecessor never ran its anneal (every run used "
                     "router_balance_max throughout): set router_balance_anneal_epochs 0 for that");
@@ -266,39 +298,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
                     "weighted_cross_entropy weighs the classes, cross_entropy does not");
   }
   const json epochs_per_domain = j.value("epochs_per_domain", json(RunConfig{}.epochs_per_domain));
-  if (json* model = object_at(j, "model")) {
-    // Read by the predecessor's baseline builder only (its main optimizer ignored them).
-    // The LR as the predecessor read it: loss.lr (moved to optimizer.lr below), its default.
-    json lr = json(RunConfig{}.optimizer.lr);
-    if (j.contains("optimizer") && j["optimizer"].is_object() && j["optimizer"].contains("lr")) {
-      lr = j["optimizer"]["lr"];
-    }
-    if (j.contains("loss") && j["loss"].is_object() && j["loss"].contains("lr")) {
-      lr = j["loss"]["lr"];
-    }
-    json multiplier = model->value("moe_expert_lr_multiplier", json(nullptr));
-    if (model->contains("moe_expert_lr") && !(*model)["moe_expert_lr"].is_null()) {
-      const json absolute = (*model)["moe_expert_lr"];
-      if (absolute.is_number() && lr.is_number() && lr.get<double>() > 0) {
-        multiplier = absolute.get<double>() / lr.get<double>();
-      } else {
-        issues.push_back({"model.moe_expert_lr", 0,
-                          "the baselines' absolute expert LR needs a number and the learning "
-                          "rate (loss.lr or optimizer.lr) given"});
-      }
-    }
-    model->erase("moe_expert_lr");
-    if (model->contains("moe_expert_lr_multiplier")) {
-      model->erase("moe_expert_lr_multiplier");
-      notes.push_back("model.moe_expert_lr_multiplier: the predecessor applied it to its "
-                      "baselines' experts only (baseline.expert_lr_multiplier); the main run's "
-                      "is the top-level moe_expert_lr_multiplier");
-    }
-    if (!multiplier.is_null()) {
-      if (!j.contains("baseline")) j["baseline"] = json::object();
-      if (j["baseline"].is_object()) j["baseline"]["expert_lr_multiplier"] = multiplier;
-    }
-  }
+  apply_baseline_expert_lr(j, issues, notes);
   if (json* baseline = object_at(j, "baseline")) {
     erase_null(*baseline, "accuracies");
     if (baseline->contains("train")) {

@@ -156,6 +156,22 @@ at::Tensor blur(const at::Tensor& x, std::mt19937_64& engine) {
 
 }  // namespace
 
+void Augmenter::check_image_size(int64_t height, int64_t width) const {
+  if (crops() && config_.crop_size > 0 &&
+      (height != config_.crop_size || width != config_.crop_size)) {
+    throw ConfigError("augmentation.resize is " + std::to_string(config_.crop_size) +
+                      " but the images are " + std::to_string(height) + "x" +
+                      std::to_string(width) + ": the crops give images of augmentation.resize "
+                      "pixels (the predecessor's default is 32), and moedil trains and tests "
+                      "at one size; set augmentation.resize to " + std::to_string(height));
+  }
+  if (config_.random_resize_crop && height != width) {
+    throw ConfigError("augmentation.random_resize_crop needs square images, and these are " +
+                      std::to_string(height) + "x" + std::to_string(width) +
+                      ": set resize to make them square");
+  }
+}
+
 bool Augmenter::enabled() const {
   return config_.random_resize_crop || config_.random_crop_padding > 0 ||
          config_.horizontal_flip || config_.color_jitter || config_.blur || config_.noise;
@@ -167,20 +183,8 @@ at::Tensor Augmenter::operator()(const at::Tensor& input, uint64_t seed) const {
   const int64_t batch = images.size(0);
   const int64_t height = images.size(2);
   const int64_t width = images.size(3);
-  if (crops() && config_.crop_size > 0 &&
-      (height != config_.crop_size || width != config_.crop_size)) {
-    throw ConfigError("augmentation.resize is " + std::to_string(config_.crop_size) +
-                      " but the images are " + std::to_string(height) + "x" +
-                      std::to_string(width) + ": the crops give images of augmentation.resize "
-                      "pixels (the predecessor's default is 32), and moedil trains and tests "
-                      "at one size; set augmentation.resize to " + std::to_string(height));
-  }
+  check_image_size(height, width);
   if (config_.random_resize_crop) {
-    if (height != width) {
-      throw ConfigError("augmentation.random_resize_crop needs square images, and these are " +
-                        std::to_string(height) + "x" + std::to_string(width) +
-                        ": set resize to make them square");
-    }
     std::mt19937_64 engine(mix_seed(seed, {1}));
     images = random_resized_crop(images.to(at::kFloat), engine);
   }

@@ -136,10 +136,7 @@ void record_interrupted_start(const std::filesystem::path& run_json, const std::
 void check_against_data(const config::RunConfig& c, const model::InputShape& input,
                         const std::string& dataset) {
   const config::ModelConfig& m = c.model;
-  // The crops' side (augmentation.resize): Augmenter refuses other sizes; say so before the run.
-  data::Augmenter(c.augmentation)(at::zeros({1, input.channels, input.height, input.width},
-                                            at::kByte),
-                                  0);
+  data::Augmenter(c.augmentation).check_image_size(input.height, input.width);
   if (m.num_classes > 0 && m.num_classes != input.num_classes) {
     throw ConfigError("model.num_classes is " + std::to_string(m.num_classes) + " but " +
                       dataset + " has " + std::to_string(input.num_classes) +

@@ -327,6 +327,10 @@ void Trainer::run_baselines() {
   }
   std::vector<double> accuracies;
   const uint64_t baseline_seed = seed_of(config_.seeds.baseline);
+  config::RunConfig baseline_config = config_;  // the baselines' own expert LR, when given
+  if (config_.baseline.expert_lr_multiplier >= 0.0) {
+    baseline_config.moe_expert_lr_multiplier = config_.baseline.expert_lr_multiplier;
+  }
   for (int64_t d = 0; d < data_.num_domains(); ++d) {
     model::Classifier fresh = make_model_();
     {
@@ -334,10 +338,6 @@ void Trainer::run_baselines() {
       std::size_t k = 0;
       for (auto& p : fresh->parameters()) p.copy_(start_state[k++]);
       for (auto& b : fresh->buffers()) b.copy_(start_state[k++]);
-    }
-    config::RunConfig baseline_config = config_;
-    if (config_.baseline.expert_lr_multiplier >= 0.0) {
-      baseline_config.moe_expert_lr_multiplier = config_.baseline.expert_lr_multiplier;
     }
     auto optimizer = optimizer_for(fresh, baseline_config, nullptr);
     std::unique_ptr<Loss> loss = make_loss(config_.loss, num_classes_);
