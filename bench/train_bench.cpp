@@ -26,6 +26,9 @@ config::ModelConfig quickstart_model(const std::string& family) {
   c.name = family;
   c.moe_layer_indices = {1, 3};
   c.moe_num_shared_experts = family == "vit_moe" ? 1 : 0;
+  c.moe_routing_granularity = "sample";
+  c.moe_gate = "probability";
+  c.moe_balance_losses = {{"switch", 1.0}};
   return c;
 }
 

@@ -153,6 +153,10 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--format", report.format,
                          "Comma-separated subset of md,csv,html (PNG plots are always written)")
       ->default_str("md,csv,html");
+  report_cmd->add_flag("--predecessor-metrics", report.predecessor_metrics,
+                       "Also show the predecessor's AIA, FWT and intransigence (its final values: "
+                       "AIA_predecessor = ACC, FWT_predecessor = FWT_baseline, "
+                       "intransigence_predecessor of the last domain only), labelled");
   report_cmd->footer(
       "Writes report.md, report.html (self-contained, images embedded), runs.csv, configs.csv,\n"
       "class_metrics.csv, ... and runs/<run-id>/*.png; prints the summary tables.\n"

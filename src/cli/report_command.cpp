@@ -14,7 +14,8 @@ int run_report(const ReportOptions& options) {
   const report::ReportFormats formats = report::parse_formats(options.format);
   const report::Collection c = report::collect_runs(options.target);
   const std::filesystem::path out = options.out.empty() ? c.default_out : std::filesystem::path(options.out);
-  const report::ReportOutput written = report::write_report(c, out, formats);
+  const report::ReportOutput written =
+      report::write_report(c, out, formats, options.predecessor_metrics);
   std::cout << written.terminal << std::flush;
   for (const std::string& p : c.problems) io::logger()->error("[report] {}", p);
   io::logger()->info("[report] {} runs, {} files written to {}{}", c.runs.size(),

@@ -43,6 +43,11 @@ Problems vit_moe_checks(const ModelConfig& m) {
   Problems out;
   check_heads(m, out);
   check_top_k(m, out);
+  if (!m.moe_route_with_cls_token && m.moe_routing_granularity == "sample" &&
+      m.moe_route_on == "cls") {
+    out.push_back({"moe_route_on", "\"cls\" needs a CLS token, and "
+                                   "model.moe_route_with_cls_token is false: route on \"mean\""});
+  }
   return out;
 }
 
@@ -98,17 +103,19 @@ const std::vector<ModelFamily>& model_families() {
   static const Keys kViTMoe{"moe_layer_indices",        "moe_num_unshared_experts",
                             "moe_num_shared_experts",   "moe_top_k",
                             "moe_routing_granularity",  "moe_route_with_cls_token",
+                            "moe_route_on",             "moe_gate",
                             "moe_noise_std",            "moe_capacity_factor",
                             "moe_routing",              "moe_expert_dropout",
                             "moe_balance_losses"};
   static const Keys kResNet{"resnet_stem", "resnet_width"};
   static const std::vector<ModelFamily> families{
-      {"vit", kViTBackbone + kInitWeights + kDataChecked, vit_checks},
+      {"vit", kViTBackbone + kInitWeights + Keys{"moe_route_with_cls_token"} + kDataChecked,
+       vit_checks},
       {"vit_moe", kViTBackbone + kInitWeights + kViTMoe + kDataChecked, vit_moe_checks},
       // Routed per image (CLS token or token mean); one expert per hetero_experts entry.
       {"hetero_moe",
        kViTBackbone + kInitWeights +
-           Keys{"moe_layer_indices", "moe_top_k", "moe_route_with_cls_token", "moe_noise_std",
+           Keys{"moe_layer_indices", "moe_top_k", "moe_route_on", "moe_noise_std",
                 "moe_capacity_factor", "moe_routing", "moe_expert_dropout", "moe_balance_losses",
                 "hetero_experts"} + kDataChecked,
        hetero_checks},
@@ -124,12 +131,19 @@ const std::vector<ModelFamily>& model_families() {
            kDataChecked,
        {}},
       // Top-1 token choice without capacity: of the routing core only the balance losses.
-      {"vit_moe_imagelevel",
+      {"vit_moe_centroid",
        kViTBackbone + kInitWeights +
            Keys{"moe_layer_indices", "moe_num_unshared_experts", "moe_balance_losses",
                 "alpha_fast", "alpha_slow", "temperature_start", "temperature_end",
                 "anneal_epochs", "repulsion_weight", "alignment_weight", "consistency_weight",
                 "kl_balance_weight_start", "kl_balance_weight_end"} + kDataChecked,
+       vit_checks},
+      // The predecessor's image-level model: hard routing by EMA centroids, no routing-core
+      // option.
+      {"vit_moe_imagelevel",
+       kViTBackbone + kInitWeights +
+           Keys{"moe_layer_indices", "moe_num_unshared_experts", "alpha_fast", "alpha_slow"} +
+           kDataChecked,
        vit_checks},
       // Hard routing by EMA prototypes: no routing-core option.
       {"switch_moe_vit",

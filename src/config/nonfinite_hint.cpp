@@ -29,7 +29,7 @@ std::vector<NonfiniteSuspect> nonfinite_suspects(const RunConfig& c) {
   };
   const ModelConfig& m = c.model;
   const bool balancing = c.router_balancing && routes(m) && m.name != "switch_moe_vit";
-  if (m.name == "vit_moe_imagelevel") {
+  if (m.name == "vit_moe_centroid") {
     for (const auto& [key, value] : {std::pair{"model.temperature_start", m.temperature_start},
                                      std::pair{"model.temperature_end", m.temperature_end}}) {
       if (value < kSmallTemperature) {
@@ -42,7 +42,7 @@ std::vector<NonfiniteSuspect> nonfinite_suspects(const RunConfig& c) {
       if (weight > kLargeWeight) add("model.moe_balance_losses." + name, weight, "loss weight");
     }
   }
-  if (balancing && m.name == "vit_moe_imagelevel") {
+  if (balancing && m.name == "vit_moe_centroid") {
     for (const auto& [key, value] :
          {std::pair{"model.repulsion_weight", m.repulsion_weight},
           std::pair{"model.alignment_weight", m.alignment_weight},

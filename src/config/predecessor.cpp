@@ -1,6 +1,8 @@
 #include "moedil/config/predecessor.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "moedil/common/ascii.h"
@@ -55,13 +57,69 @@ void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
   model["name"] = "vit";
   for (const char* key : {"moe_layer_indices", "moe_num_unshared_experts",
                           "moe_num_shared_experts", "moe_top_k", "moe_routing_granularity",
-                          "moe_route_with_cls_token", "moe_noise_std", "moe_capacity_factor",
+                          "moe_route_on", "moe_gate", "moe_noise_std", "moe_capacity_factor",
                           "moe_routing", "moe_expert_dropout", "moe_balance_losses"}) {
     model.erase(key);
   }
   notes.push_back("model: vit_moe with 0 routed experts chosen and 1 shared expert is a ViT with "
                   "an MLP in every block (the predecessor's layers summed their shared experts): "
                   "moedil's vit");
+}
+
+/// The predecessor's vit_moe_imagelevel keys that change nothing there, so here: its auxiliary
+/// terms (built from centroid buffers, a detached routing vector and hard counts, constants
+/// without gradient), their schedules, and the routing temperature and sampling switch (argmax of
+/// softmax(s / T) is argmax of s; its factory never passed routing_sample on). Checked for type,
+/// dropped, with one note.
+void apply_imagelevel_keys(json& model, std::vector<ConfigIssue>& issues,
+                           std::vector<std::string>& notes) {
+  static const char* const kNumbers[] = {
+      "repulsion_k",        "repulsion_margin",      "moe_repulsion_k",
+      "moe_repulsion_margin", "lambda_fast",         "lambda_slow",
+      "lambda_align",       "lambda_cons",           "lambda_lb_init",
+      "moe_lambda_fast",    "moe_lambda_slow",       "moe_lambda_align",
+      "moe_lambda_cons",    "moe_lambda_lb_init",    "anneal_epochs",
+      "moe_anneal_epochs",  "moe_anneal_steps",      "detach_align_steps",
+      "routing_temp",       "routing_anneal_epochs", "argmax_routing_start_epoch"};
+  std::string dropped;
+  const auto drop = [&](const char* key, bool number) {
+    if (!model.contains(key)) return;
+    const json& v = model[key];
+    if (!v.is_null() && !(number ? v.is_number() : v.is_boolean())) {
+      issues.push_back({std::string("model.") + key, 0,
+                        std::string("expected ") + (number ? "a number" : "true or false") +
+                            " (or null), got " + v.dump()});
+    }
+    model.erase(key);
+    dropped += (dropped.empty() ? "" : ", ") + std::string(key);
+  };
+  for (const char* key : kNumbers) drop(key, true);
+  drop("routing_sample", false);
+  if (!dropped.empty()) {
+    notes.push_back("model." + dropped +
+                    ": change nothing in the predecessor's vit_moe_imagelevel, so here too (its "
+                    "auxiliary terms were computed from centroid buffers, a detached routing "
+                    "vector and hard counts: constants without gradient; argmax of softmax(s/T) "
+                    "is argmax of s; routing_sample was never passed on). moedil's image-level "
+                    "model with gradient-carrying centroid losses is vit_moe_centroid");
+  }
+  for (const char* key : {"route_with_cls_token", "route_with_class_token",
+                          "route_with_CLS_token", "moe_route_with_cls_token"}) {
+    if (!model.contains(key)) continue;
+    model.erase(key);
+    notes.push_back(std::string("model.") + key +
+                    ": ignored by the predecessor's vit_moe_imagelevel factory (it always routed "
+                    "on the mean of the patch tokens), so here too");
+  }
+  // Its class took a list, "every_other", or anything else (null included) as every block.
+  if (model.contains("moe_layer_indices")) {
+    const json v = model["moe_layer_indices"];
+    if (v.is_null() || (v.is_string() && v != "every_other" && v != "all")) {
+      model["moe_layer_indices"] = "all";
+      notes.push_back("model.moe_layer_indices: " + v.dump() +
+                      " meant every block in the predecessor's vit_moe_imagelevel: \"all\"");
+    }
+  }
 }
 
 /// The families the predecessor's vit_moe factory built (it ignored model.pretrained).
@@ -121,11 +179,24 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
     model.erase(key);
     notes.push_back(std::string("model.") + key + ": " + why);
   };
-  if (name == "vit_moe" || name == "vit_moe_imagelevel") {
+  if (name == "vit_moe_imagelevel") apply_imagelevel_keys(model, issues, notes);
+  if (name == "vit_moe") {
     for (const char* key : {"route_with_cls_token", "route_with_class_token",
                             "route_with_CLS_token"}) {
       ignored(key, "ignored by the predecessor's " + name +
-                       " (its routing input is model.moe_route_with_cls_token), so here too");
+                       " (its CLS token is model.moe_route_with_cls_token), so here too");
+    }
+    // Its factory took any other key and ignored it: the image-level model's keys and the
+    // names of older versions are dropped with a note; other unknown keys stay errors.
+    for (const char* key :
+         {"num_experts", "moe_num_experts", "moe_shared_expert", "alpha_fast", "alpha_slow",
+          "repulsion_k", "repulsion_margin", "moe_repulsion_k", "moe_repulsion_margin",
+          "moe_lambda_fast", "moe_lambda_slow", "moe_lambda_align", "moe_lambda_cons",
+          "moe_lambda_lb_init", "anneal_epochs", "moe_anneal_epochs", "moe_anneal_steps",
+          "detach_align_steps", "routing_temp", "routing_anneal_epochs", "routing_sample",
+          "argmax_routing_start_epoch"}) {
+      ignored(key, "ignored by the predecessor's vit_moe factory (it took any key), so here "
+                   "too (its experts are moe_num_unshared_experts and moe_num_shared_experts)");
     }
   }
   if (name == "switch_moe_vit") {
@@ -227,6 +298,57 @@ void apply_baseline_expert_lr(json& j, std::vector<ConfigIssue>& issues,
   }
 }
 
+/// The predecessor built its pretrain_scheduler (a torch LinearLR) on the main optimizer even
+/// when nothing pretrained, and constructing a LinearLR multiplies the LR by start_factor at
+/// once; without a main scheduler nothing restored it. Its main training therefore ran at lr
+/// times the factor the LinearLR had reached: start_factor without pretraining, else after the
+/// pretraining epochs. moedil trains at optimizer.lr: a note gives the LR to set to reproduce
+/// the predecessor's runs.
+void note_pretrain_scheduler_lr(const json& j, std::vector<std::string>& notes) {
+  if (!j.contains("pretrain_scheduler") || !j["pretrain_scheduler"].is_object()) return;
+  const json& s = j["pretrain_scheduler"];
+  if (s.value("name", json()) != "linear") return;
+  const json start_j = s.value("start_factor", json(0.1));
+  const json end_j = s.value("end_factor", json(1.0));
+  const json epd = j.value("epochs_per_domain", json(RunConfig{}.epochs_per_domain));
+  const json total_j = s.contains("total_iters") && !s["total_iters"].is_null() ? s["total_iters"]
+                                                                                  : epd;
+  json lr_j = json(RunConfig{}.optimizer.lr);
+  if (j.contains("optimizer") && j["optimizer"].is_object() && j["optimizer"].contains("lr")) {
+    lr_j = j["optimizer"]["lr"];
+  }
+  if (!start_j.is_number() || !end_j.is_number() || !total_j.is_number() || !lr_j.is_number()) {
+    return;  // validation names the bad value
+  }
+  const double start = start_j.get<double>();
+  const double end = end_j.get<double>();
+  const double total = total_j.get<double>();
+  const json pretrain = j.value("pretrain", json::object());
+  const bool pretrains = pretrain.is_object() && pretrain.value("enabled", json(false)) == true &&
+                         pretrain.value("num_samples", json(1)) != 0;
+  double factor = start;
+  if (pretrains) {
+    const json epochs_j = pretrain.value("epochs", epd);
+    if (!epochs_j.is_number() || total <= 0) return;
+    factor = start + (end - start) * std::min(epochs_j.get<double>(), total) / total;
+  }
+  if (std::abs(factor - 1.0) < 1e-12) return;
+  const double lr = lr_j.get<double>();
+  char text[512];
+  std::snprintf(text, sizeof text,
+                "pretrain_scheduler: the predecessor built this LinearLR on the main optimizer "
+                "%s, so its main training ran at lr x %.6g = %.6g%s; moedil trains at "
+                "optimizer.lr %.6g (set %.6g to reproduce the predecessor's runs)",
+                pretrains ? "and stepped it only in pretraining"
+                          : "even without pretraining, and never stepped it",
+                factor, lr * factor,
+                j.contains("scheduler") && j["scheduler"].is_object()
+                    ? " before its main scheduler scaled that"
+                    : " throughout",
+                lr, lr * factor);
+  notes.push_back(text);
+}
+
 }  // namespace
 
 std::string model_alias(const std::string& name) {
@@ -234,6 +356,7 @@ std::string model_alias(const std::string& name) {
       {"moe_vit", "vit_moe"},
       {"vit_switch_moe", "switch_moe_vit"},
       {"switch_moe", "switch_moe_vit"},
+      {"vit_moe_img", "vit_moe_imagelevel"},
       {"vit_switch", "switch_moe_vit"},
   };
   const std::string key = ascii_lower(name);
@@ -256,7 +379,30 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
   std::vector<ConfigIssue> issues;
   if (!j.is_object()) return issues;
   for (const char* key : {"mini_dataset", "router_lr_multiplier"}) erase_null(j, key);
-  if (json* scheduler = object_at(j, "scheduler")) erase_null(*scheduler, "T_max");
+  if (json* scheduler = object_at(j, "scheduler")) {
+    // The predecessor's cosine was torch's CosineAnnealingLR, built once for the whole run and
+    // stepped every epoch (periodic past T_max; T_max null or 0: epochs_per_domain). Given a
+    // T_max and no per_domain (which every config moedil writes has), a config says it is
+    // the predecessor's: moedil's cosine_annealing over the whole run.
+    if (scheduler->contains("T_max") && !scheduler->contains("per_domain") &&
+        scheduler->value("name", json()) == "cosine") {
+      (*scheduler)["name"] = "cosine_annealing";
+      (*scheduler)["per_domain"] = false;
+      notes.push_back("scheduler: cosine with T_max is the predecessor's torch "
+                      "CosineAnnealingLR over the whole run (periodic past T_max): "
+                      "cosine_annealing; moedil's cosine restarts its half cosine each domain");
+    }
+    if (scheduler->contains("T_max") && (*scheduler)["T_max"].is_null()) {
+      (*scheduler)["T_max"] = 0;
+    }
+    if (!scheduler->contains("T_max") && !scheduler->contains("per_domain") &&
+        scheduler->value("name", json()) == "cosine") {
+      notes.push_back("scheduler: cosine here is half a cosine restarted every domain; the "
+                      "predecessor's cosine was torch's CosineAnnealingLR once over the whole run "
+                      "(periodic past T_max = epochs_per_domain): give T_max (null is fine) or "
+                      "name cosine_annealing for that");
+    }
+  }
   if (j.contains("router_balance_strength") && j["router_balance_strength"].is_null()) {
     if (j.value("router_balancing", json(false)) == true) {
       issues.push_back({"router_balance_strength", 0,
@@ -285,6 +431,18 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     notes.push_back("router_lr_multiplier_after_epochs: changes nothing here (the routers' LR is "
                     "always the scheduled LR times router_lr_multiplier, which the "
                     "predecessor's event re-applied)");
+  }
+  const json* model = j.contains("model") && j["model"].is_object() ? &j["model"] : nullptr;
+  const auto model_name = [&] {
+    if (!model || !model->value("name", json()).is_string()) return std::string();
+    const std::string given = (*model)["name"].get<std::string>();
+    const std::string alias = model_alias(given);
+    return alias.empty() ? given : alias;
+  };
+  if (j.value("router_balancing", json(false)) == true && model_name() == "vit_moe_imagelevel") {
+    notes.push_back("router_balancing: the predecessor's vit_moe_imagelevel balance term was "
+                    "computed from hard counts, a constant without gradient: it changes "
+                    "nothing there, and vit_moe_imagelevel has no balance loss here");
   }
   const json anneal = j.value("router_balance_anneal_epochs", json(0));
   if (j.value("router_balancing", json(false)) == true && anneal.is_number() &&
@@ -387,6 +545,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
       loss.erase("lr");
     }
   }
+  note_pretrain_scheduler_lr(j, notes);
   return issues;
 }
 

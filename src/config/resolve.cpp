@@ -545,6 +545,15 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("name", model.name, one_of(names.models, "model"));
     // Each family reads only its keys (config/model_families.h): setting another is an error.
     m.only_family(model.name);
+    if (model.name == "vit_moe_imagelevel") {
+      // The predecessor's model keeps its factory's defaults for the keys left out (MoE in
+      // every block, below). has() is true for every key when writing: nothing changes then.
+      if (!m.has("patch_size")) model.patch_size = 16;
+      if (!m.has("embed_dim")) model.embed_dim = 256;
+      if (!m.has("depth")) model.depth = 10;
+      if (!m.has("num_heads")) model.num_heads = 4;
+      if (!m.has("mlp_ratio")) model.mlp_ratio = 1.0;
+    }
     m.field("patch_size", model.patch_size, between(1, kMaxPatch));
     m.field("embed_dim", model.embed_dim, between(1, kMaxWidth));
     m.field("depth", model.depth, between(1, kMaxDepth));
@@ -555,12 +564,19 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("num_classes", model.num_classes, between(0, kMaxClasses));
     m.field("img_size", model.img_size, between(0, kMaxImageSide));
     m.layer_indices("moe_layer_indices", model.moe_layer_indices, model.depth);
+    if (model.name == "vit_moe_imagelevel" && !m.has("moe_layer_indices")) {
+      model.moe_layer_indices.clear();
+      for (int64_t i = 0; i < model.depth; ++i) model.moe_layer_indices.push_back(i);
+    }
     m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, between(1, kMaxExperts));
     m.field("moe_num_shared_experts", model.moe_num_shared_experts, between(0, kMaxExperts));
     m.field("moe_top_k", model.moe_top_k, between(1, kMaxExperts));
     m.field("moe_routing_granularity", model.moe_routing_granularity,
             one_of({"sample", "token"}, "moe_routing_granularity"));
     m.field("moe_route_with_cls_token", model.moe_route_with_cls_token);
+    if (!model.moe_route_with_cls_token && !m.has("moe_route_on")) model.moe_route_on = "mean";
+    m.field("moe_route_on", model.moe_route_on, one_of({"cls", "mean"}, "moe_route_on"));
+    m.field("moe_gate", model.moe_gate, one_of({"renormalized", "probability"}, "moe_gate"));
     m.field("moe_noise_std", model.moe_noise_std, in_range(0.0, 1e3, true, true));
     m.positive_or_null("moe_capacity_factor", model.moe_capacity_factor);
     m.field("moe_routing", model.moe_routing,
@@ -589,7 +605,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
               }
               return std::string();
             }));
-    // vit_moe_imagelevel and switch_moe_vit
+    // vit_moe_centroid, vit_moe_imagelevel and switch_moe_vit
     m.field("alpha_fast", model.alpha_fast, in_range(0.0, 1.0, true, true));
     m.field("alpha_slow", model.alpha_slow, in_range(0.0, 1.0, true, true));
     m.field("temperature_start", model.temperature_start,
@@ -637,6 +653,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     s.field("step_size", sched.step_size, between(1, kMaxEpochs));
     s.field("gamma", sched.gamma, in_range(0.0, 1e3, false, true));
     s.field("min_lr", sched.min_lr, in_range(0.0, 1e3, true, true));
+    s.field("T_max", sched.T_max, between(0, kMaxEpochs));
   });
   v.field("epochs_per_domain", c.epochs_per_domain, between(1, kMaxEpochs));
   v.object("replay", [&](auto& r) {
@@ -780,6 +797,10 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
     }
   }
   const SchedulerConfig& s = c.scheduler;
+  if (s.T_max != 0 && s.name != "cosine_annealing") {
+    issue("scheduler.T_max", "is read by scheduler cosine_annealing only (the predecessor's "
+                             "cosine with T_max), not by '" + s.name + "'");
+  }
   const int64_t schedule_epochs =
       s.per_domain ? c.epochs_per_domain : c.epochs_per_domain * c.num_partitions;
   if (s.warmup_epochs > 0 && s.warmup_epochs >= schedule_epochs && s.name != "none") {

@@ -177,6 +177,33 @@ std::map<int64_t, int64_t> read_id_map(const Field& f) {
 
 json config_from_older_schema(json config, int version) {
   if (!config.is_object() || version >= kRunSchemaVersion) return config;
+  if (config.contains("model") && config["model"].is_object()) {
+    json& model = config["model"];
+    const json name = model.value("name", json("vit_moe"));
+    if (name == "vit_moe_imagelevel") {
+      model["name"] = "vit_moe_centroid";  // the predecessor's model took the name
+    }
+    const bool routed = name == "vit_moe" || name == "hetero_moe" ||
+                        name == "resnet18_conv_moe" || name == "resnet18_block_moe" ||
+                        name == "vit_moe_imagelevel";
+    // Defaults that took the predecessor's meaning: as they were then.
+    if (routed && !model.contains("moe_balance_losses")) {
+      model["moe_balance_losses"] = {{"switch", 1.0}};
+    }
+    if (name == "vit_moe" || name == "hetero_moe") {
+      if (name == "vit_moe") {
+        if (!model.contains("moe_routing_granularity")) model["moe_routing_granularity"] = "sample";
+        if (!model.contains("moe_gate")) model["moe_gate"] = "probability";
+      }
+      // moe_route_with_cls_token chose the sample routing input; the models had a CLS token.
+      if (model.contains("moe_route_with_cls_token") &&
+          model["moe_route_with_cls_token"].is_boolean()) {
+        model["moe_route_on"] = model["moe_route_with_cls_token"].get<bool>() ? "cls" : "mean";
+        model.erase("moe_route_with_cls_token");
+      }
+    }
+  }
+  if (version >= 3) return config;
   if (config.contains("seeds") && config["seeds"].is_object()) {
     config["seeds"]["zero_is_a_seed"] = true;
   }

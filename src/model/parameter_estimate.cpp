@@ -42,8 +42,10 @@ VitParts vit_parts(const config::ModelConfig& m, const ImageSpec& in) {
       std::max<int64_t>(1, static_cast<int64_t>(m.mlp_ratio * static_cast<double>(m.embed_dim))));
   const int64_t patch = std::max<int64_t>(1, m.patch_size);
   const double patches = as_double(in.height / patch) * as_double(in.width / patch);
-  s.stem = conv(as_double(in.channels), s.dim, as_double(patch), true) + s.dim +
-           (patches + 1) * s.dim;
+  // Patch embedding, CLS token and positions (vit and vit_moe may have no CLS token).
+  const bool cls = m.moe_route_with_cls_token || (m.name != "vit" && m.name != "vit_moe");
+  s.stem = conv(as_double(in.channels), s.dim, as_double(patch), true) + (cls ? s.dim : 0.0) +
+           (patches + (cls ? 1.0 : 0.0)) * s.dim;
   s.head = layer_norm(s.dim) + linear(s.dim, as_double(in.num_classes));
   std::set<int64_t> moe;  // a block listed twice is one MoE block
   for (int64_t index : m.moe_layer_indices) {
@@ -76,8 +78,11 @@ double vit_family(const config::ModelConfig& m, const ImageSpec& in) {
         moe_block += attention(v.dim);
       }
     }
-  } else {  // vit_moe_imagelevel: a learnable projection routes to the experts' centroids
+  } else if (m.name == "vit_moe_centroid") {  // a learnable projection routes to centroids
     moe_block = block_without_mlp(v.dim) + linear(v.dim, v.dim) +
+                as_double(m.moe_num_unshared_experts) * feed_forward(v.dim, v.hidden);
+  } else {  // vit_moe_imagelevel: the centroids are buffers, no routing parameter
+    moe_block = block_without_mlp(v.dim) +
                 as_double(m.moe_num_unshared_experts) * feed_forward(v.dim, v.hidden);
   }
   if (m.name == "vit") return v.stem + as_double(m.depth) * dense_block + v.head;
@@ -154,7 +159,7 @@ double convnext(const config::ModelConfig& m, const ImageSpec& in) {
 
 double estimate_parameters(const config::ModelConfig& m, const ImageSpec& input) {
   if (m.name == "vit" || m.name == "vit_moe" || m.name == "hetero_moe" ||
-      m.name == "vit_moe_imagelevel") {
+      m.name == "vit_moe_centroid" || m.name == "vit_moe_imagelevel") {
     return vit_family(m, input);
   }
   if (m.name == "switch_moe_vit") return switch_vit(m, input);

@@ -10,6 +10,7 @@
 #include "moedil/model/switch_vit.h"
 #include "moedil/model/vit.h"
 #include "moedil/model/vit_imagelevel.h"
+#include "moedil/model/vit_slow_centroid.h"
 
 namespace moedil::model {
 namespace {
@@ -31,7 +32,8 @@ ViTBackboneOptions vit_backbone(const config::ModelConfig& c, const InputShape& 
       .depth(c.depth)
       .num_heads(c.num_heads)
       .mlp_ratio(c.mlp_ratio)
-      .dropout(c.dropout);
+      .dropout(c.dropout)
+      .cls_token(c.moe_route_with_cls_token);
 }
 
 moe::MoeLayerOptions moe_options(const config::ModelConfig& c) {
@@ -39,7 +41,8 @@ moe::MoeLayerOptions moe_options(const config::ModelConfig& c) {
       .num_shared(c.moe_num_shared_experts)
       .top_k(c.moe_top_k)
       .granularity(c.moe_routing_granularity)
-      .route_with_cls(c.moe_route_with_cls_token)
+      .route_with_cls(c.moe_route_on == "cls")
+      .renormalize_gates(c.moe_gate == "renormalized")
       .noise_std(c.moe_noise_std)
       .capacity_factor(c.moe_capacity_factor)
       .routing(c.moe_routing)
@@ -111,13 +114,18 @@ const Registry<ModelBuilder>& model_registry() {
   static const Registry<ModelBuilder> registry = [] {
     Registry<ModelBuilder> r("model");
     r.add("vit", "dense Vision Transformer baseline (patch_size, embed_dim, depth, num_heads, "
-                 "mlp_ratio, dropout)",
+                 "mlp_ratio, dropout; moe_route_with_cls_token false: no CLS token, the head "
+                 "reads the token mean, as the predecessor's)",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ViT(ViTOptions(vit_backbone(c, input))).ptr();
           });
     r.add("vit_moe",
           "ViT whose moe_layer_indices blocks have an MoE MLP: moe_num_unshared_experts routed "
-          "top-k (moe_top_k) per sample or token, plus moe_num_shared_experts always on",
+          "top-k (moe_top_k) per token (moe_routing_granularity, the predecessor's) or per "
+          "image (on the CLS token or the token mean: moe_route_on), gates renormalised over the "
+          "chosen experts (moe_gate; top-1: 1, the predecessor's) or the router probability, "
+          "plus moe_num_shared_experts always on; moe_route_with_cls_token false: no CLS token, "
+          "the head reads the token mean",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ViT(ViTOptions(vit_backbone(c, input))
                            .moe_layers(c.moe_layer_indices)
@@ -128,13 +136,14 @@ const Registry<ModelBuilder>& model_registry() {
           "ViT whose moe_layer_indices blocks have an MoE MLP of experts of different "
           "architectures, one per entry of hetero_experts (mlp: token MLP, conv: 3x3 conv over "
           "the patch grid, attention: self-attention over the tokens), routed per image (CLS "
-          "token or token mean, moe_route_with_cls_token) top-k (moe_top_k), with the routing "
+          "token or token mean, moe_route_on) top-k (moe_top_k), with the routing "
           "core options (moe_noise_std, moe_capacity_factor, moe_routing, moe_expert_dropout, "
           "moe_balance_losses)",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            // Its gates are the router probabilities (moe_gate is vit_moe's).
             return ViT(ViTOptions(vit_backbone(c, input))
                            .moe_layers(c.moe_layer_indices)
-                           .moe(moe_options(c))
+                           .moe(moe_options(c).renormalize_gates(false))
                            .hetero_experts(c.hetero_experts))
                 .ptr();
           });
@@ -165,8 +174,9 @@ const Registry<ModelBuilder>& model_registry() {
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ConvNeXt(convnext_options(c, input)).ptr();
           });
-    r.add("vit_moe_imagelevel",
-          "ViT whose moe_layer_indices blocks have an image-level MoE MLP: each image goes to "
+    r.add("vit_moe_centroid",
+          "moedil's image-level MoE ViT (the predecessor's is vit_moe_imagelevel): a ViT whose "
+          "moe_layer_indices blocks have an image-level MoE MLP: each image goes to "
           "one of moe_num_unshared_experts experts (top-1, token choice without capacity, so "
           "each image reaches the expert whose centroid follows it; of the routing-core options "
           "only moe_balance_losses applies) by cosine similarity of its projected token mean "
@@ -191,6 +201,22 @@ const Registry<ModelBuilder>& model_registry() {
                                      .kl_balance_weight_start(c.kl_balance_weight_start)
                                      .kl_balance_weight_end(c.kl_balance_weight_end)
                                      .balance_losses(c.moe_balance_losses))
+                .ptr();
+          });
+    r.add("vit_moe_imagelevel",
+          "the predecessor's image-level MoE ViT (its defaults: patch_size 16, embed_dim 256, "
+          "depth 10, num_heads 4, mlp_ratio 1, MoE in every block): in the moe_layer_indices "
+          "blocks each image goes, whole, to one of moe_num_unshared_experts MLP experts (gate "
+          "1) by the nearest (cosine) slow EMA centroid of its patch-token mean; fast and slow "
+          "centroids (keep rates alpha_fast, alpha_slow) start from the first training batch "
+          "and move in training only. No learnable routing and no auxiliary loss (the "
+          "predecessor's auxiliary terms carried no gradient)",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ViTSlowCentroid(ViTSlowCentroidOptions(vit_backbone(c, input))
+                                       .moe_layers(c.moe_layer_indices)
+                                       .num_experts(c.moe_num_unshared_experts)
+                                       .alpha_fast(c.alpha_fast)
+                                       .alpha_slow(c.alpha_slow))
                 .ptr();
           });
     r.add("switch_moe_vit",

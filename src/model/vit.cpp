@@ -12,7 +12,10 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
   const int64_t patch = backbone.patch_size();
   const int64_t dim = backbone.embed_dim();
   const auto hidden = backbone.hidden();
-  stem = register_patch_stem(*this, in, patch, dim, "ViT");
+  stem = register_patch_stem(*this, in, patch, dim, "ViT", backbone.cls_token());
+  TORCH_CHECK(backbone.cls_token() || options.moe_layers().empty() ||
+                  options.moe().granularity() == "token" || !options.moe().route_with_cls(),
+              "ViT: sample routing on the CLS token needs a CLS token");
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < backbone.depth(); ++i) {
     auto block_options = TransformerBlockOptions(dim, backbone.num_heads(), hidden)
@@ -58,9 +61,10 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
 }
 
 at::Tensor ViTImpl::forward(const at::Tensor& images) {
-  at::Tensor x = stem.embed(images);  // [B, 1 + N, D]
+  at::Tensor x = stem.embed(images);  // [B, 1 + N, D] ([B, N, D] without a CLS token)
   for (const auto& block : *blocks) x = block->as<TransformerBlock>()->forward(x);
-  return head(norm(x.select(1, 0)));
+  x = norm(x);
+  return head(options.backbone().cls_token() ? x.select(1, 0) : x.mean(1));
 }
 
 }  // namespace moedil::model

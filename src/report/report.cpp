@@ -123,7 +123,8 @@ ReportFormats parse_formats(const std::string& list) {
   return f;
 }
 
-ReportOutput write_report(const Collection& c, const fs::path& out_dir, const ReportFormats& formats) {
+ReportOutput write_report(const Collection& c, const fs::path& out_dir, const ReportFormats& formats,
+                          bool predecessor_metrics) {
   std::vector<RunSummary> runs;
   std::vector<const io::RunRecord*> records;
   std::vector<std::string> groups;
@@ -135,10 +136,10 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     groups.push_back(runs.back().group);
   }
   const std::vector<ConfigSummary> configs = summarize_configs(runs, c.configs);
-  const Table t_runs = runs_table(runs, c.varied_keys);
+  const Table t_runs = runs_table(runs, c.varied_keys, predecessor_metrics);
   const Table t_status = status_table(runs);
-  const Table t_stats = config_stats_table(configs);
-  const Table t_side = configs_side_by_side(configs);
+  const Table t_stats = config_stats_table(configs, predecessor_metrics);
+  const Table t_side = configs_side_by_side(configs, predecessor_metrics);
   const Table t_domain = final_domain_table(configs);
   const Table t_problems = problems_table(c.problems);
 
@@ -182,7 +183,13 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
       "\"Metrics\"; balanced_acc = mean over domains of the mean per-class recall in the last "
       "evaluation (classes without true samples excluded). std is the sample standard deviation "
       "(n - 1); the 95% CI is mean +- t(0.975, n-1) * std / sqrt(n); both are n/a for n = 1. "
-      "Only completed runs enter the statistics.";
+      "Only completed runs enter the statistics." +
+      std::string(predecessor_metrics
+                      ? " AIA_predecessor, FWT_predecessor and intransigence_predecessor are the "
+                        "predecessor's final values (README \"Metrics\"): the last row's mean "
+                        "(= ACC), FWT against the baselines (= FWT_baseline), and the last "
+                        "domain's baseline_acc - R[T-1][T-1]."
+                      : "");
   if (formats.md) {
     // Every name, path and message from run.json goes through md_escape: never markup.
     std::ostringstream md;

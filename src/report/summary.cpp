@@ -11,7 +11,12 @@ std::array<std::optional<double>, kMetricNames.size()> RunSummary::values() cons
     v = {cl->acc,        cl->aia,        cl->bwt,          cl->fwt,     cl->fwt_baseline,
          cl->forgetting, cl->plasticity, cl->intransience, std::nullopt};
   }
-  v[kMetricNames.size() - 1] = balanced_acc;
+  v[kMoedilMetricCount - 1] = balanced_acc;
+  if (predecessor) {
+    v[kMoedilMetricCount] = predecessor->aia;
+    v[kMoedilMetricCount + 1] = predecessor->fwt;
+    v[kMoedilMetricCount + 2] = predecessor->intransigence;
+  }
   return v;
 }
 
@@ -30,14 +35,21 @@ RunSummary summarize_run(const io::RunRecord& r, const std::string& path) {
   s.domains = r.domains;
   s.domains_trained = static_cast<int64_t>(r.r_matrix.size());
   s.epochs_done = static_cast<int64_t>(r.epochs.size());
+  const bool full_matrix = !r.r_matrix.empty() && r.r_matrix.size() == r.domains.size();
   if (r.metrics) {
     s.cl = r.metrics;
-  } else if (!r.r_matrix.empty() && r.r_matrix.size() == r.domains.size() &&
-             r.init_acc.size() == r.domains.size()) {
+  } else if (full_matrix && r.init_acc.size() == r.domains.size()) {
     try {
       s.cl = metrics::compute_cl_metrics(r.r_matrix, r.init_acc, r.baseline_acc);
     } catch (const Error&) {
       // a malformed matrix: leave the metrics undefined
+    }
+  }
+  if (full_matrix) {
+    try {
+      s.predecessor = metrics::predecessor_metrics(r.r_matrix, r.baseline_acc);
+    } catch (const Error&) {
+      // a malformed matrix: leave them undefined
     }
   }
   if (!r.epochs.empty()) {

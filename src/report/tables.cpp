@@ -35,17 +35,20 @@ std::string domain_name(const io::RunRecord& r, std::size_t j, const io::EvalRec
 
 }  // namespace
 
-Table runs_table(const std::vector<RunSummary>& runs, const std::vector<std::string>& varied_keys) {
+Table runs_table(const std::vector<RunSummary>& runs, const std::vector<std::string>& varied_keys,
+                 bool predecessor_metrics) {
+  const std::size_t shown = shown_metric_count(predecessor_metrics);
   Table t{"Runs (completed)", {"config", "run", "seed"}, {}};
   for (const std::string& key : varied_keys) t.columns.push_back(key);
-  for (const char* m : kMetricNames) t.columns.emplace_back(m);
+  for (std::size_t m = 0; m < shown; ++m) t.columns.emplace_back(kMetricNames[m]);
   for (const RunSummary& r : runs) {
     if (!r.completed()) continue;
     std::vector<Cell> row{r.group, r.id, r.seed};
     for (std::size_t k = 0; k < varied_keys.size(); ++k) {
       row.emplace_back(k < r.varied.size() ? r.varied[k] : std::string());
     }
-    for (const auto& v : r.values()) row.push_back(Cell::num(v));
+    const auto values = r.values();
+    for (std::size_t m = 0; m < shown; ++m) row.push_back(Cell::num(values[m]));
     t.rows.push_back(std::move(row));
   }
   return t;
@@ -63,12 +66,12 @@ Table status_table(const std::vector<RunSummary>& runs) {
   return t;
 }
 
-Table config_stats_table(const std::vector<ConfigSummary>& configs) {
+Table config_stats_table(const std::vector<ConfigSummary>& configs, bool predecessor_metrics) {
   Table t{"Population statistics over completed runs (sample std, 95% CI of the mean)",
           {"config", "metric", "n", "mean", "std", "ci95_low", "ci95_high"},
           {}};
   for (const ConfigSummary& c : configs) {
-    for (std::size_t m = 0; m < kMetricNames.size(); ++m) {
+    for (std::size_t m = 0; m < shown_metric_count(predecessor_metrics); ++m) {
       std::vector<Cell> row{c.name, kMetricNames[m]};
       add_stats_cells(row, c.metrics[m]);
       t.rows.push_back(std::move(row));
@@ -77,7 +80,7 @@ Table config_stats_table(const std::vector<ConfigSummary>& configs) {
   return t;
 }
 
-Table configs_side_by_side(const std::vector<ConfigSummary>& configs) {
+Table configs_side_by_side(const std::vector<ConfigSummary>& configs, bool predecessor_metrics) {
   Table t{"Configs side by side: mean +- std (n completed runs)", {"metric"}, {}};
   for (const ConfigSummary& c : configs) t.columns.push_back(c.name);
   std::vector<Cell> runs_row{"completed / other runs"};
@@ -85,7 +88,7 @@ Table configs_side_by_side(const std::vector<ConfigSummary>& configs) {
     runs_row.emplace_back(std::to_string(c.completed) + " / " + std::to_string(c.not_completed));
   }
   t.rows.push_back(std::move(runs_row));
-  for (std::size_t m = 0; m < kMetricNames.size(); ++m) {
+  for (std::size_t m = 0; m < shown_metric_count(predecessor_metrics); ++m) {
     std::vector<Cell> row{kMetricNames[m]};
     for (const ConfigSummary& c : configs) row.emplace_back(mean_std_text(c.metrics[m]));
     t.rows.push_back(std::move(row));

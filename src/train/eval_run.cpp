@@ -72,7 +72,7 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
   }
   net->to(device);
   // The model as it was at the last recorded epoch: models that anneal their own settings
-  // (vit_moe_imagelevel's temperature) take that epoch's values.
+  // (vit_moe_centroid's temperature) take that epoch's values.
   if (!record.epochs.empty()) {
     net->on_epoch_start(record.epochs.back().domain, record.epochs.back().epoch);
   }

@@ -33,6 +33,19 @@ const Registry<SchedulerBuilder>& scheduler_registry() {
               return min_lr + (base - min_lr) * (1.0 + std::cos(pi * fraction)) / 2.0;
             };
           });
+    r.add("cosine_annealing",
+          "torch's CosineAnnealingLR (the predecessor's cosine): min_lr + (lr - min_lr) (1 + "
+          "cos(pi t / T_max)) / 2 at epoch t of the schedule, periodic past T_max (0: "
+          "epochs_per_domain); one schedule over the whole run unless per_domain",
+          [](const config::SchedulerConfig& s) -> LrCurve {
+            const double min_lr = s.min_lr;
+            const double period = static_cast<double>(s.T_max);
+            return [min_lr, period](double base, int64_t u, int64_t) {
+              const double pi = std::acos(-1.0);
+              return min_lr +
+                     (base - min_lr) * (1.0 + std::cos(pi * static_cast<double>(u) / period)) / 2.0;
+            };
+          });
     r.add("linear", "a straight line from lr down toward min_lr",
           [](const config::SchedulerConfig& s) -> LrCurve {
             const double min_lr = s.min_lr;
@@ -68,7 +81,9 @@ LrSchedule::LrSchedule(const config::SchedulerConfig& s, double base_lr, int64_t
     throw ConfigError("scheduler.warmup_epochs: is " + std::to_string(s.warmup_epochs) +
                       "; must be >= 0");
   }
-  curve_ = entry->build(s);
+  config::SchedulerConfig built = s;
+  if (built.T_max <= 0) built.T_max = epochs_per_domain;  // cosine_annealing's default period
+  curve_ = entry->build(built);
   length_ = s.per_domain ? epochs_per_domain : epochs_per_domain * num_domains;
   const std::string span =
       std::to_string(length_) + "-epoch schedule (" +

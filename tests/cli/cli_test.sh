@@ -116,7 +116,7 @@ expect 2 "model.embed_dim: 2147483648 is out of range" "$moedil" run ok.jsonc \
 expect 2 "augmentation.random_crop_padding: 1000000 is out of range: must be in [0, 256]" \
   "$moedil" run ok.jsonc --set augmentation.random_crop_padding=1000000
 expect 2 "model.temperature_end: 1e-300 is out of range" "$moedil" validate ok.jsonc \
-  --set model.name=vit_moe_imagelevel --set model.temperature_end=1e-300
+  --set model.name=vit_moe_centroid --set model.temperature_end=1e-300
 huge=(--set model.name=vit --set model.patch_size=4 --set model.embed_dim=65536
       --set model.depth=1000 --set model.num_heads=1)
 expect 2 "ok.jsonc: the run needs an estimated" "$moedil" validate ok.jsonc "${huge[@]}"

@@ -56,6 +56,18 @@ expect 0 "FWT_baseline" "$moedil" run quickstart.jsonc --set baseline.enabled=tr
   --set results_dir=\"base\"
 check "with baselines fwt_baseline is a number" \
   bash -c 'grep -q "\"fwt_baseline\": -\?[0-9]" base/quickstart/*/run.json'
+# The predecessor's variants only when asked, labelled, from the same run.
+expect 0 "" "$moedil" report base/quickstart --out rep_base --format csv
+check "without --predecessor-metrics no predecessor column" \
+  bash -c '! grep -q predecessor rep_base/runs.csv'
+expect 0 "intransigence_predecessor" "$moedil" report base/quickstart --out rep_pred \
+  --format csv --predecessor-metrics
+check "runs.csv ends with the three predecessor columns" \
+  grep -q ',balanced_acc,AIA_predecessor,FWT_predecessor,intransigence_predecessor$' \
+  rep_pred/runs.csv
+check "AIA_predecessor equals ACC in configs.csv" bash -c \
+  'acc=$(grep ",ACC," "$1" | cut -d, -f4); aia=$(grep ",AIA_predecessor," "$1" | cut -d, -f4)
+   [ -n "$acc" ] && [ "$acc" = "$aia" ]' _ rep_pred/configs.csv
 
 # A run that failed on a non-finite loss: its NaN numbers are null in run.json. status shows it
 # failed (not unreadable), report reads it.

@@ -16,13 +16,13 @@ std::vector<std::string> messages(const ModelFamily& family, const ModelConfig& 
   return out;
 }
 
-TEST(ModelFamilies, NineFamiliesInListOrder) {
+TEST(ModelFamilies, TenFamiliesInListOrder) {
   std::vector<std::string> names;
   for (const ModelFamily& family : model_families()) names.push_back(family.name);
   EXPECT_EQ(names, (std::vector<std::string>{"vit", "vit_moe", "hetero_moe", "resnet18",
                                              "resnet18_conv_moe", "resnet18_block_moe",
-                                             "convnext_tiny", "vit_moe_imagelevel",
-                                             "switch_moe_vit"}));
+                                             "convnext_tiny", "vit_moe_centroid",
+                                             "vit_moe_imagelevel", "switch_moe_vit"}));
 }
 
 TEST(ModelFamilies, FindAndReads) {
@@ -40,8 +40,8 @@ TEST(ModelFamilies, FindAndReads) {
   EXPECT_TRUE(conv.reads("resnet_moe_stages"));
   EXPECT_FALSE(conv.reads("moe_routing_granularity"));
   EXPECT_FALSE(conv.reads("embed_dim"));
-  // vit_moe_imagelevel routes top-1 by token choice without capacity.
-  const ModelFamily& image = *find_model_family("vit_moe_imagelevel");
+  // vit_moe_centroid routes top-1 by token choice without capacity.
+  const ModelFamily& image = *find_model_family("vit_moe_centroid");
   EXPECT_TRUE(image.reads("moe_balance_losses"));
   EXPECT_FALSE(image.reads("moe_routing"));
   EXPECT_FALSE(image.reads("moe_capacity_factor"));
@@ -59,7 +59,7 @@ TEST(ModelFamilies, EveryFamilyReadsInitWeightsAndNoKeyTwice) {
 
 TEST(ModelFamilies, TheViTFamiliesShareTheBackboneKeys) {
   for (const char* name :
-       {"vit", "vit_moe", "hetero_moe", "vit_moe_imagelevel", "switch_moe_vit"}) {
+       {"vit", "vit_moe", "hetero_moe", "vit_moe_centroid", "switch_moe_vit"}) {
     SCOPED_TRACE(name);
     const ModelFamily& family = *find_model_family(name);
     for (const char* key :
@@ -111,7 +111,7 @@ TEST(ModelFamilies, TopKIsBoundedByTheRoutedExperts) {
             (std::vector<std::string>{"moe_top_k: 4 is out of range: must be <= the number of "
                                       "model.hetero_experts (3)"}));
   // The dense families and the top-1 families do not read moe_top_k.
-  for (const char* name : {"vit", "resnet18", "convnext_tiny", "vit_moe_imagelevel",
+  for (const char* name : {"vit", "resnet18", "convnext_tiny", "vit_moe_centroid",
                            "switch_moe_vit"}) {
     const ModelFamily& family = *find_model_family(name);
     EXPECT_TRUE(!family.check || messages(family, m).empty()) << name;

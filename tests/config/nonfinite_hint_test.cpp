@@ -20,7 +20,7 @@ TEST(NonfiniteHint, PlainConfigBlamesOnlyTheLearningRate) {
 
 TEST(NonfiniteHint, TinyTemperatureIsNamedBeforeTheLearningRate) {
   RunConfig c;
-  c.model.name = "vit_moe_imagelevel";
+  c.model.name = "vit_moe_centroid";
   c.model.temperature_end = 1e-300;
   const std::string hint = nonfinite_loss_hint(c);
   EXPECT_TRUE(has(hint, "config values that can cause it: model.temperature_end = 1e-300 "

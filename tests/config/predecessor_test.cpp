@@ -18,9 +18,9 @@ const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic"},
                           "vit_moe_imagelevel"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy"},
-                         {"none", "step", "cosine", "linear"},
+                         {"none", "step", "cosine", "cosine_annealing", "linear"},
                          {"fifo", "reservoir", "class_balanced"},
-                         {"switch"},
+                         {"switch", "mean_prob_mse"},
                          {}};
 
 TEST(Predecessor, ModelAliasesMapToMoedilsFamilies) {
@@ -139,10 +139,21 @@ TEST(Predecessor, NumExpertsIsTheRoutedExpertCount) {
   EXPECT_EQ(read(R"({"model": {"name": "switch_moe_vit", "num_experts": 3}})")
                 .model.moe_num_unshared_experts,
             3);
-  const auto issues =
-      problems(R"({"model": {"num_experts": 3, "moe_num_unshared_experts": 4}})");
+  EXPECT_EQ(read(R"({"model": {"name": "vit_moe_imagelevel", "num_experts": 5}})")
+                .model.moe_num_unshared_experts,
+            5);
+  const auto issues = problems(R"({"model": {"name": "switch_moe_vit", "num_experts": 3,
+                                             "moe_num_unshared_experts": 4}})");
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].path, "model.num_experts");
+  // The predecessor's vit_moe factory ignored num_experts (and the image-level model's keys).
+  const RunConfig vit_moe = read(R"({"model": {"name": "vit_moe", "num_experts": 3,
+      "moe_anneal_epochs": 10, "routing_temp": 1.0}})");
+  EXPECT_EQ(vit_moe.model.moe_num_unshared_experts, ModelConfig{}.moe_num_unshared_experts);
+  EXPECT_TRUE(has_note(vit_moe, "model.num_experts: ignored by the predecessor's vit_moe"));
+  EXPECT_TRUE(has_note(vit_moe, "model.routing_temp: ignored by the predecessor's vit_moe"));
+  EXPECT_EQ(problems(R"({"model": {"name": "vit_moe", "moe_lambda": 1}})").size(), 1u)
+      << "other unknown keys stay errors";
 }
 
 // The predecessor's last version: the odd blocks of the back half; null is block 1.
@@ -218,6 +229,97 @@ TEST(Predecessor, ModelKeysThePredecessorsFactoriesIgnoredAreDroppedWithANote) {
   EXPECT_TRUE(has_note(conv, "model.depth: a ViT key"));
   // moedil's own families still refuse keys they do not read.
   EXPECT_EQ(problems(R"({"model": {"name": "resnet18", "patch_size": 16}})").size(), 1u);
+}
+
+// The predecessor's vit_moe_imagelevel: its factory's defaults, its keys that change nothing
+// (auxiliary terms without gradient, temperature, sampling) accepted with one note, its layer
+// choices, its alias.
+TEST(Predecessor, ImageLevelModelKeepsItsDefaultsAndItsInertKeys) {
+  const RunConfig bare = read(R"({"model": {"name": "vit_moe_img"}})");
+  EXPECT_EQ(bare.model.name, "vit_moe_imagelevel");
+  EXPECT_EQ(bare.model.patch_size, 16);
+  EXPECT_EQ(bare.model.embed_dim, 256);
+  EXPECT_EQ(bare.model.depth, 10);
+  EXPECT_EQ(bare.model.num_heads, 4);
+  EXPECT_EQ(bare.model.mlp_ratio, 1.0);
+  EXPECT_EQ(bare.model.moe_layer_indices, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(bare.model.moe_num_unshared_experts, 4);
+  EXPECT_EQ(bare.model.alpha_fast, 0.8);
+  EXPECT_EQ(bare.model.alpha_slow, 0.99);
+  const RunConfig c = read(R"({"router_balancing": true, "router_balance_strength": 0.1,
+      "model": {"name": "vit_moe_imagelevel", "depth": 4, "num_experts": 3,
+                "moe_layer_indices": "every_other", "alpha_fast": 0.7, "alpha_slow": 0.995,
+                "repulsion_k": 2, "repulsion_margin": 0.15, "moe_lambda_fast": 0.0,
+                "moe_lambda_slow": 0.02, "moe_lambda_align": 0.3, "moe_lambda_cons": 0.05,
+                "moe_lambda_lb_init": 1.0, "moe_anneal_epochs": 10, "detach_align_steps": 10,
+                "routing_temp": 1.0, "routing_anneal_epochs": 2, "routing_sample": true,
+                "argmax_routing_start_epoch": 3, "moe_route_with_cls_token": false}})");
+  EXPECT_EQ(c.model.moe_num_unshared_experts, 3);
+  EXPECT_EQ(c.model.moe_layer_indices, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(c.model.alpha_fast, 0.7);
+  EXPECT_EQ(c.model.alpha_slow, 0.995);
+  EXPECT_TRUE(has_note(c, "model.repulsion_k, repulsion_margin, moe_lambda_fast"));
+  EXPECT_TRUE(has_note(c, "constants without gradient"));
+  EXPECT_TRUE(has_note(c, "model.moe_route_with_cls_token: ignored by the predecessor's "
+                          "vit_moe_imagelevel factory"));
+  EXPECT_TRUE(has_note(c, "router_balancing: the predecessor's vit_moe_imagelevel balance"));
+  // Any other string, or null, was every block there.
+  for (const char* layers : {R"("back_half_every_other")", "null"}) {
+    const RunConfig all = read(std::string(R"({"model": {"name": "vit_moe_imagelevel",
+        "depth": 3, "moe_layer_indices": )") + layers + "}}");
+    EXPECT_EQ(all.model.moe_layer_indices, (std::vector<int64_t>{0, 1, 2})) << layers;
+    EXPECT_TRUE(has_note(all, "meant every block")) << layers;
+  }
+  // A value of the wrong type is still an error; moedil's own centroid keys are not read.
+  const auto bad = problems(R"({"model": {"name": "vit_moe_imagelevel",
+                                          "moe_lambda_align": "high"}})");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].path, "model.moe_lambda_align");
+  EXPECT_EQ(problems(R"({"model": {"name": "vit_moe_imagelevel",
+                                   "temperature_start": 2.0}})").size(), 1u);
+}
+
+// The predecessor's main cosine with T_max was torch's CosineAnnealingLR over the whole run.
+TEST(Predecessor, CosineWithTMaxIsCosineAnnealingOverTheWholeRun) {
+  const RunConfig c = read(R"({"scheduler": {"name": "cosine", "T_max": null}})");
+  EXPECT_EQ(c.scheduler.name, "cosine_annealing");
+  EXPECT_FALSE(c.scheduler.per_domain);
+  EXPECT_EQ(c.scheduler.T_max, 0);
+  EXPECT_TRUE(has_note(c, "scheduler: cosine with T_max is the predecessor's torch"));
+  EXPECT_EQ(read(R"({"scheduler": {"name": "cosine", "T_max": 5}})").scheduler.T_max, 5);
+  // A config moedil wrote (it always has per_domain) keeps its cosine: resolving twice is stable.
+  const RunConfig written = read(R"({"scheduler": {"name": "cosine", "per_domain": false,
+                                                   "T_max": 0}})");
+  EXPECT_EQ(written.scheduler.name, "cosine");
+  EXPECT_EQ(read(to_json(c).dump()).scheduler.name, "cosine_annealing");
+  EXPECT_EQ(to_json(read(to_json(written).dump())), to_json(written));
+  const RunConfig own = read(R"({"scheduler": {"name": "cosine"}})");
+  EXPECT_EQ(own.scheduler.name, "cosine");
+  EXPECT_TRUE(has_note(own, "give T_max (null is fine) or name cosine_annealing"));
+  const auto issues = problems(R"({"scheduler": {"name": "step", "T_max": 3}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "scheduler.T_max");
+}
+
+// The predecessor's pretrain LinearLR scaled its main optimizer's LR at construction, even
+// without pretraining: a note gives the LR its main training really had.
+TEST(Predecessor, PretrainSchedulerNotesTheLrThePredecessorsMainTrainingHad) {
+  const std::string sched = R"("pretrain_scheduler": {"name": "linear", "start_factor": 0.1,
+                                                      "end_factor": 1.0}, "loss": {"lr": 1e-4})";
+  const RunConfig off = read("{" + sched + R"(, "epochs_per_domain": 10,
+                                             "pretrain": {"enabled": false}})");
+  EXPECT_EQ(off.optimizer.lr, 1e-4);
+  EXPECT_TRUE(has_note(off, "even without pretraining, and never stepped it, so its main "
+                            "training ran at lr x 0.1 = 1e-05 throughout"));
+  EXPECT_TRUE(has_note(off, "(set 1e-05 to reproduce the predecessor's runs)"));
+  // Pretraining 7 of total_iters = epochs_per_domain 10 epochs: 0.1 + 0.9 * 7 / 10 = 0.73.
+  const RunConfig part = read("{" + sched + R"(, "epochs_per_domain": 10,
+      "pretrain": {"enabled": true, "num_samples": 100, "epochs": 7}})");
+  EXPECT_TRUE(has_note(part, "ran at lr x 0.73 = 7.3e-05 throughout"));
+  // Pretraining at least total_iters epochs: the factor is back to 1, nothing to say.
+  const RunConfig full = read("{" + sched + R"(, "epochs_per_domain": 5,
+      "pretrain": {"enabled": true, "num_samples": 100, "epochs": 7}})");
+  for (const std::string& n : full.notes) EXPECT_EQ(n.find("pretrain_scheduler:"), std::string::npos) << n;
 }
 
 // model.moe_expert_lr_multiplier (and the absolute moe_expert_lr) were read by the

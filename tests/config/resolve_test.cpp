@@ -22,7 +22,7 @@ const NameCatalog kNames{{"fashion_mnist", "mnist"},
                          {"cross_entropy", "focal", "weighted_cross_entropy"},
                          {"none", "step", "cosine", "linear"},
                          {"fifo", "reservoir", "class_balanced"},
-                         {"switch", "importance_load", "entropy", "column_entropy",
+                         {"switch", "mean_prob_mse", "importance_load", "entropy", "column_entropy",
                           "output_variance", "z_loss"}};
 
 std::vector<ConfigIssue> issues_of(const std::string& jsonc) {
@@ -57,6 +57,34 @@ TEST(Resolve, EmptyObjectGivesDocumentedDefaults) {
 // Left out, weight_decay is the torch default of the optimizer (what the predecessor got from
 // torch.optim.AdamW): 0.01 for adamw, 0 for sgd and adam; a given value always wins, and
 // run.json's config records the value used.
+// vit_moe's routing keys left out are the predecessor's: every token, renormalised gates, its
+// balance loss; moe_route_with_cls_token says whether there is a CLS token (false: sample
+// routing on the token mean).
+TEST(Resolve, VitMoeDefaultsAreThePredecessorsRouting) {
+  const RunConfig c = resolve_run_config(nlohmann::json::parse(R"({"model": {}})"), kNames);
+  EXPECT_EQ(c.model.moe_routing_granularity, "token");
+  EXPECT_EQ(c.model.moe_gate, "renormalized");
+  EXPECT_EQ(c.model.moe_balance_losses, (std::map<std::string, double>{{"mean_prob_mse", 1.0}}));
+  EXPECT_TRUE(c.model.moe_route_with_cls_token);
+  EXPECT_EQ(c.model.moe_route_on, "cls");
+  const RunConfig no_cls = resolve_run_config(
+      nlohmann::json::parse(R"({"model": {"moe_route_with_cls_token": false,
+                                          "moe_routing_granularity": "sample"}})"), kNames);
+  EXPECT_FALSE(no_cls.model.moe_route_with_cls_token);
+  EXPECT_EQ(no_cls.model.moe_route_on, "mean");
+  // Resolved and written back, it reads the same.
+  EXPECT_EQ(to_json(resolve_run_config(to_json(no_cls), kNames)), to_json(no_cls));
+  RunConfig out;
+  const auto issues = check_run_config(
+      nlohmann::json::parse(R"({"model": {"moe_route_with_cls_token": false,
+          "moe_routing_granularity": "sample", "moe_route_on": "cls"}})"), kNames, "", out);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.moe_route_on");
+  EXPECT_EQ(check_run_config(nlohmann::json::parse(R"({"model": {"moe_gate": "soft"}})"), kNames,
+                             "", out)[0].path,
+            "model.moe_gate");
+}
+
 TEST(Resolve, WeightDecayLeftOutIsTheOptimizersTorchDefault) {
   const auto decay = [](const char* text) {
     return resolve_run_config(nlohmann::json::parse(text), kNames).optimizer.weight_decay;
@@ -392,12 +420,13 @@ TEST(Resolve, RoutingCoreOptionsReadAndDefaults) {
   EXPECT_EQ(c.model.moe_capacity_factor, 1.25);
   EXPECT_EQ(c.model.moe_routing, "expert_choice");
   EXPECT_EQ(c.model.moe_expert_dropout, 0.25);
-  // A given object replaces the default {"switch": 1} entirely.
+  // A given object replaces the default {"mean_prob_mse": 1} entirely.
   EXPECT_EQ(c.model.moe_balance_losses,
             (std::map<std::string, double>{{"importance_load", 0.5}, {"z_loss", 0.001}}));
   EXPECT_EQ(to_json(c)["model"]["moe_balance_losses"]["z_loss"], 0.001);
   const RunConfig defaults;
-  EXPECT_EQ(defaults.model.moe_balance_losses, (std::map<std::string, double>{{"switch", 1.0}}));
+  EXPECT_EQ(defaults.model.moe_balance_losses,
+            (std::map<std::string, double>{{"mean_prob_mse", 1.0}}));
   EXPECT_EQ(defaults.model.moe_routing, "token_choice");
   EXPECT_EQ(defaults.model.moe_capacity_factor, 0.0);
   // No limit is null (or the key left out), and it is written back as null, so a resolved
@@ -584,7 +613,7 @@ TEST(Resolve, CnnFamilyOptionsBadInputNameTheKey) {
 /// kNames plus the two families these tests name.
 NameCatalog with_vit_variants() {
   NameCatalog names = kNames;
-  names.models.push_back("vit_moe_imagelevel");
+  names.models.push_back("vit_moe_centroid");
   names.models.push_back("switch_moe_vit");
   return names;
 }
@@ -607,7 +636,7 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
   EXPECT_DOUBLE_EQ(d.model.ema_alpha, 0.9);
   EXPECT_DOUBLE_EQ(d.model.routing_alpha, 0.3);
   const RunConfig c = resolve_run_config(
-      parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": 1.0,
+      parse_jsonc(R"({"model": {"name": "vit_moe_centroid", "alpha_fast": 1.0,
           "alpha_slow": 0.5, "temperature_start": 2.0, "temperature_end": 0.5,
           "anneal_epochs": 3, "repulsion_weight": 0.0, "alignment_weight": 0.2,
           "consistency_weight": 0.3, "kl_balance_weight_start": 0.4,
@@ -650,7 +679,7 @@ TEST(Resolve, ImageLevelAndSwitchOptionsReadAndDefaults) {
 TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
   RunConfig out;
   auto issues = check_run_config(
-      parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel", "alpha_fast": -0.1,
+      parse_jsonc(R"({"model": {"name": "vit_moe_centroid", "alpha_fast": -0.1,
           "alpha_slow": 1.5, "temperature_start": 0.0, "temperature_end": -1,
           "anneal_epochs": 0, "repulsion_weight": -0.1, "alignment_weight": -1,
           "consistency_weight": -2, "kl_balance_weight_start": -1,
@@ -676,7 +705,7 @@ TEST(Resolve, ImageLevelAndSwitchOptionsBadInputNameTheKey) {
   EXPECT_NE(issues[13].message.find("must be in [0, 1] (or null)"), std::string::npos)
       << issues[13].message;
   // Keep rates of exactly 0 and 1 and weights of exactly 0 are fine.
-  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "vit_moe_imagelevel",
+  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "vit_moe_centroid",
       "alpha_fast": 1.0, "alpha_slow": 0.0, "repulsion_weight": 0.0}})", "t"),
       with_vit_variants(), "", out).empty());
   EXPECT_TRUE(check_run_config(parse_jsonc(R"({"model": {"name": "switch_moe_vit",
@@ -705,15 +734,15 @@ TEST(Resolve, ImageLevelReadsNoRoutingOptionButTheBalanceLosses) {
   // follow the images the router chose, so moe_routing and moe_capacity_factor are not its keys.
   for (const auto& [text, path] :
        std::vector<std::pair<std::string, std::string>>{
-           {R"({"model": {"name": "vit_moe_imagelevel", "moe_routing": "expert_choice"}})",
+           {R"({"model": {"name": "vit_moe_centroid", "moe_routing": "expert_choice"}})",
             "model.moe_routing"},
-           {R"({"model": {"name": "vit_moe_imagelevel", "moe_capacity_factor": 1.5}})",
+           {R"({"model": {"name": "vit_moe_centroid", "moe_capacity_factor": 1.5}})",
             "model.moe_capacity_factor"}}) {
     RunConfig c;
     const auto issues = check_run_config(parse_jsonc(text, "t"), with_vit_variants(), "", c);
     ASSERT_EQ(issues.size(), 1u) << text;
     EXPECT_EQ(issues[0].path, path);
-    EXPECT_EQ(issues[0].message.rfind("not read by model 'vit_moe_imagelevel' (it reads: ", 0),
+    EXPECT_EQ(issues[0].message.rfind("not read by model 'vit_moe_centroid' (it reads: ", 0),
               0u)
         << issues[0].message;
   }
@@ -791,7 +820,7 @@ TEST(Resolve, EverySizeAndCountHasAnUpperBound) {
            {R"("convnext_tiny", "convnext_depths": [1, 1, 1001, 1])", "model.convnext_depths"},
            {R"("convnext_tiny", "convnext_dims": [8, 8, 8, 65537])", "model.convnext_dims"},
            {R"("convnext_tiny", "convnext_stem_patch": 1025)", "model.convnext_stem_patch"},
-           {R"("vit_moe_imagelevel", "anneal_epochs": 1000001)", "model.anneal_epochs"},
+           {R"("vit_moe_centroid", "anneal_epochs": 1000001)", "model.anneal_epochs"},
            {R"("switch_moe_vit", "expert_depth": 1001)", "model.expert_depth"}}) {
     const auto issues = family_issues_of(R"({"model": {"name": )" + model + "}}");
     EXPECT_EQ(paths_of(issues), (std::vector<std::string>{path})) << model;
@@ -823,7 +852,7 @@ TEST(Resolve, ARefusedDepthIsNotUsedForTheBlockIndices) {
 
 TEST(Resolve, TinyTemperaturesAndWeightLimitsAreRefused) {
   // 1e-300 turns into 0 in float32: the division by it made the loss NaN.
-  const auto issues = family_issues_of(R"({"model": {"name": "vit_moe_imagelevel",
+  const auto issues = family_issues_of(R"({"model": {"name": "vit_moe_centroid",
       "temperature_start": 1e-300, "temperature_end": 1e-7},
       "loss": {"weight_upper_limit": 1e-300}})");
   EXPECT_EQ(paths_of(issues),
@@ -832,7 +861,7 @@ TEST(Resolve, TinyTemperaturesAndWeightLimitsAreRefused) {
   ASSERT_EQ(issues.size(), 3u);
   EXPECT_NE(issues[0].message.find("must be in [1e-06, 1000000.0]"), std::string::npos)
       << issues[0].message;
-  EXPECT_TRUE(family_issues_of(R"({"model": {"name": "vit_moe_imagelevel",
+  EXPECT_TRUE(family_issues_of(R"({"model": {"name": "vit_moe_centroid",
       "temperature_start": 1e-6, "temperature_end": 1e-6},
       "loss": {"weight_upper_limit": 1e-6}})").empty());
 }
@@ -889,7 +918,8 @@ namespace {
 const char* const kVitMoeKeys =
     "patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout, init_weights, "
     "moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
-    "moe_routing_granularity, moe_route_with_cls_token, moe_noise_std, moe_capacity_factor, "
+    "moe_routing_granularity, moe_route_with_cls_token, moe_route_on, moe_gate, moe_noise_std, "
+    "moe_capacity_factor, "
     "moe_routing, moe_expert_dropout, moe_balance_losses, num_classes, img_size";
 
 TEST(ResolveModelFamily, AKeyTheFamilyDoesNotReadIsAnErrorNamingKeyFamilyAndItsKeys) {
@@ -928,7 +958,7 @@ TEST(ResolveModelFamily, AnUnreadKeyIsOneProblemWhateverItsValue) {
   for (const auto& i : issues) {
     EXPECT_EQ(i.message,
               "not read by model 'vit' (it reads: patch_size, embed_dim, depth, num_heads, "
-              "mlp_ratio, dropout, init_weights, num_classes, img_size)");
+              "mlp_ratio, dropout, init_weights, moe_route_with_cls_token, num_classes, img_size)");
   }
 }
 
@@ -983,7 +1013,7 @@ TEST(ResolveModelFamily, ConfigsStoredWithEveryModelKeyResolveAfterDroppingTheUn
   stored["model"]["temperature_start"] = 1.0;
   stored["model"]["moe_top_k"] = 1;
   RunConfig out;
-  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 12u);
+  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 13u);
   const nlohmann::json cleaned = without_unread_model_keys(stored);
   EXPECT_FALSE(cleaned["model"].contains("moe_top_k"));
   EXPECT_EQ(cleaned["model"]["patch_size"], 7);

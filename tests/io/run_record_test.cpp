@@ -133,15 +133,17 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
 // experiment; a version-2 config reads as written.
 TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   nlohmann::json j = to_json(full_record());
-  ASSERT_EQ(j["schema_version"], 3);
+  ASSERT_EQ(j["schema_version"], 4);
   const nlohmann::json config = nlohmann::json::parse(R"({
       "router_freeze_after_epochs": 3, "optimizer": {"weight_decay": 0.01},
-      "model": {"name": "vit_moe_imagelevel", "alpha_fast": 0.25, "alpha_slow": 0.5,
+      "model": {"name": "vit_moe_centroid", "alpha_fast": 0.25, "alpha_slow": 0.5,
                 "routing_alpha": 0.125}})");
   j["run"]["config"] = config;
-  EXPECT_EQ(run_record_from_json(j, "v3").run.config, config);
+  EXPECT_EQ(run_record_from_json(j, "v4").run.config, config);
   j["schema_version"] = 1;
+  j["run"]["config"]["model"]["name"] = "vit_moe_imagelevel";
   const nlohmann::json read = run_record_from_json(j, "v1").run.config;
+  EXPECT_EQ(read["model"]["name"], "vit_moe_centroid");
   EXPECT_TRUE(read["router_freeze_after_epochs"].is_null());
   EXPECT_EQ(read["router_freeze_per_domain_after_epochs"], 3);
   EXPECT_EQ(read["model"]["alpha_fast"], 0.75);
@@ -173,10 +175,10 @@ TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
 TEST(RunRecord, OlderSchemasKeepTheirZeroSeeds) {
   nlohmann::json j = to_json(full_record());
   const nlohmann::json config = nlohmann::json::parse(
-      R"({"seeds": {"global": 0, "model": 4}, "model": {"name": "vit_moe_imagelevel",
+      R"({"seeds": {"global": 0, "model": 4}, "model": {"name": "vit_moe_centroid",
           "alpha_fast": 0.25}})");
   j["run"]["config"] = config;
-  EXPECT_EQ(run_record_from_json(j, "v3").run.config, config);
+  EXPECT_EQ(run_record_from_json(j, "v4").run.config, config);
   for (int version : {1, 2}) {
     j["schema_version"] = version;
     const nlohmann::json read = run_record_from_json(j, "old").run.config;
@@ -187,6 +189,51 @@ TEST(RunRecord, OlderSchemasKeepTheirZeroSeeds) {
     EXPECT_EQ(read["model"]["alpha_fast"], version == 1 ? 0.75 : 0.25) << version;
   }
   EXPECT_FALSE(config_from_older_schema(nlohmann::json::object(), 2).contains("seeds"));
+}
+
+// Until version 4, vit_moe routed per image by default with Switch gates and the switch
+// balance loss, and moe_route_with_cls_token chose the sample routing input: an older run reads
+// as that experiment.
+TEST(RunRecord, OlderSchemasKeepTheirVitMoeRouting) {
+  const nlohmann::json old = nlohmann::json::parse(
+      R"({"model": {"name": "vit_moe", "moe_route_with_cls_token": false}})");
+  const nlohmann::json read = config_from_older_schema(old, 3);
+  EXPECT_EQ(read["model"]["moe_routing_granularity"], "sample");
+  EXPECT_EQ(read["model"]["moe_gate"], "probability");
+  EXPECT_EQ(read["model"]["moe_route_on"], "mean");
+  EXPECT_FALSE(read["model"].contains("moe_route_with_cls_token")) << "it had a CLS token";
+  EXPECT_EQ(read["model"]["moe_balance_losses"], nlohmann::json::parse(R"({"switch": 1.0})"));
+  // What was given stays.
+  const nlohmann::json given = config_from_older_schema(nlohmann::json::parse(
+      R"({"model": {"name": "vit_moe", "moe_routing_granularity": "token",
+                    "moe_balance_losses": {"entropy": 0.5}}})"), 2);
+  EXPECT_EQ(given["model"]["moe_routing_granularity"], "token");
+  EXPECT_EQ(given["model"]["moe_balance_losses"], nlohmann::json::parse(R"({"entropy": 0.5})"));
+  // hetero_moe: its routing input; resnet MoE: the balance loss; vit: nothing.
+  const nlohmann::json hetero = config_from_older_schema(nlohmann::json::parse(
+      R"({"model": {"name": "hetero_moe", "moe_route_with_cls_token": true}})"), 1);
+  EXPECT_EQ(hetero["model"]["moe_route_on"], "cls");
+  EXPECT_FALSE(hetero["model"].contains("moe_gate"));
+  EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(
+                R"({"model": {"name": "resnet18_conv_moe"}})"), 3)["model"]["moe_balance_losses"],
+            nlohmann::json::parse(R"({"switch": 1.0})"));
+  EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit"}})"), 3),
+            nlohmann::json::parse(R"({"model": {"name": "vit"}})"));
+}
+
+// Until version 4, vit_moe_imagelevel was moedil's own centroid model (now vit_moe_centroid):
+// an older run reads as that model, so resuming or evaluating it builds what it trained.
+TEST(RunRecord, OlderSchemasImageLevelIsTheCentroidModel) {
+  const nlohmann::json old = nlohmann::json::parse(
+      R"({"seeds": {"global": 3}, "model": {"name": "vit_moe_imagelevel",
+          "temperature_start": 2.0}})");
+  for (int version : {1, 2, 3}) {
+    const nlohmann::json read = config_from_older_schema(old, version);
+    EXPECT_EQ(read["model"]["name"], "vit_moe_centroid") << version;
+    EXPECT_EQ(read["model"]["temperature_start"], 2.0) << version;
+  }
+  EXPECT_EQ(config_from_older_schema(old, 4), old);
+  EXPECT_EQ(config_from_older_schema(old, 3)["seeds"], old["seeds"]) << "no zero_is_a_seed";
 }
 
 TEST(RunRecord, ReadingRejectsUnknownSchemaAndMissingFieldsNamingThem) {

@@ -64,7 +64,7 @@ TEST(ParameterEstimate, EqualsTheBuiltModelForOtherOptions) {
   vit.moe_layer_indices = {0, 2, 2};  // a block listed twice is one block
   vit.moe_num_unshared_experts = 3;
   vit.moe_num_shared_experts = 2;
-  for (const char* name : {"vit", "vit_moe", "vit_moe_imagelevel", "switch_moe_vit"}) {
+  for (const char* name : {"vit", "vit_moe", "vit_moe_centroid", "switch_moe_vit"}) {
     config::ModelConfig m = vit;
     m.name = name;
     m.expert_depth = 1;

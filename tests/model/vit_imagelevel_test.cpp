@@ -32,7 +32,7 @@ constexpr int64_t kExperts = 3;
 
 config::ModelConfig small_config() {
   config::ModelConfig c;
-  c.name = "vit_moe_imagelevel";
+  c.name = "vit_moe_centroid";
   c.patch_size = 7;
   c.embed_dim = kDim;
   c.depth = kDepth;

@@ -44,6 +44,8 @@ config::ModelConfig small_config(const std::string& name) {
   c.moe_top_k = 1;
   c.moe_routing_granularity = "sample";
   c.moe_route_with_cls_token = true;
+  c.moe_gate = "probability";               // Switch's gate and balance loss here; the
+  c.moe_balance_losses = {{"switch", 1.0}};  //   predecessor's defaults: config tests
   return c;
 }
 
@@ -51,6 +53,38 @@ std::shared_ptr<ViTImpl> as_vit(const Classifier& model) {
   auto vit = std::dynamic_pointer_cast<ViTImpl>(model);
   EXPECT_NE(vit, nullptr);
   return vit;
+}
+
+// The predecessor's moe_route_with_cls_token false: no CLS token, positions for the patches,
+// the head on the mean of the final (normalised) tokens; vit_moe then routes every token or, per
+// image, on the token mean.
+TEST(ViTTest, WithoutClsTokenTheHeadReadsTheTokenMean) {
+  for (const char* name : {"vit", "vit_moe"}) {
+    SCOPED_TRACE(name);
+    config::ModelConfig c = small_config(name);
+    c.moe_route_with_cls_token = false;
+    c.moe_route_on = "mean";
+    auto vit = as_vit(build(c, mnist_shape(), 4));
+    EXPECT_FALSE(vit->stem.cls_token.defined());
+    EXPECT_EQ(vit->stem.pos_embed.sizes().vec(), (std::vector<int64_t>{1, 16, kDim}));
+    for (const auto& p : vit->named_parameters()) EXPECT_NE(p.key(), "cls_token");
+    vit->eval();
+    at::manual_seed(5);
+    const at::Tensor x = images(mnist_shape(), 3);
+    at::Tensor tokens = vit->stem.embed(x);
+    EXPECT_EQ(tokens.size(1), 16);
+    for (const auto& block : *vit->blocks) tokens = block->as<TransformerBlock>()->forward(tokens);
+    const at::Tensor want = vit->head(vit->norm(tokens).mean(1));
+    EXPECT_TRUE(at::allclose(vit->forward(x), want, 1e-5, 1e-6));
+    // Its parameter count has no CLS token and one position fewer.
+    config::ModelConfig with = small_config(name);
+    EXPECT_EQ(count_parameters(*build(with, mnist_shape(), 4)) - count_parameters(*vit),
+              2 * kDim);
+  }
+  config::ModelConfig bad = small_config("vit_moe");
+  bad.moe_route_with_cls_token = false;
+  bad.moe_route_on = "cls";
+  EXPECT_THROW(build(bad, mnist_shape(), 4), std::exception);
 }
 
 TEST(ViTTest, OutputShapeForGrayAndColourInputs) {

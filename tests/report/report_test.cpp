@@ -96,7 +96,7 @@ TEST_F(ReportFiles, ConfigsCsvHasStatisticsOverCompletedRuns) {
   // 12.7062 * 0.0707106781 / sqrt(2) = 0.63531
   EXPECT_EQ(l[1], "A,ACC,2,0.75,0.07071067812,0.11469,1.38531");
   // B: one run: std and CI undefined
-  EXPECT_EQ(l[1 + kMetricNames.size()], "B,ACC,1,0.75,n/a,n/a,n/a");
+  EXPECT_EQ(l[1 + kMoedilMetricCount], "B,ACC,1,0.75,n/a,n/a,n/a");
 }
 
 TEST_F(ReportFiles, StatusAndProblems) {
@@ -161,10 +161,10 @@ TEST(Report, GroupsAreExperimentsAndRunsCsvHasTheirHyperparameters) {
   // k2s1: ACC = (0.9 - 0.2 + 0.7) / 2 = 0.7
   EXPECT_EQ(runs[3].substr(0, 43), "quickstart[model.moe_top_k=2],k2s1,1,2,0.7,");
   const auto configs = lines(slurp(out / "configs.csv"));
-  ASSERT_EQ(configs.size(), 1 + 2 * kMetricNames.size());  // two groups, not one of n = 4
+  ASSERT_EQ(configs.size(), 1 + 2 * kMoedilMetricCount);  // two groups, not one of n = 4
   // ACC: top_k 1: 0.75 both seeds; top_k 2: 0.7 both seeds
   EXPECT_EQ(configs[1], "quickstart[model.moe_top_k=1],ACC,2,0.75,0,0.75,0.75");
-  EXPECT_EQ(configs[1 + kMetricNames.size()], "quickstart[model.moe_top_k=2],ACC,2,0.7,0,0.7,0.7");
+  EXPECT_EQ(configs[1 + kMoedilMetricCount], "quickstart[model.moe_top_k=2],ACC,2,0.7,0,0.7,0.7");
   EXPECT_NE(output.terminal.find("quickstart[model.moe_top_k=1]"), std::string::npos);
   const std::string md = slurp(out / "report.md");
   EXPECT_NE(md.find("quickstart\\[model.moe\\_top\\_k=2\\]"), std::string::npos);

@@ -28,6 +28,43 @@ TEST(ReportTables, RunsTableHasCompletedRunsOnly) {
   EXPECT_EQ(t.rows[0][10].display(), "n/a");  // intransience without baselines
 }
 
+TEST(ReportTables, PredecessorMetricsOnlyWhenAsked) {
+  // a1: R = [[0.8, 0.5], [0.9, 0.7]]; with baselines [0.6, 0.75]:
+  //   AIA_predecessor = (0.9 + 0.7) / 2 = 0.8 (= ACC); moedil's AIA = (0.8 + 0.8) / 2 = 0.8 too,
+  //   so the baselines make the other two differ: FWT_predecessor = 0.5 - 0.75 = -0.25,
+  //   intransigence_predecessor = 0.75 - 0.7 = 0.05 (moedil: ((0.6 - 0.8) + 0.05) / 2 = -0.075).
+  io::RunRecord r = make_record("a1", "A");
+  r.baseline_acc = std::vector<double>{0.6, 0.75};
+  r.metrics = metrics::compute_cl_metrics(r.r_matrix, r.init_acc, r.baseline_acc);
+  const std::vector<RunSummary> runs = {summarize_run(r, "r/a1/run.json")};
+  EXPECT_EQ(runs_table(runs).columns.size(), 3 + kMoedilMetricCount);
+  const Table t = runs_table(runs, {}, true);
+  ASSERT_EQ(t.columns.size(), 3 + kMetricNames.size());
+  EXPECT_EQ(t.columns[12], "AIA_predecessor");
+  EXPECT_EQ(t.columns[13], "FWT_predecessor");
+  EXPECT_EQ(t.columns[14], "intransigence_predecessor");
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][12].csv(), "0.8");
+  EXPECT_EQ(t.rows[0][13].csv(), "-0.25");
+  EXPECT_EQ(t.rows[0][14].csv(), "0.05");
+  EXPECT_EQ(t.rows[0][10].csv(), "-0.075");  // moedil's intransience
+  const auto configs = summarize_configs(runs, {"A"});
+  EXPECT_EQ(config_stats_table(configs).rows.size(), kMoedilMetricCount);
+  const Table stats = config_stats_table(configs, true);
+  ASSERT_EQ(stats.rows.size(), kMetricNames.size());
+  EXPECT_EQ(stats.rows[11][1].display(), "intransigence_predecessor");
+  EXPECT_EQ(stats.rows[11][3].csv(), "0.05");
+  const Table side = configs_side_by_side(configs, true);
+  EXPECT_EQ(side.rows.back()[0].display(), "intransigence_predecessor");
+  EXPECT_EQ(side.rows.back()[1].display(), "0.0500 +- n/a (n=1)");
+}
+
+TEST(ReportTables, PredecessorMetricsNeedTheWholeMatrix) {
+  const RunSummary s = summarize_run(make_record("b1", "B", "running"), "r/b1/run.json");
+  EXPECT_FALSE(s.predecessor.has_value());
+  EXPECT_FALSE(s.values()[kMoedilMetricCount].has_value());
+}
+
 TEST(ReportTables, StatusTableListsTheOthers) {
   const Table t = status_table(sample_runs());
   ASSERT_EQ(t.rows.size(), 2u);
@@ -41,13 +78,13 @@ TEST(ReportTables, StatusTableListsTheOthers) {
 TEST(ReportTables, ConfigStatsLongAndSideBySide) {
   const auto configs = summarize_configs(sample_runs(), {"A", "B"});
   const Table stats = config_stats_table(configs);
-  ASSERT_EQ(stats.rows.size(), 2 * kMetricNames.size());
+  ASSERT_EQ(stats.rows.size(), 2 * kMoedilMetricCount);
   EXPECT_EQ(stats.rows[0][0].display(), "A");
   EXPECT_EQ(stats.rows[0][1].display(), "ACC");
   EXPECT_EQ(stats.rows[0][2].display(), "2");
   EXPECT_EQ(stats.rows[0][3].csv(), "0.75");
-  EXPECT_EQ(stats.rows[kMetricNames.size()][2].display(), "0") << "B has no completed run";
-  EXPECT_EQ(stats.rows[kMetricNames.size()][3].display(), "n/a");
+  EXPECT_EQ(stats.rows[kMoedilMetricCount][2].display(), "0") << "B has no completed run";
+  EXPECT_EQ(stats.rows[kMoedilMetricCount][3].display(), "n/a");
   const Table side = configs_side_by_side(configs);
   EXPECT_EQ(side.columns, (std::vector<std::string>{"metric", "A", "B"}));
   EXPECT_EQ(side.rows[0][1].display(), "2 / 1");

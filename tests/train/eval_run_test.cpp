@@ -116,7 +116,8 @@ TEST(EvalRun, DumpWritesWhatTheModelSawAndSaidAsNpyFiles) {
     "partition": {"type": "domainIncremental"}, "batch_size": 16, "eval_batch_size": 7,
     "num_threads": 1, "epochs_per_domain": 1,
     "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
-              "moe_layer_indices": [1], "moe_num_unshared_experts": 4, "moe_top_k": 1},
+              "moe_layer_indices": [1], "moe_num_unshared_experts": 4, "moe_top_k": 1,
+              "moe_routing_granularity": "sample"},
     "seeds": {"global": 4}})");
   const config::RunConfig c = tiny_config(j, dir);
   const RunResult run = run_experiment(c);

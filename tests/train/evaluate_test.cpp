@@ -26,6 +26,7 @@ Fixture make_fixture() {
   c.moe_layer_indices = {0, 1};
   c.moe_num_unshared_experts = 3;
   c.moe_top_k = 2;
+  c.moe_routing_granularity = "sample";  // usage counts images
   c.dropout = 0.5;  // eval mode must switch it off
   Fixture f{model::make_model(c, {1, 8, 8, 3}),
             at::randint(0, 256, {10, 1, 8, 8}, at::kByte), at::randint(0, 3, {10}, at::kLong)};

@@ -46,7 +46,8 @@ class ExperimentTest : public ::testing::Test {
       "epochs_per_domain": 2, "num_threads": 1,
       "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
                 "moe_layer_indices": [1], "moe_num_unshared_experts": 3, "moe_top_k": 2,
-                "moe_num_shared_experts": 1},
+                "moe_num_shared_experts": 1, "moe_routing_granularity": "sample",
+                "moe_gate": "probability", "moe_balance_losses": {"switch": 1.0}},
       "optimizer": {"name": "adam", "lr": 0.01}, "seeds": {"global": 3}})");
     j["results_dir"] = (dir_ / "results").string();
     j["log_dir"] = (dir_ / "logs").string();
@@ -121,7 +122,7 @@ TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   EXPECT_TRUE(fs::exists(result.log_file));
   const json j = read_json(result.run_json);
 
-  EXPECT_EQ(j["schema_version"], 3);
+  EXPECT_EQ(j["schema_version"], 4);
   EXPECT_EQ(j["run"]["status"], "completed");
   EXPECT_TRUE(j["run"]["error"].is_null());
   EXPECT_FALSE(j["run"]["finished"].is_null());
@@ -323,8 +324,13 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
                    "route_with_cls_token": true, "moe_expert_lr_multiplier": 3.0,
                    "pretrained": false, "pretrained_vit": null})",
       R"("model": {"name": "vit_moe_imagelevel", "num_classes": 4, "patch_size": 4,
-                   "embed_dim": 16, "depth": 2, "num_heads": 2, "num_experts": 3,
-                   "alpha_fast": 0.8, "alpha_slow": 0.99, "route_with_cls_token": false})",
+                   "embed_dim": 16, "depth": 2, "num_heads": 2, "mlp_ratio": 1.0,
+                   "moe_layer_indices": [1], "num_experts": 3, "alpha_fast": 0.8,
+                   "alpha_slow": 0.99, "repulsion_k": 2, "repulsion_margin": 0.15,
+                   "moe_lambda_fast": 0.02, "moe_lambda_slow": 0.02, "moe_lambda_align": 0.3,
+                   "moe_lambda_cons": 0.05, "moe_lambda_lb_init": 1.0, "moe_anneal_epochs": 10,
+                   "detach_align_steps": 10, "routing_temp": 1.0, "routing_anneal_epochs": 2,
+                   "route_with_cls_token": false, "pretrained_vit": true})",
       R"("model": {"name": "vit_switch_moe", "num_classes": 4, "patch_size": 4,
                    "embed_dim": 16, "depth": 6, "num_heads": 2, "num_experts": 2,
                    "ema_alpha": 0.95, "routing_alpha": 0.9, "upper_blocks": 4,
@@ -362,6 +368,69 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
     std::ifstream in(result.log_file);
     const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_NE(log.find("[config] warmup_epochs: read by no predecessor code"), std::string::npos);
+  }
+}
+
+// The predecessor's image-level model routes on its SLOW centroids only: the fast keep rate
+// changes no number of a run, the slow one (1: the first batch's images forever, 0: each
+// batch's means) changes the routing.
+TEST_F(ExperimentTest, ImageLevelModelRoutesOnTheSlowCentroidsOnly) {
+  const auto run = [&](double fast, double slow) {
+    const std::string model =
+        R"({"model": {"name": "vit_moe_imagelevel", "depth": 2, "moe_layer_indices": [1],
+            "moe_num_unshared_experts": 3, "alpha_fast": )" +
+        std::to_string(fast) + R"(, "alpha_slow": )" + std::to_string(slow) + "}}";
+    const json j = read_json(run_experiment(tiny_config(model)).run_json);
+    EXPECT_EQ(j["run"]["status"], "completed");
+    return j;
+  };
+  const json fast0 = run(0.0, 1.0);
+  const json fast1 = run(1.0, 1.0);
+  EXPECT_EQ(fast0["r_matrix"], fast1["r_matrix"]);
+  EXPECT_EQ(fast0["epochs"].back()["expert_usage"], fast1["epochs"].back()["expert_usage"]);
+  EXPECT_EQ(fast0["epochs"].back()["eval"][0]["expert_usage"],
+            fast1["epochs"].back()["eval"][0]["expert_usage"]);
+  const json slow0 = run(1.0, 0.0);
+  json usage_fixed, usage_moving;
+  for (const json& e : fast1["epochs"]) usage_fixed.push_back(e["expert_usage"]);
+  for (const json& e : slow0["epochs"]) usage_moving.push_back(e["expert_usage"]);
+  EXPECT_NE(usage_fixed, usage_moving);
+  // Hard routing: one row per image, no routing entropy.
+  for (const json& e : fast1["epochs"]) {
+    EXPECT_EQ(e["routing_entropy"]["blocks.1.moe"], 0.0);
+  }
+}
+
+// A predecessor vit_moe config leaves moedil's routing keys out: every token is routed (usage
+// counts tokens: 4 patches + CLS per 8x8 image), top-1 gates are 1 and its balance loss
+// (mean_prob_mse) is the aux loss, weighted by router_balance_strength.
+TEST_F(ExperimentTest, PredecessorVitMoeRoutesEveryTokenAndBalancesWithItsLoss) {
+  const json j = read_json(run_experiment(tiny_config(R"({"router_balancing": true,
+      "router_balance_strength": 0.5, "model": {"moe_top_k": 1, "moe_num_shared_experts": 0,
+      "moe_routing_granularity": null, "moe_gate": null, "moe_balance_losses": null,
+      "moe_route_with_cls_token": true}})")).run_json);
+  ASSERT_EQ(j["run"]["status"], "completed");
+  const json& model = j["run"]["config"]["model"];
+  EXPECT_EQ(model["moe_routing_granularity"], "token");
+  EXPECT_EQ(model["moe_gate"], "renormalized");
+  EXPECT_EQ(model["moe_balance_losses"], json::parse(R"({"mean_prob_mse": 1.0})"));
+  // The same run routing per image counts images.
+  const json per_image = read_json(run_experiment(tiny_config(R"({"router_balancing": true,
+      "router_balance_strength": 0.5, "model": {"moe_top_k": 1, "moe_num_shared_experts": 0,
+      "moe_routing_granularity": "sample"}})")).run_json);
+  const auto rows_of = [](const json& e) {
+    int64_t rows = 0;
+    for (int64_t n : e["expert_usage"]["blocks.1.moe"].get<std::vector<int64_t>>()) rows += n;
+    return rows;
+  };
+  ASSERT_EQ(per_image["epochs"].size(), j["epochs"].size());
+  for (std::size_t i = 0; i < j["epochs"].size(); ++i) {
+    const json& e = j["epochs"][i];
+    EXPECT_EQ(rows_of(e), 5 * rows_of(per_image["epochs"][i])) << "4 patches + CLS per image";
+    // 0.5 x mean_e (P_e - 1/3)^2 <= 0.5 x ((2/3)^2 + 2 (1/3)^2) / 3 = 0.5 x 2/9.
+    EXPECT_GT(e["aux_loss"].get<double>(), 0.0);
+    EXPECT_LT(e["aux_loss"].get<double>(), 0.5 * 2.0 / 9.0 + 1e-9);
+    EXPECT_EQ(e["balance_weight"], 0.5);
   }
 }
 

@@ -37,7 +37,7 @@ TEST(Optimizer, ParamGroupsFollowTheTypedMoeHandlesOnEveryFamily) {
   const std::vector<std::pair<std::string, model::InputShape>> families = {
       {"vit_moe", {1, 28, 28, 10}},          {"hetero_moe", {1, 28, 28, 10}},
       {"resnet18_conv_moe", {3, 32, 32, 5}}, {"resnet18_block_moe", {3, 32, 32, 5}},
-      {"vit_moe_imagelevel", {1, 28, 28, 10}}, {"switch_moe_vit", {1, 28, 28, 10}}};
+      {"vit_moe_centroid", {1, 28, 28, 10}}, {"switch_moe_vit", {1, 28, 28, 10}}};
   for (const auto& [name, shape] : families) {
     SCOPED_TRACE(name);
     config::ModelConfig c;

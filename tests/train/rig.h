@@ -25,7 +25,9 @@ struct Rig {
       "partition": {"type": "domainIncremental"}, "batch_size": 16, "epochs_per_domain": 2,
       "num_threads": 1,
       "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2,
-                "moe_layer_indices": [1], "moe_num_unshared_experts": 3},
+                "moe_layer_indices": [1], "moe_num_unshared_experts": 3,
+                "moe_routing_granularity": "sample", "moe_gate": "probability",
+                "moe_balance_losses": {"switch": 1.0}},
       "optimizer": {"name": "adam", "lr": 0.01}})");
     const nlohmann::json changes = nlohmann::json::parse(patch);
     if (changes.contains("model") && changes["model"].contains("name")) {

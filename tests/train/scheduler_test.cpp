@@ -57,9 +57,9 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-TEST(SchedulerRegistry, HoldsTheFourSchedulesInOrderWithDescriptions) {
+TEST(SchedulerRegistry, HoldsTheFiveSchedulesInOrderWithDescriptions) {
   EXPECT_EQ(scheduler_registry().names(),
-            (std::vector<std::string>{"none", "step", "cosine", "linear"}));
+            (std::vector<std::string>{"none", "step", "cosine", "cosine_annealing", "linear"}));
   EXPECT_EQ(scheduler_registry().what(), "scheduler");
   for (const auto& entry : scheduler_registry().entries()) {
     EXPECT_FALSE(entry.description.empty()) << entry.name;
@@ -159,6 +159,25 @@ TEST(LrSchedule, EveryScheduleWithEveryWarmupEpochByEpoch) {
     }
     if (c.warmup < 5) EXPECT_NEAR(schedule.lr(0, c.warmup), 1.0, kTol);
   }
+}
+
+// The predecessor's cosine: torch's CosineAnnealingLR built once and stepped every epoch, its
+// closed form periodic past T_max: down to min_lr at epoch T_max (the first epoch of domain 1
+// when T_max = epochs_per_domain), back up over the next T_max epochs.
+TEST(LrSchedule, CosineAnnealingIsTorchsPeriodicCosineOverTheWholeRun) {
+  auto s = make_config("cosine_annealing", 0, /*per_domain=*/false);
+  s.min_lr = 0.0;  // T_max 0: epochs_per_domain = 2
+  const LrSchedule schedule(s, 1.0, 2, 3);
+  expect_sequence(domain_lrs(schedule, 0, 2), {1.0, 0.5});
+  expect_sequence(domain_lrs(schedule, 1, 2), {0.0, 0.5});
+  expect_sequence(domain_lrs(schedule, 2, 2), {1.0, 0.5});
+  s.T_max = 4;
+  s.min_lr = 0.2;
+  const LrSchedule longer(s, 1.0, 2, 3);
+  const double c = std::cos(std::acos(-1.0) / 4);
+  expect_sequence(domain_lrs(longer, 0, 2), {1.0, 0.2 + 0.4 * (1 + c)});
+  expect_sequence(domain_lrs(longer, 1, 2), {0.6, 0.2 + 0.4 * (1 - c)});
+  expect_sequence(domain_lrs(longer, 2, 2), {0.2, 0.2 + 0.4 * (1 - c)});
 }
 
 TEST(LrSchedule, StepHalvesEveryTwoEpochs) {
@@ -261,7 +280,7 @@ TEST(LrSchedule, UnknownNameIsAConfigErrorWithASuggestion) {
   EXPECT_TRUE(contains(message, "scheduler.name")) << message;
   EXPECT_TRUE(contains(message, "unknown scheduler 'cosin'")) << message;
   EXPECT_TRUE(contains(message, "did you mean 'cosine'?")) << message;
-  EXPECT_TRUE(contains(message, "none, step, cosine, linear")) << message;
+  EXPECT_TRUE(contains(message, "none, step, cosine, cosine_annealing, linear")) << message;
 }
 
 TEST(LrSchedule, WarmupFillingTheScheduleIsRejectedExceptForNone) {

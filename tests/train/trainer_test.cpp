@@ -408,7 +408,7 @@ TEST(Trainer, Bf16AutocastTrainsEveryMoeFamily) {
   for (const char* patch : {
            R"({"model": {"name": "switch_moe_vit", "expert_depth": 1}})",
            R"({"model": {"name": "hetero_moe"}})",
-           R"({"model": {"name": "vit_moe_imagelevel"}})",
+           R"({"model": {"name": "vit_moe_centroid"}})",
            R"({"model": {"name": "resnet18_conv_moe", "resnet_width": 4}})",
            R"({"model": {"name": "resnet18_block_moe", "resnet_width": 4, "resnet_moe_stages": [1]}})",
            R"({"model": {"name": "vit_moe", "moe_routing": "expert_choice"}})"}) {
@@ -442,7 +442,7 @@ TEST(Trainer, Bf16AutocastTrainsAndEvaluates) {
 TEST(Trainer, NonFiniteLossNamesTheConfigKeysThatCanCauseIt) {
   // Issue 14: a temperature of 1e-300 (refused by validation now, set here directly) made the
   // loss NaN and the error blamed the learning rate alone.
-  Rig s(R"({"model": {"name": "vit_moe_imagelevel"}})");
+  Rig s(R"({"model": {"name": "vit_moe_centroid"}})");
   s.config.model.temperature_start = 1e-300;
   s.config.model.temperature_end = 1e-300;
   auto trainer = s.trainer();

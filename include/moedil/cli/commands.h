@@ -69,6 +69,7 @@ struct ReportOptions {
   std::string target;        ///< run.json, run dir, results dir or metaconfig
   std::string out;           ///< empty: the target's default (see report::Collection)
   std::string format = "md,csv,html";
+  bool predecessor_metrics = false;  ///< also the predecessor's AIA, FWT and intransigence
 };
 
 /// `moedil run`: loads, validates and runs one experiment.

@@ -15,7 +15,7 @@ struct NonfiniteSuspect {
 };
 
 /// The values of c, among those the run uses, that can overflow the loss or its gradients:
-/// routing temperatures below 0.01 (vit_moe_imagelevel), a class-weight cap below 0.01
+/// routing temperatures below 0.01 (vit_moe_centroid), a class-weight cap below 0.01
 /// (weighted_cross_entropy), loss weights above 100 (balance and auxiliary losses while
 /// router_balancing is on), lr multipliers above 100, router noise above 100, and an
 /// optimizer.lr above 0.1 (adam, adamw) or 1 (sgd). In config order.

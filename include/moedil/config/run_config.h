@@ -76,10 +76,21 @@ struct ModelConfig {
   int64_t moe_num_unshared_experts = 4;
   int64_t moe_num_shared_experts = 0;
   int64_t moe_top_k = 1;
-  /// "sample": one routing decision per image and layer; "token": each token on its own.
-  std::string moe_routing_granularity = "sample";
-  /// Sample routing only: route on the CLS token (true) or on the mean of the tokens (false).
+  /// "token" (the predecessor's vit_moe): each token routed on its own; "sample": one routing
+  /// decision per image and layer, taken from moe_route_on.
+  std::string moe_routing_granularity = "token";
+  /// vit and vit_moe, the predecessor's meaning: the model has a CLS token, which the head
+  /// reads. false: no CLS token, positions for the patches only, the head reads the mean of the
+  /// final tokens (and sample routing the token mean).
   bool moe_route_with_cls_token = true;
+  /// Sample routing's input (vit_moe, hetero_moe): "cls" (the CLS token) or "mean" (the mean of
+  /// the tokens). Without a CLS token only "mean", which it then defaults to.
+  std::string moe_route_on = "cls";
+  /// vit_moe: the gates of the chosen experts. "renormalized" (the predecessor's): their router
+  /// probabilities divided by their sum, so a top-1 gate is 1 and only balance losses train the
+  /// router; "probability": top-1 keeps the chosen probability (Switch), so the task loss trains
+  /// the router too (k > 1 renormalises either way).
+  std::string moe_gate = "renormalized";
   /// Training only: Gaussian noise (this std) on the router logits before the top-k.
   double moe_noise_std = 0.0;
   /// Expert capacity C = ceil(factor * rows * k / experts); rows over capacity are dropped
@@ -93,7 +104,8 @@ struct ModelConfig {
   /// Balance losses summed, each with its weight, into the layer's aux loss (then scaled by
   /// router_balance_strength); the names are model::moe::balance_loss_registry()'s
   /// (`moedil list`).
-  std::map<std::string, double> moe_balance_losses{{"switch", 1.0}};
+  /// The default is the predecessor's (mean_prob_mse).
+  std::map<std::string, double> moe_balance_losses{{"mean_prob_mse", 1.0}};
   // ResNet and ConvNeXt families.
   /// resnet18*: "cifar" (3x3 stride-1 conv) or "imagenet" (7x7 stride-2 conv + max pool) stem.
   std::string resnet_stem = "cifar";
@@ -111,23 +123,23 @@ struct ModelConfig {
   /// The experts of every hetero_moe layer, one kind each: "mlp" (token MLP), "conv" (3x3
   /// convolution over the patch grid) or "attention" (self-attention over the tokens).
   std::vector<std::string> hetero_experts{"mlp", "conv", "attention"};
-  // vit_moe_imagelevel and switch_moe_vit
-  /// vit_moe_imagelevel: KEEP rates of the fast and slow expert centroids' EMA, in [0, 1] (as
+  // vit_moe_centroid and switch_moe_vit
+  /// vit_moe_centroid: KEEP rates of the fast and slow expert centroids' EMA, in [0, 1] (as
   /// the predecessor): c <- alpha c + (1 - alpha) m. 1 never moves a centroid; 0 makes it the
   /// batch mean. The predecessor's defaults.
   double alpha_fast = 0.8;
   double alpha_slow = 0.99;
-  /// vit_moe_imagelevel: routing softmax temperature, annealed linearly within each domain
+  /// vit_moe_centroid: routing softmax temperature, annealed linearly within each domain
   /// from start (epoch 0) to end (epoch anneal_epochs and later); > 0.
   double temperature_start = 1.0;
   double temperature_end = 0.1;
-  /// vit_moe_imagelevel: epochs over which temperature and KL balance weight anneal (>= 1).
+  /// vit_moe_centroid: epochs over which temperature and KL balance weight anneal (>= 1).
   int64_t anneal_epochs = 5;
-  /// vit_moe_imagelevel: weights (>= 0) of the auxiliary losses added to the model's aux loss.
+  /// vit_moe_centroid: weights (>= 0) of the auxiliary losses added to the model's aux loss.
   double repulsion_weight = 0.1;
   double alignment_weight = 0.1;
   double consistency_weight = 0.1;
-  /// vit_moe_imagelevel: weight of KL(mean routing || uniform), annealed like the temperature.
+  /// vit_moe_centroid: weight of KL(mean routing || uniform), annealed like the temperature.
   double kl_balance_weight_start = 1.0;
   double kl_balance_weight_end = 0.1;
   /// switch_moe_vit: blocks in each expert (the upper ones); depth - expert_depth are shared.
@@ -183,7 +195,7 @@ struct LossConfig {
 
 /// Learning-rate schedule (`scheduler`), evaluated once per epoch.
 struct SchedulerConfig {
-  std::string name = "none";  ///< none | step | cosine | linear
+  std::string name = "none";  ///< none | step | cosine | linear | cosine_annealing
   /// Linear warm-up: epoch w < warmup_epochs uses lr * (w + 1) / (warmup_epochs + 1), below lr
   /// for every warm-up epoch; the schedule proper spans the epochs after it.
   int64_t warmup_epochs = 0;
@@ -192,6 +204,9 @@ struct SchedulerConfig {
   int64_t step_size = 1;  ///< step: multiply by gamma every step_size epochs
   double gamma = 0.1;     ///< step
   double min_lr = 0.0;    ///< cosine and linear: the lr they end at
+  /// cosine_annealing (torch's CosineAnnealingLR, the predecessor's "cosine" with T_max): the
+  /// half period in epochs; 0 (or null) = epochs_per_domain.
+  int64_t T_max = 0;
 };
 
 /// Experience replay (`replay`): a memory of past training samples mixed into every batch.

@@ -15,9 +15,13 @@ namespace moedil::io {
 
 /// run.json's schema. Version 2 (2026-12-02): some config keys took the predecessor's meaning
 /// (README "Coming from the predecessor"). Version 3 (2026-12-02): a seed of 0 is unseeded
-/// unless seeds.zero_is_a_seed. An older file is read with its config converted to what it
-/// meant (config_from_older_schema), and is written back as the current version.
-inline constexpr int kRunSchemaVersion = 3;
+/// unless seeds.zero_is_a_seed. Version 4 (2026-12-02): model vit_moe_imagelevel is the
+/// predecessor's image-level model (moedil's own is vit_moe_centroid); vit_moe routes every
+/// token with renormalised gates and the predecessor's balance loss by default;
+/// moe_route_with_cls_token says whether the ViT has a CLS token. An older file is read
+/// with its config converted to what it meant (config_from_older_schema), and is written back
+/// as the current version.
+inline constexpr int kRunSchemaVersion = 4;
 
 /// Per-layer expert counts, layer name -> count per expert.
 using UsageByLayer = std::map<std::string, std::vector<int64_t>>;
@@ -144,6 +148,11 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where
 ///    router_balance_schedule "linear_per_domain"; = 0 (then: router_balance_strength) ->
 ///    router_balance_max null.
 /// From versions 1 and 2: a seeds block gets seeds.zero_is_a_seed true (its 0s were seeds).
+/// From versions 1 to 3: model.name vit_moe_imagelevel -> vit_moe_centroid (moedil's model of
+/// that name then); the routed families' moe_balance_losses left out -> {"switch": 1}; vit_moe's
+/// moe_routing_granularity and moe_gate left out -> "sample" and "probability";
+/// moe_route_with_cls_token b (vit_moe, hetero_moe: the sample routing input then) ->
+/// moe_route_on "cls" or "mean", with a CLS token.
 /// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
 nlohmann::json config_from_older_schema(nlohmann::json config, int version);
 

@@ -13,9 +13,10 @@ namespace moedil::model {
 
 struct PatchStem {
   torch::nn::Conv2d patch_embed{nullptr};
-  at::Tensor cls_token;  ///< [1, 1, D]
-  at::Tensor pos_embed;  ///< [1, 1 + N, D], N = the number of patches
-  /// images [B, C, H, W] -> tokens [B, 1 + N, D]: CLS first, positions added.
+  at::Tensor cls_token;  ///< [1, 1, D]; undefined without a CLS token
+  at::Tensor pos_embed;  ///< [1, 1 + N, D] (without a CLS token [1, N, D]), N patches
+  /// images [B, C, H, W] -> tokens [B, 1 + N, D]: CLS first, positions added (without a CLS
+  /// token [B, N, D]).
   at::Tensor embed(const at::Tensor& images);
   /// Stops (or restarts) their learning: requires_grad on all three.
   void set_requires_grad(bool on);
@@ -24,7 +25,9 @@ struct PatchStem {
 /// Registers the stem on `owner` under the names every checkpoint uses ("patch_embed",
 /// "cls_token", "pos_embed"), drawing the weights from the default generator in that order.
 /// Throws c10::Error, naming `who`, when patch_size does not divide the image size.
+/// `cls`: false registers no cls_token and positions for the patches only.
 PatchStem register_patch_stem(torch::nn::Module& owner, const InputShape& input,
-                              int64_t patch_size, int64_t dim, const std::string& who);
+                              int64_t patch_size, int64_t dim, const std::string& who,
+                              bool cls = true);
 
 }  // namespace moedil::model

@@ -10,7 +10,7 @@ namespace moedil::model {
 
 using ModelBuilder = std::function<Classifier(const config::ModelConfig&, const InputShape&)>;
 
-/// Every registered model family (vit, vit_moe, vit_moe_imagelevel, switch_moe_vit,
+/// Every registered model family (vit, vit_moe, vit_moe_centroid, switch_moe_vit,
 /// hetero_moe, resnet18, resnet18_conv_moe, resnet18_block_moe, convnext_tiny).
 const Registry<ModelBuilder>& model_registry();
 

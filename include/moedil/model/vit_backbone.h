@@ -1,5 +1,5 @@
 #pragma once
-// The options every ViT family shares (vit, vit_moe, hetero_moe, vit_moe_imagelevel,
+// The options every ViT family shares (vit, vit_moe, hetero_moe, vit_moe_centroid,
 // switch_moe_vit): the patch embedding and the transformer blocks. The config keys
 // patch_size, embed_dim, depth, num_heads, mlp_ratio and dropout map to it in one place
 // (model/registry.cpp); each family's options hold one.
@@ -30,6 +30,10 @@ struct ViTBackboneOptions {
   TORCH_ARG(int64_t, num_heads) = 4;
   TORCH_ARG(double, mlp_ratio) = 2.0;
   TORCH_ARG(double, dropout) = 0.0;
+  /// A CLS token first in the sequence, read by the head. false (vit and vit_moe only, the
+  /// predecessor's moe_route_with_cls_token: false): no CLS token, positions for the patches
+  /// only, and the head reads the mean of the final tokens.
+  TORCH_ARG(bool, cls_token) = true;
 };
 
 }  // namespace moedil::model

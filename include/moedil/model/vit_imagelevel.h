@@ -1,5 +1,5 @@
 #pragma once
-// vit_moe_imagelevel: a ViT whose chosen blocks have an image-level MoE MLP
+// vit_moe_centroid: a ViT whose chosen blocks have an image-level MoE MLP
 // (model/moe/image_level.h: every image's tokens go to ONE expert chosen by a centroid router).
 // The model adds every layer's weighted centroid losses to its auxiliary loss; the temperature
 // and the KL-balance weight are annealed linearly within each domain by on_epoch_start.

@@ -28,8 +28,9 @@ struct ReportOutput {
 /// problems.csv (when there are problems) as selected by `formats`; PNGs always (in a build
 /// with OpenCV; without it the tables say there are no figures): final_acc_by_config.png
 /// (several runs) and runs/<run id>/{r_matrix, accuracy, confusion_<domain>, usage_<layer>}.png.
-/// Files are written atomically.
+/// Files are written atomically. `predecessor_metrics` adds the predecessor's variants of AIA,
+/// FWT and intransience (kMetricNames after kMoedilMetricCount) to the metric tables, labelled.
 ReportOutput write_report(const Collection& collection, const std::filesystem::path& out_dir,
-                          const ReportFormats& formats);
+                          const ReportFormats& formats, bool predecessor_metrics = false);
 
 }  // namespace moedil::report

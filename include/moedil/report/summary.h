@@ -2,20 +2,33 @@
 // What a report says about each run and each config: the per-run metrics and the population
 // statistics over a config's completed runs (one run = one seed group).
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "moedil/io/run_record.h"
 #include "moedil/metrics/cl_metrics.h"
+#include "moedil/metrics/predecessor_metrics.h"
 #include "moedil/report/stats.h"
 
 namespace moedil::report {
 
-/// The per-run metrics of the report, in table order.
-inline constexpr std::array<const char*, 9> kMetricNames = {
-    "ACC",        "AIA",        "BWT",          "FWT",         "FWT_baseline",
-    "forgetting", "plasticity", "intransience", "balanced_acc"};
+/// The per-run metrics of the report, in table order: moedil's (the first
+/// kMoedilMetricCount), then the predecessor's variants of three of them
+/// (metrics::predecessor_metrics), which the tables show only when asked.
+inline constexpr std::array<const char*, 12> kMetricNames = {
+    "ACC",          "AIA",
+    "BWT",          "FWT",
+    "FWT_baseline", "forgetting",
+    "plasticity",   "intransience",
+    "balanced_acc", "AIA_predecessor",
+    "FWT_predecessor", "intransigence_predecessor"};
+inline constexpr std::size_t kMoedilMetricCount = 9;
+/// How many of kMetricNames the tables show.
+inline constexpr std::size_t shown_metric_count(bool predecessor_metrics) {
+  return predecessor_metrics ? kMetricNames.size() : kMoedilMetricCount;
+}
 
 struct RunSummary {
   std::string id;
@@ -32,6 +45,8 @@ struct RunSummary {
   int64_t domains_trained = 0;  ///< rows of the R-matrix
   int64_t epochs_done = 0;
   std::optional<metrics::ClMetrics> cl;  ///< run.json's metrics, else computed from a full R
+  /// The predecessor's variants, computed from a full R (and the baselines when they ran).
+  std::optional<metrics::PredecessorMetrics> predecessor;
   /// Mean over domains of each domain's balanced accuracy (mean recall over the classes with
   /// true samples) in the last evaluation; nullopt when there is no evaluation.
   std::optional<double> balanced_acc;

@@ -10,16 +10,22 @@
 namespace moedil::report {
 
 /// Completed runs: config (the experiment group), run, seed, the value of each of
-/// `varied_keys` (the hyperparameters that tell groups apart) and every metric of kMetricNames.
+/// `varied_keys` (the hyperparameters that tell groups apart) and moedil's metrics of
+/// kMetricNames, and the predecessor's variants after them when `predecessor_metrics`.
 Table runs_table(const std::vector<RunSummary>& runs,
-                 const std::vector<std::string>& varied_keys = {});
+                 const std::vector<std::string>& varied_keys = {},
+                 bool predecessor_metrics = false);
 /// Runs not completed (running, failed, interrupted) with status, progress and error; these
 /// are never in the statistics.
 Table status_table(const std::vector<RunSummary>& runs);
 /// Long form: config, metric, n, mean, std, ci95_low, ci95_high (std and CI n/a when n = 1).
-Table config_stats_table(const std::vector<ConfigSummary>& configs);
+/// The metrics as in runs_table.
+Table config_stats_table(const std::vector<ConfigSummary>& configs,
+                         bool predecessor_metrics = false);
 /// Configs side by side: one row per metric, one column per config, "mean +- std (n)".
-Table configs_side_by_side(const std::vector<ConfigSummary>& configs);
+/// The metrics as in runs_table.
+Table configs_side_by_side(const std::vector<ConfigSummary>& configs,
+                           bool predecessor_metrics = false);
 /// Final accuracy per domain, config x domain: n, mean, std, CI.
 Table final_domain_table(const std::vector<ConfigSummary>& configs);
 /// Unreadable runs and configs without runs.

@@ -24,6 +24,12 @@ at::Tensor switch_balance_loss(const at::Tensor& probs, const at::Tensor& counts
   return static_cast<double>(num_experts) * (fraction * mean_prob).sum();
 }
 
+at::Tensor mean_prob_mse_loss(const at::Tensor& probs) {
+  if (probs.size(0) == 0) return probs.sum() * 0.0;
+  const double uniform = 1.0 / static_cast<double>(probs.size(1));
+  return (probs.mean(0) - uniform).pow(2).mean();
+}
+
 at::Tensor importance_load_loss(const at::Tensor& probs, const at::Tensor& counts) {
   if (probs.size(0) == 0) return probs.sum() * 0.0;
   return cv_squared(probs.sum(0)) + cv_squared(counts.to(probs.scalar_type()));
@@ -58,6 +64,10 @@ const Registry<BalanceLoss>& balance_loss_registry() {
           "Switch Transformer: E * sum_e f_e * P_e (routed fraction times mean probability); 1 "
           "when uniform",
           {[](const BalanceInputs& in) { return switch_balance_loss(in.probs, in.counts); }});
+    r.add("mean_prob_mse",
+          "the predecessor's router balance loss: mean over experts of (P_e - 1/E)^2, P_e the "
+          "mean router probability of expert e; 0 when uniform",
+          {[](const BalanceInputs& in) { return mean_prob_mse_loss(in.probs); }});
     r.add("importance_load",
           "cv^2 of the summed router probabilities plus cv^2 of the assignment counts "
           "(Shazeer et al. 2017); 0 when uniform",

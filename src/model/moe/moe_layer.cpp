@@ -24,7 +24,8 @@ void MoeLayerImpl::reset() {
   router = register_module("router", Router(RouterOptions(options.dim(), options.num_experts())
                                                 .top_k(options.top_k())
                                                 .noise_std(options.noise_std())
-                                                .expert_dropout(options.expert_dropout())));
+                                                .expert_dropout(options.expert_dropout())
+                                                .renormalize(options.renormalize_gates())));
   experts = register_module("experts", torch::nn::ModuleList());
   shared_experts = register_module("shared_experts", torch::nn::ModuleList());
   const auto expert_options =

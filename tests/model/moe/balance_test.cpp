@@ -112,6 +112,20 @@ TEST(BalanceLossesTest, ImportanceLoadMatchesHandComputation) {
               kTol);
 }
 
+TEST(BalanceLossesTest, MeanProbMseMatchesHandComputation) {
+  // P = [0.3, 0.45, 0.25], 1/E = 1/3: ((-1/30)^2 + (7/60)^2 + (-1/12)^2) / 3
+  //   = (0.00111111 + 0.01361111 + 0.00694444) / 3 = 0.00722222.
+  EXPECT_NEAR(mean_prob_mse_loss(hand_probs()).item<double>(),
+              (1.0 / 900 + 49.0 / 3600 + 1.0 / 144) / 3, kTol);
+  EXPECT_NEAR(mean_prob_mse_loss(at::full({3, 4}, 0.25, at::kDouble)).item<double>(), 0.0, kTol);
+  // Its gradient pulls the over-used expert's probability down: dL/dp[r][e] = 2 (P_e - 1/E) /
+  // (E R).
+  const at::Tensor p = hand_probs().clone().requires_grad_();
+  mean_prob_mse_loss(p).backward();
+  EXPECT_NEAR(p.grad()[0][1].item<double>(), 2 * (0.45 - 1.0 / 3) / 6, kTol);
+  EXPECT_NEAR(p.grad()[1][0].item<double>(), 2 * (0.3 - 1.0 / 3) / 6, kTol);
+}
+
 TEST(BalanceLossesTest, EntropyMatchesHandComputation) {
   // Row 0: -(0.5 ln 0.5 + 0.3 ln 0.3 + 0.2 ln 0.2) = 1.0296530; row 1: 0.8979457; mean 0.9637994.
   EXPECT_NEAR(entropy_loss(hand_probs()).item<double>(), 0.9637993694606768, kTol);
@@ -181,10 +195,10 @@ TEST(BalanceLossesTest, WeightedSumOfTheSelectedLosses) {
   }
 }
 
-TEST(BalanceLossRegistryTest, HoldsTheSixLossesWithDescriptions) {
+TEST(BalanceLossRegistryTest, HoldsTheSevenLossesWithDescriptions) {
   EXPECT_EQ(balance_loss_registry().names(),
-            (std::vector<std::string>{"switch", "importance_load", "entropy", "column_entropy",
-                                      "output_variance", "z_loss"}));
+            (std::vector<std::string>{"switch", "mean_prob_mse", "importance_load", "entropy",
+                                      "column_entropy", "output_variance", "z_loss"}));
   EXPECT_EQ(balance_loss_registry().what(), "balance loss");
   for (const auto& entry : balance_loss_registry().entries()) {
     SCOPED_TRACE(entry.name);

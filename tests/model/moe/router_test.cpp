@@ -220,3 +220,37 @@ TEST(RouterTest, InvalidNoiseAndExpertDropoutThrow) {
 
 }  // namespace
 }  // namespace moedil::model::moe
+
+namespace moedil::model::moe {
+namespace {
+
+// The predecessor's vit_moe gate: the chosen experts' probabilities over their sum, so a top-1
+// gate is exactly 1 and the task loss sends the router no gradient; Switch's top-1 gate is the
+// probability itself, which does.
+TEST(RouterTest, RenormalizedTop1GateIsOneAndTrainsNoRouter) {
+  for (bool renormalize : {true, false}) {
+    SCOPED_TRACE(renormalize);
+    at::manual_seed(5);
+    Router router(RouterOptions(kDim, kExperts).top_k(1).renormalize(renormalize));
+    at::manual_seed(6);
+    const at::Tensor rows = at::randn({kRows, kDim});
+    const Routing r = router(rows);
+    const at::Tensor top = std::get<0>(r.probs.max(1, /*keepdim=*/true));
+    EXPECT_TRUE(at::allclose(r.gates, renormalize ? at::ones_like(top) : top));
+    r.gates.sum().backward();
+    const double grad = router->gate->weight.grad().abs().sum().item<double>();
+    if (renormalize) {
+      EXPECT_LT(grad, 1e-6) << "1 = p / p has no gradient";
+    } else {
+      EXPECT_GT(grad, 1e-4);
+    }
+  }
+  // k > 1 renormalises either way.
+  at::manual_seed(5);
+  Router two(RouterOptions(kDim, kExperts).top_k(2).renormalize(false));
+  const Routing r2 = two(at::randn({kRows, kDim}));
+  EXPECT_TRUE(at::allclose(r2.gates.sum(1), at::ones({kRows})));
+}
+
+}  // namespace
+}  // namespace moedil::model::moe

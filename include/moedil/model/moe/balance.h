@@ -37,6 +37,11 @@ const Registry<BalanceLoss>& balance_loss_registry();
 /// Whether any loss named in `weights` needs BalanceInputs::expert_means (unknown names: no).
 bool needs_expert_means(const std::map<std::string, double>& weights);
 
+/// The predecessor's router balance loss: mean over the experts of (P_e - 1/E)^2, with P_e the
+/// mean probability of expert e over the R rows (its default under router_balancing). 0 when
+/// the mean routing is uniform; differentiable in probs.
+at::Tensor mean_prob_mse_loss(const at::Tensor& probs);
+
 /// Switch Transformer balance loss: E * sum_e f_e * P_e, with f_e the fraction of the R*k
 /// assignments that went to expert e (no gradient) and P_e the mean router probability of e.
 /// 1 when routing is uniform, up to E when one expert takes everything.

@@ -1,5 +1,5 @@
 #pragma once
-// Image-level router by cosine similarity to per-expert EMA centroids (vit_moe_imagelevel).
+// Image-level router by cosine similarity to per-expert EMA centroids (vit_moe_centroid).
 // Each image's pooled token vector goes through a learnable projection ("proj"; the MoE layer
 // registers this module as its router, so the router lr multiplier and router freezing reach
 // it), is

@@ -1,5 +1,5 @@
 #pragma once
-// The image-level MoE MLP (vit_moe_imagelevel's MoE layer): every image's tokens go to ONE
+// The image-level MoE MLP (vit_moe_centroid's MoE layer): every image's tokens go to ONE
 // FeedForward expert (top-1), chosen by a CentroidRouter (cosine similarity of the projected
 // token mean to per-expert fast EMA centroids, temperature T). The routing core (Mixture)
 // dispatches, counts usage and adds the configured balance losses; the layer adds the centroid

@@ -31,6 +31,8 @@ struct MoeLayerOptions {
   /// go to the same experts), taken from the CLS token (route_with_cls) or the token mean.
   TORCH_ARG(std::string, granularity) = "token";
   TORCH_ARG(bool, route_with_cls) = true;
+  /// The chosen experts' gates divided by their sum for every k (top-1: 1), see RouterOptions.
+  TORCH_ARG(bool, renormalize_gates) = false;
   TORCH_ARG(double, dropout) = 0.0;
   /// Training only: Gaussian noise on the router logits (noisy top-k).
   TORCH_ARG(double, noise_std) = 0.0;

@@ -20,6 +20,10 @@ struct RouterOptions {
   /// Training only: each expert is unavailable for a forward with this probability; the top_k
   /// experts with the largest draws always stay available, so every row can be routed.
   TORCH_ARG(double, expert_dropout) = 0.0;
+  /// Gates of the chosen experts divided by their sum for every k, so a top-1 gate is 1 and the
+  /// task loss does not reach the router (the predecessor's vit_moe); false: only for k > 1
+  /// (a top-1 gate is the chosen probability, as in Switch).
+  TORCH_ARG(bool, renormalize) = false;
 };
 
 /// The routing of R rows.
