@@ -16,8 +16,11 @@ constexpr double kLargeSgdLr = 1.0;
 
 std::string number(double v) { return nlohmann::json(v).dump(); }
 
+/// A learned router with a balance loss and router parameters (the hard-routed switch_moe_vit
+/// and vit_moe_imagelevel have neither).
 bool routes(const ModelConfig& m) {
-  return m.name != "vit" && m.name != "resnet18" && m.name != "convnext_tiny";
+  return m.name != "vit" && m.name != "resnet18" && m.name != "convnext_tiny" &&
+         m.name != "switch_moe_vit" && m.name != "vit_moe_imagelevel";
 }
 
 }  // namespace
@@ -28,7 +31,7 @@ std::vector<NonfiniteSuspect> nonfinite_suspects(const RunConfig& c) {
     out.push_back({key, number(value), reason});
   };
   const ModelConfig& m = c.model;
-  const bool balancing = c.router_balancing && routes(m) && m.name != "switch_moe_vit";
+  const bool balancing = c.router_balancing && routes(m);
   if (m.name == "vit_moe_centroid") {
     for (const auto& [key, value] : {std::pair{"model.temperature_start", m.temperature_start},
                                      std::pair{"model.temperature_end", m.temperature_end}}) {
@@ -52,7 +55,7 @@ std::vector<NonfiniteSuspect> nonfinite_suspects(const RunConfig& c) {
       if (value > kLargeWeight) add(key, value, "loss weight");
     }
   }
-  if (routes(m) && m.name != "switch_moe_vit" && m.moe_noise_std > kLargeNoise) {
+  if (routes(m) && m.moe_noise_std > kLargeNoise) {
     add("model.moe_noise_std", m.moe_noise_std, "noise added to the router logits");
   }
   const bool adam = c.optimizer.name == "adam" || c.optimizer.name == "adamw";

@@ -180,6 +180,20 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
     notes.push_back(std::string("model.") + key + ": " + why);
   };
   if (name == "vit_moe_imagelevel") apply_imagelevel_keys(model, issues, notes);
+  if ((name == "vit" || name == "vit_moe") && model.value("moe_route_with_cls_token", json()) ==
+                                                 false) {
+    notes.push_back("model.moe_route_with_cls_token: false is a ViT without a CLS token (the "
+                    "head reads the token mean), as in the predecessor; in moedil configs before "
+                    "run.json schema 4 it meant sample routing on the token mean with a CLS "
+                    "token: that is now moe_route_on \"mean\"");
+  }
+  if (name == "hetero_moe" && model.contains("moe_route_with_cls_token") &&
+      model["moe_route_with_cls_token"].is_boolean() && !model.contains("moe_route_on")) {
+    model["moe_route_on"] = model["moe_route_with_cls_token"].get<bool>() ? "cls" : "mean";
+    model.erase("moe_route_with_cls_token");
+    notes.push_back("model.moe_route_with_cls_token: hetero_moe's routing input is moe_route_on "
+                    "now (" + model["moe_route_on"].get<std::string>() + ")");
+  }
   if (name == "vit_moe") {
     for (const char* key : {"route_with_cls_token", "route_with_class_token",
                             "route_with_CLS_token"}) {
@@ -298,6 +312,13 @@ void apply_baseline_expert_lr(json& j, std::vector<ConfigIssue>& issues,
   }
 }
 
+/// A config moedil resolved and wrote (run.json, checkpoints): it has scheduler.per_domain,
+/// which no predecessor config has. Notes for porting are not repeated for those.
+bool written_by_moedil(const json& j) {
+  return j.contains("scheduler") && j["scheduler"].is_object() &&
+         j["scheduler"].contains("per_domain");
+}
+
 /// The predecessor built its pretrain_scheduler (a torch LinearLR) on the main optimizer even
 /// when nothing pretrained, and constructing a LinearLR multiplies the LR by start_factor at
 /// once; without a main scheduler nothing restored it. Its main training therefore ran at lr
@@ -306,13 +327,15 @@ void apply_baseline_expert_lr(json& j, std::vector<ConfigIssue>& issues,
 /// the predecessor's runs.
 void note_pretrain_scheduler_lr(const json& j, std::vector<std::string>& notes) {
   if (!j.contains("pretrain_scheduler") || !j["pretrain_scheduler"].is_object()) return;
+  if (written_by_moedil(j)) return;
   const json& s = j["pretrain_scheduler"];
   if (s.value("name", json()) != "linear") return;
   const json start_j = s.value("start_factor", json(0.1));
   const json end_j = s.value("end_factor", json(1.0));
   const json epd = j.value("epochs_per_domain", json(RunConfig{}.epochs_per_domain));
-  const json total_j = s.contains("total_iters") && !s["total_iters"].is_null() ? s["total_iters"]
-                                                                                  : epd;
+  // total_iters null, 0 (moedil's) or left out: epochs_per_domain.
+  const json total_j =
+      s.value("total_iters", json()).is_number() && s["total_iters"] != 0 ? s["total_iters"] : epd;
   json lr_j = json(RunConfig{}.optimizer.lr);
   if (j.contains("optimizer") && j["optimizer"].is_object() && j["optimizer"].contains("lr")) {
     lr_j = j["optimizer"]["lr"];
@@ -399,8 +422,8 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
         scheduler->value("name", json()) == "cosine") {
       notes.push_back("scheduler: cosine here is half a cosine restarted every domain; the "
                       "predecessor's cosine was torch's CosineAnnealingLR once over the whole run "
-                      "(periodic past T_max = epochs_per_domain): give T_max (null is fine) or "
-                      "name cosine_annealing for that");
+                      "(periodic past T_max = epochs_per_domain): give T_max (null is fine), or "
+                      "name cosine_annealing with per_domain false, for that");
     }
   }
   if (j.contains("router_balance_strength") && j["router_balance_strength"].is_null()) {
@@ -439,7 +462,8 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     const std::string alias = model_alias(given);
     return alias.empty() ? given : alias;
   };
-  if (j.value("router_balancing", json(false)) == true && model_name() == "vit_moe_imagelevel") {
+  if (j.value("router_balancing", json(false)) == true && model_name() == "vit_moe_imagelevel" &&
+      !written_by_moedil(j)) {
     notes.push_back("router_balancing: the predecessor's vit_moe_imagelevel balance term was "
                     "computed from hard counts, a constant without gradient: it changes "
                     "nothing there, and vit_moe_imagelevel has no balance loss here");

@@ -582,6 +582,9 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("moe_routing", model.moe_routing,
             one_of({"token_choice", "expert_choice"}, "moe_routing"));
     m.field("moe_expert_dropout", model.moe_expert_dropout, in_range(0.0, 1.0, true, false));
+    if (model.name != "vit_moe" && !m.has("moe_balance_losses")) {
+      model.moe_balance_losses = {{"switch", 1.0}};  // the predecessor's default is vit_moe's
+    }
     m.field("moe_balance_losses", model.moe_balance_losses,
             weights_of(names.balance_losses, "balance loss"));
     // ResNet and ConvNeXt families.

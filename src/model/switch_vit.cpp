@@ -49,6 +49,7 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
               options.routing_alpha(), " must be in [0, 1] (or negative: concatenated cosine)");
   const int64_t dim = backbone.embed_dim();
   const auto hidden = backbone.hidden();
+  TORCH_CHECK(backbone.cls_token(), "SwitchViT: the model needs its CLS token");
   stem = register_patch_stem(*this, in, patch, dim, "SwitchViT");
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < backbone.depth() - options.expert_depth(); ++i) {

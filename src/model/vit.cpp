@@ -13,6 +13,8 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
   const int64_t dim = backbone.embed_dim();
   const auto hidden = backbone.hidden();
   stem = register_patch_stem(*this, in, patch, dim, "ViT", backbone.cls_token());
+  TORCH_CHECK(backbone.cls_token() || options.hetero_experts().empty(),
+              "ViT: hetero_moe needs a CLS token");
   TORCH_CHECK(backbone.cls_token() || options.moe_layers().empty() ||
                   options.moe().granularity() == "token" || !options.moe().route_with_cls(),
               "ViT: sample routing on the CLS token needs a CLS token");

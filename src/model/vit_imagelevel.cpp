@@ -48,6 +48,7 @@ ViTImageLevelImpl::ViTImageLevelImpl(const ViTImageLevelOptions& options_)
   }
   const int64_t dim = backbone.embed_dim();
   const auto hidden = backbone.hidden();
+  TORCH_CHECK(backbone.cls_token(), "ViTImageLevel: the model needs its CLS token");
   stem = register_patch_stem(*this, in, patch, dim, "ViTImageLevel");
   blocks = register_module("blocks", torch::nn::ModuleList());
   const auto moe_options = moe::ImageLevelMoeOptions(dim, hidden, options.num_experts())

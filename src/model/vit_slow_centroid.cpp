@@ -35,6 +35,7 @@ ViTSlowCentroidImpl::ViTSlowCentroidImpl(const ViTSlowCentroidOptions& options_)
   }
   const int64_t dim = backbone.embed_dim();
   const int64_t hidden = backbone.hidden();
+  TORCH_CHECK(backbone.cls_token(), "ViTSlowCentroid: the model needs its CLS token");
   stem = register_patch_stem(*this, backbone.input(), backbone.patch_size(), dim,
                              "ViTSlowCentroid");
   blocks = register_module("blocks", torch::nn::ModuleList());

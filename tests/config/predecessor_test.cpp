@@ -15,7 +15,7 @@ using json = nlohmann::json;
 const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic"},
                          {"static", "rotate", "domainIncremental"},
                          {"vit", "vit_moe", "switch_moe_vit", "resnet18", "convnext_tiny",
-                          "vit_moe_imagelevel"},
+                          "vit_moe_imagelevel", "hetero_moe"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy"},
                          {"none", "step", "cosine", "cosine_annealing", "linear"},
@@ -279,6 +279,20 @@ TEST(Predecessor, ImageLevelModelKeepsItsDefaultsAndItsInertKeys) {
                                    "temperature_start": 2.0}})").size(), 1u);
 }
 
+// moe_route_with_cls_token is the CLS token now: a note says what it meant in moedil before;
+// hetero_moe's former key becomes its routing input.
+TEST(Predecessor, ClsTokenKeyMeansTheClsTokenWithANote) {
+  const RunConfig vit = read(R"({"model": {"name": "vit_moe", "moe_route_with_cls_token": false}})");
+  EXPECT_FALSE(vit.model.moe_route_with_cls_token);
+  EXPECT_EQ(vit.model.moe_route_on, "mean");
+  EXPECT_TRUE(has_note(vit, "model.moe_route_with_cls_token: false is a ViT without a CLS token"));
+  const RunConfig hetero =
+      read(R"({"model": {"name": "hetero_moe", "moe_route_with_cls_token": false}})");
+  EXPECT_EQ(hetero.model.moe_route_on, "mean");
+  EXPECT_EQ(hetero.model.moe_balance_losses, (std::map<std::string, double>{{"switch", 1.0}}));
+  EXPECT_TRUE(has_note(hetero, "hetero_moe's routing input is moe_route_on now (mean)"));
+}
+
 // The predecessor's main cosine with T_max was torch's CosineAnnealingLR over the whole run.
 TEST(Predecessor, CosineWithTMaxIsCosineAnnealingOverTheWholeRun) {
   const RunConfig c = read(R"({"scheduler": {"name": "cosine", "T_max": null}})");
@@ -295,7 +309,7 @@ TEST(Predecessor, CosineWithTMaxIsCosineAnnealingOverTheWholeRun) {
   EXPECT_EQ(to_json(read(to_json(written).dump())), to_json(written));
   const RunConfig own = read(R"({"scheduler": {"name": "cosine"}})");
   EXPECT_EQ(own.scheduler.name, "cosine");
-  EXPECT_TRUE(has_note(own, "give T_max (null is fine) or name cosine_annealing"));
+  EXPECT_TRUE(has_note(own, "name cosine_annealing with per_domain false"));
   const auto issues = problems(R"({"scheduler": {"name": "step", "T_max": 3}})");
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].path, "scheduler.T_max");

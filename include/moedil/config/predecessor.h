@@ -2,8 +2,13 @@
 // The predecessor's names (GitHub scaleoutsystems/continous-MoE), read with their meaning before
 // a config is validated: its model and dataset aliases and its learning-rate key.
 //   model.name   moe_vit -> vit_moe; vit_switch_moe, switch_moe, vit_switch -> switch_moe_vit;
-//                resnetNN-cifar -> resnetNN with resnet_stem "cifar" (unless given); any
-//                letter case (the predecessor lower-cased model names)
+//                vit_moe_img -> vit_moe_imagelevel; resnetNN-cifar -> resnetNN with
+//                resnet_stem "cifar" (unless given); any letter case (the predecessor
+//                lower-cased model names)
+//   vit_moe_imagelevel   its keys that changed nothing there (auxiliary terms without
+//                gradient, temperature, sampling) are type-checked and dropped with a note;
+//                moe_layer_indices null or another string = every block
+//   scheduler    cosine with T_max (and no per_domain) -> cosine_annealing, per_domain false
 //   dataset      officehomedataset, officehome_10072016, office-home -> officehome
 //   loss.lr      the learning rate (the predecessor read it there and ignored optimizer.lr):
 //                moved to optimizer.lr; both set to different values is a problem
@@ -15,7 +20,8 @@
 //   model.pretrained, model.pretrained_vit   what loaded nothing there (vit families'
 //                pretrained, pretrained_vit true/false) is dropped with a note; what loaded
 //                weights is refused (moedil cannot download them)
-//   model.num_experts                        model.moe_num_unshared_experts
+//   model.num_experts   model.moe_num_unshared_experts (vit_moe's factory ignored it, and
+//                       the image-level keys: dropped there with a note)
 //   baseline.train   (the only baseline key the predecessor read) decides baseline.enabled;
 //                    its baselines trained epochs_per_domain epochs (baseline.epochs)
 //   pretrain.epochs  left out: epochs_per_domain, as there

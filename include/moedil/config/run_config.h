@@ -104,7 +104,8 @@ struct ModelConfig {
   /// Balance losses summed, each with its weight, into the layer's aux loss (then scaled by
   /// router_balance_strength); the names are model::moe::balance_loss_registry()'s
   /// (`moedil list`).
-  /// The default is the predecessor's (mean_prob_mse).
+  /// vit_moe's default is the predecessor's (mean_prob_mse); a config of another routed family
+  /// that leaves the key out gets {"switch": 1} (config/resolve.cpp).
   std::map<std::string, double> moe_balance_losses{{"mean_prob_mse", 1.0}};
   // ResNet and ConvNeXt families.
   /// resnet18*: "cifar" (3x3 stride-1 conv) or "imagenet" (7x7 stride-2 conv + max pool) stem.
@@ -337,7 +338,9 @@ struct RunConfig {
   StrategyConfig strategy;
   PretrainConfig pretrain;
   BaselineConfig baseline;
-  /// Add the switch-style balance loss of every MoE layer, weighted by router_balance_strength.
+  /// Add every MoE layer's balance losses (model.moe_balance_losses), weighted by
+  /// router_balance_strength. (The predecessor's defaults were false and 0.1; its configs set
+  /// both.)
   bool router_balancing = true;
   double router_balance_strength = 0.01;
   /// The balance weight, as the predecessor: router_balance_max (when < 0, i.e. config null or

@@ -46,7 +46,7 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
   const bool forced = forced_expert_ >= 0;
   if (forced) {
     routing.expert_idx = at::full({num_rows, 1}, forced_expert_, routing.expert_idx.options());
-    routing.gates = options_.top_k() == 1
+    routing.gates = options_.top_k() == 1 && !options_.unit_forced_gate()
                         ? routing.probs.select(1, forced_expert_).unsqueeze(1)
                         : at::ones({num_rows, 1}, routing.probs.options());
   }

@@ -20,7 +20,8 @@ void MoeLayerImpl::reset() {
                         .top_k(options.top_k())
                         .routing(options.routing())
                         .capacity_factor(options.capacity_factor())
-                        .balance_losses(options.balance_losses()));
+                        .balance_losses(options.balance_losses())
+                        .unit_forced_gate(options.renormalize_gates()));
   router = register_module("router", Router(RouterOptions(options.dim(), options.num_experts())
                                                 .top_k(options.top_k())
                                                 .noise_std(options.noise_std())

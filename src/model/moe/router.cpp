@@ -52,9 +52,13 @@ Routing RouterImpl::forward(const at::Tensor& rows) {
   r.probs = at::softmax(logits, -1);
   auto [top_probs, top_idx] = r.probs.topk(options.top_k(), -1);
   r.expert_idx = top_idx;
-  r.gates = options.top_k() > 1 || options.renormalize()
-                ? top_probs / top_probs.sum(-1, /*keepdim=*/true)
-                : top_probs;
+  if (options.renormalize() && options.top_k() == 1) {
+    r.gates = at::ones_like(top_probs);  // p / p, exactly and without gradient
+  } else {
+    r.gates = options.top_k() > 1 || options.renormalize()
+                  ? top_probs / top_probs.sum(-1, /*keepdim=*/true)
+                  : top_probs;
+  }
   return r;
 }
 

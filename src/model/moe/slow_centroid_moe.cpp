@@ -11,7 +11,10 @@ namespace moedil::model::moe {
 
 SlowCentroidMoeImpl::SlowCentroidMoeImpl(const SlowCentroidMoeOptions& options_)
     : options(options_),
-      mixture(MixtureOptions(options_.num_experts()).top_k(1).balance_losses({})) {
+      mixture(MixtureOptions(options_.num_experts())
+                  .top_k(1)
+                  .balance_losses({})
+                  .unit_forced_gate(true)) {
   TORCH_CHECK(options.dim() > 0 && options.hidden() > 0 && options.num_experts() > 0,
               "SlowCentroidMoe: dim, hidden and num_experts must be > 0, got ", options.dim(),
               ", ", options.hidden(), ", ", options.num_experts());

@@ -33,11 +33,16 @@ SlowCentroidRouterImpl::SlowCentroidRouterImpl(const SlowCentroidRouterOptions& 
   initialized_ = register_buffer("initialized", at::zeros({}, at::kBool));
 }
 
+bool SlowCentroidRouterImpl::initialized() {
+  if (!initialized_seen_) initialized_seen_ = initialized_.item<bool>();
+  return initialized_seen_;
+}
+
 Routing SlowCentroidRouterImpl::forward(const at::Tensor& z) {
   at::NoGradGuard no_grad;
   const int64_t num_experts = options.num_experts();
   const at::Tensor unit_z = unit_rows(z.detach().to(slow_centroids.scalar_type()));  // [B, D]
-  if (is_training() && !initialized_.item<bool>() && z.size(0) > 0) {
+  if (is_training() && z.size(0) > 0 && !initialized()) {
     // The first E images' vectors, repeated in order when the batch has fewer.
     const at::Tensor pick =
         at::arange(num_experts, at::TensorOptions().dtype(at::kLong).device(z.device()))

@@ -68,6 +68,19 @@ TEST(SlowCentroidMoeTest, GradientReachesTheChosenExpertsOnly) {
       << "expert 2 received no image";
 }
 
+// moedil eval --fixed-expert: every image through the forced expert, with its gate of 1.
+TEST(SlowCentroidMoeTest, AForcedExpertTakesEveryImageWithGateOne) {
+  SlowCentroidMoe layer(SlowCentroidMoeOptions(2, 4, 2));
+  layer->train();
+  const at::Tensor x = three_images();
+  layer->forward(x);
+  layer->eval();
+  layer->mixture.force_expert(1);
+  const at::Tensor out = layer->forward(x);
+  const at::Tensor want = layer->experts[1]->as<FeedForward>()->forward(x);
+  EXPECT_TRUE(at::allclose(out, want, 1e-6, 1e-6));
+}
+
 TEST(SlowCentroidMoeTest, NeedsAClsTokenAndAPatch) {
   SlowCentroidMoe layer(SlowCentroidMoeOptions(2, 4, 2));
   EXPECT_THROW(layer->forward(at::zeros({2, 1, 2})), c10::Error);

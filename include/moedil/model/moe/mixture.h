@@ -37,6 +37,9 @@ struct MixtureOptions {
   TORCH_ARG(double, capacity_factor) = 0.0;
   /// The balance losses summed into balance_loss(), each with its weight.
   TORCH_ARG(BalanceWeights, balance_losses) = BalanceWeights{{"switch", 1.0}};
+  /// A forced expert (force_expert) gets gate 1 even with top-1, for routers whose top-1 gate is
+  /// 1 (renormalised gates, hard routing); false: its router probability.
+  TORCH_ARG(bool, unit_forced_gate) = false;
 };
 
 class Mixture {

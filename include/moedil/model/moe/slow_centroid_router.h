@@ -41,14 +41,16 @@ class SlowCentroidRouterImpl : public torch::nn::Module {
   /// centroids as described above.
   Routing forward(const at::Tensor& z);
 
-  /// Whether a training forward has initialised the centroids from data.
-  bool initialized() const { return initialized_.item<bool>(); }
+  /// Whether a training forward has initialised the centroids from data (read from the buffer
+  /// until it is true, so a loaded checkpoint counts; no device sync after that).
+  bool initialized();
 
   SlowCentroidRouterOptions options;
   at::Tensor fast_centroids;  ///< buffer [E, dim], unit rows
   at::Tensor slow_centroids;  ///< buffer [E, dim], unit rows
  private:
   at::Tensor initialized_;  ///< buffer, bool scalar: saved with the centroids
+  bool initialized_seen_ = false;  ///< the buffer was read true once
 };
 TORCH_MODULE(SlowCentroidRouter);
 
