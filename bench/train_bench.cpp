@@ -24,6 +24,11 @@ using namespace moedil;
 config::ModelConfig quickstart_model(const std::string& family) {
   config::ModelConfig c;
   c.name = family;
+  c.patch_size = 7;
+  c.embed_dim = 64;
+  c.depth = 4;
+  c.num_heads = 4;
+  c.mlp_ratio = 2.0;
   c.moe_layer_indices = {1, 3};
   c.moe_num_shared_experts = family == "vit_moe" ? 1 : 0;
   c.moe_routing_granularity = "sample";

@@ -42,7 +42,17 @@ Problems vit_checks(const ModelConfig& m) {
 Problems vit_moe_checks(const ModelConfig& m) {
   Problems out;
   check_heads(m, out);
-  check_top_k(m, out);
+  if (m.moe_num_unshared_experts > 0) check_top_k(m, out);
+  // The predecessor's shared-experts-only layer: no router, the sum of the shared experts.
+  if ((m.moe_num_unshared_experts == 0) != (m.moe_top_k == 0)) {
+    out.push_back({"moe_top_k", "0 routed experts and moe_top_k 0 go together (each MoE layer "
+                                "then sums its shared experts); got moe_num_unshared_experts " +
+                                    std::to_string(m.moe_num_unshared_experts) +
+                                    " and moe_top_k " + std::to_string(m.moe_top_k)});
+  } else if (m.moe_num_unshared_experts == 0 && m.moe_num_shared_experts == 0) {
+    out.push_back({"moe_num_shared_experts", "0 routed experts: each MoE layer is the sum of its "
+                                             "shared experts, and there are none; give at least 1"});
+  }
   if (!m.moe_route_with_cls_token && m.moe_routing_granularity == "sample" &&
       m.moe_route_on == "cls") {
     out.push_back({"moe_route_on", "\"cls\" needs a CLS token, and "
@@ -106,7 +116,8 @@ const std::vector<ModelFamily>& model_families() {
                             "moe_route_on",             "moe_gate",
                             "moe_noise_std",            "moe_capacity_factor",
                             "moe_routing",              "moe_expert_dropout",
-                            "moe_balance_losses"};
+                            "moe_balance_losses",       "moe_unshared_lr_multipliers",
+                            "moe_shared_lr_multipliers"};
   static const Keys kResNet{"resnet_stem", "resnet_width"};
   static const std::vector<ModelFamily> families{
       {"vit", kViTBackbone + kInitWeights + Keys{"moe_route_with_cls_token"} + kDataChecked,

@@ -30,8 +30,9 @@ json* object_at(json& j, const char* key) {
 
 /// The predecessor's vit_moe with no routed expert chosen (moe_top_k 0 or
 /// moe_num_unshared_experts 0): each MoE layer is the plain sum of its shared experts. One shared
-/// expert is a ViT MLP block: moedil's vit. None (the input passed through) or several (summed)
-/// are refused.
+/// expert is a ViT MLP block: moedil's vit. Several: vit_moe with 0 routed experts and top_k 0
+/// (routed experts it built but never ran are not built). None (the input passed through) is
+/// refused.
 void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
                        std::vector<std::string>& notes) {
   const auto count = [&](const char* key, int64_t fallback) {
@@ -43,15 +44,25 @@ void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
   const int64_t top_k = count("moe_top_k", defaults.moe_top_k);
   const int64_t shared = count("moe_num_shared_experts", defaults.moe_num_shared_experts);
   if (routed < 0 || top_k < 0 || shared < 0 || std::min(routed, top_k) > 0) return;
-  if (shared != 1) {
-    issues.push_back(
-        {"model.moe_top_k", 0,
-         shared == 0 ? "no expert runs here (0 routed chosen, no shared expert): the "
-                       "predecessor passed the layer's input through unchanged, which moedil "
-                       "does not build"
-                     : "0 routed experts chosen: the predecessor summed the " +
-                           std::to_string(shared) +
-                           " shared experts of each layer, which moedil does not offer yet"});
+  if (shared == 0) {
+    issues.push_back({"model.moe_top_k", 0,
+                      "no expert runs here (0 routed chosen, no shared expert): the "
+                      "predecessor passed the layer's input through unchanged, which moedil "
+                      "does not build"});
+    return;
+  }
+  // One shared expert with its own LR factor: an unrouted vit_moe layer (moedil's vit has no
+  // expert to scale).
+  const bool factors = model.contains("moe_shared_lr_multipliers") ||
+                       model.contains("moe_shared_lr_multiplier");
+  if (shared > 1 || factors) {
+    if (routed > 0) {
+      notes.push_back("model.moe_num_unshared_experts: " + std::to_string(routed) +
+                      " routed experts with moe_top_k 0 never ran in the predecessor (their "
+                      "weights were built and never trained): not built here");
+    }
+    model["moe_num_unshared_experts"] = 0;
+    model["moe_top_k"] = 0;
     return;
   }
   model["name"] = "vit";
@@ -64,6 +75,23 @@ void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
   notes.push_back("model: vit_moe with 0 routed experts chosen and 1 shared expert is a ViT with "
                   "an MLP in every block (the predecessor's layers summed their shared experts): "
                   "moedil's vit");
+}
+
+/// The predecessor's per-expert LR multipliers (its main optimizer's, vit_moe): a number or a
+/// list indexed by expert (past its end: the last value); moe_shared_lr_multiplier, a number,
+/// when moe_shared_lr_multipliers is left out. Read here as lists; null = left out.
+void apply_expert_lr_lists(json& model) {
+  for (const char* key : {"moe_unshared_lr_multipliers", "moe_shared_lr_multipliers",
+                          "moe_shared_lr_multiplier"}) {
+    erase_null(model, key);
+    if (model.contains(key) && model[key].is_number()) model[key] = json::array({model[key]});
+  }
+  if (model.contains("moe_shared_lr_multiplier")) {
+    if (!model.contains("moe_shared_lr_multipliers")) {
+      model["moe_shared_lr_multipliers"] = model["moe_shared_lr_multiplier"];
+    }
+    model.erase("moe_shared_lr_multiplier");
+  }
 }
 
 /// The predecessor's vit_moe_imagelevel keys that change nothing there, so here: its auxiliary
@@ -230,7 +258,10 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
       ignored(key, "a ViT key, which the predecessor's torchvision ConvNeXt ignored, so here too");
     }
   }
-  if (name == "vit_moe") apply_shared_only(model, issues, notes);
+  if (name == "vit_moe") {
+    apply_shared_only(model, issues, notes);
+    apply_expert_lr_lists(model);
+  }
   if (model.contains("num_experts")) {
     if (model.contains("moe_num_unshared_experts")) {
       issues.push_back({"model.num_experts", 0,
@@ -372,6 +403,36 @@ void note_pretrain_scheduler_lr(const json& j, std::vector<std::string>& notes) 
   notes.push_back(text);
 }
 
+/// The predecessor's "imagenet" and "imagenette": one torchvision ImageFolder of class folders
+/// (<dataset_root>/imagenet[/train], <dataset_root>/imagenette2[/train]), without domains, so its
+/// domainIncremental partitioning refused them. Read as moedil's imagefolder at that folder;
+/// domainIncremental is refused here too, with the reason.
+void apply_image_folder_datasets(json& j, std::vector<ConfigIssue>& issues,
+                                 std::vector<std::string>& notes) {
+  const std::string lowered = ascii_lower(j["dataset"].get<std::string>());
+  if (lowered != "imagenet" && lowered != "imagenette") return;
+  const json partition = j.value("partition", json::object());
+  if (partition.is_object() && partition.value("type", json()) == "domainIncremental") {
+    issues.push_back({"partition.type", 0,
+                      "domainIncremental needs domains, and the predecessor's " + lowered +
+                          " had none (one ImageFolder of class folders; its domainIncremental "
+                          "partitioning refused it): give each domain a folder and read it as "
+                          "dataset imagefolder, or partition by class mix (dirichlet, static, "
+                          "random)"});
+  }
+  const std::string folder = lowered == "imagenet" ? "imagenet" : "imagenette2";
+  std::string root = j.value("dataset_root", json("datasets")).is_string()
+                         ? j.value("dataset_root", json("datasets")).get<std::string>()
+                         : std::string("datasets");
+  if (root.empty()) root = "datasets";
+  j["dataset"] = "imagefolder";
+  j["dataset_root"] = root + (root.back() == '/' ? "" : "/") + folder;
+  notes.push_back("dataset: the predecessor's " + lowered + " is the class folders under " +
+                  j["dataset_root"].get<std::string>() +
+                  ": dataset imagefolder there (with train/ and val/ folders, moedil tests on "
+                  "val/; the predecessor split train/ by train_frac and never read val/)");
+}
+
 }  // namespace
 
 std::string model_alias(const std::string& name) {
@@ -443,6 +504,18 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
   }
   if (json* augmentation = object_at(j, "augmentation")) {
     apply_augmentation_keys(*augmentation, issues);
+  }
+  if (json* replay = object_at(j, "replay")) {
+    // Its "random" policy was reservoir sampling (a new sample replaces a uniformly random slot
+    // with probability capacity / seen).
+    if (replay->value("policy", json()) == "random") (*replay)["policy"] = "reservoir";
+    if (replay->value("enabled", json(false)) == true && !replay->contains("mode") &&
+        !replay->contains("ratio") && !written_by_moedil(j)) {
+      notes.push_back("replay: the predecessor's separate memory batch (replay.mode "
+                      "\"separate\": as many memory samples as new ones, their own mean loss "
+                      "added); moedil's mixing of ratio x batch_size memory samples into the batch "
+                      "is replay.mode \"mixed\"");
+    }
   }
   const auto set = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
   if (set("router_freeze_after_epochs") || set("router_freeze_after_batches")) {
@@ -527,7 +600,20 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
         model["name"] = name;
       }
     }
+    const json family = model.value("name", json(ModelConfig{}.name));
     apply_model_keys(model, issues, notes);
+    if (family == "vit_moe" && !written_by_moedil(j)) {
+      std::string left_out;
+      for (const char* key : {"patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio"}) {
+        if (!model.contains(key)) left_out += (left_out.empty() ? "" : ", ") + std::string(key);
+      }
+      if (!left_out.empty()) {
+        notes.push_back("model." + left_out +
+                        ": left out, moedil's small ViT (patch 7, width 64, depth 4, 4 heads, MLP "
+                        "ratio 2); the predecessor's vit_moe factory had patch 16, width 192, "
+                        "depth 8, 3 heads, MLP ratio 4");
+      }
+    }
     if (model.contains("moe_layer_indices") && model["moe_layer_indices"].is_null()) {
       notes.push_back("model.moe_layer_indices: null is block 1, as in the predecessor's last "
                       "version (older versions built no MoE layer)");
@@ -537,8 +623,13 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     if (const std::string name = dataset_alias(j["dataset"].get<std::string>()); !name.empty()) {
       j["dataset"] = name;
     }
-    const std::string dataset = j["dataset"].get<std::string>();
-    if ((dataset == "core50" || dataset == "officehome") && j.contains("mini_dataset")) {
+    const std::string given = ascii_lower(j["dataset"].get<std::string>());
+    const std::string dataset = given == "imagenet" || given == "imagenette" ? given
+                                                                           : j["dataset"].get<std::string>();
+    apply_image_folder_datasets(j, issues, notes);
+    if ((dataset == "core50" || dataset == "officehome" || dataset == "imagenet" ||
+         dataset == "imagenette") &&
+        j.contains("mini_dataset")) {
       j.erase("mini_dataset");
       notes.push_back("mini_dataset: the predecessor applied it to cifar10 only, so all of " +
                       dataset + " is used, as there");

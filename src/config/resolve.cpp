@@ -89,6 +89,18 @@ Check<std::vector<int64_t>> values_between(std::size_t count, int64_t lo, int64_
   };
 }
 
+/// Per-expert LR factors: each in [0, 1e3].
+Check<std::vector<double>> lr_factors() {
+  return [](const std::vector<double>& v) -> std::string {
+    for (double x : v) {
+      if (!(x >= 0.0 && x <= 1e3)) {
+        return json(x).dump() + " is out of range: every factor must be in [0, 1000]";
+      }
+    }
+    return "";
+  };
+}
+
 Check<double> in_range(double lo, double hi, bool include_lo, bool include_hi) {
   return [=](const double& v) -> std::string {
     const bool ok = (include_lo ? v >= lo : v > lo) && (include_hi ? v <= hi : v < hi);
@@ -568,9 +580,14 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
       model.moe_layer_indices.clear();
       for (int64_t i = 0; i < model.depth; ++i) model.moe_layer_indices.push_back(i);
     }
-    m.field("moe_num_unshared_experts", model.moe_num_unshared_experts, between(1, kMaxExperts));
+    // vit_moe: 0 and 0 are the predecessor's shared-experts-only layer (model_families.cpp).
+    const int64_t fewest_routed = model.name == "vit_moe" ? 0 : 1;
+    m.field("moe_num_unshared_experts", model.moe_num_unshared_experts,
+            between(fewest_routed, kMaxExperts));
     m.field("moe_num_shared_experts", model.moe_num_shared_experts, between(0, kMaxExperts));
-    m.field("moe_top_k", model.moe_top_k, between(1, kMaxExperts));
+    m.field("moe_top_k", model.moe_top_k, between(fewest_routed, kMaxExperts));
+    m.field("moe_unshared_lr_multipliers", model.moe_unshared_lr_multipliers, lr_factors());
+    m.field("moe_shared_lr_multipliers", model.moe_shared_lr_multipliers, lr_factors());
     m.field("moe_routing_granularity", model.moe_routing_granularity,
             one_of({"sample", "token"}, "moe_routing_granularity"));
     m.field("moe_route_with_cls_token", model.moe_route_with_cls_token);
@@ -646,6 +663,8 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     l.field("weight_upper_limit", loss.weight_upper_limit,
             in_range(kMinWeightLimit, 1e9, true, true));
     l.field("weight_cumulative", loss.weight_cumulative);
+    l.field("weight_counts", loss.weight_counts,
+            one_of({"domain", "all_domains"}, "loss.weight_counts"));
     l.field("weighted", loss.weighted);
   });
   v.object("scheduler", [&](auto& s) {
@@ -663,6 +682,11 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     r.field("enabled", c.replay.enabled);
     r.field("capacity", c.replay.capacity, between(0, kMaxSamples));
     r.field("policy", c.replay.policy, one_of(names.replay_policies, "replay policy"));
+    // The predecessor's replay (no mode, no ratio) is its separate memory batch; a config that
+    // gives moedil's ratio without a mode keeps the mixing it had. has() is true for every key
+    // when writing: nothing changes then.
+    if (!r.has("mode")) c.replay.mode = r.has("ratio") ? "mixed" : "separate";
+    r.field("mode", c.replay.mode, one_of({"separate", "mixed"}, "replay.mode"));
     r.field("ratio", c.replay.ratio, in_range(0.0, 1.0, true, true));
   });
   v.names_or_list("strategy", c.strategy.names, names.strategies, "strategy");

@@ -177,6 +177,16 @@ std::map<int64_t, int64_t> read_id_map(const Field& f) {
 
 json config_from_older_schema(json config, int version) {
   if (!config.is_object() || version >= kRunSchemaVersion) return config;
+  // Schema 4 and older: loss.weight_cumulative counted every domain so far.
+  if (config.contains("loss") && config["loss"].is_object()) {
+    json& loss = config["loss"];
+    if (!loss.contains("weight_counts") && loss.contains("weight_cumulative") &&
+        loss["weight_cumulative"].is_boolean()) {
+      loss["weight_counts"] = loss["weight_cumulative"].get<bool>() ? "all_domains" : "domain";
+      loss["weight_cumulative"] = false;
+    }
+  }
+  if (version >= 4) return config;
   if (config.contains("model") && config["model"].is_object()) {
     json& model = config["model"];
     const json name = model.value("name", json("vit_moe"));

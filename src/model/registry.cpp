@@ -124,7 +124,8 @@ const Registry<ModelBuilder>& model_registry() {
           "top-k (moe_top_k) per token (moe_routing_granularity, the predecessor's) or per "
           "image (on the CLS token or the token mean: moe_route_on), gates renormalised over the "
           "chosen experts (moe_gate; top-1: 1, the predecessor's) or the router probability, "
-          "plus moe_num_shared_experts always on; moe_route_with_cls_token false: no CLS token, "
+          "plus moe_num_shared_experts always on (0 routed experts with moe_top_k 0: the plain "
+          "sum of the shared experts, no router); moe_route_with_cls_token false: no CLS token, "
           "the head reads the token mean",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return ViT(ViTOptions(vit_backbone(c, input))

@@ -50,6 +50,8 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
     const std::string name = "blocks." + std::to_string(i) + ".moe";
     if (hetero) {
       register_moe_layer(name, *block->hetero);
+    } else if (is_moe && options.moe().num_experts() == 0) {
+      register_unrouted_layer(name, *block->moe);
     } else if (is_moe) {
       register_moe_layer(name, *block->moe);
     }

@@ -142,10 +142,13 @@ class FocalLoss : public Loss {
 
 class WeightedCrossEntropyLoss : public Loss {
  public:
-  WeightedCrossEntropyLoss(double upper_limit, bool cumulative, int64_t num_classes)
+  WeightedCrossEntropyLoss(double upper_limit, bool all_domains, bool averaged,
+                           int64_t num_classes)
       : upper_limit_(upper_limit),
-        cumulative_(cumulative),
-        counts_(static_cast<std::size_t>(num_classes), 0) {
+        all_domains_(all_domains),
+        averaged_(averaged),
+        counts_(static_cast<std::size_t>(num_classes), 0),
+        previous_(static_cast<std::size_t>(num_classes), 1.0) {
     weights_.set(std::vector<double>(counts_.size(), 1.0));
   }
 
@@ -153,7 +156,7 @@ class WeightedCrossEntropyLoss : public Loss {
     const std::vector<int64_t> counts =
         count_labels(train_labels, static_cast<int64_t>(counts_.size()));
     for (std::size_t c = 0; c < counts_.size(); ++c) {
-      counts_[c] = cumulative_ ? counts_[c] + counts[c] : counts[c];
+      counts_[c] = all_domains_ ? counts_[c] + counts[c] : counts[c];
     }
     int64_t total = 0;
     int64_t present = 0;
@@ -161,16 +164,22 @@ class WeightedCrossEntropyLoss : public Loss {
       total += n;
       present += n > 0 ? 1 : 0;
     }
-    if (total == 0) {
-      weights_.set(std::vector<double>(counts_.size(), 1.0));
-      return;
+    std::vector<double> w(counts_.size(), 1.0);
+    if (total > 0) {
+      for (std::size_t c = 0; c < counts_.size(); ++c) {
+        if (counts_[c] == 0) {
+          w[c] = upper_limit_;
+          continue;
+        }
+        const double balanced = static_cast<double>(total) /
+                                (static_cast<double>(present) * static_cast<double>(counts_[c]));
+        w[c] = std::min(balanced, upper_limit_);
+      }
     }
-    std::vector<double> w(counts_.size(), upper_limit_);
-    for (std::size_t c = 0; c < counts_.size(); ++c) {
-      if (counts_[c] == 0) continue;
-      const double balanced = static_cast<double>(total) /
-                              (static_cast<double>(present) * static_cast<double>(counts_[c]));
-      w[c] = std::min(balanced, upper_limit_);
+    if (averaged_) {
+      // The predecessor's weight_cumulative: a running average with the previous weights.
+      for (std::size_t c = 0; c < w.size(); ++c) w[c] = 0.5 * (previous_[c] + w[c]);
+      previous_ = w;
     }
     weights_.set(std::move(w));
   }
@@ -183,8 +192,10 @@ class WeightedCrossEntropyLoss : public Loss {
 
  private:
   double upper_limit_;
-  bool cumulative_;
+  bool all_domains_;  ///< count every domain so far (weight_counts "all_domains")
+  bool averaged_;     ///< average with the previous weights (weight_cumulative)
   std::vector<int64_t> counts_;
+  std::vector<double> previous_;  ///< the weights before this domain's (weight_cumulative)
   ClassWeights weights_;
 };
 
@@ -218,10 +229,11 @@ const Registry<LossBuilder>& loss_registry() {
           });
     r.add("weighted_cross_entropy",
           "cross-entropy weighted by inverse class frequency (weight_upper_limit, "
-          "weight_cumulative)",
+          "weight_counts, weight_cumulative)",
           [](const config::LossConfig& c, int64_t num_classes) -> std::unique_ptr<Loss> {
-            return std::make_unique<WeightedCrossEntropyLoss>(c.weight_upper_limit,
-                                                              c.weight_cumulative, num_classes);
+            return std::make_unique<WeightedCrossEntropyLoss>(
+                c.weight_upper_limit, c.weight_counts == "all_domains", c.weight_cumulative,
+                num_classes);
           });
     return r;
   }();

@@ -4,8 +4,12 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <sstream>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace moedil::train {
@@ -28,36 +32,64 @@ std::vector<torch::optim::OptimizerParamGroup> groups_with(const std::vector<Par
 
 std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
                                           double router_lr_multiplier,
-                                          double expert_lr_multiplier) {
+                                          double expert_lr_multiplier,
+                                          const std::vector<double>& routed_factors,
+                                          const std::vector<double>& shared_factors) {
+  const auto factor = [](const std::vector<double>& factors, std::size_t e) {
+    return factors.empty() ? 1.0 : factors[std::min(e, factors.size() - 1)];
+  };
   std::unordered_set<const void*> router_params;
-  std::unordered_set<const void*> expert_params;
-  for (const model::MoeLayerRef& layer : model.moe_layers()) {
-    if (layer.router) {
-      for (const auto& p : layer.router->parameters()) router_params.insert(p.unsafeGetTensorImpl());
-    }
-    for (const auto* list : {&layer.experts, &layer.shared_experts}) {
-      if (!*list) continue;
-      for (const auto& p : (*list)->parameters()) expert_params.insert(p.unsafeGetTensorImpl());
+  std::unordered_map<const void*, double> expert_factor;  ///< expert parameter -> its factor
+  for (const auto* layers : {&model.moe_layers(), &model.unrouted_layers()}) {
+    for (const model::MoeLayerRef& layer : *layers) {
+      if (layer.router) {
+        for (const auto& p : layer.router->parameters()) {
+          router_params.insert(p.unsafeGetTensorImpl());
+        }
+      }
+      for (const auto* list : {&layer.experts, &layer.shared_experts}) {
+        if (!*list) continue;
+        const std::vector<double>& factors = list == &layer.experts ? routed_factors
+                                                                    : shared_factors;
+        for (std::size_t e = 0; e < (*list)->size(); ++e) {
+          for (const auto& p : (*list)->ptr(e)->parameters()) {
+            expert_factor[p.unsafeGetTensorImpl()] = factor(factors, e);
+          }
+        }
+      }
     }
   }
   ParamGroup other{"other", {}, 1.0};
   ParamGroup router{"router", {}, router_lr_multiplier};
   ParamGroup experts{"experts", {}, expert_lr_multiplier};
+  std::vector<ParamGroup> scaled;  ///< experts whose factor is not 1, one group per factor
   // In the model's parameter order, so the groups (and the optimizer state) do not depend on
   // the order the layers were registered in.
   for (const at::Tensor& p : model.parameters()) {
+    const auto found = expert_factor.find(p.unsafeGetTensorImpl());
     if (router_params.count(p.unsafeGetTensorImpl()) != 0) {
       router.params.push_back(p);
-    } else if (expert_params.count(p.unsafeGetTensorImpl()) != 0) {
+    } else if (found == expert_factor.end()) {
+      other.params.push_back(p);
+    } else if (found->second == 1.0) {
       experts.params.push_back(p);
     } else {
-      other.params.push_back(p);
+      // Shortest round-trip form: distinct factors never share a name.
+      const std::string name = fmt::format("experts x{}", found->second);
+      auto group = std::find_if(scaled.begin(), scaled.end(),
+                                [&](const ParamGroup& g) { return g.name == name; });
+      if (group == scaled.end()) {
+        scaled.push_back({name, {}, expert_lr_multiplier * found->second});
+        group = scaled.end() - 1;
+      }
+      group->params.push_back(p);
     }
   }
   std::vector<ParamGroup> out;
   for (auto* g : {&other, &router, &experts}) {
     if (!g->params.empty()) out.push_back(std::move(*g));
   }
+  for (ParamGroup& g : scaled) out.push_back(std::move(g));
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "moedil/train/replay.h"
 
+#include <algorithm>
 #include <limits>
 #include <sstream>
 #include <utility>
@@ -14,6 +15,7 @@ namespace {
 // Stream ids mixed into the user seed, so the policy's choices and draw() never share a stream.
 constexpr uint64_t kObserveStream = 0x7265706c61796f62ULL;  // "replayob"
 constexpr uint64_t kDrawStream = 0x7265706c61796472ULL;     // "replaydr"
+constexpr uint64_t kDistinctStream = 0x7265706c61796469ULL; // "replaydi"
 
 /// fifo: append everything, then drop the oldest excess once: O(capacity + batch) per call.
 void observe_fifo(ReplayState& m, const std::vector<ReplaySample>& samples) {
@@ -147,6 +149,26 @@ std::vector<ReplaySample> ReplayMemory::draw(int64_t n, uint64_t seed) const {
   std::vector<ReplaySample> out;
   for (const int64_t slot : draw_slots(n, seed)) {
     out.push_back(state_.contents[static_cast<std::size_t>(slot)]);
+  }
+  return out;
+}
+
+std::vector<ReplaySample> ReplayMemory::draw_distinct(int64_t n, uint64_t seed) const {
+  std::vector<ReplaySample> out;
+  const auto size = static_cast<int64_t>(state_.contents.size());
+  const int64_t k = std::min(n, size);
+  if (k <= 0) return out;
+  // A partial Fisher-Yates shuffle of the slot numbers: the first k are a uniform draw of k
+  // distinct slots, in uniformly random order.
+  std::vector<int64_t> slots(static_cast<std::size_t>(size));
+  for (int64_t i = 0; i < size; ++i) slots[static_cast<std::size_t>(i)] = i;
+  std::mt19937_64 engine(mix_seed(seed, {kDistinctStream}));
+  out.reserve(static_cast<std::size_t>(k));
+  for (int64_t i = 0; i < k; ++i) {
+    const auto j = i + static_cast<int64_t>(
+                           uniform_below(engine, static_cast<uint64_t>(size - i)));
+    std::swap(slots[static_cast<std::size_t>(i)], slots[static_cast<std::size_t>(j)]);
+    out.push_back(state_.contents[static_cast<std::size_t>(slots[static_cast<std::size_t>(i)])]);
   }
   return out;
 }

@@ -48,7 +48,8 @@ std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& 
                                                        const config::RunConfig& c,
                                                        std::vector<double>* multipliers) {
   const std::vector<ParamGroup> groups =
-      make_param_groups(*model, c.router_lr_multiplier, c.moe_expert_lr_multiplier);
+      make_param_groups(*model, c.router_lr_multiplier, c.moe_expert_lr_multiplier,
+                        c.model.moe_unshared_lr_multipliers, c.model.moe_shared_lr_multipliers);
   if (multipliers) {
     multipliers->clear();
     for (const auto& g : groups) multipliers->push_back(g.lr_multiplier);
@@ -272,7 +273,10 @@ void Trainer::pretrain() {
   torch::manual_seed(pretrain_seed);
   std::vector<int64_t> chosen_labels;
   for (const auto& s : chosen) chosen_labels.push_back(s.label);
-  loss_->on_domain_start(data::index_tensor(chosen_labels));
+  // Pretraining has its own loss, weighted by the pretraining samples' labels: the run's loss
+  // sees the domains only, so cumulative weights are the same after a resume.
+  const std::unique_ptr<Loss> pretrain_loss = make_loss(config_.loss, num_classes_);
+  pretrain_loss->on_domain_start(data::index_tensor(chosen_labels));
   for (int64_t e = 0; e < rec.epochs; ++e) {
     const std::vector<int64_t> order =
         random_permutation(rec.num_samples, mix_seed(pretrain_seed, {1000, seed_of(e)}));
@@ -294,8 +298,8 @@ void Trainer::pretrain() {
     rec.routers_frozen.push_back(frozen);
     model_->on_epoch_start(0, e);  // annealing models follow their schedule here too
     const EpochStats stats =
-        fit(*model_, *optimizer_, *loss_, steps, batch_at, balance_weight(config_, e, e),
-            "pretraining epoch " + std::to_string(e), nullptr);
+        fit(*model_, *optimizer_, *pretrain_loss, steps, batch_at,
+            balance_weight(config_, e, e), "pretraining epoch " + std::to_string(e), nullptr);
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
     rec.train_acc = static_cast<double>(stats.correct) / static_cast<double>(stats.samples);
   }
@@ -412,6 +416,7 @@ void Trainer::run() {
   start.epoch = start_epoch_;
   TrainingState state{config_, *model_, *optimizer_, record_, data_, device_, plugins_, start};
   state.resumed = resumed_;
+  state.loss = loss_.get();
   for (TrainerPlugin* plugin : plugins_) plugin->on_run_start(state);
   for (int64_t d = start_domain_; d < num_domains; ++d) {
     loss_->on_domain_start(data_.train_labels(d));

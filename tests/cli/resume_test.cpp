@@ -42,8 +42,10 @@ constexpr const char* kConfig = R"({
             "moe_top_k": 1},
   "optimizer": {"name": "adamw", "lr": 0.01, "weight_decay": 0.05},
   "scheduler": {"name": "cosine", "per_domain": false},
-  "loss": {"name": "weighted_cross_entropy", "weight_cumulative": true},
-  "replay": {"enabled": true, "capacity": 60, "policy": "reservoir", "ratio": 0.5},
+  "loss": {"name": "weighted_cross_entropy", "weight_cumulative": true,
+           "weight_counts": "all_domains"},
+  "router_balancing": true, "router_balance_strength": 0.01,
+  "replay": {"enabled": true, "capacity": 60, "policy": "reservoir", "mode": "separate"},
   "expert_merging": {"enabled": true, "every_steps": 7},
   "seeds": {"global": 5}
 })";

@@ -94,6 +94,27 @@ TEST(ModelFamilies, SwitchNeedsASharedBlock) {
   EXPECT_TRUE(messages(*find_model_family("switch_moe_vit"), m).empty());
 }
 
+// vit_moe's unrouted layer: 0 routed experts with top_k 0, and at least one shared expert.
+TEST(ModelFamilies, ZeroRoutedExpertsGoWithTopKZeroAndASharedExpert) {
+  const ModelFamily& vit_moe = *find_model_family("vit_moe");
+  ModelConfig m;
+  m.moe_num_unshared_experts = 0;
+  m.moe_top_k = 0;
+  m.moe_num_shared_experts = 2;
+  EXPECT_TRUE(messages(vit_moe, m).empty());
+  m.moe_num_shared_experts = 0;
+  EXPECT_EQ(messages(vit_moe, m),
+            (std::vector<std::string>{"moe_num_shared_experts: 0 routed experts: each MoE layer "
+                                      "is the sum of its shared experts, and there are none; "
+                                      "give at least 1"}));
+  m.moe_num_shared_experts = 1;
+  m.moe_num_unshared_experts = 2;
+  EXPECT_EQ(messages(vit_moe, m),
+            (std::vector<std::string>{"moe_top_k: 0 routed experts and moe_top_k 0 go together "
+                                      "(each MoE layer then sums its shared experts); got "
+                                      "moe_num_unshared_experts 2 and moe_top_k 0"}));
+}
+
 TEST(ModelFamilies, TopKIsBoundedByTheRoutedExperts) {
   ModelConfig m;
   m.moe_top_k = 3;

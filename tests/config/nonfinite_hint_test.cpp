@@ -34,6 +34,7 @@ TEST(NonfiniteHint, TinyTemperatureIsNamedBeforeTheLearningRate) {
 
 TEST(NonfiniteHint, WeightLimitsLossWeightsAndMultipliersAreNamed) {
   RunConfig c;
+  c.router_balancing = true;
   c.loss.name = "weighted_cross_entropy";
   c.loss.weight_upper_limit = 1e-300;
   c.router_balance_strength = 1e5;

@@ -12,7 +12,7 @@ namespace {
 
 using json = nlohmann::json;
 
-const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic"},
+const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic", "imagefolder"},
                          {"static", "rotate", "domainIncremental"},
                          {"vit", "vit_moe", "switch_moe_vit", "resnet18", "convnext_tiny",
                           "vit_moe_imagelevel", "hetero_moe"},
@@ -104,7 +104,9 @@ TEST(Predecessor, PretrainedKeysLoadWhatTheyLoadedOrAreRefused) {
                                            "pretrained_vit": true}})");
   EXPECT_TRUE(has_note(vit, "model.pretrained: true: the predecessor's ViT models ignored it"));
   EXPECT_TRUE(has_note(vit, "model.pretrained_vit: true loaded nothing"));
-  EXPECT_TRUE(read(R"({"model": {"pretrained": false}})").notes.empty());
+  EXPECT_TRUE(read(R"({"model": {"pretrained": false, "patch_size": 7, "embed_dim": 64,
+                                 "depth": 4, "num_heads": 4, "mlp_ratio": 2}})")
+                  .notes.empty());
   for (const char* text :
        {R"({"model": {"name": "resnet18", "pretrained": true}})",
         R"({"model": {"name": "vit_moe", "pretrained_vit": "small"}})",
@@ -367,11 +369,105 @@ TEST(Predecessor, SharedExpertOnlyVitMoeIsAPlainVit) {
   ASSERT_FALSE(none.empty());
   EXPECT_NE(none[0].message.find("passed the layer's input through unchanged"),
             std::string::npos);
-  const auto summed = problems(R"({"model": {"moe_num_unshared_experts": 0, "moe_top_k": 0,
-                                            "moe_num_shared_experts": 4}})");
-  ASSERT_FALSE(summed.empty());
-  EXPECT_NE(summed[0].message.find("summed the 4 shared experts"), std::string::npos);
+  // Several shared experts: vit_moe's unrouted layer (their plain sum); routed experts that
+  // never ran (top_k 0) are not built.
+  const RunConfig summed = read(R"({"model": {"moe_num_unshared_experts": 4, "moe_top_k": 0,
+                                              "moe_num_shared_experts": 4}})");
+  EXPECT_EQ(summed.model.name, "vit_moe");
+  EXPECT_EQ(summed.model.moe_num_unshared_experts, 0);
+  EXPECT_EQ(summed.model.moe_top_k, 0);
+  EXPECT_EQ(summed.model.moe_num_shared_experts, 4);
+  EXPECT_TRUE(has_note(summed, "4 routed experts with moe_top_k 0 never ran"));
+  EXPECT_EQ(read(R"({"model": {"moe_num_unshared_experts": 0, "moe_top_k": 0,
+                               "moe_num_shared_experts": 2}})").model.moe_num_shared_experts, 2);
   EXPECT_EQ(read(R"({"model": {"moe_top_k": 1}})").model.name, "vit_moe");
+  // Either count 0 is the predecessor's k = min(top_k, routed) = 0; only vit_moe has it.
+  EXPECT_EQ(read(R"({"model": {"moe_num_unshared_experts": 0, "moe_top_k": 1,
+                               "moe_num_shared_experts": 2}})").model.moe_top_k, 0);
+  EXPECT_FALSE(problems(R"({"model": {"name": "hetero_moe", "moe_top_k": 0}})").empty());
+}
+
+// Its per-expert LR multipliers: a number or a list per routed / shared expert;
+// moe_shared_lr_multiplier when the list is left out.
+TEST(Predecessor, PerExpertLrMultipliersAreLists) {
+  const RunConfig c = read(R"({"model": {"moe_num_shared_experts": 2,
+      "moe_unshared_lr_multipliers": 0.5, "moe_shared_lr_multipliers": [1.0, 0.1],
+      "moe_shared_lr_multiplier": 3.0}})");
+  EXPECT_EQ(c.model.moe_unshared_lr_multipliers, (std::vector<double>{0.5}));
+  EXPECT_EQ(c.model.moe_shared_lr_multipliers, (std::vector<double>{1.0, 0.1}));
+  const RunConfig scalar = read(R"({"model": {"moe_shared_lr_multiplier": 0.2,
+                                              "moe_unshared_lr_multipliers": null}})");
+  EXPECT_EQ(scalar.model.moe_shared_lr_multipliers, (std::vector<double>{0.2}));
+  EXPECT_TRUE(scalar.model.moe_unshared_lr_multipliers.empty());
+  const auto bad = problems(R"({"model": {"moe_shared_lr_multipliers": [1, -1]}})");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].path, "model.moe_shared_lr_multipliers");
+  EXPECT_FALSE(problems(R"({"model": {"name": "vit", "moe_unshared_lr_multipliers": 1}})").empty());
+  EXPECT_EQ(to_json(resolve_run_config(to_json(c), kNames)), to_json(c));
+}
+
+// Keys left out take the predecessor's defaults (its driver's); vit_moe's ViT keys keep moedil's
+// small ViT (the predecessor's factory ones do not fit the default dataset), with a note.
+TEST(Predecessor, LeftOutKeysTakeThePredecessorsDefaults) {
+  const RunConfig c = read("{}");
+  EXPECT_EQ(c.batch_size, 128);
+  EXPECT_EQ(c.partition.min_size, 1);
+  EXPECT_FALSE(c.router_balancing);
+  EXPECT_EQ(c.router_balance_strength, 0.1);
+  EXPECT_EQ(c.model.name, "vit_moe");
+  const RunConfig v = read(R"({"model": {"name": "moe_vit", "embed_dim": 96}})");
+  EXPECT_EQ(v.model.patch_size, 7);
+  EXPECT_EQ(v.model.embed_dim, 96);
+  EXPECT_EQ(v.model.depth, 4);
+  EXPECT_TRUE(has_note(v, "model.patch_size, depth, num_heads, mlp_ratio: left out, moedil's "
+                          "small ViT"));
+  EXPECT_FALSE(has_note(read(R"({"model": {"patch_size": 4, "embed_dim": 8, "depth": 2,
+                                           "num_heads": 2, "mlp_ratio": 2}})"),
+                        "left out, moedil's small ViT"));
+  // A resolved config written out reads back the same, without the note.
+  const RunConfig again = resolve_run_config(to_json(c), kNames);
+  EXPECT_EQ(to_json(again), to_json(c));
+  EXPECT_FALSE(has_note(again, "left out, moedil's small ViT"));
+}
+
+// Its replay: policy "random" was reservoir sampling, and every step added the loss of a
+// separate batch of memory samples; moedil's mixing (ratio) is replay.mode "mixed".
+TEST(Predecessor, ReplayRandomIsReservoirWithItsSeparateBatch) {
+  const RunConfig c = read(R"({"replay": {"enabled": true, "capacity": 500,
+                                          "policy": "random"}})");
+  EXPECT_EQ(c.replay.policy, "reservoir");
+  EXPECT_EQ(c.replay.mode, "separate");
+  EXPECT_EQ(c.replay.capacity, 500);
+  EXPECT_TRUE(has_note(c, "replay: the predecessor's separate memory batch"));
+  const RunConfig mixed = read(R"({"replay": {"enabled": true, "ratio": 0.25}})");
+  EXPECT_EQ(mixed.replay.mode, "mixed");
+  EXPECT_EQ(mixed.replay.ratio, 0.25);
+  EXPECT_FALSE(has_note(mixed, "replay: the predecessor's"));
+  EXPECT_EQ(read(R"({"replay": {"mode": "separate", "ratio": 0.25}})").replay.mode, "separate");
+  EXPECT_EQ(read(R"({"replay": {"mode": "mixed"}})").replay.mode, "mixed");
+  const auto bad = problems(R"({"replay": {"mode": "both"}})");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].path, "replay.mode");
+  // Written out and read back: the same.
+  EXPECT_EQ(to_json(resolve_run_config(to_json(c), kNames)), to_json(c));
+  EXPECT_EQ(to_json(resolve_run_config(to_json(mixed), kNames)), to_json(mixed));
+}
+
+// Its imagenet and imagenette: class folders without domains (its domainIncremental refused
+// them), read as moedil's imagefolder.
+TEST(Predecessor, ImagenetIsAnImageFolderWithoutDomains) {
+  const RunConfig c = read(R"({"dataset": "ImageNet", "dataset_root": "./datasets",
+                               "partition": {"type": "static"}})");
+  EXPECT_EQ(c.dataset, "imagefolder");
+  EXPECT_EQ(c.dataset_root, "./datasets/imagenet");
+  EXPECT_TRUE(has_note(c, "the predecessor's imagenet is the class folders under"));
+  EXPECT_EQ(read(R"({"dataset": "imagenette", "partition": {"type": "static"}})").dataset_root,
+            "datasets/imagenette2");
+  const auto refused = problems(R"({"dataset": "imagenet",
+                                    "partition": {"type": "domainIncremental"}})");
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused[0].path, "partition.type");
+  EXPECT_NE(refused[0].message.find("had none"), std::string::npos) << refused[0].message;
 }
 
 // The predecessor subsampled cifar10 only: on its other datasets mini_dataset changed nothing.

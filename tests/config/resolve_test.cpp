@@ -920,7 +920,8 @@ const char* const kVitMoeKeys =
     "moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
     "moe_routing_granularity, moe_route_with_cls_token, moe_route_on, moe_gate, moe_noise_std, "
     "moe_capacity_factor, "
-    "moe_routing, moe_expert_dropout, moe_balance_losses, num_classes, img_size";
+    "moe_routing, moe_expert_dropout, moe_balance_losses, moe_unshared_lr_multipliers, "
+    "moe_shared_lr_multipliers, num_classes, img_size";
 
 TEST(ResolveModelFamily, AKeyTheFamilyDoesNotReadIsAnErrorNamingKeyFamilyAndItsKeys) {
   const std::string text =
@@ -1013,7 +1014,7 @@ TEST(ResolveModelFamily, ConfigsStoredWithEveryModelKeyResolveAfterDroppingTheUn
   stored["model"]["temperature_start"] = 1.0;
   stored["model"]["moe_top_k"] = 1;
   RunConfig out;
-  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 13u);
+  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 15u);
   const nlohmann::json cleaned = without_unread_model_keys(stored);
   EXPECT_FALSE(cleaned["model"].contains("moe_top_k"));
   EXPECT_EQ(cleaned["model"]["patch_size"], 7);

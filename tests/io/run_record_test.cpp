@@ -133,7 +133,7 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
 // experiment; a version-2 config reads as written.
 TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   nlohmann::json j = to_json(full_record());
-  ASSERT_EQ(j["schema_version"], 4);
+  ASSERT_EQ(j["schema_version"], 5);
   const nlohmann::json config = nlohmann::json::parse(R"({
       "router_freeze_after_epochs": 3, "optimizer": {"weight_decay": 0.01},
       "model": {"name": "vit_moe_centroid", "alpha_fast": 0.25, "alpha_slow": 0.5,
@@ -233,7 +233,27 @@ TEST(RunRecord, OlderSchemasImageLevelIsTheCentroidModel) {
     EXPECT_EQ(read["model"]["temperature_start"], 2.0) << version;
   }
   EXPECT_EQ(config_from_older_schema(old, 4), old);
+  EXPECT_EQ(config_from_older_schema(old, 5), old);
   EXPECT_EQ(config_from_older_schema(old, 3)["seeds"], old["seeds"]) << "no zero_is_a_seed";
+}
+
+// Until version 5, loss.weight_cumulative counted every domain so far (now weight_counts
+// "all_domains"; weight_cumulative averages the weights, the predecessor's meaning).
+TEST(RunRecord, OlderSchemasWeightCumulativeCountedEveryDomain) {
+  const nlohmann::json old = nlohmann::json::parse(
+      R"({"loss": {"name": "weighted_cross_entropy", "weight_cumulative": true}})");
+  for (int version : {1, 3, 4}) {
+    const nlohmann::json read = config_from_older_schema(old, version);
+    EXPECT_EQ(read["loss"]["weight_counts"], "all_domains") << version;
+    EXPECT_EQ(read["loss"]["weight_cumulative"], false) << version;
+  }
+  const nlohmann::json off = nlohmann::json::parse(R"({"loss": {"weight_cumulative": false}})");
+  EXPECT_EQ(config_from_older_schema(off, 4)["loss"]["weight_counts"], "domain");
+  EXPECT_EQ(config_from_older_schema(old, 5), old);
+  // Schema 4 already had the predecessor's image-level model and vit_moe routing.
+  const nlohmann::json model = nlohmann::json::parse(
+      R"({"model": {"name": "vit_moe_imagelevel"}, "seeds": {"global": 0}})");
+  EXPECT_EQ(config_from_older_schema(model, 4), model);
 }
 
 TEST(RunRecord, ReadingRejectsUnknownSchemaAndMissingFieldsNamingThem) {

@@ -48,6 +48,7 @@ class ExperimentTest : public ::testing::Test {
                 "moe_layer_indices": [1], "moe_num_unshared_experts": 3, "moe_top_k": 2,
                 "moe_num_shared_experts": 1, "moe_routing_granularity": "sample",
                 "moe_gate": "probability", "moe_balance_losses": {"switch": 1.0}},
+      "router_balancing": true, "router_balance_strength": 0.01,
       "optimizer": {"name": "adam", "lr": 0.01}, "seeds": {"global": 3}})");
     j["results_dir"] = (dir_ / "results").string();
     j["log_dir"] = (dir_ / "logs").string();
@@ -122,7 +123,7 @@ TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   EXPECT_TRUE(fs::exists(result.log_file));
   const json j = read_json(result.run_json);
 
-  EXPECT_EQ(j["schema_version"], 4);
+  EXPECT_EQ(j["schema_version"], 5);
   EXPECT_EQ(j["run"]["status"], "completed");
   EXPECT_TRUE(j["run"]["error"].is_null());
   EXPECT_FALSE(j["run"]["finished"].is_null());

@@ -204,11 +204,11 @@ TEST(Loss, WeightedCrossEntropyIsPlainCrossEntropyBeforeTheFirstDomain) {
               weighted_ce(kFour, kFourTargets, {1.0, 1.0, 1.0, 1.0}), 1e-6);
 }
 
-TEST(Loss, WeightedCrossEntropyCumulativeCountsEveryDomainSoFar) {
+TEST(Loss, WeightedCrossEntropyAllDomainsCountsEveryDomainSoFar) {
   config::LossConfig c = loss_config("weighted_cross_entropy");
   c.weight_upper_limit = 10.0;
   auto per_domain = make_loss(c, 3);
-  c.weight_cumulative = true;
+  c.weight_counts = "all_domains";
   auto cumulative = make_loss(c, 3);
   const at::Tensor a = labels({0, 0, 0, 1});
   const at::Tensor b = labels({1, 1, 2, 2});
@@ -228,6 +228,33 @@ TEST(Loss, WeightedCrossEntropyCumulativeCountsEveryDomainSoFar) {
   expect_weights(cumulative->class_weights(), {8.0 / 9.0, 8.0 / 9.0, 8.0 / 6.0});
   EXPECT_NEAR(value((*cumulative)(matrix(kRows), labels(kTargets))),
               weighted_ce(kRows, kTargets, {8.0 / 9.0, 8.0 / 9.0, 8.0 / 6.0}), 1e-6);
+}
+
+// The predecessor's weight_cumulative: each domain's weights are averaged with the previous
+// ones (ones before the first domain), w := (w_previous + w_domain) / 2.
+TEST(Loss, WeightedCrossEntropyCumulativeAveragesWithThePreviousWeights) {
+  config::LossConfig c = loss_config("weighted_cross_entropy");
+  c.weight_upper_limit = 10.0;
+  c.weight_cumulative = true;
+  auto loss = make_loss(c, 3);
+  // Domain A: counts 3, 1, 0 -> 4/6, 2, limit; averaged with ones.
+  loss->on_domain_start(labels({0, 0, 0, 1}));
+  const std::vector<double> a{(1.0 + 4.0 / 6.0) / 2, (1.0 + 2.0) / 2, (1.0 + 10.0) / 2};
+  expect_weights(loss->class_weights(), a);
+  EXPECT_NEAR(value((*loss)(matrix(kRows), labels(kTargets))), weighted_ce(kRows, kTargets, a),
+              1e-6);
+  // Domain B: counts 0, 2, 2 -> limit, 1, 1; averaged with A's.
+  loss->on_domain_start(labels({1, 1, 2, 2}));
+  const std::vector<double> b{(a[0] + 10.0) / 2, (a[1] + 1.0) / 2, (a[2] + 1.0) / 2};
+  expect_weights(loss->class_weights(), b);
+  // Both: the average of the weights from every domain's counts so far.
+  c.weight_counts = "all_domains";
+  auto both = make_loss(c, 3);
+  both->on_domain_start(labels({0, 0, 0, 1}));
+  expect_weights(both->class_weights(), a);
+  both->on_domain_start(labels({1, 1, 2, 2}));  // counts 3, 3, 2 -> 8/9, 8/9, 8/6
+  expect_weights(both->class_weights(),
+                 {(a[0] + 8.0 / 9.0) / 2, (a[1] + 8.0 / 9.0) / 2, (a[2] + 8.0 / 6.0) / 2});
 }
 
 TEST(Loss, CrossEntropyGradientIsSoftmaxMinusOneHotOverB) {

@@ -42,6 +42,7 @@ TEST(Optimizer, ParamGroupsFollowTheTypedMoeHandlesOnEveryFamily) {
     SCOPED_TRACE(name);
     config::ModelConfig c;
     c.name = name;
+    c.patch_size = 7;
     c.embed_dim = 16;
     c.depth = 3;
     c.num_heads = 2;
@@ -78,6 +79,76 @@ TEST(Optimizer, ParamGroupsFollowTheTypedMoeHandlesOnEveryFamily) {
       EXPECT_TRUE(m->moe_layers()[0].shared_experts);
     }
   }
+}
+
+// The predecessor's per-expert LR factors: expert e of every layer at expert multiplier x
+// factors[min(e, size - 1)]; one group per factor that is not 1. Its shared-experts-only layers
+// (0 routed experts) have no router; their experts take the factors too.
+TEST(Optimizer, PerExpertFactorsGroupTheExpertsOfEveryLayer) {
+  config::ModelConfig c;
+  c.name = "vit_moe";
+  c.patch_size = 7;
+  c.embed_dim = 16;
+  c.depth = 4;
+  c.num_heads = 2;
+  c.moe_layer_indices = {1, 3};
+  c.moe_num_unshared_experts = 3;
+  c.moe_num_shared_experts = 2;
+  const model::InputShape shape{1, 28, 28, 10};
+  const model::Classifier m = model::make_model(c, shape);
+  std::map<const void*, std::string> names;
+  for (const auto& item : m->named_parameters()) {
+    names[item.value().unsafeGetTensorImpl()] = item.key();
+  }
+  const auto group_of = [&](const std::vector<ParamGroup>& groups) {
+    std::map<std::string, std::pair<std::string, double>> out;  // parameter -> group, multiplier
+    for (const auto& g : groups) {
+      for (const auto& p : g.params) out[names.at(p.unsafeGetTensorImpl())] = {g.name, g.lr_multiplier};
+    }
+    return out;
+  };
+  // Routed factors [1, 0.5] (expert 2: past the end, 0.5); shared [0.1] (every shared expert).
+  const auto groups = make_param_groups(*m, 0.5, 2.0, {1.0, 0.5}, {0.1});
+  ASSERT_EQ(groups.size(), 5u);
+  EXPECT_EQ(groups[3].name, "experts x0.5");
+  EXPECT_EQ(groups[4].name, "experts x0.1");
+  const auto got = group_of(groups);
+  ASSERT_EQ(got.size(), names.size());
+  for (const char* layer : {"blocks.1.moe.", "blocks.3.moe."}) {
+    const std::string l = layer;
+    EXPECT_EQ(got.at(l + "experts.0.fc1.weight"), (std::pair<std::string, double>{"experts", 2.0}));
+    EXPECT_EQ(got.at(l + "experts.1.fc2.bias"),
+              (std::pair<std::string, double>{"experts x0.5", 1.0}));
+    EXPECT_EQ(got.at(l + "experts.2.fc1.bias"),
+              (std::pair<std::string, double>{"experts x0.5", 1.0}));
+    EXPECT_EQ(got.at(l + "shared_experts.0.fc1.weight").first, "experts x0.1");
+    EXPECT_NEAR(got.at(l + "shared_experts.1.fc2.weight").second, 0.2, 1e-12);
+    EXPECT_EQ(got.at(l + "router.gate.weight").first, "router");
+  }
+  // No factors: the three groups as ever.
+  EXPECT_EQ(make_param_groups(*m, 0.5, 2.0).size(), 3u);
+
+  // Shared experts only: no router group; the factors [1, 0.5, 0.01] per shared expert.
+  c.moe_num_unshared_experts = 0;
+  c.moe_top_k = 0;
+  c.moe_num_shared_experts = 3;
+  const model::Classifier ensemble = model::make_model(c, shape);
+  EXPECT_TRUE(ensemble->moe_layers().empty());
+  ASSERT_EQ(ensemble->unrouted_layers().size(), 2u);
+  names.clear();
+  for (const auto& item : ensemble->named_parameters()) {
+    names[item.value().unsafeGetTensorImpl()] = item.key();
+  }
+  const auto scaled = make_param_groups(*ensemble, 0.1, 1.0, {}, {1.0, 0.5, 0.01});
+  std::vector<std::string> group_names;
+  for (const auto& g : scaled) group_names.push_back(g.name);
+  EXPECT_EQ(group_names,
+            (std::vector<std::string>{"other", "experts", "experts x0.5", "experts x0.01"}));
+  const auto by_param = group_of(scaled);
+  EXPECT_EQ(by_param.at("blocks.3.moe.shared_experts.0.fc1.weight").first, "experts");
+  EXPECT_EQ(by_param.at("blocks.1.moe.shared_experts.1.fc1.weight").second, 0.5);
+  EXPECT_EQ(by_param.at("blocks.3.moe.shared_experts.2.fc2.bias").second, 0.01);
+  EXPECT_EQ(by_param.at("blocks.0.mlp.fc1.weight").first, "other");
 }
 
 TEST(Optimizer, RegistryBuildsEachNamedOptimizer) {

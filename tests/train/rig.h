@@ -28,6 +28,7 @@ struct Rig {
                 "moe_layer_indices": [1], "moe_num_unshared_experts": 3,
                 "moe_routing_granularity": "sample", "moe_gate": "probability",
                 "moe_balance_losses": {"switch": 1.0}},
+      "router_balancing": true, "router_balance_strength": 0.01,
       "optimizer": {"name": "adam", "lr": 0.01}})");
     const nlohmann::json changes = nlohmann::json::parse(patch);
     if (changes.contains("model") && changes["model"].contains("name")) {

@@ -19,8 +19,11 @@
 #include "moedil/data/registry.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
+#include "moedil/common/random.h"
 #include "moedil/train/experiment.h"
+#include "moedil/train/plugins/replay_mixing.h"
 #include "moedil/train/scheduler.h"
+#include "moedil/train/training_data.h"
 #include "rig.h"
 
 namespace moedil::train {
@@ -316,6 +319,106 @@ TEST(Trainer, ReplayMixesPastSamplesIntoBatchesAndIsSummarised) {
   for (const auto& [domain, count] : s.record.replay[2].by_domain) total += count;
   EXPECT_EQ(total, 30);
   EXPECT_GE(s.record.replay[2].by_domain.size(), 2u);  // reservoir keeps older domains too
+}
+
+/// The replay plugin, keeping every loss term it returns.
+struct KeptReplayTerms : ReplayMixingPlugin {
+  using ReplayMixingPlugin::ReplayMixingPlugin;
+  at::Tensor loss_term(TrainingState& s, const TrainBatch& batch, const at::Tensor& logits) override {
+    const at::Tensor term = ReplayMixingPlugin::loss_term(s, batch, logits);
+    terms.push_back(term.defined() ? term.detach().clone() : term);
+    return term;
+  }
+  std::vector<at::Tensor> terms;
+};
+
+/// Added after the replay plugin: the mean cross-entropy of the model on min(B, memory size)
+/// distinct memory samples (the draw the plugin makes for this step), computed here, and B.
+struct ExpectedReplayTerms : TrainerPlugin {
+  explicit ExpectedReplayTerms(const ReplayMixingPlugin& p) : replay(p) {}
+  std::string name() const override { return "expected_replay_terms"; }
+  at::Tensor loss_term(TrainingState& s, const TrainBatch& batch, const at::Tensor&) override {
+    const ReplayMemory& memory = replay.memory();
+    sizes.push_back({batch.num_current, memory.size()});
+    if (memory.size() == 0) {
+      terms.emplace_back();
+      return {};
+    }
+    const uint64_t seed = mix_seed(seed_of(s.config.seeds.replay),
+                                   {seed_of(s.pos.domain), seed_of(s.pos.epoch), seed_of(s.pos.step)});
+    const std::vector<ReplaySample> drawn = memory.draw_distinct(batch.num_current, seed);
+    drawn_sizes.push_back(static_cast<int64_t>(drawn.size()));
+    const auto [x, y] = s.data.gather(drawn, mix_seed(seed, {5000}));
+    at::NoGradGuard no_grad;
+    terms.push_back(at::cross_entropy_loss(s.model.forward(x), y));
+    return {};
+  }
+  const ReplayMixingPlugin& replay;
+  std::vector<at::Tensor> terms;
+  std::vector<std::pair<int64_t, int64_t>> sizes;  ///< (new samples, memory size) per step
+  std::vector<int64_t> drawn_sizes;
+};
+
+// The predecessor's replay: a separate batch of min(B, memory size) distinct memory samples,
+// its own mean loss added (replay.mode "separate", the default when ratio is left out).
+TEST(Trainer, SeparateReplayBatchAddsTheMeanLossOfDistinctMemorySamples) {
+  Rig s(R"({"replay": {"enabled": true, "capacity": 20, "policy": "reservoir"}})");
+  ASSERT_EQ(s.config.replay.mode, "separate");
+  s.config.replay.enabled = false;  // the plugin is added by hand, to watch it
+  auto trainer = s.trainer();
+  s.config.replay.enabled = true;
+  auto plugin = std::make_unique<KeptReplayTerms>(s.config);
+  KeptReplayTerms& replay = *plugin;
+  trainer->add_plugin(std::move(plugin));
+  ExpectedReplayTerms expected(replay);
+  trainer->add_plugin(&expected);
+  trainer->run();
+  // 3 domains x 2 epochs x 4 steps of 16 new samples.
+  ASSERT_EQ(replay.terms.size(), 24u);
+  ASSERT_EQ(expected.terms.size(), 24u);
+  EXPECT_FALSE(replay.terms[0].defined());  // the first step finds memory empty
+  EXPECT_EQ(expected.sizes[0], (std::pair<int64_t, int64_t>{16, 0}));
+  EXPECT_EQ(expected.sizes[1], (std::pair<int64_t, int64_t>{16, 16}));
+  EXPECT_EQ(expected.sizes[2], (std::pair<int64_t, int64_t>{16, 20}));
+  for (std::size_t k = 1; k < 24; ++k) {
+    ASSERT_TRUE(replay.terms[k].defined()) << k;
+    EXPECT_NEAR(replay.terms[k].item<double>(), expected.terms[k].item<double>(), 1e-6) << k;
+    EXPECT_EQ(expected.drawn_sizes[k - 1], 16) << k;
+  }
+  // run.json counts the replayed samples: 16 per step once memory holds any.
+  EXPECT_EQ(s.record.epochs[0].replayed, 3 * 16);
+  for (std::size_t k = 1; k < s.record.epochs.size(); ++k) {
+    EXPECT_EQ(s.record.epochs[k].replayed, 4 * 16) << k;
+  }
+  EXPECT_EQ(s.record.replay.back().seen, 6 * 64);
+  // The term trains the model: without replay the first epoch's loss differs.
+  Rig plain;
+  plain.trainer()->run();
+  EXPECT_NE(plain.record.epochs[0].train_loss, s.record.epochs[0].train_loss);
+}
+
+// The predecessor's ensemble: vit_moe with 0 routed experts sums its shared experts in every
+// MoE layer; it trains, evaluates and records no routing; a shared expert with LR factor 0
+// does not move, the other does.
+TEST(Trainer, SharedExpertsOnlyVitMoeTrainsAndEvaluatesWithoutRouting) {
+  Rig s(R"({"model": {"moe_num_unshared_experts": 0, "moe_top_k": 0,
+                      "moe_num_shared_experts": 2, "moe_shared_lr_multipliers": [1, 0]}})");
+  auto trainer = s.trainer();
+  const auto& model = *trainer->model();
+  ASSERT_TRUE(model.moe_layers().empty());
+  ASSERT_EQ(model.unrouted_layers().size(), 1u);
+  const auto& shared = model.unrouted_layers()[0].shared_experts;
+  const at::Tensor first = shared->ptr(0)->parameters()[0].detach().clone();
+  const at::Tensor second = shared->ptr(1)->parameters()[0].detach().clone();
+  trainer->run();
+  ASSERT_EQ(s.record.r_matrix.size(), 3u);
+  for (const auto& e : s.record.epochs) {
+    EXPECT_TRUE(e.expert_usage.empty());
+    EXPECT_EQ(e.aux_loss, 0.0);
+  }
+  EXPECT_FALSE(shared->ptr(0)->parameters()[0].equal(first));
+  EXPECT_TRUE(shared->ptr(1)->parameters()[0].equal(second));
+  EXPECT_GT(s.record.r_matrix.back().back(), 0.0);
 }
 
 TEST(Trainer, ReplayRunsAreReproducible) {

@@ -27,6 +27,14 @@
 //   pretrain.epochs  left out: epochs_per_domain, as there
 //   warmup_epochs, warmup_starting_LR (top level)   read by no predecessor code: dropped
 //   augmentation.random_crop, random_flip   random_crop_padding 4, horizontal_flip
+//   replay.policy random   reservoir; a replay block without mode or ratio gets a note (its
+//                separate memory batch is replay.mode "separate", the default then)
+//   dataset imagenet, imagenette   imagefolder at <dataset_root>/imagenet or /imagenette2
+//                (domainIncremental on them refused: they had no domains)
+//   vit_moe with moe_top_k 0 or 0 routed experts   one shared expert: vit; several (or one with
+//                an LR factor): 0 routed experts, top_k 0 (the layer sums its shared experts)
+//   model.moe_unshared_lr_multipliers, moe_shared_lr_multipliers (numbers -> lists),
+//                moe_shared_lr_multiplier (the shared list when that is left out)
 // Torch-free.
 #include <string>
 #include <vector>

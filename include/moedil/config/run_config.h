@@ -22,7 +22,7 @@ struct PartitionConfig {
   /// dirichlet: concentration of the per-class partition proportions (small = skewed).
   double alpha = 0.5;
   /// dirichlet: every partition needs at least this many samples; redraw otherwise.
-  int64_t min_size = 10;
+  int64_t min_size = 1;
   /// dirichlet: redraws before giving up with an error.
   int64_t retries = 100;
   /// dirichlet: equal partition sizes (proportions only decide the class mix).
@@ -59,7 +59,8 @@ struct ModelConfig {
   /// error. 0 (left out or null) = the dataset's.
   int64_t num_classes = 0;
   int64_t img_size = 0;
-  // ViT options shared by the ViT families.
+  // ViT options shared by the ViT families (a small ViT that fits the default dataset;
+  // vit_moe_imagelevel left out takes its predecessor factory's, config/resolve.cpp).
   int64_t patch_size = 7;
   int64_t embed_dim = 64;
   int64_t depth = 4;
@@ -73,9 +74,17 @@ struct ModelConfig {
   /// Which blocks get an MoE MLP: explicit list of block indices. In JSON either a list,
   /// "every_other" (1, 3, 5, ...) or "all"; resolved to the list here.
   std::vector<int64_t> moe_layer_indices{1, 3};
+  /// vit_moe: 0, with moe_top_k 0, is the predecessor's shared-experts-only layer (no router;
+  /// the layer is the plain sum of its moe_num_shared_experts experts).
   int64_t moe_num_unshared_experts = 4;
+  /// Always-on experts of every MoE layer, added unweighted.
   int64_t moe_num_shared_experts = 0;
   int64_t moe_top_k = 1;
+  /// vit_moe (the predecessor's per-expert LR): routed / shared expert e of every MoE layer
+  /// trains at lr * moe_expert_lr_multiplier * factor, factor = list[min(e, size - 1)]; empty
+  /// = 1. JSON: a number (every expert) or a list.
+  std::vector<double> moe_unshared_lr_multipliers;
+  std::vector<double> moe_shared_lr_multipliers;
   /// "token" (the predecessor's vit_moe): each token routed on its own; "sample": one routing
   /// decision per image and layer, taken from moe_route_on.
   std::string moe_routing_granularity = "token";
@@ -187,8 +196,13 @@ struct LossConfig {
   std::vector<double> alpha_values;
   /// weighted_cross_entropy: weights = inverse class frequency (normalised to mean 1), capped.
   double weight_upper_limit = 10.0;
-  /// weighted_cross_entropy: count class frequencies over all domains seen so far.
+  /// weighted_cross_entropy, the predecessor's meaning: at every domain's start the weights
+  /// become the average of the previous weights (1 before the first domain) and the new ones.
   bool weight_cumulative = false;
+  /// weighted_cross_entropy: the class counts the new weights come from: "domain" (the current
+  /// domain's training labels) or "all_domains" (those of every domain so far; moedil's
+  /// weight_cumulative before run.json schema 5).
+  std::string weight_counts = "domain";
   /// The predecessor's loss.weighted, read by none of its losses: it changes nothing here
   /// either (weighted_cross_entropy is always weighted, cross_entropy never).
   bool weighted = true;
@@ -210,13 +224,20 @@ struct SchedulerConfig {
   int64_t T_max = 0;
 };
 
-/// Experience replay (`replay`): a memory of past training samples mixed into every batch.
+/// Experience replay (`replay`): a memory of the training samples seen so far (filled after
+/// every step with the step's new samples), replayed in every later step.
 struct ReplayConfig {
   bool enabled = false;
-  int64_t capacity = 1000;            ///< samples kept
-  std::string policy = "reservoir";  ///< fifo | reservoir | class_balanced
-  /// Replayed samples per new sample: a batch of batch_size new samples gets
-  /// round(ratio * batch_size) samples drawn from memory (once it holds any) appended.
+  int64_t capacity = 1000;  ///< samples kept
+  /// fifo | reservoir | class_balanced (the predecessor's "random" is reservoir)
+  std::string policy = "reservoir";
+  /// "separate" (the predecessor's): every step also draws min(B, memory size) distinct memory
+  /// samples, B the step's new samples, runs them through the model on their own, and adds their
+  /// mean training loss to the batch's (loss = L(batch) + L(memory batch)). "mixed" (moedil's):
+  /// round(ratio * batch_size) samples drawn from memory (with replacement) are appended to the
+  /// batch, one mean loss over both. Left out: "mixed" when ratio is given, else "separate".
+  std::string mode = "separate";
+  /// Replayed samples per new sample (mode mixed; also the draws of der, derpp and agem).
   double ratio = 0.5;
 };
 
@@ -324,7 +345,7 @@ struct RunConfig {
   PartitionConfig partition;
   /// Fraction of each domain used for training; the rest is its test split.
   double train_frac = 0.8;
-  int64_t batch_size = 64;
+  int64_t batch_size = 128;
   /// Batch size of evaluations (larger is faster; results do not depend on it, except that an
   /// MoE capacity applies per batch).
   int64_t eval_batch_size = 256;
@@ -339,10 +360,9 @@ struct RunConfig {
   PretrainConfig pretrain;
   BaselineConfig baseline;
   /// Add every MoE layer's balance losses (model.moe_balance_losses), weighted by
-  /// router_balance_strength. (The predecessor's defaults were false and 0.1; its configs set
-  /// both.)
-  bool router_balancing = true;
-  double router_balance_strength = 0.01;
+  /// router_balance_strength (the predecessor's defaults: false and 0.1).
+  bool router_balancing = false;
+  double router_balance_strength = 0.1;
   /// The balance weight, as the predecessor: router_balance_max (when < 0, i.e. config null or
   /// left out: router_balance_strength) with router_balance_anneal_epochs A = 0; with A > 0 it
   /// anneals from that max to router_balance_min by router_balance_schedule.

@@ -18,10 +18,13 @@ namespace moedil::io {
 /// unless seeds.zero_is_a_seed. Version 4 (2026-12-02): model vit_moe_imagelevel is the
 /// predecessor's image-level model (moedil's own is vit_moe_centroid); vit_moe routes every
 /// token with renormalised gates and the predecessor's balance loss by default;
-/// moe_route_with_cls_token says whether the ViT has a CLS token. An older file is read
+/// moe_route_with_cls_token says whether the ViT has a CLS token. Version 5 (2026-12-02):
+/// loss.weight_cumulative averages the weights with the previous ones (the predecessor's);
+/// counting every domain so far is loss.weight_counts "all_domains" (the counts no longer take
+/// in the pretraining labels, which only an uninterrupted run did). An older file is read
 /// with its config converted to what it meant (config_from_older_schema), and is written back
 /// as the current version.
-inline constexpr int kRunSchemaVersion = 4;
+inline constexpr int kRunSchemaVersion = 5;
 
 /// Per-layer expert counts, layer name -> count per expert.
 using UsageByLayer = std::map<std::string, std::vector<int64_t>>;

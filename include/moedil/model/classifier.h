@@ -66,6 +66,10 @@ class ClassifierImpl : public torch::nn::Module {
   virtual void on_epoch_start(int64_t /*domain*/, int64_t /*epoch*/) {}
   /// The registered MoE layers, in forward order.
   const std::vector<MoeLayerRef>& moe_layers() const { return moe_layers_; }
+  /// MoE layers without routing (vit_moe's shared-experts-only layers: the plain sum of their
+  /// shared experts), in forward order; no mixture or router. Their experts take the expert
+  /// LR groups; nothing else (usage, balance loss, forcing) applies to them.
+  const std::vector<MoeLayerRef>& unrouted_layers() const { return unrouted_layers_; }
 
  protected:
   /// Registers an MoE layer (call in the constructor, in forward order). The mixture must live
@@ -79,9 +83,16 @@ class ClassifierImpl : public torch::nn::Module {
     if constexpr (detail::HasSharedExperts<Layer>::value) ref.shared_experts = layer.shared_experts;
     register_moe_layer(std::move(ref));
   }
+  /// Registers an MoE layer without routing (see unrouted_layers()).
+  template <class Layer>
+  void register_unrouted_layer(std::string name, Layer& layer) {
+    unrouted_layers_.push_back({std::move(name), nullptr, nullptr, layer.experts,
+                                layer.shared_experts});
+  }
 
  private:
   std::vector<MoeLayerRef> moe_layers_;
+  std::vector<MoeLayerRef> unrouted_layers_;
 };
 
 using Classifier = std::shared_ptr<ClassifierImpl>;

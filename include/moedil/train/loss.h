@@ -37,13 +37,15 @@ using LossBuilder =
 /// have mean 1; a class absent from the domain gets the largest present weight; 1 for every
 /// class before the first domain. gamma 0 with alpha "none" is cross-entropy.
 ///
-/// weighted_cross_entropy (weight_upper_limit, weight_cumulative): cross-entropy with class
-/// weights w_c = min(N / (C_present n_c), weight_upper_limit) (sklearn's "balanced": the weights
-/// average 1 over the counted samples), n_c the count of class c among the current domain's
-/// training labels, or with weight_cumulative among those of every domain so far; N their sum,
-/// C_present the number of classes with n_c > 0. A class not counted gets weight_upper_limit.
-/// The batch loss is the weighted mean sum_i w[y_i] l_i / sum_i w[y_i] (PyTorch's definition).
-/// All weights are 1 before the first domain. label_smoothing is not used.
+/// weighted_cross_entropy (weight_upper_limit, weight_counts, weight_cumulative): cross-entropy
+/// with class weights w_c = min(N / (C_present n_c), weight_upper_limit) (sklearn's "balanced":
+/// the weights average 1 over the counted samples), n_c the count of class c among the current
+/// domain's training labels, or with weight_counts "all_domains" among those of every domain so
+/// far; N their sum, C_present the number of classes with n_c > 0. A class not counted gets
+/// weight_upper_limit. With weight_cumulative (the predecessor's) each domain's weights are then
+/// averaged with the previous ones: w := (w_previous + w) / 2. The batch loss is the weighted
+/// mean sum_i w[y_i] l_i / sum_i w[y_i] (PyTorch's definition). All weights are 1 before the
+/// first domain. label_smoothing is not used.
 const Registry<LossBuilder>& loss_registry();
 
 /// Throws ConfigError for an unknown name (Registry does this), for a focal alpha other than

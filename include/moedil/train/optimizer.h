@@ -23,11 +23,18 @@ struct ParamGroup {
 };
 
 /// Splits a model's parameters into "router" (the routers of its MoE layers), "experts" (their
-/// routed and shared experts) and "other", each in the model's parameter order, through the
-/// typed MoE layer handles (model.moe_layers()); empty groups are left out.
+/// routed and shared experts, and those of its unrouted layers) and "other", each in the
+/// model's parameter order, through the typed MoE layer handles (model.moe_layers(),
+/// model.unrouted_layers()); empty groups are left out. Per-expert factors (the predecessor's
+/// moe_unshared_lr_multipliers / moe_shared_lr_multipliers): routed / shared expert e of every
+/// layer trains at expert_lr_multiplier * factors[min(e, size - 1)] (empty: 1); the experts
+/// whose factor is not 1 form one group per factor, "experts x<factor>", after "experts", in
+/// the order their factors first appear.
 std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
                                           double router_lr_multiplier,
-                                          double expert_lr_multiplier);
+                                          double expert_lr_multiplier,
+                                          const std::vector<double>& routed_factors = {},
+                                          const std::vector<double>& shared_factors = {});
 
 using OptimizerBuilder = std::function<std::unique_ptr<torch::optim::Optimizer>(
     const std::vector<ParamGroup>& groups, const config::OptimizerConfig&)>;

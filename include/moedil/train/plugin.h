@@ -41,6 +41,7 @@
 
 namespace moedil::train {
 
+class Loss;
 class TrainingData;
 class TrainerPlugin;
 
@@ -104,6 +105,9 @@ struct TrainingState {
   double balance_weight = 0.0;
   /// The run continues from a checkpoint: the position is the first epoch not trained yet.
   bool resumed = false;
+  /// The run's training loss (config `loss`, weighted for the current domain); null: plain
+  /// cross-entropy.
+  Loss* loss = nullptr;
 };
 
 class TrainerPlugin {

@@ -73,6 +73,9 @@ class ReplayMemory {
   std::vector<ReplaySample> draw(int64_t n, uint64_t seed) const;
   /// The slots (indices into contents()) of draw(n, seed): the same draw.
   std::vector<int64_t> draw_slots(int64_t n, uint64_t seed) const;
+  /// min(n, size()) samples drawn uniformly WITHOUT replacement (distinct slots, in draw order),
+  /// by a generator seeded by `seed` (the predecessor's replay batch). n <= 0 -> empty.
+  std::vector<ReplaySample> draw_distinct(int64_t n, uint64_t seed) const;
 
   /// Samples held now (at most capacity()).
   int64_t size() const;

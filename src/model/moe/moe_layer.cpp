@@ -16,17 +16,22 @@ void MoeLayerImpl::reset() {
   TORCH_CHECK(options.granularity() == "token" || options.granularity() == "sample",
               "MoeLayer: granularity must be 'token' or 'sample', got '", options.granularity(),
               "'");
-  mixture = Mixture(MixtureOptions(options.num_experts())
-                        .top_k(options.top_k())
-                        .routing(options.routing())
-                        .capacity_factor(options.capacity_factor())
-                        .balance_losses(options.balance_losses())
-                        .unit_forced_gate(options.renormalize_gates()));
-  router = register_module("router", Router(RouterOptions(options.dim(), options.num_experts())
-                                                .top_k(options.top_k())
-                                                .noise_std(options.noise_std())
-                                                .expert_dropout(options.expert_dropout())
-                                                .renormalize(options.renormalize_gates())));
+  // The shared-experts-only layer (0 routed experts) has no router and no routing state.
+  TORCH_CHECK(options.num_experts() > 0 || options.num_shared() > 0,
+              "MoeLayer: no routed and no shared expert");
+  if (options.num_experts() > 0) {
+    mixture = Mixture(MixtureOptions(options.num_experts())
+                          .top_k(options.top_k())
+                          .routing(options.routing())
+                          .capacity_factor(options.capacity_factor())
+                          .balance_losses(options.balance_losses())
+                          .unit_forced_gate(options.renormalize_gates()));
+    router = register_module("router", Router(RouterOptions(options.dim(), options.num_experts())
+                                                  .top_k(options.top_k())
+                                                  .noise_std(options.noise_std())
+                                                  .expert_dropout(options.expert_dropout())
+                                                  .renormalize(options.renormalize_gates())));
+  }
   experts = register_module("experts", torch::nn::ModuleList());
   shared_experts = register_module("shared_experts", torch::nn::ModuleList());
   const auto expert_options =
@@ -42,6 +47,14 @@ at::Tensor MoeLayerImpl::forward(const at::Tensor& x) { return run(x, /*dense=*/
 at::Tensor MoeLayerImpl::forward_dense(const at::Tensor& x) { return run(x, /*dense=*/true); }
 
 at::Tensor MoeLayerImpl::run(const at::Tensor& x, bool dense) {
+  if (options.num_experts() == 0) {
+    at::Tensor out;
+    for (const auto& shared : *shared_experts) {
+      const at::Tensor y = shared->as<FeedForward>()->forward(x);
+      out = out.defined() ? out + y : y;
+    }
+    return out;
+  }
   const int64_t batch = x.size(0);
   const int64_t tokens = x.size(1);
   const int64_t dim = x.size(2);

@@ -5,24 +5,38 @@
 #include <cmath>
 
 #include "moedil/common/random.h"
+#include "moedil/train/loss.h"
 #include "moedil/train/training_data.h"
 
 namespace moedil::train {
 
 ReplayMixingPlugin::ReplayMixingPlugin(const config::RunConfig& config)
     : memory_(config.replay.policy, config.replay.capacity, seed_of(config.seeds.replay)),
+      separate_(config.replay.mode == "separate"),
       per_batch_(static_cast<int64_t>(
           std::llround(config.replay.ratio * static_cast<double>(config.batch_size)))),
       seed_(seed_of(config.seeds.replay)) {}
 
 void ReplayMixingPlugin::on_batch(TrainingState& state, TrainBatch& batch) {
-  if (per_batch_ == 0 || memory_.size() == 0) return;
+  if (separate_ || per_batch_ == 0 || memory_.size() == 0) return;
   const Position& p = state.pos;
   const uint64_t seed = mix_seed(seed_, {seed_of(p.domain), seed_of(p.epoch), seed_of(p.step)});
   const auto replayed = state.data.gather(memory_.draw(per_batch_, seed), mix_seed(seed, {5000}));
   if (state.epoch) state.epoch->replayed += replayed.second.size(0);
   batch.images = at::cat({batch.images, replayed.first}, 0);
   batch.labels = at::cat({batch.labels, replayed.second}, 0);
+}
+
+at::Tensor ReplayMixingPlugin::loss_term(TrainingState& state, const TrainBatch& batch,
+                                         const at::Tensor&) {
+  if (!separate_ || memory_.size() == 0 || batch.num_current == 0) return {};
+  const Position& p = state.pos;
+  const uint64_t seed = mix_seed(seed_, {seed_of(p.domain), seed_of(p.epoch), seed_of(p.step)});
+  const auto [images, labels] = state.data.gather(memory_.draw_distinct(batch.num_current, seed),
+                                                  mix_seed(seed, {5000}));
+  if (state.epoch) state.epoch->replayed += labels.size(0);
+  const at::Tensor logits = state.model.forward(images);
+  return state.loss ? (*state.loss)(logits, labels) : at::cross_entropy_loss(logits, labels);
 }
 
 void ReplayMixingPlugin::after_step(TrainingState& state, const TrainBatch& batch,
@@ -41,6 +55,11 @@ void ReplayMixingPlugin::on_domain_end(TrainingState& state) {
 }
 
 std::string ReplayMixingPlugin::describe() const {
+  if (separate_) {
+    return fmt::format("experience replay: {} memory of {} samples, a separate batch of as many "
+                       "memory samples as new ones every step, its loss added",
+                       memory_.policy(), memory_.capacity());
+  }
   return fmt::format("experience replay: {} memory of {} samples, {} replayed into every batch",
                      memory_.policy(), memory_.capacity(), per_batch_);
 }

@@ -410,6 +410,30 @@ TEST(MoeLayerTest, SharedExpertAddsItsOutputToTheRoutedOutput) {
   }
 }
 
+// The predecessor's shared-experts-only layer: no router, the plain (unweighted) sum of the
+// shared experts, by hand.
+TEST(MoeLayerTest, NoRoutedExpertIsThePlainSumOfTheSharedExperts) {
+  MoeLayer layer(MoeLayerOptions(kDim, kHidden, 0).num_shared(3).top_k(0));
+  EXPECT_FALSE(layer->router);
+  ASSERT_EQ(layer->experts->size(), 0u);
+  ASSERT_EQ(layer->shared_experts->size(), 3u);
+  for (const auto& item : layer->named_parameters()) {
+    EXPECT_EQ(item.key().rfind("shared_experts.", 0), 0u) << item.key();
+  }
+  const at::Tensor x = at::randn({kBatch, kTokens, kDim});
+  at::NoGradGuard no_grad;
+  at::Tensor sum = at::zeros_like(x);
+  for (std::size_t e = 0; e < 3; ++e) {
+    sum = sum + feed_forward_by_hand(*layer->shared_experts[e]->as<FeedForward>(), x);
+  }
+  layer->train();
+  expect_close(layer->forward(x), sum, "training");
+  layer->eval();
+  expect_close(layer->forward(x), sum, "evaluation");
+  EXPECT_FALSE(layer->balance_loss().defined());
+  EXPECT_THROW(MoeLayer(MoeLayerOptions(kDim, kHidden, 0).top_k(0)), c10::Error);
+}
+
 TEST(MoeLayerTest, ParameterCountAndInvalidGranularity) {
   MoeLayer layer(MoeLayerOptions(kDim, kHidden, kExperts).num_shared(2));
   const int64_t ff = kDim * kHidden + kHidden + kHidden * kDim + kDim;

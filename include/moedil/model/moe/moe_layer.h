@@ -24,7 +24,9 @@ struct MoeLayerOptions {
       : dim_(dim), hidden_(hidden), num_experts_(num_experts) {}
   TORCH_ARG(int64_t, dim);
   TORCH_ARG(int64_t, hidden);       ///< hidden width of each expert MLP
-  TORCH_ARG(int64_t, num_experts);  ///< routed (unshared) experts
+  /// Routed (unshared) experts; 0: no router, the layer is the plain sum of its shared experts
+  /// (the predecessor's shared-experts-only layer; num_shared >= 1).
+  TORCH_ARG(int64_t, num_experts);
   TORCH_ARG(int64_t, num_shared) = 0;
   TORCH_ARG(int64_t, top_k) = 1;
   /// "token": every token routed on its own; "sample": one decision per image (all its tokens

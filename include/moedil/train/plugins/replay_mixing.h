@@ -1,8 +1,10 @@
 #pragma once
 // Experience replay as a trainer plugin (config `replay`): after every step the memory sees the
-// step's new samples; every batch gets round(ratio * batch_size) samples drawn from the memory
-// (once it holds any), augmented like new ones. The memory's summary goes into record.replay at
-// the end of every domain.
+// step's new samples. Once it holds any, replay.mode "separate" (the predecessor's) draws
+// min(B, memory size) distinct memory samples per step (B the step's new samples) and adds the
+// training loss of their own forward pass to the batch's; "mixed" appends round(ratio *
+// batch_size) samples drawn with replacement to the batch. Memory samples are augmented like new
+// ones. The memory's summary goes into record.replay at the end of every domain.
 #include <cstdint>
 
 #include "moedil/config/run_config.h"
@@ -19,6 +21,8 @@ class ReplayMixingPlugin : public TrainerPlugin {
   std::string name() const override { return "replay"; }
   std::string describe() const override;
   void on_batch(TrainingState& state, TrainBatch& batch) override;
+  at::Tensor loss_term(TrainingState& state, const TrainBatch& batch,
+                       const at::Tensor& logits) override;
   void after_step(TrainingState& state, const TrainBatch& batch, const at::Tensor&) override;
   void on_domain_end(TrainingState& state) override;
   nlohmann::json save_state(PluginTensors&) const override { return memory_.save_state(); }
@@ -29,7 +33,8 @@ class ReplayMixingPlugin : public TrainerPlugin {
 
  private:
   ReplayMemory memory_;
-  int64_t per_batch_;  ///< samples replayed into every batch
+  bool separate_;      ///< replay.mode "separate"
+  int64_t per_batch_;  ///< samples replayed into every batch (mode mixed)
   uint64_t seed_;      ///< seeds.replay
 };
 
