@@ -49,6 +49,9 @@ void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
                       "no expert runs here (0 routed chosen, no shared expert): the "
                       "predecessor passed the layer's input through unchanged, which moedil "
                       "does not build"});
+    // Refused above: the counts' own checks would only repeat it.
+    model.erase("moe_top_k");
+    model.erase("moe_num_unshared_experts");
     return;
   }
   // One shared expert with its own LR factor: an unrouted vit_moe layer (moedil's vit has no
