@@ -195,8 +195,8 @@ int run_list() {
   print_registry("losses (loss.name)", train::loss_registry());
   print_registry("schedulers (scheduler.name; each with warmup_epochs, per_domain)",
                  train::scheduler_registry());
-  print_registry("replay policies (replay.policy; memory of sample indices mixed into every "
-                 "batch at replay.ratio)",
+  print_registry("replay policies (replay.policy; a memory of sample indices, replayed as a "
+                 "separate batch or, replay.mode mixed, mixed into every batch at replay.ratio)",
                  train::replay_policy_registry());
   print_registry("continual-learning strategies (strategy: a name or a list; none = "
                  "fine-tuning)",

@@ -508,6 +508,15 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
   if (json* augmentation = object_at(j, "augmentation")) {
     apply_augmentation_keys(*augmentation, issues);
   }
+  if (json* partition = object_at(j, "partition")) {
+    // Its "random" partitioning fell through to the static split.
+    if (partition->value("type", json()) == "random") {
+      (*partition)["type"] = "static";
+      notes.push_back("partition.type: the predecessor's random was its static split (a seeded "
+                      "shuffle cut into num_partitions equal chunks): static; each sample in a "
+                      "uniformly random partition is random_assignment");
+    }
+  }
   if (json* replay = object_at(j, "replay")) {
     // Its "random" policy was reservoir sampling (a new sample replaces a uniformly random slot
     // with probability capacity / seen).

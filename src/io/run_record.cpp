@@ -177,6 +177,11 @@ std::map<int64_t, int64_t> read_id_map(const Field& f) {
 
 json config_from_older_schema(json config, int version) {
   if (!config.is_object() || version >= kRunSchemaVersion) return config;
+  // Schema 4 and older: partition.type random assigned each sample to a random partition.
+  if (config.contains("partition") && config["partition"].is_object() &&
+      config["partition"].value("type", json()) == "random") {
+    config["partition"]["type"] = "random_assignment";
+  }
   // Schema 4 and older: loss.weight_cumulative counted every domain so far.
   if (config.contains("loss") && config["loss"].is_object()) {
     json& loss = config["loss"];

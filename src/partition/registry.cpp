@@ -29,7 +29,9 @@ const Registry<Partitioner>& partition_registry() {
           dirichlet_domains);
     r.add("static", "a seeded shuffle of all samples cut into num_partitions equal chunks",
           static_domains);
-    r.add("random", "every sample in a uniformly random one of num_partitions partitions",
+    r.add("random_assignment",
+          "every sample in a uniformly random one of num_partitions partitions (\"random\" is "
+          "the predecessor's name of static)",
           random_domains);
     r.add("permute",
           "one domain per partition, the same images under a fixed pixel permutation (the "

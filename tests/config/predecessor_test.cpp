@@ -470,6 +470,14 @@ TEST(Predecessor, ImagenetIsAnImageFolderWithoutDomains) {
   EXPECT_NE(refused[0].message.find("had none"), std::string::npos) << refused[0].message;
 }
 
+// Its "random" partitioning fell through to the static split.
+TEST(Predecessor, RandomPartitionIsTheStaticSplit) {
+  const RunConfig c = read(R"({"dataset": "synthetic", "partition": {"type": "random"}})");
+  EXPECT_EQ(c.partition.type, "static");
+  EXPECT_TRUE(has_note(c, "partition.type: the predecessor's random was its static split"));
+  EXPECT_FALSE(has_note(read(R"({"partition": {"type": "static"}})"), "partition.type"));
+}
+
 // The predecessor subsampled cifar10 only: on its other datasets mini_dataset changed nothing.
 TEST(Predecessor, MiniDatasetOnCore50OrOfficeHomeChangesNothing) {
   const RunConfig c = read(R"({"dataset": "officehome", "mini_dataset": 1200})");

@@ -247,6 +247,10 @@ TEST(RunRecord, OlderSchemasWeightCumulativeCountedEveryDomain) {
     EXPECT_EQ(read["loss"]["weight_counts"], "all_domains") << version;
     EXPECT_EQ(read["loss"]["weight_cumulative"], false) << version;
   }
+  // Its random partitioning is random_assignment now ("random" is the predecessor's static).
+  const nlohmann::json random = nlohmann::json::parse(R"({"partition": {"type": "random"}})");
+  EXPECT_EQ(config_from_older_schema(random, 4)["partition"]["type"], "random_assignment");
+  EXPECT_EQ(config_from_older_schema(random, 5), random);
   const nlohmann::json off = nlohmann::json::parse(R"({"loss": {"weight_cumulative": false}})");
   EXPECT_EQ(config_from_older_schema(off, 4)["loss"]["weight_counts"], "domain");
   EXPECT_EQ(config_from_older_schema(old, 5), old);

@@ -157,7 +157,7 @@ TEST(DomainIncrementalTest, SplitDeterministicPerSeedAndDiffersPerDomain) {
 TEST(PartitionRegistryTest, DispatchesOnType) {
   EXPECT_EQ(partition_registry().names(),
             (std::vector<std::string>{"rotate", "domainIncremental", "dirichlet", "static",
-                                      "random", "permute", "noise"}));
+                                      "random_assignment", "permute", "noise"}));
   const data::Dataset d = data::make_synthetic_dataset(48, 0);
   const auto di = make_domains(d, di_config(3));
   ASSERT_EQ(di.size(), 3u);

@@ -31,7 +31,7 @@ data::Dataset rows_dataset(int64_t n) {
 
 config::RunConfig random_config(int64_t partitions, int64_t seed) {
   config::RunConfig c;
-  c.partition.type = "random";
+  c.partition.type = "random_assignment";
   c.num_partitions = partitions;
   c.train_frac = 0.8;
   c.seeds.partition = seed;

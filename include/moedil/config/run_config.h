@@ -13,7 +13,8 @@ namespace moedil::config {
 struct PartitionConfig {
   /// "rotate": one domain per angle, each the same base images rotated;
   /// "domainIncremental": whole domains from the dataset's domain ids; "dirichlet", "static",
-  /// "random": class-mix partitions of the samples; "permute", "noise": transform domains.
+  /// "random_assignment": class-mix partitions of the samples (the predecessor's "random" is
+  /// static); "permute", "noise": transform domains.
   std::string type = "rotate";
   /// Rotation angles in degrees, one domain each (rotate only).
   std::vector<double> angles{0.0, 30.0, 60.0, 90.0, 120.0};

@@ -13,8 +13,8 @@ namespace moedil::partition {
 using Partitioner =
     std::function<std::vector<Domain>(const data::Dataset&, const config::RunConfig&)>;
 
-/// Every registered partitioner (rotate, domainIncremental, dirichlet, static, random, permute,
-/// noise).
+/// Every registered partitioner (rotate, domainIncremental, dirichlet, static,
+/// random_assignment, permute, noise).
 const Registry<Partitioner>& partition_registry();
 
 /// The configured partitioner applied to d. Throws ConfigError when the dataset and the
