@@ -335,7 +335,14 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
       R"("model": {"name": "vit_switch_moe", "num_classes": 4, "patch_size": 4,
                    "embed_dim": 16, "depth": 6, "num_heads": 2, "num_experts": 2,
                    "ema_alpha": 0.95, "routing_alpha": 0.9, "upper_blocks": 4,
-                   "route_with_class_token": false, "prototype_init_domains": [0, 1, 2]})"};
+                   "route_with_class_token": false, "prototype_init_domains": [0, 1, 2]})",
+      // Its ensemble (core50-moe_ensemble_LR_scale), with its replay policy "random".
+      R"("replay": {"enabled": true, "capacity": 50, "policy": "random"},
+         "model": {"name": "vit_moe", "num_classes": 4, "patch_size": 4, "embed_dim": 16,
+                   "depth": 4, "num_heads": 2, "mlp_ratio": 2.0,
+                   "moe_layer_indices": "back_half_every_other", "moe_num_unshared_experts": 0,
+                   "moe_num_shared_experts": 3, "moe_top_k": 0, "moe_route_with_cls_token": true,
+                   "moe_shared_lr_multipliers": [1.0, 0.5, 0.1], "pretrained": false})"};
   for (const std::string& model : models) {
     SCOPED_TRACE(model.substr(0, 60));
     const std::string text = "{" + common + model + "}";
@@ -369,6 +376,18 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
     std::ifstream in(result.log_file);
     const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_NE(log.find("[config] warmup_epochs: read by no predecessor code"), std::string::npos);
+    if (c.replay.enabled) {
+      // The ensemble: shared experts summed, no router; replay as its separate batch.
+      EXPECT_EQ(r["run"]["config"]["model"]["moe_top_k"], 0);
+      EXPECT_EQ(r["run"]["config"]["model"]["moe_shared_lr_multipliers"],
+                json::parse("[1.0, 0.5, 0.1]"));
+      EXPECT_EQ(r["run"]["config"]["replay"]["policy"], "reservoir");
+      EXPECT_EQ(r["run"]["config"]["replay"]["mode"], "separate");
+      for (const json& e : r["epochs"]) {
+        EXPECT_GT(e["replayed"].get<int64_t>(), 0);
+        EXPECT_TRUE(e["expert_usage"].empty());
+      }
+    }
   }
 }
 
