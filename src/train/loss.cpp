@@ -79,8 +79,13 @@ class FocalLoss : public Loss {
  public:
   enum class Alpha { kNone, kAuto, kList };
 
-  FocalLoss(double gamma, Alpha alpha, std::vector<double> alpha_values, int64_t num_classes)
-      : gamma_(gamma), alpha_(alpha), num_classes_(num_classes) {
+  FocalLoss(double gamma, Alpha alpha, std::vector<double> alpha_values, int64_t num_classes,
+            bool averaged)
+      : gamma_(gamma),
+        alpha_(alpha),
+        num_classes_(num_classes),
+        averaged_(averaged),
+        previous_(static_cast<std::size_t>(num_classes), 1.0) {
     if (alpha_ == Alpha::kList) weights_.set(std::move(alpha_values));
     if (alpha_ == Alpha::kAuto) {
       weights_.set(std::vector<double>(static_cast<std::size_t>(num_classes), 1.0));
@@ -101,7 +106,9 @@ class FocalLoss : public Loss {
       ++present;
     }
     if (present == 0) {
-      weights_.set(std::vector<double>(counts.size(), 1.0));
+      std::vector<double> ones(counts.size(), 1.0);
+      average(ones);
+      weights_.set(std::move(ones));
       return;
     }
     double largest = 0.0;
@@ -113,6 +120,7 @@ class FocalLoss : public Loss {
     for (std::size_t c = 0; c < counts.size(); ++c) {
       if (counts[c] == 0) w[c] = largest;
     }
+    average(w);
     weights_.set(std::move(w));
   }
 
@@ -134,9 +142,18 @@ class FocalLoss : public Loss {
   std::vector<double> class_weights() const override { return weights_.values(); }
 
  private:
+  /// weight_cumulative (the predecessor's, on its auto alpha too): w := (w_previous + w) / 2.
+  void average(std::vector<double>& w) {
+    if (!averaged_) return;
+    for (std::size_t c = 0; c < w.size(); ++c) w[c] = 0.5 * (previous_[c] + w[c]);
+    previous_ = w;
+  }
+
   double gamma_;
   Alpha alpha_;
   int64_t num_classes_;
+  bool averaged_;                 ///< weight_cumulative (alpha "auto" only)
+  std::vector<double> previous_;  ///< the weights before this domain's
   ClassWeights weights_;
 };
 
@@ -222,10 +239,12 @@ const Registry<LossBuilder>& loss_registry() {
           [](const config::LossConfig& c, int64_t) -> std::unique_ptr<Loss> {
             return std::make_unique<CrossEntropyLoss>(c.label_smoothing);
           });
-    r.add("focal", "focal loss -alpha (1 - p)^gamma log p (gamma; alpha none, auto or a list)",
+    r.add("focal",
+          "focal loss -alpha (1 - p)^gamma log p (gamma; alpha none, auto or a list; "
+          "weight_cumulative averages auto's)",
           [](const config::LossConfig& c, int64_t num_classes) -> std::unique_ptr<Loss> {
             return std::make_unique<FocalLoss>(c.gamma, parse_alpha(c, num_classes), c.alpha_values,
-                                               num_classes);
+                                               num_classes, c.weight_cumulative);
           });
     r.add("weighted_cross_entropy",
           "cross-entropy weighted by inverse class frequency (weight_upper_limit, "

@@ -173,6 +173,29 @@ TEST(Loss, FocalAlphaAutoIsInverseFrequencyWithMeanOneOverPresentClasses) {
               focal_by_hand(kRows, kTargets, {4.0 / 3.0, 4.0 / 3.0, 2.0 / 3.0}), 1e-6);
 }
 
+// The predecessor's weight_cumulative on focal's auto alpha: averaged with the previous alpha.
+TEST(Loss, FocalAlphaAutoCumulativeAveragesWithThePreviousAlpha) {
+  config::LossConfig c = loss_config("focal");
+  c.gamma = 2.0;
+  c.alpha = "auto";
+  c.weight_cumulative = true;
+  auto loss = make_loss(c, 3);
+  loss->on_domain_start(labels({0, 0, 0, 1}));  // 0.5, 1.5, 1.5 (see above), averaged with 1
+  expect_weights(loss->class_weights(), {0.75, 1.25, 1.25});
+  loss->on_domain_start(labels({2, 2, 1}));  // 4/3, 4/3, 2/3 averaged with the above
+  const std::vector<double> second{(0.75 + 4.0 / 3.0) / 2, (1.25 + 4.0 / 3.0) / 2,
+                                   (1.25 + 2.0 / 3.0) / 2};
+  expect_weights(loss->class_weights(), second);
+  EXPECT_NEAR(value((*loss)(matrix(kRows), labels(kTargets))),
+              focal_by_hand(kRows, kTargets, second), 1e-6);
+  // A given alpha list is never averaged.
+  c.alpha = "list";
+  c.alpha_values = {0.2, 0.3, 0.5};
+  auto listed = make_loss(c, 3);
+  listed->on_domain_start(labels({0, 0, 0, 1}));
+  expect_weights(listed->class_weights(), {0.2, 0.3, 0.5});
+}
+
 const Rows kFour{{0.5, -1.0, 2.0, 0.0}, {1.0, 1.0, -2.0, 0.5}, {0.0, 0.3, 0.1, -0.7}};
 const std::vector<int64_t> kFourTargets{0, 2, 3};
 

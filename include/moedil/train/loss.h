@@ -35,7 +35,9 @@ using LossBuilder =
 /// of the target. alpha "none": 1; "list": alpha_values (one per class); "auto": inverse class
 /// frequency of the current domain's training labels, scaled so the present classes' weights
 /// have mean 1; a class absent from the domain gets the largest present weight; 1 for every
-/// class before the first domain. gamma 0 with alpha "none" is cross-entropy.
+/// class before the first domain; with weight_cumulative (the predecessor's) each domain's auto
+/// alpha is averaged with the previous one: w := (w_previous + w) / 2. gamma 0 with alpha "none"
+/// is cross-entropy.
 ///
 /// weighted_cross_entropy (weight_upper_limit, weight_counts, weight_cumulative): cross-entropy
 /// with class weights w_c = min(N / (C_present n_c), weight_upper_limit) (sklearn's "balanced":
