@@ -571,8 +571,8 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     if (baseline->contains("train")) {
       if ((*baseline)["train"] == true) {
         notes.push_back("baseline.train: baselines train epochs_per_domain epochs from the "
-                        "post-pretraining weights at the base LR; the predecessor's also "
-                        "followed the scheduler");
+                        "post-pretraining weights, each following the scheduler afresh, as the "
+                        "predecessor's");
       }
       const json train = (*baseline)["train"];
       if (baseline->contains("enabled") && (*baseline)["enabled"] != train) {

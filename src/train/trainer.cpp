@@ -335,6 +335,13 @@ void Trainer::run_baselines() {
   if (config_.baseline.expert_lr_multiplier >= 0.0) {
     baseline_config.moe_expert_lr_multiplier = config_.baseline.expert_lr_multiplier;
   }
+  // Each baseline follows the run's schedule afresh over its own epochs (a new scheduler per
+  // baseline, as the predecessor's): epoch e trains at the schedule's lr of epoch e of one
+  // domain of baseline.epochs epochs. A warm-up that leaves no epoch of it is left out.
+  config::SchedulerConfig baseline_schedule = config_.scheduler;
+  const int64_t baseline_epochs = std::max<int64_t>(config_.baseline.epochs, 1);
+  if (baseline_schedule.warmup_epochs >= baseline_epochs) baseline_schedule.warmup_epochs = 0;
+  const LrSchedule schedule(baseline_schedule, config_.optimizer.lr, baseline_epochs, 1);
   for (int64_t d = 0; d < data_.num_domains(); ++d) {
     model::Classifier fresh = make_model_();
     {
@@ -343,12 +350,14 @@ void Trainer::run_baselines() {
       for (auto& p : fresh->parameters()) p.copy_(start_state[k++]);
       for (auto& b : fresh->buffers()) b.copy_(start_state[k++]);
     }
-    auto optimizer = optimizer_for(fresh, baseline_config, nullptr);
+    std::vector<double> multipliers;
+    auto optimizer = optimizer_for(fresh, baseline_config, &multipliers);
     std::unique_ptr<Loss> loss = make_loss(config_.loss, num_classes_);
     loss->on_domain_start(data_.train_labels(d));
     data::Batches batches = data_.train_batches(d);
     torch::manual_seed(mix_seed(baseline_seed, {seed_of(d)}));
     for (int64_t e = 0; e < config_.baseline.epochs; ++e) {
+      set_lr(*optimizer, schedule.lr(0, e), multipliers);
       fresh->on_epoch_start(d, e);
       if (config_.shuffle) batches.shuffle(mix_seed(baseline_seed, {seed_of(d), seed_of(e)}));
       fit(*fresh, *optimizer, *loss, batches.num_batches(),

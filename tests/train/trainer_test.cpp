@@ -275,6 +275,26 @@ TEST(Trainer, PretrainingWithNoSamplesDoesNotHappen) {
 }
 
 // The predecessor's baseline.accuracies: baselines measured before, used as given.
+// Each baseline follows the run's schedule afresh over its own epochs (the predecessor's fresh
+// scheduler per baseline): with a step schedule of gamma 1e-30 its second epoch trains at
+// ~0 lr, so two epochs give exactly the accuracies of one; at a constant lr they do not.
+TEST(Trainer, BaselinesFollowTheScheduleOverTheirOwnEpochs) {
+  const auto baselines = [](const std::string& patch) {
+    Rig s(patch);
+    s.trainer()->run_baselines();
+    return s.record.baseline_acc.value_or(std::vector<double>{});
+  };
+  const std::vector<double> one = baselines(R"({"baseline": {"enabled": true, "epochs": 1}})");
+  const std::vector<double> stepped = baselines(
+      R"({"baseline": {"enabled": true, "epochs": 2},
+          "scheduler": {"name": "step", "step_size": 1, "gamma": 1e-30}})");
+  const std::vector<double> constant =
+      baselines(R"({"baseline": {"enabled": true, "epochs": 2}})");
+  ASSERT_EQ(one.size(), 3u);
+  EXPECT_EQ(stepped, one);
+  EXPECT_NE(constant, one);
+}
+
 TEST(Trainer, PrecomputedBaselineAccuraciesAreUsedAsGiven) {
   Rig s(R"({"baseline": {"accuracies": [0.5, 0.625, 0.75]}})");
   auto trainer = s.trainer();

@@ -52,7 +52,8 @@ class Trainer {
   /// Class-balanced pretraining on samples from every domain (when pretrain.enabled).
   void pretrain();
   /// For every domain, a model from the current (post-pretrain) weights trained on that domain
-  /// alone for baseline.epochs at the base lr; its accuracy goes to record.baseline_acc.
+  /// alone for baseline.epochs, following the scheduler afresh over those epochs (as one domain
+  /// of baseline.epochs epochs); its accuracy goes to record.baseline_acc.
   void run_baselines();
   /// Adds the checkpointer plugin: after every epoch a checkpoint at `path` (before the
   /// plugins added later see the epoch's end), so that resume() can continue after it.
