@@ -421,7 +421,7 @@ void apply_image_folder_datasets(json& j, std::vector<ConfigIssue>& issues,
                           " had none (one ImageFolder of class folders; its domainIncremental "
                           "partitioning refused it): give each domain a folder and read it as "
                           "dataset imagefolder, or partition by class mix (dirichlet, static, "
-                          "random)"});
+                          "random_assignment)"});
   }
   const std::string folder = lowered == "imagenet" ? "imagenet" : "imagenette2";
   std::string root = j.value("dataset_root", json("datasets")).is_string()
@@ -635,9 +635,10 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     if (const std::string name = dataset_alias(j["dataset"].get<std::string>()); !name.empty()) {
       j["dataset"] = name;
     }
+    // imagenet and imagenette become imagefolder below; mini_dataset is judged by the name given.
     const std::string given = ascii_lower(j["dataset"].get<std::string>());
-    const std::string dataset = given == "imagenet" || given == "imagenette" ? given
-                                                                           : j["dataset"].get<std::string>();
+    const bool image_net = given == "imagenet" || given == "imagenette";
+    const std::string dataset = image_net ? given : j["dataset"].get<std::string>();
     apply_image_folder_datasets(j, issues, notes);
     if ((dataset == "core50" || dataset == "officehome" || dataset == "imagenet" ||
          dataset == "imagenette") &&
