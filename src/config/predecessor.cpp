@@ -359,9 +359,10 @@ bool written_by_moedil(const json& j) {
 /// times the factor the LinearLR had reached: start_factor without pretraining, else after the
 /// pretraining epochs. moedil trains at optimizer.lr: a note gives the LR to set to reproduce
 /// the predecessor's runs.
-void note_pretrain_scheduler_lr(const json& j, std::vector<std::string>& notes) {
+void note_pretrain_scheduler_lr(const json& j, bool moedil_written,
+                                std::vector<std::string>& notes) {
   if (!j.contains("pretrain_scheduler") || !j["pretrain_scheduler"].is_object()) return;
-  if (written_by_moedil(j)) return;
+  if (moedil_written) return;
   const json& s = j["pretrain_scheduler"];
   if (s.value("name", json()) != "linear") return;
   const json start_j = s.value("start_factor", json(0.1));
@@ -452,6 +453,51 @@ std::string model_alias(const std::string& name) {
   return key != name ? key : "";
 }
 
+/// The predecessor's main schedulers were torch's, built once on the optimizer and stepped
+/// after every epoch of the whole run, never restarted per domain: cosine = CosineAnnealingLR
+/// (T_max null, 0 or left out: epochs_per_domain; periodic past it), linear = LinearLR
+/// (start_factor 0.1, end_factor 1.0, total_iters epochs_per_domain when left out), step =
+/// StepLR (step_size 10, gamma 0.1). A scheduler without per_domain (which every config moedil
+/// writes has) keeps that meaning; with per_domain it is moedil's schedule of that name.
+void apply_predecessor_scheduler(json& scheduler, std::vector<ConfigIssue>& issues,
+                                 std::vector<std::string>& notes) {
+  for (const char* key : {"T_max", "total_iters"}) {
+    if (scheduler.contains(key) && scheduler[key].is_null()) scheduler[key] = 0;
+  }
+  if (scheduler.contains("per_domain") || !scheduler.value("name", json()).is_string()) return;
+  const std::string name = ascii_lower(scheduler["name"].get<std::string>());
+  if (name == "cosine") {
+    scheduler["name"] = "cosine_annealing";
+    scheduler["per_domain"] = false;
+    notes.push_back("scheduler: cosine without per_domain is the predecessor's torch "
+                    "CosineAnnealingLR over the whole run (T_max default epochs_per_domain, "
+                    "periodic past it): cosine_annealing; moedil's half cosine restarted every "
+                    "domain is cosine with per_domain true");
+  } else if (name == "linear") {
+    if (scheduler.contains("min_lr")) {
+      issues.push_back({"scheduler.min_lr", 0,
+                        "linear without per_domain is the predecessor's torch LinearLR "
+                        "(start_factor to end_factor), which has no min_lr: for moedil's decay "
+                        "to min_lr add per_domain (true: restarted every domain)"});
+      return;
+    }
+    scheduler["name"] = "linear_lr";
+    scheduler["per_domain"] = false;
+    if (!scheduler.contains("start_factor")) scheduler["start_factor"] = 0.1;
+    if (!scheduler.contains("end_factor")) scheduler["end_factor"] = 1.0;
+    notes.push_back("scheduler: linear without per_domain is the predecessor's torch LinearLR "
+                    "over the whole run (lr x start_factor rising to lr x end_factor over "
+                    "total_iters epochs, default epochs_per_domain): linear_lr; moedil's linear "
+                    "decay to min_lr is linear with per_domain");
+  } else if (name == "step") {
+    scheduler["per_domain"] = false;
+    if (!scheduler.contains("step_size")) scheduler["step_size"] = 10;
+    notes.push_back("scheduler: step without per_domain is the predecessor's torch StepLR over "
+                    "the whole run (lr x gamma every step_size epochs, step_size default 10); "
+                    "with per_domain true it restarts every domain (step_size default 1)");
+  }
+}
+
 std::string dataset_alias(const std::string& name) {
   static const std::map<std::string, std::string> aliases = {
       {"officehomedataset", "officehome"},
@@ -465,30 +511,11 @@ std::string dataset_alias(const std::string& name) {
 std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::string>& notes) {
   std::vector<ConfigIssue> issues;
   if (!j.is_object()) return issues;
+  // Judged before the scheduler below gains a per_domain.
+  const bool moedil_written = written_by_moedil(j);
   for (const char* key : {"mini_dataset", "router_lr_multiplier"}) erase_null(j, key);
   if (json* scheduler = object_at(j, "scheduler")) {
-    // The predecessor's cosine was torch's CosineAnnealingLR, built once for the whole run and
-    // stepped every epoch (periodic past T_max; T_max null or 0: epochs_per_domain). Given a
-    // T_max and no per_domain (which every config moedil writes has), a config says it is
-    // the predecessor's: moedil's cosine_annealing over the whole run.
-    if (scheduler->contains("T_max") && !scheduler->contains("per_domain") &&
-        scheduler->value("name", json()) == "cosine") {
-      (*scheduler)["name"] = "cosine_annealing";
-      (*scheduler)["per_domain"] = false;
-      notes.push_back("scheduler: cosine with T_max is the predecessor's torch "
-                      "CosineAnnealingLR over the whole run (periodic past T_max): "
-                      "cosine_annealing; moedil's cosine restarts its half cosine each domain");
-    }
-    if (scheduler->contains("T_max") && (*scheduler)["T_max"].is_null()) {
-      (*scheduler)["T_max"] = 0;
-    }
-    if (!scheduler->contains("T_max") && !scheduler->contains("per_domain") &&
-        scheduler->value("name", json()) == "cosine") {
-      notes.push_back("scheduler: cosine here is half a cosine restarted every domain; the "
-                      "predecessor's cosine was torch's CosineAnnealingLR once over the whole run "
-                      "(periodic past T_max = epochs_per_domain): give T_max (null is fine), or "
-                      "name cosine_annealing with per_domain false, for that");
-    }
+    apply_predecessor_scheduler(*scheduler, issues, notes);
   }
   if (j.contains("router_balance_strength") && j["router_balance_strength"].is_null()) {
     if (j.value("router_balancing", json(false)) == true) {
@@ -522,7 +549,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     // with probability capacity / seen).
     if (replay->value("policy", json()) == "random") (*replay)["policy"] = "reservoir";
     if (replay->value("enabled", json(false)) == true && !replay->contains("mode") &&
-        !replay->contains("ratio") && !written_by_moedil(j)) {
+        !replay->contains("ratio") && !moedil_written) {
       notes.push_back("replay: the predecessor's separate memory batch (replay.mode "
                       "\"separate\": as many memory samples as new ones, their own mean loss "
                       "added); moedil's mixing of ratio x batch_size memory samples into the batch "
@@ -548,7 +575,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     return alias.empty() ? given : alias;
   };
   if (j.value("router_balancing", json(false)) == true && model_name() == "vit_moe_imagelevel" &&
-      !written_by_moedil(j)) {
+      !moedil_written) {
     notes.push_back("router_balancing: the predecessor's vit_moe_imagelevel balance term was "
                     "computed from hard counts, a constant without gradient: it changes "
                     "nothing there, and vit_moe_imagelevel has no balance loss here");
@@ -588,10 +615,11 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
   }
   if (json* pretrain = object_at(j, "pretrain")) {
     if (!pretrain->contains("epochs")) (*pretrain)["epochs"] = epochs_per_domain;
-    if (pretrain->value("enabled", json(false)) == true) {
-      notes.push_back("pretrain: the samples are drawn class-balanced from the domains' training "
-                      "splits and stay in them; the predecessor drew uniformly from the whole "
-                      "dataset and (without replacement) removed them from the domains");
+    if (pretrain->value("enabled", json(false)) == true && !pretrain->contains("draw") &&
+        pretrain->value("with_replacement", json(false)) == true) {
+      notes.push_back("pretrain: with_replacement keeps the drawn samples in the domains and "
+                      "train_frac as given; the predecessor shrank train_frac by num_samples / N "
+                      "all the same");
     }
   }
   if (json* scheduler = object_at(j, "pretrain_scheduler")) {
@@ -614,7 +642,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
     }
     const json family = model.value("name", json(ModelConfig{}.name));
     apply_model_keys(model, issues, notes);
-    if (family == "vit_moe" && !written_by_moedil(j)) {
+    if (family == "vit_moe" && !moedil_written) {
       std::string left_out;
       for (const char* key : {"patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio"}) {
         if (!model.contains(key)) left_out += (left_out.empty() ? "" : ", ") + std::string(key);
@@ -647,6 +675,16 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
       notes.push_back("mini_dataset: the predecessor applied it to cifar10 only, so all of " +
                       dataset + " is used, as there");
     }
+    // Its CIFAR-10 was the training split alone (the test batch was never read), partitioned
+    // and split by train_frac; mini_dataset drew from it.
+    if (ascii_lower(dataset) == "cifar10" && !moedil_written && !j.contains("dataset_split") &&
+        !j.contains("test_split")) {
+      j["dataset"] = "cifar10";
+      j["dataset_split"] = "train";
+      notes.push_back("dataset_split: train: the predecessor's cifar10 was the 50000 training "
+                      "images alone (mini_dataset drawn from them), its test batch never read; "
+                      "dataset_split all reads both");
+    }
   }
   if (j.contains("seed")) {
     // The predecessor's fallback: seeds.global when that is left out, else ignored.
@@ -673,7 +711,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
       loss.erase("lr");
     }
   }
-  note_pretrain_scheduler_lr(j, notes);
+  note_pretrain_scheduler_lr(j, moedil_written, notes);
   return issues;
 }
 

@@ -527,6 +527,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("cifar100_labels", c.cifar100_labels, one_of({"fine", "coarse"}, "cifar100_labels"));
   v.field("core50_labels", c.core50_labels, one_of({"object", "category"}, "core50_labels"));
   v.field("test_split", c.test_split, one_of({"partition", "dataset"}, "test_split"));
+  v.field("dataset_split", c.dataset_split, one_of({"all", "train"}, "dataset_split"));
   v.object("augmentation", [&](auto& a) {
     a.field("random_resize_crop", c.augmentation.random_resize_crop);
     a.field("random_crop_padding", c.augmentation.random_crop_padding,
@@ -676,6 +677,9 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     s.field("gamma", sched.gamma, in_range(0.0, 1e3, false, true));
     s.field("min_lr", sched.min_lr, in_range(0.0, 1e3, true, true));
     s.field("T_max", sched.T_max, between(0, kMaxEpochs));
+    s.field("start_factor", sched.start_factor, in_range(0.0, 1.0, false, true));
+    s.field("end_factor", sched.end_factor, in_range(0.0, 1.0, true, true));
+    s.field("total_iters", sched.total_iters, between(0, kMaxEpochs));
   });
   v.field("epochs_per_domain", c.epochs_per_domain, between(1, kMaxEpochs));
   v.object("replay", [&](auto& r) {
@@ -706,6 +710,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     p.field("enabled", c.pretrain.enabled);
     p.field("num_samples", c.pretrain.num_samples, between(0, kMaxSamples));
     p.field("with_replacement", c.pretrain.with_replacement);
+    p.field("draw", c.pretrain.draw, one_of({"dataset", "class_balanced"}, "pretrain.draw"));
     p.field("epochs", c.pretrain.epochs, between(0, kMaxEpochs));
   });
   v.object("pretrain_scheduler", [&](auto& p) {
@@ -823,10 +828,22 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
                                   " angles (rotate makes one domain per angle)");
     }
   }
+  if (c.dataset_split == "train" && c.test_split == "dataset") {
+    issue("dataset_split", "'train' reads no test set of the dataset's own, which test_split "
+                           "'dataset' tests on: use test_split 'partition'");
+  }
   const SchedulerConfig& s = c.scheduler;
   if (s.T_max != 0 && s.name != "cosine_annealing") {
     issue("scheduler.T_max", "is read by scheduler cosine_annealing only (the predecessor's "
                              "cosine with T_max), not by '" + s.name + "'");
+  }
+  const SchedulerConfig defaults;
+  if (s.name != "linear_lr" &&
+      (s.start_factor != defaults.start_factor || s.end_factor != defaults.end_factor ||
+       s.total_iters != defaults.total_iters)) {
+    issue("scheduler", "start_factor, end_factor and total_iters are read by scheduler "
+                       "linear_lr only (torch's LinearLR, the predecessor's linear), not by '" +
+                           s.name + "'");
   }
   const int64_t schedule_epochs =
       s.per_domain ? c.epochs_per_domain : c.epochs_per_domain * c.num_partitions;

@@ -116,6 +116,14 @@ const Registry<DatasetBuilder>& dataset_registry() {
 
 Dataset make_dataset(const config::RunConfig& c) {
   Dataset d = dataset_registry().get(c.dataset).build(c);
+  if (c.dataset_split == "train") {
+    if (!d.has_test_split()) {
+      throw ConfigError("dataset_split: 'train' but '" + d.name +
+                        "' has no training and test split of its own; use dataset_split 'all'");
+    }
+    d = subset(d, at::nonzero(d.is_test.to(at::kBool).logical_not()).flatten());
+    d.is_test = at::Tensor();  // what is left is the training split
+  }
   d = subsample(d, c.mini_dataset, static_cast<uint64_t>(c.seeds.dataset));
   compute_normalisation(d);
   return d;

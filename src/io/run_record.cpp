@@ -177,6 +177,12 @@ std::map<int64_t, int64_t> read_id_map(const Field& f) {
 
 json config_from_older_schema(json config, int version) {
   if (!config.is_object() || version >= kRunSchemaVersion) return config;
+  // Schema 5 and older: pretraining drew class-balanced from the domains' training splits.
+  if (config.contains("pretrain") && config["pretrain"].is_object() &&
+      !config["pretrain"].contains("draw")) {
+    config["pretrain"]["draw"] = "class_balanced";
+  }
+  if (version >= 5) return config;
   // Schema 4 and older: partition.type random assigned each sample to a random partition.
   if (config.contains("partition") && config["partition"].is_object() &&
       config["partition"].value("type", json()) == "random") {

@@ -12,6 +12,7 @@
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
+#include "moedil/partition/run_domains.h"
 #include "moedil/train/eval_dump.h"
 #include "moedil/train/evaluate.h"
 #include "moedil/train/experiment.h"
@@ -55,7 +56,9 @@ RunEvaluation evaluate_run(const std::filesystem::path& run_dir,
   at::set_num_threads(static_cast<int>(resolve_num_threads(c.num_threads)));
 
   const data::Dataset dataset = data::make_dataset(c);
-  const std::vector<partition::Domain> domains = partition::make_domains(dataset, c);
+  // The run's domains: the same pretraining draw taken out of the data first.
+  const std::vector<partition::Domain> domains =
+      partition::make_run_domains(dataset, c).domains;
   torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
   model::Classifier net = model::make_model(
       c.model, {dataset.channels(), dataset.height(), dataset.width(), dataset.num_classes});

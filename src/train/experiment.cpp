@@ -34,6 +34,7 @@
 #include "moedil/model/registry.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
+#include "moedil/partition/run_domains.h"
 #include "moedil/train/checkpoint.h"
 #include "moedil/train/loss.h"
 #include "moedil/train/observers.h"
@@ -170,7 +171,8 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   RunResult result;
   const auto data_start = std::chrono::steady_clock::now();
   const data::Dataset dataset = data::make_dataset(c);
-  const std::vector<partition::Domain> domains = partition::make_domains(dataset, c);
+  partition::RunDomains run_domains = partition::make_run_domains(dataset, c);
+  const std::vector<partition::Domain>& domains = run_domains.domains;
   const double data_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
   const model::InputShape input{dataset.channels(), dataset.height(), dataset.width(),
@@ -198,6 +200,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   // surface here, before any run directory exists.
   Trainer trainer(c, domains, make_model, device, dataset.num_classes, dataset.mean,
                   dataset.stddev, result.record);
+  if (run_domains.pretraining) trainer.set_pretraining_set(std::move(*run_domains.pretraining));
   throw_if_stopped("building the model");
 
   io::RunRecord& record = result.record;

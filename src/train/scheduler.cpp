@@ -1,5 +1,6 @@
 #include "moedil/train/scheduler.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "moedil/common/error.h"
@@ -53,6 +54,19 @@ const Registry<SchedulerBuilder>& scheduler_registry() {
               return base + (min_lr - base) * static_cast<double>(u) / static_cast<double>(m);
             };
           });
+    r.add("linear_lr",
+          "torch's LinearLR (the predecessor's linear): lr * (start_factor + (end_factor - "
+          "start_factor) min(t, total_iters) / total_iters) at epoch t of the schedule "
+          "(total_iters 0: epochs_per_domain); one schedule over the whole run unless per_domain",
+          [](const config::SchedulerConfig& s) -> LrCurve {
+            const double start = s.start_factor;
+            const double end = s.end_factor;
+            const auto total = static_cast<double>(s.total_iters);
+            return [start, end, total](double base, int64_t u, int64_t) {
+              const double reached = std::min(static_cast<double>(u), total) / total;
+              return base * (start + (end - start) * reached);
+            };
+          });
     return r;
   }();
   return registry;
@@ -83,6 +97,7 @@ LrSchedule::LrSchedule(const config::SchedulerConfig& s, double base_lr, int64_t
   }
   config::SchedulerConfig built = s;
   if (built.T_max <= 0) built.T_max = epochs_per_domain;  // cosine_annealing's default period
+  if (built.total_iters <= 0) built.total_iters = epochs_per_domain;  // linear_lr's default
   curve_ = entry->build(built);
   length_ = s.per_domain ? epochs_per_domain : epochs_per_domain * num_domains;
   const std::string span =

@@ -79,7 +79,9 @@ Trainer::Trainer(const config::RunConfig& config, const std::vector<partition::D
       data_(config, domains, device, mean, stddev),
       model_(make_model_()),
       optimizer_(optimizer_for(model_, config, &lr_multipliers_)),
-      loss_(make_loss(config.loss, num_classes)) {
+      loss_(make_loss(config.loss, num_classes)),
+      mean_(mean),
+      stddev_(stddev) {
   add_plugin(std::make_unique<LrSchedulePlugin>(
       LrSchedule(config.scheduler, config.optimizer.lr, config.epochs_per_domain,
                  static_cast<int64_t>(domains.size())),
@@ -230,12 +232,25 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   return stats;
 }
 
+void Trainer::set_pretraining_set(partition::Domain set) {
+  pretraining_data_.reset();
+  pretraining_set_ = {std::move(set)};
+  pretraining_data_ =
+      std::make_unique<TrainingData>(config_, pretraining_set_, device_, mean_, stddev_);
+}
+
 void Trainer::pretrain() {
   if (!pretrains(config_)) return;
   const auto start = Clock::now();
+  const bool from_dataset = config_.pretrain.draw == "dataset";
+  if (from_dataset && !pretraining_data_) {
+    throw DataError("pretrain.draw 'dataset': no pretraining samples were drawn for this run "
+                    "(partition::make_run_domains draws them)");
+  }
+  const TrainingData& source = from_dataset ? *pretraining_data_ : data_;
   // Candidates per class: every training sample of every domain.
   std::vector<std::vector<ReplaySample>> by_class(static_cast<std::size_t>(num_classes_));
-  for (int64_t d = 0; d < data_.num_domains(); ++d) {
+  for (int64_t d = 0; !from_dataset && d < data_.num_domains(); ++d) {
     const std::vector<int64_t> rows = host_vector(data_.domain(d).train_idx);
     const at::Tensor labels = data_.train_labels(d);
     const std::vector<int64_t> ys = host_vector(labels);
@@ -250,7 +265,15 @@ void Trainer::pretrain() {
   rec.class_counts.assign(static_cast<std::size_t>(num_classes_), 0);
   const uint64_t pretrain_seed = seed_of(config_.seeds.pretrain);
   const int64_t n = config_.pretrain.num_samples;
-  for (int64_t c = 0; c < num_classes_; ++c) {
+  if (from_dataset) {
+    // Drawn before partitioning, in the order drawn (make_run_domains).
+    const std::vector<int64_t> ys = host_vector(pretraining_set_.front().labels);
+    for (std::size_t k = 0; k < ys.size(); ++k) {
+      chosen.push_back({0, static_cast<int64_t>(k), ys[k]});
+      ++rec.class_counts[static_cast<std::size_t>(ys[k])];
+    }
+  }
+  for (int64_t c = 0; !from_dataset && c < num_classes_; ++c) {
     const auto& pool = by_class[c];
     int64_t want = n / num_classes_ + (c < n % num_classes_ ? 1 : 0);
     if (pool.empty() || want == 0) continue;
@@ -285,7 +308,8 @@ void Trainer::pretrain() {
       for (int64_t k = step * batch; k < std::min(rec.num_samples, (step + 1) * batch); ++k) {
         part.push_back(chosen[order[k]]);
       }
-      auto [x, y] = data_.gather(part, mix_seed(pretrain_seed, {2000, seed_of(e), seed_of(step)}));
+      auto [x, y] =
+          source.gather(part, mix_seed(pretrain_seed, {2000, seed_of(e), seed_of(step)}));
       return TrainBatch{x, y, y.size(0), {}};
     };
     const double lr = config_.optimizer.lr * pretrain_lr_factor(config_, e);

@@ -12,13 +12,13 @@ namespace {
 
 using json = nlohmann::json;
 
-const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic", "imagefolder"},
+const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic", "imagefolder", "cifar10"},
                          {"static", "rotate", "domainIncremental"},
                          {"vit", "vit_moe", "switch_moe_vit", "resnet18", "convnext_tiny",
                           "vit_moe_imagelevel", "hetero_moe"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy"},
-                         {"none", "step", "cosine", "cosine_annealing", "linear"},
+                         {"none", "step", "cosine", "cosine_annealing", "linear", "linear_lr"},
                          {"fifo", "reservoir", "class_balanced"},
                          {"switch", "mean_prob_mse"},
                          {}};
@@ -295,26 +295,90 @@ TEST(Predecessor, ClsTokenKeyMeansTheClsTokenWithANote) {
   EXPECT_TRUE(has_note(hetero, "hetero_moe's routing input is moe_route_on now (mean)"));
 }
 
-// The predecessor's main cosine with T_max was torch's CosineAnnealingLR over the whole run.
-TEST(Predecessor, CosineWithTMaxIsCosineAnnealingOverTheWholeRun) {
+// The predecessor's main schedulers were torch's, built once and stepped every epoch of the
+// whole run: cosine = CosineAnnealingLR, linear = LinearLR, step = StepLR (step_size 10). A
+// scheduler without per_domain keeps that meaning; with per_domain it is moedil's.
+TEST(Predecessor, SchedulersWithoutPerDomainAreThePredecessorsTorchSchedulers) {
   const RunConfig c = read(R"({"scheduler": {"name": "cosine", "T_max": null}})");
   EXPECT_EQ(c.scheduler.name, "cosine_annealing");
   EXPECT_FALSE(c.scheduler.per_domain);
   EXPECT_EQ(c.scheduler.T_max, 0);
-  EXPECT_TRUE(has_note(c, "scheduler: cosine with T_max is the predecessor's torch"));
+  EXPECT_TRUE(has_note(c, "scheduler: cosine without per_domain is the predecessor's torch"));
   EXPECT_EQ(read(R"({"scheduler": {"name": "cosine", "T_max": 5}})").scheduler.T_max, 5);
+  const RunConfig cosine = read(R"({"scheduler": {"name": "cosine", "min_lr": 0.01}})");
+  EXPECT_EQ(cosine.scheduler.name, "cosine_annealing");  // eta_min
+  EXPECT_EQ(cosine.scheduler.min_lr, 0.01);
   // A config moedil wrote (it always has per_domain) keeps its cosine: resolving twice is stable.
   const RunConfig written = read(R"({"scheduler": {"name": "cosine", "per_domain": false,
                                                    "T_max": 0}})");
   EXPECT_EQ(written.scheduler.name, "cosine");
   EXPECT_EQ(read(to_json(c).dump()).scheduler.name, "cosine_annealing");
   EXPECT_EQ(to_json(read(to_json(written).dump())), to_json(written));
-  const RunConfig own = read(R"({"scheduler": {"name": "cosine"}})");
+  const RunConfig own = read(R"({"scheduler": {"name": "cosine", "per_domain": true}})");
   EXPECT_EQ(own.scheduler.name, "cosine");
-  EXPECT_TRUE(has_note(own, "name cosine_annealing with per_domain false"));
-  const auto issues = problems(R"({"scheduler": {"name": "step", "T_max": 3}})");
+  EXPECT_TRUE(own.notes.empty());
+
+  // linear: LinearLR with the predecessor's defaults 0.1 -> 1.0 over epochs_per_domain epochs.
+  const RunConfig linear = read(R"({"scheduler": {"name": "linear", "total_iters": null}})");
+  EXPECT_EQ(linear.scheduler.name, "linear_lr");
+  EXPECT_FALSE(linear.scheduler.per_domain);
+  EXPECT_EQ(linear.scheduler.start_factor, 0.1);
+  EXPECT_EQ(linear.scheduler.end_factor, 1.0);
+  EXPECT_EQ(linear.scheduler.total_iters, 0);
+  EXPECT_TRUE(has_note(linear, "is the predecessor's torch LinearLR over the whole run"));
+  const RunConfig given = read(R"({"scheduler": {"name": "linear", "start_factor": 1.0,
+                                                 "end_factor": 0.2, "total_iters": 7}})");
+  EXPECT_EQ(given.scheduler.start_factor, 1.0);
+  EXPECT_EQ(given.scheduler.end_factor, 0.2);
+  EXPECT_EQ(given.scheduler.total_iters, 7);
+  EXPECT_EQ(to_json(read(to_json(given).dump())), to_json(given));
+  EXPECT_EQ(read(R"({"scheduler": {"name": "linear", "per_domain": true}})").scheduler.name,
+            "linear");
+  // moedil's linear decays to min_lr: with min_lr and no per_domain, the config is ambiguous.
+  auto issues = problems(R"({"scheduler": {"name": "linear", "min_lr": 0.001}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "scheduler.min_lr");
+  EXPECT_NE(issues[0].message.find("add per_domain"), std::string::npos) << issues[0].message;
+  // The LinearLR keys belong to linear_lr only.
+  issues = problems(R"({"scheduler": {"name": "linear", "per_domain": true, "end_factor": 0.5}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "scheduler");
+
+  // step: StepLR over the whole run, step_size 10 unless given.
+  const RunConfig step = read(R"({"scheduler": {"name": "step"}})");
+  EXPECT_EQ(step.scheduler.name, "step");
+  EXPECT_FALSE(step.scheduler.per_domain);
+  EXPECT_EQ(step.scheduler.step_size, 10);
+  EXPECT_DOUBLE_EQ(step.scheduler.gamma, 0.1);
+  EXPECT_TRUE(has_note(step, "is the predecessor's torch StepLR"));
+  EXPECT_EQ(read(R"({"scheduler": {"name": "step", "step_size": 3}})").scheduler.step_size, 3);
+  EXPECT_EQ(read(R"({"scheduler": {"name": "step", "per_domain": true}})").scheduler.step_size, 1);
+
+  issues = problems(R"({"scheduler": {"name": "step", "T_max": 3}})");
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].path, "scheduler.T_max");
+}
+
+// The predecessor's CIFAR-10 was its training split alone (mini_dataset drawn from it); its
+// pretraining drew from the whole dataset (pretrain.draw's default).
+TEST(Predecessor, Cifar10IsItsTrainingSplitAndPretrainingDrawsFromTheDataset) {
+  const RunConfig c = read(R"({"dataset": "CIFAR10", "mini_dataset": 1000,
+                               "pretrain": {"enabled": true, "num_samples": 100}})");
+  EXPECT_EQ(c.dataset, "cifar10");
+  EXPECT_EQ(c.dataset_split, "train");
+  EXPECT_EQ(c.mini_dataset, 1000);
+  EXPECT_EQ(c.pretrain.draw, "dataset");
+  EXPECT_TRUE(has_note(c, "dataset_split: train: the predecessor's cifar10 was the 50000"));
+  // moedil's own choices stay: a written config, or one that says which split to test on.
+  EXPECT_EQ(read(R"({"dataset": "cifar10", "scheduler": {"per_domain": true}})").dataset_split,
+            "all");
+  EXPECT_EQ(read(R"({"dataset": "cifar10", "test_split": "dataset"})").dataset_split, "all");
+  EXPECT_EQ(to_json(read(to_json(c).dump())), to_json(c));
+  EXPECT_EQ(problems(R"({"dataset": "cifar10", "dataset_split": "train",
+                         "test_split": "dataset"})").at(0).path,
+            "dataset_split");
+  const RunConfig replaced = read(R"({"pretrain": {"enabled": true, "with_replacement": true}})");
+  EXPECT_TRUE(has_note(replaced, "the predecessor shrank train_frac by num_samples / N"));
 }
 
 // The predecessor's pretrain LinearLR scaled its main optimizer's LR at construction, even

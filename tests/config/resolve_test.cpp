@@ -371,7 +371,8 @@ TEST(Resolve, TrainingOptionsBadInput) {
 
 TEST(Resolve, WarmupLongerThanTheScheduleIsAnError) {
   auto issues = issues_of(
-      R"({"epochs_per_domain": 3, "scheduler": {"name": "cosine", "warmup_epochs": 3}})");
+      R"({"epochs_per_domain": 3, "scheduler": {"name": "cosine", "warmup_epochs": 3,
+                                                  "per_domain": true}})");
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].path, "scheduler.warmup_epochs");
   // Over the whole stream (5 domains x 3 epochs) the same warm-up fits.

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "moedil/common/error.h"
+#include "moedil/config/run_config.h"
+#include "moedil/data/registry.h"
 
 namespace moedil::data {
 namespace {
@@ -236,6 +238,38 @@ const std::vector<std::string> kCifar10Names{"airplane", "automobile", "bird",  
 TEST_F(CifarTest, Cifar10LoadsTrainBatchesInOrderThenTest) {
   write_cifar10(dir_);
   expect_cifar10(load_cifar10(dir_));
+}
+
+// dataset_split "train" (the predecessor's CIFAR-10): the training batches alone, with no
+// test split left; mini_dataset draws from them. A dataset without splits refuses it.
+TEST_F(CifarTest, DatasetSplitTrainReadsTheTrainingBatchesOnly) {
+  write_cifar10(dir_);
+  config::RunConfig c;
+  c.dataset = "cifar10";
+  c.dataset_root = dir_.string();
+  EXPECT_EQ(make_dataset(c).size(), kTrain10 + kTest10);
+  c.dataset_split = "train";
+  const Dataset d = make_dataset(c);
+  EXPECT_FALSE(d.has_test_split());
+  std::vector<int64_t> labels;
+  for (int64_t k = 0; k < kTrain10; ++k) labels.push_back(label10(k));
+  EXPECT_EQ(to_vector(d.labels), labels);
+  for (int64_t k = 0; k < kTrain10; ++k) EXPECT_EQ(wrong_pixels(d, k), 0) << "image " << k;
+  c.mini_dataset = 12;  // more than the training split holds: all 11
+  EXPECT_EQ(make_dataset(c).size(), kTrain10);
+  c.mini_dataset = 4;
+  const Dataset mini = make_dataset(c);
+  ASSERT_EQ(mini.size(), 4);
+  EXPECT_EQ(to_vector(mini.labels).size(), 4u);
+  config::RunConfig synthetic;
+  synthetic.dataset = "synthetic";
+  synthetic.dataset_split = "train";
+  try {
+    make_dataset(synthetic);
+    ADD_FAILURE() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_TRUE(contains(e.what(), "dataset_split: 'train' but 'synthetic'")) << e.what();
+  }
 }
 
 TEST_F(CifarTest, Cifar10PixelPlanesLandInChannelRowColumn) {

@@ -133,7 +133,7 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
 // experiment; a version-2 config reads as written.
 TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   nlohmann::json j = to_json(full_record());
-  ASSERT_EQ(j["schema_version"], 5);
+  ASSERT_EQ(j["schema_version"], 6);
   const nlohmann::json config = nlohmann::json::parse(R"({
       "router_freeze_after_epochs": 3, "optimizer": {"weight_decay": 0.01},
       "model": {"name": "vit_moe_centroid", "alpha_fast": 0.25, "alpha_slow": 0.5,
@@ -168,6 +168,23 @@ TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   // Absent keys stay absent.
   EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit"}})"), 1),
             nlohmann::json::parse(R"({"model": {"name": "vit"}})"));
+}
+
+// Until version 5, pretraining drew class-balanced from the domains' training splits; since
+// version 6 a pretrain block without draw is the predecessor's uniform draw from the dataset.
+TEST(RunRecord, OlderSchemasKeepTheirClassBalancedPretraining) {
+  nlohmann::json j = to_json(full_record());
+  j["run"]["config"] = nlohmann::json::parse(R"({"pretrain": {"enabled": true}})");
+  EXPECT_FALSE(run_record_from_json(j, "v6").run.config["pretrain"].contains("draw"));
+  for (int version : {1, 4, 5}) {
+    j["schema_version"] = version;
+    EXPECT_EQ(run_record_from_json(j, "old").run.config["pretrain"]["draw"], "class_balanced")
+        << version;
+  }
+  const nlohmann::json given = config_from_older_schema(
+      nlohmann::json::parse(R"({"pretrain": {"draw": "dataset"}})"), 5);
+  EXPECT_EQ(given["pretrain"]["draw"], "dataset");
+  EXPECT_FALSE(config_from_older_schema(nlohmann::json::object(), 5).contains("pretrain"));
 }
 
 // Versions 1 and 2 took a seed of 0 as the seed 0; since version 3 a 0 is unseeded unless

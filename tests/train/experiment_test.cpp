@@ -123,7 +123,7 @@ TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   EXPECT_TRUE(fs::exists(result.log_file));
   const json j = read_json(result.run_json);
 
-  EXPECT_EQ(j["schema_version"], 5);
+  EXPECT_EQ(j["schema_version"], 6);
   EXPECT_EQ(j["run"]["status"], "completed");
   EXPECT_TRUE(j["run"]["error"].is_null());
   EXPECT_FALSE(j["run"]["finished"].is_null());
@@ -310,6 +310,7 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
     "optimizer": {"name": "adamw"},
     "pretrain": {"enabled": true, "num_samples": 40, "with_replacement": false, "epochs": 2},
     "pretrain_scheduler": {"name": "linear", "start_factor": 0.1, "end_factor": 1.0},
+    "scheduler": {"name": "linear", "start_factor": 0.5, "end_factor": 1.0, "total_iters": 4},
     "baseline": {"enabled": true, "train": true, "accuracies": null},
     "router_balancing": true, "router_balance_strength": 0.1,
     "router_freeze_after_epochs": 0, "router_lr_multiplier": 0.1,
@@ -367,6 +368,15 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
     ASSERT_EQ(lr.size(), 2u);
     EXPECT_NEAR(lr[0], 0.001, 1e-12);
     EXPECT_NEAR(lr[1], 0.0055, 1e-12);
+    // The main LinearLR over the whole run: factor 0.5 rising to 1.0 over 4 epochs, then 1.0.
+    const std::vector<double> factors = {0.5, 0.625, 0.75, 0.875, 1.0, 1.0};
+    ASSERT_EQ(r["epochs"].size(), factors.size());
+    for (std::size_t k = 0; k < factors.size(); ++k) {
+      EXPECT_NEAR(r["epochs"][k]["lr"].get<double>(), 0.01 * factors[k], 1e-12) << "epoch " << k;
+    }
+    // The predecessor's draw: 40 samples from the whole dataset.
+    EXPECT_EQ(r["run"]["config"]["pretrain"]["draw"], "dataset");
+    EXPECT_EQ(r["pretrain"]["num_samples"], 40);
     // Routers train in global epoch 0 only: the first pretraining epoch.
     EXPECT_EQ(r["pretrain"]["routers_frozen"], json::parse("[false, true]"));
     for (const json& e : r["epochs"]) EXPECT_TRUE(e["routers_frozen"].get<bool>());

@@ -2,6 +2,7 @@
 // Everything a Trainer needs, built from a config patch over a tiny vit_moe setup on the
 // generated synthetic dataset (3 domains of 80 images, 64 for training: 4 batches of 16).
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "moedil/data/registry.h"
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
+#include "moedil/partition/run_domains.h"
 #include "moedil/train/experiment.h"
 #include "moedil/train/trainer.h"
 
@@ -39,7 +41,9 @@ struct Rig {
     j.merge_patch(changes);
     config = config::resolve_run_config(j, name_catalog());
     dataset = data::make_dataset(config);
-    domains = partition::make_domains(dataset, config);
+    partition::RunDomains run_domains = partition::make_run_domains(dataset, config);
+    domains = std::move(run_domains.domains);
+    pretraining = std::move(run_domains.pretraining);
     const config::RunConfig& c = config;
     const model::InputShape input{1, 8, 8, dataset.num_classes};
     factory = [&c, input] {
@@ -48,8 +52,10 @@ struct Rig {
     };
   }
   std::unique_ptr<Trainer> trainer() {
-    return std::make_unique<Trainer>(config, domains, factory, at::kCPU, dataset.num_classes,
-                                     dataset.mean, dataset.stddev, record);
+    auto t = std::make_unique<Trainer>(config, domains, factory, at::kCPU, dataset.num_classes,
+                                       dataset.mean, dataset.stddev, record);
+    if (pretraining) t->set_pretraining_set(*pretraining);
+    return t;
   }
   /// The ConfigError message building a Rig with `patch` gives ("" when it is valid).
   static std::string config_error(const std::string& patch) {
@@ -63,6 +69,7 @@ struct Rig {
   config::RunConfig config;
   data::Dataset dataset;
   std::vector<partition::Domain> domains;
+  std::optional<partition::Domain> pretraining;  ///< pretrain.draw "dataset"
   ModelFactory factory;
   io::RunRecord record;
 };

@@ -57,9 +57,10 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-TEST(SchedulerRegistry, HoldsTheFiveSchedulesInOrderWithDescriptions) {
+TEST(SchedulerRegistry, HoldsTheSixSchedulesInOrderWithDescriptions) {
   EXPECT_EQ(scheduler_registry().names(),
-            (std::vector<std::string>{"none", "step", "cosine", "cosine_annealing", "linear"}));
+            (std::vector<std::string>{"none", "step", "cosine", "cosine_annealing", "linear",
+                                      "linear_lr"}));
   EXPECT_EQ(scheduler_registry().what(), "scheduler");
   for (const auto& entry : scheduler_registry().entries()) {
     EXPECT_FALSE(entry.description.empty()) << entry.name;
@@ -180,6 +181,28 @@ TEST(LrSchedule, CosineAnnealingIsTorchsPeriodicCosineOverTheWholeRun) {
   expect_sequence(domain_lrs(longer, 2, 2), {0.2, 0.2 + 0.4 * (1 - c)});
 }
 
+// The predecessor's linear: torch's LinearLR built once (the lr times start_factor at once) and
+// stepped every epoch: the factor rises by (end - start) / total_iters per epoch and stays at
+// end_factor after total_iters epochs, across domains.
+TEST(LrSchedule, LinearLrIsTorchsLinearLrOverTheWholeRun) {
+  auto s = make_config("linear_lr", 0, /*per_domain=*/false);
+  s.start_factor = 0.1;  // total_iters 0: epochs_per_domain = 3
+  s.end_factor = 1.0;
+  const LrSchedule schedule(s, 2.0, 3, 2);
+  expect_sequence(domain_lrs(schedule, 0, 3), {0.2, 0.8, 1.4});
+  expect_sequence(domain_lrs(schedule, 1, 3), {2.0, 2.0, 2.0});
+  s.total_iters = 4;
+  s.start_factor = 1.0;
+  s.end_factor = 0.5;
+  const LrSchedule decay(s, 1.0, 3, 2);
+  expect_sequence(domain_lrs(decay, 0, 3), {1.0, 0.875, 0.75});
+  expect_sequence(domain_lrs(decay, 1, 3), {0.625, 0.5, 0.5});
+  // Restarted with every domain when per_domain.
+  s.per_domain = true;
+  const LrSchedule restarted(s, 1.0, 3, 2);
+  expect_sequence(domain_lrs(restarted, 1, 3), {1.0, 0.875, 0.75});
+}
+
 TEST(LrSchedule, StepHalvesEveryTwoEpochs) {
   auto s = make_config("step", 0);
   s.step_size = 2;
@@ -280,7 +303,8 @@ TEST(LrSchedule, UnknownNameIsAConfigErrorWithASuggestion) {
   EXPECT_TRUE(contains(message, "scheduler.name")) << message;
   EXPECT_TRUE(contains(message, "unknown scheduler 'cosin'")) << message;
   EXPECT_TRUE(contains(message, "did you mean 'cosine'?")) << message;
-  EXPECT_TRUE(contains(message, "none, step, cosine, cosine_annealing, linear")) << message;
+  EXPECT_TRUE(contains(message, "none, step, cosine, cosine_annealing, linear, linear_lr"))
+      << message;
 }
 
 TEST(LrSchedule, WarmupFillingTheScheduleIsRejectedExceptForNone) {

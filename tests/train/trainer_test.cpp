@@ -160,7 +160,8 @@ TEST(Trainer, LrMultipliersAreParameterGroupsAndZeroFreezesTheRouter) {
 
 TEST(Trainer, EveryEpochRecordsTheScheduledLrAndBalanceWeight) {
   Rig s(R"({"epochs_per_domain": 4,
-              "scheduler": {"name": "cosine", "warmup_epochs": 1, "min_lr": 0.001},
+              "scheduler": {"name": "cosine", "warmup_epochs": 1, "min_lr": 0.001,
+                            "per_domain": true},
               "router_balance_anneal_epochs": 2, "router_balance_max": 0.2,
               "router_balance_min": 0.05, "router_balance_schedule": "linear_per_domain"})");
   auto trainer = s.trainer();
@@ -221,7 +222,8 @@ TEST(Trainer, TheBaselinesExpertLrMultiplierTrainsTheBaselinesOnly) {
 }
 
 TEST(Trainer, PretrainingIsClassBalancedAndEvaluated) {
-  Rig s(R"({"pretrain": {"enabled": true, "num_samples": 42, "epochs": 2}})");
+  Rig s(R"({"pretrain": {"enabled": true, "num_samples": 42, "epochs": 2,
+                         "draw": "class_balanced"}})");
   auto trainer = s.trainer();
   trainer->pretrain();
   ASSERT_TRUE(s.record.pretrain.has_value());
@@ -230,6 +232,36 @@ TEST(Trainer, PretrainingIsClassBalancedAndEvaluated) {
   EXPECT_EQ(s.record.pretrain->class_counts, (std::vector<int64_t>{11, 11, 10, 10}));
   EXPECT_EQ(s.record.pretrain->eval.size(), 3u);
   EXPECT_GT(s.record.pretrain->train_acc, 0.0);
+}
+
+// The predecessor's draw (pretrain.draw "dataset", the default): uniform over the whole
+// dataset, the drawn samples out of the domains, which shrink with train_frac; the class counts
+// are the drawn samples'. Without a drawn set the trainer refuses to pretrain.
+TEST(Trainer, PretrainingDrawsFromTheWholeDatasetAndTheDomainsLoseTheSamples) {
+  Rig s(R"({"pretrain": {"enabled": true, "num_samples": 40, "epochs": 1}})");
+  EXPECT_EQ(s.config.pretrain.draw, "dataset");
+  ASSERT_TRUE(s.pretraining.has_value());
+  int64_t in_domains = 0;
+  int64_t training = 0;
+  for (const auto& d : s.domains) {
+    in_domains += d.train_idx.numel() + d.test_idx.numel();
+    training += d.train_idx.numel();
+  }
+  EXPECT_EQ(in_domains, 200);  // 240 - 40
+  // train_frac 0.8 - 40 / 240 of each domain: about 127 of the 200, not 160.
+  EXPECT_NEAR(static_cast<double>(training), 200 * (0.8 - 40.0 / 240), 3.0);
+  auto trainer = s.trainer();
+  trainer->pretrain();
+  ASSERT_TRUE(s.record.pretrain.has_value());
+  EXPECT_EQ(s.record.pretrain->num_samples, 40);
+  std::vector<int64_t> counts(4, 0);
+  const at::Tensor labels = s.pretraining->labels.contiguous();
+  for (int64_t k = 0; k < labels.numel(); ++k) ++counts[labels.data_ptr<int64_t>()[k]];
+  EXPECT_EQ(s.record.pretrain->class_counts, counts);
+  EXPECT_EQ(s.record.pretrain->eval.size(), 3u);
+  Rig bare(R"({"pretrain": {"enabled": true, "num_samples": 40, "epochs": 1}})");
+  bare.pretraining.reset();
+  EXPECT_THROW(bare.trainer()->pretrain(), DataError);
 }
 
 // The predecessor's pretraining: its LinearLR (pretrain_scheduler) per pretraining epoch, and
@@ -287,7 +319,8 @@ TEST(Trainer, BaselinesFollowTheScheduleOverTheirOwnEpochs) {
   const std::vector<double> one = baselines(R"({"baseline": {"enabled": true, "epochs": 1}})");
   const std::vector<double> stepped = baselines(
       R"({"baseline": {"enabled": true, "epochs": 2},
-          "scheduler": {"name": "step", "step_size": 1, "gamma": 1e-30}})");
+          "scheduler": {"name": "step", "step_size": 1, "gamma": 1e-30,
+                        "per_domain": true}})");
   const std::vector<double> constant =
       baselines(R"({"baseline": {"enabled": true, "epochs": 2}})");
   ASSERT_EQ(one.size(), 3u);

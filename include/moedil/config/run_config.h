@@ -211,7 +211,7 @@ struct LossConfig {
 
 /// Learning-rate schedule (`scheduler`), evaluated once per epoch.
 struct SchedulerConfig {
-  std::string name = "none";  ///< none | step | cosine | linear | cosine_annealing
+  std::string name = "none";  ///< none | step | cosine | cosine_annealing | linear | linear_lr
   /// Linear warm-up: epoch w < warmup_epochs uses lr * (w + 1) / (warmup_epochs + 1), below lr
   /// for every warm-up epoch; the schedule proper spans the epochs after it.
   int64_t warmup_epochs = 0;
@@ -223,6 +223,12 @@ struct SchedulerConfig {
   /// cosine_annealing (torch's CosineAnnealingLR, the predecessor's "cosine" with T_max): the
   /// half period in epochs; 0 (or null) = epochs_per_domain.
   int64_t T_max = 0;
+  /// linear_lr (torch's LinearLR, the predecessor's linear): the lr factor goes from
+  /// start_factor to end_factor over total_iters epochs of the schedule and stays there;
+  /// total_iters 0 (or null) = epochs_per_domain.
+  double start_factor = 0.1;
+  double end_factor = 1.0;
+  int64_t total_iters = 0;
 };
 
 /// Experience replay (`replay`): a memory of the training samples seen so far (filled after
@@ -263,13 +269,18 @@ struct StrategyConfig {
   double der_beta = 0.5;
 };
 
-/// Class-balanced pretraining before the first domain (`pretrain`).
+/// Pretraining before the first domain (`pretrain`).
 struct PretrainConfig {
   bool enabled = false;
-  /// Drawn across all domains' training splits, balanced by class; 0 = no pretraining (as the
-  /// predecessor, which ran it only with samples to draw).
+  /// Samples drawn; 0 = no pretraining (as the predecessor, which ran it only with samples to
+  /// draw).
   int64_t num_samples = 1000;
   bool with_replacement = false;
+  /// "dataset" (the predecessor's): min(num_samples, N) drawn uniformly from the whole dataset
+  /// before partitioning; without replacement they leave the data the domains are made of, and
+  /// train_frac shrinks by num_samples / N. "class_balanced" (moedil's): an equal share per
+  /// class from the domains' training splits, which keep them.
+  std::string draw = "dataset";
   int64_t epochs = 1;
   /// `pretrain_scheduler` (the predecessor's, a torch LinearLR stepped per pretraining epoch):
   /// "none" or "linear": pretraining epoch e trains at lr * (start_factor + (end_factor -
@@ -341,6 +352,9 @@ struct RunConfig {
   std::string core50_labels = "object";
   /// "partition": train_frac split inside each domain; "dataset": the dataset's own test set.
   std::string test_split = "partition";
+  /// Which of the dataset's own splits are read: "all" (every image it ships) or "train" (its
+  /// training split only, as the predecessor read CIFAR-10; mini_dataset then draws from it).
+  std::string dataset_split = "all";
   AugmentationConfig augmentation;
   int64_t num_partitions = 5;
   PartitionConfig partition;

@@ -21,10 +21,12 @@ namespace moedil::io {
 /// moe_route_with_cls_token says whether the ViT has a CLS token. Version 5 (2026-12-02):
 /// loss.weight_cumulative averages the weights with the previous ones (the predecessor's);
 /// counting every domain so far is loss.weight_counts "all_domains" (the counts no longer take
-/// in the pretraining labels, which only an uninterrupted run did). An older file is read
+/// in the pretraining labels, which only an uninterrupted run did). Version 6 (2026-12-03):
+/// pretrain.draw, "dataset" (the predecessor's) when left out; older runs drew
+/// "class_balanced". An older file is read
 /// with its config converted to what it meant (config_from_older_schema), and is written back
 /// as the current version.
-inline constexpr int kRunSchemaVersion = 5;
+inline constexpr int kRunSchemaVersion = 6;
 
 /// Per-layer expert counts, layer name -> count per expert.
 using UsageByLayer = std::map<std::string, std::vector<int64_t>>;
@@ -156,6 +158,7 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where
 /// moe_routing_granularity and moe_gate left out -> "sample" and "probability";
 /// moe_route_with_cls_token b (vit_moe, hetero_moe: the sample routing input then) ->
 /// moe_route_on "cls" or "mean", with a CLS token.
+/// From versions 1 to 5: a pretrain block without draw gets draw "class_balanced".
 /// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
 nlohmann::json config_from_older_schema(nlohmann::json config, int version);
 

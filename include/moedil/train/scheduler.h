@@ -18,7 +18,8 @@ using LrCurve = std::function<double(double base_lr, int64_t u, int64_t m)>;
 /// An empty curve is a constant lr (the base): its warm-up may fill the whole schedule.
 using SchedulerBuilder = std::function<LrCurve(const config::SchedulerConfig&)>;
 
-/// The schedules (`scheduler.name`), in order none, step, cosine, cosine_annealing, linear;
+/// The schedules (`scheduler.name`), in order none, step, cosine, cosine_annealing, linear,
+/// linear_lr;
 /// `moedil list` and
 /// config validation take their names from here. To add one, add it in scheduler.cpp.
 const Registry<SchedulerBuilder>& scheduler_registry();
@@ -38,6 +39,8 @@ const Registry<SchedulerBuilder>& scheduler_registry();
 ///       linear: base + (min_lr - base) * u / M
 ///       cosine_annealing: min_lr + (base - min_lr) * (1 + cos(pi * u / T_max)) / 2, torch's
 ///               CosineAnnealingLR: periodic past T_max (T_max 0 = epochs_per_domain)
+///       linear_lr: base * (start_factor + (end_factor - start_factor) * min(u, I) / I),
+///               torch's LinearLR with I = total_iters (0 = epochs_per_domain)
 /// The lr of an epoch is the schedule's value at the epoch's start, so cosine and linear start
 /// at base and approach min_lr without reaching it: the last epoch has u = M - 1 and stays one
 /// step above min_lr (min_lr itself would be the lr of epoch N, which is never trained). The

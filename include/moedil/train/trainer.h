@@ -49,7 +49,12 @@ class Trainer {
 
   /// Accuracy on every domain before any training (record.init_acc).
   void evaluate_initial();
-  /// Class-balanced pretraining on samples from every domain (when pretrain.enabled).
+  /// The samples of pretrain.draw "dataset" (partition::make_run_domains draws them); call
+  /// before pretrain().
+  void set_pretraining_set(partition::Domain set);
+  /// Pretraining (when pretrain.enabled with samples to draw): on the set given to
+  /// set_pretraining_set for pretrain.draw "dataset" (DataError when none was given), or on a
+  /// class-balanced draw from every domain's training split for "class_balanced".
   void pretrain();
   /// For every domain, a model from the current (post-pretrain) weights trained on that domain
   /// alone for baseline.epochs, following the scheduler afresh over those epochs (as one domain
@@ -108,6 +113,10 @@ class Trainer {
   int64_t start_domain_ = 0;  ///< where run() starts (set by resume())
   int64_t start_epoch_ = 0;
   bool resumed_ = false;
+  std::vector<double> mean_;    ///< normalisation of the pretraining set
+  std::vector<double> stddev_;
+  std::vector<partition::Domain> pretraining_set_;  ///< pretrain.draw "dataset": one domain
+  std::unique_ptr<TrainingData> pretraining_data_;
 };
 
 /// Layer name -> counts, from a model's usage list.
