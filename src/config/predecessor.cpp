@@ -640,6 +640,16 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
         model["name"] = name;
       }
     }
+    if (model.value("name", json()).is_string() &&
+        ascii_lower(model["name"].get<std::string>()) == "pretrained_vit_moe_head") {
+      issues.push_back({"model.name", 0,
+                        "pretrained_vit_moe_head is the predecessor's prototype-router head on "
+                        "timm's pretrained ViT-S/16 (the whole ViT fine-tuned, one linear head "
+                        "per expert, hard top-1 routing of the CLS token to unit prototypes); it "
+                        "could not be built there without downloading those weights, and moedil "
+                        "loads no pretrained backbone yet (the next step)"});
+      model = json::object();  // its keys are that model's: this one issue says it all
+    }
     const json family = model.value("name", json(ModelConfig{}.name));
     apply_model_keys(model, issues, notes);
     if (family == "vit_moe" && !moedil_written) {

@@ -11,6 +11,48 @@
 
 namespace moedil::partition {
 
+namespace {
+
+/// Ids of the domains of d named in `names` (names d does not have are left to the
+/// partitioner, which names them).
+std::vector<bool> domains_named(const data::Dataset& d, const std::vector<std::string>& names) {
+  std::vector<bool> out(d.domain_names.size(), false);
+  for (std::size_t k = 0; k < d.domain_names.size(); ++k) {
+    out[k] = std::find(names.begin(), names.end(), d.domain_names[k]) != names.end();
+  }
+  return out;
+}
+
+/// The rows the predecessor's draw may take: never a test row (the dataset's own test set
+/// under test_split "dataset", a held-out test_settings domain), nor a domain that settings
+/// leaves out (the predecessor loaded only the selected ones).
+std::vector<int64_t> candidate_rows(const data::Dataset& d, const config::RunConfig& c) {
+  std::vector<bool> usable(static_cast<std::size_t>(d.size()), true);
+  if (c.test_split == "dataset" && d.has_test_split()) {
+    const at::Tensor flags = d.is_test.to(at::kBool).contiguous();
+    const bool* is_test = flags.data_ptr<bool>();
+    for (int64_t r = 0; r < d.size(); ++r) usable[r] = usable[r] && !is_test[r];
+  }
+  if (d.has_domains() && (!c.settings.empty() || !c.test_settings.empty())) {
+    const std::vector<bool> held_out = domains_named(d, c.test_settings);
+    const std::vector<bool> selected = domains_named(d, c.settings);
+    const at::Tensor ids = d.domain_ids.to(at::kLong).contiguous();
+    const int64_t* id = ids.data_ptr<int64_t>();
+    for (int64_t r = 0; r < d.size(); ++r) {
+      const auto k = static_cast<std::size_t>(id[r]);
+      if (k >= held_out.size()) continue;
+      if (held_out[k] || (!c.settings.empty() && !selected[k])) usable[r] = false;
+    }
+  }
+  std::vector<int64_t> rows;
+  for (int64_t r = 0; r < d.size(); ++r) {
+    if (usable[r]) rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace
+
 std::vector<int64_t> draw_pretraining_rows(int64_t n, const config::RunConfig& c) {
   const int64_t want = std::min(c.pretrain.num_samples, n);
   const uint64_t seed = mix_seed(seed_of(c.seeds.pretrain), {3000});
@@ -35,9 +77,11 @@ RunDomains make_run_domains(const data::Dataset& d, const config::RunConfig& c) 
     out.domains = make_domains(d, c);
     return out;
   }
-  const int64_t n = d.size();
+  const std::vector<int64_t> candidates = candidate_rows(d, c);
+  const auto n = static_cast<int64_t>(candidates.size());
   if (n == 0) throw DataError("pretrain: the dataset '" + d.name + "' has no samples to draw");
-  const std::vector<int64_t> rows = draw_pretraining_rows(n, c);
+  std::vector<int64_t> rows = draw_pretraining_rows(n, c);
+  for (int64_t& r : rows) r = candidates[static_cast<std::size_t>(r)];
   const at::Tensor drawn = data::index_tensor(rows);
   std::vector<int64_t> all(static_cast<std::size_t>(rows.size()));
   for (std::size_t k = 0; k < all.size(); ++k) all[k] = static_cast<int64_t>(k);
@@ -48,10 +92,10 @@ RunDomains make_run_domains(const data::Dataset& d, const config::RunConfig& c) 
     out.domains = make_domains(d, c);
     return out;
   }
-  std::vector<bool> taken(static_cast<std::size_t>(n), false);
+  std::vector<bool> taken(static_cast<std::size_t>(d.size()), false);
   for (int64_t r : rows) taken[static_cast<std::size_t>(r)] = true;
   std::vector<int64_t> rest;
-  for (int64_t r = 0; r < n; ++r) {
+  for (int64_t r = 0; r < d.size(); ++r) {
     if (!taken[static_cast<std::size_t>(r)]) rest.push_back(r);
   }
   config::RunConfig shrunk = c;

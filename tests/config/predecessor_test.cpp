@@ -381,6 +381,18 @@ TEST(Predecessor, Cifar10IsItsTrainingSplitAndPretrainingDrawsFromTheDataset) {
   EXPECT_TRUE(has_note(replaced, "the predecessor shrank train_frac by num_samples / N"));
 }
 
+// Its prototype-router head stood on timm's pretrained ViT-S/16, which it could not build
+// without those weights: one issue says so, not one per key of that model.
+TEST(Predecessor, PretrainedVitMoeHeadIsRefusedNamingTheBackboneItNeeds) {
+  const auto issues = problems(R"({"model": {"name": "pretrained_vit_moe_head", "num_experts": 4,
+                                             "prototype_ema": 0.99, "use_attraction": true,
+                                             "loss_weights": {"attraction": 1.0}}})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "model.name");
+  EXPECT_NE(issues[0].message.find("timm's pretrained ViT-S/16"), std::string::npos)
+      << issues[0].message;
+}
+
 // The predecessor's pretrain LinearLR scaled its main optimizer's LR at construction, even
 // without pretraining: a note gives the LR its main training really had.
 TEST(Predecessor, PretrainSchedulerNotesTheLrThePredecessorsMainTrainingHad) {

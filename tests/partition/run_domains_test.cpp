@@ -116,6 +116,40 @@ TEST(RunDomains, ClassBalancedOrNoPretrainingIsThePlainPartition) {
   EXPECT_FALSE(make_run_domains(d, c).pretraining.has_value());
 }
 
+// The draw never takes a test sample: not a held-out test_settings domain (which stays every
+// domain's test set, whole), nor the dataset's own test rows under test_split "dataset"; N is
+// the number of rows it may take.
+TEST(RunDomains, TheDrawNeverTakesTestSamples) {
+  data::Dataset d = numbered_dataset(240);
+  d.domain_ids = at::arange(240, at::kLong).floor_divide(80);  // d0: 0..79, d1, d2: 160..239
+  d.domain_names = {"d0", "d1", "d2"};
+  config::RunConfig c = pretrain_config(60, false);
+  c.partition.type = "domainIncremental";
+  c.test_settings = {"d2"};
+  const RunDomains held = make_run_domains(d, c);
+  for (int64_t r : numbers(*held.pretraining, held.pretraining->train_idx)) EXPECT_LT(r, 160);
+  ASSERT_EQ(held.domains.size(), 2u);
+  int64_t trained = 0;
+  for (const Domain& dom : held.domains) {
+    const std::vector<int64_t> test = numbers(dom, dom.test_idx);
+    EXPECT_EQ(test.size(), 80u);
+    for (int64_t r : test) EXPECT_GE(r, 160);
+    trained += dom.train_idx.numel();
+  }
+  EXPECT_EQ(trained, 100);  // 160 - 60
+  data::Dataset split = numbered_dataset(240);
+  split.is_test = at::arange(240, at::kLong).ge(200);  // rows 200..239: its own test set
+  config::RunConfig own = pretrain_config(180, false);
+  own.test_split = "dataset";
+  const RunDomains run = make_run_domains(split, own);
+  const std::vector<int64_t> drawn = numbers(*run.pretraining, run.pretraining->train_idx);
+  ASSERT_EQ(drawn.size(), 180u);
+  for (int64_t r : drawn) EXPECT_LT(r, 200);
+  int64_t tested = 0;
+  for (const Domain& dom : run.domains) tested += dom.test_idx.numel();
+  EXPECT_EQ(tested, 40);
+}
+
 TEST(RunDomains, ADrawThatLeavesNoTrainingFractionIsAConfigError) {
   const data::Dataset d = numbered_dataset(240);
   try {

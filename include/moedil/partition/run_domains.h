@@ -24,10 +24,12 @@ struct RunDomains {
 std::vector<int64_t> draw_pretraining_rows(int64_t n, const config::RunConfig& c);
 
 /// make_domains(d, c), unless the run pretrains (pretrain.enabled, num_samples > 0) with
-/// pretrain.draw "dataset": then the pretraining rows are drawn from all of d first, and
-/// without replacement the domains are made of the other rows with train_frac shrunk by
-/// num_samples / N (the predecessor's arithmetic; ConfigError naming pretrain.num_samples when
-/// nothing would be left to train on). With replacement the domains are those of all of d.
+/// pretrain.draw "dataset": then the pretraining rows are drawn first from the N rows of d that
+/// may train (not the dataset's own test rows under test_split "dataset", not a test_settings
+/// domain, only settings' domains when given), and without replacement the domains are made
+/// of the other rows with train_frac shrunk by num_samples / N (the predecessor's arithmetic;
+/// ConfigError naming pretrain.num_samples when nothing would be left to train on). With
+/// replacement the domains are those of all of d.
 RunDomains make_run_domains(const data::Dataset& d, const config::RunConfig& c);
 
 }  // namespace moedil::partition
