@@ -1,5 +1,7 @@
 #include "moedil/model/weights_file.h"
 
+#include <algorithm>
+#include <set>
 #include <vector>
 
 #include <ATen/core/ivalue.h>
@@ -10,6 +12,8 @@
 #include "moedil/common/error.h"
 #include "moedil/common/sealed.h"
 #include "moedil/common/safe_file.h"
+#include "moedil/model/torch_save.h"
+#include "moedil/model/weight_names.h"
 
 namespace moedil::model {
 namespace {
@@ -62,6 +66,22 @@ bool read_pickle(std::string_view bytes, NamedTensors& out) {
   return true;
 }
 
+/// A checkpoint that keeps its state dict under one key ("state_dict", "model" or
+/// "model_state_dict", beside numbers and strings) gives that state dict's names.
+NamedTensors without_wrapper(NamedTensors tensors) {
+  for (const std::string wrapper : {"state_dict", "model", "model_state_dict"}) {
+    const std::string prefix = wrapper + ".";
+    const bool all = std::all_of(tensors.begin(), tensors.end(), [&](const auto& item) {
+      return item.first.compare(0, prefix.size(), prefix) == 0;
+    });
+    if (!all) continue;
+    NamedTensors out;
+    for (auto& [name, tensor] : tensors) out[name.substr(prefix.size())] = std::move(tensor);
+    return out;
+  }
+  return tensors;
+}
+
 std::string list(const std::vector<std::string>& names) {
   std::string out = std::to_string(names.size());
   if (names.empty()) return out;
@@ -90,18 +110,26 @@ NamedTensors read_weights_file(const std::string& path) {
     if (read_archive(*archive, out)) return out;
     throw DataError("'" + path + "': its checksum matches but its archive cannot be read");
   }
+  if (auto saved = read_torch_save(bytes, path); saved && !saved->empty()) {
+    return without_wrapper(std::move(*saved));
+  }
   if (read_pickle(bytes, out) || read_archive(bytes, out)) return out;
   throw DataError("model.init_weights: '" + path +
                   "' is neither a LibTorch archive (torch::save, moedil checkpoint.pt) nor a "
                   "state dict saved with torch.save");
 }
 
-WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& weights,
+WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& given,
                                 const std::string& source) {
   WeightsMatch match;
   std::map<std::string, at::Tensor> targets;
   for (const auto& item : module.named_parameters()) targets[item.key()] = item.value();
   for (const auto& item : module.named_buffers()) targets[item.key()] = item.value();
+  std::set<std::string> names;
+  for (const auto& item : targets) names.insert(item.first);
+  RenamedWeights renamed = to_moedil_names(given, names);
+  match.naming = renamed.naming;
+  const NamedTensors& weights = renamed.weights;
   torch::NoGradGuard no_grad;
   for (const auto& [name, target] : targets) {
     const auto it = weights.find(name);
@@ -128,7 +156,8 @@ std::string describe(const WeightsMatch& m) {
   const std::size_t total = m.matched.size() + m.missing.size() + m.mismatched.size();
   return "matched " + std::to_string(m.matched.size()) + " of " + std::to_string(total) +
          " model tensors; missing " + list(m.missing) + "; unexpected " + list(m.unexpected) +
-         "; shape mismatch " + list(m.mismatched);
+         "; shape mismatch " + list(m.mismatched) +
+         (m.naming == "moedil" ? "" : "; " + m.naming + " names");
 }
 
 }  // namespace moedil::model

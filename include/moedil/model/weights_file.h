@@ -26,16 +26,20 @@ struct WeightsMatch {
   std::vector<std::string> missing;     ///< in the model, not in the file (left as initialised)
   std::vector<std::string> unexpected;  ///< in the file, not in the model
   std::vector<std::string> mismatched;  ///< in both, with different shapes (left as initialised)
+  /// Whose names the file used: "moedil", "torchvision" or "timm" (model/weight_names.h).
+  std::string naming = "moedil";
 };
 
 /// Copies every tensor of `weights` whose name and shape match into `module` (under no_grad,
-/// converting dtype and device) and says what happened. Throws DataError naming `source` when
+/// converting dtype and device) and says what happened. torchvision's and timm's names of the
+/// same tensors are read as moedil's (model/weight_names.h); the report uses moedil's names. Throws DataError naming `source` when
 /// nothing matched.
 WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& weights,
                                 const std::string& source);
 
 /// One line for the log: "matched 10 of 12 tensors; missing 2 (a, b); unexpected 0; shape
-/// mismatch 0", listing at most 5 names per kind.
+/// mismatch 0", listing at most 5 names per kind, then "; torchvision names" (or timm) when
+/// the file used those.
 std::string describe(const WeightsMatch& match);
 
 }  // namespace moedil::model

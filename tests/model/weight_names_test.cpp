@@ -1,0 +1,151 @@
+// torchvision's and timm's names of moedil's tensors; and a torchvision ResNet-18 state dict
+// loaded into moedil's resnet18 computes torchvision's logits (Debian's python3-torchvision
+// makes the reference; skipped where it is missing).
+#include "moedil/model/weight_names.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <torch/utils.h>
+
+#include "moedil/config/run_config.h"
+#include "moedil/model/registry.h"
+#include "moedil/model/torch_save.h"
+#include "moedil/model/weights_file.h"
+
+namespace moedil::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+NamedTensors named(const std::set<std::string>& names) {
+  NamedTensors out;
+  for (const std::string& name : names) out[name] = at::zeros({1});
+  return out;
+}
+
+std::set<std::string> keys(const NamedTensors& t) {
+  std::set<std::string> out;
+  for (const auto& item : t) out.insert(item.first);
+  return out;
+}
+
+TEST(WeightNames, TorchvisionResNetShortcutsAreMoedilsShortcuts) {
+  const std::set<std::string> model = {"conv1.weight", "layer2.0.shortcut_conv.weight",
+                                       "layer2.0.shortcut_bn.running_mean"};
+  const RenamedWeights r = to_moedil_names(
+      named({"conv1.weight", "layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_mean",
+             "layer9.0.downsample.0.weight"}),
+      model);
+  EXPECT_EQ(r.naming, "torchvision");
+  // A rename that names nothing in the model keeps the file's name (reported unexpected).
+  EXPECT_EQ(keys(r.weights), (std::set<std::string>{"conv1.weight", "layer2.0.shortcut_bn.running_mean",
+                                                    "layer2.0.shortcut_conv.weight",
+                                                    "layer9.0.downsample.0.weight"}));
+}
+
+TEST(WeightNames, TimmAndTorchvisionVitNamesAreMoedils) {
+  const std::set<std::string> model = {
+      "patch_embed.weight", "patch_embed.bias", "cls_token", "pos_embed",
+      "blocks.0.norm1.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias",
+      "blocks.0.attn.proj.weight", "blocks.0.norm2.bias", "blocks.11.mlp.fc1.weight",
+      "blocks.11.mlp.fc2.bias", "norm.weight", "head.weight"};
+  const RenamedWeights timm = to_moedil_names(
+      named({"patch_embed.proj.weight", "patch_embed.proj.bias", "cls_token", "pos_embed",
+             "blocks.0.attn.qkv.weight"}),
+      model);
+  EXPECT_EQ(timm.naming, "timm");
+  EXPECT_EQ(keys(timm.weights), (std::set<std::string>{"patch_embed.weight", "patch_embed.bias",
+                                                       "cls_token", "pos_embed",
+                                                       "blocks.0.attn.qkv.weight"}));
+  const RenamedWeights tv = to_moedil_names(
+      named({"conv_proj.weight", "conv_proj.bias", "class_token", "encoder.pos_embedding",
+             "encoder.layers.encoder_layer_0.ln_1.weight",
+             "encoder.layers.encoder_layer_0.self_attention.in_proj_weight",
+             "encoder.layers.encoder_layer_0.self_attention.in_proj_bias",
+             "encoder.layers.encoder_layer_0.self_attention.out_proj.weight",
+             "encoder.layers.encoder_layer_0.ln_2.bias",
+             "encoder.layers.encoder_layer_11.mlp.0.weight",
+             "encoder.layers.encoder_layer_11.mlp.linear_2.bias", "encoder.ln.weight",
+             "heads.head.weight"}),
+      model);
+  EXPECT_EQ(tv.naming, "torchvision");
+  EXPECT_EQ(keys(tv.weights), model);
+  // moedil's own names stay moedil's.
+  EXPECT_EQ(to_moedil_names(named(model), model).naming, "moedil");
+}
+
+constexpr const char* kPython = "/usr/bin/python3";
+
+bool python_has_torchvision() {
+  static const bool has = std::system((std::string(kPython) +
+                                       " -c 'import torchvision' > /dev/null 2>&1").c_str()) == 0;
+  return has;
+}
+
+// torchvision's resnet18 (random weights, non-trivial batch-norm statistics) saved as
+// torch.save(model.state_dict()): moedil's resnet18 with the ImageNet stem at width 64 takes
+// every tensor and gives the same logits on the same inputs.
+TEST(WeightNames, TorchvisionResNet18LoadsWholeAndComputesItsLogits) {
+  if (!python_has_torchvision()) {
+    GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
+  }
+  const fs::path dir =
+      fs::temp_directory_path() / ("moedil_weight_names_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path script = dir / "make.py";
+  std::ofstream(script) << R"(import sys, torch, torchvision
+torch.manual_seed(0)
+m = torchvision.models.resnet18(num_classes=10)
+with torch.no_grad():
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.2, 0.2)
+            mod.running_var.uniform_(0.5, 1.5)
+            mod.weight.uniform_(0.5, 1.5)
+            mod.bias.uniform_(-0.2, 0.2)
+m.eval()
+x = torch.randn(2, 3, 64, 64)
+with torch.no_grad():
+    logits = m(x)
+torch.save(m.state_dict(), sys.argv[1] + '/weights.pt')
+torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
+)";
+  const std::string command = std::string(kPython) + " " + script.string() + " " + dir.string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const std::string weights_path = (dir / "weights.pt").string();
+  const NamedTensors weights = read_weights_file(weights_path);
+  std::ifstream in(dir / "io.pt", std::ios::binary);
+  const std::string io_bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const auto io = read_torch_save(io_bytes, "io.pt");
+  fs::remove_all(dir);
+  ASSERT_TRUE(io.has_value());
+
+  config::ModelConfig c;
+  c.name = "resnet18";
+  c.resnet_stem = "imagenet";
+  c.resnet_width = 64;
+  Classifier net = make_model(c, InputShape{3, 64, 64, 10});
+  const WeightsMatch match = load_named_tensors(*net, weights, weights_path);
+  EXPECT_EQ(match.naming, "torchvision");
+  EXPECT_EQ(match.matched.size(), weights.size());  // 122: parameters and buffers
+  EXPECT_TRUE(match.missing.empty()) << describe(match);
+  EXPECT_TRUE(match.unexpected.empty()) << describe(match);
+  EXPECT_TRUE(match.mismatched.empty()) << describe(match);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor logits = net->forward(io->at("x"));
+  const double difference = (logits - io->at("logits")).abs().max().item<double>();
+  EXPECT_LT(difference, 1e-4);
+}
+
+}  // namespace
+}  // namespace moedil::model
