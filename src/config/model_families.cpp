@@ -102,6 +102,7 @@ const std::vector<ModelFamily>& model_families() {
   static const Keys kViTBackbone{"patch_size", "embed_dim", "depth",
                                  "num_heads",  "mlp_ratio", "dropout"};
   static const Keys kInitWeights{"init_weights"};
+  static const Keys kLayerNorm{"layer_norm_eps"};
   // The predecessor's, checked against the dataset once it is loaded.
   static const Keys kDataChecked{"num_classes", "img_size"};
   // The routing core as the CNN MoE layers read it (one decision per image).
@@ -120,12 +121,15 @@ const std::vector<ModelFamily>& model_families() {
                             "moe_shared_lr_multipliers"};
   static const Keys kResNet{"resnet_stem", "resnet_width"};
   static const std::vector<ModelFamily> families{
-      {"vit", kViTBackbone + kInitWeights + Keys{"moe_route_with_cls_token"} + kDataChecked,
+      {"vit",
+       kViTBackbone + kLayerNorm + kInitWeights + Keys{"moe_route_with_cls_token"} +
+           kDataChecked,
        vit_checks},
-      {"vit_moe", kViTBackbone + kInitWeights + kViTMoe + kDataChecked, vit_moe_checks},
+      {"vit_moe", kViTBackbone + kLayerNorm + kInitWeights + kViTMoe + kDataChecked,
+       vit_moe_checks},
       // Routed per image (CLS token or token mean); one expert per hetero_experts entry.
       {"hetero_moe",
-       kViTBackbone + kInitWeights +
+       kViTBackbone + kLayerNorm + kInitWeights +
            Keys{"moe_layer_indices", "moe_top_k", "moe_route_on", "moe_noise_std",
                 "moe_capacity_factor", "moe_routing", "moe_expert_dropout", "moe_balance_losses",
                 "hetero_experts"} + kDataChecked,

@@ -165,6 +165,10 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
   }
   const json given_name = model.value("name", json(ModelConfig{}.name));
   const std::string name = given_name.is_string() ? given_name.get<std::string>() : "";
+  // Weights the predecessor downloaded come from a file here: with model.init_weights given,
+  // that file is the pretrained start.
+  const bool has_file = model.value("init_weights", json("")).is_string() &&
+                        !model.value("init_weights", json("")).get<std::string>().empty();
   if (model.contains("pretrained")) {
     const json value = model["pretrained"];
     if (value == false || value.is_null()) {
@@ -173,11 +177,19 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
       model.erase("pretrained");
       notes.push_back("model.pretrained: true: the predecessor's ViT models ignored it (a "
                       "random start, as here)");
+    } else if (has_file) {
+      model.erase("pretrained");
+      notes.push_back("model.pretrained: the ImageNet weights the predecessor downloaded come "
+                      "from model.init_weights");
     } else {
+      const std::string family = name == "convnext_tiny" ? "convnext_tiny" : "resnet18";
       issues.push_back({"model.pretrained", 0,
                         "true loaded torchvision's ImageNet weights in the predecessor, which "
-                        "moedil cannot download: save them to a file and give "
-                        "model.init_weights, or set false for a random start"});
+                        "moedil cannot download: export them where torchvision can (python3 -c "
+                        "\"import torch, torchvision; torch.save(torchvision.models." + family +
+                            "(weights='IMAGENET1K_V1').state_dict(), '" + family +
+                            ".pt')\"), give the file as model.init_weights (README: Transfer "
+                            "from pretrained weights), or set false for a random start"});
       model.erase("pretrained");
     }
   }
@@ -189,11 +201,20 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
       model.erase("pretrained_vit");
       notes.push_back("model.pretrained_vit: true loaded nothing in the predecessor (only "
                       "\"small\" and \"tiny\" did): a random start, as there");
+    } else if (has_file) {
+      model.erase("pretrained_vit");
+      notes.push_back("model.pretrained_vit: the timm ViT weights the predecessor downloaded "
+                      "come from model.init_weights");
     } else {
+      const std::string size = value == "tiny" ? "tiny" : "small";
       issues.push_back({"model.pretrained_vit", 0,
                         "the predecessor loaded timm's " + value.dump() +
-                            " ViT weights here, which moedil cannot download: save them to a "
-                            "file and give model.init_weights, or set null for a random start"});
+                            " ViT weights here, which moedil cannot download: export them where "
+                            "timm can (python3 -c \"import torch, timm; torch.save(timm."
+                            "create_model('vit_" + size + "_patch16_224', pretrained=True)."
+                            "state_dict(), 'vit_" + size + ".pt')\"), give the file as "
+                            "model.init_weights (README: Transfer from pretrained weights), or "
+                            "set null for a random start"});
       model.erase("pretrained_vit");
     }
   }

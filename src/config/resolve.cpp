@@ -573,6 +573,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("num_heads", model.num_heads, between(1, kMaxHeads));
     m.field("mlp_ratio", model.mlp_ratio, in_range(0.0, 64.0, false, true));
     m.field("dropout", model.dropout, in_range(0.0, 1.0, true, false));
+    m.field("layer_norm_eps", model.layer_norm_eps, in_range(0.0, 1.0, true, false));
     m.field("init_weights", model.init_weights);
     m.field("num_classes", model.num_classes, between(0, kMaxClasses));
     m.field("img_size", model.img_size, between(0, kMaxImageSide));

@@ -182,6 +182,12 @@ json config_from_older_schema(json config, int version) {
       !config["pretrain"].contains("draw")) {
     config["pretrain"]["draw"] = "class_balanced";
   }
+  // Schema 5 and older: every LayerNorm had LibTorch's eps 1e-5 (vit's is 1e-6 since).
+  if (config.contains("model") && config["model"].is_object() &&
+      config["model"].value("name", json()) == "vit" &&
+      !config["model"].contains("layer_norm_eps")) {
+    config["model"]["layer_norm_eps"] = 1e-5;
+  }
   if (version >= 5) return config;
   // Schema 4 and older: partition.type random assigned each sample to a random partition.
   if (config.contains("partition") && config["partition"].is_object() &&

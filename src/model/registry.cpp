@@ -33,6 +33,7 @@ ViTBackboneOptions vit_backbone(const config::ModelConfig& c, const InputShape& 
       .num_heads(c.num_heads)
       .mlp_ratio(c.mlp_ratio)
       .dropout(c.dropout)
+      .layer_norm_eps(c.layer_norm_eps > 0 ? c.layer_norm_eps : (c.name == "vit" ? 1e-6 : 1e-5))
       .cls_token(c.moe_route_with_cls_token);
 }
 

@@ -9,11 +9,14 @@ TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& option
 
 void TransformerBlockImpl::reset() {
   using torch::nn::LayerNormOptions;
-  norm1 = register_module("norm1", torch::nn::LayerNorm(LayerNormOptions({options.dim()})));
+  const double eps = options.layer_norm_eps();
+  norm1 = register_module("norm1",
+                          torch::nn::LayerNorm(LayerNormOptions({options.dim()}).eps(eps)));
   attn = register_module(
       "attn", SelfAttention(SelfAttentionOptions(options.dim(), options.num_heads())
                                 .dropout(options.dropout())));
-  norm2 = register_module("norm2", torch::nn::LayerNorm(LayerNormOptions({options.dim()})));
+  norm2 = register_module("norm2",
+                          torch::nn::LayerNorm(LayerNormOptions({options.dim()}).eps(eps)));
   if (options.moe()) {
     moe = register_module("moe", moe::MoeLayer(*options.moe()));
   } else if (options.hetero()) {

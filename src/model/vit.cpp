@@ -21,7 +21,8 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < backbone.depth(); ++i) {
     auto block_options = TransformerBlockOptions(dim, backbone.num_heads(), hidden)
-                             .dropout(backbone.dropout());
+                             .dropout(backbone.dropout())
+                             .layer_norm_eps(backbone.layer_norm_eps());
     const auto& moe_layers = options.moe_layers();
     const bool is_moe = std::find(moe_layers.begin(), moe_layers.end(), i) != moe_layers.end();
     const bool hetero = is_moe && !options.hetero_experts().empty();
@@ -60,7 +61,8 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
     TORCH_CHECK(index >= 0 && index < backbone.depth(), "ViT: moe layer index ", index,
                 " out of range for depth ", backbone.depth());
   }
-  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(
+                                     backbone.layer_norm_eps())));
   head = register_module("head", torch::nn::Linear(dim, in.num_classes));
 }
 

@@ -115,6 +115,21 @@ TEST(Predecessor, PretrainedKeysLoadWhatTheyLoadedOrAreRefused) {
     ASSERT_EQ(issues.size(), 1u) << text;
     EXPECT_NE(issues[0].message.find("model.init_weights"), std::string::npos) << text;
   }
+  // The refusal gives the command that exports the weights it needs.
+  EXPECT_NE(problems(R"({"model": {"name": "resnet18", "pretrained": true}})")[0].message.find(
+                "torchvision.models.resnet18(weights='IMAGENET1K_V1').state_dict()"),
+            std::string::npos);
+  EXPECT_NE(problems(R"({"model": {"name": "vit_moe", "pretrained_vit": "tiny"}})")[0]
+                .message.find("timm.create_model('vit_tiny_patch16_224', pretrained=True)"),
+            std::string::npos);
+  // With the file given, the pretrained start is that file.
+  const RunConfig file = read(R"({"model": {"name": "resnet18", "pretrained": true,
+                                            "init_weights": "resnet18.pt"}})");
+  EXPECT_EQ(file.model.init_weights, "resnet18.pt");
+  EXPECT_TRUE(has_note(file, "model.pretrained: the ImageNet weights the predecessor downloaded"));
+  EXPECT_TRUE(problems(R"({"model": {"name": "vit_moe", "pretrained_vit": "small",
+                                     "init_weights": "vit_small.pt"}})")
+                  .empty());
 }
 
 TEST(Predecessor, BaselineTrainDecidesAndTrainsEpochsPerDomain) {

@@ -917,7 +917,7 @@ namespace moedil::config {
 namespace {
 
 const char* const kVitMoeKeys =
-    "patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout, init_weights, "
+    "patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout, layer_norm_eps, init_weights, "
     "moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
     "moe_routing_granularity, moe_route_with_cls_token, moe_route_on, moe_gate, moe_noise_std, "
     "moe_capacity_factor, "
@@ -960,7 +960,8 @@ TEST(ResolveModelFamily, AnUnreadKeyIsOneProblemWhateverItsValue) {
   for (const auto& i : issues) {
     EXPECT_EQ(i.message,
               "not read by model 'vit' (it reads: patch_size, embed_dim, depth, num_heads, "
-              "mlp_ratio, dropout, init_weights, moe_route_with_cls_token, num_classes, img_size)");
+              "mlp_ratio, dropout, layer_norm_eps, init_weights, moe_route_with_cls_token, "
+              "num_classes, img_size)");
   }
 }
 

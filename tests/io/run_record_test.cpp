@@ -166,8 +166,9 @@ TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   EXPECT_TRUE(fixed["router_balance_max"].is_null());
   EXPECT_FALSE(fixed.contains("router_balance_schedule"));
   // Absent keys stay absent.
-  EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit"}})"), 1),
-            nlohmann::json::parse(R"({"model": {"name": "vit"}})"));
+  EXPECT_EQ(
+      config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "resnet18"}})"), 1),
+      nlohmann::json::parse(R"({"model": {"name": "resnet18"}})"));
 }
 
 // Until version 5, pretraining drew class-balanced from the domains' training splits; since
@@ -185,6 +186,13 @@ TEST(RunRecord, OlderSchemasKeepTheirClassBalancedPretraining) {
       nlohmann::json::parse(R"({"pretrain": {"draw": "dataset"}})"), 5);
   EXPECT_EQ(given["pretrain"]["draw"], "dataset");
   EXPECT_FALSE(config_from_older_schema(nlohmann::json::object(), 5).contains("pretrain"));
+  // vit's LayerNorms had LibTorch's eps then; the MoE ViTs keep it by default.
+  const nlohmann::json vit =
+      config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit"}})"), 5);
+  EXPECT_EQ(vit["model"]["layer_norm_eps"], 1e-5);
+  EXPECT_FALSE(config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit_moe"}})"),
+                                        5)["model"]
+                   .contains("layer_norm_eps"));
 }
 
 // Versions 1 and 2 took a seed of 0 as the seed 0; since version 3 a 0 is unseeded unless
@@ -234,8 +242,9 @@ TEST(RunRecord, OlderSchemasKeepTheirVitMoeRouting) {
   EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(
                 R"({"model": {"name": "resnet18_conv_moe"}})"), 3)["model"]["moe_balance_losses"],
             nlohmann::json::parse(R"({"switch": 1.0})"));
-  EXPECT_EQ(config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "vit"}})"), 3),
-            nlohmann::json::parse(R"({"model": {"name": "vit"}})"));
+  EXPECT_EQ(
+      config_from_older_schema(nlohmann::json::parse(R"({"model": {"name": "resnet18"}})"), 3),
+      nlohmann::json::parse(R"({"model": {"name": "resnet18"}})"));
 }
 
 // Until version 4, vit_moe_imagelevel was moedil's own centroid model (now vit_moe_centroid):

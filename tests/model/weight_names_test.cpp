@@ -147,5 +147,76 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
   EXPECT_LT(difference, 1e-4);
 }
 
+// torchvision's VisionTransformer (every tensor perturbed so none is at its default) saved as
+// a state dict, and the same tensors under timm's names: moedil's vit of the same shape takes
+// every tensor and gives torchvision's logits (its LayerNorm eps is torchvision's 1e-6).
+TEST(WeightNames, TorchvisionAndTimmVitsLoadWholeAndComputeTheirLogits) {
+  if (!python_has_torchvision()) {
+    GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
+  }
+  const fs::path dir =
+      fs::temp_directory_path() / ("moedil_weight_names_vit_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path script = dir / "make.py";
+  std::ofstream(script) << R"(import sys, torch
+from torchvision.models.vision_transformer import VisionTransformer
+torch.manual_seed(1)
+m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16,
+                      mlp_dim=32, num_classes=10)
+with torch.no_grad():
+    for p in m.parameters():
+        p.add_(torch.randn_like(p) * 0.2)
+m.eval()
+x = torch.randn(2, 3, 32, 32)
+with torch.no_grad():
+    logits = m(x)
+sd = m.state_dict()
+torch.save(sd, sys.argv[1] + '/torchvision.pt')
+def timm(name):
+    for a, b in [('conv_proj.', 'patch_embed.proj.'), ('class_token', 'cls_token'),
+                 ('encoder.pos_embedding', 'pos_embed'), ('encoder.ln.', 'norm.'),
+                 ('heads.head.', 'head.'), ('encoder.layers.encoder_layer_', 'blocks.'),
+                 ('ln_1.', 'norm1.'), ('ln_2.', 'norm2.'),
+                 ('self_attention.in_proj_weight', 'attn.qkv.weight'),
+                 ('self_attention.in_proj_bias', 'attn.qkv.bias'),
+                 ('self_attention.out_proj.', 'attn.proj.'), ('mlp.0.', 'mlp.fc1.'),
+                 ('mlp.3.', 'mlp.fc2.')]:
+        name = name.replace(a, b)
+    return name
+torch.save({timm(k): v for k, v in sd.items()}, sys.argv[1] + '/timm.pt')
+torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
+)";
+  const std::string command = std::string(kPython) + " " + script.string() + " " + dir.string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::ifstream in(dir / "io.pt", std::ios::binary);
+  const std::string io_bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const auto io = read_torch_save(io_bytes, "io.pt");
+  ASSERT_TRUE(io.has_value());
+  config::ModelConfig c;
+  c.name = "vit";
+  c.patch_size = 8;
+  c.embed_dim = 16;
+  c.depth = 2;
+  c.num_heads = 2;
+  c.mlp_ratio = 2.0;
+  for (const char* naming : {"torchvision", "timm"}) {
+    SCOPED_TRACE(naming);
+    const std::string path = (dir / (std::string(naming) + ".pt")).string();
+    const NamedTensors weights = read_weights_file(path);
+    Classifier net = make_model(c, InputShape{3, 32, 32, 10});
+    const WeightsMatch match = load_named_tensors(*net, weights, path);
+    EXPECT_EQ(match.naming, naming);
+    EXPECT_EQ(match.matched.size(), weights.size());
+    EXPECT_TRUE(match.missing.empty()) << describe(match);
+    EXPECT_TRUE(match.unexpected.empty()) << describe(match);
+    EXPECT_TRUE(match.mismatched.empty()) << describe(match);
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const at::Tensor logits = net->forward(io->at("x"));
+    EXPECT_LT((logits - io->at("logits")).abs().max().item<double>(), 1e-4);
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace moedil::model

@@ -68,6 +68,10 @@ struct ModelConfig {
   int64_t num_heads = 4;
   double mlp_ratio = 2.0;
   double dropout = 0.0;
+  /// eps of the LayerNorms of vit, vit_moe and hetero_moe; 0 = the family's: 1e-6 for vit (as
+  /// torchvision's and timm's ViTs, so their weights give their logits), 1e-5 for the MoE ViTs
+  /// (LibTorch's default, the predecessor's nn.LayerNorm).
+  double layer_norm_eps = 0.0;
   /// Initial weights: a file of named tensors (a moedil checkpoint.pt or saved module, or a
   /// PyTorch state dict saved with torch.save); empty = random initialisation.
   std::string init_weights;

@@ -23,7 +23,7 @@ namespace moedil::io {
 /// counting every domain so far is loss.weight_counts "all_domains" (the counts no longer take
 /// in the pretraining labels, which only an uninterrupted run did). Version 6 (2026-12-03):
 /// pretrain.draw, "dataset" (the predecessor's) when left out; older runs drew
-/// "class_balanced". An older file is read
+/// "class_balanced". vit's LayerNorms take torchvision's eps 1e-6 (older: 1e-5). An older file is read
 /// with its config converted to what it meant (config_from_older_schema), and is written back
 /// as the current version.
 inline constexpr int kRunSchemaVersion = 6;
@@ -158,7 +158,8 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where
 /// moe_routing_granularity and moe_gate left out -> "sample" and "probability";
 /// moe_route_with_cls_token b (vit_moe, hetero_moe: the sample routing input then) ->
 /// moe_route_on "cls" or "mean", with a CLS token.
-/// From versions 1 to 5: a pretrain block without draw gets draw "class_balanced".
+/// From versions 1 to 5: a pretrain block without draw gets draw "class_balanced"; model
+/// "vit" without layer_norm_eps gets 1e-5.
 /// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
 nlohmann::json config_from_older_schema(nlohmann::json config, int version);
 

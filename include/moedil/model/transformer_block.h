@@ -20,6 +20,8 @@ struct TransformerBlockOptions {
   TORCH_ARG(int64_t, num_heads);
   TORCH_ARG(int64_t, hidden);
   TORCH_ARG(double, dropout) = 0.0;
+  /// eps of norm1 and norm2 (LibTorch's default; torchvision's and timm's ViTs use 1e-6).
+  TORCH_ARG(double, layer_norm_eps) = 1e-5;
   /// When set, the MLP is this MoE layer instead of a dense FeedForward.
   TORCH_ARG(std::optional<moe::MoeLayerOptions>, moe) = std::nullopt;
   /// When set (and moe is not), the MLP is this heterogeneous MoE layer (also named "moe").

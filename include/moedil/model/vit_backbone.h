@@ -30,6 +30,9 @@ struct ViTBackboneOptions {
   TORCH_ARG(int64_t, num_heads) = 4;
   TORCH_ARG(double, mlp_ratio) = 2.0;
   TORCH_ARG(double, dropout) = 0.0;
+  /// eps of every LayerNorm (vit, vit_moe, hetero_moe read it; model/registry.cpp picks 1e-6,
+  /// torchvision's and timm's, for vit and LibTorch's 1e-5 for the others unless configured).
+  TORCH_ARG(double, layer_norm_eps) = 1e-5;
   /// A CLS token first in the sequence, read by the head. false (vit and vit_moe only, the
   /// predecessor's moe_route_with_cls_token: false): no CLS token, positions for the patches
   /// only, and the head reads the mean of the final tokens.
