@@ -480,6 +480,8 @@ std::string model_alias(const std::string& name) {
 /// (start_factor 0.1, end_factor 1.0, total_iters epochs_per_domain when left out), step =
 /// StepLR (step_size 10, gamma 0.1). A scheduler without per_domain (which every config moedil
 /// writes has) keeps that meaning; with per_domain it is moedil's schedule of that name.
+/// cosine_annealing and linear_lr (torch's, by moedil's names) without per_domain also run once
+/// over the whole run.
 void apply_predecessor_scheduler(json& scheduler, std::vector<ConfigIssue>& issues,
                                  std::vector<std::string>& notes) {
   for (const char* key : {"T_max", "total_iters"}) {
@@ -487,7 +489,9 @@ void apply_predecessor_scheduler(json& scheduler, std::vector<ConfigIssue>& issu
   }
   if (scheduler.contains("per_domain") || !scheduler.value("name", json()).is_string()) return;
   const std::string name = ascii_lower(scheduler["name"].get<std::string>());
-  if (name == "cosine") {
+  if (name == "cosine_annealing" || name == "linear_lr") {
+    scheduler["per_domain"] = false;  // torch's schedulers: once over the whole run
+  } else if (name == "cosine") {
     scheduler["name"] = "cosine_annealing";
     scheduler["per_domain"] = false;
     notes.push_back("scheduler: cosine without per_domain is the predecessor's torch "

@@ -359,6 +359,12 @@ TEST(Predecessor, SchedulersWithoutPerDomainAreThePredecessorsTorchSchedulers) {
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].path, "scheduler");
 
+  // moedil's names of torch's schedulers run once over the whole run unless per_domain says.
+  EXPECT_FALSE(read(R"({"scheduler": {"name": "linear_lr"}})").scheduler.per_domain);
+  EXPECT_FALSE(read(R"({"scheduler": {"name": "cosine_annealing"}})").scheduler.per_domain);
+  EXPECT_TRUE(read(R"({"scheduler": {"name": "linear_lr", "per_domain": true}})")
+                  .scheduler.per_domain);
+
   // step: StepLR over the whole run, step_size 10 unless given.
   const RunConfig step = read(R"({"scheduler": {"name": "step"}})");
   EXPECT_EQ(step.scheduler.name, "step");

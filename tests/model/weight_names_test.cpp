@@ -91,6 +91,33 @@ bool python_has_torchvision() {
   return has;
 }
 
+/// A fresh temp directory in which `script` (Python, the directory its argv[1]) wrote the
+/// reference files; removed at the end of the test.
+class Reference {
+ public:
+  Reference(const std::string& name, const std::string& script)
+      : dir_(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "make.py") << script;
+    const std::string command =
+        std::string(kPython) + " " + (dir_ / "make.py").string() + " " + dir_.string();
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  ~Reference() { fs::remove_all(dir_); }
+  std::string path(const std::string& file) const { return (dir_ / file).string(); }
+  /// The tensors of a torch.save file it wrote.
+  std::map<std::string, at::Tensor> tensors(const std::string& file) const {
+    std::ifstream in(dir_ / file, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto out = read_torch_save(bytes, path(file));
+    EXPECT_TRUE(out.has_value()) << file;
+    return out.value_or(std::map<std::string, at::Tensor>{});
+  }
+
+ private:
+  fs::path dir_;
+};
+
 // torchvision's resnet18 (random weights, non-trivial batch-norm statistics) saved as
 // torch.save(model.state_dict()): moedil's resnet18 with the ImageNet stem at width 64 takes
 // every tensor and gives the same logits on the same inputs.
@@ -98,11 +125,7 @@ TEST(WeightNames, TorchvisionResNet18LoadsWholeAndComputesItsLogits) {
   if (!python_has_torchvision()) {
     GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
   }
-  const fs::path dir =
-      fs::temp_directory_path() / ("moedil_weight_names_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const fs::path script = dir / "make.py";
-  std::ofstream(script) << R"(import sys, torch, torchvision
+  const Reference ref("moedil_weight_names_resnet", R"(import sys, torch, torchvision
 torch.manual_seed(0)
 m = torchvision.models.resnet18(num_classes=10)
 with torch.no_grad():
@@ -118,16 +141,11 @@ with torch.no_grad():
     logits = m(x)
 torch.save(m.state_dict(), sys.argv[1] + '/weights.pt')
 torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
-)";
-  const std::string command = std::string(kPython) + " " + script.string() + " " + dir.string();
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  const std::string weights_path = (dir / "weights.pt").string();
+)");
+  const std::string weights_path = ref.path("weights.pt");
   const NamedTensors weights = read_weights_file(weights_path);
-  std::ifstream in(dir / "io.pt", std::ios::binary);
-  const std::string io_bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  const auto io = read_torch_save(io_bytes, "io.pt");
-  fs::remove_all(dir);
-  ASSERT_TRUE(io.has_value());
+  const auto io = ref.tensors("io.pt");
+  ASSERT_EQ(io.count("x") + io.count("logits"), 2u);
 
   config::ModelConfig c;
   c.name = "resnet18";
@@ -142,8 +160,8 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
   EXPECT_TRUE(match.mismatched.empty()) << describe(match);
   net->eval();
   torch::NoGradGuard no_grad;
-  const at::Tensor logits = net->forward(io->at("x"));
-  const double difference = (logits - io->at("logits")).abs().max().item<double>();
+  const at::Tensor logits = net->forward(io.at("x"));
+  const double difference = (logits - io.at("logits")).abs().max().item<double>();
   EXPECT_LT(difference, 1e-4);
 }
 
@@ -154,11 +172,7 @@ TEST(WeightNames, TorchvisionAndTimmVitsLoadWholeAndComputeTheirLogits) {
   if (!python_has_torchvision()) {
     GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
   }
-  const fs::path dir =
-      fs::temp_directory_path() / ("moedil_weight_names_vit_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const fs::path script = dir / "make.py";
-  std::ofstream(script) << R"(import sys, torch
+  const Reference ref("moedil_weight_names_vit", R"(import sys, torch
 from torchvision.models.vision_transformer import VisionTransformer
 torch.manual_seed(1)
 m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16,
@@ -185,13 +199,9 @@ def timm(name):
     return name
 torch.save({timm(k): v for k, v in sd.items()}, sys.argv[1] + '/timm.pt')
 torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
-)";
-  const std::string command = std::string(kPython) + " " + script.string() + " " + dir.string();
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  std::ifstream in(dir / "io.pt", std::ios::binary);
-  const std::string io_bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  const auto io = read_torch_save(io_bytes, "io.pt");
-  ASSERT_TRUE(io.has_value());
+)");
+  const auto io = ref.tensors("io.pt");
+  ASSERT_EQ(io.count("x") + io.count("logits"), 2u);
   config::ModelConfig c;
   c.name = "vit";
   c.patch_size = 8;
@@ -201,7 +211,7 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
   c.mlp_ratio = 2.0;
   for (const char* naming : {"torchvision", "timm"}) {
     SCOPED_TRACE(naming);
-    const std::string path = (dir / (std::string(naming) + ".pt")).string();
+    const std::string path = ref.path(std::string(naming) + ".pt");
     const NamedTensors weights = read_weights_file(path);
     Classifier net = make_model(c, InputShape{3, 32, 32, 10});
     const WeightsMatch match = load_named_tensors(*net, weights, path);
@@ -212,10 +222,9 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
     EXPECT_TRUE(match.mismatched.empty()) << describe(match);
     net->eval();
     torch::NoGradGuard no_grad;
-    const at::Tensor logits = net->forward(io->at("x"));
-    EXPECT_LT((logits - io->at("logits")).abs().max().item<double>(), 1e-4);
+    const at::Tensor logits = net->forward(io.at("x"));
+    EXPECT_LT((logits - io.at("logits")).abs().max().item<double>(), 1e-4);
   }
-  fs::remove_all(dir);
 }
 
 }  // namespace
