@@ -1,9 +1,11 @@
 #include "moedil/model/weights_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <vector>
 
+#include <ATen/ATen.h>
 #include <ATen/core/ivalue.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/serialize.h>
@@ -82,6 +84,46 @@ NamedTensors without_wrapper(NamedTensors tensors) {
   return tensors;
 }
 
+int64_t square_root(int64_t n) {
+  if (n <= 0) return 0;
+  auto r = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  return r * r == n ? r : 0;
+}
+
+/// A ViT position embedding [1, extra + g*g, D] of the file resampled to the model's
+/// [1, extra + h*h, D] (extra: the CLS token's, 0 or 1, kept as it is): the g x g grid
+/// bicubically, as torchvision's interpolate_embeddings does for its files (corners aligned)
+/// and as timm's resample_abs_pos_embed does otherwise (corners not aligned, antialias=True).
+/// Undefined when the shapes are not two such embeddings. `how` says what was done.
+at::Tensor resample_position_embedding(const at::Tensor& given, const at::Tensor& target,
+                                       bool align_corners, std::string& how) {
+  if (given.dim() != 3 || target.dim() != 3 || given.size(0) != 1 || target.size(0) != 1 ||
+      given.size(2) != target.size(2)) {
+    return {};
+  }
+  for (int64_t extra : {int64_t{1}, int64_t{0}}) {
+    const int64_t from = square_root(given.size(1) - extra);
+    const int64_t to = square_root(target.size(1) - extra);
+    if (from == 0 || to == 0) continue;
+    const int64_t dim = given.size(2);
+    const at::Tensor grid = given.narrow(1, extra, from * from)
+                                .to(at::kFloat)
+                                .reshape({1, from, from, dim})
+                                .permute({0, 3, 1, 2});
+    // timm resamples with antialias=True, whose bicubic kernel (a = -0.5) differs from the
+    // plain one (a = -0.75) even when enlarging; torchvision never antialiases.
+    const std::vector<int64_t> side{to, to};
+    const at::IntArrayRef size(side);
+    const at::Tensor scaled = align_corners ? at::upsample_bicubic2d(grid, size, true)
+                                            : at::_upsample_bicubic2d_aa(grid, size, false);
+    const at::Tensor resized = scaled.permute({0, 2, 3, 1}).reshape({1, to * to, dim});
+    how = std::to_string(from) + "x" + std::to_string(from) + " -> " + std::to_string(to) + "x" +
+          std::to_string(to);
+    return at::cat({given.narrow(1, 0, extra).to(at::kFloat), resized}, 1);
+  }
+  return {};
+}
+
 std::string list(const std::vector<std::string>& names) {
   std::string out = std::to_string(names.size());
   if (names.empty()) return out;
@@ -136,7 +178,18 @@ WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& g
     if (it == weights.end()) {
       match.missing.push_back(name);
     } else if (it->second.sizes() != target.sizes()) {
-      match.mismatched.push_back(name);
+      std::string how;
+      const at::Tensor resized =
+          name == "pos_embed" ? resample_position_embedding(it->second, target,
+                                                            match.naming == "torchvision", how)
+                              : at::Tensor();
+      if (resized.defined()) {
+        target.copy_(resized);
+        match.matched.push_back(name);
+        match.resampled.push_back(name + " " + how);
+      } else {
+        match.mismatched.push_back(name);
+      }
     } else {
       target.copy_(it->second);
       match.matched.push_back(name);
@@ -157,6 +210,7 @@ std::string describe(const WeightsMatch& m) {
   return "matched " + std::to_string(m.matched.size()) + " of " + std::to_string(total) +
          " model tensors; missing " + list(m.missing) + "; unexpected " + list(m.unexpected) +
          "; shape mismatch " + list(m.mismatched) +
+         (m.resampled.empty() ? "" : "; resampled " + list(m.resampled)) +
          (m.naming == "moedil" ? "" : "; " + m.naming + " names");
 }
 

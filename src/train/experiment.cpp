@@ -180,17 +180,15 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   check_against_data(c, input, dataset.name);
   model::NamedTensors init_weights;
   if (!c.model.init_weights.empty()) init_weights = model::read_weights_file(c.model.init_weights);
-  bool weights_reported = false;
-  const ModelFactory make_model = [&c, input, device, &init_weights, &weights_reported, log] {
+  // What the weights file gave the first model: logged once the run's log file exists.
+  std::string weights_report;
+  const ModelFactory make_model = [&c, input, device, &init_weights, &weights_report] {
     torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
     model::Classifier m = model::make_model(c.model, input);
     if (!init_weights.empty()) {
       const model::WeightsMatch match =
           model::load_named_tensors(*m, init_weights, c.model.init_weights);
-      if (!weights_reported) {
-        log->info("[model] init_weights {}: {}", c.model.init_weights, model::describe(match));
-        weights_reported = true;
-      }
+      if (weights_report.empty()) weights_report = model::describe(match);
     }
     m->to(device);
     return m;
@@ -200,6 +198,8 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   // surface here, before any run directory exists.
   Trainer trainer(c, domains, make_model, device, dataset.num_classes, dataset.mean,
                   dataset.stddev, result.record);
+  const int64_t pretraining_drawn =
+      run_domains.pretraining ? run_domains.pretraining->train_idx.numel() : 0;
   if (run_domains.pretraining) trainer.set_pretraining_set(std::move(*run_domains.pretraining));
   throw_if_stopped("building the model");
 
@@ -293,7 +293,17 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     std::vector<std::string> names;
     for (const auto& d : domains) names.push_back(d.name);
     log->info("[data] domains: {}", join(names));
+    if (pretraining_drawn > 0) {
+      log->info("[data] pretraining: {} samples drawn uniformly from the dataset ({})",
+                pretraining_drawn,
+                c.pretrain.with_replacement
+                    ? "with replacement; the domains keep every sample"
+                    : "out of the domains, whose train_frac shrank by num_samples / N");
+    }
     log->info("[model] {}: {} parameters", c.model.name, info.num_parameters);
+    if (!weights_report.empty()) {
+      log->info("[model] init_weights {}: {}", c.model.init_weights, weights_report);
+    }
     log->info("[optim] {} lr {} weight_decay {}, scheduler {}, loss {}; {} epochs per domain, "
               "batch size {}",
               c.optimizer.name, c.optimizer.lr, c.optimizer.weight_decay, c.scheduler.name,

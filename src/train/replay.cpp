@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
 
 #include "moedil/common/error.h"
@@ -159,16 +160,22 @@ std::vector<ReplaySample> ReplayMemory::draw_distinct(int64_t n, uint64_t seed) 
   const int64_t k = std::min(n, size);
   if (k <= 0) return out;
   // A partial Fisher-Yates shuffle of the slot numbers: the first k are a uniform draw of k
-  // distinct slots, in uniformly random order.
-  std::vector<int64_t> slots(static_cast<std::size_t>(size));
-  for (int64_t i = 0; i < size; ++i) slots[static_cast<std::size_t>(i)] = i;
+  // distinct slots, in uniformly random order. The slots that moved are kept in a map (the
+  // others hold their own number), so a step costs O(k), not O(memory size).
+  std::unordered_map<int64_t, int64_t> moved;
+  const auto slot_at = [&moved](int64_t p) {
+    const auto it = moved.find(p);
+    return it == moved.end() ? p : it->second;
+  };
   std::mt19937_64 engine(mix_seed(seed, {kDistinctStream}));
   out.reserve(static_cast<std::size_t>(k));
   for (int64_t i = 0; i < k; ++i) {
     const auto j = i + static_cast<int64_t>(
                            uniform_below(engine, static_cast<uint64_t>(size - i)));
-    std::swap(slots[static_cast<std::size_t>(i)], slots[static_cast<std::size_t>(j)]);
-    out.push_back(state_.contents[static_cast<std::size_t>(slots[static_cast<std::size_t>(i)])]);
+    const int64_t chosen = slot_at(j);
+    moved[j] = slot_at(i);
+    moved[i] = chosen;
+    out.push_back(state_.contents[static_cast<std::size_t>(chosen)]);
   }
   return out;
 }

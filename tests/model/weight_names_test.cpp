@@ -12,6 +12,7 @@
 #include <iterator>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <torch/utils.h>
@@ -225,6 +226,58 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
     const at::Tensor logits = net->forward(io.at("x"));
     EXPECT_LT((logits - io.at("logits")).abs().max().item<double>(), 1e-4);
   }
+}
+
+// Another image size: the position embedding's patch grid is resampled as torchvision's
+// interpolate_embeddings does for its files (bicubic, corners aligned) and as timm's
+// resample_abs_pos_embed does for others (corners not aligned, antialias=True).
+TEST(WeightNames, PositionEmbeddingsAreResampledForAnotherImageSize) {
+  if (!python_has_torchvision()) {
+    GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
+  }
+  const Reference ref("moedil_weight_names_pos", R"(import sys, torch
+import torch.nn.functional as F
+from torchvision.models.vision_transformer import VisionTransformer, interpolate_embeddings
+torch.manual_seed(2)
+m = VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16,
+                      mlp_dim=32, num_classes=10)
+with torch.no_grad():
+    m.encoder.pos_embedding.normal_()
+sd = m.state_dict()
+torch.save(sd, sys.argv[1] + '/torchvision.pt')
+torch.save({'pos_embed': sd['encoder.pos_embedding']}, sys.argv[1] + '/timm.pt')
+pos = sd['encoder.pos_embedding']
+def timm_resample(size):
+    grid = pos[:, 1:].reshape(1, 4, 4, 16).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(size, size), mode='bicubic', antialias=True)
+    return torch.cat([pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, size * size, 16)], 1)
+torch.save({'torchvision48': interpolate_embeddings(48, 8, sd)['encoder.pos_embedding'],
+            'timm48': timm_resample(6), 'timm16': timm_resample(2)}, sys.argv[1] + '/pos.pt')
+)");
+  const auto expected = ref.tensors("pos.pt");
+  config::ModelConfig c;
+  c.name = "vit";
+  c.patch_size = 8;
+  c.embed_dim = 16;
+  c.depth = 1;
+  c.num_heads = 2;
+  c.mlp_ratio = 2.0;
+  const auto pos_embed_after = [&](const std::string& file, int64_t side,
+                                   const std::string& how) {
+    const NamedTensors weights = read_weights_file(ref.path(file));
+    Classifier net = make_model(c, InputShape{3, side, side, 10});
+    const WeightsMatch match = load_named_tensors(*net, weights, file);
+    EXPECT_EQ(match.resampled, std::vector<std::string>{"pos_embed " + how}) << describe(match);
+    EXPECT_TRUE(match.mismatched.empty()) << describe(match);
+    return net->named_parameters()["pos_embed"].detach().clone();
+  };
+  const auto near = [](const at::Tensor& a, const at::Tensor& b) {
+    return a.sizes() == b.sizes() && (a - b).abs().max().item<double>() < 1e-5;
+  };
+  EXPECT_TRUE(near(pos_embed_after("torchvision.pt", 48, "4x4 -> 6x6"),
+                   expected.at("torchvision48")));
+  EXPECT_TRUE(near(pos_embed_after("timm.pt", 48, "4x4 -> 6x6"), expected.at("timm48")));
+  EXPECT_TRUE(near(pos_embed_after("timm.pt", 16, "4x4 -> 2x2"), expected.at("timm16")));
 }
 
 }  // namespace

@@ -386,6 +386,9 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
     std::ifstream in(result.log_file);
     const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_NE(log.find("[config] warmup_epochs: read by no predecessor code"), std::string::npos);
+    EXPECT_NE(log.find("[data] pretraining: 40 samples drawn uniformly from the dataset (out of "
+                       "the domains"),
+              std::string::npos);
     if (c.replay.enabled) {
       // The ensemble: shared experts summed, no router; replay as its separate batch.
       EXPECT_EQ(r["run"]["config"]["model"]["moe_top_k"], 0);
@@ -603,6 +606,13 @@ TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {
   // Same data and splits: accuracy before training is the first run's accuracy at its end.
   EXPECT_EQ(second.record.init_acc, first.record.r_matrix.back());
   EXPECT_NE(first.record.init_acc, first.record.r_matrix.back());
+  // The load report is in the run's log (it used to go out before the log file existed).
+  std::ifstream log_in(second.log_file);
+  const std::string log((std::istreambuf_iterator<char>(log_in)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("[model] init_weights " + checkpoint.string() + ": matched "),
+            std::string::npos)
+      << log;
 
   // A weights file that does not exist, or matches nothing, fails before any run directory.
   const auto runs = [&] {

@@ -26,6 +26,10 @@ struct WeightsMatch {
   std::vector<std::string> missing;     ///< in the model, not in the file (left as initialised)
   std::vector<std::string> unexpected;  ///< in the file, not in the model
   std::vector<std::string> mismatched;  ///< in both, with different shapes (left as initialised)
+  /// Matched after resampling: a ViT's pos_embed for another image size ("pos_embed 14x14 ->
+  /// 8x8"), its patch grid resized bicubically (corners aligned as torchvision does for its
+  /// files; for others not aligned and antialiased, as timm).
+  std::vector<std::string> resampled;
   /// Whose names the file used: "moedil", "torchvision" or "timm" (model/weight_names.h).
   std::string naming = "moedil";
 };
