@@ -92,6 +92,19 @@ bool python_has_torchvision() {
   return has;
 }
 
+/// moedil's vit shaped as the tests' torchvision VisionTransformer(patch_size=8,
+/// hidden_dim=16, num_heads=2, mlp_dim=32) with `depth` blocks.
+config::ModelConfig small_vit(int64_t depth) {
+  config::ModelConfig c;
+  c.name = "vit";
+  c.patch_size = 8;
+  c.embed_dim = 16;
+  c.depth = depth;
+  c.num_heads = 2;
+  c.mlp_ratio = 2.0;
+  return c;
+}
+
 /// A fresh temp directory in which `script` (Python, the directory its argv[1]) wrote the
 /// reference files; removed at the end of the test.
 class Reference {
@@ -203,13 +216,7 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
 )");
   const auto io = ref.tensors("io.pt");
   ASSERT_EQ(io.count("x") + io.count("logits"), 2u);
-  config::ModelConfig c;
-  c.name = "vit";
-  c.patch_size = 8;
-  c.embed_dim = 16;
-  c.depth = 2;
-  c.num_heads = 2;
-  c.mlp_ratio = 2.0;
+  const config::ModelConfig c = small_vit(2);
   for (const char* naming : {"torchvision", "timm"}) {
     SCOPED_TRACE(naming);
     const std::string path = ref.path(std::string(naming) + ".pt");
@@ -255,13 +262,7 @@ torch.save({'torchvision48': interpolate_embeddings(48, 8, sd)['encoder.pos_embe
             'timm48': timm_resample(6), 'timm16': timm_resample(2)}, sys.argv[1] + '/pos.pt')
 )");
   const auto expected = ref.tensors("pos.pt");
-  config::ModelConfig c;
-  c.name = "vit";
-  c.patch_size = 8;
-  c.embed_dim = 16;
-  c.depth = 1;
-  c.num_heads = 2;
-  c.mlp_ratio = 2.0;
+  const config::ModelConfig c = small_vit(1);
   const auto pos_embed_after = [&](const std::string& file, int64_t side,
                                    const std::string& how) {
     const NamedTensors weights = read_weights_file(ref.path(file));
