@@ -136,6 +136,23 @@ int main(int argc, char** argv) {
       "--dump DIR: DIR/index.json and DIR/domain<j>/{logits,labels,predictions,rows}.npy,\n"
       "gates.<layer>.npy and experts.<layer>.npy per MoE layer, inputs.npy with --dump-inputs.\n");
 
+  ExportOptions export_options;
+  auto* export_cmd = app.add_subcommand(
+      "export", "Write a run's final weights as a PyTorch state dict (torch.load reads it)");
+  export_cmd->add_option("run_dir", export_options.run_dir, "Run directory")->required();
+  export_cmd->add_option("--state-dict", export_options.state_dict, "The file to write")
+      ->required()
+      ->option_text("FILE");
+  export_cmd->add_option("--naming", export_options.naming,
+                         "Tensor names: moedil (any model), torchvision (vit, resnet18, "
+                         "convnext_tiny) or timm (vit)")
+      ->check(CLI::IsMember({"moedil", "torchvision", "timm"}));
+  export_cmd->footer(
+      "Reads <run dir>/checkpoint.pt (the weights after its last finished epoch). With\n"
+      "--naming torchvision, a vit, resnet18 (resnet_stem imagenet, resnet_width 64) or\n"
+      "convnext_tiny loads into torchvision's model of its shape with\n"
+      "load_state_dict(torch.load(FILE), strict=True). MoE models: --naming moedil only.\n");
+
   auto* list_cmd = app.add_subcommand(
       "list", "List the registered datasets, partition types, models and optimizers");
 
@@ -175,6 +192,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_run(run);
     if (*validate_cmd) return run_validate(validate);
     if (*eval_cmd) return run_eval(eval);
+    if (*export_cmd) return run_export(export_options);
     if (*list_cmd) return run_list();
     if (*batch_cmd) return run_batch(batch);
     if (*status_cmd) return run_status(status);

@@ -18,6 +18,7 @@
 #include "moedil/model/registry.h"
 #include "moedil/partition/registry.h"
 #include "moedil/train/eval_run.h"
+#include "moedil/train/export_run.h"
 #include "moedil/train/experiment.h"
 #include "moedil/train/strategies/registry.h"
 #include "moedil/train/footprint.h"
@@ -148,6 +149,16 @@ int run_eval(const EvalOptions& options) {
   }
   log->info("[eval] mean acc {:.4f}; written to {}", mean, result.written.string());
   if (dump) log->info("[eval] arrays (.npy) and index.json in {}", dump->dir.string());
+  return 0;
+}
+
+int run_export(const ExportOptions& options) {
+  const train::ExportResult result =
+      train::export_run(options.run_dir, options.state_dict, options.naming);
+  io::logger()->info("[export] {} tensors of the {} model in {} ({} names); in Python: "
+                     "model.load_state_dict(torch.load('{}'))",
+                     result.tensors, result.model, options.state_dict, options.naming,
+                     options.state_dict);
   return 0;
 }
 

@@ -101,7 +101,8 @@ const std::vector<ModelFamily>& model_families() {
   // Key groups, in the order of configs/example.jsonc.
   static const Keys kViTBackbone{"patch_size", "embed_dim", "depth",
                                  "num_heads",  "mlp_ratio", "dropout"};
-  static const Keys kInitWeights{"init_weights"};
+  static const Keys kInitWeights{"init_weights", "pretrained", "freeze_backbone"};
+  static const Keys kUpcycle{"upcycle_noise"};
   static const Keys kLayerNorm{"layer_norm_eps"};
   // The predecessor's, checked against the dataset once it is loaded.
   static const Keys kDataChecked{"num_classes", "img_size"};
@@ -125,21 +126,24 @@ const std::vector<ModelFamily>& model_families() {
        kViTBackbone + kLayerNorm + kInitWeights + Keys{"moe_route_with_cls_token"} +
            kDataChecked,
        vit_checks},
-      {"vit_moe", kViTBackbone + kLayerNorm + kInitWeights + kViTMoe + kDataChecked,
+      {"vit_moe",
+       kViTBackbone + kLayerNorm + kInitWeights + kUpcycle + kViTMoe + kDataChecked,
        vit_moe_checks},
       // Routed per image (CLS token or token mean); one expert per hetero_experts entry.
       {"hetero_moe",
-       kViTBackbone + kLayerNorm + kInitWeights +
+       kViTBackbone + kLayerNorm + kInitWeights + kUpcycle +
            Keys{"moe_layer_indices", "moe_top_k", "moe_route_on", "moe_noise_std",
                 "moe_capacity_factor", "moe_routing", "moe_expert_dropout", "moe_balance_losses",
                 "hetero_experts"} + kDataChecked,
        hetero_checks},
       {"resnet18", kInitWeights + kResNet + kDataChecked, {}},
       {"resnet18_conv_moe",
-       kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore + kDataChecked,
+       kInitWeights + kUpcycle + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore +
+           kDataChecked,
        routed_cnn_checks},
       {"resnet18_block_moe",
-       kInitWeights + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore + kDataChecked,
+       kInitWeights + kUpcycle + kResNet + Keys{"resnet_moe_stages"} + kRoutingCore +
+           kDataChecked,
        routed_cnn_checks},
       {"convnext_tiny",
        kInitWeights + Keys{"convnext_depths", "convnext_dims", "convnext_stem_patch"} +
@@ -147,7 +151,7 @@ const std::vector<ModelFamily>& model_families() {
        {}},
       // Top-1 token choice without capacity: of the routing core only the balance losses.
       {"vit_moe_centroid",
-       kViTBackbone + kInitWeights +
+       kViTBackbone + kInitWeights + kUpcycle +
            Keys{"moe_layer_indices", "moe_num_unshared_experts", "moe_balance_losses",
                 "alpha_fast", "alpha_slow", "temperature_start", "temperature_end",
                 "anneal_epochs", "repulsion_weight", "alignment_weight", "consistency_weight",
@@ -156,13 +160,13 @@ const std::vector<ModelFamily>& model_families() {
       // The predecessor's image-level model: hard routing by EMA centroids, no routing-core
       // option.
       {"vit_moe_imagelevel",
-       kViTBackbone + kInitWeights +
+       kViTBackbone + kInitWeights + kUpcycle +
            Keys{"moe_layer_indices", "moe_num_unshared_experts", "alpha_fast", "alpha_slow"} +
            kDataChecked,
        vit_checks},
       // Hard routing by EMA prototypes: no routing-core option.
       {"switch_moe_vit",
-       kViTBackbone + kInitWeights +
+       kViTBackbone + kInitWeights + kUpcycle +
            Keys{"moe_num_unshared_experts", "expert_depth", "freeze_shared", "ema_alpha",
                 "routing_alpha"} + kDataChecked,
        switch_checks},

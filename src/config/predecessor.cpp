@@ -47,8 +47,10 @@ void apply_shared_only(json& model, std::vector<ConfigIssue>& issues,
   if (shared == 0) {
     issues.push_back({"model.moe_top_k", 0,
                       "no expert runs here (0 routed chosen, no shared expert): the "
-                      "predecessor passed the layer's input through unchanged, which moedil "
-                      "does not build"});
+                      "predecessor's last version returned the layer's input, so such a block "
+                      "computed h + norm2(h) instead of h + mlp(norm2(h)), which moedil does "
+                      "not build; its older versions built no MoE layer for moe_layer_indices "
+                      "null (a plain ViT: model vit, or vit_small with pretrained_vit)"});
     // Refused above: the counts' own checks would only repeat it.
     model.erase("moe_top_k");
     model.erase("moe_num_unshared_experts");
@@ -153,77 +155,37 @@ void apply_imagelevel_keys(json& model, std::vector<ConfigIssue>& issues,
   }
 }
 
-/// The families the predecessor's vit_moe factory built (it ignored model.pretrained).
-bool vit_family(const std::string& name) {
-  return name.rfind("vit", 0) == 0 || name == "hetero_moe" || name == "switch_moe_vit";
+/// The predecessor's switch model (vit_switch_moe and its aliases) was always timm's pretrained
+/// ViT-S/16 with its patch embedding, CLS token and lower 8 blocks frozen, whatever
+/// pretrained_vit said.
+void apply_switch_start(json& model, std::vector<std::string>& notes) {
+  if (model.value("pretrained_vit", json()) != "small") {
+    notes.push_back("model.pretrained_vit: " +
+                    (model.contains("pretrained_vit") ? model["pretrained_vit"].dump()
+                                                      : std::string("left out")) +
+                    ": the predecessor's switch model loaded timm's pretrained ViT-S/16 whatever "
+                    "it said: \"small\" (weights_dir/vit_small.pt)");
+    model["pretrained_vit"] = "small";
+  }
+  if (!model.contains("expert_depth") && !model.contains("upper_blocks")) {
+    model["expert_depth"] = 4;  // its expert towers were always the last 4 blocks
+  }
+  if (!model.contains("freeze_shared")) {
+    model["freeze_shared"] = true;
+    notes.push_back("model.freeze_shared: true, as the predecessor's switch model froze its patch "
+                    "embedding, CLS token and shared blocks (it left the position embedding "
+                    "trainable; here it is frozen with them)");
+  }
 }
 
 void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
                       std::vector<std::string>& notes) {
-  for (const char* key : {"num_classes", "img_size", "pretrained_vit_tiny_path"}) {
+  for (const char* key : {"num_classes", "img_size"}) {
     erase_null(model, key);
   }
   const json given_name = model.value("name", json(ModelConfig{}.name));
   const std::string name = given_name.is_string() ? given_name.get<std::string>() : "";
-  // Weights the predecessor downloaded come from a file here: with model.init_weights given,
-  // that file is the pretrained start.
-  const bool has_file = model.value("init_weights", json("")).is_string() &&
-                        !model.value("init_weights", json("")).get<std::string>().empty();
-  if (model.contains("pretrained")) {
-    const json value = model["pretrained"];
-    if (value == false || value.is_null()) {
-      model.erase("pretrained");
-    } else if (value == true && vit_family(name)) {
-      model.erase("pretrained");
-      notes.push_back("model.pretrained: true: the predecessor's ViT models ignored it (a "
-                      "random start, as here)");
-    } else if (has_file) {
-      model.erase("pretrained");
-      notes.push_back("model.pretrained: the ImageNet weights the predecessor downloaded come "
-                      "from model.init_weights");
-    } else {
-      const std::string family = name == "convnext_tiny" ? "convnext_tiny" : "resnet18";
-      issues.push_back({"model.pretrained", 0,
-                        "true loaded torchvision's ImageNet weights in the predecessor, which "
-                        "moedil cannot download: export them where torchvision can (python3 -c "
-                        "\"import torch, torchvision; torch.save(torchvision.models." + family +
-                            "(weights='IMAGENET1K_V1').state_dict(), '" + family +
-                            ".pt')\"), give the file as model.init_weights (README: Transfer "
-                            "from pretrained weights), or set false for a random start"});
-      model.erase("pretrained");
-    }
-  }
-  if (model.contains("pretrained_vit")) {
-    const json value = model["pretrained_vit"];
-    if (value.is_null() || value == false) {
-      model.erase("pretrained_vit");
-    } else if (value == true) {
-      model.erase("pretrained_vit");
-      notes.push_back("model.pretrained_vit: true loaded nothing in the predecessor (only "
-                      "\"small\" and \"tiny\" did): a random start, as there");
-    } else if (has_file) {
-      model.erase("pretrained_vit");
-      notes.push_back("model.pretrained_vit: the timm ViT weights the predecessor downloaded "
-                      "come from model.init_weights");
-    } else {
-      const std::string size = value == "tiny" ? "tiny" : "small";
-      issues.push_back({"model.pretrained_vit", 0,
-                        "the predecessor loaded timm's " + value.dump() +
-                            " ViT weights here, which moedil cannot download: export them where "
-                            "timm can (python3 -c \"import torch, timm; torch.save(timm."
-                            "create_model('vit_" + size + "_patch16_224', pretrained=True)."
-                            "state_dict(), 'vit_" + size + ".pt')\"), give the file as "
-                            "model.init_weights (README: Transfer from pretrained weights), or "
-                            "set null for a random start"});
-      model.erase("pretrained_vit");
-    }
-  }
-  if (model.contains("pretrained_vit_tiny_path")) {
-    issues.push_back({"model.pretrained_vit_tiny_path", 0,
-                      "give the weights file as model.init_weights (moedil reads PyTorch state "
-                      "dicts), or set null for a random start"});
-    model.erase("pretrained_vit_tiny_path");
-  }
+  // model.pretrained, pretrained_vit and pretrained_vit_tiny_path: config/pretrained.h.
   // Keys the predecessor's model factories took and ignored (**kwargs, or overridden): dropped,
   // with a note. Its switch model always had 4 expert blocks, whatever upper_blocks said.
   const auto ignored = [&](const char* key, const std::string& why) {
@@ -662,6 +624,7 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
         if (has_cifar_suffix(ascii_lower(given)) && !model.contains("resnet_stem")) {
           model["resnet_stem"] = "cifar";
         }
+        if (name == "switch_moe_vit" && !moedil_written) apply_switch_start(model, notes);
         model["name"] = name;
       }
     }
@@ -671,8 +634,9 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
                         "pretrained_vit_moe_head is the predecessor's prototype-router head on "
                         "timm's pretrained ViT-S/16 (the whole ViT fine-tuned, one linear head "
                         "per expert, hard top-1 routing of the CLS token to unit prototypes); it "
-                        "could not be built there without downloading those weights, and moedil "
-                        "loads no pretrained backbone yet (the next step)"});
+                        "could not be built there without downloading those weights; moedil does "
+                        "not build that model (its backbone alone is model vit_small with "
+                        "model.pretrained: true)"});
       model = json::object();  // its keys are that model's: this one issue says it all
     }
     const json family = model.value("name", json(ModelConfig{}.name));

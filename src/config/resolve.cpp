@@ -15,6 +15,7 @@
 #include "moedil/common/suggest.h"
 #include "moedil/config/model_families.h"
 #include "moedil/config/predecessor.h"
+#include "moedil/config/pretrained.h"
 
 namespace moedil::config {
 namespace {
@@ -575,6 +576,9 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("dropout", model.dropout, in_range(0.0, 1.0, true, false));
     m.field("layer_norm_eps", model.layer_norm_eps, in_range(0.0, 1.0, true, false));
     m.field("init_weights", model.init_weights);
+    m.field("pretrained", model.pretrained);
+    m.field("upcycle_noise", model.upcycle_noise, in_range(0.0, 100.0, true, true));
+    m.field("freeze_backbone", model.freeze_backbone);
     m.field("num_classes", model.num_classes, between(0, kMaxClasses));
     m.field("img_size", model.img_size, between(0, kMaxImageSide));
     m.layer_indices("moe_layer_indices", model.moe_layer_indices, model.depth);
@@ -787,6 +791,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("amp", c.amp, one_of({"none", "bf16"}, "amp"));
   v.field("num_threads", c.num_threads, between(0, kMaxThreads));
   v.field("num_workers", c.num_workers, between(0, kMaxThreads));
+  v.field("weights_dir", c.weights_dir);
   v.field("results_dir", c.results_dir);
   v.field("log_dir", c.log_dir);
 }
@@ -948,6 +953,7 @@ std::vector<ConfigIssue> check_run_config(const json& j, const NameCatalog& cata
   // The predecessor's names, read with their meaning (config/predecessor.h).
   json named = j;
   issues = apply_predecessor_names(named, out.notes);
+  for (ConfigIssue& issue : resolve_pretrained(named, out.notes)) issues.push_back(std::move(issue));
   Reader reader(&named, "", issues);
   out.seeds.zero_is_a_seed = false;  // in a config, 0 is unseeded unless the key says otherwise
   visit(reader, out, catalog);

@@ -11,7 +11,10 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/core/Dict.h>
+#include <ATen/core/ivalue.h>
 #include <c10/util/Exception.h>
+#include <torch/serialize.h>
 
 #include "moedil/common/error.h"
 
@@ -468,6 +471,15 @@ std::optional<std::map<std::string, at::Tensor>> read_torch_save(std::string_vie
     throw DataError("'" + path + "': cannot read the torch.save archive: " +
                     e.what_without_backtrace());
   }
+}
+
+std::string write_torch_save(const std::map<std::string, at::Tensor>& tensors) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& [name, tensor] : tensors) {
+    dict.insert(name, tensor.detach().to(at::kCPU).contiguous().clone());
+  }
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace moedil::model

@@ -124,6 +124,71 @@ at::Tensor resample_position_embedding(const at::Tensor& given, const at::Tensor
   return {};
 }
 
+bool digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// `name` split at its dots.
+std::vector<std::string> parts_of(const std::string& name) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = name.find('.', start);
+    parts.push_back(name.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) return parts;
+    start = dot + 1;
+  }
+}
+
+std::string joined(const std::vector<std::string>& parts, std::size_t from, std::size_t to) {
+  std::string out;
+  for (std::size_t i = from; i < to; ++i) out += (i > from ? "." : "") + parts[i];
+  return out;
+}
+
+/// The dense tensor an MoE expert tensor is upcycled from (load_named_tensors' rules), or ""
+/// when `name` is no expert tensor. `shared_blocks`: how many top-level blocks the model has.
+std::string upcycle_source(const std::string& name, int64_t shared_blocks) {
+  const std::vector<std::string> p = parts_of(name);
+  // A switch expert tower: experts.E.blocks.J.Y, experts.E.norm.Y, experts.E.head.Y.
+  if (p.size() >= 4 && p[0] == "experts" && digits(p[1])) {
+    if (p[2] == "blocks" && p.size() >= 5 && digits(p[3])) {
+      return "blocks." + std::to_string(shared_blocks + std::stoll(p[3])) + "." +
+             joined(p, 4, p.size());
+    }
+    if (p[2] == "norm" || p[2] == "head") return joined(p, 2, p.size());
+    return "";
+  }
+  for (std::size_t i = 1; i + 2 < p.size(); ++i) {
+    if ((p[i] != "experts" && p[i] != "shared_experts") || !digits(p[i + 1])) continue;
+    // An MoE ViT's MLP: blocks.N.moe.experts.E.Y <- blocks.N.mlp.Y.
+    if (p[i - 1] == "moe") return joined(p, 0, i - 1) + ".mlp." + joined(p, i + 2, p.size());
+    // A CNN MoE conv or block: X.experts.E.Y <- X.Y.
+    return joined(p, 0, i) + "." + joined(p, i + 2, p.size());
+  }
+  return "";
+}
+
+/// A classifier head's weight or bias: head.*, fc.* (ResNet) or a switch expert's head.
+bool head_tensor(const std::string& name) {
+  const std::vector<std::string> p = parts_of(name);
+  if (p.size() == 2) return p[0] == "head" || p[0] == "fc";
+  return p.size() == 4 && p[0] == "experts" && digits(p[1]) && p[2] == "head";
+}
+
+/// A head weight of another class count: listed in match.replaced_heads.
+void note_replaced_head(WeightsMatch& match, const std::string& name, const at::Tensor& given,
+                        const at::Tensor& target) {
+  const std::string suffix = ".weight";
+  if (!head_tensor(name) || given.dim() != 2 || target.dim() != 2 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return;
+  }
+  match.replaced_heads.push_back(name.substr(0, name.size() - suffix.size()) + ": " +
+                                 std::to_string(given.size(0)) + " classes in the file, " +
+                                 std::to_string(target.size(0)) + " in the model");
+}
+
 std::string list(const std::vector<std::string>& names) {
   std::string out = std::to_string(names.size());
   if (names.empty()) return out;
@@ -162,22 +227,48 @@ NamedTensors read_weights_file(const std::string& path) {
 }
 
 WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& given,
-                                const std::string& source) {
+                                const std::string& source, const UpcycleOptions& upcycle) {
   WeightsMatch match;
   std::map<std::string, at::Tensor> targets;
   for (const auto& item : module.named_parameters()) targets[item.key()] = item.value();
   for (const auto& item : module.named_buffers()) targets[item.key()] = item.value();
   std::set<std::string> names;
-  for (const auto& item : targets) names.insert(item.first);
+  int64_t shared_blocks = 0;
+  for (const auto& item : targets) {
+    names.insert(item.first);
+    const std::vector<std::string> p = parts_of(item.first);
+    if (p.size() > 2 && p[0] == "blocks" && digits(p[1])) {
+      shared_blocks = std::max<int64_t>(shared_blocks, std::stoll(p[1]) + 1);
+    }
+  }
   RenamedWeights renamed = to_moedil_names(given, names);
   match.naming = renamed.naming;
   const NamedTensors& weights = renamed.weights;
+  std::set<std::string> used;  // file tensors copied somewhere
   torch::NoGradGuard no_grad;
   for (const auto& [name, target] : targets) {
     const auto it = weights.find(name);
     if (it == weights.end()) {
-      match.missing.push_back(name);
+      const std::string from = upcycle_source(name, shared_blocks);
+      const auto source_it = from.empty() ? weights.end() : weights.find(from);
+      if (source_it != weights.end() && source_it->second.sizes() == target.sizes()) {
+        at::Tensor copy = source_it->second.to(target.options());
+        if (upcycle.noise > 0.0 && copy.is_floating_point() && copy.numel() > 1) {
+          copy = copy + at::randn_like(copy) * (upcycle.noise * copy.std().item<double>());
+        }
+        target.copy_(copy);
+        match.matched.push_back(name);
+        match.upcycled.push_back(name + " <- " + from);
+        used.insert(from);
+      } else if (source_it != weights.end()) {
+        used.insert(from);
+        match.mismatched.push_back(name);
+        note_replaced_head(match, name, source_it->second, target);
+      } else {
+        match.missing.push_back(name);
+      }
     } else if (it->second.sizes() != target.sizes()) {
+      used.insert(name);
       std::string how;
       const at::Tensor resized =
           name == "pos_embed" ? resample_position_embedding(it->second, target,
@@ -189,14 +280,16 @@ WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& g
         match.resampled.push_back(name + " " + how);
       } else {
         match.mismatched.push_back(name);
+        note_replaced_head(match, name, it->second, target);
       }
     } else {
+      used.insert(name);
       target.copy_(it->second);
       match.matched.push_back(name);
     }
   }
   for (const auto& [name, tensor] : weights) {
-    if (!targets.count(name)) match.unexpected.push_back(name);
+    if (!targets.count(name) && !used.count(name)) match.unexpected.push_back(name);
   }
   if (match.matched.empty()) {
     throw DataError("model.init_weights: no tensor of '" + source +
@@ -205,12 +298,30 @@ WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& g
   return match;
 }
 
+std::size_t freeze_backbone(torch::nn::Module& module) {
+  std::size_t frozen = 0;
+  for (const auto& item : module.named_parameters()) {
+    const std::vector<std::string> p = parts_of(item.key());
+    const bool kept = head_tensor(item.key()) ||
+                      std::any_of(p.begin(), p.end(), [](const std::string& part) {
+                        return part == "router" || part == "experts" ||
+                               part == "shared_experts";
+                      });
+    if (kept) continue;
+    at::Tensor tensor = item.value();
+    tensor.set_requires_grad(false);
+    ++frozen;
+  }
+  return frozen;
+}
+
 std::string describe(const WeightsMatch& m) {
   const std::size_t total = m.matched.size() + m.missing.size() + m.mismatched.size();
   return "matched " + std::to_string(m.matched.size()) + " of " + std::to_string(total) +
          " model tensors; missing " + list(m.missing) + "; unexpected " + list(m.unexpected) +
          "; shape mismatch " + list(m.mismatched) +
          (m.resampled.empty() ? "" : "; resampled " + list(m.resampled)) +
+         (m.upcycled.empty() ? "" : "; upcycled " + list(m.upcycled)) +
          (m.naming == "moedil" ? "" : "; " + m.naming + " names");
 }
 

@@ -22,6 +22,7 @@
 #include "moedil/data/augment.h"
 #include "moedil/data/registry.h"
 #include "moedil/config/overrides.h"
+#include "moedil/config/pretrained.h"
 #include "moedil/io/free_space.h"
 #include "moedil/io/failure_note.h"
 #include "moedil/io/logging.h"
@@ -178,18 +179,32 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   const model::InputShape input{dataset.channels(), dataset.height(), dataset.width(),
                                 dataset.num_classes};
   check_against_data(c, input, dataset.name);
+  // The start: model.pretrained or model.init_weights (config/pretrained.h refuses both).
+  const std::string& weights_path =
+      c.model.pretrained.empty() ? c.model.init_weights : c.model.pretrained;
+  const std::string weights_key = c.model.pretrained.empty() ? "init_weights" : "pretrained";
   model::NamedTensors init_weights;
-  if (!c.model.init_weights.empty()) init_weights = model::read_weights_file(c.model.init_weights);
+  if (!c.model.pretrained.empty() && !path_present(c.model.pretrained)) {
+    throw DataError(config::missing_pretrained_message(c.model.pretrained, c.weights_dir));
+  }
+  if (!weights_path.empty()) init_weights = model::read_weights_file(weights_path);
   // What the weights file gave the first model: logged once the run's log file exists.
+  model::WeightsMatch weights_match;
   std::string weights_report;
-  const ModelFactory make_model = [&c, input, device, &init_weights, &weights_report] {
+  std::size_t frozen = 0;
+  const ModelFactory make_model = [&c, input, device, &init_weights, &weights_path,
+                                   &weights_match, &weights_report, &frozen] {
     torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
     model::Classifier m = model::make_model(c.model, input);
     if (!init_weights.empty()) {
-      const model::WeightsMatch match =
-          model::load_named_tensors(*m, init_weights, c.model.init_weights);
-      if (weights_report.empty()) weights_report = model::describe(match);
+      model::WeightsMatch match = model::load_named_tensors(
+          *m, init_weights, weights_path, model::UpcycleOptions{c.model.upcycle_noise});
+      if (weights_report.empty()) {
+        weights_report = model::describe(match);
+        weights_match = std::move(match);
+      }
     }
+    if (c.model.freeze_backbone) frozen = model::freeze_backbone(*m);
     m->to(device);
     return m;
   };
@@ -302,7 +317,18 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     }
     log->info("[model] {}: {} parameters", c.model.name, info.num_parameters);
     if (!weights_report.empty()) {
-      log->info("[model] init_weights {}: {}", c.model.init_weights, weights_report);
+      log->info("[model] {} {}: {}", weights_key, weights_path, weights_report);
+      for (const std::string& head : weights_match.replaced_heads) {
+        log->info("[model] head replaced (fresh initialisation): {}", head);
+      }
+      if (!weights_match.upcycled.empty()) {
+        log->info("[model] upcycled {} expert tensors from the file's dense ones (noise {})",
+                  weights_match.upcycled.size(), c.model.upcycle_noise);
+      }
+    }
+    if (c.model.freeze_backbone) {
+      log->info("[model] freeze_backbone: {} tensors frozen (heads, routers and experts train)",
+                frozen);
     }
     log->info("[optim] {} lr {} weight_decay {}, scheduler {}, loss {}; {} epochs per domain, "
               "batch size {}",

@@ -78,8 +78,9 @@ TEST(ModelFamilies, TheViTFamiliesShareTheBackboneKeys) {
 
 TEST(ModelFamilies, NotReadMessageListsTheFamilysKeys) {
   EXPECT_EQ(not_read_message(*find_model_family("convnext_tiny")),
-            "not read by model 'convnext_tiny' (it reads: init_weights, convnext_depths, "
-            "convnext_dims, convnext_stem_patch, num_classes, img_size)");
+            "not read by model 'convnext_tiny' (it reads: init_weights, pretrained, "
+            "freeze_backbone, convnext_depths, convnext_dims, convnext_stem_patch, num_classes, "
+            "img_size)");
 }
 
 TEST(ModelFamilies, SwitchNeedsASharedBlock) {

@@ -97,39 +97,54 @@ TEST(Predecessor, NullsAreTheDefaults) {
   EXPECT_EQ(issues[0].path, "router_balance_strength");
 }
 
-// What loaded nothing there starts at random here too, with a note; what loaded weights is
-// refused naming the way to give them.
-TEST(Predecessor, PretrainedKeysLoadWhatTheyLoadedOrAreRefused) {
+// What loaded nothing there starts at random here too, with a note; what loaded weights reads
+// the file under weights_dir (config/pretrained.h, tests/config/pretrained_test.cpp).
+TEST(Predecessor, PretrainedKeysLoadWhatTheyLoadedThere) {
   const RunConfig vit = read(R"({"model": {"name": "moe_vit", "pretrained": true,
                                            "pretrained_vit": true}})");
   EXPECT_TRUE(has_note(vit, "model.pretrained: true: the predecessor's ViT models ignored it"));
   EXPECT_TRUE(has_note(vit, "model.pretrained_vit: true loaded nothing"));
+  EXPECT_EQ(vit.model.pretrained, "");
   EXPECT_TRUE(read(R"({"model": {"pretrained": false, "patch_size": 7, "embed_dim": 64,
                                  "depth": 4, "num_heads": 4, "mlp_ratio": 2}})")
                   .notes.empty());
-  for (const char* text :
-       {R"({"model": {"name": "resnet18", "pretrained": true}})",
-        R"({"model": {"name": "vit_moe", "pretrained_vit": "small"}})",
-        R"({"model": {"name": "vit_moe", "pretrained_vit_tiny_path": "t.pth"}})"}) {
-    const auto issues = problems(text);
-    ASSERT_EQ(issues.size(), 1u) << text;
-    EXPECT_NE(issues[0].message.find("model.init_weights"), std::string::npos) << text;
-  }
-  // The refusal gives the command that exports the weights it needs.
-  EXPECT_NE(problems(R"({"model": {"name": "resnet18", "pretrained": true}})")[0].message.find(
-                "torchvision.models.resnet18(weights='IMAGENET1K_V1').state_dict()"),
-            std::string::npos);
-  EXPECT_NE(problems(R"({"model": {"name": "vit_moe", "pretrained_vit": "tiny"}})")[0]
-                .message.find("timm.create_model('vit_tiny_patch16_224', pretrained=True)"),
-            std::string::npos);
-  // With the file given, the pretrained start is that file.
+  const RunConfig resnet = read(R"({"weights_dir": "w", "model": {"name": "resnet18",
+                                                                 "pretrained": true}})");
+  EXPECT_EQ(resnet.model.pretrained, "w/resnet18.pt");
+  EXPECT_EQ(resnet.model.resnet_width, 64);  // the file's width
+  const RunConfig small = read(R"({"weights_dir": "w", "model": {"name": "vit_moe",
+                                                                "pretrained_vit": "small"}})");
+  EXPECT_EQ(small.model.pretrained, "w/vit_small.pt");
+  EXPECT_EQ(small.model.embed_dim, 384);
+  EXPECT_EQ(read(R"({"model": {"name": "vit_moe", "pretrained_vit_tiny_path": "t.pth"}})")
+                .model.pretrained,
+            "t.pth");
+  // The previous version's form: the file given as init_weights is the pretrained start.
   const RunConfig file = read(R"({"model": {"name": "resnet18", "pretrained": true,
                                             "init_weights": "resnet18.pt"}})");
-  EXPECT_EQ(file.model.init_weights, "resnet18.pt");
-  EXPECT_TRUE(has_note(file, "model.pretrained: the ImageNet weights the predecessor downloaded"));
-  EXPECT_TRUE(problems(R"({"model": {"name": "vit_moe", "pretrained_vit": "small",
-                                     "init_weights": "vit_small.pt"}})")
-                  .empty());
+  EXPECT_EQ(file.model.pretrained, "resnet18.pt");
+  EXPECT_EQ(file.model.init_weights, "");
+  EXPECT_TRUE(has_note(file, "model.init_weights: resnet18.pt is the pretrained start"));
+}
+
+// Its switch model was always timm's pretrained ViT-S/16 with the lower part frozen, whatever
+// pretrained_vit said.
+TEST(Predecessor, SwitchModelIsAlwaysThePretrainedVitSmall) {
+  for (const char* pretrained : {"false", "true", "null", "\"small\""}) {
+    const RunConfig c = read(std::string(R"({"weights_dir": "w", "model": {"name": "vit_switch_moe",
+        "upper_blocks": 4, "pretrained_vit": )") + pretrained + "}}");
+    EXPECT_EQ(c.model.name, "switch_moe_vit");
+    EXPECT_EQ(c.model.pretrained, "w/vit_small.pt") << pretrained;
+    EXPECT_EQ(c.model.embed_dim, 384);
+    EXPECT_EQ(c.model.depth, 12);
+    EXPECT_EQ(c.model.expert_depth, 4);
+    EXPECT_TRUE(c.model.freeze_shared);
+    EXPECT_EQ(has_note(c, "loaded timm's pretrained ViT-S/16 whatever it said"),
+              std::string(pretrained) != "\"small\"")
+        << pretrained;
+  }
+  // moedil's own name keeps moedil's meaning: no pretrained start unless asked for.
+  EXPECT_EQ(read(R"({"model": {"name": "switch_moe_vit"}})").model.pretrained, "");
 }
 
 TEST(Predecessor, BaselineTrainDecidesAndTrainsEpochsPerDomain) {
@@ -236,7 +251,7 @@ TEST(Predecessor, ModelKeysThePredecessorsFactoriesIgnoredAreDroppedWithANote) {
                                              "route_with_CLS_token": false}})");
   EXPECT_TRUE(has_note(image, "model.route_with_CLS_token"));
   const RunConfig sw = read(R"({"model": {"name": "vit_switch_moe", "upper_blocks": 2,
-      "route_with_class_token": false, "prototype_init_domains": [0, 1], "depth": 6}})");
+      "route_with_class_token": false, "prototype_init_domains": [0, 1]}})");
   EXPECT_EQ(sw.model.expert_depth, 4);
   EXPECT_TRUE(has_note(sw, "always the last 4 blocks"));
   EXPECT_TRUE(has_note(sw, "model.prototype_init_domains"));
@@ -464,7 +479,7 @@ TEST(Predecessor, SharedExpertOnlyVitMoeIsAPlainVit) {
   const auto none = problems(R"({"model": {"moe_num_unshared_experts": 1, "moe_top_k": 0,
                                           "moe_num_shared_experts": 0}})");
   ASSERT_EQ(none.size(), 1u);  // not repeated by the counts' own checks
-  EXPECT_NE(none[0].message.find("passed the layer's input through unchanged"),
+  EXPECT_NE(none[0].message.find("returned the layer's input, so such a block"),
             std::string::npos);
   // Several shared experts: vit_moe's unrouted layer (their plain sum); routed experts that
   // never ran (top_k 0) are not built.

@@ -918,7 +918,7 @@ namespace {
 
 const char* const kVitMoeKeys =
     "patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout, layer_norm_eps, init_weights, "
-    "moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
+    "pretrained, freeze_backbone, upcycle_noise, moe_layer_indices, moe_num_unshared_experts, moe_num_shared_experts, moe_top_k, "
     "moe_routing_granularity, moe_route_with_cls_token, moe_route_on, moe_gate, moe_noise_std, "
     "moe_capacity_factor, "
     "moe_routing, moe_expert_dropout, moe_balance_losses, moe_unshared_lr_multipliers, "
@@ -960,8 +960,8 @@ TEST(ResolveModelFamily, AnUnreadKeyIsOneProblemWhateverItsValue) {
   for (const auto& i : issues) {
     EXPECT_EQ(i.message,
               "not read by model 'vit' (it reads: patch_size, embed_dim, depth, num_heads, "
-              "mlp_ratio, dropout, layer_norm_eps, init_weights, moe_route_with_cls_token, "
-              "num_classes, img_size)");
+              "mlp_ratio, dropout, layer_norm_eps, init_weights, pretrained, freeze_backbone, "
+              "moe_route_with_cls_token, num_classes, img_size)");
   }
 }
 
@@ -974,8 +974,8 @@ TEST(ResolveModelFamily, OverridesAreCheckedLikeTheFile) {
   EXPECT_EQ(issues[0].path, "model.embed_dim");
   EXPECT_EQ(issues[0].line, 0u);
   EXPECT_EQ(issues[0].message,
-            "not read by model 'resnet18' (it reads: init_weights, resnet_stem, resnet_width, "
-            "num_classes, img_size)");
+            "not read by model 'resnet18' (it reads: init_weights, pretrained, freeze_backbone, "
+            "resnet_stem, resnet_width, num_classes, img_size)");
   // Switching the family by override keeps the file's keys: those the new family does not
   // read are named.
   nlohmann::json quick = parse_jsonc(R"({"model": {"moe_top_k": 1, "depth": 3}})", "t");
@@ -1016,7 +1016,7 @@ TEST(ResolveModelFamily, ConfigsStoredWithEveryModelKeyResolveAfterDroppingTheUn
   stored["model"]["temperature_start"] = 1.0;
   stored["model"]["moe_top_k"] = 1;
   RunConfig out;
-  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 15u);
+  EXPECT_EQ(check_run_config(stored, with_every_family(), "", out).size(), 16u);
   const nlohmann::json cleaned = without_unread_model_keys(stored);
   EXPECT_FALSE(cleaned["model"].contains("moe_top_k"));
   EXPECT_EQ(cleaned["model"]["patch_size"], 7);

@@ -47,10 +47,35 @@ TEST(WeightNames, TorchvisionResNetShortcutsAreMoedilsShortcuts) {
              "layer9.0.downsample.0.weight"}),
       model);
   EXPECT_EQ(r.naming, "torchvision");
-  // A rename that names nothing in the model keeps the file's name (reported unexpected).
+  // torchvision's names are never moedil's: renamed even where the model has no such tensor
+  // (an MoE model upcycles from the renamed dense tensors; the rest is reported unexpected).
   EXPECT_EQ(keys(r.weights), (std::set<std::string>{"conv1.weight", "layer2.0.shortcut_bn.running_mean",
                                                     "layer2.0.shortcut_conv.weight",
-                                                    "layer9.0.downsample.0.weight"}));
+                                                    "layer9.0.shortcut_conv.weight"}));
+}
+
+// Export: moedil's names under torchvision's or timm's are the reverse of reading them.
+TEST(WeightNames, ExportNamesAreTheReverseOfTheReadNames) {
+  const std::set<std::string> vit = {
+      "patch_embed.weight", "cls_token", "pos_embed", "blocks.0.norm1.weight",
+      "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias", "blocks.0.attn.proj.weight",
+      "blocks.11.mlp.fc1.weight", "blocks.11.mlp.fc2.bias", "norm.weight", "head.bias"};
+  for (const char* naming : {"torchvision", "timm"}) {
+    const NamedTensors out = from_moedil_names(named(vit), naming);
+    EXPECT_NE(keys(out), vit) << naming;
+    const RenamedWeights back = to_moedil_names(out, vit);
+    EXPECT_EQ(back.naming, naming);
+    EXPECT_EQ(keys(back.weights), vit) << naming;
+  }
+  EXPECT_TRUE(from_moedil_names(named(vit), "torchvision").count(
+      "encoder.layers.encoder_layer_11.mlp.3.bias"));
+  EXPECT_TRUE(from_moedil_names(named(vit), "timm").count("patch_embed.proj.weight"));
+  const std::set<std::string> resnet = {"conv1.weight", "layer2.0.shortcut_conv.weight",
+                                        "layer2.0.shortcut_bn.running_var", "fc.weight"};
+  EXPECT_EQ(keys(from_moedil_names(named(resnet), "torchvision")),
+            (std::set<std::string>{"conv1.weight", "layer2.0.downsample.0.weight",
+                                   "layer2.0.downsample.1.running_var", "fc.weight"}));
+  EXPECT_EQ(keys(from_moedil_names(named(resnet), "moedil")), resnet);
 }
 
 TEST(WeightNames, TimmAndTorchvisionVitNamesAreMoedils) {
@@ -233,6 +258,147 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
     const at::Tensor logits = net->forward(io.at("x"));
     EXPECT_LT((logits - io.at("logits")).abs().max().item<double>(), 1e-4);
   }
+}
+
+/// Every parameter and buffer of `module`.
+NamedTensors state_of(torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& item : module.named_parameters()) out[item.key()] = item.value().detach();
+  for (const auto& item : module.named_buffers()) out[item.key()] = item.value().detach();
+  return out;
+}
+
+/// Runs `script` with `dir` as its argv[1]; its exit status.
+int run_python(const fs::path& dir, const std::string& script) {
+  std::ofstream(dir / "check.py") << script;
+  const std::string command =
+      std::string(kPython) + " " + (dir / "check.py").string() + " " + dir.string();
+  return std::system(command.c_str());
+}
+
+// moedil's weights written as torchvision and timm state dicts: Python's torch.load reads them
+// and torchvision's own models take them with strict=True and give moedil's logits.
+TEST(WeightNames, ExportedStateDictsLoadStrictlyIntoTorchvisionsModels) {
+  if (!python_has_torchvision()) {
+    GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
+  }
+  const Reference ref("moedil_weight_names_export", R"(import sys, torch
+torch.manual_seed(5)
+torch.save({'x32': torch.randn(2, 3, 32, 32), 'x64': torch.randn(2, 3, 64, 64)},
+           sys.argv[1] + '/x.pt')
+)");
+  const auto x = ref.tensors("x.pt");
+  torch::manual_seed(6);
+  Classifier vit = make_model(small_vit(2), InputShape{3, 32, 32, 10});
+  config::ModelConfig rc;
+  rc.name = "resnet18";
+  rc.resnet_stem = "imagenet";
+  rc.resnet_width = 64;
+  Classifier resnet = make_model(rc, InputShape{3, 64, 64, 10});
+  vit->eval();
+  resnet->eval();
+  NamedTensors logits;
+  {
+    torch::NoGradGuard no_grad;
+    // Non-trivial BatchNorm statistics, so that exporting them is checked too.
+    for (const auto& item : resnet->named_buffers()) {
+      if (item.key().find("running_var") != std::string::npos) item.value().uniform_(0.5, 1.5);
+      if (item.key().find("running_mean") != std::string::npos) item.value().uniform_(-0.2, 0.2);
+    }
+    logits["vit"] = vit->forward(x.at("x32"));
+    logits["resnet"] = resnet->forward(x.at("x64"));
+  }
+  const fs::path dir = fs::path(ref.path("x.pt")).parent_path();
+  const auto write = [&](const std::string& file, const NamedTensors& tensors) {
+    std::ofstream(dir / file, std::ios::binary) << write_torch_save(tensors);
+  };
+  write("vit_torchvision.pt", from_moedil_names(state_of(*vit), "torchvision"));
+  write("vit_timm.pt", from_moedil_names(state_of(*vit), "timm"));
+  write("resnet_torchvision.pt", from_moedil_names(state_of(*resnet), "torchvision"));
+  write("logits.pt", logits);
+  EXPECT_EQ(run_python(dir, R"(import sys, torch, torchvision
+from torchvision.models.vision_transformer import VisionTransformer
+d = sys.argv[1]
+x = torch.load(d + '/x.pt')
+expected = torch.load(d + '/logits.pt')
+vit = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16,
+                        mlp_dim=32, num_classes=10)
+vit.load_state_dict(torch.load(d + '/vit_torchvision.pt'), strict=True)
+timm = torch.load(d + '/vit_timm.pt')
+assert 'patch_embed.proj.weight' in timm and 'blocks.1.mlp.fc2.bias' in timm, sorted(timm)
+resnet = torchvision.models.resnet18(num_classes=10)
+resnet.load_state_dict(torch.load(d + '/resnet_torchvision.pt'), strict=True)
+vit.eval()
+resnet.eval()
+with torch.no_grad():
+    for name, model, inputs in [('vit', vit, x['x32']), ('resnet', resnet, x['x64'])]:
+        difference = (model(inputs) - expected[name]).abs().max().item()
+        assert difference < 1e-4, (name, difference)
+)"),
+            0);
+}
+
+// torchvision's ConvNeXt (small stages, every tensor perturbed) saved as a state dict loads into
+// moedil's convnext_tiny of the same shape tensor for tensor (its [C, 1, 1] layer scales as
+// moedil's [C] gamma) and gives its logits; exported back under torchvision's names it loads
+// with strict=True and gives them again.
+TEST(WeightNames, TorchvisionConvNeXtLoadsWholeAndExportsBack) {
+  if (!python_has_torchvision()) {
+    GTEST_SKIP() << kPython << " has no torchvision module (install python3-torchvision)";
+  }
+  const Reference ref("moedil_weight_names_convnext", R"(import sys, torch
+from torchvision.models.convnext import ConvNeXt, CNBlockConfig
+torch.manual_seed(3)
+m = ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, 64, 2), CNBlockConfig(64, 128, 1),
+              CNBlockConfig(128, None, 1)], num_classes=10)
+with torch.no_grad():
+    for p in m.parameters():
+        p.add_(torch.randn_like(p) * 0.2)
+m.eval()
+x = torch.randn(2, 3, 32, 32)
+with torch.no_grad():
+    logits = m(x)
+torch.save(m.state_dict(), sys.argv[1] + '/weights.pt')
+torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
+)");
+  const std::string path = ref.path("weights.pt");
+  const NamedTensors weights = read_weights_file(path);
+  const auto io = ref.tensors("io.pt");
+  ASSERT_EQ(io.count("x") + io.count("logits"), 2u);
+  config::ModelConfig c;
+  c.name = "convnext_tiny";
+  c.convnext_depths = {1, 2, 1, 1};
+  c.convnext_dims = {16, 32, 64, 128};
+  c.convnext_stem_patch = 4;
+  Classifier net = make_model(c, InputShape{3, 32, 32, 10});
+  const WeightsMatch match = load_named_tensors(*net, weights, path);
+  EXPECT_EQ(match.naming, "torchvision");
+  EXPECT_EQ(match.matched.size(), weights.size());
+  EXPECT_TRUE(match.missing.empty()) << describe(match);
+  EXPECT_TRUE(match.unexpected.empty()) << describe(match);
+  EXPECT_TRUE(match.mismatched.empty()) << describe(match);
+  net->eval();
+  {
+    torch::NoGradGuard no_grad;
+    const at::Tensor logits = net->forward(io.at("x"));
+    EXPECT_LT((logits - io.at("logits")).abs().max().item<double>(), 1e-4);
+  }
+  const fs::path dir = fs::path(path).parent_path();
+  std::ofstream(dir / "exported.pt", std::ios::binary)
+      << write_torch_save(from_moedil_names(state_of(*net), "torchvision"));
+  EXPECT_EQ(run_python(dir, R"(import sys, torch
+from torchvision.models.convnext import ConvNeXt, CNBlockConfig
+d = sys.argv[1]
+m = ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, 64, 2), CNBlockConfig(64, 128, 1),
+              CNBlockConfig(128, None, 1)], num_classes=10)
+m.load_state_dict(torch.load(d + '/exported.pt'), strict=True)
+m.eval()
+io = torch.load(d + '/io.pt')
+with torch.no_grad():
+    difference = (m(io['x']) - io['logits']).abs().max().item()
+assert difference < 1e-4, difference
+)"),
+            0);
 }
 
 // Another image size: the position embedding's patch grid is resampled as torchvision's

@@ -13,6 +13,8 @@
 #include <torch/serialize/output-archive.h>
 
 #include "moedil/common/error.h"
+#include "moedil/config/run_config.h"
+#include "moedil/model/registry.h"
 
 namespace moedil::model {
 namespace {
@@ -144,6 +146,185 @@ TEST_F(WeightsFileTest, MissingGarbageOrUnmatchedFilesAreDataErrors) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("no tensor of 'x.pt' matches"), std::string::npos) << e.what();
   }
+}
+
+/// Every parameter and buffer of `module`, cloned.
+NamedTensors state_of(torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& item : module.named_parameters()) out[item.key()] = item.value().detach().clone();
+  for (const auto& item : module.named_buffers()) out[item.key()] = item.value().detach().clone();
+  return out;
+}
+
+config::ModelConfig tiny_vit(const std::string& name) {
+  config::ModelConfig c;
+  c.name = name;
+  c.patch_size = 4;
+  c.embed_dim = 8;
+  c.depth = 4;
+  c.num_heads = 2;
+  c.mlp_ratio = 2.0;
+  c.moe_layer_indices = {1, 3};
+  c.moe_num_unshared_experts = 3;
+  c.moe_num_shared_experts = 1;
+  c.expert_depth = 2;
+  return c;
+}
+
+/// The model's tensor `name`.
+at::Tensor tensor_of(torch::nn::Module& module, const std::string& name) {
+  for (const auto& item : module.named_parameters()) {
+    if (item.key() == name) return item.value();
+  }
+  for (const auto& item : module.named_buffers()) {
+    if (item.key() == name) return item.value();
+  }
+  ADD_FAILURE() << "no tensor " << name;
+  return {};
+}
+
+// Every "A <- B" of the report: the model's A equals the file's B.
+void expect_upcycled_copies(torch::nn::Module& module, const WeightsMatch& match,
+                            const NamedTensors& weights) {
+  for (const std::string& entry : match.upcycled) {
+    const std::size_t arrow = entry.find(" <- ");
+    ASSERT_NE(arrow, std::string::npos) << entry;
+    const std::string to = entry.substr(0, arrow);
+    const std::string from = entry.substr(arrow + 4);
+    ASSERT_TRUE(weights.count(from)) << entry;
+    EXPECT_TRUE(at::equal(tensor_of(module, to), weights.at(from))) << entry;
+  }
+}
+
+// vit_moe from a dense ViT: every routed and shared expert of blocks 1 and 3 is that block's
+// MLP, tensor for tensor; the routers stay fresh; nothing of the file is left unused.
+TEST(Upcycling, VitMoeExpertsStartAsThePretrainedMlp) {
+  const InputShape in{3, 8, 8, 5};
+  torch::manual_seed(1);
+  Classifier dense = make_model(tiny_vit("vit"), in);
+  const NamedTensors weights = state_of(*dense);
+  torch::manual_seed(2);
+  Classifier moe = make_model(tiny_vit("vit_moe"), in);
+  const WeightsMatch match = load_named_tensors(*moe, weights, "dense.pt");
+  // 2 MoE blocks x 4 experts x fc1/fc2 weight and bias.
+  EXPECT_EQ(match.upcycled.size(), 2u * 4u * 4u) << describe(match);
+  for (const char* block : {"1", "3"}) {
+    for (const char* expert : {"moe.experts.0", "moe.experts.2", "moe.shared_experts.0"}) {
+      for (const char* tensor : {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}) {
+        const std::string to = std::string("blocks.") + block + "." + expert + "." + tensor;
+        const std::string from = std::string("blocks.") + block + ".mlp." + tensor;
+        EXPECT_TRUE(at::equal(tensor_of(*moe, to), weights.at(from))) << to;
+      }
+    }
+  }
+  expect_upcycled_copies(*moe, match, weights);
+  EXPECT_TRUE(at::equal(tensor_of(*moe, "blocks.1.attn.qkv.weight"),
+                        weights.at("blocks.1.attn.qkv.weight")));
+  for (const std::string& name : match.missing) {
+    EXPECT_NE(name.find(".router."), std::string::npos) << name;
+  }
+  EXPECT_EQ(match.missing.size(), 4u);  // each MoE layer's router gate weight and bias
+  EXPECT_TRUE(match.unexpected.empty()) << describe(match);
+  EXPECT_NE(describe(match).find("upcycled 32 (blocks.1.moe.experts.0.fc1.bias <- "
+                                 "blocks.1.mlp.fc1.bias"),
+            std::string::npos)
+      << describe(match);
+  // upcycle_noise: each copy gets noise of that fraction of the copied tensor's std.
+  torch::manual_seed(3);
+  Classifier noisy = make_model(tiny_vit("vit_moe"), in);
+  load_named_tensors(*noisy, weights, "dense.pt", UpcycleOptions{0.1});
+  const at::Tensor source = weights.at("blocks.1.mlp.fc1.weight");
+  const at::Tensor a = tensor_of(*noisy, "blocks.1.moe.experts.0.fc1.weight");
+  const at::Tensor b = tensor_of(*noisy, "blocks.1.moe.experts.1.fc1.weight");
+  EXPECT_FALSE(at::equal(a, b));
+  const double ratio = ((a - source).std() / source.std()).item<double>();
+  EXPECT_GT(ratio, 0.05);
+  EXPECT_LT(ratio, 0.2);
+  EXPECT_TRUE(at::equal(tensor_of(*noisy, "blocks.1.norm1.weight"),
+                        weights.at("blocks.1.norm1.weight")));  // only experts get noise
+}
+
+// switch_moe_vit from a dense ViT of the same depth: the shared lower blocks are the file's,
+// each expert tower is a copy of its upper blocks, final norm and head.
+TEST(Upcycling, SwitchExpertTowersStartAsTheUpperBlocks) {
+  const InputShape in{3, 8, 8, 5};
+  torch::manual_seed(1);
+  Classifier dense = make_model(tiny_vit("vit"), in);
+  const NamedTensors weights = state_of(*dense);
+  config::ModelConfig sc = tiny_vit("switch_moe_vit");
+  sc.moe_num_unshared_experts = 2;
+  Classifier sw = make_model(sc, in);
+  const WeightsMatch match = load_named_tensors(*sw, weights, "dense.pt");
+  expect_upcycled_copies(*sw, match, weights);
+  for (const char* e : {"0", "1"}) {
+    const std::string tower = std::string("experts.") + e + ".";
+    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "blocks.0.mlp.fc2.weight"),
+                          weights.at("blocks.2.mlp.fc2.weight")));
+    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "blocks.1.attn.qkv.bias"),
+                          weights.at("blocks.3.attn.qkv.bias")));
+    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "norm.weight"), weights.at("norm.weight")));
+    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "head.weight"), weights.at("head.weight")));
+  }
+  EXPECT_TRUE(at::equal(tensor_of(*sw, "blocks.1.mlp.fc1.weight"),
+                        weights.at("blocks.1.mlp.fc1.weight")));
+  EXPECT_TRUE(match.mismatched.empty()) << describe(match);
+  EXPECT_TRUE(match.unexpected.empty()) << describe(match);
+  // A file whose head has another class count: each tower's head is replaced, and said so.
+  Classifier other = make_model(sc, InputShape{3, 8, 8, 7});
+  const WeightsMatch replaced = load_named_tensors(*other, weights, "dense.pt");
+  ASSERT_EQ(replaced.replaced_heads.size(), 2u) << describe(replaced);
+  EXPECT_EQ(replaced.replaced_heads[0], "experts.0.head: 5 classes in the file, 7 in the model");
+}
+
+// The CNN MoE layers: each expert conv (resnet18_conv_moe) or block (resnet18_block_moe) of
+// the MoE stage starts as the dense ResNet's conv or block there.
+TEST(Upcycling, CnnMoeExpertsStartAsThePretrainedConvsAndBlocks) {
+  const InputShape in{3, 16, 16, 5};
+  config::ModelConfig c;
+  c.resnet_width = 4;
+  c.name = "resnet18";
+  torch::manual_seed(1);
+  Classifier dense = make_model(c, in);
+  const NamedTensors weights = state_of(*dense);
+  for (const char* family : {"resnet18_conv_moe", "resnet18_block_moe"}) {
+    SCOPED_TRACE(family);
+    c.name = family;
+    c.moe_num_unshared_experts = 2;
+    Classifier moe = make_model(c, in);
+    const WeightsMatch match = load_named_tensors(*moe, weights, "resnet18.pt");
+    EXPECT_GT(match.upcycled.size(), 0u);
+    expect_upcycled_copies(*moe, match, weights);
+    for (const std::string& name : match.missing) {
+      EXPECT_NE(name.find("router."), std::string::npos) << name;
+    }
+    EXPECT_TRUE(match.mismatched.empty()) << describe(match);
+    EXPECT_TRUE(match.unexpected.empty()) << describe(match);
+  }
+}
+
+TEST(Upcycling, AHeadOfAnotherClassCountIsReplacedAndListed) {
+  torch::manual_seed(1);
+  Classifier dense = make_model(tiny_vit("vit"), InputShape{3, 8, 8, 1000});
+  Classifier mine = make_model(tiny_vit("vit"), InputShape{3, 8, 8, 10});
+  const WeightsMatch match = load_named_tensors(*mine, state_of(*dense), "in1k.pt");
+  ASSERT_EQ(match.replaced_heads.size(), 1u);
+  EXPECT_EQ(match.replaced_heads[0], "head: 1000 classes in the file, 10 in the model");
+  EXPECT_EQ(match.mismatched, (std::vector<std::string>{"head.bias", "head.weight"}));
+}
+
+TEST(Upcycling, FreezeBackboneLeavesHeadsRoutersAndExpertsTraining) {
+  Classifier moe = make_model(tiny_vit("vit_moe"), InputShape{3, 8, 8, 5});
+  const std::size_t frozen = freeze_backbone(*moe);
+  std::size_t training = 0;
+  for (const auto& item : moe->named_parameters()) {
+    const std::string& name = item.key();
+    const bool trains = name.rfind("head.", 0) == 0 || name.find(".router.") != std::string::npos ||
+                        name.find("experts.") != std::string::npos;
+    EXPECT_EQ(item.value().requires_grad(), trains) << name;
+    training += trains ? 1 : 0;
+  }
+  EXPECT_EQ(frozen + training, moe->named_parameters().size());
+  EXPECT_GT(frozen, 0u);
 }
 
 }  // namespace

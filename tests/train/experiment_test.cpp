@@ -17,10 +17,20 @@
 #include <torch/cuda.h>
 #include <torch/serialize.h>
 
+#if MOEDIL_TEST_IMAGES
+#include <cstring>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#endif
+
 #include "moedil/common/error.h"
 #include "moedil/config/jsonc.h"
 #include "moedil/config/resolve.h"
 #include "moedil/io/provenance.h"
+#include "moedil/model/registry.h"
+#include "moedil/model/torch_save.h"
+#include "moedil/model/weight_names.h"
 #include "moedil/train/trainer.h"
 
 namespace moedil::train {
@@ -333,7 +343,10 @@ TEST_F(ExperimentTest, PredecessorStyleConfigsOfEveryFamilyValidateAndRun) {
                    "moe_lambda_cons": 0.05, "moe_lambda_lb_init": 1.0, "moe_anneal_epochs": 10,
                    "detach_align_steps": 10, "routing_temp": 1.0, "routing_anneal_epochs": 2,
                    "route_with_cls_token": false, "pretrained_vit": true})",
-      R"("model": {"name": "vit_switch_moe", "num_classes": 4, "patch_size": 4,
+      // The switch model under moedil's name: the predecessor's vit_switch_moe is always the
+      // pretrained ViT-S/16 (Predecessor.SwitchModelIsAlwaysThePretrainedVitSmall), which 8x8
+      // images cannot feed.
+      R"("model": {"name": "switch_moe_vit", "num_classes": 4, "patch_size": 4,
                    "embed_dim": 16, "depth": 6, "num_heads": 2, "num_experts": 2,
                    "ema_alpha": 0.95, "routing_alpha": 0.9, "upper_blocks": 4,
                    "route_with_class_token": false, "prototype_init_domains": [0, 1, 2]})",
@@ -635,6 +648,107 @@ TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {
   }
   EXPECT_EQ(runs(), before);
 }
+
+// A pretrained start that is not there: exit 2 before any run directory, naming the file and
+// the command that writes it.
+TEST_F(ExperimentTest, AMissingPretrainedFileNamesItAndTheExportCommand) {
+  config::RunConfig c = tiny_config();
+  c.model.pretrained = (dir_ / "weights" / "vit_small.pt").string();
+  c.weights_dir = (dir_ / "weights").string();
+  try {
+    run_experiment(c);
+    FAIL() << "a missing pretrained file was accepted";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'" + c.model.pretrained + "' does not exist"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("timm.create_model('vit_small_patch16_224', pretrained=True)"),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+}
+
+#if MOEDIL_TEST_IMAGES
+// The predecessor's OfficeHome "modeltransfer" configs, in its style, on a small OfficeHome
+// tree: a ViT-Tiny file (timm names, 224x224 positions, made here) is the start of a vit_moe
+// and a vit_moe_imagelevel whose experts are upcycled from its MLPs; before any training both
+// have the accuracy of the dense ViT loaded from the same file.
+TEST_F(ExperimentTest, PredecessorModelTransferStartsFromThePretrainedViT) {
+  const fs::path root = dir_ / "OfficeHomeDataset_10072016";
+  for (const char* domain : {"Art", "Clipart", "Product", "Real World"}) {
+    for (int cls = 0; cls < 3; ++cls) {
+      for (int i = 0; i < 4; ++i) {
+        const cv::Mat image(32, 32, CV_8UC3,
+                            cv::Scalar(40 * cls + 7 * i, 60 + 50 * cls, std::strlen(domain) * 9));
+        const fs::path file = root / domain / ("class" + std::to_string(cls)) /
+                              (std::to_string(i) + ".png");
+        fs::create_directories(file.parent_path());
+        ASSERT_TRUE(cv::imwrite(file.string(), image));
+      }
+    }
+  }
+  // The "downloaded" weights: a ViT-Tiny/16 for 224x224 images and 3 classes, timm's names.
+  config::ModelConfig tiny;
+  tiny.name = "vit";
+  tiny.patch_size = 16;
+  tiny.embed_dim = 192;
+  tiny.depth = 12;
+  tiny.num_heads = 3;
+  tiny.mlp_ratio = 4.0;
+  torch::manual_seed(11);
+  model::Classifier dense = model::make_model(tiny, {3, 224, 224, 3});
+  model::NamedTensors state;
+  for (const auto& item : dense->named_parameters()) state[item.key()] = item.value().detach();
+  const fs::path weights = dir_ / "vit_tiny_in1k.pth";
+  std::ofstream(weights, std::ios::binary)
+      << model::write_torch_save(model::from_moedil_names(state, "timm"));
+
+  const auto run = [&](const std::string& model) {
+    json j = json::parse(R"({
+      "dataset": "OfficeHomeDataset", "resize": 32, "num_partitions": 4,
+      "partition": {"type": "domainIncremental"},
+      "train_frac": 0.5, "batch_size": 8, "epochs_per_domain": 1, "num_threads": 1,
+      "loss": {"name": "cross_entropy", "lr": 0.0001}, "optimizer": {"name": "adamw"},
+      "seed": 5})");
+    j["dataset_root"] = root.string();
+    j["model"] = json::parse(model);
+    j["model"]["pretrained_vit_tiny_path"] = weights.string();
+    j["results_dir"] = (dir_ / "results").string();
+    j["log_dir"] = (dir_ / "logs").string();
+    config::RunConfig c = config::resolve_run_config(j, name_catalog());
+    c.config_name = "modeltransfer";
+    return run_experiment(c);
+  };
+  // The dense model: the predecessor's "vit" (one shared expert), with the MoE ViTs' LayerNorm
+  // eps so that the three compute the same function at the start.
+  const RunResult vit = run(R"({"name": "vit_moe", "num_classes": 3, "pretrained": false,
+      "pretrained_vit": null, "moe_num_unshared_experts": 0, "moe_num_shared_experts": 1,
+      "moe_top_k": 0, "layer_norm_eps": 1e-5})");
+  const RunResult moe = run(R"({"name": "vit_moe", "num_classes": 3, "pretrained": false,
+      "pretrained_vit": null, "moe_layer_indices": "back_half_every_other",
+      "moe_num_unshared_experts": 4, "moe_top_k": 1})");
+  const RunResult imagelevel = run(R"({"name": "vit_moe_imagelevel", "num_classes": 3,
+      "pretrained": false, "pretrained_vit": null, "moe_layer_indices": [8, 9, 10, 11],
+      "num_experts": 3, "alpha_fast": 0.8, "alpha_slow": 0.99})");
+  ASSERT_EQ(vit.record.init_acc.size(), 4u);
+  EXPECT_EQ(moe.record.init_acc, vit.record.init_acc);
+  EXPECT_EQ(imagelevel.record.init_acc, vit.record.init_acc);
+  for (const RunResult* r : {&vit, &moe, &imagelevel}) {
+    std::ifstream in(r->log_file);
+    const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(log.find("[model] pretrained " + weights.string() + ": matched "),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("; resampled 1 (pos_embed 14x14 -> 2x2)"), std::string::npos) << log;
+    EXPECT_NE(log.find("; timm names"), std::string::npos) << log;
+  }
+  std::ifstream in(moe.log_file);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Blocks 7, 9, 11, 4 experts each, fc1/fc2 weight and bias.
+  EXPECT_NE(log.find("[model] upcycled 48 expert tensors"), std::string::npos) << log;
+}
+#endif
 
 TEST_F(ExperimentTest, BadInputFailsBeforeAnyRunDirectoryExists) {
   config::RunConfig missing = tiny_config(R"({"dataset": "fashion_mnist"})");

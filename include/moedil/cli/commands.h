@@ -26,6 +26,12 @@ struct EvalOptions {
   std::optional<int64_t> threads;
 };
 
+struct ExportOptions {
+  std::string run_dir;
+  std::string state_dict;          ///< --state-dict FILE
+  std::string naming = "moedil";   ///< --naming moedil|torchvision|timm
+};
+
 struct ValidateOptions {
   std::string config_path;
   std::vector<std::string> overrides;
@@ -78,6 +84,9 @@ int run_run(const RunOptions& options);
 int run_eval(const EvalOptions& options);
 /// `moedil validate`: reports every config problem at once; --print shows the resolved config.
 int run_validate(const ValidateOptions& options);
+
+/// `moedil export`: the run's final weights as a torch.save state dict.
+int run_export(const ExportOptions& options);
 /// `moedil list`: every registered dataset, partition type, model, optimizer, loss, scheduler
 /// and replay policy.
 int run_list();

@@ -75,6 +75,18 @@ struct ModelConfig {
   /// Initial weights: a file of named tensors (a moedil checkpoint.pt or saved module, or a
   /// PyTorch state dict saved with torch.save); empty = random initialisation.
   std::string init_weights;
+  /// A pretrained start (config/pretrained.h): the weights file's path, or empty. In JSON also
+  /// true (the family's documented file under weights_dir) or false. Loaded as init_weights is,
+  /// and a missing file names the command that exports it. MoE experts start as copies of the
+  /// file's dense MLPs / upper blocks (upcycling); a head of another class count is replaced.
+  std::string pretrained;
+  /// MoE families: std of the Gaussian noise added to each expert copied from a dense tensor of
+  /// the weights file (pretrained or init_weights), relative to that tensor's std; 0 = exact
+  /// copies.
+  double upcycle_noise = 0.0;
+  /// Transfer: every parameter outside the classifier head(s), the routers and the MoE experts
+  /// gets no gradient (BatchNorm statistics still follow the data).
+  bool freeze_backbone = false;
   // MoE options (vit_moe).
   /// Which blocks get an MoE MLP: explicit list of block indices. In JSON either a list,
   /// "every_other" (1, 3, 5, ...) or "all"; resolved to the list here.
@@ -420,6 +432,9 @@ struct RunConfig {
   /// The predecessor's num_workers (its data-loader processes): threads that decode image
   /// files; 0 = num_threads. Results do not depend on it.
   int64_t num_workers = 0;
+  /// Where model.pretrained: true and pretrained_vit look for weights files; left out:
+  /// $MOEDIL_WEIGHTS, else datasets/weights (run.json records the folder used).
+  std::string weights_dir = "datasets/weights";
   std::string results_dir = "results";
   std::string log_dir = "logs";
   /// Name of the config (file stem); results go to results_dir/<config_name>/<run id>/.

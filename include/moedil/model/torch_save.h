@@ -22,4 +22,8 @@ namespace moedil::model {
 std::optional<std::map<std::string, at::Tensor>> read_torch_save(std::string_view bytes,
                                                                  const std::string& path);
 
+/// A state dict of `tensors` (CPU, contiguous copies) in torch.save's zip format: Python's
+/// torch.load reads it as a dict of name -> tensor, which a model's load_state_dict takes.
+std::string write_torch_save(const std::map<std::string, at::Tensor>& tensors);
+
 }  // namespace moedil::model

@@ -14,6 +14,11 @@
 //                          mlp.0 / mlp.3 (linear_1 / linear_2) -> mlp.fc1 / mlp.fc2
 //                        encoder.ln                        -> norm
 //                        heads.head                        -> head
+//   torchvision ConvNeXt: features.0.0 / .1                -> stem / stem_norm
+//                        features.(2s+1).B.block.0/2/3/5   -> stage<s>.B.dwconv/norm/pwconv1/pwconv2
+//                        features.(2s+1).B.layer_scale     -> stage<s>.B.gamma ([C,1,1] -> [C])
+//                        features.(2i).0 / .1              -> downsample_norm<i> / downsample_conv<i>
+//                        classifier.0 / .2                 -> norm / head
 #include <set>
 #include <string>
 
@@ -27,9 +32,16 @@ struct RenamedWeights {
   std::string naming = "moedil";
 };
 
-/// `weights` with every name that is not one of `model_names` renamed as above when that
-/// gives a name of the model; other names are kept as they are.
+/// `weights` with every name that is not one of `model_names` renamed as above (moedil never
+/// uses those names, so the result need not be the model's: an MoE model upcycles its experts
+/// from the renamed dense tensors); other names are kept as they are.
 RenamedWeights to_moedil_names(const NamedTensors& weights,
                                const std::set<std::string>& model_names);
+
+/// `weights` (moedil's names) under the names of `naming`, the reverse of the table above:
+/// "moedil" (unchanged), "torchvision" (ResNet shortcuts and VisionTransformer names) or
+/// "timm" (the ViT patch embedding's); ConvNeXt's gamma becomes torchvision's [C, 1, 1]
+/// layer_scale. Names the table does not cover are kept.
+NamedTensors from_moedil_names(const NamedTensors& weights, const std::string& naming);
 
 }  // namespace moedil::model

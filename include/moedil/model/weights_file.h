@@ -32,14 +32,37 @@ struct WeightsMatch {
   std::vector<std::string> resampled;
   /// Whose names the file used: "moedil", "torchvision" or "timm" (model/weight_names.h).
   std::string naming = "moedil";
+  /// Expert tensors the file has no name for, copied from the dense tensor they replace
+  /// (upcycling): "blocks.1.moe.experts.0.fc1.weight <- blocks.1.mlp.fc1.weight". Also in
+  /// `matched`.
+  std::vector<std::string> upcycled;
+  /// Classifier heads kept at their fresh initialisation because the file's has another class
+  /// count: "head: 1000 classes in the file, 10 in the model". Also in `mismatched`.
+  std::vector<std::string> replaced_heads;
+};
+
+/// How load_named_tensors fills what the file has no name for.
+struct UpcycleOptions {
+  /// Noise added to each upcycled copy: std = noise * the std of the copied tensor (0: exact).
+  double noise = 0.0;
 };
 
 /// Copies every tensor of `weights` whose name and shape match into `module` (under no_grad,
 /// converting dtype and device) and says what happened. torchvision's and timm's names of the
 /// same tensors are read as moedil's (model/weight_names.h); the report uses moedil's names. Throws DataError naming `source` when
 /// nothing matched.
+/// Upcycling: an MoE expert tensor the file does not have is copied from the dense tensor it
+/// replaces, found by name: `X.experts.E.Y` or `X.shared_experts.E.Y` from `X.Y` (CNN MoE convs
+/// and blocks), `blocks.N.moe.experts.E.Y` from `blocks.N.mlp.Y` (MoE ViT MLPs), and a switch
+/// expert tower `experts.E.blocks.J.Y` / `experts.E.norm.Y` / `experts.E.head.Y` from the
+/// file's upper block `blocks.(S + J).Y` (S: the model's shared blocks), `norm.Y`, `head.Y`.
 WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& weights,
-                                const std::string& source);
+                                const std::string& source, const UpcycleOptions& upcycle = {});
+
+/// Transfer (`model.freeze_backbone`): every parameter outside the classifier heads (`head`,
+/// `fc`, a switch expert's head), the routers and the MoE experts stops requiring gradients.
+/// Returns how many tensors were frozen.
+std::size_t freeze_backbone(torch::nn::Module& module);
 
 /// One line for the log: "matched 10 of 12 tensors; missing 2 (a, b); unexpected 0; shape
 /// mismatch 0", listing at most 5 names per kind, then "; torchvision names" (or timm) when
