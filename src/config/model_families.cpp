@@ -88,6 +88,13 @@ Problems switch_checks(const ModelConfig& m) {
                                        "model.expert_depth < model.depth (" +
                                        std::to_string(m.depth) + ")"});
   }
+  const int64_t routing_layer = m.depth - m.expert_depth - 1;
+  if (m.prototype_init_layer != -1 && m.prototype_init_layer != routing_layer) {
+    out.push_back({"prototype_init_layer",
+                   std::to_string(m.prototype_init_layer) + ": the prototypes are compared with "
+                   "the output of the last shared block, " + std::to_string(routing_layer) +
+                   " (depth - expert_depth - 1), so only that block (or -1) initialises them"});
+  }
   return out;
 }
 
@@ -166,9 +173,10 @@ const std::vector<ModelFamily>& model_families() {
        vit_checks},
       // Hard routing by EMA prototypes: no routing-core option.
       {"switch_moe_vit",
-       kViTBackbone + kInitWeights + kUpcycle +
+       kViTBackbone + kLayerNorm + kInitWeights + kUpcycle +
            Keys{"moe_num_unshared_experts", "expert_depth", "freeze_shared", "ema_alpha",
-                "routing_alpha"} + kDataChecked,
+                "routing_alpha", "prototype_init_dataset", "prototype_init_layer"} +
+           kDataChecked,
        switch_checks},
   };
   return families;

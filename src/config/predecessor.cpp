@@ -156,8 +156,8 @@ void apply_imagelevel_keys(json& model, std::vector<ConfigIssue>& issues,
 }
 
 /// The predecessor's switch model (vit_switch_moe and its aliases) was always timm's pretrained
-/// ViT-S/16 with its patch embedding, CLS token and lower 8 blocks frozen, whatever
-/// pretrained_vit said.
+/// ViT-S/16 (LayerNorm eps 1e-6) with its patch embedding, CLS token and lower 8 blocks frozen,
+/// whatever pretrained_vit said.
 void apply_switch_start(json& model, std::vector<std::string>& notes) {
   if (model.value("pretrained_vit", json()) != "small") {
     notes.push_back("model.pretrained_vit: " +
@@ -166,6 +166,9 @@ void apply_switch_start(json& model, std::vector<std::string>& notes) {
                     ": the predecessor's switch model loaded timm's pretrained ViT-S/16 whatever "
                     "it said: \"small\" (weights_dir/vit_small.pt)");
     model["pretrained_vit"] = "small";
+  }
+  if (!model.contains("layer_norm_eps")) {
+    model["layer_norm_eps"] = 1e-6;  // its blocks and norm were timm's
   }
   if (!model.contains("expert_depth") && !model.contains("upper_blocks")) {
     model["expert_depth"] = 4;  // its expert towers were always the last 4 blocks
@@ -231,6 +234,13 @@ void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
     for (const char* key : {"route_with_cls_token", "route_with_class_token",
                             "prototype_init_domains"}) {
       ignored(key, "ignored by the predecessor's switch factory, so here too");
+    }
+    if (model.contains("prototype_init_file")) {
+      issues.push_back({"model.prototype_init_file", 0,
+                        "the predecessor's precomputed prototype file is not read here: give "
+                        "model.prototype_init_dataset (the folder it was computed from), which "
+                        "computes the same prototypes from the pretrained backbone"});
+      model.erase("prototype_init_file");
     }
     if (model.contains("upper_blocks")) {
       if (!model.contains("expert_depth")) model["expert_depth"] = 4;

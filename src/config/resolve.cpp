@@ -649,6 +649,8 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.field("freeze_shared", model.freeze_shared);
     m.field("ema_alpha", model.ema_alpha, in_range(0.0, 1.0, true, true));
     m.weight_or_null("routing_alpha", model.routing_alpha, 1.0);
+    m.field("prototype_init_dataset", model.prototype_init_dataset);
+    m.field("prototype_init_layer", model.prototype_init_layer, between(-1, kMaxDepth));
   });
   v.object("optimizer", [&](auto& o) {
     o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));

@@ -228,7 +228,8 @@ const Registry<ModelBuilder>& model_registry() {
           "head; each image goes to one expert (gate 1) by the nearest (cosine) EMA prototype "
           "of its patch-token mean and std after the shared blocks (score routing_alpha * "
           "cos(mean) + (1 - routing_alpha) * cos(std); prototypes' keep rate ema_alpha, "
-          "training only). Hard routing: no learnable router, no balance or aux loss, none of the "
+          "training only; set from the first training batch, or from one image per class of "
+          "each domain folder of prototype_init_dataset). Hard routing: no learnable router, no balance or aux loss, none of the "
           "routing-core options apply",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
             return SwitchViT(SwitchViTOptions(vit_backbone(c, input))

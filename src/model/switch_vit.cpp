@@ -18,10 +18,11 @@ SwitchExpertImpl::SwitchExpertImpl(const SwitchExpertOptions& options_) : option
   for (int64_t i = 0; i < options.depth(); ++i) {
     blocks->push_back(TransformerBlock(
         TransformerBlockOptions(options.dim(), options.num_heads(), options.hidden())
-            .dropout(options.dropout())));
+            .dropout(options.dropout())
+            .layer_norm_eps(options.layer_norm_eps())));
   }
-  norm = register_module("norm",
-                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.dim()})));
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({options.dim()})
+                                                          .eps(options.layer_norm_eps())));
   head = register_module("head", torch::nn::Linear(options.dim(), options.num_classes()));
 }
 
@@ -53,13 +54,15 @@ SwitchViTImpl::SwitchViTImpl(const SwitchViTOptions& options_)
   stem = register_patch_stem(*this, in, patch, dim, "SwitchViT");
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < backbone.depth() - options.expert_depth(); ++i) {
-    blocks->push_back(TransformerBlock(
-        TransformerBlockOptions(dim, backbone.num_heads(), hidden).dropout(backbone.dropout())));
+    blocks->push_back(TransformerBlock(TransformerBlockOptions(dim, backbone.num_heads(), hidden)
+                                           .dropout(backbone.dropout())
+                                           .layer_norm_eps(backbone.layer_norm_eps())));
   }
   experts = register_module("experts", torch::nn::ModuleList());
   const auto expert_options =
       SwitchExpertOptions(dim, backbone.num_heads(), hidden, options.expert_depth(), in.num_classes)
-          .dropout(backbone.dropout());
+          .dropout(backbone.dropout())
+          .layer_norm_eps(backbone.layer_norm_eps());
   for (int64_t e = 0; e < options.num_experts(); ++e) {
     experts->push_back(SwitchExpert(expert_options));
   }
@@ -125,6 +128,31 @@ void SwitchViTImpl::init_prototypes(const at::Tensor& feature) {
   // (routing reads cosines, so the scale does not change which expert wins).
   prototypes.slice(0, 0, picks).copy_(feature.detach().index_select(0, rows));
   prototypes_ready.fill_(1);
+}
+
+int64_t SwitchViTImpl::init_prototypes_from_domains(const at::Tensor& images,
+                                                    const at::Tensor& domain_ids) {
+  TORCH_CHECK(images.size(0) == domain_ids.size(0) && images.size(0) > 0,
+              "SwitchViT: ", images.size(0), " images and ", domain_ids.size(0), " domain ids");
+  torch::NoGradGuard no_grad;
+  const bool was_training = is_training();
+  eval();
+  std::vector<at::Tensor> chunks;
+  for (int64_t start = 0; start < images.size(0); start += 64) {
+    const int64_t end = std::min<int64_t>(images.size(0), start + 64);
+    chunks.push_back(routing_feature(shared_tokens(images.slice(0, start, end))));
+  }
+  train(was_training);
+  const at::Tensor feature = at::cat(chunks, 0);  // [N, 2D]
+  const int64_t domains = domain_ids.max().item<int64_t>() + 1;
+  const int64_t set = std::min(domains, options.num_experts());
+  for (int64_t d = 0; d < set; ++d) {
+    const at::Tensor rows = domain_ids.eq(d).nonzero().squeeze(1);
+    TORCH_CHECK(rows.numel() > 0, "SwitchViT: domain ", d, " has no image");
+    prototypes[d].copy_(feature.index_select(0, rows).mean(0));
+  }
+  prototypes_ready.fill_(1);
+  return set;
 }
 
 at::Tensor SwitchViTImpl::forward(const at::Tensor& images) {

@@ -11,10 +11,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
-#include <ATen/core/Dict.h>
-#include <ATen/core/ivalue.h>
 #include <c10/util/Exception.h>
-#include <torch/serialize.h>
 
 #include "moedil/common/error.h"
 
@@ -473,13 +470,128 @@ std::optional<std::map<std::string, at::Tensor>> read_torch_save(std::string_vie
   }
 }
 
-std::string write_torch_save(const std::map<std::string, at::Tensor>& tensors) {
-  c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
-  for (const auto& [name, tensor] : tensors) {
-    dict.insert(name, tensor.detach().to(at::kCPU).contiguous().clone());
+namespace {
+
+/// Python's pickle, protocol 2, written by hand: only what a state dict of tensors needs.
+class PickleWriter {
+ public:
+  void proto() { out_ += "\x80\x02"; }
+  void global(const std::string& module, const std::string& name) {
+    out_ += 'c' + module + '\n' + name + '\n';
   }
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  return std::string(bytes.begin(), bytes.end());
+  void mark() { out_ += '('; }
+  void tuple() { out_ += 't'; }
+  void empty_tuple() { out_ += ')'; }
+  void reduce() { out_ += 'R'; }
+  void persistent_id() { out_ += 'Q'; }
+  void set_items() { out_ += 'u'; }
+  void stop() { out_ += '.'; }
+  void boolean(bool v) { out_ += v ? '\x88' : '\x89'; }
+  void string(const std::string& s) {
+    out_ += 'X';
+    append_le(static_cast<uint64_t>(s.size()), 4);
+    out_ += s;
+  }
+  void integer(int64_t v) {
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+      out_ += 'J';  // BININT: 4 bytes, signed
+      append_le(static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(v))), 4);
+    } else {
+      out_ += '\x8a';  // LONG1: 8 bytes, two's complement
+      out_ += '\x08';
+      append_le(static_cast<uint64_t>(v), 8);
+    }
+  }
+  /// collections.OrderedDict(): what model.state_dict() is, and a tensor's backward hooks.
+  void ordered_dict() {
+    global("collections", "OrderedDict");
+    empty_tuple();
+    reduce();
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  void append_le(uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out_ += static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+  std::string out_;
+};
+
+/// torch's legacy storage class of a dtype, as torch.save names it.
+std::string storage_class(at::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return "FloatStorage";
+    case at::kDouble: return "DoubleStorage";
+    case at::kHalf: return "HalfStorage";
+    case at::kBFloat16: return "BFloat16Storage";
+    case at::kLong: return "LongStorage";
+    case at::kInt: return "IntStorage";
+    case at::kShort: return "ShortStorage";
+    case at::kChar: return "CharStorage";
+    case at::kByte: return "ByteStorage";
+    case at::kBool: return "BoolStorage";
+    default:
+      throw DataError(std::string("a tensor of type ") + c10::toString(type) +
+                      " cannot be written as a state dict");
+  }
+}
+
+}  // namespace
+
+std::string write_torch_save(const std::map<std::string, at::Tensor>& tensors) {
+  // As torch.save writes it: a zip of archive/data.pkl (the pickled OrderedDict; each tensor
+  // rebuilt by torch._utils._rebuild_tensor_v2 from a storage named by a persistent id) and one
+  // archive/data/<key> record per storage. Only globals that torch.load(weights_only=True)
+  // allows are named (LibTorch's pickle_save names torch.jit's, which PyTorch >= 2.6 refuses).
+  std::vector<at::Tensor> storages;
+  PickleWriter p;
+  p.proto();
+  p.ordered_dict();
+  p.mark();
+  for (const auto& [name, given] : tensors) {
+    const at::Tensor tensor = given.detach().to(at::kCPU).contiguous().clone();
+    p.string(name);
+    p.global("torch._utils", "_rebuild_tensor_v2");
+    p.mark();
+    p.mark();  // the persistent id: ('storage', torch.<T>Storage, key, 'cpu', numel)
+    p.string("storage");
+    p.global("torch", storage_class(tensor.scalar_type()));
+    p.string(std::to_string(storages.size()));
+    p.string("cpu");
+    p.integer(tensor.numel());
+    p.tuple();
+    p.persistent_id();
+    p.integer(0);  // storage offset
+    p.mark();
+    for (int64_t size : tensor.sizes()) p.integer(size);
+    p.tuple();
+    p.mark();
+    for (int64_t stride : tensor.strides()) p.integer(stride);
+    p.tuple();
+    p.boolean(false);  // requires_grad
+    p.ordered_dict();  // backward hooks
+    p.tuple();
+    p.reduce();
+    storages.push_back(tensor);
+  }
+  p.set_items();
+  p.stop();
+  std::string out;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&out](const void* data, size_t size) {
+      out.append(static_cast<const char*>(data), size);
+      return size;
+    });
+    writer.writeRecord("data.pkl", p.bytes().data(), p.bytes().size());
+    writer.writeRecord("byteorder", "little", 6);
+    for (std::size_t key = 0; key < storages.size(); ++key) {
+      const at::Tensor& t = storages[key];
+      writer.writeRecord("data/" + std::to_string(key), t.data_ptr(),
+                         static_cast<size_t>(t.numel()) * t.element_size());
+    }
+    writer.writeEndOfFile();
+  }
+  return out;
 }
 
 }  // namespace moedil::model

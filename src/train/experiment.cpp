@@ -20,6 +20,8 @@
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
 #include "moedil/data/augment.h"
+#include "moedil/data/batching.h"
+#include "moedil/data/prototype_images.h"
 #include "moedil/data/registry.h"
 #include "moedil/config/overrides.h"
 #include "moedil/config/pretrained.h"
@@ -33,6 +35,7 @@
 #include "moedil/common/safe_file.h"
 #include "moedil/model/moe/balance.h"
 #include "moedil/model/registry.h"
+#include "moedil/model/switch_vit.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
 #include "moedil/partition/run_domains.h"
@@ -192,8 +195,34 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   model::WeightsMatch weights_match;
   std::string weights_report;
   std::size_t frozen = 0;
+  // The predecessor's switch prototypes from one image per class of each domain folder,
+  // decoded and normalised as the dataset is.
+  at::Tensor prototype_images;
+  at::Tensor prototype_domains;
+  std::vector<std::string> prototype_domain_names;
+  if (!c.model.prototype_init_dataset.empty()) {
+    if (dataset.channels() != 3) {
+      throw ConfigError("model.prototype_init_dataset: needs a colour (3-channel) dataset; " +
+                        dataset.name + " has " + std::to_string(dataset.channels()));
+    }
+    const data::Dataset chosen = data::first_image_per_class(
+        c.model.prototype_init_dataset, dataset.height(),
+        resolve_num_threads(c.num_workers > 0 ? c.num_workers : c.num_threads));
+    if (chosen.height() != dataset.height() || chosen.width() != dataset.width()) {
+      throw DataError("model.prototype_init_dataset: its images are " +
+                      std::to_string(chosen.height()) + "x" + std::to_string(chosen.width()) +
+                      ", the dataset's " + std::to_string(dataset.height()) + "x" +
+                      std::to_string(dataset.width()) + " (set resize)");
+    }
+    prototype_images = data::Normalizer(dataset.mean, dataset.stddev, device)(
+        chosen.images.to(device));
+    prototype_domains = chosen.domain_ids.to(device);
+    prototype_domain_names = chosen.domain_names;
+  }
+  int64_t prototypes_set = 0;
   const ModelFactory make_model = [&c, input, device, &init_weights, &weights_path,
-                                   &weights_match, &weights_report, &frozen] {
+                                   &weights_match, &weights_report, &frozen, &prototype_images,
+                                   &prototype_domains, &prototypes_set] {
     torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
     model::Classifier m = model::make_model(c.model, input);
     if (!init_weights.empty()) {
@@ -206,6 +235,13 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     }
     if (c.model.freeze_backbone) frozen = model::freeze_backbone(*m);
     m->to(device);
+    if (prototype_images.defined()) {
+      auto* switch_vit = dynamic_cast<model::SwitchViTImpl*>(m.get());
+      if (switch_vit == nullptr) {
+        throw ConfigError("model.prototype_init_dataset: only switch_moe_vit has prototypes");
+      }
+      prototypes_set = switch_vit->init_prototypes_from_domains(prototype_images, prototype_domains);
+    }
     return m;
   };
   throw_if_stopped("building the model");
@@ -329,6 +365,12 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     if (c.model.freeze_backbone) {
       log->info("[model] freeze_backbone: {} tensors frozen (heads, routers and experts train)",
                 frozen);
+    }
+    if (prototypes_set > 0) {
+      log->info("[model] prototypes: {} of {} set from the first image of each class of {} ({}; "
+                "{} images)",
+                prototypes_set, c.model.moe_num_unshared_experts, c.model.prototype_init_dataset,
+                join(prototype_domain_names), prototype_images.size(0));
     }
     log->info("[optim] {} lr {} weight_decay {}, scheduler {}, loss {}; {} epochs per domain, "
               "batch size {}",

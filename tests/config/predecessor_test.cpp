@@ -139,6 +139,7 @@ TEST(Predecessor, SwitchModelIsAlwaysThePretrainedVitSmall) {
     EXPECT_EQ(c.model.depth, 12);
     EXPECT_EQ(c.model.expert_depth, 4);
     EXPECT_TRUE(c.model.freeze_shared);
+    EXPECT_EQ(c.model.layer_norm_eps, 1e-6);  // timm's blocks
     EXPECT_EQ(has_note(c, "loaded timm's pretrained ViT-S/16 whatever it said"),
               std::string(pretrained) != "\"small\"")
         << pretrained;

@@ -252,6 +252,37 @@ TEST(SwitchViTTest, FirstTrainingForwardSetsPrototypesFromTheBatchFarthestFirst)
   EXPECT_GT(std::count_if(counts.begin(), counts.end(), [](int64_t c) { return c > 0; }), 1);
 }
 
+// The predecessor's prototype_init_dataset: prototype d is the mean routing feature of domain
+// d's images; with fewer domains than experts the others keep their start, and no training
+// batch replaces them afterwards.
+TEST(SwitchViTTest, PrototypesFromDomainsAreTheMeanFeaturesOfEachDomainsImages) {
+  auto model = build(small_config(), mnist_shape(), 4);
+  const at::Tensor x = images(mnist_shape(), 6);
+  const at::Tensor domains = at::tensor({1, 0, 1, 0, 0, 1}, at::kLong);
+  const at::Tensor start = model->prototypes.clone();
+  model->train();  // computed without dropout and left in the mode it was in
+  EXPECT_EQ(model->init_prototypes_from_domains(x, domains), 2);
+  EXPECT_TRUE(model->is_training());
+  at::Tensor feature;
+  {
+    at::NoGradGuard no_grad;
+    model->eval();
+    feature = SwitchViTImpl::routing_feature(model->shared_tokens(x));
+    model->train();
+  }
+  const at::Tensor domain0 = (feature[1] + feature[3] + feature[4]) / 3;
+  const at::Tensor domain1 = (feature[0] + feature[2] + feature[5]) / 3;
+  EXPECT_TRUE(at::allclose(model->prototypes[0], domain0, 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(model->prototypes[1], domain1, 1e-5, 1e-6));
+  EXPECT_TRUE(at::equal(model->prototypes[2], start[2]));  // 3 experts, 2 domains
+  EXPECT_EQ(model->prototypes_ready.item<int64_t>(), 1);
+  // A training forward moves the winners by the EMA, but does not set them from its batch.
+  model->options.ema_alpha(1.0);
+  const at::Tensor before = model->prototypes.clone();
+  model->forward(x);
+  EXPECT_TRUE(at::equal(model->prototypes, before));
+}
+
 // Both scores (the predecessor's weighted halves and the concatenated cosine, routing_alpha
 // null) pick a prototype that is the image's own feature, whatever its scale.
 TEST(SwitchViTTest, RoutingPicksTheNearestPrototype) {

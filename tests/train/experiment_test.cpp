@@ -670,12 +670,8 @@ TEST_F(ExperimentTest, AMissingPretrainedFileNamesItAndTheExportCommand) {
 }
 
 #if MOEDIL_TEST_IMAGES
-// The predecessor's OfficeHome "modeltransfer" configs, in its style, on a small OfficeHome
-// tree: a ViT-Tiny file (timm names, 224x224 positions, made here) is the start of a vit_moe
-// and a vit_moe_imagelevel whose experts are upcycled from its MLPs; before any training both
-// have the accuracy of the dense ViT loaded from the same file.
-TEST_F(ExperimentTest, PredecessorModelTransferStartsFromThePretrainedViT) {
-  const fs::path root = dir_ / "OfficeHomeDataset_10072016";
+/// A small OfficeHome tree at `root`: its 4 domains, 3 classes of 4 flat 32x32 images each.
+void write_officehome_tree(const fs::path& root) {
   for (const char* domain : {"Art", "Clipart", "Product", "Real World"}) {
     for (int cls = 0; cls < 3; ++cls) {
       for (int i = 0; i < 4; ++i) {
@@ -688,21 +684,41 @@ TEST_F(ExperimentTest, PredecessorModelTransferStartsFromThePretrainedViT) {
       }
     }
   }
-  // The "downloaded" weights: a ViT-Tiny/16 for 224x224 images and 3 classes, timm's names.
-  config::ModelConfig tiny;
-  tiny.name = "vit";
-  tiny.patch_size = 16;
-  tiny.embed_dim = 192;
-  tiny.depth = 12;
-  tiny.num_heads = 3;
-  tiny.mlp_ratio = 4.0;
+}
+
+/// The "downloaded" weights: a random ViT of timm's shape `embed_dim` / `num_heads` (patch 16,
+/// 12 blocks) for 224x224 images and 3 classes, saved under timm's names at `file`.
+void write_timm_vit(const fs::path& file, int64_t embed_dim, int64_t num_heads) {
+  config::ModelConfig shape;
+  shape.name = "vit";
+  shape.patch_size = 16;
+  shape.embed_dim = embed_dim;
+  shape.depth = 12;
+  shape.num_heads = num_heads;
+  shape.mlp_ratio = 4.0;
   torch::manual_seed(11);
-  model::Classifier dense = model::make_model(tiny, {3, 224, 224, 3});
+  model::Classifier dense = model::make_model(shape, {3, 224, 224, 3});
   model::NamedTensors state;
   for (const auto& item : dense->named_parameters()) state[item.key()] = item.value().detach();
-  const fs::path weights = dir_ / "vit_tiny_in1k.pth";
-  std::ofstream(weights, std::ios::binary)
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary)
       << model::write_torch_save(model::from_moedil_names(state, "timm"));
+}
+
+std::string text_of(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The predecessor's OfficeHome "modeltransfer" configs, in its style, on a small OfficeHome
+// tree: a ViT-Tiny file (timm names, 224x224 positions, made here) is the start of a vit_moe
+// and a vit_moe_imagelevel whose experts are upcycled from its MLPs; before any training both
+// have the accuracy of the dense ViT loaded from the same file.
+TEST_F(ExperimentTest, PredecessorModelTransferStartsFromThePretrainedViT) {
+  const fs::path root = dir_ / "OfficeHomeDataset_10072016";
+  write_officehome_tree(root);
+  const fs::path weights = dir_ / "vit_tiny_in1k.pth";
+  write_timm_vit(weights, 192, 3);
 
   const auto run = [&](const std::string& model) {
     json j = json::parse(R"({
@@ -747,6 +763,52 @@ TEST_F(ExperimentTest, PredecessorModelTransferStartsFromThePretrainedViT) {
   const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Blocks 7, 9, 11, 4 experts each, fc1/fc2 weight and bias.
   EXPECT_NE(log.find("[model] upcycled 48 expert tensors"), std::string::npos) << log;
+}
+
+// The predecessor's switch model (oh-moeptr-stdevtest, in its style): always timm's pretrained
+// ViT-S/16 (weights_dir/vit_small.pt), its patch embedding and lower 8 blocks shared and
+// frozen, each of its 4 expert towers a copy of blocks 8-11, the final norm and the head, and
+// its prototypes from the first image of each class of each domain folder. Before training it
+// has the accuracy of the dense ViT-S loaded from the same file.
+TEST_F(ExperimentTest, PredecessorSwitchModelStartsFromThePretrainedViTSmall) {
+  const fs::path root = dir_ / "OfficeHomeDataset_10072016";
+  write_officehome_tree(root);
+  write_timm_vit(dir_ / "weights" / "vit_small.pt", 384, 6);
+  const auto run = [&](const std::string& model) {
+    json j = json::parse(R"({
+      "dataset": "officehome", "resize": 32, "num_partitions": 4,
+      "partition": {"type": "domainIncremental"}, "train_frac": 0.5, "batch_size": 8,
+      "epochs_per_domain": 1, "num_threads": 1, "loss": {"name": "cross_entropy", "lr": 1e-4},
+      "optimizer": {"name": "adamw"}, "seed": 5})");
+    j["dataset_root"] = root.string();
+    j["weights_dir"] = (dir_ / "weights").string();
+    j["model"] = json::parse(model);
+    j["results_dir"] = (dir_ / "results").string();
+    j["log_dir"] = (dir_ / "logs").string();
+    config::RunConfig c = config::resolve_run_config(j, name_catalog());
+    c.config_name = "switch";
+    return run_experiment(c);
+  };
+  // The dense ViT-S (timm's LayerNorm eps 1e-6, as the predecessor's switch blocks).
+  const RunResult dense = run(R"({"name": "vit_small", "pretrained": true})");
+  const RunResult sw = run(R"({"name": "vit_switch_moe", "num_classes": 3,
+      "pretrained_vit": "small", "num_experts": 4, "ema_alpha": 0.98, "routing_alpha": 0.9,
+      "prototype_init_domains": [0, 1, 2, 3], "route_with_class_token": false,
+      "upper_blocks": 4, "prototype_init_dataset": ")" + root.string() + R"("})");
+  ASSERT_EQ(dense.record.init_acc.size(), 4u);
+  EXPECT_EQ(sw.record.init_acc, dense.record.init_acc);
+  const std::string log = text_of(sw.log_file);
+  // 4 towers x (4 blocks x 12 tensors + final norm and head weight and bias).
+  EXPECT_NE(log.find("[model] upcycled 208 expert tensors"), std::string::npos) << log;
+  EXPECT_NE(log.find("[model] prototypes: 4 of 4 set from the first image of each class of " +
+                     root.string() + " (Art, Clipart, Product, Real World; 12 images)"),
+            std::string::npos)
+      << log;
+  const json recorded = read_json(sw.run_json)["run"]["config"]["model"];
+  EXPECT_EQ(recorded["pretrained"], (dir_ / "weights" / "vit_small.pt").string());
+  EXPECT_EQ(recorded["freeze_shared"], true);
+  EXPECT_EQ(recorded["expert_depth"], 4);
+  EXPECT_EQ(recorded["layer_norm_eps"], 1e-6);
 }
 #endif
 

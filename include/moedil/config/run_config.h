@@ -180,6 +180,16 @@ struct ModelConfig {
   /// mean prototype) + (1 - routing_alpha) * cos(token std, std prototype), in [0, 1]. -1 (config
   /// null): moedil's cosine of the concatenated [mean, std] to the whole prototype.
   double routing_alpha = 0.3;
+  /// switch_moe_vit, the predecessor's: a folder of domain folders of class folders (its raw
+  /// OfficeHome folder, say). Prototype i starts as the routing feature (mean and std of the
+  /// patch tokens after the shared blocks) averaged over the first image (by file name) of each
+  /// class of the i-th domain folder (by name), decoded and normalised as the dataset is. ""
+  /// = the first training batch's features.
+  std::string prototype_init_dataset;
+  /// switch_moe_vit: the block whose output prototype_init_dataset's features come from; only
+  /// the routing layer, the last shared block (depth - expert_depth - 1, the predecessor's 7),
+  /// is accepted. -1 = that block.
+  int64_t prototype_init_layer = -1;
 };
 
 /// Expert merging (`expert_merging`): every every_steps training steps of a domain, each MoE

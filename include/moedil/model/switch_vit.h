@@ -42,6 +42,7 @@ struct SwitchExpertOptions {
   TORCH_ARG(int64_t, depth);  ///< transformer blocks of the expert
   TORCH_ARG(int64_t, num_classes);
   TORCH_ARG(double, dropout) = 0.0;
+  TORCH_ARG(double, layer_norm_eps) = 1e-5;  ///< of its blocks' and its final LayerNorm
 };
 
 /// One expert tower: blocks, LayerNorm, head on the CLS token. tokens [n, T, D] -> [n, classes]
@@ -106,6 +107,13 @@ class SwitchViTImpl : public ClassifierImpl {
   /// training forward. (A random start alone lets one prototype win every image: the std half
   /// of the feature is positive, so features cluster far from most random directions.)
   void init_prototypes(const at::Tensor& feature);
+
+  /// The predecessor's prototype_init_dataset: prototype d (d < min(domains, E)) becomes the
+  /// mean routing feature of the images of domain d (images normalised [N, C, H, W], domain_ids
+  /// int64 [N], both on the model's device), computed without dropout in chunks of 64; the
+  /// prototypes count as set (the first batch sets none). Other prototypes keep their start.
+  /// Returns how many were set.
+  int64_t init_prototypes_from_domains(const at::Tensor& images, const at::Tensor& domain_ids);
 
  private:
   bool prototypes_checked_ = false;  ///< prototypes_ready has been read (once per model)

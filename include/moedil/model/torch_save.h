@@ -23,7 +23,10 @@ std::optional<std::map<std::string, at::Tensor>> read_torch_save(std::string_vie
                                                                  const std::string& path);
 
 /// A state dict of `tensors` (CPU, contiguous copies) in torch.save's zip format: Python's
-/// torch.load reads it as a dict of name -> tensor, which a model's load_state_dict takes.
+/// torch.load reads it as the OrderedDict that model.state_dict() is, also with
+/// weights_only=True (PyTorch >= 2.6's default: only torch._utils._rebuild_tensor_v2,
+/// collections.OrderedDict and the storage classes are named). Throws DataError for a dtype
+/// that has no storage class (complex, quantised).
 std::string write_torch_save(const std::map<std::string, at::Tensor>& tensors);
 
 }  // namespace moedil::model
