@@ -27,10 +27,12 @@
 #include "moedil/common/error.h"
 #include "moedil/config/jsonc.h"
 #include "moedil/config/resolve.h"
+#include "moedil/data/registry.h"
 #include "moedil/io/provenance.h"
 #include "moedil/model/registry.h"
 #include "moedil/model/torch_save.h"
 #include "moedil/model/weight_names.h"
+#include "moedil/model/weights_file.h"
 #include "moedil/train/trainer.h"
 
 namespace moedil::train {
@@ -609,6 +611,37 @@ TEST_F(ExperimentTest, RecordsTheBuildCommitAndTheWorkingTreesWithoutRunningGit)
   EXPECT_EQ(j["run"]["workdir_git"], io::worktree_commit("."));
 }
 
+/// The whole text of `file`.
+std::string text_of(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// model.freeze_backbone in a whole run: the ViT's own tensors end where the model seed put
+// them; the head, the router and the experts train.
+TEST_F(ExperimentTest, FreezeBackboneTrainsOnlyHeadsRoutersAndExperts) {
+  const config::RunConfig c = tiny_config(R"({"model": {"freeze_backbone": true}})");
+  const RunResult run = run_experiment(c);
+  const model::NamedTensors end =
+      model::read_weights_file((run.run_json.parent_path() / "checkpoint.pt").string());
+  const data::Dataset dataset = data::make_dataset(c);
+  torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
+  model::Classifier start = model::make_model(
+      c.model, {dataset.channels(), dataset.height(), dataset.width(), dataset.num_classes});
+  const auto at_start = [&](const std::string& name) {
+    return start->named_parameters()[name].detach();
+  };
+  for (const char* frozen : {"patch_embed.weight", "pos_embed", "blocks.0.attn.qkv.weight",
+                             "blocks.1.norm2.weight", "norm.weight"}) {
+    EXPECT_TRUE(at::equal(end.at(frozen), at_start(frozen))) << frozen;
+  }
+  for (const char* trained : {"head.weight", "blocks.1.moe.router.gate.weight",
+                              "blocks.1.moe.shared_experts.0.fc1.weight"}) {
+    EXPECT_FALSE(at::equal(end.at(trained), at_start(trained))) << trained;
+  }
+  EXPECT_NE(text_of(run.log_file).find("[model] freeze_backbone: "), std::string::npos);
+}
+
 TEST_F(ExperimentTest, InitWeightsFromAFinishedRunStartWhereItEnded) {
   const RunResult first = run_experiment(tiny_config());
   const fs::path checkpoint = first.run_json.parent_path() / "checkpoint.pt";
@@ -703,11 +736,6 @@ void write_timm_vit(const fs::path& file, int64_t embed_dim, int64_t num_heads) 
   fs::create_directories(file.parent_path());
   std::ofstream(file, std::ios::binary)
       << model::write_torch_save(model::from_moedil_names(state, "timm"));
-}
-
-std::string text_of(const fs::path& file) {
-  std::ifstream in(file);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // The predecessor's OfficeHome "modeltransfer" configs, in its style, on a small OfficeHome
