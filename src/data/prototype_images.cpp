@@ -4,15 +4,16 @@
 #include <vector>
 
 #include "moedil/common/error.h"
-#include "moedil/data/image_files.h"
 #if MOEDIL_WITH_OPENCV
 #include "moedil/data/image_decoder.h"
+#include "moedil/data/image_files.h"
 #endif
 
 namespace moedil::data {
 
 Dataset first_image_per_class(const std::filesystem::path& root, int64_t side, int64_t threads) {
   const std::string what = "model.prototype_init_dataset";
+#if MOEDIL_WITH_OPENCV
   require_root(what, root, "<domain>/<class>/<image files>");
   ImageFileList list;
   for (const std::filesystem::path& domain : list_dir(root, /*folders=*/true)) {
@@ -37,7 +38,6 @@ Dataset first_image_per_class(const std::filesystem::path& root, int64_t side, i
     throw DataError(what + ": " + quote_path(root) + " has no domain folder (expected " +
                     "<domain>/<class>/<image files>)");
   }
-#if MOEDIL_WITH_OPENCV
   ImageLoadOptions options;
   options.resize = side;
   options.threads = threads;
@@ -46,9 +46,12 @@ Dataset first_image_per_class(const std::filesystem::path& root, int64_t side, i
   out.domain_names = list.domain_names;
   return out;
 #else
+  // The folder helpers and the decoder are built with OpenCV only.
   (void)side;
   (void)threads;
-  throw DataError(what + ": this moedil was built without OpenCV, which decodes image files");
+  throw DataError(what + ": '" + root.string() +
+                  "' cannot be read: this moedil was built without OpenCV, which decodes image "
+                  "files");
 #endif
 }
 
