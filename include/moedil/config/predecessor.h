@@ -17,9 +17,12 @@
 //                model.img_size, model.pretrained_vit(_tiny_path), baseline.accuracies,
 //                pretrain_scheduler.name: the default (the predecessor's None)
 //   router_balance_strength null   no balance loss; refused with router_balancing true
-//   model.pretrained, model.pretrained_vit   what loaded nothing there (vit families'
-//                pretrained, pretrained_vit true/false) is dropped with a note; what loaded
-//                weights is refused (moedil cannot download them)
+//   model.pretrained, model.pretrained_vit(_tiny_path)   read by config/pretrained.h: what
+//                loaded nothing there (the ViT families' pretrained, pretrained_vit true) starts
+//                at random with a note, what loaded weights reads them under weights_dir
+//   vit_switch_moe and aliases   always the pretrained ViT-S/16 (pretrained_vit "small"),
+//                expert_depth 4, freeze_shared, LayerNorm eps 1e-6, as there;
+//                prototype_init_file refused (prototype_init_dataset computes them)
 //   model.num_experts   model.moe_num_unshared_experts (vit_moe's factory ignored it, and
 //                       the image-level keys: dropped there with a note)
 //   baseline.train   (the only baseline key the predecessor read) decides baseline.enabled;
