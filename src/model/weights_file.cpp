@@ -200,6 +200,13 @@ std::string list(const std::vector<std::string>& names) {
 
 }  // namespace
 
+NamedTensors named_tensors(const torch::nn::Module& module) {
+  NamedTensors out;
+  for (const auto& item : module.named_parameters()) out[item.key()] = item.value();
+  for (const auto& item : module.named_buffers()) out[item.key()] = item.value();
+  return out;
+}
+
 NamedTensors read_weights_file(const std::string& path) {
   if (!path_present(path)) {
     throw DataError("model.init_weights: weights file '" + path + "' does not exist");
@@ -229,9 +236,7 @@ NamedTensors read_weights_file(const std::string& path) {
 WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& given,
                                 const std::string& source, const UpcycleOptions& upcycle) {
   WeightsMatch match;
-  std::map<std::string, at::Tensor> targets;
-  for (const auto& item : module.named_parameters()) targets[item.key()] = item.value();
-  for (const auto& item : module.named_buffers()) targets[item.key()] = item.value();
+  const NamedTensors targets = named_tensors(module);
   std::set<std::string> names;
   int64_t shared_blocks = 0;
   for (const auto& item : targets) {

@@ -260,14 +260,6 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
   }
 }
 
-/// Every parameter and buffer of `module`.
-NamedTensors state_of(torch::nn::Module& module) {
-  NamedTensors out;
-  for (const auto& item : module.named_parameters()) out[item.key()] = item.value().detach();
-  for (const auto& item : module.named_buffers()) out[item.key()] = item.value().detach();
-  return out;
-}
-
 /// Runs `script` with `dir` as its argv[1]; its exit status.
 int run_python(const fs::path& dir, const std::string& script) {
   std::ofstream(dir / "check.py") << script;
@@ -312,9 +304,9 @@ torch.save({'x32': torch.randn(2, 3, 32, 32), 'x64': torch.randn(2, 3, 64, 64)},
   const auto write = [&](const std::string& file, const NamedTensors& tensors) {
     std::ofstream(dir / file, std::ios::binary) << write_torch_save(tensors);
   };
-  write("vit_torchvision.pt", from_moedil_names(state_of(*vit), "torchvision"));
-  write("vit_timm.pt", from_moedil_names(state_of(*vit), "timm"));
-  write("resnet_torchvision.pt", from_moedil_names(state_of(*resnet), "torchvision"));
+  write("vit_torchvision.pt", from_moedil_names(named_tensors(*vit), "torchvision"));
+  write("vit_timm.pt", from_moedil_names(named_tensors(*vit), "timm"));
+  write("resnet_torchvision.pt", from_moedil_names(named_tensors(*resnet), "torchvision"));
   write("logits.pt", logits);
   EXPECT_EQ(run_python(dir, R"(import sys, torch, torchvision
 from torchvision.models.vision_transformer import VisionTransformer
@@ -385,7 +377,7 @@ torch.save({'x': x, 'logits': logits}, sys.argv[1] + '/io.pt')
   }
   const fs::path dir = fs::path(path).parent_path();
   std::ofstream(dir / "exported.pt", std::ios::binary)
-      << write_torch_save(from_moedil_names(state_of(*net), "torchvision"));
+      << write_torch_save(from_moedil_names(named_tensors(*net), "torchvision"));
   EXPECT_EQ(run_python(dir, R"(import sys, torch
 from torchvision.models.convnext import ConvNeXt, CNBlockConfig
 d = sys.argv[1]

@@ -148,14 +148,6 @@ TEST_F(WeightsFileTest, MissingGarbageOrUnmatchedFilesAreDataErrors) {
   }
 }
 
-/// Every parameter and buffer of `module`, cloned.
-NamedTensors state_of(torch::nn::Module& module) {
-  NamedTensors out;
-  for (const auto& item : module.named_parameters()) out[item.key()] = item.value().detach().clone();
-  for (const auto& item : module.named_buffers()) out[item.key()] = item.value().detach().clone();
-  return out;
-}
-
 config::ModelConfig tiny_vit(const std::string& name) {
   config::ModelConfig c;
   c.name = name;
@@ -171,18 +163,6 @@ config::ModelConfig tiny_vit(const std::string& name) {
   return c;
 }
 
-/// The model's tensor `name`.
-at::Tensor tensor_of(torch::nn::Module& module, const std::string& name) {
-  for (const auto& item : module.named_parameters()) {
-    if (item.key() == name) return item.value();
-  }
-  for (const auto& item : module.named_buffers()) {
-    if (item.key() == name) return item.value();
-  }
-  ADD_FAILURE() << "no tensor " << name;
-  return {};
-}
-
 // Every "A <- B" of the report: the model's A equals the file's B.
 void expect_upcycled_copies(torch::nn::Module& module, const WeightsMatch& match,
                             const NamedTensors& weights) {
@@ -192,7 +172,7 @@ void expect_upcycled_copies(torch::nn::Module& module, const WeightsMatch& match
     const std::string to = entry.substr(0, arrow);
     const std::string from = entry.substr(arrow + 4);
     ASSERT_TRUE(weights.count(from)) << entry;
-    EXPECT_TRUE(at::equal(tensor_of(module, to), weights.at(from))) << entry;
+    EXPECT_TRUE(at::equal(named_tensors(module).at(to), weights.at(from))) << entry;
   }
 }
 
@@ -202,7 +182,7 @@ TEST(Upcycling, VitMoeExpertsStartAsThePretrainedMlp) {
   const InputShape in{3, 8, 8, 5};
   torch::manual_seed(1);
   Classifier dense = make_model(tiny_vit("vit"), in);
-  const NamedTensors weights = state_of(*dense);
+  const NamedTensors weights = named_tensors(*dense);
   torch::manual_seed(2);
   Classifier moe = make_model(tiny_vit("vit_moe"), in);
   const WeightsMatch match = load_named_tensors(*moe, weights, "dense.pt");
@@ -213,12 +193,12 @@ TEST(Upcycling, VitMoeExpertsStartAsThePretrainedMlp) {
       for (const char* tensor : {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}) {
         const std::string to = std::string("blocks.") + block + "." + expert + "." + tensor;
         const std::string from = std::string("blocks.") + block + ".mlp." + tensor;
-        EXPECT_TRUE(at::equal(tensor_of(*moe, to), weights.at(from))) << to;
+        EXPECT_TRUE(at::equal(named_tensors(*moe).at(to), weights.at(from))) << to;
       }
     }
   }
   expect_upcycled_copies(*moe, match, weights);
-  EXPECT_TRUE(at::equal(tensor_of(*moe, "blocks.1.attn.qkv.weight"),
+  EXPECT_TRUE(at::equal(named_tensors(*moe).at("blocks.1.attn.qkv.weight"),
                         weights.at("blocks.1.attn.qkv.weight")));
   for (const std::string& name : match.missing) {
     EXPECT_NE(name.find(".router."), std::string::npos) << name;
@@ -234,13 +214,13 @@ TEST(Upcycling, VitMoeExpertsStartAsThePretrainedMlp) {
   Classifier noisy = make_model(tiny_vit("vit_moe"), in);
   load_named_tensors(*noisy, weights, "dense.pt", UpcycleOptions{0.1});
   const at::Tensor source = weights.at("blocks.1.mlp.fc1.weight");
-  const at::Tensor a = tensor_of(*noisy, "blocks.1.moe.experts.0.fc1.weight");
-  const at::Tensor b = tensor_of(*noisy, "blocks.1.moe.experts.1.fc1.weight");
+  const at::Tensor a = named_tensors(*noisy).at("blocks.1.moe.experts.0.fc1.weight");
+  const at::Tensor b = named_tensors(*noisy).at("blocks.1.moe.experts.1.fc1.weight");
   EXPECT_FALSE(at::equal(a, b));
   const double ratio = ((a - source).std() / source.std()).item<double>();
   EXPECT_GT(ratio, 0.05);
   EXPECT_LT(ratio, 0.2);
-  EXPECT_TRUE(at::equal(tensor_of(*noisy, "blocks.1.norm1.weight"),
+  EXPECT_TRUE(at::equal(named_tensors(*noisy).at("blocks.1.norm1.weight"),
                         weights.at("blocks.1.norm1.weight")));  // only experts get noise
 }
 
@@ -250,7 +230,7 @@ TEST(Upcycling, SwitchExpertTowersStartAsTheUpperBlocks) {
   const InputShape in{3, 8, 8, 5};
   torch::manual_seed(1);
   Classifier dense = make_model(tiny_vit("vit"), in);
-  const NamedTensors weights = state_of(*dense);
+  const NamedTensors weights = named_tensors(*dense);
   config::ModelConfig sc = tiny_vit("switch_moe_vit");
   sc.moe_num_unshared_experts = 2;
   Classifier sw = make_model(sc, in);
@@ -258,14 +238,14 @@ TEST(Upcycling, SwitchExpertTowersStartAsTheUpperBlocks) {
   expect_upcycled_copies(*sw, match, weights);
   for (const char* e : {"0", "1"}) {
     const std::string tower = std::string("experts.") + e + ".";
-    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "blocks.0.mlp.fc2.weight"),
+    EXPECT_TRUE(at::equal(named_tensors(*sw).at(tower + "blocks.0.mlp.fc2.weight"),
                           weights.at("blocks.2.mlp.fc2.weight")));
-    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "blocks.1.attn.qkv.bias"),
+    EXPECT_TRUE(at::equal(named_tensors(*sw).at(tower + "blocks.1.attn.qkv.bias"),
                           weights.at("blocks.3.attn.qkv.bias")));
-    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "norm.weight"), weights.at("norm.weight")));
-    EXPECT_TRUE(at::equal(tensor_of(*sw, tower + "head.weight"), weights.at("head.weight")));
+    EXPECT_TRUE(at::equal(named_tensors(*sw).at(tower + "norm.weight"), weights.at("norm.weight")));
+    EXPECT_TRUE(at::equal(named_tensors(*sw).at(tower + "head.weight"), weights.at("head.weight")));
   }
-  EXPECT_TRUE(at::equal(tensor_of(*sw, "blocks.1.mlp.fc1.weight"),
+  EXPECT_TRUE(at::equal(named_tensors(*sw).at("blocks.1.mlp.fc1.weight"),
                         weights.at("blocks.1.mlp.fc1.weight")));
   EXPECT_TRUE(match.mismatched.empty()) << describe(match);
   EXPECT_TRUE(match.unexpected.empty()) << describe(match);
@@ -285,7 +265,7 @@ TEST(Upcycling, CnnMoeExpertsStartAsThePretrainedConvsAndBlocks) {
   c.name = "resnet18";
   torch::manual_seed(1);
   Classifier dense = make_model(c, in);
-  const NamedTensors weights = state_of(*dense);
+  const NamedTensors weights = named_tensors(*dense);
   for (const char* family : {"resnet18_conv_moe", "resnet18_block_moe"}) {
     SCOPED_TRACE(family);
     c.name = family;
@@ -306,7 +286,7 @@ TEST(Upcycling, AHeadOfAnotherClassCountIsReplacedAndListed) {
   torch::manual_seed(1);
   Classifier dense = make_model(tiny_vit("vit"), InputShape{3, 8, 8, 1000});
   Classifier mine = make_model(tiny_vit("vit"), InputShape{3, 8, 8, 10});
-  const WeightsMatch match = load_named_tensors(*mine, state_of(*dense), "in1k.pt");
+  const WeightsMatch match = load_named_tensors(*mine, named_tensors(*dense), "in1k.pt");
   ASSERT_EQ(match.replaced_heads.size(), 1u);
   EXPECT_EQ(match.replaced_heads[0], "head: 1000 classes in the file, 10 in the model");
   EXPECT_EQ(match.mismatched, (std::vector<std::string>{"head.bias", "head.weight"}));

@@ -628,9 +628,8 @@ TEST_F(ExperimentTest, FreezeBackboneTrainsOnlyHeadsRoutersAndExperts) {
   torch::manual_seed(static_cast<uint64_t>(c.seeds.model));
   model::Classifier start = model::make_model(
       c.model, {dataset.channels(), dataset.height(), dataset.width(), dataset.num_classes});
-  const auto at_start = [&](const std::string& name) {
-    return start->named_parameters()[name].detach();
-  };
+  const model::NamedTensors initial = model::named_tensors(*start);
+  const auto at_start = [&](const std::string& name) { return initial.at(name); };
   for (const char* frozen : {"patch_embed.weight", "pos_embed", "blocks.0.attn.qkv.weight",
                              "blocks.1.norm2.weight", "norm.weight"}) {
     EXPECT_TRUE(at::equal(end.at(frozen), at_start(frozen))) << frozen;
@@ -731,11 +730,9 @@ void write_timm_vit(const fs::path& file, int64_t embed_dim, int64_t num_heads) 
   shape.mlp_ratio = 4.0;
   torch::manual_seed(11);
   model::Classifier dense = model::make_model(shape, {3, 224, 224, 3});
-  model::NamedTensors state;
-  for (const auto& item : dense->named_parameters()) state[item.key()] = item.value().detach();
   fs::create_directories(file.parent_path());
   std::ofstream(file, std::ios::binary)
-      << model::write_torch_save(model::from_moedil_names(state, "timm"));
+      << model::write_torch_save(model::from_moedil_names(model::named_tensors(*dense), "timm"));
 }
 
 // The predecessor's OfficeHome "modeltransfer" configs, in its style, on a small OfficeHome

@@ -16,6 +16,10 @@ namespace moedil::model {
 /// Name -> tensor, names dotted as in named_parameters() ("blocks.1.moe.router.gate.weight").
 using NamedTensors = std::map<std::string, at::Tensor>;
 
+/// Every parameter and buffer of `module` under its dotted name (the module's own tensors, not
+/// copies): what load_named_tensors matches a file against, and what a state dict holds.
+NamedTensors named_tensors(const torch::nn::Module& module);
+
 /// Reads every tensor of a weights file. A moedil checkpoint's model part is used when the file
 /// is a checkpoint. Throws DataError naming the path when it does not exist or is neither a
 /// LibTorch archive nor a pickled dict of tensors.
