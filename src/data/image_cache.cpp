@@ -3,8 +3,15 @@
 #include <ATen/ATen.h>
 #include <spdlog/logger.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <string_view>
 #include <utility>
 
 #include "moedil/common/error.h"
@@ -21,7 +28,14 @@ namespace fs = std::filesystem;
 /// Bump kCacheVersion whenever decoding or the format changes (it is part of the key too).
 constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'D', 'I', 'M', 'G', 'C'};
 constexpr char kCacheEnd[8] = {'M', 'O', 'E', 'D', 'I', 'M', 'G', 'E'};
-constexpr uint32_t kCacheVersion = 1;
+constexpr uint32_t kCacheVersion = 2;
+/// Version 2 layout (little endian): magic, version, 4 zero bytes, int64 N, C, H, W; zeros up to
+/// kImagesOffset; the N images, uint8 [N, C, H, W]; the trailer (key, name, num_classes, flags,
+/// class and domain names, skipped images, labels, domain ids, test flags); the footer: uint64
+/// offset of the trailer, kCacheEnd. The images start on a page boundary so they can be mapped.
+constexpr uint64_t kImagesOffset = 4096;
+constexpr uint64_t kCountOffset = 16;
+constexpr uint64_t kFooterBytes = sizeof(uint64_t) + sizeof kCacheEnd;
 
 /// 64-bit FNV-1a.
 uint64_t fnv1a(const std::string& s) {
@@ -69,54 +83,93 @@ void put_string(std::string& out, const std::string& s) {
   out += s;
 }
 
-}  // namespace
-
-void write_image_cache(const fs::path& file, const std::string& key, const Dataset& d,
-                       const SkippedImages& skipped) {
-  const int64_t n = d.size();
-  const auto image_bytes = static_cast<std::size_t>(d.images.numel());
-  std::string out;
-  out.reserve(image_bytes + static_cast<std::size_t>(n) * 17 + 4096);
-  out.append(kCacheMagic, sizeof kCacheMagic);
-  put(out, kCacheVersion);
-  put_string(out, key);
-  put_string(out, d.name);
-  for (int64_t v : {n, d.channels(), d.height(), d.width(), d.num_classes}) put(out, v);
-  put(out, static_cast<uint8_t>(d.has_domains()));
-  put(out, static_cast<uint8_t>(d.has_test_split()));
-  put(out, static_cast<uint64_t>(d.class_names.size()));
-  for (const std::string& c : d.class_names) put_string(out, c);
-  put(out, static_cast<uint64_t>(d.domain_names.size()));
-  for (const std::string& c : d.domain_names) put_string(out, c);
-  put(out, skipped.count);
-  put_string(out, skipped.example);
-  const auto append = [&](const at::Tensor& t, std::size_t bytes) {
-    out.append(static_cast<const char*>(t.contiguous().data_ptr()), bytes);
-  };
-  append(d.labels, static_cast<std::size_t>(n) * sizeof(int64_t));
-  if (d.has_domains()) append(d.domain_ids, static_cast<std::size_t>(n) * sizeof(int64_t));
-  if (d.has_test_split()) append(d.is_test, static_cast<std::size_t>(n));
-  append(d.images, image_bytes);
-  out.append(kCacheEnd, sizeof kCacheEnd);
-  io::write_file_atomic(file, out);
-}
-
-namespace {
-
-/// Reads a cache file written by write_image_cache, bounds-checking every field.
-class CacheReader {
+/// Writes a cache file piece by piece: the preamble, the images as they come, then the trailer
+/// and the footer. The file appears at its path only when finish() succeeds.
+class CacheWriter {
  public:
-  explicit CacheReader(InputFile& in) : in_(in), left_(in.size()) {}
+  CacheWriter(const fs::path& file, int64_t channels, int64_t height, int64_t width)
+      : out_(file), slot_(channels * height * width) {
+    std::string pre;
+    pre.append(kCacheMagic, sizeof kCacheMagic);
+    put(pre, kCacheVersion);
+    put(pre, uint32_t{0});
+    for (int64_t v : {int64_t{0}, channels, height, width}) put(pre, v);
+    pre.resize(kImagesOffset, '\0');
+    out_.append(pre);
+  }
 
-  uint64_t left() const { return left_; }
+  void append(const uint8_t* pixels, int64_t count) {
+    out_.append(std::string_view(reinterpret_cast<const char*>(pixels),
+                                 static_cast<std::size_t>(count * slot_)));
+    images_ += count;
+  }
 
-  bool bytes(void* p, uint64_t n) {
-    if (n > left_) return false;
-    try {
-      if (in_.read(p, static_cast<std::size_t>(n)) != n) return false;
-    } catch (const DataError&) {  // a read error: the cache is ignored like a damaged one
-      return false;
+  /// `d` holds everything but (possibly) the images, which were appended.
+  void finish(const std::string& key, const Dataset& d, const SkippedImages& skipped) {
+    const int64_t n = images_;
+    if (d.labels.numel() != n) {
+      throw IoError("image cache: " + std::to_string(n) + " images but " +
+                    std::to_string(d.labels.numel()) + " labels");
     }
+    std::string t;
+    put_string(t, key);
+    put_string(t, d.name);
+    put(t, d.num_classes);
+    put(t, static_cast<uint8_t>(d.has_domains()));
+    put(t, static_cast<uint8_t>(d.has_test_split()));
+    put(t, static_cast<uint64_t>(d.class_names.size()));
+    for (const std::string& c : d.class_names) put_string(t, c);
+    put(t, static_cast<uint64_t>(d.domain_names.size()));
+    for (const std::string& c : d.domain_names) put_string(t, c);
+    put(t, skipped.count);
+    put_string(t, skipped.example);
+    const auto append = [&](const at::Tensor& x, std::size_t bytes) {
+      t.append(static_cast<const char*>(x.contiguous().data_ptr()), bytes);
+    };
+    append(d.labels.to(at::kLong), static_cast<std::size_t>(n) * sizeof(int64_t));
+    if (d.has_domains()) {
+      append(d.domain_ids.to(at::kLong), static_cast<std::size_t>(n) * sizeof(int64_t));
+    }
+    if (d.has_test_split()) append(d.is_test.to(at::kByte), static_cast<std::size_t>(n));
+    put(t, out_.size());  // footer: where the trailer starts, then the end marker
+    t.append(kCacheEnd, sizeof kCacheEnd);
+    out_.append(t);
+    std::string count;
+    put(count, n);
+    out_.write_at(kCountOffset, count);
+    out_.commit();
+  }
+
+ private:
+  io::AtomicFileWriter out_;
+  int64_t slot_;
+  int64_t images_ = 0;
+};
+
+/// A read-only private mapping of a whole file, unmapped when the last tensor over it is gone.
+class Mapping {
+ public:
+  Mapping(void* base, std::size_t size) : base_(base), size_(size) {}
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() { ::munmap(base_, size_); }
+  const uint8_t* data() const { return static_cast<const uint8_t*>(base_); }
+  std::size_t size() const { return size_; }
+
+ private:
+  void* base_;
+  std::size_t size_;
+};
+
+/// Reads the fields of a mapped cache file, bounds-checking every one.
+class MemReader {
+ public:
+  MemReader(const uint8_t* p, uint64_t size) : p_(p), left_(size) {}
+  uint64_t left() const { return left_; }
+  bool bytes(void* out, uint64_t n) {
+    if (n > left_) return false;
+    std::memcpy(out, p_, static_cast<std::size_t>(n));
+    p_ += n;
     left_ -= n;
     return true;
   }
@@ -127,16 +180,26 @@ class CacheReader {
   bool get_string(std::string& s) {
     uint64_t n = 0;
     if (!get(n) || n > left_) return false;
-    s.resize(static_cast<std::size_t>(n));
-    return bytes(s.data(), n);
+    s.assign(reinterpret_cast<const char*>(p_), static_cast<std::size_t>(n));
+    p_ += n;
+    left_ -= n;
+    return true;
   }
 
  private:
-  InputFile& in_;
+  const uint8_t* p_;
   uint64_t left_;
 };
 
 }  // namespace
+
+void write_image_cache(const fs::path& file, const std::string& key, const Dataset& d,
+                       const SkippedImages& skipped) {
+  CacheWriter w(file, d.channels(), d.height(), d.width());
+  const at::Tensor images = d.images.contiguous();
+  w.append(images.data_ptr<uint8_t>(), d.size());
+  w.finish(key, d, skipped);
+}
 
 std::optional<Dataset> read_image_cache(const fs::path& file, const std::string& key,
                                         SkippedImages& skipped) {
@@ -146,31 +209,54 @@ std::optional<Dataset> read_image_cache(const fs::path& file, const std::string&
     return std::nullopt;
   };
   if (!path_present(file)) return std::nullopt;
-  std::optional<InputFile> in;
+  std::shared_ptr<Mapping> map;
   try {
-    in.emplace(file);  // a FIFO or a link loop in the cache folder is ignored, never waited on
+    InputFile in(file);  // a FIFO or a link loop in the cache folder is ignored, never waited on
+    const uint64_t size = in.size();
+    if (size < kImagesOffset + kFooterBytes) return fail("not a moedil image cache");
+    const int fd = in.release();
+    void* base = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (base == MAP_FAILED) return fail(std::string("cannot map it: ") + std::strerror(err));
+    map = std::make_shared<Mapping>(base, static_cast<std::size_t>(size));
   } catch (const DataError& e) {
     return fail(e.what());
   }
-  CacheReader r(*in);
+  const uint8_t* const p = map->data();
+  const uint64_t size = map->size();
+  MemReader pre(p, kImagesOffset);
   char magic[sizeof kCacheMagic];
-  uint32_t version = 0;
-  std::string stored_key;
-  Dataset d;
-  if (!r.bytes(magic, sizeof magic) || std::memcmp(magic, kCacheMagic, sizeof magic) != 0) {
+  uint32_t version = 0, pad = 0;
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  if (!pre.bytes(magic, sizeof magic) || std::memcmp(magic, kCacheMagic, sizeof magic) != 0) {
     return fail("not a moedil image cache");
   }
-  if (!r.get(version) || version != kCacheVersion) return fail("another format version");
+  if (!pre.get(version) || version != kCacheVersion) return fail("another format version");
+  if (!pre.get(pad) || !pre.get(n) || !pre.get(c) || !pre.get(h) || !pre.get(w) || n <= 0 ||
+      c != 3 || h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16)) {
+    return fail("bad header");
+  }
+  uint64_t trailer = 0;
+  std::memcpy(&trailer, p + size - kFooterBytes, sizeof trailer);
+  if (std::memcmp(p + size - sizeof kCacheEnd, kCacheEnd, sizeof kCacheEnd) != 0) {
+    return fail("bad end marker (an interrupted write?)");
+  }
+  const auto slot = static_cast<uint64_t>(c * h * w);
+  if (static_cast<uint64_t>(n) > (size - kImagesOffset) / slot ||
+      trailer != kImagesOffset + static_cast<uint64_t>(n) * slot ||
+      trailer > size - kFooterBytes) {
+    return fail("its size does not match its header");
+  }
+  MemReader r(p + trailer, size - kFooterBytes - trailer);
+  std::string stored_key;
+  Dataset d;
   if (!r.get_string(stored_key) || stored_key != key) return fail("its key does not match");
-  int64_t n = 0, c = 0, h = 0, w = 0;
   uint8_t has_domains = 0, has_test = 0;
   uint64_t count = 0;
-  if (!r.get_string(d.name) || !r.get(n) || !r.get(c) || !r.get(h) || !r.get(w) ||
-      !r.get(d.num_classes) || !r.get(has_domains) || !r.get(has_test) || !r.get(count)) {
+  if (!r.get_string(d.name) || !r.get(d.num_classes) || !r.get(has_domains) ||
+      !r.get(has_test) || !r.get(count) || count > r.left()) {
     return fail("truncated header");
-  }
-  if (n <= 0 || c != 3 || h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16) || count > r.left()) {
-    return fail("bad header");
   }
   d.class_names.resize(static_cast<std::size_t>(count));
   for (std::string& s : d.class_names) {
@@ -181,75 +267,101 @@ std::optional<Dataset> read_image_cache(const fs::path& file, const std::string&
   for (std::string& s : d.domain_names) {
     if (!r.get_string(s)) return fail("truncated domain names");
   }
-  if (!r.get(skipped.count) || !r.get_string(skipped.example)) {
-    return fail("truncated header");
-  }
-  const uint64_t per_image = static_cast<uint64_t>(c * h * w) + sizeof(int64_t) +
-                             (has_domains ? sizeof(int64_t) : 0) + (has_test ? 1 : 0);
-  if (static_cast<uint64_t>(n) > r.left() / per_image ||
-      static_cast<uint64_t>(n) * per_image + sizeof kCacheEnd != r.left()) {
+  if (!r.get(skipped.count) || !r.get_string(skipped.example)) return fail("truncated header");
+  const uint64_t per_image =
+      sizeof(int64_t) + (has_domains ? sizeof(int64_t) : 0) + (has_test ? 1 : 0);
+  if (r.left() != static_cast<uint64_t>(n) * per_image) {
     return fail("its size does not match its header");
   }
   d.labels = at::empty({n}, at::kLong);
-  if (!r.bytes(d.labels.data_ptr(), static_cast<uint64_t>(n) * sizeof(int64_t))) {
-    return fail("truncated labels");
-  }
+  r.bytes(d.labels.data_ptr(), static_cast<uint64_t>(n) * sizeof(int64_t));
   if (has_domains) {
     d.domain_ids = at::empty({n}, at::kLong);
-    if (!r.bytes(d.domain_ids.data_ptr(), static_cast<uint64_t>(n) * sizeof(int64_t))) {
-      return fail("truncated domain ids");
-    }
+    r.bytes(d.domain_ids.data_ptr(), static_cast<uint64_t>(n) * sizeof(int64_t));
   }
   if (has_test) {
     std::vector<uint8_t> flags(static_cast<std::size_t>(n));
-    if (!r.bytes(flags.data(), flags.size())) return fail("truncated test flags");
+    r.bytes(flags.data(), flags.size());
     d.is_test = at::empty({n}, at::kBool);
     bool* out = d.is_test.data_ptr<bool>();
     for (std::size_t i = 0; i < flags.size(); ++i) out[i] = flags[i] != 0;
   }
-  d.images = at::empty({n, c, h, w}, at::kByte);
-  if (!r.bytes(d.images.data_ptr(), static_cast<uint64_t>(d.images.numel()))) {
-    return fail("truncated images");
-  }
-  char end[sizeof kCacheEnd];
-  if (!r.bytes(end, sizeof end) || std::memcmp(end, kCacheEnd, sizeof end) != 0) {
-    return fail("bad end marker");
-  }
+  // The images stay in the file: pages are read when touched and the kernel may drop them again.
+  void* pixels = const_cast<uint8_t*>(p + kImagesOffset);
+  d.images = at::from_blob(
+      pixels, {n, c, h, w}, [map](void*) mutable { map.reset(); }, at::TensorOptions(at::kByte));
   return d;
 }
 
 Dataset load_image_files(const std::string& name, const fs::path& root,
                          const std::string& extra, const ImageFileList& list,
                          const ImageLoadOptions& o) {
-  fs::path cache_file;
-  if (!o.cache_dir.empty()) {
-    cache_file =
-        fs::path(o.cache_dir) / (name + "-" + image_cache_key(name, root, extra, list, o) + ".bin");
+  if (o.cache_dir.empty()) {
     SkippedImages skipped;
-    std::optional<Dataset> cached =
-        read_image_cache(cache_file, cache_file.stem().string(), skipped);
-    if (cached) {
-      cached->name = name;
-      io::logger()->info("[data] {}: loaded from cache {} ({} images of {}x{})", name,
-                         cache_file.string(), cached->size(), cached->width(), cached->height());
-      if (skipped.count > 0) {
-        io::logger()->warn("[data] {}: skipped {} unreadable images, e.g. {}", name, skipped.count,
-                           skipped.example);
-      }
-      return std::move(*cached);
-    }
+    return decode_images(name, root, list, o, skipped);
   }
+  const fs::path cache_file =
+      fs::path(o.cache_dir) / (name + "-" + image_cache_key(name, root, extra, list, o) + ".bin");
+  const std::string key = cache_file.stem().string();
+  const auto from_cache = [&]() -> std::optional<Dataset> {
+    SkippedImages skipped;
+    std::optional<Dataset> cached = read_image_cache(cache_file, key, skipped);
+    if (!cached) return cached;
+    cached->name = name;
+    if (skipped.count > 0) {
+      io::logger()->warn("[data] {}: skipped {} unreadable images, e.g. {}", name, skipped.count,
+                         skipped.example);
+    }
+    return cached;
+  };
+  if (std::optional<Dataset> cached = from_cache()) {
+    io::logger()->info("[data] {}: loaded from cache {} ({} images of {}x{}, memory-mapped)", name,
+                       cache_file.string(), cached->size(), cached->width(), cached->height());
+    return std::move(*cached);
+  }
+  // Decoded straight into the cache file, a chunk at a time, then mapped: a dataset larger than
+  // memory is never held whole.
   SkippedImages skipped;
-  Dataset d = decode_images(name, root, list, o, skipped);
-  if (!cache_file.empty()) {
+  std::unique_ptr<CacheWriter> writer;
+  std::string write_error;
+  const auto writing = [&](const std::function<void()>& f) {
+    if (!writer) return;
     try {
-      write_image_cache(cache_file, cache_file.stem().string(), d, skipped);
-      io::logger()->info("[data] {}: wrote cache {}", name, cache_file.string());
+      f();
     } catch (const Error& e) {
-      io::logger()->warn("[data] {}: cannot write the cache: {}", name, e.what());
+      write_error = e.what();
+      writer.reset();  // removes the temp file
     }
+  };
+  Dataset d;
+  try {
+    d = decode_images_streamed(
+        name, root, list, o, skipped,
+        [&](int64_t height, int64_t width) {
+          try {
+            writer = std::make_unique<CacheWriter>(cache_file, 3, height, width);
+          } catch (const Error& e) {
+            write_error = e.what();
+          }
+        },
+        [&](const uint8_t* pixels, int64_t count) {
+          writing([&] { writer->append(pixels, count); });
+        });
+  } catch (...) {
+    writer.reset();
+    throw;
   }
-  return d;
+  writing([&] { writer->finish(key, d, skipped); });
+  if (writer) {
+    writer.reset();
+    io::logger()->info("[data] {}: wrote cache {}", name, cache_file.string());
+    if (std::optional<Dataset> cached = from_cache()) return std::move(*cached);
+    write_error = "it cannot be read back";
+  }
+  io::logger()->warn("[data] {}: cannot write the cache: {}; decoding into memory instead", name,
+                     write_error);
+  SkippedImages again;
+  return decode_images(name, root, list, o, again);
 }
 
 }  // namespace moedil::data

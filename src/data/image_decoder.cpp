@@ -25,6 +25,9 @@ namespace fs = std::filesystem;
 /// Progress is logged every 5% for datasets of at least this many images.
 constexpr int64_t kProgressMinImages = 200;
 
+/// Pixels decoded per chunk before they are handed to the sink.
+constexpr int64_t kChunkBytes = int64_t{64} << 20;
+
 /// Decodes `path` as 8-bit BGR; an empty Mat (and `why`) when it cannot be decoded.
 cv::Mat read_image(const fs::path& path, std::string& why) {
   try {
@@ -49,8 +52,10 @@ std::string unreadable_message(const fs::path& path, const std::string& why) {
 
 }  // namespace
 
-Dataset decode_images(const std::string& name, const fs::path& root, const ImageFileList& list,
-                      const ImageLoadOptions& o, SkippedImages& skipped) {
+Dataset decode_images_streamed(const std::string& name, const fs::path& root,
+                               const ImageFileList& list, const ImageLoadOptions& o,
+                               SkippedImages& skipped, const ImageShapeSink& begin,
+                               const ImageChunkSink& sink) {
   const auto& files = list.files;
   const auto n = static_cast<int64_t>(files.size());
   if (n == 0) {
@@ -87,20 +92,23 @@ Dataset decode_images(const std::string& name, const fs::path& root, const Image
       "[data] {}: decoding {} images from {} ({} threads{})", name, n, root.string(), threads,
       o.resize > 0 ? ", resized to " + std::to_string(o.resize) + "x" + std::to_string(o.resize)
                    : std::string());
+  begin(height, width);
 
-  at::Tensor images = at::empty({n, 3, height, width}, at::kByte);
-  uint8_t* const base = images.data_ptr<uint8_t>();
   const int64_t plane = height * width;
   const int64_t slot = 3 * plane;
+  // Images are decoded a chunk at a time (about kChunkBytes of pixels), so what is held besides
+  // the sink's storage is one chunk.
+  const int64_t chunk = std::max<int64_t>(1, std::min(n, kChunkBytes / slot));
+  std::vector<uint8_t> buffer(static_cast<std::size_t>(chunk * slot));
+  uint8_t* const base = buffer.data();
   std::vector<uint8_t> ok(static_cast<std::size_t>(n), 0);
-  std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
-  std::atomic<bool> stop{false};
   std::atomic<int64_t> reported{0};  // last 5% step logged
   std::mutex progress_mutex;
   std::mutex error_mutex;
   int64_t error_index = -1;  // lowest index whose image is an error
   std::string error_message;
+  std::atomic<bool> stop{false};
 
   const auto record_error = [&](int64_t i, std::string message) {
     std::lock_guard<std::mutex> lock(error_mutex);
@@ -110,6 +118,7 @@ Dataset decode_images(const std::string& name, const fs::path& root, const Image
     }
     stop = true;
   };
+  int64_t first = 0;  // first index of the chunk being decoded
   const auto process = [&](int64_t i) {
     const fs::path& path = files[static_cast<std::size_t>(i)].path;
     std::string why;
@@ -139,7 +148,7 @@ Dataset decode_images(const std::string& name, const fs::path& root, const Image
                           "one square size.");
       return;
     }
-    uint8_t* out = base + i * slot;
+    uint8_t* out = base + (i - first) * slot;
     for (int64_t y = 0; y < height; ++y) {
       const uint8_t* row = m.ptr<uint8_t>(static_cast<int>(y));
       uint8_t* r = out + y * width;
@@ -153,55 +162,67 @@ Dataset decode_images(const std::string& name, const fs::path& root, const Image
     }
     ok[static_cast<std::size_t>(i)] = 1;
   };
-  const auto worker = [&] {
-    // An index is only taken while no error is known, and every taken index is finished, so the
-    // lowest recorded error is the first error in file order (deterministic message).
-    while (!stop.load() && stop_flag().load(std::memory_order_relaxed) == 0) {
-      const int64_t i = next.fetch_add(1);
-      if (i >= n) break;
-      try {
-        process(i);
-      } catch (const std::exception& e) {
-        record_error(i, "dataset '" + name + "': failed on " +
-                            quote_path(files[static_cast<std::size_t>(i)].path) + ": " + e.what());
-      } catch (...) {
-        record_error(i, "dataset '" + name + "': failed on " +
-                            quote_path(files[static_cast<std::size_t>(i)].path));
-      }
-      const int64_t k = done.fetch_add(1) + 1;
-      const int64_t step = k * 20 / n;  // 5% steps
-      if (n >= kProgressMinImages && step > reported.load()) {
-        std::lock_guard<std::mutex> lock(progress_mutex);
-        if (step > reported.load()) {  // steps are logged once each, in increasing order
-          reported = step;
-          io::logger()->info("[data] {}: decoded {}/{} images ({}%)", name, k, n, k * 100 / n);
-        }
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
-  throw_if_stopped("decoding the images of dataset '" + name + "'");
-  if (error_index >= 0) throw DataError(error_message);
 
-  // Drop the unreadable images: move the kept slots to the front.
   std::vector<int64_t> labels;
   std::vector<int64_t> domains;
   std::vector<uint8_t> test;
   int64_t kept = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const ImageFile& f = files[static_cast<std::size_t>(i)];
-    if (!ok[static_cast<std::size_t>(i)]) {
-      if (skipped.count++ == 0) skipped.example = f.path.string();
-      continue;
+  for (first = 0; first < n; first += chunk) {
+    const int64_t last = std::min(n, first + chunk);
+    std::atomic<int64_t> next{first};
+    const auto worker = [&] {
+      // An index is only taken while no error is known, and every taken index is finished, so
+      // the lowest recorded error is the first error in file order (deterministic message).
+      while (!stop.load() && stop_flag().load(std::memory_order_relaxed) == 0) {
+        const int64_t i = next.fetch_add(1);
+        if (i >= last) break;
+        try {
+          process(i);
+        } catch (const std::exception& e) {
+          record_error(i, "dataset '" + name + "': failed on " +
+                              quote_path(files[static_cast<std::size_t>(i)].path) + ": " +
+                              e.what());
+        } catch (...) {
+          record_error(i, "dataset '" + name + "': failed on " +
+                              quote_path(files[static_cast<std::size_t>(i)].path));
+        }
+        const int64_t k = done.fetch_add(1) + 1;
+        const int64_t step = k * 20 / n;  // 5% steps
+        if (n >= kProgressMinImages && step > reported.load()) {
+          std::lock_guard<std::mutex> lock(progress_mutex);
+          if (step > reported.load()) {  // steps are logged once each, in increasing order
+            reported = step;
+            io::logger()->info("[data] {}: decoded {}/{} images ({}%)", name, k, n, k * 100 / n);
+          }
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int64_t t = 1; t < std::min(threads, last - first); ++t) pool.emplace_back(worker);
+    worker();
+    for (std::thread& t : pool) t.join();
+    throw_if_stopped("decoding the images of dataset '" + name + "'");
+    if (error_index >= 0) throw DataError(error_message);
+
+    // Drop the unreadable images: move the kept slots of the chunk to its front.
+    int64_t kept_here = 0;
+    for (int64_t i = first; i < last; ++i) {
+      const ImageFile& f = files[static_cast<std::size_t>(i)];
+      if (!ok[static_cast<std::size_t>(i)]) {
+        if (skipped.count++ == 0) skipped.example = f.path.string();
+        continue;
+      }
+      if (kept_here != i - first) {
+        std::memcpy(base + kept_here * slot, base + (i - first) * slot,
+                    static_cast<size_t>(slot));
+      }
+      labels.push_back(f.label);
+      domains.push_back(f.domain_id);
+      test.push_back(f.test ? 1 : 0);
+      ++kept_here;
     }
-    if (kept != i) std::memcpy(base + kept * slot, base + i * slot, static_cast<size_t>(slot));
-    labels.push_back(f.label);
-    domains.push_back(f.domain_id);
-    test.push_back(f.test ? 1 : 0);
-    ++kept;
+    if (kept_here > 0) sink(base, kept_here);
+    kept += kept_here;
   }
   if (kept == 0) {
     throw DataError("dataset '" + name + "' " + quote_path(root) + ": none of its " +
@@ -214,7 +235,6 @@ Dataset decode_images(const std::string& name, const fs::path& root, const Image
   }
   Dataset d;
   d.name = name;
-  d.images = kept == n ? images : images.narrow(0, 0, kept);
   d.labels = at::tensor(at::ArrayRef<int64_t>(labels), at::kLong);
   if (!list.domain_names.empty()) {
     d.domain_ids = at::tensor(at::ArrayRef<int64_t>(domains), at::kLong);
@@ -229,6 +249,25 @@ Dataset decode_images(const std::string& name, const fs::path& root, const Image
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   io::logger()->info("[data] {}: decoded {} images of {}x{} in {:.1f} s", name, kept, width, height,
                      seconds);
+  return d;
+}
+
+Dataset decode_images(const std::string& name, const fs::path& root, const ImageFileList& list,
+                      const ImageLoadOptions& o, SkippedImages& skipped) {
+  at::Tensor images;
+  int64_t filled = 0;
+  Dataset d = decode_images_streamed(
+      name, root, list, o, skipped,
+      [&](int64_t height, int64_t width) {
+        images = at::empty({static_cast<int64_t>(list.files.size()), 3, height, width}, at::kByte);
+      },
+      [&](const uint8_t* pixels, int64_t count) {
+        const int64_t slot = images[0].numel();
+        std::memcpy(images.data_ptr<uint8_t>() + filled * slot, pixels,
+                    static_cast<std::size_t>(count * slot));
+        filled += count;
+      });
+  d.images = filled == images.size(0) ? images : images.narrow(0, 0, filled);
   return d;
 }
 

@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "moedil/common/error.h"
 
@@ -124,6 +125,65 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   if (::rename(temp_path.c_str(), path.c_str()) != 0) throw_errno(path, "rename failed", errno);
   temp.dismiss();
   fsync_dir(path, dir);
+}
+
+AtomicFileWriter::AtomicFileWriter(fs::path path) : path_(std::move(path)) {
+  if (path_.empty() || !path_.has_filename()) {
+    throw IoError("'" + path_.string() + "': not a file path (no file name)");
+  }
+  const fs::path dir = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    throw IoError(path_.string() + ": cannot create parent directory " + dir.string() + ": " +
+                  ec.message());
+  }
+  fd_ = open_temp(path_, dir, &temp_);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(temp_.c_str());
+  }
+}
+
+void AtomicFileWriter::append(std::string_view bytes) {
+  if (fd_ < 0) throw IoError(path_.string() + ": write after commit");
+  write_all(fd_, path_, bytes);
+  size_ += bytes.size();
+}
+
+void AtomicFileWriter::write_at(uint64_t offset, std::string_view bytes) {
+  if (fd_ < 0) throw IoError(path_.string() + ": write after commit");
+  if (offset + bytes.size() > size_) {
+    throw IoError(path_.string() + ": write_at beyond the bytes written");
+  }
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  auto at = static_cast<off_t>(offset);
+  while (left > 0) {
+    const ssize_t n = ::pwrite(fd_, p, left, at);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(path_, "write failed", errno);
+    }
+    p += n;
+    at += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+void AtomicFileWriter::commit() {
+  if (fd_ < 0) throw IoError(path_.string() + ": committed twice");
+  TempGuard temp(temp_);
+  FdGuard fd(fd_);
+  fd_ = -1;
+  if (::fsync(fd.get()) != 0) throw_errno(path_, "fsync failed", errno);
+  if (fd.close_now() != 0) throw_errno(path_, "close failed", errno);
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) throw_errno(path_, "rename failed", errno);
+  temp.dismiss();
+  fsync_dir(path_, path_.has_parent_path() ? path_.parent_path() : fs::path("."));
 }
 
 bool is_atomic_temp_name(const std::string& name) {

@@ -29,6 +29,11 @@ std::string size_keys(const std::string& family) {
          "model.moe_num_unshared_experts, model.moe_num_shared_experts";
 }
 
+/// The datasets decoded from image files, which the decoded-image cache can map.
+bool image_files(const config::RunConfig& c) {
+  return c.dataset == "imagefolder" || c.dataset == "officehome" || c.dataset == "core50";
+}
+
 }  // namespace
 
 MemoryEstimate estimate_memory(const config::RunConfig& c) {
@@ -46,7 +51,11 @@ MemoryEstimate estimate_memory(const config::RunConfig& c) {
   const std::string& type = c.partition.type;
   const bool transformed = type == "rotate" || type == "noise" || type == "permute";
   m.image_copies = transformed ? 1.0 + static_cast<double>(c.num_partitions) : 1.0;
-  m.data_bytes = m.data.bytes() * m.image_copies;
+  const bool draw_copies = c.pretrain.enabled && c.pretrain.num_samples > 0 &&
+                           c.pretrain.draw == "dataset" && !c.pretrain.with_replacement;
+  m.mapped = image_files(c) && !c.cache_dir.empty() && c.dataset_split != "train" &&
+             c.mini_dataset <= 0 && !transformed && !draw_copies;
+  m.data_bytes = m.mapped ? 0.0 : m.data.bytes() * m.image_copies;
   m.total_bytes = m.model_bytes + m.data_bytes;
   return m;
 }
@@ -111,6 +120,10 @@ MemoryEstimate check_memory(const config::RunConfig& c, const std::string& sourc
   }
   message += "\n  Make the model smaller (" + size_keys(c.model.name) +
              ") or use fewer images (mini_dataset, resize).";
+  if (image_files(c) && c.cache_dir.empty()) {
+    message += " Or set cache_dir: '" + c.dataset +
+               "' is then decoded once into that folder and mapped from disk, not held in memory.";
+  }
   throw ConfigError(message);
 }
 

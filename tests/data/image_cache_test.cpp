@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,10 @@ TEST_F(ImageCacheTest, CacheRoundTrip) {
   ASSERT_TRUE(first.has_domains());
   ASSERT_TRUE(first.has_test_split());
 
+  // The images are mapped from the file, so patching the file below shows in `first` too: the
+  // comparisons use a copy.
+  Dataset reference = first;
+  reference.images = first.images.clone();
   const Dataset second = load_image_folder("cached", root, o);
   log = take_log();
   EXPECT_TRUE(contains(log, "[data] cached: loaded from cache " + files[0].string())) << log;
@@ -49,17 +55,20 @@ TEST_F(ImageCacheTest, CacheRoundTrip) {
   expect_same(first, second);
   EXPECT_EQ(cache_files(cache).size(), 1u);
 
-  // Proof that the second load read the cache: change the last pixel byte in the file.
+  // Proof that the second load read the cache: change the last pixel byte of image 11 in the
+  // file (the images start at byte 4096, 3 x kH x kW bytes each).
   {
     std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(-9, std::ios::end);  // before the 8-byte end marker
+    f.seekp(4096 + 12 * 3 * kH * kW - 1);
     f.put(static_cast<char>(77));
   }
   const Dataset patched = load_image_folder("cached", root, o);
   EXPECT_EQ(patched.images[11][2][kH - 1][kW - 1].item<int>(), 77);
-  EXPECT_NE(first.images[11][2][kH - 1][kW - 1].item<int>(), 77);
+  EXPECT_NE(reference.images[11][2][kH - 1][kW - 1].item<int>(), 77);
 
-  // A damaged cache file is ignored (warning) and decoded again.
+  // A damaged cache file is ignored (warning) and decoded again. (It is replaced, not truncated
+  // in place: the datasets above still map the old file, whose pages would vanish under them.)
+  fs::remove(files[0]);
   {
     std::ofstream f(files[0], std::ios::binary | std::ios::trunc);
     f << "MOEDIMGC garbage";
@@ -69,9 +78,84 @@ TEST_F(ImageCacheTest, CacheRoundTrip) {
   log = take_log();
   EXPECT_TRUE(contains(log, "ignoring cache file")) << log;
   EXPECT_TRUE(contains(log, "decoding")) << log;
-  expect_same(first, rebuilt);
+  expect_same(reference, rebuilt);
   EXPECT_EQ(load_image_folder("cached", root, o).images[11][2][kH - 1][kW - 1].item<int>(),
-            first.images[11][2][kH - 1][kW - 1].item<int>());
+            reference.images[11][2][kH - 1][kW - 1].item<int>());
+}
+
+/// The lines of /proc/self/maps that map `file`.
+int mappings_of(const fs::path& file) {
+  std::ifstream maps("/proc/self/maps");
+  const std::string name = fs::canonical(file).string();
+  int count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.size() >= name.size() && line.compare(line.size() - name.size(), name.size(), name) == 0) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(ImageCacheTest, CachedImagesAreMappedFromTheFileNotCopied) {
+  const fs::path root = dir_ / "data";
+  const fs::path cache = dir_ / "cache";
+  write_domain_layout(root);
+  ImageLoadOptions o = options();
+  o.cache_dir = cache.string();
+  fs::path file;
+  {
+    // Decoded straight into the cache and mapped from it, on the first load already.
+    Dataset first = load_image_folder("mapped", root, o);
+    ASSERT_EQ(cache_files(cache).size(), 1u);
+    file = cache_files(cache)[0];
+    EXPECT_EQ(mappings_of(file), 1);
+    // The tensor reads the file's bytes at 4096 + i * 3 * H * W.
+    std::ifstream in(file, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const int64_t slot = 3 * kH * kW;
+    ASSERT_GE(static_cast<int64_t>(bytes.size()), 4096 + first.size() * slot);
+    const at::Tensor flat = first.images.reshape({-1});
+    for (int64_t i : {int64_t{0}, slot + 7, first.size() * slot - 1}) {
+      EXPECT_EQ(flat[i].item<int>(), static_cast<uint8_t>(bytes[4096 + i])) << i;
+    }
+    // A view (a domain's rows) keeps the mapping alive after the dataset is gone.
+    at::Tensor view = first.images.narrow(0, 2, 3);
+    const Dataset second = load_image_folder("mapped", root, o);
+    EXPECT_EQ(mappings_of(file), 2);
+    expect_same(first, second);
+    const int before = view[0][0][0][0].item<int>();
+    {
+      const Dataset gone = std::move(first);
+    }
+    EXPECT_EQ(view[0][0][0][0].item<int>(), before);
+  }
+  EXPECT_EQ(mappings_of(file), 0);  // unmapped with the last tensor over it
+}
+
+TEST_F(ImageCacheTest, AnInterruptedOrUnwritableCacheIsNeverTrusted) {
+  const fs::path root = dir_ / "data";
+  const fs::path cache = dir_ / "cache";
+  write_domain_layout(root);
+  ImageLoadOptions o = options();
+  o.cache_dir = cache.string();
+  const Dataset first = load_image_folder("cut", root, o);
+  const fs::path file = cache_files(cache)[0];
+  // A file cut short (a copy interrupted, a full disk) loses its footer: ignored, decoded again.
+  fs::resize_file(file, fs::file_size(file) - 5);
+  take_log();
+  const Dataset again = load_image_folder("cut", root, o);
+  std::string log = take_log();
+  EXPECT_TRUE(contains(log, "ignoring cache file")) << log;
+  EXPECT_TRUE(contains(log, "decoding")) << log;
+  expect_same(first, again);
+  // A cache folder that cannot be created (a file is in the way): a warning, images in memory.
+  const fs::path blocked = dir_ / "blocked";
+  write_bytes(blocked, "a file, not a folder");
+  o.cache_dir = (blocked / "cache").string();
+  const Dataset in_memory = load_image_folder("cut", root, o);
+  log = take_log();
+  EXPECT_TRUE(contains(log, "cannot write the cache")) << log;
+  expect_same(first, in_memory);
 }
 
 TEST_F(ImageCacheTest, CacheInvalidatedByFolderAndOptionChanges) {

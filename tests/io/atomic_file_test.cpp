@@ -117,6 +117,35 @@ TEST_F(AtomicFileTest, PathWithoutFileNameThrows) {
   EXPECT_THROW(write_file_atomic(fs::path(), "x"), IoError);
 }
 
+TEST_F(AtomicFileTest, WriterAppearsOnlyOnCommitWithPatchedBytes) {
+  const fs::path p = dir_ / "cache.bin";
+  write_file_atomic(p, "old");
+  {
+    AtomicFileWriter w(p);
+    w.append("0000");
+    w.append("body");
+    EXPECT_EQ(w.size(), 8u);
+    w.write_at(0, "HEAD");
+    EXPECT_THROW(w.write_at(6, "xyz"), IoError);  // beyond what was written
+    EXPECT_EQ(slurp(p), "old");                   // untouched until commit
+    EXPECT_EQ(entries(dir_).size(), 2u);          // the file and the writer's temp file
+    w.commit();
+    EXPECT_THROW(w.append("more"), IoError);
+  }
+  EXPECT_EQ(slurp(p), "HEADbody");
+  EXPECT_EQ(entries(dir_), std::vector<std::string>{"cache.bin"});
+}
+
+TEST_F(AtomicFileTest, WriterDestroyedWithoutCommitLeavesNothing) {
+  const fs::path p = dir_ / "sub" / "cache.bin";
+  {
+    AtomicFileWriter w(p);
+    w.append(std::string(1 << 16, 'x'));
+  }
+  EXPECT_FALSE(fs::exists(p));
+  EXPECT_TRUE(entries(dir_ / "sub").empty());
+}
+
 TEST(AtomicTempName, RecognisesExactlyTheWritersTempNames) {
   EXPECT_TRUE(is_atomic_temp_name(".checkpoint.pt.tmp-1234-0a1b2c3d"));
   EXPECT_TRUE(is_atomic_temp_name(".run.json.tmp-7-ffffffff"));

@@ -73,6 +73,46 @@ TEST(Footprint, AConfigThatDoesNotFitIsAConfigErrorWithTheEstimate) {
   }
 }
 
+TEST(Footprint, ImageFolderDatasetsMappedFromTheCacheDoNotCountAgainstMemory) {
+  config::RunConfig c = synthetic_vit();
+  c.dataset = "core50";
+  c.dataset_root = "/nonexistent/moedil";  // the nominal 164866 images
+  c.mini_dataset = 0;
+  c.resize = 224;
+  const double bytes = 164866.0 * 3 * 224 * 224;
+  MemoryEstimate m = estimate_memory(c);
+  EXPECT_FALSE(m.mapped);
+  EXPECT_EQ(m.data_bytes, bytes);
+  try {
+    check_memory(c, "core50.jsonc", uint64_t{16} << 30);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("images: 164866 of 3x224x224 bytes (the dataset's nominal size: its "
+                        "files were not found) = 23.1 GiB"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("Or set cache_dir: 'core50' is then decoded once"), std::string::npos)
+        << what;
+  }
+  c.cache_dir = "cache";
+  m = estimate_memory(c);
+  EXPECT_TRUE(m.mapped);
+  EXPECT_EQ(m.data_bytes, 0.0);
+  EXPECT_NO_THROW(check_memory(c, "core50.jsonc", uint64_t{16} << 30));
+  // What copies the images is counted again: the training split, a subsample, a transforming
+  // partition, the predecessor's draw.
+  c.dataset_split = "train";
+  EXPECT_FALSE(estimate_memory(c).mapped);
+  c.dataset_split = "all";
+  c.pretrain.enabled = true;
+  c.pretrain.num_samples = 100;
+  c.pretrain.draw = "dataset";
+  EXPECT_EQ(estimate_memory(c).data_bytes, bytes);
+  c.pretrain.with_replacement = true;
+  EXPECT_TRUE(estimate_memory(c).mapped);
+}
+
 TEST(Footprint, TheMachineHasMemory) {
   const uint64_t limit = memory_limit_bytes();
   EXPECT_GT(limit, uint64_t{64} << 20);

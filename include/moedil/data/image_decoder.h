@@ -4,6 +4,7 @@
 // and messages whatever the number of threads.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "moedil/data/dataset.h"
@@ -28,5 +29,19 @@ struct SkippedImages {
 Dataset decode_images(const std::string& name, const std::filesystem::path& root,
                       const ImageFileList& list, const ImageLoadOptions& o,
                       SkippedImages& skipped);
+
+/// Told the image size (height, width) once, before the first chunk.
+using ImageShapeSink = std::function<void(int64_t height, int64_t width)>;
+/// Receives `count` decoded images (uint8 RGB planes, [count, 3, H, W] contiguous) in file order,
+/// the unreadable ones left out; the pixels are only valid during the call.
+using ImageChunkSink = std::function<void(const uint8_t* pixels, int64_t count)>;
+
+/// decode_images without holding the images: they are decoded about 64 MiB at a time and each
+/// chunk is handed to `sink`, so a dataset larger than memory can be written to disk. Returns the
+/// Dataset with everything but `images` (labels, domain ids, test flags, names).
+Dataset decode_images_streamed(const std::string& name, const std::filesystem::path& root,
+                               const ImageFileList& list, const ImageLoadOptions& o,
+                               SkippedImages& skipped, const ImageShapeSink& begin,
+                               const ImageChunkSink& sink);
 
 }  // namespace moedil::data

@@ -22,6 +22,11 @@ struct MemoryEstimate {
   /// the partitions that transform the images (rotate, noise, permute); the other partitions
   /// index into the dataset's images.
   double image_copies = 1;
+  /// The images are memory-mapped from the decoded-image cache (an image-folder dataset with
+  /// cache_dir, used without a copy: dataset_split "all", no mini_dataset, no transforming
+  /// partition, no predecessor pretraining draw): the kernel pages them in and out, so they do
+  /// not count against the memory (data_bytes 0).
+  bool mapped = false;
   double data_bytes = 0;
   double total_bytes = 0;  ///< model_bytes + data_bytes (activations come on top)
 };
