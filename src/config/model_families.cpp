@@ -178,6 +178,12 @@ const std::vector<ModelFamily>& model_families() {
                 "routing_alpha", "prototype_init_dataset", "prototype_init_layer"} +
            kDataChecked,
        switch_checks},
+      // The predecessor's pretrained_vit_moe_head: a whole ViT, heads chosen by prototypes.
+      {"vit_prototype_heads",
+       kViTBackbone + kLayerNorm + kInitWeights + kUpcycle +
+           Keys{"moe_num_unshared_experts", "ema_alpha", "router_temperature", "head_mixing"} +
+           kDataChecked,
+       vit_checks},
   };
   return families;
 }

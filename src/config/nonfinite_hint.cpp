@@ -16,11 +16,12 @@ constexpr double kLargeSgdLr = 1.0;
 
 std::string number(double v) { return nlohmann::json(v).dump(); }
 
-/// A learned router with a balance loss and router parameters (the hard-routed switch_moe_vit
-/// and vit_moe_imagelevel have neither).
+/// A learned router with a balance loss and router parameters (the hard-routed switch_moe_vit,
+/// vit_moe_imagelevel and vit_prototype_heads have neither).
 bool routes(const ModelConfig& m) {
   return m.name != "vit" && m.name != "resnet18" && m.name != "convnext_tiny" &&
-         m.name != "switch_moe_vit" && m.name != "vit_moe_imagelevel";
+         m.name != "switch_moe_vit" && m.name != "vit_moe_imagelevel" &&
+         m.name != "vit_prototype_heads";
 }
 
 }  // namespace
@@ -76,6 +77,9 @@ std::vector<NonfiniteSuspect> nonfinite_suspects(const RunConfig& c) {
     if (c.router_balance_anneal_epochs > 0 && c.router_balance_min > kLargeWeight) {
       add("router_balance_min", c.router_balance_min, "balance loss weight");
     }
+  }
+  if (c.backbone_lr_multiplier > kLargeMultiplier) {
+    add("backbone_lr_multiplier", c.backbone_lr_multiplier, "multiplies optimizer.lr");
   }
   if (routes(m)) {
     if (c.router_lr_multiplier > kLargeMultiplier) {

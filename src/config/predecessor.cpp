@@ -181,6 +181,67 @@ void apply_switch_start(json& model, std::vector<std::string>& notes) {
   }
 }
 
+/// The predecessor's pretrained_vit_moe_head (PretrainedViTPrototypeMoE), read as moedil's
+/// vit_prototype_heads: timm's pretrained ViT-S/16 whatever its config said, its prototypes'
+/// keep rate, the head mixing, prototypes frozen by router_lr_multiplier <= 0 (its setup froze
+/// the routing then), and the keys it read without effect dropped with a note.
+void apply_prototype_heads_start(json& model, const json& top, std::vector<ConfigIssue>& issues,
+                                 std::vector<std::string>& notes) {
+  const auto drop = [&](const char* key, const std::string& why) {
+    if (!model.contains(key)) return;
+    model.erase(key);
+    notes.push_back(std::string("model.") + key + ": " + why);
+  };
+  drop("pretrained", "ignored by the predecessor's pretrained_vit_moe_head, which always loaded "
+                     "timm's pretrained ViT-S/16: model.pretrained_vit \"small\" here");
+  if (model.value("pretrained_vit", json()) != "small") {
+    if (model.contains("pretrained_vit")) {
+      notes.push_back("model.pretrained_vit: " + model["pretrained_vit"].dump() +
+                      ": the predecessor's pretrained_vit_moe_head always loaded ViT-S/16: "
+                      "\"small\" (weights_dir/vit_small.pt)");
+    }
+    model["pretrained_vit"] = "small";
+  }
+  drop("freeze_encoder", "stored but never applied by the predecessor (its whole ViT trained), "
+                         "so here too; moedil's model.freeze_backbone freezes it");
+  for (const char* key : {"use_attraction", "use_repulsion", "use_consistency", "loss_weights",
+                          "repulsion_margin"}) {
+    drop(key, "the predecessor's attraction, repulsion and consistency terms carried no "
+              "gradient (features and prototypes detached; consistency needed a second view "
+              "it never got): they changed only the printed loss, so here they are left out");
+  }
+  if (model.contains("prototype_ema")) {
+    if (model.contains("ema_alpha")) {
+      issues.push_back({"model.prototype_ema", 0,
+                        "is the predecessor's name of model.ema_alpha (the prototypes' keep "
+                        "rate), which is set too: set one of them"});
+    } else {
+      model["ema_alpha"] = model["prototype_ema"];
+    }
+    model.erase("prototype_ema");
+  } else if (!model.contains("ema_alpha")) {
+    model["ema_alpha"] = 0.99;  // its factory's default
+  }
+  const json multiplier = top.value("router_lr_multiplier", json(1.0));
+  if (multiplier.is_number() && multiplier.get<double>() <= 0.0) {
+    model["ema_alpha"] = 1.0;
+    notes.push_back("model.ema_alpha: 1 (the prototypes never move): router_lr_multiplier " +
+                    multiplier.dump() + " froze the predecessor's prototype routing for the "
+                    "whole run, so its heads were chosen by the random unit prototypes of the "
+                    "model seed while the ViT trained");
+  }
+  if (model.contains("use_global_classification")) {
+    const json global = model["use_global_classification"];
+    model.erase("use_global_classification");
+    if (!global.is_boolean()) {
+      issues.push_back({"model.use_global_classification", 0,
+                        "expected true or false, got " + global.dump()});
+    } else if (!model.contains("head_mixing")) {
+      model["head_mixing"] = global.get<bool>() ? "weighted" : "selected";
+    }
+  }
+}
+
 void apply_model_keys(json& model, std::vector<ConfigIssue>& issues,
                       std::vector<std::string>& notes) {
   for (const char* key : {"num_classes", "img_size"}) {
@@ -439,6 +500,9 @@ std::string model_alias(const std::string& name) {
       {"switch_moe", "switch_moe_vit"},
       {"vit_moe_img", "vit_moe_imagelevel"},
       {"vit_switch", "switch_moe_vit"},
+      {"pretrained_vit_moe_head", "vit_prototype_heads"},
+      {"pretrained_vit_proto_moe", "vit_prototype_heads"},
+      {"vit_moe_proto", "vit_prototype_heads"},
   };
   const std::string key = ascii_lower(name);
   if (const auto it = aliases.find(key); it != aliases.end()) return it->second;
@@ -635,19 +699,11 @@ std::vector<ConfigIssue> apply_predecessor_names(json& j, std::vector<std::strin
           model["resnet_stem"] = "cifar";
         }
         if (name == "switch_moe_vit" && !moedil_written) apply_switch_start(model, notes);
+        if (name == "vit_prototype_heads" && !moedil_written) {
+          apply_prototype_heads_start(model, j, issues, notes);
+        }
         model["name"] = name;
       }
-    }
-    if (model.value("name", json()).is_string() &&
-        ascii_lower(model["name"].get<std::string>()) == "pretrained_vit_moe_head") {
-      issues.push_back({"model.name", 0,
-                        "pretrained_vit_moe_head is the predecessor's prototype-router head on "
-                        "timm's pretrained ViT-S/16 (the whole ViT fine-tuned, one linear head "
-                        "per expert, hard top-1 routing of the CLS token to unit prototypes); it "
-                        "could not be built there without downloading those weights; moedil does "
-                        "not build that model (its backbone alone is model vit_small with "
-                        "model.pretrained: true)"});
-      model = json::object();  // its keys are that model's: this one issue says it all
     }
     const json family = model.value("name", json(ModelConfig{}.name));
     apply_model_keys(model, issues, notes);

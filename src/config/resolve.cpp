@@ -651,6 +651,10 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
     m.weight_or_null("routing_alpha", model.routing_alpha, 1.0);
     m.field("prototype_init_dataset", model.prototype_init_dataset);
     m.field("prototype_init_layer", model.prototype_init_layer, between(-1, kMaxDepth));
+    // vit_prototype_heads
+    m.field("router_temperature", model.router_temperature,
+            in_range(kMinTemperature, 1e6, true, true));
+    m.field("head_mixing", model.head_mixing, one_of({"selected", "weighted"}, "head_mixing"));
   });
   v.object("optimizer", [&](auto& o) {
     o.field("name", c.optimizer.name, one_of(names.optimizers, "optimizer"));
@@ -756,6 +760,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("router_freeze_per_domain_after_epochs", c.router_freeze_per_domain_after_epochs,
           between(0, kMaxEpochs));
   v.field("router_lr_multiplier", c.router_lr_multiplier, in_range(0.0, 1e6, true, true));
+  v.field("backbone_lr_multiplier", c.backbone_lr_multiplier, in_range(0.0, 1e6, true, true));
   v.field("moe_expert_lr_multiplier", c.moe_expert_lr_multiplier,
           in_range(0.0, 1e6, true, true));
   v.count_or_null("router_lr_multiplier_after_epochs", c.router_lr_multiplier_after_epochs,

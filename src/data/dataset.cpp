@@ -7,6 +7,8 @@ namespace moedil::data {
 
 Dataset subset(const Dataset& d, const at::Tensor& indices) {
   Dataset out = d;
+  out.mean.clear();  // the statistics were the whole dataset's
+  out.stddev.clear();
   out.images = d.images.index_select(0, indices).contiguous();
   out.labels = d.labels.index_select(0, indices);
   if (d.has_domains()) out.domain_ids = d.domain_ids.index_select(0, indices);

@@ -293,6 +293,48 @@ std::optional<Dataset> read_image_cache(const fs::path& file, const std::string&
   return d;
 }
 
+namespace {
+
+constexpr char kStatsMagic[8] = {'M', 'O', 'E', 'D', 'S', 'T', 'A', 'T'};
+
+/// Sets d.mean and d.stddev from `<cache file>.stats` when it holds them for `key`; otherwise
+/// computes them (compute_normalisation, as for a dataset in memory, so the numbers are the
+/// same bit for bit) and writes that file, so a later run does not read every image for them.
+void with_statistics(Dataset& d, const fs::path& cache_file, const std::string& key) {
+  const fs::path file = cache_file.string() + ".stats";
+  const auto channels = static_cast<std::size_t>(d.channels());
+  if (path_present(file)) {
+    try {
+      const std::string bytes = read_input_file(file);
+      MemReader r(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+      char magic[sizeof kStatsMagic];
+      std::string stored_key;
+      std::vector<double> mean(channels), stddev(channels);
+      if (r.bytes(magic, sizeof magic) && std::memcmp(magic, kStatsMagic, sizeof magic) == 0 &&
+          r.get_string(stored_key) && stored_key == key &&
+          r.bytes(mean.data(), channels * sizeof(double)) &&
+          r.bytes(stddev.data(), channels * sizeof(double)) && r.left() == 0) {
+        d.mean = std::move(mean);
+        d.stddev = std::move(stddev);
+        return;
+      }
+    } catch (const DataError&) {  // unreadable: computed again below
+    }
+  }
+  compute_normalisation(d);
+  std::string out(kStatsMagic, sizeof kStatsMagic);
+  put_string(out, key);
+  out.append(reinterpret_cast<const char*>(d.mean.data()), channels * sizeof(double));
+  out.append(reinterpret_cast<const char*>(d.stddev.data()), channels * sizeof(double));
+  try {
+    io::write_file_atomic(file, out);
+  } catch (const Error& e) {
+    io::logger()->warn("[data] {}: cannot write {}: {}", d.name, file.string(), e.what());
+  }
+}
+
+}  // namespace
+
 Dataset load_image_files(const std::string& name, const fs::path& root,
                          const std::string& extra, const ImageFileList& list,
                          const ImageLoadOptions& o) {
@@ -317,6 +359,7 @@ Dataset load_image_files(const std::string& name, const fs::path& root,
   if (std::optional<Dataset> cached = from_cache()) {
     io::logger()->info("[data] {}: loaded from cache {} ({} images of {}x{}, memory-mapped)", name,
                        cache_file.string(), cached->size(), cached->width(), cached->height());
+    with_statistics(*cached, cache_file, key);
     return std::move(*cached);
   }
   // Decoded straight into the cache file, a chunk at a time, then mapped: a dataset larger than
@@ -355,7 +398,10 @@ Dataset load_image_files(const std::string& name, const fs::path& root,
   if (writer) {
     writer.reset();
     io::logger()->info("[data] {}: wrote cache {}", name, cache_file.string());
-    if (std::optional<Dataset> cached = from_cache()) return std::move(*cached);
+    if (std::optional<Dataset> cached = from_cache()) {
+      with_statistics(*cached, cache_file, key);
+      return std::move(*cached);
+    }
     write_error = "it cannot be read back";
   }
   io::logger()->warn("[data] {}: cannot write the cache: {}; decoding into memory instead", name,

@@ -125,7 +125,8 @@ Dataset make_dataset(const config::RunConfig& c) {
     d.is_test = at::Tensor();  // what is left is the training split
   }
   d = subsample(d, c.mini_dataset, static_cast<uint64_t>(c.seeds.dataset));
-  compute_normalisation(d);
+  // A cached image dataset used whole comes with its statistics (computed by the same function).
+  if (d.mean.empty()) compute_normalisation(d);
   return d;
 }
 

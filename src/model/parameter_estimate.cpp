@@ -98,6 +98,14 @@ double switch_vit(const config::ModelConfig& m, const ImageSpec& in) {
   return v.stem + shared * block + as_double(m.moe_num_unshared_experts) * expert;
 }
 
+double prototype_heads(const config::ModelConfig& m, const ImageSpec& in) {
+  const VitParts v = vit_parts(m, in);
+  const double block = block_without_mlp(v.dim) + feed_forward(v.dim, v.hidden);
+  // The dense ViT with one head per expert (the prototypes are buffers).
+  return v.stem + as_double(m.depth) * block + layer_norm(v.dim) +
+         as_double(m.moe_num_unshared_experts) * linear(v.dim, as_double(in.num_classes));
+}
+
 /// A dense ResNet BasicBlock (two 3x3 convs, BatchNorms, projection shortcut when needed).
 double basic_block(double in, double out, int64_t stride) {
   double n = conv(in, out, 3, false) + batch_norm(out) + conv(out, out, 3, false) +
@@ -163,6 +171,7 @@ double estimate_parameters(const config::ModelConfig& m, const ImageSpec& input)
     return vit_family(m, input);
   }
   if (m.name == "switch_moe_vit") return switch_vit(m, input);
+  if (m.name == "vit_prototype_heads") return prototype_heads(m, input);
   if (m.name == "resnet18" || m.name == "resnet18_conv_moe" || m.name == "resnet18_block_moe") {
     return resnet(m, input);
   }

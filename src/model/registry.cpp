@@ -10,6 +10,7 @@
 #include "moedil/model/switch_vit.h"
 #include "moedil/model/vit.h"
 #include "moedil/model/vit_imagelevel.h"
+#include "moedil/model/vit_prototype_heads.h"
 #include "moedil/model/vit_slow_centroid.h"
 
 namespace moedil::model {
@@ -24,6 +25,12 @@ void check_patch_size(const config::ModelConfig& c, const InputShape& input) {
 }
 
 /// The ViT families' shared keys (patch_size, embed_dim, depth, num_heads, mlp_ratio, dropout).
+/// torchvision's and timm's 1e-6 for the dense ViTs whose files they load (vit, and
+/// vit_prototype_heads' backbone); LibTorch's 1e-5 for the others.
+double default_layer_norm_eps(const std::string& family) {
+  return family == "vit" || family == "vit_prototype_heads" ? 1e-6 : 1e-5;
+}
+
 ViTBackboneOptions vit_backbone(const config::ModelConfig& c, const InputShape& input) {
   check_patch_size(c, input);
   return ViTBackboneOptions(input)
@@ -33,7 +40,7 @@ ViTBackboneOptions vit_backbone(const config::ModelConfig& c, const InputShape& 
       .num_heads(c.num_heads)
       .mlp_ratio(c.mlp_ratio)
       .dropout(c.dropout)
-      .layer_norm_eps(c.layer_norm_eps > 0 ? c.layer_norm_eps : (c.name == "vit" ? 1e-6 : 1e-5))
+      .layer_norm_eps(c.layer_norm_eps > 0 ? c.layer_norm_eps : default_layer_norm_eps(c.name))
       .cls_token(c.moe_route_with_cls_token);
 }
 
@@ -238,6 +245,22 @@ const Registry<ModelBuilder>& model_registry() {
                                  .freeze_shared(c.freeze_shared)
                                  .ema_alpha(c.ema_alpha)
                                  .routing_alpha(c.routing_alpha))
+                .ptr();
+          });
+    r.add("vit_prototype_heads",
+          "the predecessor's pretrained_vit_moe_head: a whole ViT (every block shared; "
+          "pretrained: its backbone from a ViT file) and moe_num_unshared_experts linear heads "
+          "on the unit CLS feature after the final norm; each image goes to the head of the "
+          "nearest (cosine) of as many unit prototypes (random from the model seed; keep rate "
+          "ema_alpha, moved toward the features they win in training only, 1 = fixed); "
+          "head_mixing \"selected\" (that head alone) or \"weighted\" (every head, weighted by "
+          "softmax(cosines / router_temperature)). No learnable router, no balance or aux loss",
+          [](const config::ModelConfig& c, const InputShape& input) -> Classifier {
+            return ViTPrototypeHeads(ViTPrototypeHeadsOptions(vit_backbone(c, input))
+                                         .num_experts(c.moe_num_unshared_experts)
+                                         .ema_alpha(c.ema_alpha)
+                                         .router_temperature(c.router_temperature)
+                                         .head_mixing(c.head_mixing))
                 .ptr();
           });
     return r;

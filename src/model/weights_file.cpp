@@ -159,6 +159,8 @@ std::string upcycle_source(const std::string& name, int64_t shared_blocks) {
     if (p[2] == "norm" || p[2] == "head") return joined(p, 2, p.size());
     return "";
   }
+  // A prototype head (vit_prototype_heads): heads.E.Y <- head.Y.
+  if (p.size() == 3 && p[0] == "heads" && digits(p[1])) return "head." + p[2];
   for (std::size_t i = 1; i + 2 < p.size(); ++i) {
     if ((p[i] != "experts" && p[i] != "shared_experts") || !digits(p[i + 1])) continue;
     // An MoE ViT's MLP: blocks.N.moe.experts.E.Y <- blocks.N.mlp.Y.
@@ -169,10 +171,12 @@ std::string upcycle_source(const std::string& name, int64_t shared_blocks) {
   return "";
 }
 
-/// A classifier head's weight or bias: head.*, fc.* (ResNet) or a switch expert's head.
+/// A classifier head's weight or bias: head.*, fc.* (ResNet), a prototype head (heads.E.*) or
+/// a switch expert's head.
 bool head_tensor(const std::string& name) {
   const std::vector<std::string> p = parts_of(name);
   if (p.size() == 2) return p[0] == "head" || p[0] == "fc";
+  if (p.size() == 3) return p[0] == "heads" && digits(p[1]);
   return p.size() == 4 && p[0] == "experts" && digits(p[1]) && p[2] == "head";
 }
 
@@ -303,16 +307,17 @@ WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& g
   return match;
 }
 
+bool backbone_tensor(const std::string& name) {
+  const std::vector<std::string> p = parts_of(name);
+  return !head_tensor(name) && std::none_of(p.begin(), p.end(), [](const std::string& part) {
+    return part == "router" || part == "experts" || part == "shared_experts";
+  });
+}
+
 std::size_t freeze_backbone(torch::nn::Module& module) {
   std::size_t frozen = 0;
   for (const auto& item : module.named_parameters()) {
-    const std::vector<std::string> p = parts_of(item.key());
-    const bool kept = head_tensor(item.key()) ||
-                      std::any_of(p.begin(), p.end(), [](const std::string& part) {
-                        return part == "router" || part == "experts" ||
-                               part == "shared_experts";
-                      });
-    if (kept) continue;
+    if (!backbone_tensor(item.key())) continue;
     at::Tensor tensor = item.value();
     tensor.set_requires_grad(false);
     ++frozen;

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "moedil/model/weights_file.h"
+
 namespace moedil::train {
 namespace {
 
@@ -34,7 +36,8 @@ std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
                                           double router_lr_multiplier,
                                           double expert_lr_multiplier,
                                           const std::vector<double>& routed_factors,
-                                          const std::vector<double>& shared_factors) {
+                                          const std::vector<double>& shared_factors,
+                                          double backbone_lr_multiplier) {
   const auto factor = [](const std::vector<double>& factors, std::size_t e) {
     return factors.empty() ? 1.0 : factors[std::min(e, factors.size() - 1)];
   };
@@ -60,17 +63,22 @@ std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
     }
   }
   ParamGroup other{"other", {}, 1.0};
+  ParamGroup backbone{"backbone", {}, backbone_lr_multiplier};
   ParamGroup router{"router", {}, router_lr_multiplier};
   ParamGroup experts{"experts", {}, expert_lr_multiplier};
   std::vector<ParamGroup> scaled;  ///< experts whose factor is not 1, one group per factor
   // In the model's parameter order, so the groups (and the optimizer state) do not depend on
   // the order the layers were registered in.
-  for (const at::Tensor& p : model.parameters()) {
+  for (const auto& item : model.named_parameters()) {
+    const at::Tensor& p = item.value();
     const auto found = expert_factor.find(p.unsafeGetTensorImpl());
     if (router_params.count(p.unsafeGetTensorImpl()) != 0) {
       router.params.push_back(p);
     } else if (found == expert_factor.end()) {
-      other.params.push_back(p);
+      // A backbone of its own only when scaled: the groups (and checkpoints) stay as they were.
+      const bool scaled_backbone =
+          backbone_lr_multiplier != 1.0 && model::backbone_tensor(item.key());
+      (scaled_backbone ? backbone : other).params.push_back(p);
     } else if (found->second == 1.0) {
       experts.params.push_back(p);
     } else {
@@ -86,7 +94,7 @@ std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
     }
   }
   std::vector<ParamGroup> out;
-  for (auto* g : {&other, &router, &experts}) {
+  for (auto* g : {&other, &backbone, &router, &experts}) {
     if (!g->params.empty()) out.push_back(std::move(*g));
   }
   for (ParamGroup& g : scaled) out.push_back(std::move(g));

@@ -49,7 +49,8 @@ std::unique_ptr<torch::optim::Optimizer> optimizer_for(const model::Classifier& 
                                                        std::vector<double>* multipliers) {
   const std::vector<ParamGroup> groups =
       make_param_groups(*model, c.router_lr_multiplier, c.moe_expert_lr_multiplier,
-                        c.model.moe_unshared_lr_multipliers, c.model.moe_shared_lr_multipliers);
+                        c.model.moe_unshared_lr_multipliers, c.model.moe_shared_lr_multipliers,
+                        c.backbone_lr_multiplier);
   if (multipliers) {
     multipliers->clear();
     for (const auto& g : groups) multipliers->push_back(g.lr_multiplier);

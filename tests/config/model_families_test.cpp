@@ -16,13 +16,14 @@ std::vector<std::string> messages(const ModelFamily& family, const ModelConfig& 
   return out;
 }
 
-TEST(ModelFamilies, TenFamiliesInListOrder) {
+TEST(ModelFamilies, ElevenFamiliesInListOrder) {
   std::vector<std::string> names;
   for (const ModelFamily& family : model_families()) names.push_back(family.name);
   EXPECT_EQ(names, (std::vector<std::string>{"vit", "vit_moe", "hetero_moe", "resnet18",
                                              "resnet18_conv_moe", "resnet18_block_moe",
                                              "convnext_tiny", "vit_moe_centroid",
-                                             "vit_moe_imagelevel", "switch_moe_vit"}));
+                                             "vit_moe_imagelevel", "switch_moe_vit",
+                                             "vit_prototype_heads"}));
 }
 
 TEST(ModelFamilies, FindAndReads) {

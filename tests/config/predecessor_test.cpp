@@ -15,7 +15,7 @@ using json = nlohmann::json;
 const NameCatalog kNames{{"fashion_mnist", "officehome", "synthetic", "imagefolder", "cifar10"},
                          {"static", "rotate", "domainIncremental"},
                          {"vit", "vit_moe", "switch_moe_vit", "resnet18", "convnext_tiny",
-                          "vit_moe_imagelevel", "hetero_moe"},
+                          "vit_moe_imagelevel", "hetero_moe", "vit_prototype_heads"},
                          {"sgd", "adam", "adamw"},
                          {"cross_entropy"},
                          {"none", "step", "cosine", "cosine_annealing", "linear", "linear_lr"},
@@ -418,16 +418,53 @@ TEST(Predecessor, Cifar10IsItsTrainingSplitAndPretrainingDrawsFromTheDataset) {
   EXPECT_TRUE(has_note(replaced, "the predecessor shrank train_frac by num_samples / N"));
 }
 
-// Its prototype-router head stood on timm's pretrained ViT-S/16, which it could not build
-// without those weights: one issue says so, not one per key of that model.
-TEST(Predecessor, PretrainedVitMoeHeadIsRefusedNamingTheBackboneItNeeds) {
-  const auto issues = problems(R"({"model": {"name": "pretrained_vit_moe_head", "num_experts": 4,
-                                             "prototype_ema": 0.99, "use_attraction": true,
-                                             "loss_weights": {"attraction": 1.0}}})");
-  ASSERT_EQ(issues.size(), 1u);
-  EXPECT_EQ(issues[0].path, "model.name");
-  EXPECT_NE(issues[0].message.find("timm's pretrained ViT-S/16"), std::string::npos)
-      << issues[0].message;
+// Its prototype-router head (PretrainedViTPrototypeMoE) is vit_prototype_heads on timm's
+// ViT-S/16; router_lr_multiplier 0 froze its prototypes; the keys that changed nothing there are
+// dropped with a note.
+TEST(Predecessor, PretrainedVitMoeHeadIsVitPrototypeHeadsOnViTSmall) {
+  const RunConfig c = read(R"({"weights_dir": "w", "router_lr_multiplier": 0.0,
+      "model": {"name": "pretrained_vit_moe_head", "num_classes": 50, "pretrained": true,
+                "num_experts": 4, "prototype_ema": 0.99, "router_temperature": 0.05,
+                "freeze_encoder": true, "use_attraction": true, "use_repulsion": true,
+                "use_consistency": false, "use_global_classification": false,
+                "loss_weights": {"attraction": 1.0, "repulsion": 1.0, "consistency": 0.0,
+                                 "classification": 0.0}}})");
+  EXPECT_EQ(c.model.name, "vit_prototype_heads");
+  EXPECT_EQ(c.model.pretrained, "w/vit_small.pt");
+  EXPECT_EQ(c.model.patch_size, 16);
+  EXPECT_EQ(c.model.embed_dim, 384);
+  EXPECT_EQ(c.model.depth, 12);
+  EXPECT_EQ(c.model.num_heads, 6);
+  EXPECT_EQ(c.model.moe_num_unshared_experts, 4);
+  EXPECT_EQ(c.model.ema_alpha, 1.0);  // frozen by router_lr_multiplier 0
+  EXPECT_EQ(c.model.router_temperature, 0.05);
+  EXPECT_EQ(c.model.head_mixing, "selected");
+  EXPECT_FALSE(c.model.freeze_backbone);  // freeze_encoder was never applied
+  EXPECT_TRUE(has_note(c, "model.ema_alpha: 1 (the prototypes never move): router_lr_multiplier"));
+  EXPECT_TRUE(has_note(c, "model.freeze_encoder: stored but never applied"));
+  EXPECT_TRUE(has_note(c, "model.loss_weights: the predecessor's attraction, repulsion"));
+  EXPECT_TRUE(has_note(c, "model.pretrained: ignored by the predecessor's pretrained_vit_moe_head"));
+  // Its other names; a routing that trains keeps prototype_ema; the global classification is
+  // the weighted mixing; its default keep rate is 0.99.
+  const RunConfig moving = read(R"({"model": {"name": "vit_moe_proto", "prototype_ema": 0.9,
+                                              "use_global_classification": true}})");
+  EXPECT_EQ(moving.model.name, "vit_prototype_heads");
+  EXPECT_EQ(moving.model.ema_alpha, 0.9);
+  EXPECT_EQ(moving.model.head_mixing, "weighted");
+  EXPECT_EQ(read(R"({"model": {"name": "pretrained_vit_proto_moe"}})").model.ema_alpha, 0.99);
+  // moedil's own name keeps moedil's defaults and reads no predecessor key.
+  const RunConfig own = read(R"({"model": {"name": "vit_prototype_heads"}})");
+  EXPECT_EQ(own.model.ema_alpha, 0.9);
+  EXPECT_EQ(own.model.pretrained, "");
+  EXPECT_EQ(problems(R"({"model": {"name": "vit_prototype_heads", "prototype_ema": 0.9}})")
+                .at(0)
+                .path,
+            "model.prototype_ema");
+  EXPECT_EQ(problems(R"({"model": {"name": "pretrained_vit_moe_head", "prototype_ema": 0.9,
+                                   "ema_alpha": 0.5}})")
+                .at(0)
+                .path,
+            "model.prototype_ema");
 }
 
 // The predecessor's pretrain LinearLR scaled its main optimizer's LR at construction, even

@@ -132,6 +132,43 @@ TEST_F(ImageCacheTest, CachedImagesAreMappedFromTheFileNotCopied) {
   EXPECT_EQ(mappings_of(file), 0);  // unmapped with the last tensor over it
 }
 
+// The normalisation statistics of a cached dataset are computed once, bit for bit as for the
+// dataset in memory, and kept beside the cache file.
+TEST_F(ImageCacheTest, StatisticsAreTheInMemoryDatasetsAndKeptBesideTheCache) {
+  const fs::path root = dir_ / "data";
+  const fs::path cache = dir_ / "cache";
+  write_domain_layout(root);
+  Dataset in_memory = load_image_folder("stats", root, options());
+  EXPECT_TRUE(in_memory.mean.empty());
+  compute_normalisation(in_memory);
+  ImageLoadOptions o = options();
+  o.cache_dir = cache.string();
+  const Dataset first = load_image_folder("stats", root, o);
+  EXPECT_EQ(first.mean, in_memory.mean);
+  EXPECT_EQ(first.stddev, in_memory.stddev);
+  const fs::path stats = cache_files(cache).at(0).string() + ".stats";
+  ASSERT_TRUE(fs::exists(stats));
+  // Read from the file the next time: a patched first mean shows.
+  {
+    std::fstream f(stats, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(stats) - 6 * sizeof(double)));
+    const double patched = 0.25;
+    f.write(reinterpret_cast<const char*>(&patched), sizeof patched);
+  }
+  const Dataset second = load_image_folder("stats", root, o);
+  EXPECT_EQ(second.mean[0], 0.25);
+  EXPECT_EQ(second.stddev, in_memory.stddev);
+  // A damaged file is computed again (and rewritten).
+  {
+    std::ofstream f(stats, std::ios::binary | std::ios::trunc);
+    f << "garbage";
+  }
+  EXPECT_EQ(load_image_folder("stats", root, o).mean, in_memory.mean);
+  EXPECT_EQ(load_image_folder("stats", root, o).mean, in_memory.mean);
+  // A subset is not the whole dataset: its statistics are left to be computed.
+  EXPECT_TRUE(subset(first, index_tensor({0, 1})).mean.empty());
+}
+
 TEST_F(ImageCacheTest, AnInterruptedOrUnwritableCacheIsNeverTrusted) {
   const fs::path root = dir_ / "data";
   const fs::path cache = dir_ / "cache";

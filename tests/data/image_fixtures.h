@@ -146,10 +146,13 @@ class ImageDataTest : public ::testing::Test {
   std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
 };
 
+/// The cache files (*.bin) in `dir`, sorted (their *.bin.stats beside them left out).
 inline std::vector<fs::path> cache_files(const fs::path& dir) {
   std::vector<fs::path> out;
   if (!fs::exists(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".bin") out.push_back(e.path());
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

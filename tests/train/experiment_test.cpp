@@ -835,6 +835,73 @@ TEST_F(ExperimentTest, PredecessorSwitchModelStartsFromThePretrainedViTSmall) {
   EXPECT_EQ(recorded["expert_depth"], 4);
   EXPECT_EQ(recorded["layer_norm_eps"], 1e-6);
 }
+
+// The predecessor's prototype-router head (core50-vit-moeHead, in its style, on the OfficeHome
+// fixture): timm's ViT-S/16 from weights_dir, fine-tuned whole, 4 linear heads chosen by the
+// nearest of 4 random unit prototypes, frozen by router_lr_multiplier 0.
+TEST_F(ExperimentTest, PredecessorPrototypeHeadRunsFromThePretrainedViTSmall) {
+  const fs::path root = dir_ / "OfficeHomeDataset_10072016";
+  write_officehome_tree(root);
+  write_timm_vit(dir_ / "weights" / "vit_small.pt", 384, 6);
+  json j = json::parse(R"({
+    "dataset": "officehome", "resize": 32, "num_partitions": 4,
+    "partition": {"type": "domainIncremental"}, "train_frac": 0.5, "batch_size": 8,
+    "epochs_per_domain": 1, "num_threads": 1, "optimizer": {"name": "adamw"}, "seed": 5,
+    "loss": {"name": "weighted_cross_entropy", "lr": 0.0001, "weighted": true,
+             "weight_upper_limit": 20.0, "weight_cumulative": false},
+    "router_balancing": false, "router_balance_strength": null,
+    "router_freeze_after_epochs": 0, "router_lr_multiplier": 0.0,
+    "router_lr_multiplier_after_epochs": null,
+    "model": {"name": "pretrained_vit_moe_head", "num_classes": 3, "pretrained": true,
+              "num_experts": 4, "prototype_ema": 0.99, "router_temperature": 0.05,
+              "freeze_encoder": true, "use_attraction": true, "use_repulsion": true,
+              "use_consistency": false, "use_global_classification": false,
+              "loss_weights": {"attraction": 1.0, "repulsion": 1.0, "consistency": 0.0,
+                               "classification": 0.0}}})");
+  j["dataset_root"] = root.string();
+  j["weights_dir"] = (dir_ / "weights").string();
+  j["results_dir"] = (dir_ / "results").string();
+  j["log_dir"] = (dir_ / "logs").string();
+  config::RunConfig c = config::resolve_run_config(j, name_catalog());
+  c.config_name = "moeHead";
+  const RunResult r = run_experiment(c);
+  const std::string log = text_of(r.log_file);
+  // The ViT's 150 tensors (patch embedding 2, CLS, positions, 12 blocks x 12, final norm 2),
+  // and the 4 heads (weight, bias) as copies of the file's head (3 classes, as the fixture's);
+  // the prototypes are the model's own.
+  EXPECT_NE(log.find("[model] pretrained " + (dir_ / "weights" / "vit_small.pt").string() +
+                     ": matched 158 of 159 model tensors; missing 1 (prototypes); unexpected 0; "
+                     "shape mismatch 0"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("[model] upcycled 8 expert tensors"), std::string::npos) << log;
+  EXPECT_NE(log.find("; resampled 1 (pos_embed 14x14 -> 2x2)"), std::string::npos) << log;
+  const json recorded = read_json(r.run_json)["run"]["config"]["model"];
+  EXPECT_EQ(recorded["name"], "vit_prototype_heads");
+  EXPECT_EQ(recorded["embed_dim"], 384);
+  EXPECT_EQ(recorded["ema_alpha"], 1.0);
+  EXPECT_EQ(recorded["router_temperature"], 0.05);
+  EXPECT_EQ(recorded["head_mixing"], "selected");
+  EXPECT_EQ(recorded["freeze_backbone"], false);
+  // Every training and test image went to exactly one head.
+  ASSERT_EQ(r.record.epochs.size(), 4u);
+  for (const io::EpochRecord& e : r.record.epochs) {
+    const std::vector<int64_t>& usage = e.expert_usage.at("heads");
+    ASSERT_EQ(usage.size(), 4u);
+    int64_t trained = 0;
+    for (int64_t n : usage) trained += n;
+    EXPECT_GT(trained, 0);
+    for (const io::EvalRecord& v : e.eval) {
+      int64_t tested = 0;
+      for (int64_t n : v.expert_usage.at("heads")) tested += n;
+      int64_t samples = 0;
+      for (const auto& row : v.confusion) {
+        for (int64_t n : row) samples += n;
+      }
+      EXPECT_EQ(tested, samples) << v.domain;
+    }
+  }
+}
 #endif
 
 TEST_F(ExperimentTest, BadInputFailsBeforeAnyRunDirectoryExists) {

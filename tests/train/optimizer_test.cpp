@@ -81,6 +81,45 @@ TEST(Optimizer, ParamGroupsFollowTheTypedMoeHandlesOnEveryFamily) {
   }
 }
 
+// Transfer: backbone_lr_multiplier puts every parameter outside the heads, routers and experts
+// in a "backbone" group at that multiplier; the head stays in "other" at 1.
+TEST(Optimizer, BackboneMultiplierScalesEverythingButHeadsRoutersAndExperts) {
+  config::ModelConfig c;
+  c.name = "vit_moe";
+  c.patch_size = 7;
+  c.embed_dim = 16;
+  c.depth = 2;
+  c.num_heads = 2;
+  c.moe_layer_indices = {1};
+  const model::Classifier m = model::make_model(c, {1, 28, 28, 10});
+  std::map<const void*, std::string> names;
+  for (const auto& item : m->named_parameters()) {
+    names[item.value().unsafeGetTensorImpl()] = item.key();
+  }
+  const auto groups = make_param_groups(*m, 0.5, 2.0, {}, {}, 0.1);
+  std::vector<std::string> group_names;
+  std::map<std::string, std::string> group_of;
+  for (const auto& g : groups) {
+    group_names.push_back(g.name);
+    EXPECT_DOUBLE_EQ(g.lr_multiplier, g.name == "backbone" ? 0.1
+                                      : g.name == "router" ? 0.5
+                                      : g.name == "experts" ? 2.0
+                                                            : 1.0);
+    for (const auto& p : g.params) group_of[names.at(p.unsafeGetTensorImpl())] = g.name;
+  }
+  EXPECT_EQ(group_names, (std::vector<std::string>{"other", "backbone", "router", "experts"}));
+  ASSERT_EQ(group_of.size(), names.size());
+  for (const auto& [key, group] : group_of) {
+    const std::string want = key.rfind("head.", 0) == 0                  ? "other"
+                             : key.find(".router.") != std::string::npos  ? "router"
+                             : key.find(".experts.") != std::string::npos ? "experts"
+                                                                          : "backbone";
+    EXPECT_EQ(group, want) << key;
+  }
+  // At 1 (the default) the groups are the three of before.
+  EXPECT_EQ(make_param_groups(*m, 0.5, 2.0, {}, {}, 1.0).size(), 3u);
+}
+
 // The predecessor's per-expert LR factors: expert e of every layer at expert multiplier x
 // factors[min(e, size - 1)]; one group per factor that is not 1. Its shared-experts-only layers
 // (0 routed experts) have no router; their experts take the factors too.

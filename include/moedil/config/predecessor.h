@@ -23,6 +23,12 @@
 //   vit_switch_moe and aliases   always the pretrained ViT-S/16 (pretrained_vit "small"),
 //                expert_depth 4, freeze_shared, LayerNorm eps 1e-6, as there;
 //                prototype_init_file refused (prototype_init_dataset computes them)
+//   pretrained_vit_moe_head, pretrained_vit_proto_moe, vit_moe_proto -> vit_prototype_heads:
+//                always ViT-S/16 (pretrained_vit "small"), prototype_ema -> ema_alpha (default
+//                0.99; 1 when router_lr_multiplier <= 0, which froze its prototypes),
+//                use_global_classification -> head_mixing; freeze_encoder (never applied),
+//                pretrained, use_attraction/repulsion/consistency, loss_weights and
+//                repulsion_margin (terms without gradient) dropped with a note
 //   model.num_experts   model.moe_num_unshared_experts (vit_moe's factory ignored it, and
 //                       the image-level keys: dropped there with a note)
 //   baseline.train   (the only baseline key the predecessor read) decides baseline.enabled;

@@ -173,8 +173,8 @@ struct ModelConfig {
   int64_t expert_depth = 2;
   /// switch_moe_vit: no gradient for patch embedding, CLS, positions and the shared blocks.
   bool freeze_shared = false;
-  /// switch_moe_vit: KEEP rate of the routing prototypes' EMA, in [0, 1] (as the predecessor):
-  /// p <- ema_alpha p + (1 - ema_alpha) f.
+  /// switch_moe_vit and vit_prototype_heads: KEEP rate of the routing prototypes' EMA, in
+  /// [0, 1] (as the predecessor): p <- ema_alpha p + (1 - ema_alpha) f. 1: they never move.
   double ema_alpha = 0.9;
   /// switch_moe_vit, as the predecessor: the routing score is routing_alpha * cos(token mean,
   /// mean prototype) + (1 - routing_alpha) * cos(token std, std prototype), in [0, 1]. -1 (config
@@ -190,6 +190,13 @@ struct ModelConfig {
   /// the routing layer, the last shared block (depth - expert_depth - 1, the predecessor's 7),
   /// is accepted. -1 = that block.
   int64_t prototype_init_layer = -1;
+  /// vit_prototype_heads: softmax temperature (> 0) of the cosine scores to the prototypes. It
+  /// weights the heads under head_mixing "weighted"; the argmax choice does not depend on it.
+  double router_temperature = 0.1;
+  /// vit_prototype_heads: "selected" (the nearest prototype's head alone, gate 1) or "weighted"
+  /// (every head, weighted by the softmax of the scores: the predecessor's
+  /// use_global_classification).
+  std::string head_mixing = "selected";
 };
 
 /// Expert merging (`expert_merging`): every every_steps training steps of a domain, each MoE
@@ -426,6 +433,10 @@ struct RunConfig {
   /// groups); router_lr_multiplier 0 freezes the routers.
   double router_lr_multiplier = 1.0;
   double moe_expert_lr_multiplier = 1.0;
+  /// Transfer: learning-rate multiplier of the backbone, every parameter outside the classifier
+  /// heads, the routers and the MoE experts (the ones model.freeze_backbone freezes); its own
+  /// parameter group when not 1. 0 keeps the backbone where it started.
+  double backbone_lr_multiplier = 1.0;
   /// The predecessor's router_lr_multiplier_after_epochs (alias _after_batches): at the end
   /// of that global epoch it set the routers' LR to the current LR times router_lr_multiplier,
   /// which is what moedil's router LR always is: recorded, it changes nothing. -1 = null.

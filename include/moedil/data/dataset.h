@@ -17,7 +17,8 @@ struct Dataset {
   /// bool [N]: the sample belongs to the dataset's own test set (undefined: no such split).
   at::Tensor is_test;
   int64_t num_classes = 0;
-  /// Per-channel mean and std of images / 255, used to normalise batches.
+  /// Per-channel mean and std of images / 255, used to normalise batches (empty until computed;
+  /// a cached image dataset comes with them).
   std::vector<double> mean;
   std::vector<double> stddev;
 
@@ -29,7 +30,8 @@ struct Dataset {
   bool has_test_split() const { return is_test.defined(); }
 };
 
-/// The rows `indices` (int64 [M]) of every per-sample tensor of d.
+/// The rows `indices` (int64 [M]) of every per-sample tensor of d (mean and stddev left empty:
+/// they were d's).
 Dataset subset(const Dataset& d, const at::Tensor& indices);
 
 /// Keeps `count` samples chosen by a seeded random permutation (count 0 or >= size keeps all).

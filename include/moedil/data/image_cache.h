@@ -40,7 +40,9 @@ std::optional<Dataset> read_image_cache(const std::filesystem::path& file,
 /// Without one, the images are decoded straight into a new cache file (a chunk at a time, never
 /// all in memory) which is then mapped; a cache that cannot be written is a warning and the
 /// images are decoded into memory. Without o.cache_dir, into memory. `extra` is the loader's own
-/// options (part of the key).
+/// options (part of the key). A dataset from the cache comes with its normalisation statistics
+/// (mean, stddev), computed once by compute_normalisation and kept in `<cache file>.stats`, so a
+/// run does not read every image again for them.
 Dataset load_image_files(const std::string& name, const std::filesystem::path& root,
                          const std::string& extra, const ImageFileList& list,
                          const ImageLoadOptions& o);

@@ -59,14 +59,20 @@ struct UpcycleOptions {
 /// replaces, found by name: `X.experts.E.Y` or `X.shared_experts.E.Y` from `X.Y` (CNN MoE convs
 /// and blocks), `blocks.N.moe.experts.E.Y` from `blocks.N.mlp.Y` (MoE ViT MLPs), and a switch
 /// expert tower `experts.E.blocks.J.Y` / `experts.E.norm.Y` / `experts.E.head.Y` from the
-/// file's upper block `blocks.(S + J).Y` (S: the model's shared blocks), `norm.Y`, `head.Y`.
+/// file's upper block `blocks.(S + J).Y` (S: the model's shared blocks), `norm.Y`, `head.Y`,
+/// and a prototype head `heads.E.Y` (vit_prototype_heads) from `head.Y`.
 WeightsMatch load_named_tensors(torch::nn::Module& module, const NamedTensors& weights,
                                 const std::string& source, const UpcycleOptions& upcycle = {});
 
 /// Transfer (`model.freeze_backbone`): every parameter outside the classifier heads (`head`,
-/// `fc`, a switch expert's head), the routers and the MoE experts stops requiring gradients.
+/// `fc`, `heads.E`, a switch expert's head), the routers and the MoE experts stops requiring
+/// gradients.
 /// Returns how many tensors were frozen.
 std::size_t freeze_backbone(torch::nn::Module& module);
+
+/// A parameter name of the backbone: outside the classifier heads, the routers and the MoE
+/// experts (what freeze_backbone freezes and backbone_lr_multiplier scales).
+bool backbone_tensor(const std::string& name);
 
 /// One line for the log: "matched 10 of 12 tensors; missing 2 (a, b); unexpected 0; shape
 /// mismatch 0", listing at most 5 names per kind, then "; torchvision names" (or timm) when

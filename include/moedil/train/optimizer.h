@@ -17,7 +17,7 @@ namespace moedil::train {
 
 /// Parameters trained at lr * lr_multiplier.
 struct ParamGroup {
-  std::string name;  ///< "other", "router" or "experts"
+  std::string name;  ///< "other", "backbone", "router", "experts" or "experts x<factor>"
   std::vector<at::Tensor> params;
   double lr_multiplier = 1.0;
 };
@@ -29,12 +29,15 @@ struct ParamGroup {
 /// moe_unshared_lr_multipliers / moe_shared_lr_multipliers): routed / shared expert e of every
 /// layer trains at expert_lr_multiplier * factors[min(e, size - 1)] (empty: 1); the experts
 /// whose factor is not 1 form one group per factor, "experts x<factor>", after "experts", in
-/// the order their factors first appear.
+/// the order their factors first appear. backbone_lr_multiplier not 1: the backbone's
+/// parameters of "other" (model::backbone_tensor: not a classifier head) form "backbone" at that
+/// multiplier, after "other" (which keeps the heads).
 std::vector<ParamGroup> make_param_groups(const model::ClassifierImpl& model,
                                           double router_lr_multiplier,
                                           double expert_lr_multiplier,
                                           const std::vector<double>& routed_factors = {},
-                                          const std::vector<double>& shared_factors = {});
+                                          const std::vector<double>& shared_factors = {},
+                                          double backbone_lr_multiplier = 1.0);
 
 using OptimizerBuilder = std::function<std::unique_ptr<torch::optim::Optimizer>(
     const std::vector<ParamGroup>& groups, const config::OptimizerConfig&)>;
