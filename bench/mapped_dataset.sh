@@ -7,6 +7,7 @@
 # and of the mapped file pages (RssFile, page cache the kernel can drop), sampled every 0.2 s.
 # The model is tiny (ViT patch 32, dim 32, one block) so the data path, not the model, is measured.
 #   bench/mapped_dataset.sh [FRAMES=300] [WORK=/tmp/moedil-mapped-bench]
+#   ONLY="mapped-128 mapped-224" bench/mapped_dataset.sh ...   runs just those, keeping the cache
 # Needs build/moedil (scripts/build.sh) and about 35 GB of free disk for WORK at 300 frames.
 # Run it on an idle machine (nothing else building or testing). WORK is kept for reruns; remove
 # it afterwards.
@@ -30,6 +31,7 @@ echo "tree: $(du -sh "$tree" | cut -f1) written in $(echo "$(date +%s.%N) - $t0"
 # run NAME SIDE CACHE_DIR: one moedil run, memory sampled from /proc while it runs.
 run() {
   local name=$1 side=$2 cache=$3
+  [[ -z ${ONLY:-} || " $ONLY " == *" $name "* ]] || return 0
   local dir=$work/runs/$name
   rm -rf "$dir"
   mkdir -p "$work/runs"
@@ -70,7 +72,7 @@ JSON
 
 echo "| run | side | images | wall | train samples/s (mean per domain) | eval total | peak RSS | peak RssAnon | peak RssFile | decode |" | tee "$work/table.md"
 echo "|---|---|---|---|---|---|---|---|---|---|" | tee -a "$work/table.md"
-rm -rf "$work/cache"
+[[ -n ${ONLY:-} ]] || rm -rf "$work/cache"
 run memory-128 128 ""
 run mapped-128-first 128 "$work/cache"
 run mapped-128 128 "$work/cache"

@@ -41,9 +41,10 @@ uint64_t memory_limit_bytes();
 /// "1.5 GiB", "312 MiB", "18 B": bytes in binary units, 3 significant digits.
 std::string format_bytes(double bytes);
 
-/// Throws ConfigError "<source>: the run needs an estimated X of memory, more than the Y of
-/// this machine: model ..., images ...; ..." when estimate_memory(c).total_bytes exceeds
-/// `limit`; returns the estimate otherwise.
+/// Throws ConfigError "<source>: the run needs an estimated X of memory, more than 90% of the Y
+/// of this machine: model ..., images ...; ..." when estimate_memory(c).total_bytes exceeds
+/// 0.9 `limit` (the rest is for activations, the process and the system); returns the estimate
+/// otherwise.
 MemoryEstimate check_memory(const config::RunConfig& c, const std::string& source,
                             uint64_t limit = memory_limit_bytes());
 
