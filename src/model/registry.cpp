@@ -252,7 +252,8 @@ const Registry<ModelBuilder>& model_registry() {
           "pretrained: its backbone from a ViT file) and moe_num_unshared_experts linear heads "
           "on the unit CLS feature after the final norm; each image goes to the head of the "
           "nearest (cosine) of as many unit prototypes (random from the model seed; keep rate "
-          "ema_alpha, moved toward the features they win in training only, 1 = fixed); "
+          "ema_alpha, moved toward the features they win in training only, 1 = fixed; the "
+          "routers' freezing stops them too); "
           "head_mixing \"selected\" (that head alone) or \"weighted\" (every head, weighted by "
           "softmax(cosines / router_temperature)). No learnable router, no balance or aux loss",
           [](const config::ModelConfig& c, const InputShape& input) -> Classifier {

@@ -81,7 +81,7 @@ at::Tensor ViTPrototypeHeadsImpl::forward(const at::Tensor& images) {
     return heads[static_cast<std::size_t>(e)]->as<torch::nn::Linear>()->forward(rows);
   };
   at::Tensor out = mixture.forward(routing, f, head, is_training());
-  if (is_training() && options.ema_alpha() < 1.0) {
+  if (is_training() && options.ema_alpha() < 1.0 && !routing_frozen) {
     torch::NoGradGuard no_grad;
     const at::Tensor chosen = routing.expert_idx.select(1, 0);  // the nearest prototype
     const at::Tensor before = prototypes.clone();

@@ -131,6 +131,11 @@ TEST(ViTPrototypeHeads, PrototypesMoveTowardTheirImagesInTrainingOnly) {
     }
     EXPECT_TRUE(at::allclose(model->prototypes[e], want, 1e-5, 1e-6)) << "prototype " << e;
   }
+  // Frozen routing (the trainer's router freezing): fixed in training.
+  const at::Tensor moved = model->prototypes.clone();
+  model->routing_frozen = true;
+  model->forward(x);
+  EXPECT_TRUE(at::equal(model->prototypes, moved));
   // Keep rate 1: fixed, in training too.
   auto fixed = build(small_config(), 3);
   fixed->train();

@@ -24,6 +24,7 @@
 #include "moedil/train/plugins/replay_mixing.h"
 #include "moedil/train/scheduler.h"
 #include "moedil/train/training_data.h"
+#include "moedil/model/vit_prototype_heads.h"
 #include "rig.h"
 
 namespace moedil::train {
@@ -80,6 +81,35 @@ TEST(Trainer, FrozenRoutersDoNotChangeWhileTheRestLearns) {
   for (std::size_t k = 0; k < s.record.epochs.size(); ++k) {
     EXPECT_EQ(s.record.epochs[k].routers_frozen, k % 3 != 0) << k;
   }
+}
+
+// vit_prototype_heads routes by prototype buffers: freezing the routing stops their EMA, from
+// the global epoch router_freeze_after_epochs says on, for the rest of the run.
+TEST(Trainer, FrozenRoutingStopsThePrototypesOfVitPrototypeHeads) {
+  Rig s(R"({"epochs_per_domain": 2, "router_freeze_after_epochs": 0,
+            "model": {"name": "vit_prototype_heads", "ema_alpha": 0.5}})");
+  auto trainer = s.trainer();
+  struct Prototypes : TrainerPlugin {
+    std::string name() const override { return "prototypes"; }
+    void on_epoch_end(TrainingState& state) override {
+      const auto* heads = dynamic_cast<const model::ViTPrototypeHeadsImpl*>(&state.model);
+      ASSERT_NE(heads, nullptr);
+      after.push_back(heads->prototypes.clone());
+    }
+    std::vector<at::Tensor> after;
+  } protos;
+  const auto* heads = dynamic_cast<const model::ViTPrototypeHeadsImpl*>(trainer->model().get());
+  ASSERT_NE(heads, nullptr);
+  const at::Tensor start = heads->prototypes.clone();
+  trainer->add_plugin(&protos);
+  trainer->run();
+  ASSERT_EQ(protos.after.size(), 6u);  // 3 domains x 2 epochs
+  EXPECT_FALSE(at::equal(protos.after[0], start));  // global epoch 0 moves them
+  for (std::size_t k = 1; k < protos.after.size(); ++k) {
+    EXPECT_TRUE(at::equal(protos.after[k], protos.after[0])) << "epoch " << k;
+  }
+  EXPECT_FALSE(s.record.epochs[0].routers_frozen);
+  EXPECT_TRUE(s.record.epochs[1].routers_frozen);
 }
 
 // The predecessor's router_freeze_after_epochs: global epochs, pretraining counted first, and

@@ -11,7 +11,9 @@
 // In a training forward, each chosen prototype moves toward the mean feature of the images it
 // won and is scaled back to unit length (no gradient): p <- unit(ema_alpha p + (1 - ema_alpha)
 // mean f), ema_alpha the keep rate; 1 keeps the prototypes where they started (the
-// predecessor's router_lr_multiplier 0). Evaluation never moves them (the predecessor's did).
+// predecessor's router_lr_multiplier 0). Evaluation never moves them (the predecessor's did),
+// and neither does training while the routing is frozen (routing_frozen: the trainer's router
+// freezing, router_freeze_after_epochs, sets it, as the predecessor's froze its prototypes).
 // The routing core (moe::Mixture) dispatches and counts usage; there is no balance loss.
 #include <string>
 #include <utility>
@@ -69,6 +71,9 @@ class ViTPrototypeHeadsImpl : public ClassifierImpl {
   torch::nn::ModuleList heads{nullptr};  ///< E Linear(D, classes): the experts
   at::Tensor prototypes;                 ///< buffer [E, D], unit rows
   moe::Mixture mixture;
+  /// While true, training forwards leave the prototypes where they are (set with the routers'
+  /// freezing, train::set_routers_frozen).
+  bool routing_frozen = false;
 };
 TORCH_MODULE(ViTPrototypeHeads);
 

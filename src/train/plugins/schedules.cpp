@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "moedil/common/anneal.h"
+#include "moedil/model/vit_prototype_heads.h"
 #include "moedil/train/optimizer.h"
 
 namespace moedil::train {
@@ -56,6 +57,10 @@ void BalanceAnnealingPlugin::on_epoch_start(TrainingState& state) {
 }
 
 void set_routers_frozen(model::ClassifierImpl& model, bool frozen) {
+  // Routing by prototypes has no parameters: freezing it stops their EMA.
+  if (auto* heads = dynamic_cast<model::ViTPrototypeHeadsImpl*>(&model)) {
+    heads->routing_frozen = frozen;
+  }
   for (const model::MoeLayerRef& layer : model.moe_layers()) {
     if (!layer.router) continue;
     for (at::Tensor& p : layer.router->parameters()) {

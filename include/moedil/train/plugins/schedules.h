@@ -77,7 +77,8 @@ class RouterFreezingPlugin : public TrainerPlugin {
   const config::RunConfig& config_;  ///< outlives the plugin (the trainer's)
 };
 
-/// Freezes (or unfreezes) every router parameter of `model` (the MoE layers' routers).
+/// Freezes (or unfreezes) every router parameter of `model` (the MoE layers' routers), and
+/// vit_prototype_heads' prototypes (their EMA stops).
 void set_routers_frozen(model::ClassifierImpl& model, bool frozen);
 
 }  // namespace moedil::train
