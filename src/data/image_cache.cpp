@@ -24,7 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Cache file format: kCacheMagic, kCacheVersion, then the fields written by write_image_cache.
+/// Cache file format (CacheWriter writes it, read_image_cache reads it): see kCacheVersion.
 /// Bump kCacheVersion whenever decoding or the format changes (it is part of the key too).
 constexpr char kCacheMagic[8] = {'M', 'O', 'E', 'D', 'I', 'M', 'G', 'C'};
 constexpr char kCacheEnd[8] = {'M', 'O', 'E', 'D', 'I', 'M', 'G', 'E'};
@@ -192,14 +192,6 @@ class MemReader {
 };
 
 }  // namespace
-
-void write_image_cache(const fs::path& file, const std::string& key, const Dataset& d,
-                       const SkippedImages& skipped) {
-  CacheWriter w(file, d.channels(), d.height(), d.width());
-  const at::Tensor images = d.images.contiguous();
-  w.append(images.data_ptr<uint8_t>(), d.size());
-  w.finish(key, d, skipped);
-}
 
 std::optional<Dataset> read_image_cache(const fs::path& file, const std::string& key,
                                         SkippedImages& skipped) {

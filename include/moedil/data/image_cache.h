@@ -24,11 +24,6 @@ std::string image_cache_key(const std::string& name, const std::filesystem::path
                             const std::string& extra, const ImageFileList& list,
                             const ImageLoadOptions& o);
 
-/// Writes `d` (and the images skipped while decoding it) to `file` atomically, under `key`.
-/// Throws IoError. (load_image_files writes the file while decoding instead.)
-void write_image_cache(const std::filesystem::path& file, const std::string& key,
-                       const Dataset& d, const SkippedImages& skipped);
-
 /// The dataset stored in `file` when it is a valid cache for `key` (and the images skipped when
 /// it was decoded, in `skipped`); std::nullopt (with a warning for a damaged file) otherwise.
 /// Its `images` tensor is a read-only mapping of the file (writing to it is a crash; copy first),
