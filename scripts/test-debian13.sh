@@ -138,7 +138,7 @@ main() {
   }
 
   t0=$(now)
-  in_chroot bash -c "cd $inner && scripts/setup.sh --no-build"
+  in_chroot bash -c "cd $inner && scripts/setup.sh --no-build --tests"
   t_packages=$(($(now) - t0))
   if [ -n "$exec_cmd" ]; then
     set +e
@@ -149,7 +149,7 @@ main() {
   t0=$(now)
   in_chroot ccache -z >/dev/null 2>&1 || true
   # (ninja's progress lines left out: warnings and errors still show)
-  in_chroot bash -c "set -o pipefail; cd $inner && scripts/setup.sh 2>&1 | { grep -v '^\[[0-9]*/[0-9]*\] ' || true; }" |
+  in_chroot bash -c "set -o pipefail; cd $inner && scripts/setup.sh --tests 2>&1 | { grep -v '^\[[0-9]*/[0-9]*\] ' || true; }" |
     tee "$root.build.log"
   warnings=$(grep -c 'warning:' "$root.build.log" || true)
   say "compiler warnings in this build: $warnings (files compiled now; ccache replays its hits' warnings)"

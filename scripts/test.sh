@@ -5,6 +5,6 @@
 # same suite in a Debian 13 chroot (scripts/test-debian13.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 ctest --test-dir "${MOEDIL_BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@"
 scripts/portable-build.sh

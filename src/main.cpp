@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "moedil/cli/commands.h"
+#include "moedil/cli/typo_hint.h"
 #include "moedil/io/logging.h"
 
 int main(int argc, char** argv) {
@@ -91,6 +92,21 @@ int main(int argc, char** argv) {
                         "CPUs per Slurm task, also the run's threads (--slurm)");
   batch_cmd->add_option("--max-parallel", batch.max_parallel,
                         "At most K array tasks at once (--slurm; 0 = no limit)");
+  batch_cmd->add_option("--mem", batch.mem, "Memory per task's node, e.g. 16G (--slurm)");
+  batch_cmd->add_option("--account", batch.account, "Slurm account to charge (--slurm)");
+  batch_cmd->add_option("--qos", batch.qos, "Slurm quality of service (--slurm)");
+  batch_cmd->add_option("--gres", batch.gres,
+                        "Generic resources per task, e.g. gpu:a100:1 for a GPU type (--slurm)");
+  batch_cmd->add_option("--sbatch-line", batch.sbatch_lines,
+                        "One more #SBATCH option as --name=value, e.g. --constraint=a100 "
+                        "(--slurm; repeatable)");
+  batch_cmd->add_option("--setup", batch.setup_lines,
+                        "A shell line each task runs before moedil, e.g. 'module load cuda' "
+                        "(--slurm; repeatable, run as given)");
+  batch_cmd->add_option("--requeue-before", batch.requeue_before,
+                        "Seconds before the time limit at which a task stops its run (keeping "
+                        "the last epoch's checkpoint) and requeues itself to resume; Slurm may "
+                        "signal up to a minute early (--slurm; 0 = off)");
   batch_cmd->add_option("--run-key", batch.run_key, "internal: carry out only this run")
       ->group("");
   batch_cmd->add_option("--moedil-binary", batch.moedil_binary,
@@ -186,7 +202,23 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (code == 0) return 0;
+    // The names CLI11 knows, for a "did you mean" on a mistyped subcommand or option.
+    const auto long_names = [](const CLI::App& a) {
+      std::vector<std::string> out;
+      for (const CLI::Option* o : a.get_options()) {
+        for (const std::string& name : o->get_lnames()) out.push_back("--" + name);
+      }
+      return out;
+    };
+    CliNames names;
+    names.global = long_names(app);
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      names.subcommands[sub->get_name()] = long_names(*sub);
+    }
+    const std::string hint = typo_hint(std::vector<std::string>(argv + 1, argv + argc), names);
+    if (!hint.empty()) std::cerr << hint << "\n";
+    return 2;
   }
   try {
     if (*run_cmd) return run_run(run);

@@ -19,7 +19,7 @@ namespace {
 
 const std::vector<std::string>& top_level_keys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k{"configs", "seeds", "unlisted_seeds", "overrides",
+    std::vector<std::string> k{"configs", "seeds", "unlisted_seeds", "overrides", "grid",
                                "results_dir", "log_dir"};
     // The predecessor's seed lists at the top level ("dataset": [...]).
     for (const auto& kind : seed_kinds()) k.push_back(kind);
@@ -48,6 +48,62 @@ std::vector<std::string> parse_overrides(const json& j, const std::string& where
     problems.push_back(where + ": expected a list of \"key=value\" strings or an object");
   }
   return out;
+}
+
+/// The most runs per config a grid may give: a typo of the order of 10^6 is refused.
+constexpr std::size_t kMaxGridPoints = 10000;
+
+/// Replaces each config by one copy per point of the grid's cartesian product (keys in the
+/// document's order, which nlohmann::json keeps sorted; the last key varies fastest), the
+/// point's "key=value" overrides inserted after the metaconfig's global ones (`after`) and
+/// before the config's own, which stay the most specific.
+void expand_grid(const json& grid, std::size_t after, std::vector<ConfigEntry>& configs,
+                 std::vector<std::string>& problems) {
+  if (!grid.is_object() || grid.empty()) {
+    problems.push_back("grid: expected an object {\"key\": [value, ...], ...}: every "
+                       "combination of the values runs");
+    return;
+  }
+  std::vector<std::vector<std::string>> axes;
+  std::size_t points = 1;
+  for (const auto& [key, values] : grid.items()) {
+    if (key.empty() || key.find('=') != std::string::npos) {
+      problems.push_back("grid: \"" + key + "\" is not a config key");
+      return;
+    }
+    if (!values.is_array() || values.empty()) {
+      problems.push_back("grid." + key + ": expected a non-empty list of values");
+      return;
+    }
+    std::vector<std::string> assignments;
+    for (const json& v : values) assignments.push_back(key + "=" + v.dump());
+    points *= assignments.size();
+    if (points > kMaxGridPoints) {
+      problems.push_back("grid: more than " + std::to_string(kMaxGridPoints) +
+                         " combinations per config; split the sweep");
+      return;
+    }
+    axes.push_back(std::move(assignments));
+  }
+  std::vector<ConfigEntry> expanded;
+  for (const ConfigEntry& entry : configs) {
+    const auto at = entry.overrides.begin() +
+                    static_cast<std::ptrdiff_t>(std::min(after, entry.overrides.size()));
+    for (std::size_t p = 0; p < points; ++p) {
+      std::vector<std::string> chosen(axes.size());
+      std::size_t rest = p;
+      for (std::size_t a = axes.size(); a-- > 0;) {
+        chosen[a] = axes[a][rest % axes[a].size()];
+        rest /= axes[a].size();
+      }
+      ConfigEntry copy = entry;
+      copy.overrides.assign(entry.overrides.begin(), at);
+      copy.overrides.insert(copy.overrides.end(), chosen.begin(), chosen.end());
+      copy.overrides.insert(copy.overrides.end(), at, entry.overrides.end());
+      expanded.push_back(std::move(copy));
+    }
+  }
+  configs = std::move(expanded);
 }
 
 std::string file_stem(const std::string& path) {
@@ -135,6 +191,8 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
       meta.configs.push_back(std::move(entry));
     }
   }
+
+  if (j.contains("grid")) expand_grid(j["grid"], global_overrides.size(), meta.configs, problems);
 
   // Seed lists: under "seeds" (moedil) or at the top level (the predecessor), not both for a kind.
   struct SeedList {

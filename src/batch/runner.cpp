@@ -160,7 +160,7 @@ void finish(RunOutcome& out, const PlannedRun& run, int wait_status, const fs::p
   std::error_code ec;
   if (fs::exists(json, ec)) {
     try {
-      record = io::read_run_record(json.string());
+      record = io::read_run_record(json.string(), io::RecordParts::epochs);
       out.acc = record_acc(*record);
     } catch (const std::exception& e) {
       read_error = e.what();
@@ -222,7 +222,7 @@ RunState decide(const PlannedRun& run, bool retry_failed) {
     return state;
   }
   try {
-    const io::RunRecord record = io::read_run_record(json.string());
+    const io::RunRecord record = io::read_run_record(json.string(), io::RecordParts::summary);
     state.status = record.run.status;
     state.error = record.run.error;
   } catch (const std::exception& e) {
@@ -328,7 +328,8 @@ std::vector<RunOutcome> execute(const std::vector<PlannedRun>& plan, const Runne
   std::vector<std::size_t> waiting;  // runs a live process elsewhere holds now
   const auto read_acc = [](const PlannedRun& run) -> std::optional<double> {
     try {
-      return record_acc(io::read_run_record((run.run_dir / "run.json").string()));
+      return record_acc(
+          io::read_run_record((run.run_dir / "run.json").string(), io::RecordParts::epochs));
     } catch (const std::exception&) {
       return std::nullopt;
     }

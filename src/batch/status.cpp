@@ -10,6 +10,7 @@
 #include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
+#include "moedil/io/run_store.h"
 
 namespace moedil::batch {
 namespace fs = std::filesystem;
@@ -21,6 +22,28 @@ int64_t json_int(const nlohmann::json& j, const char* key, int64_t fallback) {
   return fallback;
 }
 
+/// What progress.json would say of a run directory written before it existed.
+io::Progress progress_of_record(const io::RunRecord& r) {
+  const nlohmann::json j = io::progress_json(r);
+  io::Progress p;
+  p.config_name = r.run.config_name;
+  p.status = r.run.status;
+  p.error = r.run.error;
+  p.started = r.run.started;
+  p.finished = r.run.finished;
+  p.num_domains = static_cast<int64_t>(r.domains.size());
+  if (p.num_domains == 0) p.num_domains = json_int(r.run.config, "num_partitions", 0);
+  p.epochs_per_domain = json_int(r.run.config, "epochs_per_domain", 0);
+  p.epochs_done = static_cast<int64_t>(r.epochs.size());
+  if (!j["domain"].is_null()) {
+    p.domain = j["domain"].get<int64_t>();
+    p.epoch = j["epoch"].get<int64_t>();
+  }
+  if (!j["acc"].is_null()) p.acc = j["acc"].get<double>();
+  p.mean_epoch_seconds = j["mean_epoch_seconds"].get<double>();
+  return p;
+}
+
 StatusRow row_for(const fs::path& json_path, double now_s) {
   StatusRow row;
   row.dir = json_path.parent_path();
@@ -29,49 +52,53 @@ StatusRow row_for(const fs::path& json_path, double now_s) {
   std::smatch m;
   row.group = std::regex_match(row.run, m, batch_key) ? "g" + m[1].str() : "-";
   const bool live = io::run_is_live(row.dir);
-  io::RunRecord r;
+  // progress.json: a few hundred bytes, however long the run (io/run_store.h).
+  std::optional<io::Progress> progress;
   try {
-    r = io::read_run_record(json_path.string());
+    progress = io::read_progress(row.dir);
   } catch (const std::exception& e) {
     row.status = live ? "running" : "unreadable";
     row.config = "-";
     row.error = e.what();
     return row;
   }
-  row.config = r.run.config_name;
-  row.status = r.run.status;
-  if (row.status == "running" && !live) row.status = "killed";
-  if (row.status != "completed") row.error = r.run.error;
-
-  row.num_domains = static_cast<int64_t>(r.domains.size());
-  if (row.num_domains == 0) row.num_domains = json_int(r.run.config, "num_partitions", 0);
-  row.epochs_per_domain = json_int(r.run.config, "epochs_per_domain", 0);
-  if (!r.epochs.empty()) {
-    const io::EpochRecord& last = r.epochs.back();
-    row.domain = last.domain + 1;
-    row.epoch = last.epoch + 1;
-    if (!last.eval.empty()) {
-      double sum = 0.0;
-      for (const auto& e : last.eval) sum += e.acc;
-      row.acc = sum / static_cast<double>(last.eval.size());
+  if (!progress) {
+    // A run directory written before progress.json: its run.json holds everything.
+    try {
+      progress = progress_of_record(io::read_run_record(json_path.string()));
+    } catch (const std::exception& e) {
+      row.status = live ? "running" : "unreadable";
+      row.config = "-";
+      row.error = e.what();
+      return row;
     }
   }
+  const io::Progress& p = *progress;
+  row.config = p.config_name;
+  row.status = p.status;
+  if (row.status == "running" && !live) row.status = "killed";
+  if (row.status != "completed") row.error = p.error;
 
-  const auto started = parse_utc_iso(r.run.started);
-  const auto finished = parse_utc_iso(r.run.finished);
+  row.num_domains = p.num_domains;
+  row.epochs_per_domain = p.epochs_per_domain;
+  if (p.domain >= 0) {
+    row.domain = p.domain + 1;
+    row.epoch = p.epoch + 1;
+    row.acc = p.acc;
+  }
+
+  const auto started = parse_utc_iso(p.started);
+  const auto finished = parse_utc_iso(p.finished);
   if (started && finished) {
     row.elapsed_seconds = *finished - *started;
   } else if (started && row.status == "running") {
     row.elapsed_seconds = now_s - *started;
   }
-  if (row.status == "running" && !r.epochs.empty() && row.epochs_per_domain > 0 &&
+  if (row.status == "running" && p.epochs_done > 0 && row.epochs_per_domain > 0 &&
       row.num_domains > 0) {
-    double total = 0.0;
-    for (const auto& e : r.epochs) total += e.seconds + e.eval_seconds;
-    const double mean = total / static_cast<double>(r.epochs.size());
-    const int64_t done = (row.domain - 1) * row.epochs_per_domain + row.epoch;
-    const int64_t left = std::max<int64_t>(0, row.num_domains * row.epochs_per_domain - done);
-    row.eta_seconds = mean * static_cast<double>(left);
+    const int64_t left =
+        std::max<int64_t>(0, row.num_domains * row.epochs_per_domain - p.epochs_done);
+    row.eta_seconds = p.mean_epoch_seconds * static_cast<double>(left);
   }
   return row;
 }

@@ -148,6 +148,13 @@ int submit_slurm(const BatchOptions& options, const batch::Metaconfig& meta,
   so.devices = options.devices;
   so.configs_dir = options.configs_dir;
   so.retry_failed = options.retry_failed;
+  so.mem = options.mem;
+  so.account = options.account;
+  so.qos = options.qos;
+  so.gres = options.gres;
+  so.sbatch_lines = options.sbatch_lines;
+  so.setup_lines = options.setup_lines;
+  so.requeue_before = options.requeue_before;
   const std::string script = batch::sbatch_script(so, keys);
   const fs::path script_path = fs::path(meta.log_dir) / (meta.name + "-" + stamp + ".sbatch");
   io::write_file_atomic(script_path, script);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <mutex>
 
 #include <spdlog/sinks/base_sink.h>
@@ -52,6 +53,11 @@ std::shared_ptr<spdlog::logger> logger() {
   static const std::shared_ptr<spdlog::logger> instance = [] {
     auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     console->set_pattern("%^[%H:%M:%S %L]%$ %v");
+    // https://no-color.org: a NO_COLOR that is set and not empty turns colour off (spdlog already
+    // leaves it off when stderr is not a terminal).
+    if (const char* no_color = std::getenv("NO_COLOR"); no_color != nullptr && *no_color != 0) {
+      console->set_color_mode(spdlog::color_mode::never);
+    }
     auto log = std::make_shared<spdlog::logger>("moedil", console);
     log->set_level(spdlog::level::info);
     log->flush_on(spdlog::level::info);

@@ -9,6 +9,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/io/failure_note.h"
+#include "moedil/io/run_store.h"
 #include "moedil/common/safe_file.h"
 
 namespace moedil::io {
@@ -153,7 +154,8 @@ std::vector<EvalRecord> read_evals(const Field& f) {
     e.domain = v.at("domain").as<std::string>();
     e.acc = v.at("acc").number();
     e.loss = v.at("loss").number();
-    e.confusion = v.at("confusion").as<std::vector<std::vector<int64_t>>>();
+    // run.json since schema 7 keeps the matrices in confusion.jsonl (io/run_store.h).
+    if (v.has("confusion")) e.confusion = v.at("confusion").as<std::vector<std::vector<int64_t>>>();
     e.expert_usage = read_usage(v.at("expert_usage"));
     out.push_back(std::move(e));
   }
@@ -264,6 +266,37 @@ json config_from_older_schema(json config, int version) {
   return config;
 }
 
+namespace {
+
+EpochRecord read_epoch(const Field& f) {
+  EpochRecord e;
+  e.domain = f.at("domain").as<int64_t>();
+  e.epoch = f.at("epoch").as<int64_t>();
+  e.lr = f.at("lr").number();
+  e.train_loss = f.at("train_loss").number();
+  e.aux_loss = f.at("aux_loss").number();
+  e.train_acc = f.at("train_acc").number();
+  e.seconds = f.at("seconds").number();
+  e.eval_seconds = f.at("eval_seconds").number();
+  e.samples_per_s = f.at("samples_per_s").number();
+  // Added to schema 1 with the continual-learning options; older runs lack them.
+  e.balance_weight = f.number_or("balance_weight", 0.0);
+  e.routers_frozen = f.get_or("routers_frozen", false);
+  e.replayed = f.get_or<int64_t>("replayed", 0);
+  e.eval = read_evals(f.at("eval"));
+  e.expert_usage = read_usage(f.at("expert_usage"));
+  if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
+    e.dropped_fraction = number_map(f.at("dropped_fraction"));
+  }
+  if (f.has("routing_entropy")) {  // likewise
+    e.routing_entropy = number_map(f.at("routing_entropy"));
+    e.dead_experts = f.at("dead_experts").as<std::map<std::string, int64_t>>();
+  }
+  return e;
+}
+
+}  // namespace
+
 RunRecord run_record_from_json(const json& j, const std::string& where) {
   const Field root{j, where + ":"};
   if (!j.is_object()) root.fail("is not a JSON object (not a moedil run.json)");
@@ -296,31 +329,9 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   i.num_parameters = run.at("num_parameters").as<int64_t>();
 
   r.domains = root.at("domains").as<std::vector<std::string>>();
-  for (const Field& f : root.at("epochs").items()) {
-    EpochRecord e;
-    e.domain = f.at("domain").as<int64_t>();
-    e.epoch = f.at("epoch").as<int64_t>();
-    e.lr = f.at("lr").number();
-    e.train_loss = f.at("train_loss").number();
-    e.aux_loss = f.at("aux_loss").number();
-    e.train_acc = f.at("train_acc").number();
-    e.seconds = f.at("seconds").number();
-    e.eval_seconds = f.at("eval_seconds").number();
-    e.samples_per_s = f.at("samples_per_s").number();
-    // Added to schema 1 with the continual-learning options; older runs lack them.
-    e.balance_weight = f.number_or("balance_weight", 0.0);
-    e.routers_frozen = f.get_or("routers_frozen", false);
-    e.replayed = f.get_or<int64_t>("replayed", 0);
-    e.eval = read_evals(f.at("eval"));
-    e.expert_usage = read_usage(f.at("expert_usage"));
-    if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
-      e.dropped_fraction = number_map(f.at("dropped_fraction"));
-    }
-    if (f.has("routing_entropy")) {  // likewise
-      e.routing_entropy = number_map(f.at("routing_entropy"));
-      e.dead_experts = f.at("dead_experts").as<std::map<std::string, int64_t>>();
-    }
-    r.epochs.push_back(std::move(e));
+  // Since schema 7 the epochs are in epochs.jsonl beside run.json (read_run_record).
+  if (version < 7 || root.has("epochs")) {
+    for (const Field& f : root.at("epochs").items()) r.epochs.push_back(read_epoch(f));
   }
   r.r_matrix = number_matrix(root.at("r_matrix"));
   for (const Field& f : root.at("r_history").items()) r.r_history.push_back(number_matrix(f));
@@ -395,7 +406,17 @@ RunRecord run_record_from_json(const json& j, const std::string& where) {
   return r;
 }
 
-RunRecord read_run_record(const std::string& path) {
+EpochRecord epoch_from_json(const json& j, const std::string& where) {
+  return read_epoch(Field{j, where});
+}
+
+int64_t epochs_done(const RunRecord& r) {
+  int64_t n = 0;
+  for (const auto& rows : r.r_history) n += static_cast<int64_t>(rows.size());
+  return n;
+}
+
+RunRecord read_run_record(const std::string& path, RecordParts parts) {
   // A regular file only: a FIFO planted as run.json would block every reader.
   const std::string text = read_input_file(path);
   json j;
@@ -405,9 +426,13 @@ RunRecord read_run_record(const std::string& path) {
     throw DataError(path + ": not valid JSON (truncated?): " + e.what());
   }
   RunRecord r = run_record_from_json(j, path);
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (parts != RecordParts::summary && !j.contains("epochs")) {
+    read_stored_epochs(dir, r, parts == RecordParts::all);
+  }
   if (r.run.status == "running") {
     // The run could not rewrite run.json at its end (a full disk): its reserved note tells.
-    if (auto noted = read_failure_note(std::filesystem::path(path).parent_path())) {
+    if (auto noted = read_failure_note(dir)) {
       r.run.status = noted->status;
       r.run.error = noted->error;
       r.run.finished = noted->finished;
@@ -416,47 +441,46 @@ RunRecord read_run_record(const std::string& path) {
   return r;
 }
 
-json evals_to_json(const std::vector<EvalRecord>& evals) {
+json evals_to_json(const std::vector<EvalRecord>& evals, bool with_confusion) {
   json out = json::array();
   for (const auto& v : evals) {
-    out.push_back({{"domain", v.domain},
-                   {"acc", v.acc},
-                   {"loss", v.loss},
-                   {"confusion", v.confusion},
-                   {"expert_usage", usage_json(v.expert_usage)}});
+    json e = {{"domain", v.domain}, {"acc", v.acc}, {"loss", v.loss}};
+    if (with_confusion) e["confusion"] = v.confusion;
+    e["expert_usage"] = usage_json(v.expert_usage);
+    out.push_back(std::move(e));
   }
   return out;
 }
 
-json to_json(const RunRecord& r) {
-  json epochs = json::array();
-  for (const auto& e : r.epochs) {
-    epochs.push_back({{"domain", e.domain},
-                      {"epoch", e.epoch},
-                      {"lr", e.lr},
-                      {"train_loss", e.train_loss},
-                      {"aux_loss", e.aux_loss},
-                      {"train_acc", e.train_acc},
-                      {"seconds", e.seconds},
-                      {"eval_seconds", e.eval_seconds},
-                      {"samples_per_s", e.samples_per_s},
-                      {"balance_weight", e.balance_weight},
-                      {"routers_frozen", e.routers_frozen},
-                      {"replayed", e.replayed},
-                      {"eval", evals_to_json(e.eval)},
-                      {"expert_usage", usage_json(e.expert_usage)},
-                      {"usage_fraction", usage_fraction_json(e.expert_usage)},
-                      {"dropped_fraction", e.dropped_fraction},
-                      {"routing_entropy", e.routing_entropy},
-                      {"dead_experts", e.dead_experts}});
-  }
+json epoch_to_json(const EpochRecord& e, bool with_confusion) {
+  return {{"domain", e.domain},
+          {"epoch", e.epoch},
+          {"lr", e.lr},
+          {"train_loss", e.train_loss},
+          {"aux_loss", e.aux_loss},
+          {"train_acc", e.train_acc},
+          {"seconds", e.seconds},
+          {"eval_seconds", e.eval_seconds},
+          {"samples_per_s", e.samples_per_s},
+          {"balance_weight", e.balance_weight},
+          {"routers_frozen", e.routers_frozen},
+          {"replayed", e.replayed},
+          {"eval", evals_to_json(e.eval, with_confusion)},
+          {"expert_usage", usage_json(e.expert_usage)},
+          {"usage_fraction", usage_fraction_json(e.expert_usage)},
+          {"dropped_fraction", e.dropped_fraction},
+          {"routing_entropy", e.routing_entropy},
+          {"dead_experts", e.dead_experts}};
+}
+
+json summary_json(const RunRecord& r) {
   json pretrain = nullptr;
   if (r.pretrain) {
     const PretrainRecord& p = *r.pretrain;
     pretrain = {{"num_samples", p.num_samples}, {"epochs", p.epochs},
                 {"train_loss", p.train_loss},   {"train_acc", p.train_acc},
                 {"seconds", p.seconds},         {"class_counts", p.class_counts},
-                {"eval", evals_to_json(p.eval)},
+                {"eval", evals_to_json(p.eval, /*with_confusion=*/false)},
                 {"lr", p.lr},                   {"routers_frozen", p.routers_frozen}};
   }
   json replay = json::array();
@@ -496,7 +520,7 @@ json to_json(const RunRecord& r) {
             {"error", i.error.empty() ? json(nullptr) : json(i.error)},
             {"num_parameters", i.num_parameters}}},
           {"domains", r.domains},
-          {"epochs", std::move(epochs)},
+          {"epochs_done", epochs_done(r)},
           {"r_matrix", r.r_matrix},
           {"r_history", r.r_history},
           {"init_acc", r.init_acc},
@@ -505,6 +529,15 @@ json to_json(const RunRecord& r) {
           {"replay", std::move(replay)},
           {"merges", std::move(merges)},
           {"metrics", r.metrics ? metrics_json(*r.metrics) : json(nullptr)}};
+}
+
+json to_json(const RunRecord& r) {
+  json out = summary_json(r);
+  json epochs = json::array();
+  for (const auto& e : r.epochs) epochs.push_back(epoch_to_json(e, /*with_confusion=*/true));
+  out["epochs"] = std::move(epochs);
+  if (r.pretrain) out["pretrain"]["eval"] = evals_to_json(r.pretrain->eval, true);
+  return out;
 }
 
 std::string utc_now_iso() {

@@ -32,6 +32,7 @@
 #include "moedil/io/provenance.h"
 #include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
+#include "moedil/io/run_store.h"
 #include "moedil/common/safe_file.h"
 #include "moedil/model/moe/balance.h"
 #include "moedil/model/registry.h"
@@ -126,12 +127,15 @@ void require_recordable(const config::RunConfig& c) {
 void record_interrupted_start(const std::filesystem::path& run_json, const std::string& why) {
   try {
     if (!path_present(run_json)) return;
-    io::RunRecord r = io::read_run_record(run_json.string());
+    io::RunRecord r = io::read_run_record(run_json.string(), io::RecordParts::epochs);
     if (r.run.status == "completed") return;
     r.run.status = "interrupted";
     r.run.error = why;
     r.run.finished = io::utc_now_iso();
-    ResultsWriter(run_json).write(r);
+    const io::RunStore store(run_json.parent_path());
+    // A run directory from before schema 7 keeps its epochs inline: they move to the files.
+    if (!path_present(run_json.parent_path() / io::kEpochsFile)) store.restore(r);
+    store.write_summary(r);
   } catch (const std::exception&) {
   }
 }
@@ -269,6 +273,9 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   // (a SIGKILL during a checkpoint rewrite leaves a full-size one).
   const std::vector<std::filesystem::path> stale = io::remove_stale_temp_files(run_dir);
   const std::filesystem::path checkpoint = run_dir / "checkpoint.pt";
+  // Before the checkpointer: an epoch is on disk before a checkpoint counts it.
+  ResultsWriter writer(run_dir);
+  trainer.add_plugin(&writer);
   trainer.enable_checkpoints(checkpoint);
   result.run_id = hold->id();
   result.run_json = run_dir / "run.json";
@@ -277,9 +284,15 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   const bool resuming = place.resume && std::filesystem::exists(checkpoint);
   std::string started_at = io::utc_now_iso();
   if (place.resume && path_present(result.run_json)) {
-    started_at = io::read_run_record(result.run_json.string()).run.started;
+    started_at =
+        io::read_run_record(result.run_json.string(), io::RecordParts::summary).run.started;
   }
-  if (resuming) trainer.resume(checkpoint);  // replaces the record with the checkpoint's
+  if (resuming) {
+    trainer.resume(checkpoint);  // replaces the record with the checkpoint's
+    writer.store().restore(record);  // the epochs it counts, from the files
+  } else {
+    writer.store().start_fresh();
+  }
   io::RunInfo& info = record.run;
   info.id = result.run_id;
   info.config_name = c.config_name;
@@ -298,7 +311,6 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   info.error.clear();
   info.num_parameters = model::count_parameters(*trainer.model());
 
-  ResultsWriter writer(result.run_json);
   // Reserved while there is room: where the outcome goes if run.json cannot be rewritten.
   io::FailureNote& note = hold->reserve_failure_note();
   try {
@@ -397,13 +409,13 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
 
     trainer.add_plugin(&progress);
     trainer.add_plugin(&epoch_logger);
-    trainer.add_plugin(&writer);
     if (!resuming) trainer.evaluate_initial();
     if (c.pretrain.enabled && !resuming) {
       trainer.pretrain();
       log->info("[pretrain] {} samples, {} epochs: train_acc {:.4f}, {:.1f}s",
                 record.pretrain->num_samples, record.pretrain->epochs, record.pretrain->train_acc,
                 record.pretrain->seconds);
+      writer.store().append_pretrain(record);
       writer.write(record);
     }
     if (c.baseline.enabled && !resuming) {
@@ -481,7 +493,7 @@ io::RunRecord read_saved_run(const std::filesystem::path& run_dir) {
   if (!path_present(run_json)) {
     throw DataError(run_dir.string() + " holds no run.json: not a moedil run directory");
   }
-  return io::read_run_record(run_json.string());
+  return io::read_run_record(run_json.string(), io::RecordParts::epochs);
 }
 
 config::RunConfig config_of_run(const io::RunRecord& saved, const std::filesystem::path& run_dir,

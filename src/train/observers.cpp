@@ -4,16 +4,34 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include <spdlog/logger.h>
 
-#include "moedil/io/atomic_file.h"
 #include "moedil/io/logging.h"
 
 namespace moedil::train {
+namespace {
 
-void ResultsWriter::write(const io::RunRecord& record) const {
-  io::write_file_atomic(path_, io::to_json(record).dump(1) + "\n");
+/// "42s", "7m05s", "3h12m".
+std::string duration_text(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char buffer[32];
+  if (s < 60) {
+    std::snprintf(buffer, sizeof buffer, "%llds", s);
+  } else if (s < 3600) {
+    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  }
+  return buffer;
+}
+
+}  // namespace
+
+void ResultsWriter::on_epoch_end(TrainingState& state) {
+  store_.append_last_epoch(state.record);
+  store_.write_summary(state.record);
 }
 
 void EpochLogger::on_epoch_end(TrainingState& state) {
@@ -43,11 +61,24 @@ void ProgressLine::after_step(TrainingState& state, const TrainBatch&, const at:
   last_print_ = info.seconds;
   const double fraction = static_cast<double>(info.step + 1) / static_cast<double>(info.num_steps);
   const double eta = fraction > 0 ? info.seconds * (1.0 - fraction) / fraction : 0.0;
-  std::fprintf(stderr, "\r  domain %lld/%lld epoch %lld/%lld step %lld/%lld loss %.4f %.0fs eta %.0fs\033[K",
+  // The whole run: this epoch's rest, then the epochs after it at the mean time of those done
+  // (training and evaluation), or at this epoch's projected time before any is done.
+  const auto& done = state.record.epochs;
+  double per_epoch = fraction > 0 ? info.seconds / fraction : 0.0;
+  if (!done.empty()) {
+    double total = 0.0;
+    for (const auto& e : done) total += e.seconds + e.eval_seconds;
+    per_epoch = total / static_cast<double>(done.size());
+  }
+  const int64_t after = (info.num_domains - info.domain) * info.num_epochs - info.epoch - 1;
+  const double run_eta = eta + per_epoch * static_cast<double>(std::max<int64_t>(after, 0));
+  std::fprintf(stderr,
+               "\r  domain %lld/%lld epoch %lld/%lld step %lld/%lld loss %.4f %.0fs eta %.0fs "
+               "(run %s)\033[K",
                static_cast<long long>(info.domain + 1), static_cast<long long>(info.num_domains),
                static_cast<long long>(info.epoch + 1), static_cast<long long>(info.num_epochs),
                static_cast<long long>(info.step + 1), static_cast<long long>(info.num_steps),
-               loss.item<double>(), info.seconds, eta);
+               loss.item<double>(), info.seconds, eta, duration_text(run_eta).c_str());
   std::fflush(stderr);
 }
 

@@ -157,7 +157,8 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   const auto epoch_start = Clock::now();
   for (int64_t step = 0; step < num_steps; ++step) {
     if (const int signal = stop_requested().load(); signal != 0) {
-      throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step) +
+      throw InterruptedError("interrupted at " + where + ", step " + std::to_string(step + 1) +
+                                 "/" + std::to_string(num_steps) +
                                  (signal == 15 ? " (SIGTERM)" : ""),
                              signal == 15 ? 15 : 2);
     }
@@ -224,7 +225,8 @@ Trainer::EpochStats Trainer::fit(model::ClassifierImpl& model,
   const auto values = host.accessor<double, 1>();
   if (values[3] >= 0) {
     throw TrainingError("non-finite loss at " + where + ", step " +
-                        std::to_string(static_cast<int64_t>(values[3])) + "; " +
+                        std::to_string(static_cast<int64_t>(values[3]) + 1) + "/" +
+                        std::to_string(num_steps) + "; " +
                         config::nonfinite_loss_hint(config_));
   }
   stats.loss_sum = values[0];
@@ -322,9 +324,10 @@ void Trainer::pretrain() {
     set_routers_frozen(*model_, frozen);
     rec.routers_frozen.push_back(frozen);
     model_->on_epoch_start(0, e);  // annealing models follow their schedule here too
-    const EpochStats stats =
-        fit(*model_, *optimizer_, *pretrain_loss, steps, batch_at,
-            balance_weight(config_, e, e), "pretraining epoch " + std::to_string(e), nullptr);
+    const std::string where =
+        "pretraining epoch " + std::to_string(e + 1) + "/" + std::to_string(rec.epochs);
+    const EpochStats stats = fit(*model_, *optimizer_, *pretrain_loss, steps, batch_at,
+                                 balance_weight(config_, e, e), where, nullptr);
     rec.train_loss = stats.loss_sum / static_cast<double>(stats.samples);
     rec.train_acc = static_cast<double>(stats.correct) / static_cast<double>(stats.samples);
   }
@@ -392,8 +395,8 @@ void Trainer::run_baselines() {
             return TrainBatch{x, y, y.size(0), {}};
           },
           balance_weight(config_, e, e),  // a baseline anneals over its own epochs
-          "baseline of domain " + std::to_string(d) + " (" + data_.name(d) + "), epoch " +
-              std::to_string(e),
+          "baseline of domain " + std::to_string(d + 1) + " (" + data_.name(d) + "), epoch " +
+              std::to_string(e + 1) + "/" + std::to_string(config_.baseline.epochs),
           nullptr);
     }
     const AutocastGuard autocast(config_.amp, device_);
@@ -505,7 +508,9 @@ void Trainer::train_epoch(TrainingState& state) {
   };
   const BatchFn batch_at = supplied ? BatchFn(supplied->batch_at) : BatchFn(loader_batch_at);
   const std::string where =
-      "domain " + std::to_string(d) + " (" + data_.name(d) + "), epoch " + std::to_string(e);
+      "domain " + std::to_string(d + 1) + "/" + std::to_string(data_.num_domains()) + " (" +
+      data_.name(d) + "), epoch " + std::to_string(e + 1) + "/" +
+      std::to_string(config_.epochs_per_domain);
   const EpochStats stats = fit(*model_, *optimizer_, *loss_, state.pos.num_steps, batch_at,
                                state.balance_weight, where, &state);
   const auto n = static_cast<double>(stats.samples);

@@ -68,6 +68,43 @@ TEST(Metaconfig, ExpandsConfigsTimesSeedGroupsWithStableKeys) {
   EXPECT_NE(expand(parse_ok(changed))[0].key, plan[0].key);
 }
 
+TEST(Metaconfig, GridRunsEveryCombinationOfItsValues) {
+  const Metaconfig m = parse_ok(json::parse(R"({
+    "configs": ["configs/a.jsonc", {"path": "configs/b.jsonc", "overrides": ["batch_size=8"]}],
+    "overrides": ["epochs_per_domain=2"],
+    "grid": {"optimizer.lr": [0.001, 0.01, 0.1], "model.moe_top_k": [1, 2],
+             "optimizer.name": ["adamw"]},
+    "seeds": {"global": [1, 2]}})"));
+  // 2 configs x 3 lrs x 2 top-ks x 1 optimizer, each in 2 seed groups.
+  ASSERT_EQ(m.configs.size(), 12u);
+  const auto plan = expand(m);
+  ASSERT_EQ(plan.size(), 24u);
+  // Keys sorted (model.moe_top_k, optimizer.lr, optimizer.name), the last varying fastest; the
+  // grid after the global overrides and before the config's own.
+  EXPECT_EQ(m.configs[0].overrides,
+            (std::vector<std::string>{"epochs_per_domain=2", "model.moe_top_k=1",
+                                      "optimizer.lr=0.001", "optimizer.name=\"adamw\""}));
+  EXPECT_EQ(m.configs[1].overrides[2], "optimizer.lr=0.01");
+  EXPECT_EQ(m.configs[3].overrides[1], "model.moe_top_k=2");
+  EXPECT_EQ(m.configs[11].overrides,
+            (std::vector<std::string>{"epochs_per_domain=2", "model.moe_top_k=2",
+                                      "optimizer.lr=0.1", "optimizer.name=\"adamw\"",
+                                      "batch_size=8"}));
+  EXPECT_EQ(m.configs[11].path, "configs/b.jsonc");
+  std::set<std::string> keys;
+  for (const auto& r : plan) keys.insert(r.key);
+  EXPECT_EQ(keys.size(), 24u) << "every run of the sweep has its own key and directory";
+
+  EXPECT_EQ(problems_of(json::parse(R"({"configs": ["a.jsonc"], "grid": {"lr": []}})")),
+            std::vector<std::string>{"grid.lr: expected a non-empty list of values"});
+  EXPECT_FALSE(problems_of(json::parse(R"({"configs": ["a.jsonc"], "grid": [1, 2]})")).empty());
+  const auto huge = problems_of(json::parse(R"({"configs": ["a.jsonc"], "grid": {
+      "a": [1,2,3,4,5,6,7,8,9,10], "b": [1,2,3,4,5,6,7,8,9,10], "c": [1,2,3,4,5,6,7,8,9,10],
+      "d": [1,2,3,4,5,6,7,8,9,10], "e": [1,2]}})"));
+  ASSERT_EQ(huge.size(), 1u);
+  EXPECT_NE(huge[0].find("more than 10000 combinations"), std::string::npos) << huge[0];
+}
+
 TEST(Metaconfig, KeysAreFixedAcrossBuilds) {
   // A hard-coded key: changing the hash or its input silently orphans every existing result.
   const auto plan = expand(parse_ok(json::parse(R"({"configs": ["configs/a.jsonc"], "seeds": {"global": [1]}})")));

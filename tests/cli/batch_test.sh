@@ -54,6 +54,8 @@ check "a dry run starts nothing" test ! -e res
 
 # The shipped example metaconfig is valid.
 expect 0 "6 runs planned" bash -c 'cd "$1" && "$2" batch metaconfigs/quickstart.jsonc --dry-run' _ "$src" "$moedil"
+expect 0 "8 runs planned" bash -c 'cd "$1" && "$2" batch metaconfigs/grid.jsonc --dry-run' _ "$src" "$moedil"
+expect 0 "model.moe_top_k=2 --set optimizer.lr=0.003" bash -c 'cd "$1" && "$2" batch metaconfigs/grid.jsonc --dry-run' _ "$src" "$moedil"
 
 expect 2 "no results directory" "$moedil" status nowhere
 mkdir empty
@@ -108,7 +110,7 @@ echo '{ "configs": ["long.jsonc"], "results_dir": "res3" }' > long_meta.jsonc
 "$moedil" batch long_meta.jsonc > long1.out 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
-  grep -qs '"epoch": 1' res3/long/*/run.json && break
+  grep -qs '"epoch":1' res3/long/*/epochs.jsonl && break
   sleep 0.2
 done
 kill -INT "$pid"

@@ -17,6 +17,10 @@ expect 2 "give no config" "$moedil" run ok.jsonc --resume somewhere
 expect 0 "--print" "$moedil" validate --help
 expect 2 "" "$moedil"
 expect 2 "" "$moedil" frobnicate
+# Mistyped subcommands and options get the closest name.
+expect 2 "no subcommand 'rn'; did you mean 'run'?" "$moedil" rn ok.jsonc
+expect 2 "'run' has no option '--thread'; did you mean '--threads'?" "$moedil" run ok.jsonc --thread 2
+expect 2 "'status' has no option '--wacth'; did you mean '--watch'?" "$moedil" status --wacth
 expect 0 "vit_moe" "$moedil" list
 expect 0 "domainIncremental" "$moedil" list
 expect 0 "adamw" "$moedil" list
@@ -37,6 +41,12 @@ expect 2 "3 problems" "$moedil" validate bad_keys.jsonc
 
 printf '{"dataset": "synthetic", "partition": {"type": "domainIncremental"}, "num_partitions": 3}\n' > ok.jsonc
 expect 0 "valid" "$moedil" validate ok.jsonc
+# Colour on a terminal (script gives it one), none with NO_COLOR (https://no-color.org).
+esc=$(printf '\033')
+script -qec "TERM=xterm '$moedil' validate missing.jsonc" /dev/null > color.out 2>&1
+check "errors are coloured on a terminal" grep -q "$esc\[" color.out
+script -qec "TERM=xterm NO_COLOR=1 '$moedil' validate missing.jsonc" /dev/null > nocolor.out 2>&1
+check "NO_COLOR turns the colour off" bash -c '! grep -q "$1" "$2" && grep -q "does not exist" "$2"' _ "$esc" nocolor.out
 # A predecessor config: validate says there are notes, --explain prints them.
 printf '{ "loss": {"lr": 0.001, "weighted": true}, "warmup_epochs": 2,\n  "seeds": {"global": 0} }\n' > pred.jsonc
 expect 0 "valid (3 notes on predecessor keys: --explain prints them)" "$moedil" validate pred.jsonc
@@ -173,8 +183,8 @@ expect 2 "unknown format 'pdf'" "$moedil" report "$run_json" --format pdf
 expect 2 "report target 'nowhere' does not exist" "$moedil" report nowhere
 mkdir -p empty_dir
 expect 2 "no run.json found" "$moedil" report empty_dir
-mkdir -p mixed/ok/good mixed/ok/trunc
-cp "$run_json" mixed/ok/good/run.json
+mkdir -p mixed/ok/trunc
+cp -r "$(dirname "$run_json")" mixed/ok/good
 head -c 300 "$run_json" > mixed/ok/trunc/run.json
 expect 2 "mixed/ok/trunc/run.json: not valid JSON" "$moedil" report mixed/ok/trunc/run.json
 expect 2 "mixed/ok/trunc/run.json" "$moedil" report mixed

@@ -176,7 +176,7 @@ if [ "$(id -u)" -eq 0 ] && mkdir disk && mount -t tmpfs -o size=24m tmpfs disk 2
   "$moedil" run long.jsonc --threads 1 > full.out 2>&1 &
   pid=$!
   for _ in $(seq 300); do
-    grep -qs '"epoch": 1' disk/res/long/*/run.json && break
+    grep -qs '"epoch":1' disk/res/long/*/epochs.jsonl && break
     sleep 0.1
   done
   # Fill the disk, and keep it full: a failed checkpoint write frees its temp file's blocks,

@@ -71,12 +71,16 @@ check "AIA_predecessor equals ACC in configs.csv" bash -c \
 
 # A run that failed on a non-finite loss: its NaN numbers are null in run.json. status shows it
 # failed (not unreadable), report reads it.
-mkdir -p nan/quickstart/failed_run
-sed -E -e 's/"(loss|train_loss|lr|train_acc|acc)": [-0-9.eE+]+/"\1": null/g' \
-  -e 's/"status": "completed"/"status": "failed"/' \
-  -e 's/"error": null/"error": "loss is not finite at domain 1 epoch 0"/' \
-  "$run_json" > nan/quickstart/failed_run/run.json
-check "the failed run.json holds nulls" grep -q '"loss": null' nan/quickstart/failed_run/run.json
+mkdir -p nan/quickstart
+cp -r "$(dirname "$run_json")" nan/quickstart/failed_run
+sed -i -E 's/"(loss|train_loss|lr|train_acc|acc)":[-0-9.eE+]+/"\1":null/g' \
+  nan/quickstart/failed_run/epochs.jsonl
+for f in run.json progress.json; do
+  sed -i -E -e 's/"status": "completed"/"status": "failed"/' \
+    -e 's/"error": null/"error": "loss is not finite at domain 1 epoch 0"/' \
+    nan/quickstart/failed_run/$f
+done
+check "the failed run's epochs hold nulls" grep -q '"loss":null' nan/quickstart/failed_run/epochs.jsonl
 expect 0 "1 failed" "$moedil" status nan
 expect 0 "loss is not finite at domain 1 epoch 0" "$moedil" status nan
 check "status does not call it unreadable" bash -c '! "$1" status nan | grep -q unreadable' _ "$moedil"
@@ -86,10 +90,13 @@ check "status.csv lists the failed run" \
   grep -qF ",$run_id,failed,3,3,loss is not finite at domain 1 epoch 0," rep_nan/status.csv
 
 # Hostile names: no escape sequence reaches the terminal, no formula a CSV, no markup report.md.
-mkdir -p evil/x/r1
-sed -e 's/"config_name": "quickstart"/"config_name": "=cmd|\\u001b[2J<script>x<\/script>_*"/' \
-  -e 's/"status": "completed"/"status": "failed"/' \
-  -e 's/"error": null/"error": "\\u001b]0;pwned\\u0007boom"/' "$run_json" > evil/x/r1/run.json
+mkdir -p evil/x
+cp -r "$(dirname "$run_json")" evil/x/r1
+for f in run.json progress.json; do
+  sed -i -e 's/"config_name": "quickstart"/"config_name": "=cmd|\\u001b[2J<script>x<\/script>_*"/' \
+    -e 's/"status": "completed"/"status": "failed"/' \
+    -e 's/"error": null/"error": "\\u001b]0;pwned\\u0007boom"/' evil/x/r1/$f
+done
 "$moedil" status evil > status_evil.out 2>&1
 check "status prints no ESC or BEL" no_control status_evil.out
 check "status shows the escapes" grep -qF '\x1b]0;pwned\x07boom' status_evil.out

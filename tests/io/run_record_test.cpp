@@ -133,7 +133,7 @@ TEST(RunRecord, ReadingBackGivesTheSameJson) {
 // experiment; a version-2 config reads as written.
 TEST(RunRecord, AVersion1ConfigIsReadWithTheMeaningItHadThen) {
   nlohmann::json j = to_json(full_record());
-  ASSERT_EQ(j["schema_version"], 6);
+  ASSERT_EQ(j["schema_version"], 7);
   const nlohmann::json config = nlohmann::json::parse(R"({
       "router_freeze_after_epochs": 3, "optimizer": {"weight_decay": 0.01},
       "model": {"name": "vit_moe_centroid", "alpha_fast": 0.25, "alpha_slow": 0.5,

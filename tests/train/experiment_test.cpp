@@ -76,9 +76,9 @@ class ExperimentTest : public ::testing::Test {
     return c;
   }
 
+  /// run.json with the epochs and matrices of the files beside it: the whole record.
   static json read_json(const fs::path& path) {
-    std::ifstream in(path);
-    return json::parse(in);
+    return io::to_json(io::read_run_record(path.string()));
   }
 
   fs::path dir_;
@@ -135,8 +135,26 @@ TEST_F(ExperimentTest, CompletedRunWritesConsistentRunJson) {
   EXPECT_TRUE(fs::exists(result.log_file));
   const json j = read_json(result.run_json);
 
-  EXPECT_EQ(j["schema_version"], 6);
+  EXPECT_EQ(j["schema_version"], 7);
   EXPECT_EQ(j["run"]["status"], "completed");
+  {
+    // run.json is the summary; the epochs are lines of the files beside it.
+    std::ifstream in(result.run_json);
+    const json summary = json::parse(in);
+    EXPECT_FALSE(summary.contains("epochs"));
+    EXPECT_EQ(summary["epochs_done"], 6);
+    const fs::path dir = result.run_json.parent_path();
+    std::ifstream csv(dir / "metrics.csv");
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(csv, line);) rows.push_back(line);
+    ASSERT_EQ(rows.size(), 1u + 6u * 3u);  // header + 6 epochs x 3 evaluated domains
+    EXPECT_EQ(rows[0].rfind("global_epoch,trained_domain,trained_domain_name,epoch,", 0), 0u);
+    EXPECT_EQ(rows.back().rfind("5,2,d2,1,2,d2,", 0), 0u) << rows.back();
+    std::ifstream progress(dir / "progress.json");
+    const json p = json::parse(progress);
+    EXPECT_EQ(p["status"], "completed");
+    EXPECT_EQ(p["epochs_done"], 6);
+  }
   EXPECT_TRUE(j["run"]["error"].is_null());
   EXPECT_FALSE(j["run"]["finished"].is_null());
   EXPECT_EQ(j["run"]["id"], result.run_id);
@@ -490,7 +508,7 @@ TEST_F(ExperimentTest, NonFiniteLossMarksTheRunFailedNamingWhere) {
     FAIL() << "expected TrainingError";
   } catch (const TrainingError& e) {
     EXPECT_NE(std::string(e.what()).find("non-finite loss"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("domain 0 (d0), epoch 0, step"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("domain 1/3 (d0), epoch 1/2, step"), std::string::npos)
         << e.what();
   }
   const auto runs = fs::directory_iterator(dir_ / "results" / "tiny");
@@ -884,8 +902,9 @@ TEST_F(ExperimentTest, PredecessorPrototypeHeadRunsFromThePretrainedViTSmall) {
   EXPECT_EQ(recorded["head_mixing"], "selected");
   EXPECT_EQ(recorded["freeze_backbone"], false);
   // Every training and test image went to exactly one head.
-  ASSERT_EQ(r.record.epochs.size(), 4u);
-  for (const io::EpochRecord& e : r.record.epochs) {
+  const io::RunRecord stored = io::read_run_record(r.run_json.string());
+  ASSERT_EQ(stored.epochs.size(), 4u);
+  for (const io::EpochRecord& e : stored.epochs) {
     const std::vector<int64_t>& usage = e.expert_usage.at("heads");
     ASSERT_EQ(usage.size(), 4u);
     int64_t trained = 0;

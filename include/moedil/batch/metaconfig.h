@@ -8,6 +8,8 @@
 //     "seeds": {"global": [1, 2, 3], "loader": [0, "random", 7]},  // equal lengths
 //     "unlisted_seeds": "unseeded",            // or "config"; see Metaconfig
 //     "overrides": ["epochs_per_domain=2"],   // every config; before the per-config ones
+//     "grid": {"model.moe_top_k": [1, 2], "optimizer.lr": [0.001, 0.01]},  // every config x
+//                                             // every combination (4 here), after "overrides"
 //     "results_dir": "results/sweep",          // default: each config's results_dir
 //     "log_dir": "logs"                        // batch log, console output, Slurm files
 //   }

@@ -26,10 +26,25 @@ struct SlurmOptions {
   std::string devices;  ///< passed on as --devices when not empty
   std::string configs_dir = "configs";  ///< passed on as --configs-dir
   bool retry_failed = false;
+  std::string mem;      ///< --mem per node, e.g. 16G (empty: the partition's default)
+  std::string account;  ///< --account
+  std::string qos;      ///< --qos
+  std::string gres;     ///< --gres, e.g. gpu:a100:1 for a GPU type
+  /// Further #SBATCH options, each one "--name=value" (e.g. --constraint=a100).
+  std::vector<std::string> sbatch_lines;
+  /// Shell lines the task runs before moedil (module load ..., conda activate ...): the user's
+  /// own commands, written as given, one per line.
+  std::vector<std::string> setup_lines;
+  /// > 0: Slurm sends the task's shell USR1 this many seconds before the time limit; the shell
+  /// stops the run (SIGTERM: it ends at its next step, keeping the last epoch's checkpoint),
+  /// requeues the array task with scontrol and the requeued task resumes the run.
+  int requeue_before = 0;
 };
 
 /// Throws UsageError when a value that goes on an #SBATCH line (partition, time, log dir, job
-/// name) holds a character outside [A-Za-z0-9_./:%+,=@-], or a count is negative.
+/// name, mem, account, qos, gres, the extra lines) holds a character outside
+/// [A-Za-z0-9_./:%+,=@-], an extra line does not start with "--", a setup line holds a line
+/// break or NUL, or a count is negative.
 void check_slurm_options(const SlurmOptions& options);
 
 /// The sbatch script for the runs with these keys (array task i runs keys[i]).

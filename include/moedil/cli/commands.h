@@ -53,6 +53,13 @@ struct BatchOptions {
   int gpus_per_task = 0;
   int cpus_per_task = 0;
   int max_parallel = 0;
+  std::string mem;
+  std::string account;
+  std::string qos;
+  std::string gres;
+  std::vector<std::string> sbatch_lines;
+  std::vector<std::string> setup_lines;
+  int requeue_before = 0;
   std::string run_key;        ///< internal (Slurm tasks): carry out only the run with this key
   std::string moedil_binary;  ///< internal (tests): the executable runs are started with
   std::string sbatch = "sbatch";

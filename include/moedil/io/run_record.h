@@ -25,8 +25,10 @@ namespace moedil::io {
 /// pretrain.draw, "dataset" (the predecessor's) when left out; older runs drew
 /// "class_balanced". vit's LayerNorms take torchvision's eps 1e-6 (older: 1e-5). An older file is read
 /// with its config converted to what it meant (config_from_older_schema), and is written back
-/// as the current version.
-inline constexpr int kRunSchemaVersion = 6;
+/// as the current version. Version 7 (2026-12-03): run.json is a summary (no "epochs"; an
+/// "epochs_done" count); the epochs are lines of epochs.jsonl and the confusion matrices lines
+/// of confusion.jsonl beside it (io/run_store.h), so a run's writes grow with its work.
+inline constexpr int kRunSchemaVersion = 7;
 
 /// Per-layer expert counts, layer name -> count per expert.
 using UsageByLayer = std::map<std::string, std::vector<int64_t>>;
@@ -132,12 +134,30 @@ struct RunRecord {
   std::vector<MergeRecord> merges;   ///< every expert merge, in order (expert_merging)
 };
 
+/// The whole record as one JSON document: summary_json with "epochs" (confusion matrices
+/// included) and the pretraining's matrices. run_record_from_json reads it back.
 nlohmann::json to_json(const RunRecord& r);
 
-/// The evaluations as run.json writes them (epochs[].eval).
-nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals);
+/// run.json's content: everything but the epochs and the confusion matrices, with
+/// "epochs_done" (the epochs in r_history). Its size grows with domains, not with epochs x
+/// classes^2.
+nlohmann::json summary_json(const RunRecord& r);
 
-/// Reads run.json back (the inverse of to_json). `where` names the source in errors (a path).
+/// One epoch as epochs.jsonl stores it (and run.json's "epochs" did before schema 7).
+nlohmann::json epoch_to_json(const EpochRecord& e, bool with_confusion);
+
+/// An epoch back from epoch_to_json; its evaluations' confusion stays empty when absent.
+/// DataError names `where` and the field.
+EpochRecord epoch_from_json(const nlohmann::json& j, const std::string& where);
+
+/// The evaluations as run.json wrote them (epochs[].eval), with or without the matrices.
+nlohmann::json evals_to_json(const std::vector<EvalRecord>& evals, bool with_confusion = true);
+
+/// Epochs trained so far according to the record's r_history (one row per epoch).
+int64_t epochs_done(const RunRecord& r);
+
+/// Reads run.json back (the inverse of to_json and summary_json: a summary gives no epochs).
+/// `where` names the source in errors (a path).
 /// Throws DataError when the schema_version is missing or unknown, or when a field is missing
 /// or has the wrong type (a truncated or hand-edited file), naming `where` and the field.
 RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where);
@@ -163,11 +183,17 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& where
 /// Keys that are absent stay absent. Pure JSON: io knows run.json's history, not the config.
 nlohmann::json config_from_older_schema(nlohmann::json config, int version);
 
-/// Reads and parses a run.json file; DataError names the path when it is missing, not a
-/// regular file, not JSON (for example truncated) or not a run record. A record that still says
+/// What read_run_record reads of a run directory written since schema 7: run.json only, with
+/// the epochs of epochs.jsonl, or with the confusion matrices of confusion.jsonl too.
+enum class RecordParts { summary, epochs, all };
+
+/// Reads and parses a run.json file, and the epochs and matrices beside it as `parts` asks
+/// (older run.json files hold them all inline and give them all); DataError names the path when
+/// it is missing, not a regular file, not JSON (for example truncated) or not a run record, or
+/// when epochs.jsonl holds fewer epochs than run.json counts. A record that still says
 /// "running" takes the outcome noted in the run directory's reserved failure note, if any
 /// (io/failure_note.h: the run could not rewrite run.json, e.g. on a full disk).
-RunRecord read_run_record(const std::string& path);
+RunRecord read_run_record(const std::string& path, RecordParts parts = RecordParts::all);
 
 /// Current UTC time as ISO 8601 ("2026-11-23T12:34:56Z").
 std::string utc_now_iso();

@@ -2,21 +2,26 @@
 // The trainer plugins that only watch: run.json writer, per-epoch log line, live progress line.
 #include <filesystem>
 
+#include "moedil/io/run_store.h"
 #include "moedil/train/plugin.h"
 
 namespace moedil::train {
 
-/// Rewrites run.json atomically after every epoch.
+/// After every epoch: appends the epoch to the run directory's epochs.jsonl, confusion.jsonl
+/// and metrics.csv (dropping its matrices from the record in memory: they are on disk), then
+/// rewrites run.json and progress.json (io/run_store.h). Added before the checkpointer, so a
+/// checkpoint never counts an epoch the files lack.
 class ResultsWriter : public TrainerPlugin {
  public:
-  explicit ResultsWriter(std::filesystem::path path) : path_(std::move(path)) {}
+  explicit ResultsWriter(std::filesystem::path run_dir) : store_(std::move(run_dir)) {}
   std::string name() const override { return "results_writer"; }
-  void on_epoch_end(TrainingState& state) override { write(state.record); }
-  void write(const io::RunRecord& record) const;
-  const std::filesystem::path& path() const { return path_; }
+  void on_epoch_end(TrainingState& state) override;
+  /// Rewrites run.json and progress.json.
+  void write(const io::RunRecord& record) const { store_.write_summary(record); }
+  const io::RunStore& store() const { return store_; }
 
  private:
-  std::filesystem::path path_;
+  io::RunStore store_;
 };
 
 /// One log line per epoch: domain, epoch, loss, train acc, mean eval acc, seconds, samples/s.

@@ -8,7 +8,7 @@ void CheckpointerPlugin::on_epoch_end(TrainingState& state) {
   const Position& p = state.pos;
   nlohmann::json doc = {{"next_domain", p.last_epoch() ? p.domain + 1 : p.domain},
                         {"next_epoch", p.last_epoch() ? 0 : p.epoch + 1},
-                        {"record", io::to_json(state.record)}};
+                        {"record", io::summary_json(state.record)}};
   CheckpointTensors tensors;
   for (const TrainerPlugin* plugin : state.plugins) {
     PluginTensors named;

@@ -9,6 +9,7 @@
 
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
+#include "moedil/train/observers.h"
 #include "../rig.h"
 
 namespace moedil::train {
@@ -69,9 +70,15 @@ TEST_P(StrategyResume, AnInterruptedRunResumesBitForBit) {
   for (const int64_t stop_after : {3, 4}) {
     SCOPED_TRACE(stop_after);
     const auto checkpoint = dir / ("checkpoint" + std::to_string(stop_after) + ".pt");
+    // The epochs go to the run directory's files, as in a run (train/experiment.cpp).
+    const auto run_dir = dir / ("run" + std::to_string(stop_after));
+    std::filesystem::create_directories(run_dir);
     Rig first(patch);
     {
       auto trainer = first.trainer();
+      ResultsWriter writer(run_dir);
+      writer.store().start_fresh();
+      trainer->add_plugin(&writer);
       trainer->enable_checkpoints(checkpoint);
       StopAfter stop(stop_after);
       trainer->add_plugin(&stop);
@@ -80,7 +87,11 @@ TEST_P(StrategyResume, AnInterruptedRunResumesBitForBit) {
     }
     Rig second(patch);
     auto trainer = second.trainer();
+    ResultsWriter writer(run_dir);
+    trainer->add_plugin(&writer);
     trainer->resume(checkpoint);
+    writer.store().restore(second.record);
+    EXPECT_EQ(second.record.epochs.size(), static_cast<std::size_t>(stop_after));
     trainer->run();
     ASSERT_EQ(second.record.epochs.size(), whole.record.epochs.size());
     for (std::size_t k = 0; k < whole.record.epochs.size(); ++k) {
