@@ -2,7 +2,8 @@
 # `moedil batch --slurm` against a real single-node Slurm on localhost (see
 # ../shared/notes/slurm-single-node.md): installs slurm-wlm and munge from Debian when missing,
 # writes a slurm.conf into a temp dir, starts munged, slurmctld and slurmd, submits a metaconfig
-# of 2 configs x 2 seed groups, waits for the array and checks 4 completed runs.
+# of 2 configs x 2 seed groups, waits for the array and checks 4 completed runs; then a run
+# whose task gets the before-the-limit USR1 (--requeue-before) requeues itself and completes.
 # Usage: slurm_test.sh MOEDIL_BINARY
 # Exit 77 (CTest: skipped) with a loud SKIPPED line when Slurm cannot be installed or started;
 # never 0 unless the 4 runs completed.
@@ -139,4 +140,31 @@ echo "ok: 4 completed runs"
 "$moedil" status res | tail -1 | grep -q "4 runs: 4 completed" || fail "status does not show 4 completed"
 out=$("$moedil" batch meta.jsonc --slurm 2>&1) || fail "resubmission failed: $out"
 grep -q "nothing to submit" <<<"$out" || fail "a resubmission after completion submitted again"
+
+# ---- the time limit: USR1 before it stops the run, requeues the task, which resumes -----------
+# --requeue-before 60 puts "#SBATCH --signal=B:USR1@60" and "--requeue" in the script. The test
+# sends that USR1 itself (scancel --signal=USR1 --batch, as slurmctld does near the limit) once
+# the run has finished a few epochs, instead of waiting minutes for the limit.
+long='{"dataset": "synthetic", "partition": {"type": "domainIncremental"}, "num_partitions": 3,
+ "mini_dataset": 120, "epochs_per_domain": 30,
+ "model": {"name": "vit_moe", "patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2}}'
+echo "$long" > long.jsonc
+echo '{ "configs": ["long.jsonc"], "seeds": {"global": [3]}, "results_dir": "rq", "log_dir": "lgq" }' \
+  > requeue.jsonc
+job=$("$moedil" batch requeue.jsonc --slurm --time 10 --requeue-before 60 --cpus-per-task 1 \
+      2>"$work/submit2.err") || { cat "$work/submit2.err"; fail "moedil batch --slurm exited $?"; }
+script=$(ls lgq/requeue-*.sbatch | head -1)
+grep -q '^#SBATCH --signal=B:USR1@60$' "$script" || fail "script lacks --signal=B:USR1@60"
+grep -q '^#SBATCH --requeue$' "$script" || fail "script lacks --requeue"
+wait_for 120 sh -c 'grep -qs "\"epoch\":2" rq/long/*/epochs.jsonl' || fail "the run did not start"
+scancel --batch --signal=USR1 "$job" || fail "scancel --signal=USR1 failed"
+wait_for 60 sh -c 'grep -qs "requeueing" lgq/*.out' || fail "the task did not requeue itself"
+echo "ok: USR1 stopped the run and the task requeued itself"
+wait_for 420 sh -c "[ -z \"\$(squeue -h -j $job 2>/dev/null)\" ]" || fail "job $job not done after requeue"
+run_dir=$(dirname "$(ls rq/long/*/run.json | head -1)")
+grep -q '"status": "completed"' "$run_dir/run.json" || fail "the requeued run did not complete"
+grep -rqs "resumed from" lgq || fail "the requeued task did not resume the run (no 'resumed from' in lgq/)"
+lines=$(wc -l < "$run_dir/epochs.jsonl")
+[ "$lines" -eq 90 ] || fail "epochs.jsonl holds $lines epochs, not 90"
+echo "ok: the requeued task resumed the run and completed it (90 epochs, each once)"
 echo "all Slurm checks passed"
