@@ -20,7 +20,7 @@ namespace {
 const std::vector<std::string>& top_level_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k{"configs", "seeds", "unlisted_seeds", "overrides", "grid",
-                               "results_dir", "log_dir"};
+                               "results_dir", "log_dir", "notify"};
     // The predecessor's seed lists at the top level ("dataset": [...]).
     for (const auto& kind : seed_kinds()) k.push_back(kind);
     return k;
@@ -104,6 +104,46 @@ void expand_grid(const json& grid, std::size_t after, std::vector<ConfigEntry>& 
     }
   }
   configs = std::move(expanded);
+}
+
+void parse_notify(const json& n, NotifyConfig& out, std::vector<std::string>& problems) {
+  if (!n.is_object()) {
+    problems.push_back("notify: expected {\"webhook_url\": \"https://...\", \"on\": [...]}");
+    return;
+  }
+  for (const auto& [key, value] : n.items()) {
+    (void)value;
+    if (key != "webhook_url" && key != "on") {
+      problems.push_back("notify: " + unknown_name_message("key", key, {"webhook_url", "on"}));
+    }
+  }
+  if (!n.contains("webhook_url") || !n["webhook_url"].is_string()) {
+    problems.push_back("notify.webhook_url: expected the webhook's URL (a string)");
+  } else {
+    const std::string url = n["webhook_url"].get<std::string>();
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+      problems.push_back("notify.webhook_url: expected an http:// or https:// URL");
+    } else {
+      out.webhook_url = url;
+    }
+  }
+  if (n.contains("on")) {
+    const std::vector<std::string> valid{"completed", "failed", "interrupted"};
+    if (!n["on"].is_array()) {
+      problems.push_back("notify.on: expected a list of batch outcomes: completed, failed, "
+                         "interrupted");
+      return;
+    }
+    out.on.clear();
+    for (const json& v : n["on"]) {
+      const std::string name = v.is_string() ? v.get<std::string>() : v.dump();
+      if (std::find(valid.begin(), valid.end(), name) == valid.end()) {
+        problems.push_back("notify.on: " + unknown_name_message("outcome", name, valid));
+      } else {
+        out.on.push_back(name);
+      }
+    }
+  }
 }
 
 std::string file_stem(const std::string& path) {
@@ -273,6 +313,8 @@ Metaconfig parse_metaconfig(const json& j, const std::string& source,
                          "\"config\" (the config's own seeds), got " + u.dump());
     }
   }
+
+  if (j.contains("notify")) parse_notify(j["notify"], meta.notify, problems);
 
   for (const char* key : {"results_dir", "log_dir"}) {
     if (!j.contains(key)) continue;

@@ -73,6 +73,18 @@ StatusRow row_for(const fs::path& json_path, double now_s) {
       return row;
     }
   }
+  if (progress->status == "running" && !live) {
+    // Killed, or stopped between rewriting run.json and progress.json: run.json tells.
+    try {
+      const io::RunRecord summary =
+          io::read_run_record(json_path.string(), io::RecordParts::summary);
+      progress->status = summary.run.status;
+      progress->error = summary.run.error;
+      progress->finished = summary.run.finished;
+    } catch (const std::exception&) {
+      // progress.json's "running" stands, shown as killed
+    }
+  }
   const io::Progress& p = *progress;
   row.config = p.config_name;
   row.status = p.status;

@@ -16,6 +16,7 @@
 #include "moedil/batch/run_names.h"
 #include "moedil/batch/runner.h"
 #include "moedil/batch/slurm.h"
+#include "moedil/batch/notify.h"
 #include "moedil/batch/status.h"
 #include "moedil/batch/text.h"
 #include "moedil/cli/commands.h"
@@ -215,6 +216,7 @@ int run_batch(const BatchOptions& options) {
             meta.source, meta.configs.size(), meta.num_groups, plan.size(), runner.jobs,
             log_path.string());
   std::vector<batch::RunOutcome> outcomes;
+  const auto batch_start = std::chrono::steady_clock::now();
   try {
     outcomes = batch::execute(plan, runner, g_stop, [&](const char* event, const batch::RunOutcome& o) {
       if (std::string(event) == "start") {
@@ -237,6 +239,9 @@ int run_batch(const BatchOptions& options) {
   const std::vector<std::string> names = batch::planned_group_names(plan);
   for (batch::RunOutcome& o : outcomes) o.name = names.at(o.index);
   log_lines(batch::format_summary(outcomes));
+  batch::notify_batch_end(
+      meta.notify, meta.name, outcomes, g_stop.load(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count());
   io::detach_log_file(sink);
   return exit_code_of(outcomes, g_stop.load());
 }

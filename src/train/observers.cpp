@@ -4,30 +4,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <string>
 
 #include <spdlog/logger.h>
 
+#include "moedil/batch/text.h"
 #include "moedil/io/logging.h"
 
 namespace moedil::train {
-namespace {
-
-/// "42s", "7m05s", "3h12m".
-std::string duration_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  char buffer[32];
-  if (s < 60) {
-    std::snprintf(buffer, sizeof buffer, "%llds", s);
-  } else if (s < 3600) {
-    std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
-  }
-  return buffer;
-}
-
-}  // namespace
 
 void ResultsWriter::on_epoch_end(TrainingState& state) {
   store_.append_last_epoch(state.record);
@@ -78,7 +61,7 @@ void ProgressLine::after_step(TrainingState& state, const TrainBatch&, const at:
                static_cast<long long>(info.domain + 1), static_cast<long long>(info.num_domains),
                static_cast<long long>(info.epoch + 1), static_cast<long long>(info.num_epochs),
                static_cast<long long>(info.step + 1), static_cast<long long>(info.num_steps),
-               loss.item<double>(), info.seconds, eta, duration_text(run_eta).c_str());
+               loss.item<double>(), info.seconds, eta, batch::format_duration(run_eta).c_str());
   std::fflush(stderr);
 }
 

@@ -105,6 +105,24 @@ TEST(Metaconfig, GridRunsEveryCombinationOfItsValues) {
   EXPECT_NE(huge[0].find("more than 10000 combinations"), std::string::npos) << huge[0];
 }
 
+TEST(Metaconfig, NotifyNamesAWebhookAndTheOutcomesThatSendToIt) {
+  const Metaconfig m = parse_ok(json::parse(R"({"configs": ["a.jsonc"],
+      "notify": {"webhook_url": "https://discord.com/api/webhooks/1/x", "on": ["failed"]}})"));
+  EXPECT_EQ(m.notify.webhook_url, "https://discord.com/api/webhooks/1/x");
+  EXPECT_EQ(m.notify.on, std::vector<std::string>{"failed"});
+  const Metaconfig all = parse_ok(json::parse(
+      R"({"configs": ["a.jsonc"], "notify": {"webhook_url": "http://127.0.0.1:9/h"}})"));
+  EXPECT_EQ(all.notify.on, (std::vector<std::string>{"completed", "failed", "interrupted"}));
+  EXPECT_TRUE(parse_ok(json::parse(R"({"configs": ["a.jsonc"]})")).notify.webhook_url.empty());
+
+  const auto bad = problems_of(json::parse(R"({"configs": ["a.jsonc"],
+      "notify": {"webhook_url": "ftp://x", "on": ["complete"], "urls": 1}})"));
+  ASSERT_EQ(bad.size(), 3u);
+  EXPECT_NE(bad[0].find("notify: unknown key 'urls'"), std::string::npos) << bad[0];
+  EXPECT_EQ(bad[1], "notify.webhook_url: expected an http:// or https:// URL");
+  EXPECT_NE(bad[2].find("did you mean 'completed'?"), std::string::npos) << bad[2];
+}
+
 TEST(Metaconfig, KeysAreFixedAcrossBuilds) {
   // A hard-coded key: changing the hash or its input silently orphans every existing result.
   const auto plan = expand(parse_ok(json::parse(R"({"configs": ["configs/a.jsonc"], "seeds": {"global": [1]}})")));

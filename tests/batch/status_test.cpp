@@ -10,6 +10,7 @@
 
 #include "moedil/io/run_lock.h"
 #include "moedil/io/run_record.h"
+#include "moedil/io/run_store.h"
 
 namespace moedil::batch {
 namespace {
@@ -111,6 +112,54 @@ TEST_F(StatusTree, OneRowPerRunWithProgressEtaAccuracyAndErrors) {
   EXPECT_NE(table.find("6 runs: 1 completed, 1 failed, 1 interrupted, 1 killed, 1 running, 1 unreadable"),
             std::string::npos)
       << table;
+}
+
+TEST(Status, RunDirectoriesOfSchema7AreReadFromProgressJson) {
+  const fs::path root = fs::temp_directory_path() / ("moedil_status7_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const auto store_run = [&](const std::string& rel, io::RunRecord r) {
+    fs::create_directories(root / rel);
+    const io::RunStore store(root / rel);
+    store.start_fresh();
+    std::vector<io::EpochRecord> epochs = std::move(r.epochs);
+    r.epochs.clear();
+    r.r_history.assign(2, {});
+    for (io::EpochRecord& e : epochs) {
+      r.r_history[static_cast<std::size_t>(e.epoch)].push_back({0.0, 0.0});
+      r.epochs.push_back(std::move(e));
+      store.append_last_epoch(r);
+    }
+    store.write_summary(r);
+  };
+  store_run("rot/live", make("running", 3));
+  store_run("rot/cut", make("running", 5));
+  // run.json was rewritten as completed, progress.json not (stopped in between).
+  io::RunRecord done = make("completed", 6);
+  done.r_history.assign(2, {});
+  for (int k = 0; k < 6; ++k) done.r_history[static_cast<std::size_t>(k % 2)].push_back({0.0, 0.0});
+  done.epochs.clear();
+  std::ofstream(root / "rot/cut/run.json", std::ios::trunc) << io::summary_json(done).dump(1);
+  // progress.json is what status reads: a run.json that cannot be parsed does not matter.
+  std::ofstream(root / "rot/live/run.json", std::ios::trunc) << "{\"schema_";
+
+  auto lock = io::RunLock::try_acquire(root / "rot/live");
+  ASSERT_TRUE(lock.has_value());
+  const auto now = std::chrono::system_clock::from_time_t(*parse_utc_iso("2026-01-01T10:00:45Z"));
+  const auto rows = collect_status(root, now);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].run, "cut");
+  EXPECT_EQ(rows[0].status, "completed") << "run.json's outcome, not a killed run";
+  const StatusRow& live = rows[1];
+  EXPECT_EQ(live.status, "running");
+  EXPECT_EQ(live.domain, 2);
+  EXPECT_EQ(live.epoch, 1);
+  EXPECT_EQ(live.num_domains, 3);
+  EXPECT_EQ(live.epochs_per_domain, 2);
+  ASSERT_TRUE(live.eta_seconds.has_value());
+  EXPECT_DOUBLE_EQ(*live.eta_seconds, 30.0);  // 3 epochs left x 10 s
+  ASSERT_TRUE(live.acc.has_value());
+  EXPECT_NEAR(*live.acc, (0.7 + 0.3) / 2, 1e-12);
+  fs::remove_all(root);
 }
 
 TEST(Status, AFailedRunWithNonFiniteNumbersIsShownAsFailed) {

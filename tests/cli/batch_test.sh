@@ -78,6 +78,33 @@ check "console output per run" test "$(ls lg/*.out | wc -l)" -eq 4
 g1=$(ls -d res/a/a-g1-*)
 check "a drawn seed is recorded" grep -q '"global": [1-9]' "$g1/run.json"
 
+# A batch with "notify" posts one summary to its webhook (a local HTTP server here).
+python3 - hook.port hook.body <<'PY' &
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        open(sys.argv[2], "wb").write(self.path.encode() + b"\n" + body)
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+open(sys.argv[1] + ".tmp", "w").write(str(server.server_port))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+server.timeout = 120
+server.handle_request()
+PY
+hook_pid=$!
+for _ in $(seq 1 100); do [ -s hook.port ] && break; sleep 0.1; done
+printf '{"configs": ["a.jsonc"], "results_dir": "resn", "log_dir": "lgn",
+  "notify": {"webhook_url": "http://127.0.0.1:%s/api/webhooks/1/secret"}}\n' "$(cat hook.port)" > notify.jsonc
+expect 0 "[notify] batch completed sent to http://127.0.0.1:$(cat hook.port)/..." "$moedil" batch notify.jsonc
+wait "$hook_pid"
+check "the webhook got one POST at its path" grep -q '^/api/webhooks/1/secret$' hook.body
+check "the summary names the batch and its outcome" \
+  grep -q '"content":"moedil batch notify completed after [0-9ms]*: 1 runs, 1 completed' hook.body
+
 # A second invocation skips everything.
 expect 0 "4 runs: 4 completed" "$moedil" batch m.jsonc
 check "nothing ran twice" test "$(grep -c '^=== ' lg/*.out | awk -F: '{s += $2} END {print s}')" -eq 4

@@ -11,7 +11,9 @@
 //     "grid": {"model.moe_top_k": [1, 2], "optimizer.lr": [0.001, 0.01]},  // every config x
 //                                             // every combination (4 here), after "overrides"
 //     "results_dir": "results/sweep",          // default: each config's results_dir
-//     "log_dir": "logs"                        // batch log, console output, Slurm files
+//     "log_dir": "logs",                       // batch log, console output, Slurm files
+//     "notify": {"webhook_url": "https://discord.com/api/webhooks/...",
+//                "on": ["completed", "failed", "interrupted"]}   // one message per batch
 //   }
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +44,14 @@ struct ConfigEntry {
   std::string results_dir = "results";
 };
 
+/// A webhook told when a batch ends (io/webhook.h), with one summary message.
+struct NotifyConfig {
+  std::string webhook_url;  ///< empty: no notification
+  /// The batch outcomes that send one: completed (every run completed), failed (any failed),
+  /// interrupted (Ctrl-C or SIGTERM).
+  std::vector<std::string> on{"completed", "failed", "interrupted"};
+};
+
 struct Metaconfig {
   std::string source;  ///< the metaconfig file, as given
   std::string name;    ///< its stem, used for the batch log and Slurm file names
@@ -55,6 +65,7 @@ struct Metaconfig {
   std::string unlisted_seeds = "unseeded";
   std::optional<std::string> results_dir;
   std::string log_dir = "logs";
+  NotifyConfig notify;
 };
 
 /// One (config, seed group) pair of a batch.
