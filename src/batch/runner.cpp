@@ -102,7 +102,8 @@ std::vector<int> slot_cpus(int slot, int per_slot) {
   return out;
 }
 
-/// fork + execv with stdout and stderr appended to `console`. Returns the child's pid.
+/// fork + execve with stdout and stderr appended to `console` and MOEDIL_BATCH_RUN=1 in the
+/// environment. Returns the child's pid.
 pid_t spawn(const fs::path& exe, const std::vector<std::string>& args, const fs::path& console,
             const std::vector<int>& cpus) {
   std::error_code ec;
@@ -119,6 +120,16 @@ pid_t spawn(const fs::path& exe, const std::vector<std::string>& args, const fs:
   std::vector<char*> argv;
   for (auto& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
+  // The environment, with MOEDIL_BATCH_RUN=1: the run leaves notifications to the batch
+  // (config "notify"), which sends one summary.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "MOEDIL_BATCH_RUN=", 17) != 0) env_storage.emplace_back(*e);
+  }
+  env_storage.emplace_back("MOEDIL_BATCH_RUN=1");
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
   cpu_set_t set;
   CPU_ZERO(&set);
   for (int c : cpus) CPU_SET(c, &set);
@@ -139,7 +150,7 @@ pid_t spawn(const fs::path& exe, const std::vector<std::string>& args, const fs:
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
     if (!cpus.empty()) ::sched_setaffinity(0, sizeof set, &set);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     const char* msg = "moedil batch: cannot execute the moedil binary\n";
     (void)!::write(STDERR_FILENO, msg, std::strlen(msg));
     ::_exit(127);

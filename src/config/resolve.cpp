@@ -801,6 +801,15 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
   v.field("weights_dir", c.weights_dir);
   v.field("results_dir", c.results_dir);
   v.field("log_dir", c.log_dir);
+  v.object("notify", [&](auto& n) {
+    n.field("webhook_url", c.notify.webhook_url, Check<std::string>([](const std::string& url) {
+              const bool web = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+              return url.empty() || web ? std::string()
+                                        : std::string("expected an http:// or https:// URL, "
+                                                      "or \"\" for no notification");
+            }));
+    n.names_or_list("on", c.notify.on, {"completed", "failed", "interrupted"}, "outcome");
+  });
 }
 
 /// Problems that involve more than one key.

@@ -46,7 +46,7 @@ void flatten(const json& v, const std::string& key, int depth,
 const std::vector<std::string>& placement_keys() {
   static const std::vector<std::string> keys = {"seeds",       "device",  "num_threads",
                                                 "results_dir", "log_dir", "dataset_root",
-                                                "cache_dir"};
+                                                "cache_dir",   "notify"};
   return keys;
 }
 

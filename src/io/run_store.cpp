@@ -236,7 +236,9 @@ void read_stored_epochs(const fs::path& dir, RunRecord& r, bool with_confusion) 
       if (r.pretrain) evals = &r.pretrain->eval;
     } else if (stage == "train") {
       const int64_t g = int_field(j, "global_epoch", path, n);
-      if (g < 0) throw DataError(path.string() + " line " + std::to_string(n + 1) + ": bad global_epoch");
+      if (g < 0) {
+        throw DataError(path.string() + " line " + std::to_string(n + 1) + ": bad global_epoch");
+      }
       if (static_cast<std::size_t>(g) >= wanted) continue;  // beyond what run.json counts
       evals = &r.epochs[static_cast<std::size_t>(g)].eval;
     } else {

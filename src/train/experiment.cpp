@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -33,6 +35,7 @@
 #include "moedil/io/run_dir_hold.h"
 #include "moedil/io/run_id.h"
 #include "moedil/io/run_store.h"
+#include "moedil/io/webhook.h"
 #include "moedil/common/safe_file.h"
 #include "moedil/model/moe/balance.h"
 #include "moedil/model/registry.h"
@@ -137,6 +140,42 @@ void record_interrupted_start(const std::filesystem::path& run_json, const std::
     if (!path_present(run_json.parent_path() / io::kEpochsFile)) store.restore(r);
     store.write_summary(r);
   } catch (const std::exception&) {
+  }
+}
+
+/// The config's notify: one POST when the run ends with an outcome it lists (io/webhook.h). A run
+/// started by `moedil batch` (MOEDIL_BATCH_RUN set) leaves it to the batch's one summary. Never
+/// throws: a notification never changes a run's outcome.
+void notify_run_end(const config::RunConfig& c, const io::RunRecord& record,
+                    const std::string& results) {
+  const config::NotifyConfig& n = c.notify;
+  const std::string& status = record.run.status;
+  if (n.webhook_url.empty() || std::find(n.on.begin(), n.on.end(), status) == n.on.end()) return;
+  auto log = io::logger();
+  try {
+    if (const char* batch = std::getenv("MOEDIL_BATCH_RUN"); batch != nullptr && *batch != 0) {
+      log->info("[notify] left to the batch that started this run");
+      return;
+    }
+    std::string text = "moedil run " + record.run.id + " (" + record.run.config_name + ") " +
+                       status;
+    if (record.metrics) text += ": " + metrics::to_string(*record.metrics);
+    if (!record.run.error.empty()) text += ": " + record.run.error;
+    text += "\n" + results;
+    const nlohmann::json details = {
+        {"run", record.run.id},       {"config", record.run.config_name},
+        {"status", status},           {"error", record.run.error},
+        {"started", record.run.started}, {"finished", record.run.finished},
+        {"acc", record.metrics ? nlohmann::json(record.metrics->acc) : nlohmann::json(nullptr)},
+        {"results", results}};
+    const io::WebhookResult r = io::post_webhook(n.webhook_url, io::webhook_body(text, details));
+    if (r.sent) {
+      log->info("[notify] run {} sent to {}", status, io::redacted_url(n.webhook_url));
+    } else {
+      log->warn("[notify] not sent to {}: {}", io::redacted_url(n.webhook_url), r.error);
+    }
+  } catch (const std::exception& e) {
+    log->warn("[notify] not sent: {}", e.what());
   }
 }
 
@@ -453,6 +492,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     }
     if (!failure) failure = std::current_exception();
   }
+  notify_run_end(c, record, kept_in);
   if (failure) {
     log->error("[run] {} {}: {} (outcome recorded in {})", info.id, info.status, info.error,
                kept_in);

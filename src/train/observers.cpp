@@ -7,7 +7,7 @@
 
 #include <spdlog/logger.h>
 
-#include "moedil/batch/text.h"
+#include "moedil/common/duration.h"
 #include "moedil/io/logging.h"
 
 namespace moedil::train {
@@ -61,7 +61,7 @@ void ProgressLine::after_step(TrainingState& state, const TrainBatch&, const at:
                static_cast<long long>(info.domain + 1), static_cast<long long>(info.num_domains),
                static_cast<long long>(info.epoch + 1), static_cast<long long>(info.num_epochs),
                static_cast<long long>(info.step + 1), static_cast<long long>(info.num_steps),
-               loss.item<double>(), info.seconds, eta, batch::format_duration(run_eta).c_str());
+               loss.item<double>(), info.seconds, eta, format_duration(run_eta).c_str());
   std::fflush(stderr);
 }
 

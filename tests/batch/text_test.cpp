@@ -38,12 +38,5 @@ TEST(FormatTable, AlignsColumnsAndKeepsRowsOnOneLine) {
   EXPECT_EQ(t, "A     LONGER\n----  ---------\nxxxx  1\ny     two lines\n");
 }
 
-TEST(FormatDuration, HoursMinutesSeconds) {
-  EXPECT_EQ(format_duration(5.4), "5s");
-  EXPECT_EQ(format_duration(185), "3m05s");
-  EXPECT_EQ(format_duration(3725), "1h02m");
-  EXPECT_EQ(format_duration(-1), "-");
-}
-
 }  // namespace
 }  // namespace moedil::batch

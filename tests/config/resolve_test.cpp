@@ -206,6 +206,26 @@ TEST(Resolve, BadSeedsAreRefusedSayingWhatASeedIs) {
   EXPECT_EQ(issues[0].path, "seeds.global");
 }
 
+TEST(Resolve, NotifyTakesAWebhookUrlAndTheOutcomesThatSend) {
+  RunConfig c;
+  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"notify": {"webhook_url": "https://h/x", "on": "failed"}})", "t"),
+                               kNames, "", c)
+                  .empty());
+  EXPECT_EQ(c.notify.webhook_url, "https://h/x");
+  EXPECT_EQ(c.notify.on, std::vector<std::string>{"failed"});
+  RunConfig d;
+  EXPECT_TRUE(check_run_config(parse_jsonc("{}", "t"), kNames, "", d).empty());
+  EXPECT_EQ(d.notify.webhook_url, "");
+  EXPECT_EQ(d.notify.on, (std::vector<std::string>{"completed", "failed", "interrupted"}));
+  const auto issues = issues_of(R"({"notify": {"webhook_url": "discord.com/x", "on": ["complete"]}})");
+  ASSERT_EQ(issues.size(), 2u);
+  EXPECT_EQ(issues[0].path, "notify.webhook_url");
+  EXPECT_NE(issues[0].message.find("expected an http:// or https:// URL"), std::string::npos);
+  EXPECT_EQ(issues[1].path, "notify.on");
+  EXPECT_NE(issues[1].message.find("did you mean 'completed'?"), std::string::npos)
+      << issues[1].message;
+}
+
 TEST(Resolve, UnknownKeyNamesPathLineAndClosestKey) {
   const auto issues = issues_of("{\n  \"model\": {\n    \"moe_topk\": 2\n  }\n}");
   ASSERT_EQ(issues.size(), 1u);

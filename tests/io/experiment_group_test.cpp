@@ -20,7 +20,8 @@ json resolved(int top_k, int seed, bool replay = false, const std::string& devic
           {"results_dir", "results/" + std::to_string(seed)},
           {"log_dir", "logs"},
           {"dataset_root", ""},
-          {"cache_dir", ""}};
+          {"cache_dir", ""},
+          {"notify", {{"webhook_url", "https://example.org/hook/" + std::to_string(seed)}}}};
 }
 
 TEST(ExperimentGroup, SettingsAreTheFlattenedConfigWithoutPlacementKeys) {
@@ -35,6 +36,7 @@ TEST(ExperimentGroup, SettingsAreTheFlattenedConfigWithoutPlacementKeys) {
     for (const auto& kv : s) EXPECT_NE(kv.first.rfind(key, 0), 0u) << kv.first;
   }
   EXPECT_EQ(s.count("seeds.global"), 0u);
+  EXPECT_EQ(s.count("notify.webhook_url"), 0u) << "where a run reports is no experiment setting";
   EXPECT_TRUE(experiment_settings(json()).empty());
   // A string that would read as another value keeps its quotes: "2" is not 2.
   EXPECT_EQ(experiment_settings({{"a", "2"}, {"b", 2}, {"c", ""}, {"d", "(absent)"}}),

@@ -46,6 +46,11 @@ class OneShotHttpServer {
     if (thread_.joinable()) thread_.join();
     return request_;
   }
+  /// Stops listening and returns what was received: "" when nobody connected.
+  std::string stop() {
+    ::shutdown(fd_, SHUT_RDWR);
+    return request();
+  }
   std::string body() {
     const std::string r = request();
     const std::size_t at = r.find("\r\n\r\n");

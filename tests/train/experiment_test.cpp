@@ -34,6 +34,7 @@
 #include "moedil/model/weight_names.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/train/trainer.h"
+#include "../support/one_shot_http_server.h"
 
 namespace moedil::train {
 namespace {
@@ -922,6 +923,45 @@ TEST_F(ExperimentTest, PredecessorPrototypeHeadRunsFromThePretrainedViTSmall) {
   }
 }
 #endif
+
+TEST_F(ExperimentTest, NotifyPostsTheOutcomeUnlessABatchStartedTheRun) {
+  {
+    testing_support::OneShotHttpServer server(204);
+    config::RunConfig c = tiny_config();
+    c.notify.webhook_url = server.url("/api/webhooks/7/secret");
+    const RunResult r = run_experiment(c);
+    const std::string request = server.stop();
+    EXPECT_EQ(request.rfind("POST /api/webhooks/7/secret ", 0), 0u) << request;
+    const json body = json::parse(request.substr(request.find("\r\n\r\n") + 4));
+    const std::string text = body["content"];
+    EXPECT_EQ(text.rfind("moedil run " + r.run_id + " (tiny) completed: ACC ", 0), 0u) << text;
+    EXPECT_EQ(body["moedil"]["status"], "completed");
+    EXPECT_EQ(body["moedil"]["acc"], r.record.metrics->acc);
+  }
+  {
+    // Only the outcomes listed send.
+    testing_support::OneShotHttpServer server(204);
+    config::RunConfig c = tiny_config();
+    c.notify.webhook_url = server.url("/hook");
+    c.notify.on = {"failed"};
+    run_experiment(c);
+    EXPECT_EQ(server.stop(), "");
+  }
+  {
+    // A run of a batch leaves it to the batch.
+    testing_support::OneShotHttpServer server(204);
+    config::RunConfig c = tiny_config();
+    c.notify.webhook_url = server.url("/hook");
+    ::setenv("MOEDIL_BATCH_RUN", "1", 1);
+    run_experiment(c);
+    ::unsetenv("MOEDIL_BATCH_RUN");
+    EXPECT_EQ(server.stop(), "");
+  }
+  // Nobody listening: the run completes all the same.
+  config::RunConfig c = tiny_config();
+  c.notify.webhook_url = "http://127.0.0.1:1/hook";
+  EXPECT_EQ(run_experiment(c).record.run.status, "completed");
+}
 
 TEST_F(ExperimentTest, BadInputFailsBeforeAnyRunDirectoryExists) {
   config::RunConfig missing = tiny_config(R"({"dataset": "fashion_mnist"})");

@@ -27,6 +27,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "moedil/config/run_config.h"
+
 namespace moedil::batch {
 
 /// The seed kinds a metaconfig may list, in the order of config `seeds`.
@@ -44,13 +46,10 @@ struct ConfigEntry {
   std::string results_dir = "results";
 };
 
-/// A webhook told when a batch ends (io/webhook.h), with one summary message.
-struct NotifyConfig {
-  std::string webhook_url;  ///< empty: no notification
-  /// The batch outcomes that send one: completed (every run completed), failed (any failed),
-  /// interrupted (Ctrl-C or SIGTERM).
-  std::vector<std::string> on{"completed", "failed", "interrupted"};
-};
+/// A webhook told when a batch ends (io/webhook.h), with one summary message; `on` lists the
+/// batch outcomes that send one: completed (every run completed), failed (any failed),
+/// interrupted (Ctrl-C or SIGTERM). The config's own type (config/run_config.h).
+using NotifyConfig = config::NotifyConfig;
 
 struct Metaconfig {
   std::string source;  ///< the metaconfig file, as given

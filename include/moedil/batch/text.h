@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "moedil/common/duration.h"
+
 namespace moedil::batch {
 
 /// One shell word that a POSIX shell reads back as exactly `s`: 's' in single quotes, each '
@@ -19,7 +21,7 @@ std::string shell_quote(std::string_view s);
 std::string format_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows);
 
-/// "1h02m", "3m05s", "12s"; "-" for negative values.
-std::string format_duration(double seconds);
+/// "1h02m", "3m05s", "12s" (common/duration.h, where the trainer's progress line takes it too).
+using moedil::format_duration;
 
 }  // namespace moedil::batch

@@ -207,6 +207,14 @@ struct ExpertMergingConfig {
   int64_t every_steps = 100;
 };
 
+/// Notification (`notify`): a JSON POST to a webhook (Discord, Slack, any HTTP endpoint) when
+/// the run ends with one of the outcomes in `on` (io/webhook.h). A run started by `moedil batch`
+/// leaves it to the batch, which sends one summary (its metaconfig's `notify`).
+struct NotifyConfig {
+  std::string webhook_url;  ///< empty: no notification
+  std::vector<std::string> on{"completed", "failed", "interrupted"};
+};
+
 /// Optimizer (`optimizer`): sgd, adam or adamw.
 struct OptimizerConfig {
   std::string name = "adam";
@@ -442,6 +450,7 @@ struct RunConfig {
   /// which is what moedil's router LR always is: recorded, it changes nothing. -1 = null.
   int64_t router_lr_multiplier_after_epochs = -1;
   ExpertMergingConfig expert_merging;
+  NotifyConfig notify;
   SeedsConfig seeds;
   /// "auto" (cuda:0 when available, else cpu), "cpu", "cuda", "cuda:N".
   std::string device = "auto";

@@ -16,7 +16,8 @@ namespace moedil::io {
 
 /// Top-level keys of a resolved config that do not change the experiment: seeds (one
 /// experiment, several seed groups), device, num_threads, results_dir, log_dir, dataset_root
-/// and cache_dir (where the same data is read from). Every other key, present or future, does.
+/// and cache_dir (where the same data is read from), and notify (who is told when it ends).
+/// Every other key, present or future, does.
 const std::vector<std::string>& placement_keys();
 
 /// The experiment's settings: the resolved config flattened to dotted keys
