@@ -108,6 +108,7 @@ std::string sbatch_script(const SlurmOptions& o, const std::vector<std::string>&
   // USR1 before the time limit: stop the run (it keeps its last checkpoint), then requeue this
   // array task; the requeued task's `batch --run-key` resumes the interrupted run.
   s += "requeue=0\n";
+  s += "child=\n";  // set before the trap can read it (set -u)
   s += "trap 'requeue=1; kill -TERM \"$child\" 2>/dev/null' USR1\n";
   s += cmd + " &\n";
   s += "child=$!\n";
