@@ -66,6 +66,19 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return out;
 }
 
+/// epochs.jsonl's text; DataError unless it holds at least `wanted` whole lines, saying who
+/// counts them (`counted_by`) and what to do.
+std::string epochs_text(const fs::path& path, std::size_t wanted, const std::string& counted_by,
+                        const std::string& advice) {
+  std::string text = read_input_file(path);
+  const std::size_t held = lines_of(text).size();
+  if (held < wanted) {
+    throw DataError(path.string() + " holds " + std::to_string(held) + " epochs but " +
+                    counted_by + " " + std::to_string(wanted) + ": " + advice);
+  }
+  return text;
+}
+
 /// Cuts `path` back to its first `bytes` bytes.
 void truncate_to(const fs::path& path, std::size_t bytes) {
   if (::truncate(path.c_str(), static_cast<off_t>(bytes)) != 0) io_fail(path, "cannot truncate");
@@ -209,13 +222,9 @@ void read_stored_epochs(const fs::path& dir, RunRecord& r, bool with_confusion) 
   const auto wanted = static_cast<std::size_t>(epochs_done(r));
   const fs::path epochs_path = dir / kEpochsFile;
   {
-    const std::string text = read_input_file(epochs_path);
+    const std::string text =
+        epochs_text(epochs_path, wanted, "run.json counts", "the run directory was damaged");
     const std::vector<std::string_view> lines = lines_of(text);
-    if (lines.size() < wanted) {
-      throw DataError(epochs_path.string() + " holds " + std::to_string(lines.size()) +
-                      " epochs but run.json counts " + std::to_string(wanted) +
-                      ": the run directory was damaged");
-    }
     r.epochs.clear();
     for (std::size_t k = 0; k < wanted; ++k) {
       const json j = parse_line(lines[k], epochs_path, k);
@@ -283,13 +292,9 @@ void RunStore::restore(RunRecord& r) const {
   // epochs.jsonl: its first `done` lines; the rest is an epoch the checkpoint does not hold.
   const fs::path epochs_path = dir_ / kEpochsFile;
   {
-    const std::string text = read_input_file(epochs_path);
+    const std::string text = epochs_text(epochs_path, done, "the checkpoint counts",
+                                         "the run directory was damaged; start the run again");
     const std::vector<std::string_view> lines = lines_of(text);
-    if (lines.size() < done) {
-      throw DataError(epochs_path.string() + " holds " + std::to_string(lines.size()) +
-                      " epochs but the checkpoint counts " + std::to_string(done) +
-                      ": the run directory was damaged; start the run again");
-    }
     truncate_to(epochs_path, done == 0 ? 0 : end_of(text, lines[done - 1]));
   }
   // confusion.jsonl and metrics.csv: up to the first line of a later epoch.
