@@ -17,30 +17,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int64_t json_int(const nlohmann::json& j, const char* key, int64_t fallback) {
-  if (j.is_object() && j.contains(key) && j[key].is_number_integer()) return j[key].get<int64_t>();
-  return fallback;
-}
-
-/// What progress.json would say of a run directory written before it existed.
-io::Progress progress_of_record(const io::RunRecord& r) {
-  const nlohmann::json j = io::progress_json(r);
-  io::Progress p;
-  p.config_name = r.run.config_name;
-  p.status = r.run.status;
-  p.error = r.run.error;
-  p.started = r.run.started;
-  p.finished = r.run.finished;
-  p.num_domains = static_cast<int64_t>(r.domains.size());
-  if (p.num_domains == 0) p.num_domains = json_int(r.run.config, "num_partitions", 0);
-  p.epochs_per_domain = json_int(r.run.config, "epochs_per_domain", 0);
+/// What progress.json would say of a run directory written before it existed. Its run.json
+/// holds the epochs inline; r_history may be missing from hand-made ones, so they count.
+io::Progress progress_of_record(const io::RunRecord& r, const std::string& where) {
+  io::Progress p = io::progress_from_json(io::progress_json(r), where);
   p.epochs_done = static_cast<int64_t>(r.epochs.size());
-  if (!j["domain"].is_null()) {
-    p.domain = j["domain"].get<int64_t>();
-    p.epoch = j["epoch"].get<int64_t>();
-  }
-  if (!j["acc"].is_null()) p.acc = j["acc"].get<double>();
-  p.mean_epoch_seconds = j["mean_epoch_seconds"].get<double>();
   return p;
 }
 
@@ -65,7 +46,7 @@ StatusRow row_for(const fs::path& json_path, double now_s) {
   if (!progress) {
     // A run directory written before progress.json: its run.json holds everything.
     try {
-      progress = progress_of_record(io::read_run_record(json_path.string()));
+      progress = progress_of_record(io::read_run_record(json_path.string()), json_path.string());
     } catch (const std::exception& e) {
       row.status = live ? "running" : "unreadable";
       row.config = "-";

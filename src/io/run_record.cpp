@@ -162,6 +162,33 @@ std::vector<EvalRecord> read_evals(const Field& f) {
   return out;
 }
 
+EpochRecord read_epoch(const Field& f) {
+  EpochRecord e;
+  e.domain = f.at("domain").as<int64_t>();
+  e.epoch = f.at("epoch").as<int64_t>();
+  e.lr = f.at("lr").number();
+  e.train_loss = f.at("train_loss").number();
+  e.aux_loss = f.at("aux_loss").number();
+  e.train_acc = f.at("train_acc").number();
+  e.seconds = f.at("seconds").number();
+  e.eval_seconds = f.at("eval_seconds").number();
+  e.samples_per_s = f.at("samples_per_s").number();
+  // Added to schema 1 with the continual-learning options; older runs lack them.
+  e.balance_weight = f.number_or("balance_weight", 0.0);
+  e.routers_frozen = f.get_or("routers_frozen", false);
+  e.replayed = f.get_or<int64_t>("replayed", 0);
+  e.eval = read_evals(f.at("eval"));
+  e.expert_usage = read_usage(f.at("expert_usage"));
+  if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
+    e.dropped_fraction = number_map(f.at("dropped_fraction"));
+  }
+  if (f.has("routing_entropy")) {  // likewise
+    e.routing_entropy = number_map(f.at("routing_entropy"));
+    e.dead_experts = f.at("dead_experts").as<std::map<std::string, int64_t>>();
+  }
+  return e;
+}
+
 std::map<int64_t, int64_t> read_id_map(const Field& f) {
   std::map<int64_t, int64_t> out;
   if (!f.value.is_object()) f.fail("is not an object");
@@ -265,37 +292,6 @@ json config_from_older_schema(json config, int version) {
   }
   return config;
 }
-
-namespace {
-
-EpochRecord read_epoch(const Field& f) {
-  EpochRecord e;
-  e.domain = f.at("domain").as<int64_t>();
-  e.epoch = f.at("epoch").as<int64_t>();
-  e.lr = f.at("lr").number();
-  e.train_loss = f.at("train_loss").number();
-  e.aux_loss = f.at("aux_loss").number();
-  e.train_acc = f.at("train_acc").number();
-  e.seconds = f.at("seconds").number();
-  e.eval_seconds = f.at("eval_seconds").number();
-  e.samples_per_s = f.at("samples_per_s").number();
-  // Added to schema 1 with the continual-learning options; older runs lack them.
-  e.balance_weight = f.number_or("balance_weight", 0.0);
-  e.routers_frozen = f.get_or("routers_frozen", false);
-  e.replayed = f.get_or<int64_t>("replayed", 0);
-  e.eval = read_evals(f.at("eval"));
-  e.expert_usage = read_usage(f.at("expert_usage"));
-  if (f.has("dropped_fraction")) {  // absent in run.json files written before it existed
-    e.dropped_fraction = number_map(f.at("dropped_fraction"));
-  }
-  if (f.has("routing_entropy")) {  // likewise
-    e.routing_entropy = number_map(f.at("routing_entropy"));
-    e.dead_experts = f.at("dead_experts").as<std::map<std::string, int64_t>>();
-  }
-  return e;
-}
-
-}  // namespace
 
 RunRecord run_record_from_json(const json& j, const std::string& where) {
   const Field root{j, where + ":"};

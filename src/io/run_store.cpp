@@ -1,6 +1,5 @@
 #include "moedil/io/run_store.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,9 +48,6 @@ void append_durably(const fs::path& path, std::string_view text) {
   }
   ::close(fd);
 }
-
-/// Replaces `path` with `text` (a fresh start), durably.
-void write_fresh(const fs::path& path, std::string_view text) { write_file_atomic(path, text); }
 
 /// The lines of a file; a last line without its newline (a write cut short) is left out.
 std::vector<std::string_view> lines_of(std::string_view text) {
@@ -178,36 +174,48 @@ json progress_json(const RunRecord& r) {
   return out;
 }
 
-std::optional<Progress> read_progress(const fs::path& run_dir) {
-  const fs::path path = run_dir / kProgressFile;
-  if (!path_present(path)) return std::nullopt;
-  const std::string text = read_input_file(path);
+Progress progress_from_json(const json& j, const std::string& where) {
   Progress p;
   try {
-    const json j = json::parse(text);
     const auto opt = [&](const char* key) -> std::optional<double> {
       return j.at(key).is_null() ? std::nullopt : std::optional<double>(j.at(key).get<double>());
+    };
+    const auto text = [&](const char* key) {
+      return j.at(key).is_null() ? std::string() : j.at(key).get<std::string>();
+    };
+    const auto index = [&](const char* key) {
+      return j.at(key).is_null() ? int64_t{-1} : j.at(key).get<int64_t>();
     };
     p.id = j.at("id").get<std::string>();
     p.config_name = j.at("config_name").get<std::string>();
     p.status = j.at("status").get<std::string>();
-    const auto text = [&](const char* key) {
-      return j.at(key).is_null() ? std::string() : j.at(key).get<std::string>();
-    };
     p.error = text("error");
     p.started = text("started");
     p.finished = text("finished");
     p.num_domains = j.at("num_domains").get<int64_t>();
     p.epochs_per_domain = j.at("epochs_per_domain").get<int64_t>();
     p.epochs_done = j.at("epochs_done").get<int64_t>();
-    p.domain = j.at("domain").is_null() ? -1 : j.at("domain").get<int64_t>();
-    p.epoch = j.at("epoch").is_null() ? -1 : j.at("epoch").get<int64_t>();
+    p.domain = index("domain");
+    p.epoch = index("epoch");
     p.acc = opt("acc");
     p.final_acc = opt("final_acc");
     p.mean_epoch_seconds = j.at("mean_epoch_seconds").get<double>();
   } catch (const json::exception& e) {
+    throw DataError(where + ": not a moedil progress file (" + e.what() + ")");
+  }
+  return p;
+}
+
+std::optional<Progress> read_progress(const fs::path& run_dir) {
+  const fs::path path = run_dir / kProgressFile;
+  if (!path_present(path)) return std::nullopt;
+  json j;
+  try {
+    j = json::parse(read_input_file(path));
+  } catch (const json::parse_error& e) {
     throw DataError(path.string() + ": not a moedil progress file (" + e.what() + ")");
   }
+  Progress p = progress_from_json(j, path.string());
   if (p.status == "running") {
     if (auto noted = read_failure_note(run_dir)) {
       p.status = noted->status;
@@ -270,9 +278,9 @@ void read_stored_epochs(const fs::path& dir, RunRecord& r, bool with_confusion) 
 }
 
 void RunStore::start_fresh() const {
-  write_fresh(dir_ / kEpochsFile, "");
-  write_fresh(dir_ / kConfusionFile, "");
-  write_fresh(dir_ / kMetricsCsvFile, std::string(kMetricsColumns) + "\n");
+  write_file_atomic(dir_ / kEpochsFile, "");
+  write_file_atomic(dir_ / kConfusionFile, "");
+  write_file_atomic(dir_ / kMetricsCsvFile, std::string(kMetricsColumns) + "\n");
 }
 
 void RunStore::restore(RunRecord& r) const {

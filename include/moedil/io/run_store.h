@@ -57,6 +57,10 @@ struct Progress {
 /// progress.json's content for `r`.
 nlohmann::json progress_json(const RunRecord& r);
 
+/// A Progress from progress_json's document; DataError names `where` when a field is missing or
+/// has the wrong type.
+Progress progress_from_json(const nlohmann::json& j, const std::string& where);
+
 /// The run directory's progress.json, or nullopt when it has none (a run directory written
 /// before schema 7: read its run.json). A "running" status takes the failure note's outcome as
 /// read_run_record does. DataError names the file when it is not a progress file.
