@@ -1,11 +1,42 @@
 // moedil: CLI wiring only. Each subcommand parses its options and calls one run_* function.
+#include <unistd.h>
+
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "moedil/cli/commands.h"
 #include "moedil/cli/typo_hint.h"
+#include "moedil/common/cpu_tuning.h"
 #include "moedil/io/logging.h"
+
+namespace {
+
+char** preinit_env = nullptr;
+
+/// getenv over the environment the kernel gave the process (libc's own is set up later).
+const char* preinit_getenv(const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (char** e = preinit_env; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  }
+  return nullptr;
+}
+
+/// Runs before any shared library initialises (the executable's .preinit_array): libgomp reads
+/// its spin count when it initialises, so moedil restarts itself with its own setting now,
+/// when that costs only the dynamic loading (moedil/common/cpu_tuning.h).
+void tune_openmp_before_libraries(int /*argc*/, char** argv, char** envp) {
+  preinit_env = envp;
+  moedil::restart_with(argv, envp, moedil::plan_openmp_tuning(&preinit_getenv));
+}
+
+}  // namespace
+
+__attribute__((section(".preinit_array"), used)) static void (*moedil_preinit)(int, char**,
+                                                                                char**) =
+    tune_openmp_before_libraries;
 
 int main(int argc, char** argv) {
   using namespace moedil::cli;
@@ -219,6 +250,15 @@ int main(int argc, char** argv) {
     const std::string hint = typo_hint(std::vector<std::string>(argv + 1, argv + argc), names);
     if (!hint.empty()) std::cerr << hint << "\n";
     return 2;
+  }
+  // OpenBLAS's kernels, once it has said which it chose: restart the commands that compute
+  // with better ones where it took this CPU for an old one; batch passes them to its runs.
+  {
+    const moedil::EnvGet get = [](const char* name) -> const char* { return std::getenv(name); };
+    const auto blas =
+        moedil::plan_openblas_tuning(get, moedil::openblas_core(), moedil::cpu_features());
+    if (*run_cmd || *eval_cmd) moedil::restart_with(argv, environ, blas);
+    if (*batch_cmd) moedil::export_changes(blas);
   }
   try {
     if (*run_cmd) return run_run(run);

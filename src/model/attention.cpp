@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "moedil/model/batched_matmul.h"
+
 // The one place that picks the attention kernel by LibTorch version.
 #if TORCH_VERSION_MAJOR >= 2
 #define MOEDIL_FUSED_ATTENTION 1
@@ -25,8 +27,9 @@ at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const 
 #else
   (void)fused;
 #endif
-  const at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
-  return at::matmul(at::softmax(scores, -1), v);
+  const at::Tensor scores =
+      batched_matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+  return batched_matmul(at::softmax(scores, -1), v);
 }
 
 SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options_) : options(options_) {

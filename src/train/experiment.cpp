@@ -19,6 +19,7 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include "moedil/common/cpu_tuning.h"
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
 #include "moedil/data/augment.h"
@@ -445,6 +446,12 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     }
     log->info("[device] {} with {} threads, LibTorch {}; moedil {}", info.device, threads,
               TORCH_VERSION, info.git);
+    if (const std::string blas = openblas_core(); !blas.empty()) {
+      log->info("[device] OpenBLAS kernels: {}", blas);
+    }
+    if (const std::string note = tuning_note(); !note.empty()) {
+      log->info("[device] set for the CPU libraries at start: {}", note);
+    }
 
     trainer.add_plugin(&progress);
     trainer.add_plugin(&epoch_logger);

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "moedil/model/weights_file.h"
+#include "moedil/train/fused_adamw.h"
 
 namespace moedil::train {
 namespace {
@@ -120,7 +121,7 @@ const Registry<OptimizerBuilder>& optimizer_registry() {
     r.add("adamw", "AdamW (lr, decoupled weight_decay)",
           [](const std::vector<ParamGroup>& groups, const config::OptimizerConfig& c) {
             const auto base = torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay);
-            return std::make_unique<torch::optim::AdamW>(groups_with(groups, base, c.lr), base);
+            return std::make_unique<FusedAdamW>(groups_with(groups, base, c.lr), base);
           });
     return r;
   }();

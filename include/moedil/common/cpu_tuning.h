@@ -1,0 +1,80 @@
+#pragma once
+// Settings moedil gives the OpenMP runtime and OpenBLAS. Both read them from the environment
+// once, when they are loaded, before main() runs; so moedil decides them first and, when it
+// changes one, starts itself again (execve, same pid) with the new environment:
+// - GOMP_SPINCOUNT: how long an idle OpenMP worker spins before it sleeps. libgomp's default
+//   (300,000 spins) makes a run that shares its cores with another multi-threaded process stall
+//   at every parallel region (each run at ~10% of its idle throughput); moedil sets a short spin
+//   (kSpinCount) unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT. Decided before any
+//   library initialises (a .preinit_array function of the executable), so restarting costs
+//   only the dynamic loading.
+// - OPENBLAS_CORETYPE: an OpenBLAS older than the CPU falls back to its generic kernels
+//   (Debian 12's 0.3.21 takes 2023's Xeons for a Prescott and runs SSE3 kernels, half the
+//   speed of its AVX-512 ones). Known only once OpenBLAS has initialised, so that restart costs
+//   the whole start-up; it happens only on such machines and only for commands that compute.
+// Neither changes what is computed by a given machine's run twice (the choice is made the
+// same way every time), and run.json records the BLAS kernels in use. MOEDIL_NO_TUNE=1 leaves
+// both alone. bench/README.md ("Threads and a shared machine") has the figures.
+#include <string>
+#include <vector>
+
+namespace moedil {
+
+/// The GOMP_SPINCOUNT moedil sets: ~0.1 ms of spinning at most, then a futex sleep.
+inline constexpr const char* kSpinCount = "5000";
+
+/// What moedil set, for the log: "NAME=VALUE (why); ...". Inherited by the processes a moedil
+/// starts (batch runs), which then change nothing themselves.
+inline constexpr const char* kTuningVariable = "MOEDIL_CPU_TUNING";
+
+/// One environment variable to set, and the reason the log gives.
+struct EnvChange {
+  std::string name;
+  std::string value;
+  std::string why;
+};
+
+/// An environment lookup (std::getenv, or a fake in tests): nullptr when unset.
+using EnvGet = const char* (*)(const char*);
+
+/// The OpenMP wait setting to add: GOMP_SPINCOUNT=kSpinCount unless OMP_WAIT_POLICY or
+/// GOMP_SPINCOUNT is set or MOEDIL_NO_TUNE is set (to anything but "" or "0"). A restarted
+/// process has it set, so it plans nothing.
+std::vector<EnvChange> plan_openmp_tuning(EnvGet get);
+
+/// What the CPU offers that OpenBLAS's kernels use (the OS must save the registers too).
+struct CpuFeatures {
+  bool avx2_fma = false;  ///< AVX2 and FMA3: OpenBLAS's Haswell kernels
+  bool avx512 = false;    ///< AVX-512 F, CD, BW, DQ and VL: its SkylakeX kernels
+};
+CpuFeatures cpu_features();
+
+/// The core OpenBLAS chose for its kernels (openblas_get_corename), "" when the BLAS in this
+/// process is not OpenBLAS.
+std::string openblas_core();
+
+/// OPENBLAS_CORETYPE to add when OpenBLAS chose `chosen`, a core older than AVX2, on a CPU with
+/// AVX2/FMA (-> Haswell) or AVX-512 (-> SkylakeX); nothing when OPENBLAS_CORETYPE is set (by
+/// the user, or by moedil before a restart), MOEDIL_NO_TUNE is set, or `chosen` is "" or a core
+/// with AVX2 kernels.
+std::vector<EnvChange> plan_openblas_tuning(EnvGet get, const std::string& chosen,
+                                            const CpuFeatures& cpu);
+
+/// `env` (NAME=VALUE strings, null-terminated) with `changes` set (an existing NAME replaced)
+/// and kTuningVariable extended by their reasons.
+std::vector<std::string> tuned_environment(const char* const* env,
+                                           const std::vector<EnvChange>& changes);
+
+/// Starts this program again (/proc/self/exe, the same argv) with `changes` applied to `env`.
+/// Returns only when that fails (e.g. no /proc): the process then goes on untuned.
+/// Safe before the C++ runtime has initialised (no streams, no exceptions escape).
+void restart_with(char* const* argv, const char* const* env,
+                  const std::vector<EnvChange>& changes);
+
+/// Sets `changes` in this process's environment, for the processes it starts.
+void export_changes(const std::vector<EnvChange>& changes);
+
+/// kTuningVariable's value: what moedil set for this process ("" when nothing).
+std::string tuning_note();
+
+}  // namespace moedil
