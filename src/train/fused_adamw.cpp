@@ -1,9 +1,8 @@
 #include "moedil/train/fused_adamw.h"
 
 #include <ATen/Parallel.h>
-#include <c10/util/string_utils.h>
-
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -11,12 +10,14 @@ namespace moedil::train {
 
 namespace {
 
-/// The key of a parameter's state in Optimizer::state_ (its TensorImpl's address: as text in
-/// LibTorch 1.x, the pointer itself in 2.x).
+/// The key of a parameter's state in Optimizer::state_: its TensorImpl's address, as text in
+/// LibTorch 1.x (c10::guts::to_string, which streams the pointer), the pointer itself in 2.x.
 template <typename Key>
 Key state_key(const at::Tensor& p) {
   if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
+    std::ostringstream text;
+    text << static_cast<const void*>(p.unsafeGetTensorImpl());
+    return text.str();
   } else {
     return p.unsafeGetTensorImpl();
   }
