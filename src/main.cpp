@@ -26,8 +26,15 @@ const char* preinit_getenv(const char* name) {
 
 /// Runs before any shared library initialises (the executable's .preinit_array): libgomp reads
 /// its spin count when it initialises, so moedil restarts itself with its own setting now,
-/// when that costs only the dynamic loading (moedil/common/cpu_tuning.h).
-void tune_openmp_before_libraries(int /*argc*/, char** argv, char** envp) {
+/// when that costs only the dynamic loading (moedil/common/cpu_tuning.h). Only for the
+/// commands that compute or start runs that do: status, report and the rest start as they are.
+void tune_openmp_before_libraries(int argc, char** argv, char** envp) {
+  if (argc < 2 || argv == nullptr || argv[1] == nullptr) return;
+  const char* sub = argv[1];
+  if (std::strcmp(sub, "run") != 0 && std::strcmp(sub, "eval") != 0 &&
+      std::strcmp(sub, "batch") != 0) {
+    return;
+  }
   preinit_env = envp;
   moedil::restart_with(argv, envp, moedil::plan_openmp_tuning(&preinit_getenv));
 }

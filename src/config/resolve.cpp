@@ -810,6 +810,7 @@ void visit(V& v, RunConfig& c, const NameCatalog& names) {
             }));
     n.names_or_list("on", c.notify.on, {"completed", "failed", "interrupted"}, "outcome");
   });
+  v.names_or_list("loggers", c.loggers, {"csv", "tensorboard"}, "logger");
 }
 
 /// Problems that involve more than one key.
@@ -817,6 +818,11 @@ void check_consistency(const RunConfig& c, std::vector<ConfigIssue>& issues) {
   auto issue = [&](std::string path, std::string message) {
     issues.push_back({std::move(path), 0, std::move(message)});
   };
+  if (std::find(c.loggers.begin(), c.loggers.end(), "csv") == c.loggers.end()) {
+    issue("loggers",
+          "every run writes metrics.csv (resume keeps it in step with the checkpoint), so "
+          "\"csv\" stays in the list: e.g. [\"csv\", \"tensorboard\"]");
+  }
   if (c.partition.type != "domainIncremental") {
     if (!c.settings.empty()) {
       issue("settings", "selects domains of a dataset with domains; it needs partition.type "

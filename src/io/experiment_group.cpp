@@ -44,9 +44,9 @@ void flatten(const json& v, const std::string& key, int depth,
 }  // namespace
 
 const std::vector<std::string>& placement_keys() {
-  static const std::vector<std::string> keys = {"seeds",       "device",  "num_threads",
-                                                "results_dir", "log_dir", "dataset_root",
-                                                "cache_dir",   "notify"};
+  static const std::vector<std::string> keys = {
+      "seeds",   "device",       "num_threads", "results_dir", "log_dir",
+      "dataset_root", "cache_dir", "notify",     "loggers"};
   return keys;
 }
 

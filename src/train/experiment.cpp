@@ -316,6 +316,11 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
   // Before the checkpointer: an epoch is on disk before a checkpoint counts it.
   ResultsWriter writer(run_dir);
   trainer.add_plugin(&writer);
+  std::optional<TensorBoardLogger> tensorboard;
+  if (std::find(c.loggers.begin(), c.loggers.end(), "tensorboard") != c.loggers.end()) {
+    tensorboard.emplace(run_dir / "tensorboard");
+    trainer.add_plugin(&*tensorboard);
+  }
   trainer.enable_checkpoints(checkpoint);
   result.run_id = hold->id();
   result.run_json = run_dir / "run.json";

@@ -17,6 +17,52 @@ void ResultsWriter::on_epoch_end(TrainingState& state) {
   store_.write_summary(state.record);
 }
 
+io::Scalars epoch_scalars(const io::RunRecord& record) {
+  io::Scalars out;
+  if (record.epochs.empty()) return out;
+  const io::EpochRecord& e = record.epochs.back();
+  const auto add = [&out](std::string tag, double value) {
+    out.emplace_back(std::move(tag), static_cast<float>(value));
+  };
+  add("train/loss", e.train_loss);
+  add("train/aux_loss", e.aux_loss);
+  add("train/acc", e.train_acc);
+  add("train/lr", e.lr);
+  add("train/samples_per_s", e.samples_per_s);
+  add("train/seconds", e.seconds);
+  double all = 0.0;
+  double seen = 0.0;
+  for (std::size_t d = 0; d < e.eval.size(); ++d) {
+    all += e.eval[d].acc;
+    if (static_cast<int64_t>(d) <= e.domain) seen += e.eval[d].acc;
+  }
+  if (!e.eval.empty()) {
+    add("eval/mean_acc", all / static_cast<double>(e.eval.size()));
+    add("eval/mean_acc_seen", seen / static_cast<double>(std::min<std::size_t>(
+                                         e.eval.size(), static_cast<std::size_t>(e.domain) + 1)));
+  }
+  add("eval/seconds", e.eval_seconds);
+  for (const io::EvalRecord& v : e.eval) {
+    add("eval/acc/" + v.domain, v.acc);
+    add("eval/loss/" + v.domain, v.loss);
+  }
+  for (const auto& [layer, value] : e.routing_entropy) {
+    add("moe/" + layer + "/routing_entropy", value);
+  }
+  for (const auto& [layer, value] : e.dropped_fraction) {
+    add("moe/" + layer + "/dropped_fraction", value);
+  }
+  for (const auto& [layer, value] : e.dead_experts) {
+    add("moe/" + layer + "/dead_experts", static_cast<double>(value));
+  }
+  return out;
+}
+
+void TensorBoardLogger::on_epoch_end(TrainingState& state) {
+  writer_.add_scalars(static_cast<int64_t>(state.record.epochs.size()),
+                      epoch_scalars(state.record));
+}
+
 void EpochLogger::on_epoch_end(TrainingState& state) {
   const io::RunRecord& record = state.record;
   const io::EpochRecord& e = record.epochs.back();

@@ -152,6 +152,22 @@ run_json=$(ls results/ok/*/run.json 2>/dev/null | head -1)
 if [ -z "$run_json" ] || ! grep -q '"status": "completed"' "$run_json"; then
   echo "FAIL: no completed run.json under results/ok"; failures=$((failures + 1))
 fi
+# At start, run sets a short OpenMP spin and restarts itself with it (common/cpu_tuning.h):
+# the log says so, and the run sees it. A user's OMP_WAIT_POLICY stands; MOEDIL_NO_TUNE=1 turns
+# the tuning off.
+tiny_run=(run ok.jsonc --threads 1 --seed 2 --set mini_dataset=120
+  --set 'model={"name":"vit","patch_size":4,"embed_dim":16,"depth":1,"num_heads":2}')
+expect 0 "set for the CPU libraries at start: GOMP_SPINCOUNT=5000" \
+  env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u MOEDIL_NO_TUNE "$moedil" "${tiny_run[@]}" --run-dir tune1
+for setting in OMP_WAIT_POLICY=passive MOEDIL_NO_TUNE=1; do
+  out=$(env -u GOMP_SPINCOUNT "$setting" "$moedil" "${tiny_run[@]}" --run-dir "tune-$setting" 2>&1)
+  if grep -q "GOMP_SPINCOUNT=" <<<"$out" || ! grep -q "\[run\] completed" <<<"$out"; then
+    echo "FAIL: with $setting moedil still set GOMP_SPINCOUNT (or the run failed)"
+    echo "$out" | tail -5; failures=$((failures + 1))
+  else
+    echo "ok: $setting leaves the OpenMP spin alone"
+  fi
+done
 # eval: the saved weights give the recorded final accuracies again.
 expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 [ -s "$(dirname "$run_json")/eval.json" ] || { echo "FAIL: eval.json missing"; failures=$((failures + 1)); }

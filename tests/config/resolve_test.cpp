@@ -226,6 +226,26 @@ TEST(Resolve, NotifyTakesAWebhookUrlAndTheOutcomesThatSend) {
       << issues[1].message;
 }
 
+TEST(Resolve, LoggersAddTensorBoardBesideTheCsvEveryRunWrites) {
+  RunConfig c;
+  EXPECT_TRUE(check_run_config(parse_jsonc(R"({"loggers": ["csv", "tensorboard"]})", "t"), kNames,
+                               "", c)
+                  .empty());
+  EXPECT_EQ(c.loggers, (std::vector<std::string>{"csv", "tensorboard"}));
+  RunConfig d;
+  EXPECT_TRUE(check_run_config(parse_jsonc("{}", "t"), kNames, "", d).empty());
+  EXPECT_EQ(d.loggers, std::vector<std::string>{"csv"});
+  auto issues = issues_of(R"({"loggers": ["tensorboard"]})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].path, "loggers");
+  EXPECT_NE(issues[0].message.find("every run writes metrics.csv"), std::string::npos)
+      << issues[0].message;
+  issues = issues_of(R"({"loggers": ["csv", "tensorbord"]})");
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].message.find("did you mean 'tensorboard'?"), std::string::npos)
+      << issues[0].message;
+}
+
 TEST(Resolve, UnknownKeyNamesPathLineAndClosestKey) {
   const auto issues = issues_of("{\n  \"model\": {\n    \"moe_topk\": 2\n  }\n}");
   ASSERT_EQ(issues.size(), 1u);

@@ -924,6 +924,33 @@ TEST_F(ExperimentTest, PredecessorPrototypeHeadRunsFromThePretrainedViTSmall) {
 }
 #endif
 
+TEST_F(ExperimentTest, TensorBoardLoggerWritesAnEventPerEpoch) {
+  config::RunConfig c = tiny_config();
+  const RunResult plain = run_experiment(c);
+  EXPECT_FALSE(fs::exists(plain.run_json.parent_path() / "tensorboard")) << "only when asked";
+  c.loggers = {"csv", "tensorboard"};
+  const RunResult r = run_experiment(c);
+  const fs::path dir = r.run_json.parent_path() / "tensorboard";
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename().string().rfind("events.out.tfevents.", 0), 0u);
+  std::ifstream in(files[0], std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Walk the TFRecord framing (tensorboard_test checks the CRCs and the protobuf fields).
+  std::size_t records = 0;
+  for (std::size_t at = 0; at < bytes.size(); ++records) {
+    uint64_t length = 0;
+    for (int i = 0; i < 8; ++i) length |= uint64_t(uint8_t(bytes.at(at + i))) << (8 * i);
+    at += 8 + 4 + length + 4;
+    ASSERT_LE(at, bytes.size());
+  }
+  EXPECT_EQ(records, 1u + 6u) << "the version record, then one per epoch";
+  for (const char* tag : {"train/loss", "eval/mean_acc_seen", "eval/acc/d0", "eval/acc/d2"}) {
+    EXPECT_NE(bytes.find(tag), std::string::npos) << tag;
+  }
+}
+
 TEST_F(ExperimentTest, NotifyPostsTheOutcomeUnlessABatchStartedTheRun) {
   {
     testing_support::OneShotHttpServer server(204);

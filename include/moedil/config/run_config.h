@@ -451,6 +451,9 @@ struct RunConfig {
   int64_t router_lr_multiplier_after_epochs = -1;
   ExpertMergingConfig expert_merging;
   NotifyConfig notify;
+  /// Per-epoch writers: "csv" (metrics.csv, always: resume keeps it in step with the
+  /// checkpoint) and "tensorboard" (event files in <run dir>/tensorboard).
+  std::vector<std::string> loggers = {"csv"};
   SeedsConfig seeds;
   /// "auto" (cuda:0 when available, else cpu), "cpu", "cuda", "cuda:N".
   std::string device = "auto";

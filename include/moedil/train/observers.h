@@ -1,8 +1,10 @@
 #pragma once
-// The trainer plugins that only watch: run.json writer, per-epoch log line, live progress line.
+// The trainer plugins that only watch: run.json writer, TensorBoard scalars, per-epoch log
+// line, live progress line.
 #include <filesystem>
 
 #include "moedil/io/run_store.h"
+#include "moedil/io/tensorboard.h"
 #include "moedil/train/plugin.h"
 
 namespace moedil::train {
@@ -22,6 +24,25 @@ class ResultsWriter : public TrainerPlugin {
 
  private:
   io::RunStore store_;
+};
+
+/// The last epoch of `record` as TensorBoard scalars: train/{loss, aux_loss, acc, lr,
+/// samples_per_s, seconds}, eval/{mean_acc (every domain), mean_acc_seen (the domains trained
+/// so far, this one included), seconds}, eval/acc/<domain> and eval/loss/<domain>, and per MoE
+/// layer moe/<layer>/{routing_entropy, dropped_fraction, dead_experts} where recorded.
+io::Scalars epoch_scalars(const io::RunRecord& record);
+
+/// After every epoch: epoch_scalars at step = the epoch's number in the run (from 1), appended
+/// to an event file in `dir` (config `loggers` with "tensorboard": <run dir>/tensorboard).
+class TensorBoardLogger : public TrainerPlugin {
+ public:
+  explicit TensorBoardLogger(const std::filesystem::path& dir) : writer_(dir) {}
+  std::string name() const override { return "tensorboard_logger"; }
+  void on_epoch_end(TrainingState& state) override;
+  const io::TensorBoardWriter& writer() const { return writer_; }
+
+ private:
+  io::TensorBoardWriter writer_;
 };
 
 /// One log line per epoch: domain, epoch, loss, train acc, mean eval acc, seconds, samples/s.
