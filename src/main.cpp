@@ -1,7 +1,7 @@
 // moedil: CLI wiring only. Each subcommand parses its options and calls one run_* function.
 #include <unistd.h>
 
-#include <cstring>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -11,39 +11,11 @@
 #include "moedil/common/cpu_tuning.h"
 #include "moedil/io/logging.h"
 
-namespace {
-
-char** preinit_env = nullptr;
-
-/// getenv over the environment the kernel gave the process (libc's own is set up later).
-const char* preinit_getenv(const char* name) {
-  const std::size_t n = std::strlen(name);
-  for (char** e = preinit_env; e != nullptr && *e != nullptr; ++e) {
-    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
-  }
-  return nullptr;
-}
-
-/// Runs before any shared library initialises (the executable's .preinit_array): libgomp reads
-/// its spin count when it initialises, so moedil restarts itself with its own setting now,
-/// when that costs only the dynamic loading (moedil/common/cpu_tuning.h). Only for the
-/// commands that compute or start runs that do: status, report and the rest start as they are.
-void tune_openmp_before_libraries(int argc, char** argv, char** envp) {
-  if (argc < 2 || argv == nullptr || argv[1] == nullptr) return;
-  const char* sub = argv[1];
-  if (std::strcmp(sub, "run") != 0 && std::strcmp(sub, "eval") != 0 &&
-      std::strcmp(sub, "batch") != 0) {
-    return;
-  }
-  preinit_env = envp;
-  moedil::restart_with(argv, envp, moedil::plan_openmp_tuning(&preinit_getenv));
-}
-
-}  // namespace
-
+// Before any shared library initialises: libgomp reads its spin count when it loads, so
+// moedil restarts itself with its own setting from here (moedil/common/cpu_tuning.h).
 __attribute__((section(".preinit_array"), used)) static void (*moedil_preinit)(int, char**,
                                                                                 char**) =
-    tune_openmp_before_libraries;
+    moedil::tune_openmp_at_preinit;
 
 int main(int argc, char** argv) {
   using namespace moedil::cli;
@@ -83,6 +55,10 @@ int main(int argc, char** argv) {
       "Checkpoint: <run dir>/checkpoint.pt, rewritten after every epoch. After a crash, a kill\n"
       "or Ctrl-C, moedil run --resume <run dir> continues from the last finished epoch and\n"
       "reaches the same results (on CPU, bit for bit) as an uninterrupted run.\n"
+      "CPU: moedil sets GOMP_SPINCOUNT (a short OpenMP spin, so runs sharing cores do not stall)\n"
+      "and, where OpenBLAS mistakes the CPU for an old one, OPENBLAS_CORETYPE; the log says so.\n"
+      "Your own OMP_WAIT_POLICY / GOMP_SPINCOUNT / OPENBLAS_CORETYPE stand; MOEDIL_NO_TUNE=1\n"
+      "sets nothing.\n"
       "Ctrl-C / SIGTERM stop any phase (loading, evaluating, training) within seconds and mark\n"
       "the run interrupted (exit 130 / 143); a run stopped before its first run.json leaves\n"
       "nothing behind.\n");

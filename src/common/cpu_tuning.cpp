@@ -132,6 +132,32 @@ void restart_with(char* const* argv, const char* const* env,
   }
 }
 
+bool openmp_tuning_applies(int argc, const char* const* argv) {
+  if (argc < 2 || argv == nullptr || argv[1] == nullptr) return false;
+  const std::string_view sub(argv[1]);
+  return sub == "run" || sub == "eval" || sub == "batch";
+}
+
+namespace {
+
+char** preinit_env = nullptr;
+
+const char* preinit_getenv(const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (char** e = preinit_env; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void tune_openmp_at_preinit(int argc, char** argv, char** envp) {
+  if (!openmp_tuning_applies(argc, argv)) return;
+  preinit_env = envp;
+  restart_with(argv, envp, plan_openmp_tuning(&preinit_getenv));
+}
+
 void export_changes(const std::vector<EnvChange>& changes) {
   if (changes.empty()) return;
   std::string note = tuning_note();

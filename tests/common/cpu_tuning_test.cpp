@@ -111,5 +111,20 @@ TEST(CpuTuning, ARestartedProcessPlansNothingMore) {
   EXPECT_TRUE(plan_openblas_tuning(&fake_get, "Prescott", kAvx512).empty());
 }
 
+TEST(CpuTuning, OnlyCommandsThatComputeRestartForTheSpin) {
+  const auto applies = [](std::vector<const char*> argv) {
+    argv.push_back(nullptr);
+    return openmp_tuning_applies(static_cast<int>(argv.size()) - 1, argv.data());
+  };
+  EXPECT_TRUE(applies({"moedil", "run", "c.jsonc"}));
+  EXPECT_TRUE(applies({"moedil", "eval", "dir"}));
+  EXPECT_TRUE(applies({"moedil", "batch", "m.jsonc"}));
+  EXPECT_FALSE(applies({"moedil", "status"}));
+  EXPECT_FALSE(applies({"moedil", "report", "results"}));
+  EXPECT_FALSE(applies({"moedil", "--version"}));
+  EXPECT_FALSE(applies({"moedil"}));
+  EXPECT_FALSE(applies({"moedil", "runs"}));
+}
+
 }  // namespace
 }  // namespace moedil

@@ -71,6 +71,15 @@ std::vector<std::string> tuned_environment(const char* const* env,
 void restart_with(char* const* argv, const char* const* env,
                   const std::vector<EnvChange>& changes);
 
+/// Whether `argv` is a command the OpenMP setting is for: run and eval (they compute) and batch
+/// (its runs inherit it); status, report and the rest start without the restart.
+bool openmp_tuning_applies(int argc, const char* const* argv);
+
+/// The executable's .preinit_array function (src/main.cpp registers it): before any shared
+/// library initialises, restarts a command openmp_tuning_applies to with plan_openmp_tuning's
+/// setting, reading `envp` directly (libc's environment is set up later).
+void tune_openmp_at_preinit(int argc, char** argv, char** envp);
+
 /// Sets `changes` in this process's environment, for the processes it starts.
 void export_changes(const std::vector<EnvChange>& changes);
 
