@@ -17,11 +17,11 @@
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
-#include <torch/optim/adamw.h>
 #include <torch/utils.h>
 
 #include "moedil/config/run_config.h"
 #include "moedil/model/registry.h"
+#include "moedil/train/optimizer.h"
 
 namespace {
 
@@ -103,8 +103,12 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
   const model::InputShape input{1, 28, 28, 10};
   model::Classifier net = model::make_model(peer_model(), input);
-  torch::optim::AdamW optimizer(net->parameters(),
-                                torch::optim::AdamWOptions(1e-3).weight_decay(0.01));
+  // The optimizer moedil builds for the config's "adamw" (train/optimizer.h).
+  config::OptimizerConfig oc;
+  oc.name = "adamw";
+  oc.lr = 1e-3;
+  oc.weight_decay = 0.01;
+  const auto optimizer = train::make_optimizer(net->parameters(), oc);
   const at::Tensor x = at::randn({64, 1, 28, 28});
   const at::Tensor y = at::randint(10, {64}, at::kLong);
   const auto train_step = [&] {
@@ -113,9 +117,9 @@ int main(int argc, char** argv) {
     at::Tensor loss = at::cross_entropy_loss(logits, y);
     const at::Tensor aux = net->aux_loss();
     if (aux.defined()) loss = loss + 0.01 * aux;
-    optimizer.zero_grad();
+    optimizer->zero_grad();
     loss.backward();
-    optimizer.step();
+    optimizer->step();
   };
   const auto eval_step = [&] {
     net->eval();
