@@ -127,7 +127,20 @@ void restart_with(char* const* argv, const char* const* env,
     envp.reserve(entries.size() + 1);
     for (const std::string& e : entries) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    execve("/proc/self/exe", argv, envp.data());
+    // The program's own path, not /proc/self/exe: the kernel names the process after the
+    // path's last part, and ps, pgrep and killall should still see "moedil".
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    const char* path = "/proc/self/exe";
+    if (n > 0) {
+      self[n] = '\0';
+      const std::string_view text(self, static_cast<std::size_t>(n));
+      constexpr std::string_view kDeleted = " (deleted)";
+      const bool deleted = text.size() >= kDeleted.size() &&
+                           text.substr(text.size() - kDeleted.size()) == kDeleted;
+      if (!deleted) path = self;
+    }
+    execve(path, argv, envp.data());
   } catch (...) {  // allocation failure: go on untuned, as when execve fails
   }
 }

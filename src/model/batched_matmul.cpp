@@ -42,6 +42,11 @@ bool blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_str
     ld = static_cast<int>(col_stride);
     return true;
   }
+  if (rows == 1 && cols == 1) {  // a single element: its strides do not matter
+    trans = kNoTrans;
+    ld = 1;
+    return true;
+  }
   if (rows == 1 && col_stride == 1) {  // a single row: any row stride will do
     trans = kNoTrans;
     ld = static_cast<int>(std::max<int64_t>(1, cols));
@@ -91,8 +96,9 @@ at::Tensor direct_product(const at::Tensor& a_in, const at::Tensor& b_in) {
   if (batch == 0) return c;
   if (k == 0) return c.zero_();
   int ta = 0, lda = 0, tb = 0, ldb = 0;
-  blas_layout(m, k, a.stride(d - 2), a.stride(d - 1), ta, lda);
-  blas_layout(k, n, b.stride(d - 2), b.stride(d - 1), tb, ldb);
+  const bool a_fits = blas_layout(m, k, a.stride(d - 2), a.stride(d - 1), ta, lda);
+  const bool b_fits = blas_layout(k, n, b.stride(d - 2), b.stride(d - 1), tb, ldb);
+  TORCH_INTERNAL_ASSERT(a_fits && b_fits, "batched_matmul: an operand CBLAS cannot read");
   const float* pa = a.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
   float* pc = c.data_ptr<float>();
@@ -123,8 +129,10 @@ struct BatchedMatmulFunction : torch::autograd::Function<BatchedMatmulFunction> 
     const at::Tensor& g = grads[0];
     at::Tensor grad_a;
     at::Tensor grad_b;
-    if (ctx->needs_input_grad(0)) grad_a = direct_product(g, b.transpose(-2, -1));
-    if (ctx->needs_input_grad(1)) grad_b = direct_product(a.transpose(-2, -1), g);
+    // Through batched_matmul, so that with create_graph (grad mode on) the gradients are
+    // differentiable again; otherwise it is the direct product.
+    if (ctx->needs_input_grad(0)) grad_a = batched_matmul(g, b.transpose(-2, -1));
+    if (ctx->needs_input_grad(1)) grad_b = batched_matmul(a.transpose(-2, -1), g);
     return {grad_a, grad_b};
   }
 };

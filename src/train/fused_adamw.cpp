@@ -96,9 +96,12 @@ at::Tensor FusedAdamW::step(LossClosure closure) {
           m[i] = mi;
           v[i] = vi;
           const float denom = std::sqrt(vi) / sqrt_bc2 + eps;
-          param[i] = x + neg_step * (mi / denom);
+          param[i] = x + (neg_step * mi) / denom;  // addcdiv_: p + (value * m) / denom
         }
       });
+      // As LibTorch's in-place ops do: a graph that saved p before this step now refuses to
+      // run backward instead of using the new values.
+      p.unsafeGetTensorImpl()->bump_version();
     }
   }
   return loss;

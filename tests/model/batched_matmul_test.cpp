@@ -72,6 +72,32 @@ TEST(BatchedMatmul, UnfitStridesAreCopiedFirst) {
   expect_matches_matmul(a, at::randn({3, 5, 6}), true);
 }
 
+TEST(BatchedMatmul, SingleElementMatricesWithoutAUnitStride) {
+  // [4, 1, 1] views whose strides are all 4: contiguous() keeps them as they are.
+  at::manual_seed(7);
+  const at::Tensor a = at::randn({4, 4}).t().unsqueeze(-1).slice(1, 0, 1);
+  ASSERT_EQ(a.sizes(), at::IntArrayRef({4, 1, 1}));
+  expect_matches_matmul(a, at::randn({4, 1, 3}), true);
+  expect_matches_matmul(at::randn({4, 3, 1}), a, true);
+}
+
+TEST(BatchedMatmul, SecondDerivativesWithCreateGraph) {
+  // d/da of sum((a @ b)^2), differentiated again through the backward's own products.
+  at::manual_seed(8);
+  const at::Tensor a0 = at::randn({3, 4, 5});
+  const at::Tensor b0 = at::randn({3, 5, 2});
+  const auto hessian_vector = [&](bool ours) {
+    const at::Tensor a = a0.clone().requires_grad_(true);
+    const at::Tensor b = b0.clone().requires_grad_(true);
+    const at::Tensor c = ours ? batched_matmul(a, b) : at::matmul(a, b);
+    const at::Tensor ga = torch::autograd::grad({(c * c).sum()}, {a}, {}, true, true)[0];
+    return torch::autograd::grad({ga.sum()}, {b})[0];
+  };
+  const at::Tensor got = hessian_vector(true);
+  const at::Tensor want = hessian_vector(false);
+  EXPECT_TRUE(at::allclose(got, want, 1e-4, 1e-5)) << (got - want).abs().max();
+}
+
 TEST(BatchedMatmul, OtherOperandsGoToMatmul) {
   at::manual_seed(4);
   expect_matches_matmul(at::randn({4, 3}), at::randn({3, 2}), false);                // 2-D

@@ -86,6 +86,17 @@ TEST(FusedAdamW, SameResultOnOneThreadAndTwo) {
   EXPECT_TRUE(at::equal(after[0], after[1]));
 }
 
+TEST(FusedAdamW, AStepCountsAsAnInPlaceChange) {
+  // A graph that saved the parameter before the step refuses to run backward after it, as
+  // with LibTorch's AdamW, instead of using the stepped values.
+  auto p = leaves({at::randn({8})});
+  FusedAdamW opt(p, torch::optim::AdamWOptions(1e-2));
+  const at::Tensor saved = (p[0] * p[0]).sum();  // saves p for its backward
+  p[0].mutable_grad() = at::ones({8});
+  opt.step();
+  EXPECT_THROW(saved.backward(), c10::Error);
+}
+
 TEST(FusedAdamW, StateMovesBetweenItAndLibTorchsAdamW) {
   // A checkpoint written by one loads into the other, and both continue alike.
   at::manual_seed(9);
