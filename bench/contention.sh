@@ -59,19 +59,17 @@ finish() {
     exit 1
   fi
 }
+# median: the median of the numbers on stdin, one per line
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # rate NAME: the run's median training samples/s over its epochs
-rate() {
-  grep -o '[0-9.]* samples/s' "$out/$1.log" | cut -d' ' -f1 | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+rate() { grep -o '[0-9.]* samples/s' "$out/$1.log" | cut -d' ' -f1 | median; }
 
 idle=()
 for ((i = 1; i <= n; i++)); do
   start "idle$i"; finish "idle$i" "$started"; t=$(rate "idle$i"); idle+=("$t")
   echo "  idle run $i: $t samples/s"
 done
-idle_s=$(printf '%s\n' "${idle[@]}" | sort -g |
-  awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+idle_s=$(printf '%s\n' "${idle[@]}" | median)
 
 start pairA; a=$started
 start pairB; b=$started

@@ -1,8 +1,9 @@
 // Where a training step and an evaluation forward of bench/peer_moedil.jsonc's model spend
 // their time, op by op (LibTorch's autograd profiler): the table behind the profile in
 // bench/README.md ("Against a Python peer"). Random inputs of the peer's shapes (batch 64 of
-// 1x28x28, 10 classes); the model options are bench/peer_moedil.jsonc's.
-//   build/bench/profile_step [STEPS]       (default 50; the first 5 are not profiled)
+// 1x28x28, 10 classes); the model and optimizer are read from bench/peer_moedil.jsonc.
+//   build/bench/profile_step [STEPS] [CONFIG]   (default 50 and bench/peer_moedil.jsonc, from
+//                                                the source tree; the first 5 are not profiled)
 // Prints self CPU time per op name, largest first, for the training steps and for as many
 // evaluation forwards.
 #include <algorithm>
@@ -19,33 +20,15 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/utils.h>
 
+#include "moedil/config/load.h"
 #include "moedil/config/run_config.h"
 #include "moedil/model/registry.h"
+#include "moedil/train/experiment.h"
 #include "moedil/train/optimizer.h"
 
 namespace {
 
 using namespace moedil;
-
-config::ModelConfig peer_model() {
-  config::ModelConfig c;
-  c.name = "vit_moe";
-  c.patch_size = 4;
-  c.embed_dim = 64;
-  c.depth = 4;
-  c.num_heads = 4;
-  c.mlp_ratio = 2.0;
-  c.moe_layer_indices = {1, 3};
-  c.moe_num_unshared_experts = 4;
-  c.moe_num_shared_experts = 0;
-  c.moe_top_k = 1;
-  c.moe_routing_granularity = "sample";
-  c.moe_route_with_cls_token = true;
-  c.moe_route_on = "cls";
-  c.moe_gate = "renormalized";
-  c.moe_balance_losses = {{"switch", 1.0}};
-  return c;
-}
 
 /// Self time per op name from a chrome trace written by RecordProfile: complete events ("X")
 /// with ts/dur in microseconds; self = own duration minus that of the events nested in it.
@@ -99,16 +82,14 @@ void print_table(const std::string& trace, const std::string& title, int steps) 
 
 int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::atoi(argv[1]) : 50;
-  at::set_num_threads(2);
+  const std::string path = argc > 2 ? argv[2] : MOEDIL_SOURCE_DIR "/bench/peer_moedil.jsonc";
+  const config::RunConfig c = config::load_run_config(path, {}, train::name_catalog());
+  at::set_num_threads(static_cast<int>(c.num_threads > 0 ? c.num_threads : 2));
   torch::manual_seed(0);
   const model::InputShape input{1, 28, 28, 10};
-  model::Classifier net = model::make_model(peer_model(), input);
-  // The optimizer moedil builds for the config's "adamw" (train/optimizer.h).
-  config::OptimizerConfig oc;
-  oc.name = "adamw";
-  oc.lr = 1e-3;
-  oc.weight_decay = 0.01;
-  const auto optimizer = train::make_optimizer(net->parameters(), oc);
+  model::Classifier net = model::make_model(c.model, input);
+  // The optimizer a run of this config builds (train/optimizer.h: "adamw" is FusedAdamW).
+  const auto optimizer = train::make_optimizer(net->parameters(), c.optimizer);
   const at::Tensor x = at::randn({64, 1, 28, 28});
   const at::Tensor y = at::randint(10, {64}, at::kLong);
   const auto train_step = [&] {

@@ -43,6 +43,15 @@ bool predates_avx2(const std::string& core) {
   return false;
 }
 
+/// `before` (a kTuningVariable value) extended by "NAME=VALUE (why)" for each change.
+std::string extended_note(std::string note, const std::vector<EnvChange>& changes) {
+  for (const EnvChange& c : changes) {
+    if (!note.empty()) note += "; ";
+    note += c.name + "=" + c.value + " (" + c.why + ")";
+  }
+  return note;
+}
+
 }  // namespace
 
 std::vector<EnvChange> plan_openmp_tuning(EnvGet get) {
@@ -91,11 +100,7 @@ std::vector<EnvChange> plan_openblas_tuning(EnvGet get, const std::string& chose
 std::vector<std::string> tuned_environment(const char* const* env,
                                            const std::vector<EnvChange>& changes) {
   std::vector<std::string> out;
-  std::string note;
-  for (const EnvChange& c : changes) {
-    if (!note.empty()) note += "; ";
-    note += c.name + "=" + c.value + " (" + c.why + ")";
-  }
+  std::string before;
   const auto replaced = [&changes](std::string_view entry) {
     const std::size_t eq = entry.find('=');
     const std::string_view name = entry.substr(0, eq);
@@ -108,12 +113,12 @@ std::vector<std::string> tuned_environment(const char* const* env,
   for (const char* const* e = env; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
     if (entry.rfind(std::string(kTuningVariable) + "=", 0) == 0) {
-      const std::string before(entry.substr(std::strlen(kTuningVariable) + 1));
-      if (!before.empty()) note = before + (note.empty() ? "" : "; " + note);
+      before = std::string(entry.substr(std::strlen(kTuningVariable) + 1));
     }
     if (!replaced(entry)) out.emplace_back(entry);
   }
   for (const EnvChange& c : changes) out.push_back(c.name + "=" + c.value);
+  const std::string note = extended_note(before, changes);
   if (!note.empty()) out.push_back(std::string(kTuningVariable) + "=" + note);
   return out;
 }
@@ -173,13 +178,8 @@ void tune_openmp_at_preinit(int argc, char** argv, char** envp) {
 
 void export_changes(const std::vector<EnvChange>& changes) {
   if (changes.empty()) return;
-  std::string note = tuning_note();
-  for (const EnvChange& c : changes) {
-    setenv(c.name.c_str(), c.value.c_str(), 1);
-    if (!note.empty()) note += "; ";
-    note += c.name + "=" + c.value + " (" + c.why + ")";
-  }
-  setenv(kTuningVariable, note.c_str(), 1);
+  for (const EnvChange& c : changes) setenv(c.name.c_str(), c.value.c_str(), 1);
+  setenv(kTuningVariable, extended_note(tuning_note(), changes).c_str(), 1);
 }
 
 std::string tuning_note() {
