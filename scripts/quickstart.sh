@@ -11,7 +11,7 @@ cat <<EOF
 
 Next:
   $moedil status                                    # every run below results/: where it stands
-  $moedil report results/quickstart                 # tables, plots, a page: results/quickstart/report/
+  $moedil report results/quickstart                 # tables, figures, a page: results/quickstart/report/
   $moedil run configs/quickstart.jsonc --set seeds.global=1   # the same with another seed
   $moedil --help                                    # every subcommand (configs/example.jsonc: every key)
 EOF

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
       "moedil: mixture-of-experts models in domain-incremental continual learning.\n"
       "Trains a model domain after domain from one JSONC config, evaluates every domain after\n"
       "every epoch, and writes results/<config>/<run-id>/run.json and logs/<run-id>.log;\n"
-      "report turns results into tables, plots and an HTML page."};
+      "report turns results into tables, figures and an HTML page."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "moedil 0.1.0");
 
@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
 
   ReportOptions report;
   auto* report_cmd = app.add_subcommand(
-      "report", "Tables, statistics over seeds, PNG plots and an HTML page from results");
+      "report", "Tables, statistics over seeds, interactive figures (Vega) and PNGs from results");
   report_cmd
       ->add_option("target", report.target,
                    "A run.json, a run directory, a results directory (e.g. results/<config>) or a "
@@ -198,15 +198,18 @@ int main(int argc, char** argv) {
                          "Output directory (default: <run dir>/report, <dir>/report, or "
                          "<results_dir>/report-<metaconfig name>)");
   report_cmd->add_option("--format", report.format,
-                         "Comma-separated subset of md,csv,html (PNG plots are always written)")
-      ->default_str("md,csv,html");
+                         "Comma-separated subset of md,csv,html,png. Default: md,csv,html, and "
+                         "png when Chromium is installed; listing png makes it required")
+      ->default_str("md,csv,html[,png]");
   report_cmd->add_flag("--predecessor-metrics", report.predecessor_metrics,
                        "Also show the predecessor's AIA, FWT and intransigence (its final values: "
                        "AIA_predecessor = ACC, FWT_predecessor = FWT_baseline, "
                        "intransigence_predecessor of the last domain only), labelled");
   report_cmd->footer(
-      "Writes report.md, report.html (self-contained, images embedded), runs.csv, configs.csv,\n"
-      "class_metrics.csv, ... and runs/<run-id>/*.png; prints the summary tables.\n"
+      "Writes report.md, report.html (self-contained and interactive: Vega from Debian's\n"
+      "libjs-vega inlined), runs.csv, configs.csv, class_metrics.csv, ..., and beside them each\n"
+      "figure's Vega spec and tidy data (runs/<run-id>/r_matrix.vg.json, r_matrix.csv, ...);\n"
+      "PNGs from the same specs with headless Chromium. Prints the summary tables.\n"
       "Runs are grouped by experiment: config name plus resolved config (seeds, device, threads\n"
       "and output folders aside); one config with several is shown as name[key=value,...].\n"
       "Only completed runs enter the statistics; running or failed ones are listed with status.\n"

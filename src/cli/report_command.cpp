@@ -11,12 +11,14 @@
 namespace moedil::cli {
 
 int run_report(const ReportOptions& options) {
-  const report::ReportFormats formats = report::parse_formats(options.format);
+  const report::ReportFormats formats =
+      options.format.empty() ? report::ReportFormats{} : report::parse_formats(options.format);
   const report::Collection c = report::collect_runs(options.target);
   const std::filesystem::path out = options.out.empty() ? c.default_out : std::filesystem::path(options.out);
   const report::ReportOutput written =
       report::write_report(c, out, formats, options.predecessor_metrics);
   std::cout << written.terminal << std::flush;
+  for (const std::string& n : written.notes) io::logger()->warn("[report] {}", n);
   for (const std::string& p : c.problems) io::logger()->error("[report] {}", p);
   io::logger()->info("[report] {} runs, {} files written to {}{}", c.runs.size(),
                      written.files.size(), out.string(),
@@ -24,6 +26,11 @@ int run_report(const ReportOptions& options) {
   if (!c.problems.empty()) {
     io::logger()->error("[report] {} problem(s): the report leaves them out", c.problems.size());
     return 2;
+  }
+  if (!written.png_error.empty()) {
+    io::logger()->error("[report] --format png: the PNGs were not written (the rest was): {}",
+                        written.png_error);
+    return 1;
   }
   return 0;
 }

@@ -1,92 +1,64 @@
 #include "moedil/report/report.h"
 
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "moedil/common/error.h"
 #include "moedil/io/atomic_file.h"
 #include "moedil/io/logging.h"
 #include "moedil/report/html.h"
-#if MOEDIL_WITH_OPENCV
-#include "moedil/report/plots.h"
-#endif
+#include "moedil/report/png_render.h"
 #include "moedil/report/summary.h"
 #include "moedil/report/tables.h"
+#include "moedil/report/vega_runtime.h"
+#include "moedil/report/vega_specs.h"
 
 namespace moedil::report {
 namespace fs = std::filesystem;
 namespace {
 
-struct Figure {
-  std::string rel_path;  ///< relative to the report directory
-  std::string caption;
-  std::vector<unsigned char> png;
-};
-
-// The plots are drawn with OpenCV; a build without it (-DMOEDIL_WITH_OPENCV=OFF) writes the
-// tables only and says so in every format.
-#if MOEDIL_WITH_OPENCV
-constexpr const char* kNoFigures = "";
-
-std::string safe_name(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    ch == '.' || ch == '-' || ch == '_';
-    out += ok ? ch : '_';
-  }
-  return out.empty() || out == "." || out == ".." ? "_" + out : out;
-}
-
 // Every figure of one run; a figure that cannot be drawn (no data yet) is left out.
-std::vector<Figure> run_figures(const io::RunRecord& r) {
-  std::vector<Figure> figs;
-  const std::string dir = "runs/" + safe_name(r.run.id) + "/";
-  auto add = [&](const std::string& file, const std::string& caption, auto draw) {
+std::vector<VegaFigure> run_figures(const io::RunRecord& r) {
+  std::vector<VegaFigure> figs;
+  const std::string dir = "runs/" + file_safe_name(r.run.id) + "/";
+  auto add = [&](auto make) {
     try {
-      figs.push_back({dir + file, caption, draw()});
+      figs.push_back(make());
     } catch (const DataError&) {
     }
   };
-  if (!r.r_matrix.empty()) {
-    add("r_matrix.png", "R-matrix", [&] {
-      return plot_r_matrix(r.r_matrix, r.domains, "R-matrix " + r.run.id);
-    });
-  }
-  add("accuracy.png", "accuracy on every domain after every epoch", [&] {
-    return plot_accuracy_curves(r, "Accuracy per domain across epochs (" + r.run.id + ")");
-  });
-  if (!r.epochs.empty()) {
-    const auto& eval = r.epochs.back().eval;
-    for (std::size_t j = 0; j < eval.size(); ++j) {
-      const std::string d = eval[j].domain.empty() ? std::to_string(j) : eval[j].domain;
-      add("confusion_" + safe_name(d) + ".png", "final confusion matrix, domain " + d, [&] {
-        return plot_confusion(eval[j].confusion, "Final confusion matrix, domain " + d);
-      });
-    }
-  }
-  for (const std::string& layer : usage_layers(r)) {
-    add("usage_" + safe_name(layer) + ".png", "expert usage in training, layer " + layer, [&] {
-      return plot_expert_usage(r, layer, "Expert usage per epoch, layer " + layer);
-    });
-  }
+  if (!r.r_matrix.empty()) add([&] { return r_matrix_figure(r, dir); });
+  add([&] { return accuracy_figure(r, dir); });
+  add([&] { return confusion_figure(r, dir); });
+  add([&] { return usage_figure(r, dir); });
   return figs;
 }
 
-std::vector<Figure> overview_figures(const std::vector<ConfigSummary>& configs) {
-  try {
-    return {{"final_acc_by_config.png", "final per-domain accuracy by config",
-             plot_config_domain_acc(configs, "Final accuracy per domain: mean +- std over completed runs")}};
-  } catch (const DataError&) {
-    return {};
+// The comparison of configs, and per experiment group with two or more completed runs its
+// accuracy curves as mean and band over the runs (its seeds).
+std::vector<VegaFigure> overview_figures(const Collection& c, const std::vector<ConfigSummary>& configs,
+                                         const std::vector<std::string>& groups, bool compare) {
+  std::vector<VegaFigure> figs;
+  if (compare) {
+    try {
+      figs.push_back(config_domain_acc_figure(configs));
+    } catch (const DataError&) {
+    }
   }
+  for (const ConfigSummary& cfg : configs) {
+    std::vector<const io::RunRecord*> done;
+    for (std::size_t i = 0; i < c.runs.size(); ++i) {
+      if (groups[i] == cfg.name && c.runs[i].record.run.status == "completed") done.push_back(&c.runs[i].record);
+    }
+    if (done.size() < 2) continue;
+    try {
+      figs.push_back(group_accuracy_figure(cfg.name, done, "groups/" + file_safe_name(cfg.name) + "/"));
+    } catch (const DataError&) {
+    }
+  }
+  return figs;
 }
-#else
-constexpr const char* kNoFigures =
-    "No figures: this moedil was built without OpenCV (-DMOEDIL_WITH_OPENCV=OFF), which draws them.";
-
-std::vector<Figure> run_figures(const io::RunRecord&) { return {}; }
-std::vector<Figure> overview_figures(const std::vector<ConfigSummary>&) { return {}; }
-#endif
 
 class Writer {
  public:
@@ -108,7 +80,7 @@ class Writer {
 }  // namespace
 
 ReportFormats parse_formats(const std::string& list) {
-  ReportFormats f{false, false, false};
+  ReportFormats f{false, false, false, PngMode::Off};
   std::stringstream ss(list);
   std::string item;
   bool any = false;
@@ -116,15 +88,26 @@ ReportFormats parse_formats(const std::string& list) {
     if (item == "md") f.md = true;
     else if (item == "csv") f.csv = true;
     else if (item == "html") f.html = true;
-    else throw UsageError("--format: unknown format '" + item + "' (valid: md, csv, html)");
+    else if (item == "png") f.png = PngMode::Required;
+    else throw UsageError("--format: unknown format '" + item + "' (valid: md, csv, html, png)");
     any = true;
   }
-  if (!any) throw UsageError("--format: give at least one of md, csv, html");
+  if (!any) throw UsageError("--format: give at least one of md, csv, html, png");
   return f;
 }
 
 ReportOutput write_report(const Collection& c, const fs::path& out_dir, const ReportFormats& formats,
                           bool predecessor_metrics) {
+  // Asked for PNGs without a browser to draw them: say so before writing anything.
+  std::optional<fs::path> chromium;
+  if (formats.png != PngMode::Off) {
+    chromium = find_chromium();
+    if (!chromium && formats.png == PngMode::Required) {
+      throw UsageError("--format png: no Chromium to render the PNGs with (apt-get install chromium, "
+                       "or set MOEDIL_CHROMIUM to a chromium binary); leave png out to write the "
+                       "rest, whose figures are drawn by report.html");
+    }
+  }
   std::vector<RunSummary> runs;
   std::vector<const io::RunRecord*> records;
   std::vector<std::string> groups;
@@ -145,23 +128,55 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
 
   Writer w(out_dir);
   ReportOutput out;
+
+  // Figures: the Vega spec and the tidy data of each, always; PNGs rendered from the specs.
+  const std::vector<VegaFigure> overview =
+      overview_figures(c, configs, groups, c.runs.size() > 1 || c.kind == TargetKind::Metaconfig);
+  std::vector<std::vector<VegaFigure>> per_run;
+  for (const LoadedRun& r : c.runs) per_run.push_back(run_figures(r.record));
+  std::vector<const VegaFigure*> all;
+  for (const VegaFigure& f : overview) all.push_back(&f);
+  for (const auto& figs : per_run)
+    for (const VegaFigure& f : figs) all.push_back(&f);
+  for (const VegaFigure* f : all) {
+    w.text(f->path + ".vg.json",
+           f->spec.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    w.text(f->path + ".csv", to_csv(f->data));
+  }
+  VegaRuntime vega;
+  if (!all.empty() && (formats.html || chromium)) {
+    vega = load_vega_runtime();
+    if (!vega.ok()) out.notes.push_back("figures not drawn: " + vega.missing);
+  }
+  std::set<const VegaFigure*> with_png;
+  if (chromium && vega.ok() && !all.empty()) {
+    std::vector<PngJob> jobs;
+    std::vector<std::string> paths;
+    for (const VegaFigure* f : all) {
+      for (const VegaFigure::Png& p : f->pngs) {
+        jobs.push_back({&f->spec, p.signals});
+        paths.push_back(p.path);
+      }
+    }
+    try {
+      const std::vector<std::vector<unsigned char>> pngs = render_pngs(*chromium, vega.script, jobs);
+      for (std::size_t i = 0; i < pngs.size(); ++i) w.bytes(paths[i], pngs[i]);
+      for (const VegaFigure* f : all) with_png.insert(f);
+    } catch (const IoError& e) {
+      if (formats.png == PngMode::Required) out.png_error = e.what();
+      out.notes.push_back(std::string("PNGs not written: ") + e.what());
+    }
+  } else if (formats.png == PngMode::IfAvailable && !all.empty() && vega.ok()) {
+    out.notes.push_back("PNGs not written: no Chromium to render them with (apt-get install chromium, "
+                        "or set MOEDIL_CHROMIUM); report.html draws every figure");
+  }
   {
     std::ostringstream term;
     term << to_text(t_runs) << "\n" << to_text(t_side);
     if (!t_status.rows.empty()) term << "\n" << to_text(t_status);
     if (!t_problems.rows.empty()) term << "\n" << to_text(t_problems);
-    if (*kNoFigures) term << "\n" << kNoFigures << "\n";
     out.terminal = term.str();
   }
-
-  // Figures.
-  std::vector<Figure> overview;
-  if (c.runs.size() > 1 || c.kind == TargetKind::Metaconfig) overview = overview_figures(configs);
-  std::vector<std::vector<Figure>> per_run;
-  for (const LoadedRun& r : c.runs) per_run.push_back(run_figures(r.record));
-  for (const Figure& f : overview) w.bytes(f.rel_path, f.png);
-  for (const auto& figs : per_run)
-    for (const Figure& f : figs) w.bytes(f.rel_path, f.png);
 
   if (formats.csv) {
     w.text("runs.csv", to_csv(t_runs));
@@ -183,7 +198,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
       "\"Metrics\"; balanced_acc = mean over domains of the mean per-class recall in the last "
       "evaluation (classes without true samples excluded). std is the sample standard deviation "
       "(n - 1); the 95% CI is mean +- t(0.975, n-1) * std / sqrt(n); both are n/a for n = 1. "
-      "Only completed runs enter the statistics." +
+      "Only completed runs enter the statistics. Domains and epochs are numbered from 1." +
       std::string(predecessor_metrics
                       ? " AIA_predecessor, FWT_predecessor and intransigence_predecessor are the "
                         "predecessor's final values (README \"Metrics\"): the last row's mean "
@@ -192,12 +207,24 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
                       : "");
   if (formats.md) {
     // Every name, path and message from run.json goes through md_escape: never markup.
+    auto md_figure = [&](std::ostringstream& md, const VegaFigure& f) {
+      if (with_png.count(&f)) {
+        for (const VegaFigure::Png& p : f.pngs) {
+          std::string caption = f.caption;
+          for (const auto& [k, v] : p.signals.items()) caption += ", " + k + " " + v.get<std::string>();
+          md << "![" << md_escape(caption) << "](" << p.path << ")\n\n";
+        }
+      } else {
+        md << md_escape(f.caption) << ": [Vega spec](" << f.path << ".vg.json), [data](" << f.path
+           << ".csv)\n\n";
+      }
+    };
     std::ostringstream md;
     md << "# " << md_escape(title) << "\n\n" << md_escape(definitions) << "\n\n";
-    if (*kNoFigures) md << md_escape(kNoFigures) << "\n\n";
+    for (const std::string& n : out.notes) md << md_escape(n) << "\n\n";
     if (!t_problems.rows.empty()) md << to_markdown(t_problems) << "\n";
     md << to_markdown(t_side) << "\n" << to_markdown(t_stats) << "\n" << to_markdown(t_domain) << "\n";
-    for (const Figure& f : overview) md << "![" << md_escape(f.caption) << "](" << f.rel_path << ")\n\n";
+    for (const VegaFigure& f : overview) md_figure(md, f);
     if (!t_status.rows.empty()) md << to_markdown(t_status) << "\n";
     md << to_markdown(t_runs) << "\n";
     for (std::size_t i = 0; i < c.runs.size(); ++i) {
@@ -206,21 +233,32 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
          << md_escape(r.run.status) << ")\n\n"
          << "File: " << md_escape(c.runs[i].path.string()) << "\n\n";
       if (!r.run.error.empty()) md << "Error: " << md_escape(r.run.error) << "\n\n";
-      for (const Figure& f : per_run[i]) {
-        md << "![" << md_escape(f.caption) << "](" << f.rel_path << ")\n\n";
-      }
+      for (const VegaFigure& f : per_run[i]) md_figure(md, f);
       md << to_markdown(final_class_table(r)) << "\n" << to_markdown(epoch_balanced_table(r)) << "\n";
     }
     w.text("report.md", md.str());
   }
   if (formats.html) {
+    auto links = [&](const VegaFigure& f) {
+      std::vector<std::pair<std::string, std::string>> l{{"Vega spec", f.path + ".vg.json"},
+                                                         {"data", f.path + ".csv"}};
+      if (with_png.count(&f)) {
+        for (const VegaFigure::Png& p : f.pngs) {
+          std::string label = "PNG";
+          for (const auto& [k, v] : p.signals.items()) label += " " + v.get<std::string>();
+          l.emplace_back(label, p.path);
+        }
+      }
+      return l;
+    };
     HtmlPage page(title);
+    page.set_vega(vega.script, vega.missing);
     page.paragraph(definitions);
-    if (*kNoFigures) page.paragraph(kNoFigures);
+    for (const std::string& n : out.notes) page.paragraph(n);
     if (!t_problems.rows.empty()) page.table(t_problems);
     page.heading("Configs");
     page.table(t_side);
-    for (const Figure& f : overview) page.image(f.png, f.caption);
+    for (const VegaFigure& f : overview) page.figure(f.spec, f.caption, links(f));
     page.table(t_domain);
     page.details_begin("Population statistics, long form");
     page.table(t_stats);
@@ -232,7 +270,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
       const io::RunRecord& r = c.runs[i].record;
       page.heading("Run " + r.run.id + " (" + runs[i].group + ", " + r.run.status + ")", 3);
       page.paragraph(c.runs[i].path.string() + (r.run.error.empty() ? "" : "; error: " + r.run.error));
-      for (const Figure& f : per_run[i]) page.image(f.png, f.caption);
+      for (const VegaFigure& f : per_run[i]) page.figure(f.spec, f.caption, links(f));
       page.details_begin("Per-class precision, recall, F1 at the end");
       page.table(final_class_table(r));
       page.details_end();

@@ -185,14 +185,23 @@ if [ -z "$log" ] || [ "$(grep -c '\[train\] domain' "$log")" -ne 3 ]; then
   echo "FAIL: log file missing or without 3 epoch lines"; failures=$((failures + 1))
 fi
 
-# report: tables, plots, HTML; bad input exits 2 naming the file, the rest is still reported.
+# report: tables, figures (Vega specs, PNGs when chromium is installed), HTML; bad input exits 2
+# naming the file, the rest is still reported.
 expect 0 "report" "$moedil" --help
 expect 0 "metaconfig" "$moedil" report --help
 expect 0 "Configs side by side" "$moedil" report results/ok
 for f in report.html report.md runs.csv configs.csv class_metrics.csv; do
   [ -s "results/ok/report/$f" ] || { echo "FAIL: results/ok/report/$f missing"; failures=$((failures + 1)); }
 done
-ls results/ok/report/runs/*/r_matrix.png >/dev/null 2>&1 || { echo "FAIL: no r_matrix.png"; failures=$((failures + 1)); }
+ls results/ok/report/runs/*/r_matrix.vg.json >/dev/null 2>&1 || { echo "FAIL: no r_matrix.vg.json"; failures=$((failures + 1)); }
+if [ -x /usr/bin/chromium ] && [ -z "${MOEDIL_CHROMIUM:-}" ]; then
+  ls results/ok/report/runs/*/r_matrix.png >/dev/null 2>&1 || { echo "FAIL: no r_matrix.png"; failures=$((failures + 1)); }
+  expect 0 "" "$moedil" report "$run_json" --out rep_png --format png
+  ls rep_png/runs/*/confusion_*.png >/dev/null 2>&1 && [ ! -e rep_png/report.html ] ||
+    { echo "FAIL: --format png"; failures=$((failures + 1)); }
+fi
+MOEDIL_CHROMIUM=/nonexistent expect 2 "no Chromium to render the PNGs" "$moedil" report "$run_json" --out rep_nopng --format md,png
+[ ! -e rep_nopng ] || { echo "FAIL: --format png without chromium wrote files"; failures=$((failures + 1)); }
 expect 0 "ACC" "$moedil" report "$run_json" --out rep_csv --format csv
 [ -s rep_csv/runs.csv ] && [ ! -e rep_csv/report.html ] || { echo "FAIL: --format csv"; failures=$((failures + 1)); }
 expect 2 "unknown format 'pdf'" "$moedil" report "$run_json" --format pdf
@@ -215,7 +224,7 @@ expect 2 "no runs of config 'ok' have started" "$moedil" report meta.jsonc
 expect 0 "2 completed" "$moedil" batch meta.jsonc
 expect 0 "" "$moedil" report meta.jsonc
 [ -s mres/report-meta/report.html ] || { echo "FAIL: metaconfig report missing"; failures=$((failures + 1)); }
-[ -s mres/report-meta/final_acc_by_config.png ] || { echo "FAIL: config comparison plot missing"; failures=$((failures + 1)); }
+[ -s mres/report-meta/final_acc_by_config.vg.json ] || { echo "FAIL: config comparison figure missing"; failures=$((failures + 1)); }
 printf '{\n  "configs": ["ok.jsonc", "other.jsonc", "never.jsonc"],\n  "overrides": [%s],\n  "results_dir": "mres"\n}\n' "$tiny" > meta2.jsonc
 expect 2 "no runs of config 'never' have started" "$moedil" report meta2.jsonc
 grep -q "not started" mres/report-meta2/status.csv 2>/dev/null ||

@@ -6,11 +6,10 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 
+#include "chromium.h"
 #include "moedil/common/error.h"
-#include "moedil/report/plots.h"
+#include "moedil/report/summary.h"
 #include "records.h"
 
 namespace moedil::report {
@@ -18,6 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::make_record;
+using testing::png_size;
+using testing::ScopedEnv;
 using testing::TempDir;
 using testing::write_run;
 using testing::write_text;
@@ -62,20 +63,50 @@ class ReportFiles : public ::testing::Test {
   ReportOutput output_;
 };
 
+bool browser_available() { return find_chromium() && load_vega_runtime().ok(); }
+
 TEST_F(ReportFiles, WritesEveryFile) {
   for (const char* f : {"report.md", "report.html", "runs.csv", "status.csv", "configs.csv",
                         "configs_side_by_side.csv", "final_domain_acc.csv", "class_metrics.csv",
-                        "problems.csv", "final_acc_by_config.png", "runs/a1/r_matrix.png",
-                        "runs/a1/accuracy.png", "runs/a1/confusion_a.png",
-                        "runs/a1/confusion_b.png", "runs/a1/usage_blocks.1.moe.png",
-                        "runs/a3/accuracy.png"}) {
+                        "problems.csv"}) {
     EXPECT_TRUE(fs::exists(out_ / f)) << f;
+  }
+  // Every figure's Vega spec and tidy data, whatever is installed.
+  for (const char* f : {"final_acc_by_config", "groups/A/accuracy", "runs/a1/r_matrix", "runs/a1/accuracy",
+                        "runs/a1/confusion", "runs/a1/usage", "runs/a3/accuracy", "runs/b1/usage"}) {
+    EXPECT_TRUE(fs::exists(out_ / (std::string(f) + ".vg.json"))) << f;
+    EXPECT_TRUE(fs::exists(out_ / (std::string(f) + ".csv"))) << f;
+    EXPECT_NO_THROW((void)nlohmann::json::parse(slurp(out_ / (std::string(f) + ".vg.json")))) << f;
+  }
+  EXPECT_FALSE(fs::exists(out_ / "groups" / "B")) << "one completed run: no band over seeds";
+  const std::vector<std::string> pngs{"final_acc_by_config.png", "groups/A/accuracy.png", "runs/a1/r_matrix.png",
+                                      "runs/a1/accuracy.png", "runs/a1/confusion_a.png",
+                                      "runs/a1/confusion_b.png", "runs/a1/usage_blocks.1.moe.png",
+                                      "runs/a3/accuracy.png"};
+  if (browser_available()) {
+    for (const std::string& f : pngs) EXPECT_TRUE(fs::exists(out_ / f)) << f;
+    EXPECT_TRUE(output_.notes.empty()) << output_.notes.front();
+  } else {
+    for (const std::string& f : pngs) EXPECT_FALSE(fs::exists(out_ / f)) << f;
+    ASSERT_FALSE(output_.notes.empty());
+    EXPECT_NE(output_.notes.front().find("not"), std::string::npos) << output_.notes.front();
   }
   std::size_t regular = 0;
   for (const auto& e : fs::recursive_directory_iterator(out_)) regular += e.is_regular_file();
   EXPECT_EQ(output_.files.size(), regular);
 }
 
+TEST_F(ReportFiles, FigureDataIsTheRunsNumbers) {
+  // a1's R = [[0.8, 0.5], [0.9, 0.7]] as tidy rows, domains numbered from 1.
+  const auto r = lines(slurp(out_ / "runs" / "a1" / "r_matrix.csv"));
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0], "trained_domain_index,trained_domain,eval_domain_index,eval_domain,acc");
+  EXPECT_EQ(r[3], "2,b,1,a,0.9");
+  // A's two completed runs: a after b is 0.9 and 0.7 -> mean 0.8, std 0.1414213562.
+  const auto g = lines(slurp(out_ / "groups" / "A" / "accuracy.csv"));
+  EXPECT_EQ(g[0], "step,trained_domain,epoch,eval_domain,n,mean,std,lo,hi");
+  EXPECT_EQ(g[3].substr(0, 32), "2,b,1,a,2,0.8,0.1414213562,0.658") << g[3];
+}
 TEST_F(ReportFiles, RunsCsvColumnsAndValues) {
   const auto l = lines(slurp(out_ / "runs.csv"));
   ASSERT_EQ(l.size(), 4u);  // header + 3 completed runs; the failed one is not here
@@ -109,34 +140,68 @@ TEST_F(ReportFiles, StatusAndProblems) {
   EXPECT_NE(output_.terminal.find("0.7500 +- 0.0707 (n=2)"), std::string::npos) << output_.terminal;
 }
 
-TEST_F(ReportFiles, PngsHaveTheirSizesAndContent) {
-  for (const auto& [file, size] : std::vector<std::pair<std::string, PlotSize>>{
-           {"final_acc_by_config.png", kChartSize},
-           {"runs/a1/r_matrix.png", kHeatmapSize},
-           {"runs/a1/confusion_b.png", kHeatmapSize},
-           {"runs/a1/accuracy.png", kChartSize},
-           {"runs/b1/usage_blocks.1.moe.png", kChartSize}}) {
-    const cv::Mat img = cv::imread((out_ / file).string(), cv::IMREAD_COLOR);
-    ASSERT_FALSE(img.empty()) << file;
-    EXPECT_EQ(img.cols, size.width) << file;
-    EXPECT_EQ(img.rows, size.height) << file;
-    cv::Scalar mean, stddev;
-    cv::meanStdDev(img, mean, stddev);
-    EXPECT_GT(stddev[0], 10.0) << file;
+TEST_F(ReportFiles, PngsAreDrawnFromTheSpecs) {
+  MOEDIL_REQUIRE_BROWSER(chromium, vega);
+  for (const char* f : {"final_acc_by_config", "runs/a1/r_matrix", "runs/a1/accuracy"}) {
+    const auto spec = nlohmann::json::parse(slurp(out_ / (std::string(f) + ".vg.json")));
+    const auto [w, h] = png_size(slurp(out_ / (std::string(f) + ".png")));
+    EXPECT_GT(w, 2 * spec.at("width").get<double>()) << f << ": drawn at twice the size";
+    EXPECT_GT(h, 2 * spec.at("height").get<double>()) << f;
   }
+  EXPECT_NE(slurp(out_ / "runs/a1/confusion_a.png"), slurp(out_ / "runs/a1/confusion_b.png"));
 }
 
-TEST_F(ReportFiles, MarkdownAndHtmlHoldTablesAndImages) {
+TEST_F(ReportFiles, MarkdownAndHtmlHoldTablesAndFigures) {
   const std::string md = slurp(out_ / "report.md");
-  EXPECT_NE(md.find("![final per-domain accuracy by config](final_acc_by_config.png)"),
-            std::string::npos);
-  EXPECT_NE(md.find("(runs/a1/r_matrix.png)"), std::string::npos);
+  if (browser_available()) {
+    EXPECT_NE(md.find("](final_acc_by_config.png)"), std::string::npos);
+    EXPECT_NE(md.find("](runs/a1/r_matrix.png)"), std::string::npos);
+    EXPECT_NE(md.find("domain b](runs/a1/confusion_b.png)"), std::string::npos);
+  } else {
+    EXPECT_NE(md.find("[Vega spec](runs/a1/r_matrix.vg.json), [data](runs/a1/r_matrix.csv)"),
+              std::string::npos);
+  }
   EXPECT_NE(md.find("| config | metric | n | mean | std | ci95\\_low | ci95\\_high |"),
             std::string::npos);
   const std::string html = slurp(out_ / "report.html");
-  EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
-  EXPECT_EQ(html.find("src=\"runs/"), std::string::npos) << "images embedded, not linked";
+  EXPECT_NE(html.find("<div class=\"vega\""), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"runs/a1/r_matrix.vg.json\">Vega spec</a>"), std::string::npos);
+  EXPECT_EQ(html.find("src=\"runs/"), std::string::npos) << "nothing loaded from beside the page";
+  if (load_vega_runtime().ok()) EXPECT_NE(html.find("def('vega-view'"), std::string::npos) << "Vega inlined";
   EXPECT_NE(html.find("Per-class precision, recall, F1"), std::string::npos);
+}
+
+TEST(Report, PngListedWithoutChromiumIsRefusedBeforeWritingAnything) {
+  TempDir tmp;
+  write_run(tmp.path() / "A", make_record("a1", "A"));
+  ScopedEnv env("MOEDIL_CHROMIUM", (tmp.path() / "no-chromium").string());
+  const fs::path out = tmp.path() / "o";
+  try {
+    write_report(collect_runs(tmp.path() / "A"), out, parse_formats("md,png"));
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("apt-get install chromium"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out));
+  // By default the report is written without PNGs, and says so.
+  const ReportOutput o = write_report(collect_runs(tmp.path() / "A"), out, ReportFormats{});
+  EXPECT_FALSE(fs::exists(out / "runs" / "a1" / "r_matrix.png"));
+  EXPECT_TRUE(fs::exists(out / "runs" / "a1" / "r_matrix.vg.json"));
+  ASSERT_EQ(o.notes.size(), load_vega_runtime().ok() ? 1u : 2u);
+  EXPECT_NE(o.notes.back().find("PNGs not written: no Chromium"), std::string::npos) << o.notes.back();
+  EXPECT_NE(slurp(out / "report.md").find("PNGs not written"), std::string::npos);
+}
+
+TEST(Report, WithoutVegaThePageSaysSoAndTheSpecsAreStillWritten) {
+  TempDir tmp;
+  write_run(tmp.path() / "A", make_record("a1", "A"));
+  ScopedEnv env("MOEDIL_VEGA_DIR", (tmp.path() / "no-vega").string());
+  const fs::path out = tmp.path() / "o";
+  const ReportOutput o = write_report(collect_runs(tmp.path() / "A"), out, parse_formats("md,html"));
+  ASSERT_EQ(o.notes.size(), 1u);
+  EXPECT_NE(o.notes[0].find("apt-get install libjs-vega"), std::string::npos) << o.notes[0];
+  EXPECT_NE(slurp(out / "report.html").find("The figures cannot be drawn"), std::string::npos);
+  EXPECT_TRUE(fs::exists(out / "runs" / "a1" / "confusion.vg.json"));
 }
 
 TEST(Report, GroupsAreExperimentsAndRunsCsvHasTheirHyperparameters) {
@@ -217,7 +282,10 @@ TEST(Report, AFailedRunWithNonFiniteNumbersIsReadAndListed) {
             std::string::npos)
       << status;
   EXPECT_FALSE(fs::exists(out / "problems.csv"));
-  EXPECT_TRUE(fs::exists(out / "runs" / "f1" / "accuracy.png"));
+  EXPECT_TRUE(fs::exists(out / "runs" / "f1" / "accuracy.vg.json"));
+  // Non-finite numbers are null in the specs (JSON has no NaN) and n/a in the CSVs.
+  const auto spec = nlohmann::json::parse(slurp(out / "runs" / "f1" / "r_matrix.vg.json"));
+  EXPECT_TRUE(spec.at("data")[0].at("values")[0].at("acc").is_null());
 }
 
 TEST(Report, NamesFromRunJsonAreEscapedInEveryFormat) {
@@ -299,8 +367,12 @@ TEST(Report, FormatsSelectFiles) {
   EXPECT_FALSE(fs::exists(out / "report.md"));
   EXPECT_FALSE(fs::exists(out / "report.html"));
   EXPECT_FALSE(fs::exists(out / "problems.csv"));
-  EXPECT_FALSE(fs::exists(out / "final_acc_by_config.png")) << "a single run has no comparison";
-  EXPECT_TRUE(fs::exists(out / "runs" / "a1" / "r_matrix.png"));
+  EXPECT_FALSE(fs::exists(out / "final_acc_by_config.vg.json")) << "a single run has no comparison";
+  EXPECT_TRUE(fs::exists(out / "runs" / "a1" / "r_matrix.vg.json"));
+  EXPECT_FALSE(fs::exists(out / "runs" / "a1" / "r_matrix.png")) << "png not listed";
+  EXPECT_THROW(parse_formats("md,pdf"), UsageError);
+  EXPECT_EQ(parse_formats("png").png, PngMode::Required);
+  EXPECT_EQ(parse_formats("md").png, PngMode::Off);
 }
 
 }  // namespace

@@ -81,7 +81,8 @@ int run_status(const StatusOptions& options);
 struct ReportOptions {
   std::string target;        ///< run.json, run dir, results dir or metaconfig
   std::string out;           ///< empty: the target's default (see report::Collection)
-  std::string format = "md,csv,html";
+  /// Empty: md, csv and html, with PNGs when Chromium is installed. Listing png requires them.
+  std::string format;
   bool predecessor_metrics = false;  ///< also the predecessor's AIA, FWT and intransigence
 };
 
