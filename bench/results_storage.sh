@@ -16,21 +16,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 [ -x "$moedil" ] || { echo "no moedil at $moedil (build it, or set MOEDIL)" >&2; exit 2; }
 
-python3 - "$work/cifar100/cifar-100-binary" <<'EOF'
-import os, random, sys
-root = sys.argv[1]
-os.makedirs(root, exist_ok=True)
-rng = random.Random(0)
-def write(name, n):
-    with open(os.path.join(root, name), "wb") as f:
-        for i in range(n):
-            fine = i % 100
-            base = (fine * 37) % 200
-            noise = bytes(rng.randrange(56) for _ in range(64))
-            f.write(bytes([fine // 5, fine]) + bytes((base + b) % 256 for b in noise) * 48)
-write("train.bin", 3000)
-write("test.bin", 100)
-EOF
+python3 bench/make_cifar_fixture.py cifar100 "$work/cifar100" 3000 100
 
 angles=$(python3 -c 'print(", ".join(str(18 * i) for i in range(20)))')
 cat > "$work/storage.jsonc" <<EOF
