@@ -5,7 +5,7 @@
 # (a wheel's torch.utils.cmake_prefix_path) or, when that is empty, the system's. Then checks that
 # the build used nothing else (no header from /usr/include/{spdlog,fmt,nlohmann,CLI,opencv4,gtest},
 # no OpenCV, spdlog or fmt library in the binary), runs the tests it built and, on CPU, a tiny run,
-# an image-folder run (refused with exit 2: no OpenCV) and a report (tables only).
+# an image-folder run (refused with exit 2: no OpenCV) and a report (tables and Vega specs).
 # scripts/test.sh runs it in CI; scripts/gpu-check.sh runs it on the GPU machine first.
 #
 # Usage: scripts/portable-build.sh [BUILD_DIR]       (default build-portable)

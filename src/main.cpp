@@ -254,7 +254,10 @@ int main(int argc, char** argv) {
     if (*list_cmd) return run_list();
     if (*batch_cmd) return run_batch(batch);
     if (*status_cmd) return run_status(status);
-    if (*report_cmd) return run_report(report);
+    if (*report_cmd) {
+      report.format_given = report_cmd->count("--format") > 0;
+      return run_report(report);
+    }
   } catch (const std::exception& e) {
     moedil::io::logger()->error("{}", e.what());
     return exit_code_for(e);

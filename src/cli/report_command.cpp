@@ -12,7 +12,7 @@ namespace moedil::cli {
 
 int run_report(const ReportOptions& options) {
   const report::ReportFormats formats =
-      options.format.empty() ? report::ReportFormats{} : report::parse_formats(options.format);
+      options.format_given ? report::parse_formats(options.format) : report::ReportFormats{};
   const report::Collection c = report::collect_runs(options.target);
   const std::filesystem::path out = options.out.empty() ? c.default_out : std::filesystem::path(options.out);
   const report::ReportOutput written =

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
-#include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -47,14 +49,16 @@ std::string unescape_attribute(std::string s) {
   return s;
 }
 
+// A private directory of its own (mkdtemp: a fresh name, mode 0700), removed with everything
+// in it at the end.
 class TempDir {
  public:
   TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("moedil-png-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
+    std::string pattern = (fs::temp_directory_path() / "moedil-png-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw IoError("cannot create a temporary directory from " + pattern + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
   }
   ~TempDir() {
     std::error_code ec;
@@ -67,6 +71,22 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+// A file: URL for an absolute path, every byte outside [A-Za-z0-9/._~-] percent-encoded.
+std::string file_url(const fs::path& p) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string url = "file://";
+  for (unsigned char ch : p.string()) {
+    if (std::isalnum(ch) || ch == '/' || ch == '.' || ch == '_' || ch == '~' || ch == '-') {
+      url += static_cast<char>(ch);
+    } else {
+      url += '%';
+      url += hex[ch >> 4];
+      url += hex[ch & 15];
+    }
+  }
+  return url;
+}
 
 }  // namespace
 
@@ -130,13 +150,17 @@ std::vector<std::vector<unsigned char>> render_pngs(const fs::path& chromium, co
       " --disable-background-networking --hide-scrollbars --mute-audio"
       " --user-data-dir=" +
       shell_quote((tmp.path() / "profile").string()) + " --virtual-time-budget=" +
-      std::to_string(timeout_s * 1000) + " --dump-dom " + shell_quote("file://" + html.string()) + " >" +
+      std::to_string(timeout_s * 1000) + " --dump-dom " + shell_quote(file_url(html)) + " >" +
       shell_quote(dom.string()) + " 2>" + shell_quote(log.string()) + " </dev/null";
   const int status = std::system(command.c_str());
   const int rc = status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (rc == 124 || rc == 137) {
+  if (rc == 124) {
     throw IoError(chromium.string() + " did not finish drawing the figures within " +
                   std::to_string(timeout_s) + " s");
+  }
+  if (rc == 137) {
+    throw IoError(chromium.string() + " was killed (out of time after " + std::to_string(timeout_s) +
+                  " s, or out of memory)");
   }
   if (rc != 0) {
     throw IoError(chromium.string() + " failed (exit " + std::to_string(rc) + "):" + log_excerpt(slurp(log)));
@@ -162,7 +186,11 @@ std::vector<std::vector<unsigned char>> render_pngs(const fs::path& chromium, co
     }
     const std::string url = page.substr(gt + 1, end - gt - 1);
     if (url.rfind(prefix, 0) != 0) throw IoError("figure " + std::to_string(i + 1) + ": not a PNG data URL");
-    pngs.push_back(base64_decode(url.substr(prefix.size())));
+    try {
+      pngs.push_back(base64_decode(url.substr(prefix.size())));
+    } catch (const DataError& e) {
+      throw IoError("figure " + std::to_string(i + 1) + ": " + e.what());
+    }
   }
   return pngs;
 }

@@ -46,6 +46,7 @@ std::vector<VegaFigure> overview_figures(const Collection& c, const std::vector<
     } catch (const DataError&) {
     }
   }
+  std::set<std::string> dirs;
   for (const ConfigSummary& cfg : configs) {
     std::vector<const io::RunRecord*> done;
     for (std::size_t i = 0; i < c.runs.size(); ++i) {
@@ -53,7 +54,11 @@ std::vector<VegaFigure> overview_figures(const Collection& c, const std::vector<
     }
     if (done.size() < 2) continue;
     try {
-      figs.push_back(group_accuracy_figure(cfg.name, done, "groups/" + file_safe_name(cfg.name) + "/"));
+      // Two group names may map to one directory name: the later gets a number.
+      const std::string base = file_safe_name(cfg.name);
+      std::string dir = base;
+      for (int k = 2; !dirs.insert(dir).second; ++k) dir = base + "_" + std::to_string(k);
+      figs.push_back(group_accuracy_figure(cfg.name, done, "groups/" + dir + "/"));
     } catch (const DataError&) {
     }
   }
@@ -98,7 +103,7 @@ ReportFormats parse_formats(const std::string& list) {
 
 ReportOutput write_report(const Collection& c, const fs::path& out_dir, const ReportFormats& formats,
                           bool predecessor_metrics) {
-  // Asked for PNGs without a browser to draw them: say so before writing anything.
+  // Asked for PNGs without a browser or Vega to draw them: say so before writing anything.
   std::optional<fs::path> chromium;
   if (formats.png != PngMode::Off) {
     chromium = find_chromium();
@@ -106,6 +111,13 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
       throw UsageError("--format png: no Chromium to render the PNGs with (apt-get install chromium, "
                        "or set MOEDIL_CHROMIUM to a chromium binary); leave png out to write the "
                        "rest, whose figures are drawn by report.html");
+    }
+  }
+  VegaRuntime vega;
+  if (formats.html || chromium) {
+    vega = load_vega_runtime();
+    if (!vega.ok() && formats.png == PngMode::Required) {
+      throw UsageError("--format png: " + vega.missing + "; leave png out to write the rest");
     }
   }
   std::vector<RunSummary> runs;
@@ -143,10 +155,8 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
            f->spec.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     w.text(f->path + ".csv", to_csv(f->data));
   }
-  VegaRuntime vega;
-  if (!all.empty() && (formats.html || chromium)) {
-    vega = load_vega_runtime();
-    if (!vega.ok()) out.notes.push_back("figures not drawn: " + vega.missing);
+  if (!all.empty() && (formats.html || chromium) && !vega.ok()) {
+    out.notes.push_back("figures not drawn: " + vega.missing);
   }
   std::set<const VegaFigure*> with_png;
   if (chromium && vega.ok() && !all.empty()) {
@@ -162,7 +172,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
       const std::vector<std::vector<unsigned char>> pngs = render_pngs(*chromium, vega.script, jobs);
       for (std::size_t i = 0; i < pngs.size(); ++i) w.bytes(paths[i], pngs[i]);
       for (const VegaFigure* f : all) with_png.insert(f);
-    } catch (const IoError& e) {
+    } catch (const std::exception& e) {  // whatever went wrong, the rest is still written
       if (formats.png == PngMode::Required) out.png_error = e.what();
       out.notes.push_back(std::string("PNGs not written: ") + e.what());
     }

@@ -36,9 +36,9 @@ std::vector<std::string> domain_labels(const std::vector<std::string>& domains, 
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < n; ++i) {
-    std::string name = i < domains.size() && !domains[i].empty() ? domains[i] : std::to_string(i + 1);
-    if (seen.count(name)) name += " (" + std::to_string(i + 1) + ")";
-    seen.insert(name);
+    const std::string base = i < domains.size() && !domains[i].empty() ? domains[i] : std::to_string(i + 1);
+    std::string name = base;
+    for (int k = 2; !seen.insert(name).second; ++k) name = base + " (" + std::to_string(k) + ")";
     out.push_back(name);
   }
   return out;
@@ -332,6 +332,7 @@ VegaFigure confusion_figure(const io::RunRecord& run, const std::string& dir) {
   f.data = Table{"confusion", {"eval_domain", "truth", "prediction", "count", "fraction_of_truth"}, {}};
   json matrices = json::array();
   std::vector<std::string> shown;
+  std::set<std::string> files;
   std::size_t classes = 0;
   for (std::size_t j = 0; j < eval.size(); ++j) {
     const auto& m = eval[j].confusion;
@@ -353,7 +354,11 @@ VegaFigure confusion_figure(const io::RunRecord& run, const std::string& dir) {
                                                    : std::optional<double>{})});
       }
     }
-    f.pngs.push_back({dir + "confusion_" + file_safe_name(labels[j]) + ".png", {{"domain", labels[j]}}});
+    // Two labels may map to one file name ("a b", "a_b"): the later gets a number.
+    const std::string base = "confusion_" + file_safe_name(labels[j]);
+    std::string file = base;
+    for (int k = 2; !files.insert(file).second; ++k) file = base + "_" + std::to_string(k);
+    f.pngs.push_back({dir + file + ".png", {{"domain", labels[j]}}});
   }
   if (shown.empty()) throw DataError("confusion figure: no domain has a confusion matrix");
   const double cell = clamp(std::floor(560.0 / static_cast<double>(classes)), 4.0, 44.0);
@@ -496,7 +501,10 @@ VegaFigure config_domain_acc_figure(const std::vector<ConfigSummary>& configs) {
   f.caption = "final accuracy per domain by config: mean over completed runs, whiskers +- one sample std";
   f.data = Table{"final accuracy by config",
                  {"config", "n", "domain_index", "domain", "mean", "std", "lo", "hi"}, {}};
-  std::vector<std::string> names, domains;
+  // Bars are placed by domain index; each row keeps its own config's domain name, and the axis
+  // shows every name the configs give an index ("rot45 / rot90" when they differ).
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> axis_names;
   for (const auto& c : configs) {
     if (c.completed == 0) continue;
     const std::string name = c.name + " (n=" + std::to_string(c.completed) + ")";
@@ -505,35 +513,47 @@ VegaFigure config_domain_acc_figure(const std::vector<ConfigSummary>& configs) {
     for (std::size_t j = 0; j < c.final_domain_acc.size(); ++j) {
       if (!c.final_domain_acc[j]) continue;
       const PopulationStats& st = *c.final_domain_acc[j];
-      if (j >= domains.size()) domains.push_back(labels[j]);
       const double lo = st.std ? std::max(0.0, st.mean - *st.std) : st.mean;
       const double hi = st.std ? std::min(1.0, st.mean + *st.std) : st.mean;
-      f.data.rows.push_back({name, Cell::integer(c.completed), Cell::integer(static_cast<long long>(j + 1)),
-                             domains[j], Cell::num(st.mean), Cell::num(st.std), Cell::num(lo), Cell::num(hi)});
+      f.data.rows.push_back({name, Cell::integer(st.n), Cell::integer(static_cast<long long>(j + 1)), labels[j],
+                             Cell::num(st.mean), Cell::num(st.std), Cell::num(lo), Cell::num(hi)});
+      if (axis_names.size() <= j) axis_names.resize(j + 1);
+      if (std::find(axis_names[j].begin(), axis_names[j].end(), labels[j]) == axis_names[j].end())
+        axis_names[j].push_back(labels[j]);
       any = true;
     }
     if (any) names.push_back(name);
   }
   if (f.data.rows.empty()) throw DataError("config comparison figure: no config has a completed run");
+  json indices = json::array(), axis = json::object();
+  for (std::size_t j = 0; j < axis_names.size(); ++j) {
+    if (axis_names[j].empty()) continue;
+    indices.push_back(j + 1);
+    std::string label;
+    for (const std::string& n : axis_names[j]) label += (label.empty() ? "" : " / ") + n;
+    axis[std::to_string(j + 1)] = label;
+  }
   const double group = std::max(44.0, 16.0 * static_cast<double>(names.size()) + 12.0);
   json s = base_spec("Final accuracy per domain: mean +- std over completed runs");
-  s["width"] = std::max(360.0, group * static_cast<double>(domains.size()));
+  s["width"] = std::max(360.0, group * static_cast<double>(indices.size()));
   s["height"] = 300;
+  s["signals"] = json::array({{{"name", "domain_names"}, {"value", axis}}});
   s["data"] = json::array({{{"name", "acc"}, {"values", table_values(f.data)}}});
   s["scales"] = json::array(
-      {{{"name", "x"}, {"type", "band"}, {"domain", domains}, {"range", "width"}, {"paddingInner", 0.2}},
+      {{{"name", "x"}, {"type", "band"}, {"domain", indices}, {"range", "width"}, {"paddingInner", 0.2}},
        json::parse(R"J({"name": "y", "type": "linear", "domain": [0, 1], "range": "height"})J"),
        {{"name", "color"}, {"type", "ordinal"}, {"domain", names},
         {"range", {{"scheme", category_scheme(names.size())}}}}});
   s["axes"] = json::parse(R"J([
     {"orient": "bottom", "scale": "x", "title": "domain", "labelAngle": -30, "labelAlign": "right",
-     "labelLimit": 120},
+     "labelLimit": 160,
+     "encode": {"labels": {"update": {"text": {"signal": "domain_names[datum.value]"}}}}},
     {"orient": "left", "scale": "y", "title": "final accuracy", "grid": true}])J");
   s["legends"] = json::parse(R"J([{"fill": "color", "title": "config", "labelLimit": 360}])J");
   json g = json::parse(R"J({
     "type": "group",
-    "from": {"facet": {"data": "acc", "name": "bars", "groupby": "domain"}},
-    "encode": {"enter": {"x": {"scale": "x", "field": "domain"}}},
+    "from": {"facet": {"data": "acc", "name": "bars", "groupby": "domain_index"}},
+    "encode": {"enter": {"x": {"scale": "x", "field": "domain_index"}}},
     "signals": [{"name": "width", "update": "bandwidth('x')"}],
     "marks": [
       {"type": "rect", "from": {"data": "bars"},
@@ -541,7 +561,7 @@ VegaFigure config_domain_acc_figure(const std::vector<ConfigSummary>& configs) {
          "x": {"scale": "pos", "field": "config"}, "width": {"scale": "pos", "band": 1},
          "y": {"scale": "y", "field": "mean"}, "y2": {"scale": "y", "value": 0},
          "fill": {"scale": "color", "field": "config"},
-         "tooltip": {"signal": "{'config': datum.config, 'domain': datum.domain, 'mean': format(datum.mean, '.4f'), 'std': datum.std == null ? 'n/a (n = 1)' : format(datum.std, '.4f')}"}
+         "tooltip": {"signal": "{'config': datum.config, 'domain': datum.domain + ' (' + datum.domain_index + ')', 'mean': format(datum.mean, '.4f'), 'std': datum.std == null ? 'n/a (n = 1)' : format(datum.std, '.4f'), 'runs': datum.n}"}
        }}},
       {"type": "rule", "from": {"data": "bars"}, "interactive": false,
        "encode": {"enter": {
@@ -579,8 +599,10 @@ VegaFigure group_accuracy_figure(const std::string& group, const std::vector<con
     for (std::size_t k = 0; k <= steps; ++k) {
       std::vector<double> v;
       for (const auto* r : runs) {
-        if (k == 0 && j < r->init_acc.size()) v.push_back(r->init_acc[j]);
-        if (k > 0 && j < r->epochs[k - 1].eval.size()) v.push_back(r->epochs[k - 1].eval[j].acc);
+        // Non-finite accuracies (a diverged run) are left out, as in the tables' statistics.
+        if (k == 0 && j < r->init_acc.size() && std::isfinite(r->init_acc[j])) v.push_back(r->init_acc[j]);
+        if (k > 0 && j < r->epochs[k - 1].eval.size() && std::isfinite(r->epochs[k - 1].eval[j].acc))
+          v.push_back(r->epochs[k - 1].eval[j].acc);
       }
       if (v.empty()) continue;
       double mean = 0;

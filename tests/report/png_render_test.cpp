@@ -72,10 +72,11 @@ TEST(PngRenderChromium, DrawsEachJobWithItsSignalsAtTwiceTheSize) {
   jobs.push_back({&matrix.spec, nlohmann::json::object()});
   const auto pngs = render_pngs(*chromium, vega.script, jobs, 2.0);
   ASSERT_EQ(pngs.size(), 3u);
-  for (const auto& png : pngs) {
-    const auto [w, h] = png_size(std::string(png.begin(), png.end()));
-    EXPECT_GT(w, 2 * confusion.spec.at("width").get<double>()) << "scale 2, plus axes and legend";
-    EXPECT_GT(h, 2 * confusion.spec.at("height").get<double>());
+  for (std::size_t i = 0; i < pngs.size(); ++i) {
+    const nlohmann::json& spec = *jobs[i].spec;
+    const auto [w, h] = png_size(std::string(pngs[i].begin(), pngs[i].end()));
+    EXPECT_GT(w, 2 * spec.at("width").get<double>()) << i << ": scale 2, plus axes and legend";
+    EXPECT_GT(h, 2 * spec.at("height").get<double>()) << i;
   }
   EXPECT_NE(pngs[0], pngs[1]) << "domain a and domain b drawn, not the menu's default twice";
   const auto once = render_pngs(*chromium, vega.script, {jobs[0]}, 1.0);

@@ -96,6 +96,10 @@ TEST(VegaSpecs, RepeatedOrMissingDomainNamesGetDistinctLabels) {
   EXPECT_EQ(f.spec.at("scales")[0].at("domain"), json({"x", "x (2)"}));
   r.domains = {};
   EXPECT_EQ(r_matrix_figure(r, "").spec.at("scales")[0].at("domain"), json({"1", "2"}));
+  r.domains = {"x (2)", "x"};
+  r.r_matrix = {{0.1, 0.2, 0.3}};
+  r.domains.push_back("x");
+  EXPECT_EQ(r_matrix_figure(r, "").spec.at("scales")[0].at("domain"), json({"x (2)", "x", "x (3)"}));
 }
 
 TEST(VegaSpecs, AccuracyHasTheStartThenEveryEpochAndThePhases) {
@@ -209,6 +213,59 @@ TEST(VegaSpecs, ConfigBarsAreMeanWithOneStdWhiskersClampedToZeroOne) {
   EXPECT_EQ(v[2]["lo"], 0.6);
   EXPECT_EQ(f.spec.at("scales")[2].at("domain"), json({"A (n=2)", "B (n=1)"})) << "C has no completed run";
   EXPECT_THROW(config_domain_acc_figure({none}), DataError);
+}
+
+TEST(VegaSpecs, ConfigBarsLabelEveryDomainWhenAConfigLacksOne) {
+  ConfigSummary a;
+  a.name = "A";
+  a.completed = 1;
+  a.domains = {"a", "b", "c"};
+  a.final_domain_acc = {std::nullopt, PopulationStats{1, 0.5, std::nullopt, std::nullopt, std::nullopt},
+                        PopulationStats{1, 0.25, std::nullopt, std::nullopt, std::nullopt}};
+  const json v = table_values(config_domain_acc_figure({a}).data);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0]["domain"], "b");
+  EXPECT_EQ(v[0]["domain_index"], 2);
+  EXPECT_EQ(v[1]["domain"], "c");
+}
+
+TEST(VegaSpecs, ConfigBarsKeepEachConfigsDomainNames) {
+  auto config = [](const std::string& name, std::vector<std::string> domains) {
+    ConfigSummary c;
+    c.name = name;
+    c.completed = 1;
+    c.domains = domains;
+    for (std::size_t j = 0; j < domains.size(); ++j)
+      c.final_domain_acc.push_back(PopulationStats{1, 0.1 * static_cast<double>(j + 1), std::nullopt, std::nullopt, std::nullopt});
+    return c;
+  };
+  const VegaFigure f = config_domain_acc_figure({config("A", {"rot0", "rot90"}), config("B", {"rot0", "rot45", "rot90"})});
+  const json v = table_values(f.data);
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_EQ(v[3]["domain"], "rot45") << "B's second domain keeps its name";
+  EXPECT_EQ(v[3]["domain_index"], 2);
+  EXPECT_EQ(v[4]["domain"], "rot90");
+  EXPECT_EQ(v[4]["domain_index"], 3);
+  EXPECT_EQ(f.spec.at("scales")[0].at("domain"), json({1, 2, 3})) << "bars placed by index";
+  EXPECT_EQ(signal(f.spec, "domain_names").at("value"),
+            json({{"1", "rot0"}, {"2", "rot90 / rot45"}, {"3", "rot90"}}));
+}
+
+TEST(VegaSpecs, ConfusionPngNamesStayDistinct) {
+  io::RunRecord r = make_record("r1", "c");
+  r.domains = {"a b", "a_b"};
+  r.epochs.back().eval[0].domain = "a b";
+  r.epochs.back().eval[1].domain = "a_b";
+  const VegaFigure f = confusion_figure(r, "");
+  ASSERT_EQ(f.pngs.size(), 2u);
+  EXPECT_EQ(f.pngs[0].path, "confusion_a_b.png");
+  EXPECT_EQ(f.pngs[1].path, "confusion_a_b_2.png");
+  r.domains = {"a b", "a_b", "a_b_2"};
+  r.epochs.back().eval.push_back(r.epochs.back().eval[0]);
+  const VegaFigure g = confusion_figure(r, "");
+  ASSERT_EQ(g.pngs.size(), 3u);
+  EXPECT_EQ(g.pngs[2].path, "confusion_a_b_2_2.png") << "a suffix never takes a real name";
+  EXPECT_EQ(f.pngs[1].signals, json({{"domain", "a_b"}}));
 }
 
 TEST(VegaSpecs, GroupAccuracyIsTheMeanAndSampleStdOverRuns) {

@@ -81,8 +81,10 @@ int run_status(const StatusOptions& options);
 struct ReportOptions {
   std::string target;        ///< run.json, run dir, results dir or metaconfig
   std::string out;           ///< empty: the target's default (see report::Collection)
-  /// Empty: md, csv and html, with PNGs when Chromium is installed. Listing png requires them.
+  /// Used when format_given: a subset of md,csv,html,png (listing png requires PNGs). Else md,
+  /// csv and html, with PNGs when Chromium is installed.
   std::string format;
+  bool format_given = false;
   bool predecessor_metrics = false;  ///< also the predecessor's AIA, FWT and intransigence
 };
 
@@ -99,9 +101,10 @@ int run_export(const ExportOptions& options);
 /// and replay policy.
 int run_list();
 
-/// `moedil report`: tables on the terminal, and Markdown, CSV, PNG plots and an HTML page in the
+/// `moedil report`: tables on the terminal, and Markdown, CSV, figures and an HTML page in the
 /// output directory. Returns 2 when some run.json could not be read or a metaconfig's config has
-/// no runs (the others are still reported), 0 otherwise.
+/// no runs (the others are still reported), 1 when `png` was listed and the PNGs could not be
+/// drawn (the rest is written), 0 otherwise.
 int run_report(const ReportOptions& options);
 
 /// Maps an exception to the exit code: 2 for usage, config and data errors, 130 when

@@ -24,7 +24,7 @@ struct PngJob {
 /// Draws every job at `scale` times its size (2 = print resolution) and returns the PNG bytes
 /// in job order. `vega_script` defines `vega` (VegaRuntime::script). Throws IoError when the
 /// browser cannot be started, fails, times out (`timeout_s`) or a figure cannot be drawn, with
-/// the browser's message.
+/// the browser's message (std::filesystem_error only if the temp directory cannot be written).
 std::vector<std::vector<unsigned char>> render_pngs(const std::filesystem::path& chromium,
                                                     const std::string& vega_script,
                                                     const std::vector<PngJob>& jobs,

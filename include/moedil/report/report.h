@@ -1,6 +1,7 @@
 #pragma once
-// Writes a report for the runs of a Collection: tables (Markdown, CSV), PNG plots and one
-// self-contained HTML page, and returns the summary tables for the terminal.
+// Writes a report for the runs of a Collection: tables (Markdown, CSV), figures (Vega specs with
+// their tidy data, PNGs drawn from them) and one self-contained HTML page, and returns the
+// summary tables for the terminal.
 #include <filesystem>
 #include <string>
 #include <vector>
