@@ -213,7 +213,8 @@ int main(int argc, char** argv) {
       "Runs are grouped by experiment: config name plus resolved config (seeds, device, threads\n"
       "and output folders aside); one config with several is shown as name[key=value,...].\n"
       "Only completed runs enter the statistics; running or failed ones are listed with status.\n"
-      "Exit 2 when a run.json cannot be read or nothing is found (the rest is still reported).\n");
+      "Exit 2 when a run.json cannot be read or nothing is found (the rest is still reported);\n"
+      "exit 1 when png is listed and the PNGs cannot be drawn (the rest is written).\n");
 
   try {
     app.parse(argc, argv);
