@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "moedil/common/error.h"
@@ -163,6 +164,79 @@ json series_marks(const std::string& data, const std::string& field, bool band,
   return group;
 }
 
+// Accuracy per evaluated domain (a line each, `field` of `values`; with `band` an area from lo
+// to hi) across the run's epochs (x = step, 0 = before training), the training phases of
+// `epochs` shaded, a menu that highlights one domain.
+json curves_spec(const std::string& title, const std::vector<io::EpochRecord>& epochs,
+                 const std::vector<std::string>& labels, const json& values, const std::string& y_title,
+                 const std::string& field, bool band, const std::string& tooltip) {
+  json s = base_spec(title);
+  s["width"] = std::max(480.0, std::min(960.0, 24.0 * static_cast<double>(epochs.size())));
+  s["height"] = 320;
+  s["signals"] = json::array({highlight_signal(labels, "highlight domain")});
+  const json bands = phases(epochs, labels);
+  s["data"] = json::array({{{"name", "acc"}, {"values", values}}, {{"name", "phases"}, {"values", bands}}});
+  s["scales"] = json::array(
+      {{{"name", "x"}, {"type", "linear"}, {"domain", {-0.5, static_cast<double>(epochs.size()) + 0.5}},
+        {"range", "width"}, {"zero", false}, {"nice", false}},
+       json::parse(R"J({"name": "y", "type": "linear", "domain": [0, 1], "range": "height"})J"),
+       {{"name", "color"}, {"type", "ordinal"}, {"domain", labels},
+        {"range", {{"scheme", category_scheme(labels.size())}}}}});
+  s["axes"] = json::parse(R"J([
+    {"orient": "bottom", "scale": "x", "title": "epoch across all domains (0 = before training)",
+     "tickMinStep": 1, "format": "d"},
+    {"orient": "left", "scale": "y", "grid": true}])J");
+  s["axes"][1]["title"] = y_title;
+  s["legends"] = json::array({{{"stroke", "color"}, {"title", "evaluated domain"},
+                               {"symbolType", "stroke"}, {"columns", labels.size() > 14 ? 2 : 1}}});
+  json marks = phase_marks(bands.size());
+  marks.push_back(series_marks("acc", field, band, tooltip));
+  s["marks"] = marks;
+  return s;
+}
+
+// What a heatmap writes in each cell: the text and its colour (Vega expressions of datum) and
+// the font size.
+struct CellText {
+  std::string text;
+  std::string fill;
+  double font_size = 10;
+};
+
+// The cells of a heatmap on band scales "x" and "y" coloured by scale "color", each with a
+// tooltip, and with `text` its value written in it. `set` is the encoding set: "enter" for data
+// that never changes, "update" for data that a menu filters again.
+json heatmap_marks(const std::string& data, const std::string& x, const std::string& y,
+                   const std::string& colour, const std::string& tooltip, const std::string& set,
+                   const std::optional<CellText>& text) {
+  json cells = {{"type", "rect"},
+                {"from", {{"data", data}}},
+                {"encode",
+                 {{set,
+                   {{"x", {{"scale", "x"}, {"field", x}}},
+                    {"width", {{"scale", "x"}, {"band", 1}}},
+                    {"y", {{"scale", "y"}, {"field", y}}},
+                    {"height", {{"scale", "y"}, {"band", 1}}},
+                    {"fill", {{"scale", "color"}, {"field", colour}}},
+                    {"tooltip", {{"signal", tooltip}}}}}}}};
+  json marks = json::array({cells});
+  if (text) {
+    marks.push_back({{"type", "text"},
+                     {"from", {{"data", data}}},
+                     {"interactive", false},
+                     {"encode",
+                      {{set,
+                        {{"x", {{"scale", "x"}, {"field", x}, {"band", 0.5}}},
+                         {"y", {{"scale", "y"}, {"field", y}, {"band", 0.5}}},
+                         {"align", {{"value", "center"}}},
+                         {"baseline", {{"value", "middle"}}},
+                         {"fontSize", {{"value", text->font_size}}},
+                         {"text", {{"signal", text->text}}},
+                         {"fill", {{"signal", text->fill}}}}}}}});
+  }
+  return marks;
+}
+
 // Tick values for a band axis of n entries: all up to 30, else every k-th so that about 20
 // labels show.
 json thinned_ticks(const std::vector<std::string>& labels) {
@@ -241,29 +315,15 @@ VegaFigure r_matrix_figure(const io::RunRecord& run, const std::string& dir) {
   s["axes"][0]["values"] = thinned_ticks(columns.get<std::vector<std::string>>());
   s["axes"][1]["values"] = thinned_ticks(rows.get<std::vector<std::string>>());
   s["legends"] = json::parse(R"J([{"fill": "color", "type": "gradient", "title": "accuracy"}])J");
-  s["marks"] = json::array({json::parse(R"J({
-    "type": "rect", "from": {"data": "r"},
-    "encode": {"enter": {
-      "x": {"scale": "x", "field": "eval_domain"}, "width": {"scale": "x", "band": 1},
-      "y": {"scale": "y", "field": "trained_domain"}, "height": {"scale": "y", "band": 1},
-      "fill": {"scale": "color", "field": "acc"},
-      "tooltip": {"signal": "{'after training': datum.trained_domain + ' (' + datum.trained_domain_index + ')', 'evaluated': datum.eval_domain + ' (' + datum.eval_domain_index + ')', 'accuracy': format(datum.acc, '.4f')}"}
-    }}
-  })J")});
-  if (n <= 25) {
-    json text = json::parse(R"J({
-      "type": "text", "from": {"data": "r"}, "interactive": false,
-      "encode": {"enter": {
-        "x": {"scale": "x", "field": "eval_domain", "band": 0.5},
-        "y": {"scale": "y", "field": "trained_domain", "band": 0.5},
-        "align": {"value": "center"}, "baseline": {"value": "middle"},
-        "text": {"signal": "format(datum.acc, '.2f')"},
-        "fill": {"signal": "datum.acc > 0.55 ? '#111' : '#fff'"}
-      }}
-    })J");
-    text["encode"]["enter"]["fontSize"] = {{"value", clamp(std::floor(cell * 0.3), 7, 12)}};
-    s["marks"].push_back(text);
-  }
+  std::optional<CellText> text;
+  if (n <= 25) text = CellText{"format(datum.acc, '.2f')", "datum.acc > 0.55 ? '#111' : '#fff'",
+                               clamp(std::floor(cell * 0.3), 7, 12)};
+  s["marks"] = heatmap_marks(
+      "r", "eval_domain", "trained_domain", "acc",
+      "{'after training': datum.trained_domain + ' (' + datum.trained_domain_index + ')', "
+      "'evaluated': datum.eval_domain + ' (' + datum.eval_domain_index + ')', "
+      "'accuracy': format(datum.acc, '.4f')}",
+      "enter", text);
   f.spec = std::move(s);
   f.pngs.push_back({f.path + ".png"});
   return f;
@@ -291,33 +351,12 @@ VegaFigure accuracy_figure(const io::RunRecord& run, const std::string& dir) {
     }
   }
   if (f.data.rows.empty()) throw DataError("accuracy figure: no evaluation in any epoch");
-  json s = base_spec("Accuracy per domain across epochs (" + run.run.id + ")");
-  s["width"] = std::max(480.0, std::min(960.0, 24.0 * static_cast<double>(run.epochs.size())));
-  s["height"] = 320;
-  s["signals"] = json::array({highlight_signal(labels, "highlight domain")});
-  const json bands = phases(run.epochs, labels);
-  s["data"] = json::array({{{"name", "acc"}, {"values", table_values(f.data)}},
-                           {{"name", "phases"}, {"values", bands}}});
-  s["scales"] = json::array(
-      {{{"name", "x"}, {"type", "linear"}, {"domain", {-0.5, static_cast<double>(run.epochs.size()) + 0.5}},
-        {"range", "width"}, {"zero", false}, {"nice", false}},
-       json::parse(R"J({"name": "y", "type": "linear", "domain": [0, 1], "range": "height"})J"),
-       {{"name", "color"}, {"type", "ordinal"}, {"domain", labels},
-        {"range", {{"scheme", category_scheme(labels.size())}}}}});
-  s["axes"] = json::parse(R"J([
-    {"orient": "bottom", "scale": "x", "title": "epoch across all domains (0 = before training)",
-     "tickMinStep": 1, "format": "d"},
-    {"orient": "left", "scale": "y", "title": "accuracy", "grid": true}])J");
-  s["legends"] = json::array({{{"stroke", "color"}, {"title", "evaluated domain"},
-                               {"symbolType", "stroke"}, {"columns", labels.size() > 14 ? 2 : 1}}});
-  json marks = phase_marks(bands.size());
-  marks.push_back(series_marks(
-      "acc", "acc", false,
+  f.spec = curves_spec(
+      "Accuracy per domain across epochs (" + run.run.id + ")", run.epochs, labels, table_values(f.data),
+      "accuracy", "acc", false,
       "{'evaluated': datum.eval_domain, 'epoch across domains': datum.step, 'training': "
       "datum.step > 0 ? datum.trained_domain + ', epoch ' + datum.epoch : 'before training', "
-      "'accuracy': format(datum.acc, '.4f')}"));
-  s["marks"] = marks;
-  f.spec = std::move(s);
+      "'accuracy': format(datum.acc, '.4f')}");
   f.pngs.push_back({f.path + ".png"});
   return f;
 }
@@ -390,29 +429,14 @@ VegaFigure confusion_figure(const io::RunRecord& run, const std::string& dir) {
   s["axes"] = json::array({{{"orient", "bottom"}, {"scale", "x"}, {"title", "predicted class"}, {"values", ticks}},
                            {{"orient", "left"}, {"scale", "y"}, {"title", "true class"}, {"values", ticks}}});
   s["legends"] = json::parse(R"J([{"fill": "color", "type": "gradient", "title": "fraction of the true class"}])J");
-  s["marks"] = json::array({json::parse(R"J({
-    "type": "rect", "from": {"data": "cells"},
-    "encode": {"update": {
-      "x": {"scale": "x", "field": "prediction"}, "width": {"scale": "x", "band": 1},
-      "y": {"scale": "y", "field": "truth"}, "height": {"scale": "y", "band": 1},
-      "fill": {"scale": "color", "field": "fraction"},
-      "tooltip": {"signal": "{'domain': domain, 'true class': datum.truth, 'predicted': datum.prediction, 'count': datum.count, 'fraction of the true class': format(datum.fraction, '.3f')}"}
-    }}
-  })J")});
-  if (classes <= 15) {
-    json text = json::parse(R"J({
-      "type": "text", "from": {"data": "cells"}, "interactive": false,
-      "encode": {"update": {
-        "x": {"scale": "x", "field": "prediction", "band": 0.5},
-        "y": {"scale": "y", "field": "truth", "band": 0.5},
-        "align": {"value": "center"}, "baseline": {"value": "middle"},
-        "text": {"signal": "datum.count"},
-        "fill": {"signal": "datum.fraction > 0.5 ? '#fff' : '#111'"}
-      }}
-    })J");
-    text["encode"]["update"]["fontSize"] = {{"value", clamp(std::floor(cell * 0.3), 7, 12)}};
-    s["marks"].push_back(text);
-  }
+  std::optional<CellText> text;
+  if (classes <= 15) text = CellText{"datum.count", "datum.fraction > 0.5 ? '#fff' : '#111'",
+                                     clamp(std::floor(cell * 0.3), 7, 12)};
+  s["marks"] = heatmap_marks(
+      "cells", "prediction", "truth", "fraction",
+      "{'domain': domain, 'true class': datum.truth, 'predicted': datum.prediction, "
+      "'count': datum.count, 'fraction of the true class': format(datum.fraction, '.3f')}",
+      "update", text);
   f.spec = std::move(s);
   return f;
 }
@@ -627,35 +651,14 @@ VegaFigure group_accuracy_figure(const std::string& group, const std::vector<con
                              Cell::num(lo), Cell::num(hi)});
     }
   }
-  json s = base_spec("Accuracy per domain across epochs, " + group + ": mean +- std over " +
-                     std::to_string(runs.size()) + " runs");
-  s["width"] = std::max(480.0, std::min(960.0, 24.0 * static_cast<double>(steps)));
-  s["height"] = 320;
-  s["signals"] = json::array({highlight_signal(labels, "highlight domain")});
-  const json bands = phases(epochs, labels);
-  s["data"] = json::array({{{"name", "acc"}, {"values", table_values(f.data)}},
-                           {{"name", "phases"}, {"values", bands}}});
-  s["scales"] = json::array(
-      {{{"name", "x"}, {"type", "linear"}, {"domain", {-0.5, static_cast<double>(steps) + 0.5}},
-        {"range", "width"}, {"zero", false}, {"nice", false}},
-       json::parse(R"J({"name": "y", "type": "linear", "domain": [0, 1], "range": "height"})J"),
-       {{"name", "color"}, {"type", "ordinal"}, {"domain", labels},
-        {"range", {{"scheme", category_scheme(labels.size())}}}}});
-  s["axes"] = json::parse(R"J([
-    {"orient": "bottom", "scale": "x", "title": "epoch across all domains (0 = before training)",
-     "tickMinStep": 1, "format": "d"},
-    {"orient": "left", "scale": "y", "title": "accuracy (mean over runs)", "grid": true}])J");
-  s["legends"] = json::array({{{"stroke", "color"}, {"title", "evaluated domain"},
-                               {"symbolType", "stroke"}, {"columns", labels.size() > 14 ? 2 : 1}}});
-  json marks = phase_marks(bands.size());
-  marks.push_back(series_marks(
-      "acc", "mean", true,
+  f.spec = curves_spec(
+      "Accuracy per domain across epochs, " + group + ": mean +- std over " + std::to_string(runs.size()) +
+          " runs",
+      epochs, labels, table_values(f.data), "accuracy (mean over runs)", "mean", true,
       "{'evaluated': datum.eval_domain, 'epoch across domains': datum.step, 'training': "
       "datum.step > 0 ? datum.trained_domain + ', epoch ' + datum.epoch : 'before training', "
       "'mean accuracy': format(datum.mean, '.4f'), 'std': datum.std == null ? 'n/a' : "
-      "format(datum.std, '.4f'), 'runs': datum.n}"));
-  s["marks"] = marks;
-  f.spec = std::move(s);
+      "format(datum.std, '.4f'), 'runs': datum.n}");
   f.pngs.push_back({f.path + ".png"});
   return f;
 }

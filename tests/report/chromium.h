@@ -42,6 +42,14 @@ inline std::string slurp_file(const std::filesystem::path& p) {
   return s.str();
 }
 
+/// A stand-in browser: a shell script running `body`, made executable.
+inline std::filesystem::path fake_browser(const std::filesystem::path& dir, const std::string& body) {
+  const std::filesystem::path p = dir / "fake-chromium";
+  std::ofstream(p, std::ios::binary) << "#!/bin/sh\n" << body << "\n";
+  std::filesystem::permissions(p, std::filesystem::perms::owner_all);
+  return p;
+}
+
 /// Width and height from a PNG's IHDR chunk, {0, 0} when `bytes` is not a PNG.
 inline std::pair<uint32_t, uint32_t> png_size(const std::string& bytes) {
   static const std::string sig("\x89PNG\r\n\x1a\n", 8);

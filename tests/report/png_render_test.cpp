@@ -19,13 +19,7 @@ using testing::TempDir;
 
 using testing::ScopedEnv;
 
-// A stand-in browser: a shell script.
-fs::path fake_browser(const fs::path& dir, const std::string& body) {
-  const fs::path p = dir / "fake-chromium";
-  testing::write_text(p, "#!/bin/sh\n" + body + "\n");
-  fs::permissions(p, fs::perms::owner_all);
-  return p;
-}
+using testing::fake_browser;
 
 TEST(PngRender, FindChromiumHonoursTheEnvironment) {
   TempDir tmp;

@@ -173,18 +173,24 @@ TEST_F(ReportFiles, MarkdownAndHtmlHoldTablesAndFigures) {
   EXPECT_NE(html.find("Per-class precision, recall, F1"), std::string::npos);
 }
 
+// write_report refuses with a UsageError naming `needle` and writes nothing.
+void expect_refused_before_writing(const fs::path& target, const fs::path& out, const std::string& formats,
+                                   const std::string& needle) {
+  try {
+    write_report(collect_runs(target), out, parse_formats(formats));
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(Report, PngListedWithoutChromiumIsRefusedBeforeWritingAnything) {
   TempDir tmp;
   write_run(tmp.path() / "A", make_record("a1", "A"));
   ScopedEnv env("MOEDIL_CHROMIUM", (tmp.path() / "no-chromium").string());
   const fs::path out = tmp.path() / "o";
-  try {
-    write_report(collect_runs(tmp.path() / "A"), out, parse_formats("md,png"));
-    FAIL() << "no error";
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("apt-get install chromium"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(fs::exists(out));
+  expect_refused_before_writing(tmp.path() / "A", out, "md,png", "apt-get install chromium");
   // By default the report is written without PNGs, and says so.
   const ReportOutput o = write_report(collect_runs(tmp.path() / "A"), out, ReportFormats{});
   EXPECT_FALSE(fs::exists(out / "runs" / "a1" / "r_matrix.png"));
@@ -214,28 +220,15 @@ TEST(Report, GroupsWhoseNamesMapToOneDirectoryKeepTheirOwnFigures) {
 TEST(Report, PngListedWithoutVegaIsRefusedBeforeWritingAnything) {
   TempDir tmp;
   write_run(tmp.path() / "A", make_record("a1", "A"));
-  const fs::path fake = tmp.path() / "chromium";
-  testing::write_text(fake, "#!/bin/sh\nexit 1\n");
-  fs::permissions(fake, fs::perms::owner_all);
-  ScopedEnv browser("MOEDIL_CHROMIUM", fake.string());
+  ScopedEnv browser("MOEDIL_CHROMIUM", testing::fake_browser(tmp.path(), "exit 1").string());
   ScopedEnv env("MOEDIL_VEGA_DIR", (tmp.path() / "no-vega").string());
-  const fs::path out = tmp.path() / "o";
-  try {
-    write_report(collect_runs(tmp.path() / "A"), out, parse_formats("csv,png"));
-    FAIL() << "no error";
-  } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("apt-get install libjs-vega"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(fs::exists(out));
+  expect_refused_before_writing(tmp.path() / "A", tmp.path() / "o", "csv,png", "apt-get install libjs-vega");
 }
 
 TEST(Report, AFailedRenderingWithPngRequiredIsReportedAfterTheRest) {
   TempDir tmp;
   write_run(tmp.path() / "A", make_record("a1", "A"));
-  const fs::path fake = tmp.path() / "chromium";
-  testing::write_text(fake, "#!/bin/sh\necho 'no display' >&2\nexit 1\n");
-  fs::permissions(fake, fs::perms::owner_all);
-  ScopedEnv browser("MOEDIL_CHROMIUM", fake.string());
+  ScopedEnv browser("MOEDIL_CHROMIUM", testing::fake_browser(tmp.path(), "echo 'no display' >&2; exit 1").string());
   if (!load_vega_runtime().ok()) GTEST_SKIP() << "SKIPPED: libjs-vega not installed";
   const fs::path out = tmp.path() / "o";
   const ReportOutput o = write_report(collect_runs(tmp.path() / "A"), out, parse_formats("csv,png"));
