@@ -9,22 +9,17 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <vector>
 #include <sys/wait.h>
 
 #include "moedil/batch/text.h"
 #include "moedil/common/error.h"
+#include "moedil/common/safe_file.h"
 #include "moedil/report/html.h"
 
 namespace moedil::report {
 namespace fs = std::filesystem;
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The last lines of the browser's log that are not its usual noise (D-Bus, GPU probing).
 std::string log_excerpt(const std::string& log) {
@@ -163,17 +158,18 @@ std::vector<std::vector<unsigned char>> render_pngs(const fs::path& chromium, co
                   " s, or out of memory)");
   }
   if (rc != 0) {
-    throw IoError(chromium.string() + " failed (exit " + std::to_string(rc) + "):" + log_excerpt(slurp(log)));
+    throw IoError(chromium.string() + " failed (exit " + std::to_string(rc) + "):" + log_excerpt(read_input_file(log)));
   }
-  const std::string page = slurp(dom);
+  const std::string page = read_input_file(dom);
   if (page.find("data-done=\"" + std::to_string(jobs.size()) + "\"") == std::string::npos) {
-    throw IoError(chromium.string() + " stopped before drawing every figure:" + log_excerpt(slurp(log)));
+    throw IoError(chromium.string() + " stopped before drawing every figure:" + log_excerpt(read_input_file(log)));
   }
   std::vector<std::vector<unsigned char>> pngs;
   const std::string prefix = "data:image/png;base64,";
+  std::size_t from = 0;  // the outputs are in job order: each search starts after the last
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const std::string open = "<pre id=\"png-" + std::to_string(i) + "\"";
-    const std::size_t at = page.find(open);
+    const std::size_t at = page.find(open, from);
     const std::size_t gt = at == std::string::npos ? at : page.find('>', at);
     const std::size_t end = gt == std::string::npos ? gt : page.find("</pre>", gt);
     if (end == std::string::npos) throw IoError("figure " + std::to_string(i + 1) + ": no image came back");
@@ -184,6 +180,7 @@ std::vector<std::vector<unsigned char>> render_pngs(const fs::path& chromium, co
       throw IoError("figure " + std::to_string(i + 1) + " could not be drawn: " +
                     unescape_attribute(attrs.substr(err + 12, q - err - 12)));
     }
+    from = end;
     const std::string url = page.substr(gt + 1, end - gt - 1);
     if (url.rfind(prefix, 0) != 0) throw IoError("figure " + std::to_string(i + 1) + ": not a PNG data URL");
     try {

@@ -158,7 +158,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
   if (!all.empty() && (formats.html || chromium) && !vega.ok()) {
     out.notes.push_back("figures not drawn: " + vega.missing);
   }
-  std::set<const VegaFigure*> with_png;
+  bool pngs_written = false;  // all of them, or none
   if (chromium && vega.ok() && !all.empty()) {
     std::vector<PngJob> jobs;
     std::vector<std::string> paths;
@@ -171,7 +171,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     try {
       const std::vector<std::vector<unsigned char>> pngs = render_pngs(*chromium, vega.script, jobs);
       for (std::size_t i = 0; i < pngs.size(); ++i) w.bytes(paths[i], pngs[i]);
-      for (const VegaFigure* f : all) with_png.insert(f);
+      pngs_written = true;
     } catch (const std::exception& e) {  // whatever went wrong, the rest is still written
       if (formats.png == PngMode::Required) out.png_error = e.what();
       out.notes.push_back(std::string("PNGs not written: ") + e.what());
@@ -218,7 +218,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
   if (formats.md) {
     // Every name, path and message from run.json goes through md_escape: never markup.
     auto md_figure = [&](std::ostringstream& md, const VegaFigure& f) {
-      if (with_png.count(&f)) {
+      if (pngs_written) {
         for (const VegaFigure::Png& p : f.pngs) {
           std::string caption = f.caption;
           for (const auto& [k, v] : p.signals.items()) caption += ", " + k + " " + v.get<std::string>();
@@ -252,7 +252,7 @@ ReportOutput write_report(const Collection& c, const fs::path& out_dir, const Re
     auto links = [&](const VegaFigure& f) {
       std::vector<std::pair<std::string, std::string>> l{{"Vega spec", f.path + ".vg.json"},
                                                          {"data", f.path + ".csv"}};
-      if (with_png.count(&f)) {
+      if (pngs_written) {
         for (const VegaFigure::Png& p : f.pngs) {
           std::string label = "PNG";
           for (const auto& [k, v] : p.signals.items()) label += " " + v.get<std::string>();

@@ -1,8 +1,10 @@
 #include "moedil/report/vega_runtime.h"
 
+#include <cctype>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "moedil/common/error.h"
+#include "moedil/common/safe_file.h"
 
 namespace moedil::report {
 namespace fs = std::filesystem;
@@ -43,15 +45,6 @@ constexpr const char* kExported[] = {
     "vega-dataflow", "vega-scale", "vega-view", "vega-format", "vega-functions",
     "vega-parser", "vega-runtime", "vega-expression", "vega-event-selector"};
 
-bool read_text(const fs::path& p, std::string& out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return static_cast<bool>(in) || in.eof();
-}
-
 // Safe inside <script>: the only text that could end the element early is "</script"; in
 // JavaScript source "<\/" means the same inside strings, regexes and comments.
 std::string script_safe(std::string s) {
@@ -83,13 +76,19 @@ VegaRuntime load_vega_runtime(const fs::path& dir) {
       "  M[name] = module.exports;\n"
       "}\n";
   for (const Module& m : kModules) {
-    std::string src;
     const fs::path min = dir / (std::string(m.file) + ".min.js");
     const fs::path full = dir / (std::string(m.file) + ".js");
-    if (!read_text(min, src) && !read_text(full, src)) {
+    if (!path_present(min) && !path_present(full)) {
       rt.missing = "Vega is not installed: " + min.string() +
                    " is missing (apt-get install libjs-vega, or set MOEDIL_VEGA_DIR to its "
                    "directory)";
+      return rt;
+    }
+    std::string src;
+    try {
+      src = read_input_file(path_present(min) ? min : full);
+    } catch (const DataError& e) {  // unreadable, a directory, ...: no figures, not a failed report
+      rt.missing = std::string("Vega cannot be read: ") + e.what();
       return rt;
     }
     // The source map comment would make a browser's developer tools fetch a file that is not

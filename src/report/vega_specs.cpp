@@ -29,7 +29,11 @@ json base_spec(const std::string& title) {
   return s;
 }
 
-double clamp(double v, double lo, double hi) { return std::max(lo, std::min(hi, v)); }
+// The label of the domain epoch `e` trained (its number from 1 past the labels).
+std::string trained_label(const std::vector<std::string>& labels, const io::EpochRecord& e) {
+  const auto d = static_cast<std::size_t>(std::max<int64_t>(e.domain, 0));
+  return d < labels.size() ? labels[d] : std::to_string(d + 1);
+}
 
 // The run's domain names, one per index up to n: a missing or empty name is its number (from
 // 1), and a repeated one gets " (k)" so that every label is distinct.
@@ -65,8 +69,7 @@ json phases(const std::vector<io::EpochRecord>& epochs, const std::vector<std::s
   std::size_t start = 0;
   for (std::size_t k = 1; k <= epochs.size(); ++k) {
     if (k < epochs.size() && epochs[k].domain == epochs[start].domain) continue;
-    const auto d = static_cast<std::size_t>(std::max<int64_t>(epochs[start].domain, 0));
-    out.push_back({{"trained_domain", d < labels.size() ? labels[d] : std::to_string(d + 1)},
+    out.push_back({{"trained_domain", trained_label(labels, epochs[start])},
                    {"first", start + 1},
                    {"last", k},
                    {"k", out.size()}});
@@ -237,13 +240,12 @@ json heatmap_marks(const std::string& data, const std::string& x, const std::str
   return marks;
 }
 
-// Tick values for a band axis of n entries: all up to 30, else every k-th so that about 20
-// labels show.
-json thinned_ticks(const std::vector<std::string>& labels) {
-  if (labels.size() <= 30) return labels;
-  const std::size_t k = (labels.size() + 19) / 20;
+// Tick values for a band axis: all up to 30, else every k-th so that about 20 labels show.
+json thinned_ticks(const json& values) {
+  if (values.size() <= 30) return values;
+  const std::size_t k = (values.size() + 19) / 20;
   json v = json::array();
-  for (std::size_t i = 0; i < labels.size(); i += k) v.push_back(labels[i]);
+  for (std::size_t i = 0; i < values.size(); i += k) v.push_back(values[i]);
   return v;
 }
 
@@ -296,7 +298,7 @@ VegaFigure r_matrix_figure(const io::RunRecord& run, const std::string& dir) {
     }
   }
   const double n = static_cast<double>(std::max(cols, r.size()));
-  const double cell = clamp(std::floor(560.0 / n), 14.0, 56.0);
+  const double cell = std::clamp(std::floor(560.0 / n), 14.0, 56.0);
   json s = base_spec("R-matrix " + run.run.id);
   s["width"] = cell * static_cast<double>(cols);
   s["height"] = cell * static_cast<double>(r.size());
@@ -312,12 +314,12 @@ VegaFigure r_matrix_figure(const io::RunRecord& run, const std::string& dir) {
     {"orient": "bottom", "scale": "x", "title": "evaluated domain j", "labelAngle": -40,
      "labelAlign": "right", "labelBaseline": "middle", "labelLimit": 120},
     {"orient": "left", "scale": "y", "title": "after training domain i", "labelLimit": 120}])J");
-  s["axes"][0]["values"] = thinned_ticks(columns.get<std::vector<std::string>>());
-  s["axes"][1]["values"] = thinned_ticks(rows.get<std::vector<std::string>>());
+  s["axes"][0]["values"] = thinned_ticks(columns);
+  s["axes"][1]["values"] = thinned_ticks(rows);
   s["legends"] = json::parse(R"J([{"fill": "color", "type": "gradient", "title": "accuracy"}])J");
   std::optional<CellText> text;
   if (n <= 25) text = CellText{"format(datum.acc, '.2f')", "datum.acc > 0.55 ? '#111' : '#fff'",
-                               clamp(std::floor(cell * 0.3), 7, 12)};
+                               std::clamp(std::floor(cell * 0.3), 7.0, 12.0)};
   s["marks"] = heatmap_marks(
       "r", "eval_domain", "trained_domain", "acc",
       "{'after training': datum.trained_domain + ' (' + datum.trained_domain_index + ')', "
@@ -343,9 +345,7 @@ VegaFigure accuracy_figure(const io::RunRecord& run, const std::string& dir) {
     for (std::size_t k = 0; k < run.epochs.size(); ++k) {
       const io::EpochRecord& e = run.epochs[k];
       if (j >= e.eval.size()) continue;
-      const auto d = static_cast<std::size_t>(std::max<int64_t>(e.domain, 0));
-      f.data.rows.push_back({Cell::integer(static_cast<long long>(k + 1)),
-                             d < labels.size() ? labels[d] : std::to_string(d + 1),
+      f.data.rows.push_back({Cell::integer(static_cast<long long>(k + 1)), trained_label(labels, e),
                              Cell::integer(static_cast<long long>(e.epoch + 1)), labels[j],
                              Cell::num(e.eval[j].acc)});
     }
@@ -400,7 +400,7 @@ VegaFigure confusion_figure(const io::RunRecord& run, const std::string& dir) {
     f.pngs.push_back({dir + file + ".png", {{"domain", labels[j]}}});
   }
   if (shown.empty()) throw DataError("confusion figure: no domain has a confusion matrix");
-  const double cell = clamp(std::floor(560.0 / static_cast<double>(classes)), 4.0, 44.0);
+  const double cell = std::clamp(std::floor(560.0 / static_cast<double>(classes)), 4.0, 44.0);
   json s = base_spec("");
   s["title"] = {{"text", {{"signal", "'Final confusion matrix, domain ' + domain"}}}};
   s["width"] = cell * static_cast<double>(classes);
@@ -417,9 +417,9 @@ VegaFigure confusion_figure(const io::RunRecord& run, const std::string& dir) {
                               "ops": ["sum"], "as": ["total"]},
                              {"type": "formula", "as": "fraction",
                               "expr": "datum.total > 0 ? datum.count / datum.total : 0"}]})J")});
-  json ticks = json::array();
-  const std::size_t step = classes <= 30 ? 1 : (classes + 19) / 20;
-  for (std::size_t c = 0; c < classes; c += step) ticks.push_back(c);
+  json class_ids = json::array();
+  for (std::size_t c = 0; c < classes; ++c) class_ids.push_back(c);
+  const json ticks = thinned_ticks(class_ids);
   s["scales"] = json::parse(R"J([
     {"name": "x", "type": "band", "domain": {"data": "cells", "field": "prediction", "sort": true},
      "range": "width", "paddingInner": 0.02},
@@ -431,7 +431,7 @@ VegaFigure confusion_figure(const io::RunRecord& run, const std::string& dir) {
   s["legends"] = json::parse(R"J([{"fill": "color", "type": "gradient", "title": "fraction of the true class"}])J");
   std::optional<CellText> text;
   if (classes <= 15) text = CellText{"datum.count", "datum.fraction > 0.5 ? '#fff' : '#111'",
-                                     clamp(std::floor(cell * 0.3), 7, 12)};
+                                     std::clamp(std::floor(cell * 0.3), 7.0, 12.0)};
   s["marks"] = heatmap_marks(
       "cells", "prediction", "truth", "fraction",
       "{'domain': domain, 'true class': datum.truth, 'predicted': datum.prediction, "
@@ -467,10 +467,8 @@ VegaFigure usage_figure(const io::RunRecord& run, const std::string& dir) {
       for (int64_t v : it->second) total += v;
       if (total <= 0) continue;
       experts = std::max(experts, it->second.size());
-      const auto d = static_cast<std::size_t>(std::max<int64_t>(e.domain, 0));
       for (std::size_t x = 0; x < it->second.size(); ++x) {
-        f.data.rows.push_back({layer, Cell::integer(static_cast<long long>(k + 1)),
-                               d < labels.size() ? labels[d] : std::to_string(d + 1),
+        f.data.rows.push_back({layer, Cell::integer(static_cast<long long>(k + 1)), trained_label(labels, e),
                                Cell::integer(static_cast<long long>(e.epoch + 1)),
                                Cell::integer(static_cast<long long>(x)),
                                Cell::integer(static_cast<long long>(it->second[x])),
@@ -642,8 +640,7 @@ VegaFigure group_accuracy_figure(const std::string& group, const std::vector<con
       std::string trained;
       long long epoch = 0;
       if (k > 0) {
-        const auto d = static_cast<std::size_t>(std::max<int64_t>(epochs[k - 1].domain, 0));
-        trained = d < labels.size() ? labels[d] : std::to_string(d + 1);
+        trained = trained_label(labels, epochs[k - 1]);
         epoch = epochs[k - 1].epoch + 1;
       }
       f.data.rows.push_back({Cell::integer(static_cast<long long>(k)), trained, Cell::integer(epoch), labels[j],
