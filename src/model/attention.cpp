@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "moedil/model/batched_matmul.h"
+#include "moedil/model/cpu_attention.h"
 
 // The one place that picks the attention kernel by LibTorch version.
 #if TORCH_VERSION_MAJOR >= 2
@@ -50,9 +51,16 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
   const int64_t tokens = x.size(1);
   const int64_t heads = options.num_heads();
   const int64_t head_dim = options.dim() / heads;
+  const at::Tensor projected = qkv(x);  // [B, T, 3C]
+#if !MOEDIL_FUSED_ATTENTION
+  // LibTorch 1.13 on the CPU: moedil's own kernel, straight from the projection's layout.
+  if (options.fused() && cpu_attention_applies(projected, heads)) {
+    return drop(proj(cpu_attention(projected, heads)));
+  }
+#endif
   // [B, T, 3, H, dh] -> [3, B, H, T, dh]
   const at::Tensor parts =
-      qkv(x).view({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
+      projected.view({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
   const at::Tensor q = parts[0];
   const at::Tensor k = parts[1];
   const at::Tensor v = parts[2];

@@ -1,32 +1,20 @@
 #include "moedil/model/batched_matmul.h"
 
-#include <dlfcn.h>
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <vector>
 
+#include "moedil/model/cblas.h"
+
 namespace moedil::model {
 
 namespace {
 
-// CBLAS's row-major interface (enum values of cblas.h, stable across BLAS libraries).
-constexpr int kRowMajor = 101;
-constexpr int kNoTrans = 111;
-constexpr int kTrans = 112;
-using CblasSgemm = void (*)(int order, int transa, int transb, int m, int n, int k, float alpha,
-                            const float* a, int lda, const float* b, int ldb, float beta,
-                            float* c, int ldc);
-
-CblasSgemm cblas_sgemm_fn() {
-  // Looked up, not linked: LibTorch brings its BLAS (Debian: libblas.so.3, OpenBLAS or the
-  // reference one, both with CBLAS); a LibTorch with MKL inside has none exported.
-  static const CblasSgemm fn =
-      reinterpret_cast<CblasSgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
-  return fn;
-}
+using cblas::kNoTrans;
+using cblas::kRowMajor;
+using cblas::kTrans;
 
 /// How a [rows, cols] matrix with these strides is handed to CBLAS (row-major): unit column
 /// stride -> as it is, unit row stride -> transposed; false when neither fits.
@@ -102,7 +90,7 @@ at::Tensor direct_product(const at::Tensor& a_in, const at::Tensor& b_in) {
   const float* pa = a.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
   float* pc = c.data_ptr<float>();
-  const CblasSgemm sgemm = cblas_sgemm_fn();
+  const cblas::Sgemm sgemm = cblas::sgemm();
   // At least ~64k multiply-adds per task, so tiny batches stay on one thread.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, m * n * k));
   at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) {
@@ -139,7 +127,7 @@ struct BatchedMatmulFunction : torch::autograd::Function<BatchedMatmulFunction> 
 
 }  // namespace
 
-bool direct_sgemm_available() { return cblas_sgemm_fn() != nullptr; }
+bool direct_sgemm_available() { return cblas::sgemm() != nullptr; }
 
 bool direct_sgemm_applies(const at::Tensor& a, const at::Tensor& b) {
   if (!direct_sgemm_available() || a.dim() < 3 || a.dim() != b.dim()) return false;

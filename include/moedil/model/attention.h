@@ -1,7 +1,9 @@
 #pragma once
 // Multi-head self-attention on batch-first tokens [B, T, D]. On LibTorch 2.x the scores go through
 // the fused at::scaled_dot_product_attention; LibTorch 1.13 has no public fused kernel, so there
-// (and wherever `fused(false)` asks for it) they are plain matmuls. Both compute the same function.
+// the module runs moedil's own on float32 CPU tensors (model/cpu_attention.h) and plain matmuls
+// elsewhere (and wherever `fused(false)` asks for them). All compute the same function, to float
+// rounding.
 #include <ATen/core/Tensor.h>
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
@@ -16,7 +18,8 @@ struct SelfAttentionOptions {
   TORCH_ARG(int64_t, dim);
   TORCH_ARG(int64_t, num_heads);
   TORCH_ARG(double, dropout) = 0.0;
-  /// The fused kernel where this LibTorch has one (2.x); false forces the plain matmuls.
+  /// A fused kernel where there is one (2.x: ATen's; 1.13 on the CPU: model/cpu_attention.h);
+  /// false forces the plain matmuls.
   TORCH_ARG(bool, fused) = true;
 };
 

@@ -1,0 +1,76 @@
+// Self-attention on the CPU at the peer experiment's shape (batch 64, 50 tokens, 4 heads of
+// 16; bench/peer_moedil.jsonc) and at ViT-Small's (batch 32, 65 tokens, 6 heads of 64):
+// moedil's fused kernel (model/cpu_attention.h) against the composed ops it replaced on
+// LibTorch 1.13 (batched products, a division, ATen's softmax, heads split and merged),
+// without autograd (evaluation) and forward + backward (training). Results: bench/README.md.
+//   build/bench/attention_bench [--benchmark_repetitions=5 ...]
+// MOEDIL_BENCH_THREADS overrides the thread count (default: all cores, as moedil run).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include "moedil/model/attention.h"
+#include "moedil/model/cpu_attention.h"
+
+namespace {
+
+using namespace moedil::model;
+
+at::Tensor composed(const at::Tensor& qkv, int64_t heads) {
+  const int64_t b = qkv.size(0), t = qkv.size(1), c = qkv.size(2) / 3;
+  const at::Tensor parts = qkv.view({b, t, 3, heads, c / heads}).permute({2, 0, 3, 1, 4});
+  return scaled_dot_attention(parts[0], parts[1], parts[2], /*fused=*/false)
+      .transpose(1, 2)
+      .reshape({b, t, c});
+}
+
+/// args: batch, tokens, heads, head dim, fused (1) or composed (0), training (1) or not (0).
+void BM_Attention(benchmark::State& state) {
+  const int64_t b = state.range(0), t = state.range(1), heads = state.range(2),
+                dh = state.range(3);
+  const bool fused = state.range(4) == 1;
+  const bool training = state.range(5) == 1;
+  at::manual_seed(0);
+  const at::Tensor qkv = at::randn({b, t, 3 * heads * dh}).requires_grad_(training);
+  const at::Tensor upstream = at::randn({b, t, heads * dh});
+  for (auto _ : state) {
+    if (training) {
+      const at::Tensor out = fused ? cpu_attention(qkv, heads) : composed(qkv, heads);
+      (out * upstream).sum().backward();
+      benchmark::DoNotOptimize(qkv.grad().data_ptr<float>());
+    } else {
+      c10::InferenceMode inference;
+      const at::Tensor out = fused ? cpu_attention(qkv, heads) : composed(qkv, heads);
+      benchmark::DoNotOptimize(out.data_ptr<float>());
+    }
+  }
+  state.SetLabel(std::string(fused ? "fused" : "composed") +
+                 (training ? " forward+backward" : " forward"));
+}
+
+void shapes(benchmark::internal::Benchmark* bench) {
+  for (const auto& s : {std::array<int64_t, 4>{64, 50, 4, 16}, {32, 65, 6, 64}}) {
+    for (int64_t training : {0, 1}) {
+      for (int64_t fused : {0, 1}) bench->Args({s[0], s[1], s[2], s[3], fused, training});
+    }
+  }
+}
+
+BENCHMARK(BM_Attention)->Apply(shapes)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* threads = std::getenv("MOEDIL_BENCH_THREADS");
+  at::set_num_threads(threads ? std::atoi(threads)
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

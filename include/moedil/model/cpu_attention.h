@@ -1,0 +1,26 @@
+#pragma once
+// Multi-head self-attention in one pass per (image, head) on the CPU, for LibTorch 1.13, which
+// has no fused attention: softmax(q k^T / sqrt(dh)) v straight from the fused qkv projection's
+// output [B, T, 3C] (C = heads x dh) to the heads' outputs side by side [B, T, C], and back.
+// Per (image, head) the T x T scores stay in a buffer of the thread's: q k^T scaled inside the
+// product (the BLAS's alpha), the row softmax of model/row_kernels.h, then times v. The
+// backward does the same per (image, head) from the softmax kept by the forward, writing
+// d(qkv) directly. Against the composed ops (model/batched_matmul.h's products, a division,
+// ATen's softmax, the heads split and merged by copies), it saves the division and its
+// backward, four [B, H, T, T] tensors through memory, and the copies. It agrees with them to
+// float rounding (the exp differs in the last bits), not bit for bit.
+// Applies to float32 CPU tensors when the process has cblas_sgemm (model/cblas.h); a double
+// backward (create_graph) through it is refused.
+#include <ATen/core/Tensor.h>
+
+namespace moedil::model {
+
+/// True when cpu_attention(qkv, heads) runs for this input: float32, CPU, strided, 3 dims
+/// [B, T, 3C] with C divisible by heads and a unit stride along the last, cblas_sgemm present.
+bool cpu_attention_applies(const at::Tensor& qkv, int64_t heads);
+
+/// qkv [B, T, 3C], per token q | k | v each heads x dh (the layout of one Linear(C, 3C)),
+/// -> [B, T, C], per token the heads' outputs side by side. Differentiable in qkv.
+at::Tensor cpu_attention(const at::Tensor& qkv, int64_t heads);
+
+}  // namespace moedil::model

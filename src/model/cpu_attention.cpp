@@ -1,0 +1,169 @@
+#include "moedil/model/cpu_attention.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <vector>
+
+#include "moedil/model/cblas.h"
+#include "moedil/model/row_kernels.h"
+
+namespace moedil::model {
+
+namespace {
+
+using cblas::kNoTrans;
+using cblas::kRowMajor;
+using cblas::kTrans;
+
+/// The sizes of one call: qkv [B, T, 3C], heads H of dh, rows of qkv `ld` floats apart.
+struct Shape {
+  int64_t batch = 0;
+  int64_t tokens = 0;
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t dim = 0;  // C
+  int64_t qkv_batch_stride = 0;
+  int ld = 0;  // qkv's row stride
+  float scale = 1.0f;
+};
+
+Shape shape_of(const at::Tensor& qkv, int64_t heads) {
+  Shape s;
+  s.batch = qkv.size(0);
+  s.tokens = qkv.size(1);
+  s.dim = qkv.size(2) / 3;
+  s.heads = heads;
+  s.head_dim = s.dim / heads;
+  s.qkv_batch_stride = qkv.stride(0);
+  s.ld = static_cast<int>(qkv.stride(1));
+  s.scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  return s;
+}
+
+/// Tasks of at least ~64k multiply-adds each.
+int64_t grain_of(const Shape& s) {
+  return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, 2 * s.tokens * s.tokens * s.head_dim));
+}
+
+/// out [B, T, C] (contiguous) from qkv; the softmax of each (image, head) goes to
+/// probs [B, H, T, T] when given, else to a buffer of the thread's.
+void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* probs) {
+  const float* base = qkv.data_ptr<float>();
+  const cblas::Sgemm sgemm = cblas::sgemm();
+  const int t = static_cast<int>(s.tokens);
+  const int dh = static_cast<int>(s.head_dim);
+  const int c = static_cast<int>(s.dim);
+  at::parallel_for(0, s.batch * s.heads, grain_of(s), [&](int64_t begin, int64_t end) {
+    std::vector<float> buffer(probs == nullptr ? s.tokens * s.tokens : 0);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / s.heads;
+      const int64_t h = i % s.heads;
+      const float* q = base + b * s.qkv_batch_stride + h * s.head_dim;
+      const float* k = q + s.dim;
+      const float* v = q + 2 * s.dim;
+      float* scores = probs != nullptr ? probs + i * s.tokens * s.tokens : buffer.data();
+      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, s.scale, q, s.ld, k, s.ld, 0.0f, scores, t);
+      rows::softmax(scores, s.tokens, s.tokens, s.tokens);
+      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, scores, t, v, s.ld, 0.0f,
+            out + b * s.tokens * s.dim + h * s.head_dim, c);
+    }
+  });
+}
+
+/// d(qkv) [B, T, 3C] (contiguous) from the output's gradient [B, T, C] (contiguous).
+void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::Tensor& grad,
+                     const Shape& s, float* dqkv) {
+  const float* base = qkv.data_ptr<float>();
+  const float* p_all = probs.data_ptr<float>();
+  const float* g_all = grad.data_ptr<float>();
+  const cblas::Sgemm sgemm = cblas::sgemm();
+  const int t = static_cast<int>(s.tokens);
+  const int dh = static_cast<int>(s.head_dim);
+  const int c = static_cast<int>(s.dim);
+  const int ld_out = 3 * c;
+  at::parallel_for(0, s.batch * s.heads, grain_of(s), [&](int64_t begin, int64_t end) {
+    std::vector<float> dscores(s.tokens * s.tokens);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / s.heads;
+      const int64_t h = i % s.heads;
+      const float* q = base + b * s.qkv_batch_stride + h * s.head_dim;
+      const float* k = q + s.dim;
+      const float* v = q + 2 * s.dim;
+      const float* p = p_all + i * s.tokens * s.tokens;
+      const float* g = g_all + b * s.tokens * s.dim + h * s.head_dim;
+      float* dq = dqkv + b * s.tokens * 3 * s.dim + h * s.head_dim;
+      float* dk = dq + s.dim;
+      float* dv = dq + 2 * s.dim;
+      float* ds = dscores.data();
+      // dP = dO v^T; dS = scale * P (dP - rowsum(dP P)); dq = dS k; dk = dS^T q; dv = P^T dO.
+      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, 1.0f, g, c, v, s.ld, 0.0f, ds, t);
+      rows::softmax_backward(p, ds, s.tokens, s.tokens, s.tokens, s.scale);
+      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, ds, t, k, s.ld, 0.0f, dq, ld_out);
+      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, ds, t, q, s.ld, 0.0f, dk, ld_out);
+      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, p, t, g, c, 0.0f, dv, ld_out);
+    }
+  });
+}
+
+struct CpuAttentionFunction : torch::autograd::Function<CpuAttentionFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& qkv,
+                            int64_t heads) {
+    const Shape s = shape_of(qkv, heads);
+    at::Tensor out = at::empty({s.batch, s.tokens, s.dim}, qkv.options());
+    at::Tensor probs = at::empty({s.batch, s.heads, s.tokens, s.tokens}, qkv.options());
+    forward_kernel(qkv, s, out.data_ptr<float>(), probs.data_ptr<float>());
+    ctx->save_for_backward({qkv, probs});
+    ctx->saved_data["heads"] = heads;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    TORCH_CHECK(!at::GradMode::is_enabled(),
+                "moedil's CPU attention kernel has no double backward (create_graph); build the "
+                "model's attention with SelfAttentionOptions::fused(false) for that");
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& qkv = saved[0];
+    const at::Tensor& probs = saved[1];
+    const Shape s = shape_of(qkv, ctx->saved_data["heads"].toInt());
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor()};
+    const at::Tensor grad = grads[0].contiguous();
+    at::Tensor dqkv = at::empty({s.batch, s.tokens, 3 * s.dim}, qkv.options());
+    backward_kernel(qkv, probs, grad, s, dqkv.data_ptr<float>());
+    return {dqkv, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool cpu_attention_applies(const at::Tensor& qkv, int64_t heads) {
+  if (cblas::sgemm() == nullptr || !qkv.defined() || qkv.dim() != 3) return false;
+  if (!qkv.device().is_cpu() || qkv.scalar_type() != at::kFloat) return false;
+  if (qkv.layout() != at::kStrided || qkv.stride(2) != 1) return false;
+  if (heads <= 0 || qkv.size(2) % 3 != 0 || (qkv.size(2) / 3) % heads != 0) return false;
+  if (qkv.size(0) == 0 || qkv.size(1) == 0 || qkv.size(2) == 0) return false;
+  // CBLAS takes int sizes and leading dimensions; rows must not overlap.
+  constexpr int64_t kMaxInt = 0x7fffffff;
+  return qkv.stride(1) >= qkv.size(2) && qkv.stride(1) <= kMaxInt && qkv.size(1) <= kMaxInt &&
+         qkv.stride(0) >= qkv.size(1) * qkv.stride(1);
+}
+
+at::Tensor cpu_attention(const at::Tensor& qkv, int64_t heads) {
+  TORCH_CHECK(cpu_attention_applies(qkv, heads),
+              "cpu_attention: wants float32 CPU qkv [B, T, 3C] with C divisible by heads (",
+              heads, ") and a cblas_sgemm in the process; got ", qkv.sizes(), " ",
+              qkv.scalar_type());
+  if (at::GradMode::is_enabled() && qkv.requires_grad()) {
+    return CpuAttentionFunction::apply(qkv, heads);
+  }
+  const Shape s = shape_of(qkv, heads);
+  at::Tensor out = at::empty({s.batch, s.tokens, s.dim}, qkv.options());
+  forward_kernel(qkv, s, out.data_ptr<float>(), nullptr);
+  return out;
+}
+
+}  // namespace moedil::model

@@ -1,0 +1,214 @@
+#include "moedil/model/row_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define MOEDIL_ROWS_X86 1
+#else
+#define MOEDIL_ROWS_X86 0
+#endif
+
+namespace moedil::model::rows {
+
+namespace {
+
+void exp_scalar(const float* in, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::exp(in[i]);
+}
+
+void softmax_scalar(float* x, int64_t n) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) max = std::max(max, x[j]);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = std::exp(x[j] - max);
+    sum += x[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) x[j] *= inv;
+}
+
+void softmax_backward_scalar(const float* p, float* g, int64_t n, float scale) {
+  float dot = 0.0f;
+  for (int64_t j = 0; j < n; ++j) dot += g[j] * p[j];
+  for (int64_t j = 0; j < n; ++j) g[j] = scale * p[j] * (g[j] - dot);
+}
+
+#if MOEDIL_ROWS_X86
+
+#define MOEDIL_AVX2 __attribute__((target("avx2,fma")))
+
+/// Lanes [0, count) on, the rest off (count < 8).
+MOEDIL_AVX2 inline __m256i tail_mask(int64_t count) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lanes);
+}
+
+/// e^x on 8 lanes: x = n ln2 + r, |r| <= ln2/2, e^r by Cephes' degree-5 polynomial, times 2^n.
+MOEDIL_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3762626647949f);
+  const __m256 lo = _mm256_set1_ps(-88.3762626647949f);
+  // Above hi: +inf (written at the end). Clamped with x as the second operand, which min/max
+  // return when it is NaN: NaN stays NaN.
+  const __m256 overflow = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+  x = _mm256_max_ps(lo, _mm256_min_ps(hi, x));
+  const __m256 fx =
+      _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f),
+                                      _mm256_set1_ps(0.5f)));
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  const __m256 z = _mm256_mul_ps(x, x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  // 2^n from the exponent bits; n in [-127, 127]: n = -127 gives 0 (exponent field 0).
+  const __m256i n = _mm256_cvttps_epi32(fx);
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23);
+  const __m256 pow2 = _mm256_castsi256_ps(bits);
+  const __m256 result = _mm256_mul_ps(y, pow2);
+  return _mm256_blendv_ps(result, _mm256_set1_ps(std::numeric_limits<float>::infinity()),
+                          overflow);
+}
+
+MOEDIL_AVX2 inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 0x55)));
+}
+
+MOEDIL_AVX2 inline float hmax(__m256 v) {
+  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(t, _mm_shuffle_ps(t, t, 0x55)));
+}
+
+MOEDIL_AVX2 void exp_avx2(const float* in, float* out, int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, exp8(_mm256_loadu_ps(in + j)));
+  if (j < n) {
+    const __m256i m = tail_mask(n - j);
+    _mm256_maskstore_ps(out + j, m, exp8(_mm256_maskload_ps(in + j, m)));
+  }
+}
+
+MOEDIL_AVX2 void softmax_avx2(float* x, int64_t n) {
+  const int64_t full = n - n % 8;
+  const __m256i m = tail_mask(n - full);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 vmax = neg_inf;
+  for (int64_t j = 0; j < full; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + j));
+  if (full < n) {
+    const __m256 t = _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(x + full, m),
+                                      _mm256_castsi256_ps(m));
+    vmax = _mm256_max_ps(vmax, t);
+  }
+  const __m256 max = _mm256_set1_ps(hmax(vmax));
+  __m256 vsum = _mm256_setzero_ps();
+  for (int64_t j = 0; j < full; j += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), max));
+    _mm256_storeu_ps(x + j, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  if (full < n) {
+    const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(x + full, m), max)),
+                                   _mm256_castsi256_ps(m));
+    _mm256_maskstore_ps(x + full, m, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
+  for (int64_t j = 0; j < full; j += 8) {
+    _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), inv));
+  }
+  if (full < n) {
+    _mm256_maskstore_ps(x + full, m, _mm256_mul_ps(_mm256_maskload_ps(x + full, m), inv));
+  }
+}
+
+MOEDIL_AVX2 void softmax_backward_avx2(const float* p, float* g, int64_t n, float scale) {
+  const int64_t full = n - n % 8;
+  const __m256i m = tail_mask(n - full);
+  __m256 vdot = _mm256_setzero_ps();
+  for (int64_t j = 0; j < full; j += 8) {
+    vdot = _mm256_fmadd_ps(_mm256_loadu_ps(g + j), _mm256_loadu_ps(p + j), vdot);
+  }
+  if (full < n) {  // masked loads read 0 in the off lanes
+    vdot = _mm256_fmadd_ps(_mm256_maskload_ps(g + full, m), _mm256_maskload_ps(p + full, m),
+                           vdot);
+  }
+  const __m256 dot = _mm256_set1_ps(hsum(vdot));
+  const __m256 s = _mm256_set1_ps(scale);
+  for (int64_t j = 0; j < full; j += 8) {
+    const __m256 sp = _mm256_mul_ps(s, _mm256_loadu_ps(p + j));
+    _mm256_storeu_ps(g + j, _mm256_mul_ps(sp, _mm256_sub_ps(_mm256_loadu_ps(g + j), dot)));
+  }
+  if (full < n) {
+    const __m256 sp = _mm256_mul_ps(s, _mm256_maskload_ps(p + full, m));
+    _mm256_maskstore_ps(g + full, m,
+                        _mm256_mul_ps(sp, _mm256_sub_ps(_mm256_maskload_ps(g + full, m), dot)));
+  }
+}
+
+#endif  // MOEDIL_ROWS_X86
+
+bool avx2_usable(Kernel kernel) {
+#if MOEDIL_ROWS_X86
+  return kernel == Kernel::Avx2 && best_kernel() == Kernel::Avx2;
+#else
+  (void)kernel;
+  return false;
+#endif
+}
+
+}  // namespace
+
+Kernel best_kernel() {
+#if MOEDIL_ROWS_X86
+  static const Kernel best = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? Kernel::Avx2
+                                                                           : Kernel::Scalar;
+  }();
+  return best;
+#else
+  return Kernel::Scalar;
+#endif
+}
+
+void exp(const float* in, float* out, int64_t n, Kernel kernel) {
+#if MOEDIL_ROWS_X86
+  if (avx2_usable(kernel)) return exp_avx2(in, out, n);
+#endif
+  exp_scalar(in, out, n);
+}
+
+void softmax(float* data, int64_t count, int64_t n, int64_t ld, Kernel kernel) {
+  if (n <= 0) return;
+#if MOEDIL_ROWS_X86
+  if (avx2_usable(kernel)) {
+    for (int64_t r = 0; r < count; ++r) softmax_avx2(data + r * ld, n);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < count; ++r) softmax_scalar(data + r * ld, n);
+}
+
+void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int64_t ld,
+                      float scale, Kernel kernel) {
+  if (n <= 0) return;
+#if MOEDIL_ROWS_X86
+  if (avx2_usable(kernel)) {
+    for (int64_t r = 0; r < count; ++r) softmax_backward_avx2(p + r * ld, grad + r * ld, n, scale);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < count; ++r) softmax_backward_scalar(p + r * ld, grad + r * ld, n, scale);
+}
+
+}  // namespace moedil::model::rows

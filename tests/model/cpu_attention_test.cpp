@@ -1,0 +1,140 @@
+#include "moedil/model/cpu_attention.h"
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <vector>
+
+#include "moedil/model/attention.h"
+#include "moedil/model/batched_matmul.h"
+
+namespace moedil::model {
+namespace {
+
+/// The composed ops, from the same qkv: split into heads, scaled_dot_attention's matmuls,
+/// heads merged.
+at::Tensor composed(const at::Tensor& qkv, int64_t heads) {
+  const int64_t b = qkv.size(0), t = qkv.size(1), c = qkv.size(2) / 3;
+  const at::Tensor parts = qkv.view({b, t, 3, heads, c / heads}).permute({2, 0, 3, 1, 4});
+  return scaled_dot_attention(parts[0], parts[1], parts[2], /*fused=*/false)
+      .transpose(1, 2)
+      .reshape({b, t, c});
+}
+
+void require_kernel() {
+  if (!direct_sgemm_available()) GTEST_SKIP() << "no cblas_sgemm in this process";
+}
+
+// Two tokens, one head of size 4 (scale 1/2): token 0's query meets key 0 with score 1 and key
+// 1 with 0, so it takes e/(e+1) of value 0; token 1's zero query weighs both values equally.
+TEST(CpuAttention, MatchesAHandComputation) {
+  require_kernel();
+  // Per token: q | k | v.
+  const at::Tensor qkv = at::tensor({2.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f, 2.f, 3.f, 4.f,
+                                     0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 8.f})
+                             .view({1, 2, 12});
+  const double w = std::exp(1.0) / (std::exp(1.0) + 1.0);
+  const at::Tensor expected = at::tensor({float(w), float(2 * w), float(3 * w),
+                                          float(4 * w + 8 * (1 - w)), 0.5f, 1.f, 1.5f, 6.f})
+                                  .view({1, 2, 4});
+  EXPECT_TRUE(at::allclose(cpu_attention(qkv, 1), expected, 1e-6, 1e-6))
+      << cpu_attention(qkv, 1);
+}
+
+// Forward and d(qkv) against the composed ops' autograd, at the peer experiment's shape
+// (50 tokens, 4 heads of 16) and at odd ones (1 token, 13 tokens, heads of 3).
+TEST(CpuAttention, ForwardAndBackwardAgreeWithTheComposedOps) {
+  require_kernel();
+  struct Case {
+    int64_t b, t, heads, dh;
+  };
+  for (const Case& cs : {Case{3, 50, 4, 16}, Case{2, 1, 2, 8}, Case{2, 13, 3, 3},
+                         Case{1, 9, 1, 32}}) {
+    at::manual_seed(cs.t);
+    const int64_t c = cs.heads * cs.dh;
+    const at::Tensor qkv0 = at::randn({cs.b, cs.t, 3 * c});
+    const at::Tensor upstream = at::randn({cs.b, cs.t, c});
+    std::vector<at::Tensor> outs, grads;
+    for (const bool fused : {true, false}) {
+      const at::Tensor qkv = qkv0.clone().requires_grad_();
+      const at::Tensor out = fused ? cpu_attention(qkv, cs.heads) : composed(qkv, cs.heads);
+      (out * upstream).sum().backward();
+      outs.push_back(out.detach());
+      grads.push_back(qkv.grad());
+    }
+    EXPECT_TRUE(at::allclose(outs[0], outs[1], 1e-5, 1e-6)) << "T " << cs.t;
+    EXPECT_TRUE(at::allclose(grads[0], grads[1], 1e-4, 1e-5))
+        << "T " << cs.t << " max diff " << (grads[0] - grads[1]).abs().max();
+  }
+}
+
+// A qkv whose rows are further apart than 3C (a slice of a wider tensor) is read in place.
+TEST(CpuAttention, ReadsRowsWithAWiderStride) {
+  require_kernel();
+  at::manual_seed(2);
+  const at::Tensor wide = at::randn({2, 6, 3 * 8 + 5});
+  const at::Tensor qkv = wide.narrow(2, 0, 24);
+  ASSERT_TRUE(cpu_attention_applies(qkv, 2));
+  EXPECT_TRUE(at::allclose(cpu_attention(qkv, 2), composed(qkv.contiguous(), 2), 1e-5, 1e-6));
+}
+
+// Without autograd (evaluation) the same numbers, bit for bit; and the thread count does not
+// change them either (each (image, head) is one task's own).
+TEST(CpuAttention, SameBitsWithoutAutogradAndOnAnyThreadCount) {
+  require_kernel();
+  at::manual_seed(5);
+  const at::Tensor qkv = at::randn({8, 50, 3 * 64}).requires_grad_();
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const at::Tensor one = cpu_attention(qkv, 4);
+  at::Tensor one_grad;
+  {
+    at::Tensor g = at::randn({8, 50, 64});
+    (one * g).sum().backward();
+    one_grad = qkv.grad().clone();
+    qkv.mutable_grad().zero_();
+    at::set_num_threads(2);
+    const at::Tensor two = cpu_attention(qkv, 4);
+    (two * g).sum().backward();
+    EXPECT_TRUE(at::equal(one, two));
+    EXPECT_TRUE(at::equal(one_grad, qkv.grad()));
+  }
+  {
+    c10::InferenceMode inference;
+    EXPECT_TRUE(at::equal(cpu_attention(qkv.detach(), 4), one.detach()));
+  }
+  at::set_num_threads(threads);
+}
+
+TEST(CpuAttention, RefusesWhatItCannotRun) {
+  EXPECT_FALSE(cpu_attention_applies(at::randn({2, 3, 12}, at::kDouble), 2));
+  EXPECT_FALSE(cpu_attention_applies(at::randn({2, 3, 12}), 5));   // C = 4 not divisible by 5
+  EXPECT_FALSE(cpu_attention_applies(at::randn({2, 3, 13}), 1));   // not 3C
+  EXPECT_FALSE(cpu_attention_applies(at::randn({2, 12}), 2));      // not [B, T, 3C]
+  EXPECT_FALSE(cpu_attention_applies(at::randn({0, 3, 12}), 2));   // empty batch
+  EXPECT_FALSE(cpu_attention_applies(at::randn({2, 12, 3}).transpose(1, 2), 2));  // strided
+  EXPECT_THROW(cpu_attention(at::randn({2, 3, 12}, at::kDouble), 2), c10::Error);
+}
+
+// A second derivative through the kernel is refused with a message, not silently wrong.
+TEST(CpuAttention, DoubleBackwardIsRefused) {
+  require_kernel();
+  const at::Tensor qkv = at::randn({1, 4, 12}).requires_grad_();
+  const at::Tensor out = cpu_attention(qkv, 2).pow(2).sum();
+  try {
+    at::Tensor g = torch::autograd::grad({out}, {qkv}, {}, /*retain_graph=*/true,
+                                      /*create_graph=*/true)[0];
+    FAIL() << "no error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no double backward"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace moedil::model

@@ -1,0 +1,145 @@
+#include "moedil/model/row_kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace moedil::model::rows {
+namespace {
+
+std::vector<Kernel> kernels() {
+  std::vector<Kernel> out{Kernel::Scalar};
+  if (best_kernel() == Kernel::Avx2) out.push_back(Kernel::Avx2);
+  return out;
+}
+
+const char* name(Kernel k) { return k == Kernel::Avx2 ? "avx2" : "scalar"; }
+
+TEST(RowKernels, ExpWithinAFewUlpOverSoftmaxsRange) {
+  std::vector<float> x;
+  for (float v = -87.f; v <= 88.f; v += 0.0137f) x.push_back(v);
+  x.insert(x.end(), {0.f, -0.f, 1e-8f, -1e-8f, 1.f, -1.f, 0.5f, 88.3f});
+  std::vector<float> y(x.size());
+  for (const Kernel k : kernels()) {
+    exp(x.data(), y.data(), static_cast<int64_t>(x.size()), k);
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double want = std::exp(double(x[i]));
+      worst = std::max(worst, std::abs(y[i] - want) / want);
+    }
+    EXPECT_LT(worst, 4e-7) << name(k);  // float's ulp is 1.19e-7 relative at most
+  }
+}
+
+TEST(RowKernels, ExpAtTheEdges) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x{-inf, -1000.f, -88.f, 89.f, inf, nan, 0.f, -100.f, 100.f};
+  std::vector<float> y(x.size());
+  for (const Kernel k : kernels()) {
+    exp(x.data(), y.data(), static_cast<int64_t>(x.size()), k);
+    EXPECT_EQ(y[0], 0.f) << name(k);
+    EXPECT_EQ(y[1], 0.f) << name(k);
+    EXPECT_LT(y[2], 1e-37f) << name(k);
+    EXPECT_EQ(y[3], inf) << name(k);
+    EXPECT_EQ(y[4], inf) << name(k);
+    EXPECT_TRUE(std::isnan(y[5])) << name(k);
+    EXPECT_EQ(y[6], 1.f) << name(k);
+    EXPECT_LT(y[7], 1e-37f) << name(k);  // 0 or a denormal
+    EXPECT_EQ(y[8], inf) << name(k);
+  }
+}
+
+// Rows of every length from 1 to 40 (full vectors and every tail), stored ld apart, against a
+// double-precision softmax; the gap between rows is left alone.
+TEST(RowKernels, SoftmaxMatchesDoublePrecisionForEveryRowLength) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  for (const Kernel k : kernels()) {
+    for (int64_t n = 1; n <= 40; ++n) {
+      const int64_t count = 3;
+      const int64_t ld = n + 5;
+      std::vector<float> data(count * ld);
+      for (float& v : data) v = normal(gen);
+      const std::vector<float> before = data;
+      softmax(data.data(), count, n, ld, k);
+      for (int64_t r = 0; r < count; ++r) {
+        double max = -1e30, sum = 0;
+        for (int64_t j = 0; j < n; ++j) max = std::max(max, double(before[r * ld + j]));
+        for (int64_t j = 0; j < n; ++j) sum += std::exp(before[r * ld + j] - max);
+        for (int64_t j = 0; j < n; ++j) {
+          const double want = std::exp(before[r * ld + j] - max) / sum;
+          EXPECT_NEAR(data[r * ld + j], want, 1e-6 * want + 1e-30)
+              << name(k) << " n " << n << " row " << r << " col " << j;
+        }
+        for (int64_t j = n; j < ld; ++j) EXPECT_EQ(data[r * ld + j], before[r * ld + j]);
+      }
+    }
+  }
+}
+
+// Two tokens with scores 1 and 0: e/(e+1) and 1/(e+1). A row of -inf but one: that one is 1.
+// A NaN anywhere in a row makes the whole row NaN (nothing silently finite).
+TEST(RowKernels, SoftmaxByHandAndItsEdges) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const double e = std::exp(1.0);
+  for (const Kernel k : kernels()) {
+    std::vector<float> two{1.f, 0.f};
+    softmax(two.data(), 1, 2, 2, k);
+    EXPECT_NEAR(two[0], e / (e + 1), 1e-7) << name(k);
+    EXPECT_NEAR(two[1], 1 / (e + 1), 1e-7) << name(k);
+    std::vector<float> one_left(11, -inf);
+    one_left[9] = 5.f;
+    softmax(one_left.data(), 1, 11, 11, k);
+    for (int j = 0; j < 11; ++j) EXPECT_EQ(one_left[j], j == 9 ? 1.f : 0.f) << name(k);
+    for (const int at : {0, 8, 10}) {
+      std::vector<float> row(11, 0.5f);
+      row[at] = std::numeric_limits<float>::quiet_NaN();
+      softmax(row.data(), 1, 11, 11, k);
+      for (int j = 0; j < 11; ++j) EXPECT_TRUE(std::isnan(row[j])) << name(k) << " nan at " << at;
+    }
+  }
+}
+
+// grad_j := scale p_j (g_j - sum_k g_k p_k), against the formula in double, every tail.
+TEST(RowKernels, SoftmaxBackwardMatchesTheFormula) {
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (const Kernel k : kernels()) {
+    for (int64_t n = 1; n <= 25; ++n) {
+      const int64_t count = 2;
+      const int64_t ld = n + 3;
+      std::vector<float> p(count * ld), g(count * ld);
+      for (float& v : p) v = uniform(gen);
+      for (float& v : g) v = normal(gen);
+      const std::vector<float> g0 = g;
+      softmax_backward(p.data(), g.data(), count, n, ld, 0.25f, k);
+      for (int64_t r = 0; r < count; ++r) {
+        double dot = 0;
+        for (int64_t j = 0; j < n; ++j) dot += double(g0[r * ld + j]) * p[r * ld + j];
+        for (int64_t j = 0; j < n; ++j) {
+          const double want = 0.25 * p[r * ld + j] * (g0[r * ld + j] - dot);
+          EXPECT_NEAR(g[r * ld + j], want, 1e-5 * (1 + std::abs(want))) << name(k) << " n " << n;
+        }
+        for (int64_t j = n; j < ld; ++j) EXPECT_EQ(g[r * ld + j], g0[r * ld + j]);
+      }
+    }
+  }
+}
+
+TEST(RowKernels, Avx2ChosenWhereTheCpuHasIt) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  EXPECT_EQ(best_kernel() == Kernel::Avx2, avx2);
+#else
+  EXPECT_EQ(best_kernel(), Kernel::Scalar);
+#endif
+}
+
+}  // namespace
+}  // namespace moedil::model::rows
