@@ -8,6 +8,7 @@
 
 #include "moedil/model/batched_matmul.h"
 #include "moedil/model/cpu_attention.h"
+#include "moedil/model/linear.h"
 
 // The one place that picks the attention kernel by LibTorch version.
 #if TORCH_VERSION_MAJOR >= 2
@@ -51,11 +52,11 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
   const int64_t tokens = x.size(1);
   const int64_t heads = options.num_heads();
   const int64_t head_dim = options.dim() / heads;
-  const at::Tensor projected = qkv(x);  // [B, T, 3C]
+  const at::Tensor projected = apply_linear(*qkv, x);  // [B, T, 3C]
 #if !MOEDIL_FUSED_ATTENTION
   // LibTorch 1.13 on the CPU: moedil's own kernel, straight from the projection's layout.
   if (options.fused() && cpu_attention_applies(projected, heads)) {
-    return drop(proj(cpu_attention(projected, heads)));
+    return drop(apply_linear(*proj, cpu_attention(projected, heads)));
   }
 #endif
   // [B, T, 3, H, dh] -> [3, B, H, T, dh]
@@ -65,7 +66,8 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
   const at::Tensor k = parts[1];
   const at::Tensor v = parts[2];
   const at::Tensor attended = scaled_dot_attention(q, k, v, options.fused());  // [B, H, T, dh]
-  return drop(proj(attended.transpose(1, 2).reshape({batch, tokens, options.dim()})));
+  return drop(
+      apply_linear(*proj, attended.transpose(1, 2).reshape({batch, tokens, options.dim()})));
 }
 
 }  // namespace moedil::model

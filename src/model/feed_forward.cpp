@@ -1,6 +1,9 @@
 #include "moedil/model/feed_forward.h"
 
+#include <ATen/Functions.h>
 #include <c10/util/Exception.h>
+
+#include "moedil/model/linear.h"
 
 namespace moedil::model {
 
@@ -16,7 +19,7 @@ void FeedForwardImpl::reset() {
 }
 
 at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
-  return drop(fc2(drop(at::gelu(fc1(x)))));
+  return drop(apply_linear(*fc2, drop(at::gelu(apply_linear(*fc1, x)))));
 }
 
 }  // namespace moedil::model
