@@ -8,7 +8,9 @@
 #
 # Environment: MOEDIL (default build/moedil), PYTHON (default /usr/bin/python3: Debian's
 # python3-torch runs under it only), PEER_ARGS and MOEDIL_ARGS (extra arguments for either
-# side; keep the two experiments the same), KEEP=1 keeps the run folder.
+# side; keep the two experiments the same), KEEP=1 keeps the run folder. PEER_ARGS defaults to
+# --initial-eval: moedil always evaluates the untrained model once (forward transfer's
+# baseline), so the peer does too; PEER_ARGS= (empty) leaves it out.
 #
 # Run it on an idle machine: both use 2 spinning OpenMP threads, and a build or another run
 # beside them makes the times meaningless (bench/README.md, "Threads and a shared machine").
@@ -19,7 +21,7 @@ n=1
 while getopts "n:h" opt; do
   case $opt in
     n) n=$OPTARG ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
   esac
 done
 [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "-n wants a positive integer, got '$n'" >&2; exit 2; }
@@ -56,7 +58,7 @@ run() {
 
 for ((i = 1; i <= n; i++)); do
   # shellcheck disable=SC2086  # the extra arguments are meant to be split
-  run peer "$i" "$python" bench/predecessor_peer.py ${PEER_ARGS:-}
+  run peer "$i" "$python" bench/predecessor_peer.py ${PEER_ARGS---initial-eval}
   # shellcheck disable=SC2086
   run moedil "$i" "$moedil" run bench/peer_moedil.jsonc --run-dir "$out/moedil-run-$i" \
     --set "log_dir=\"$out/logs\"" ${MOEDIL_ARGS:-}
