@@ -22,14 +22,6 @@ namespace {
 
 using namespace moedil::model;
 
-at::Tensor composed(const at::Tensor& qkv, int64_t heads) {
-  const int64_t b = qkv.size(0), t = qkv.size(1), c = qkv.size(2) / 3;
-  const at::Tensor parts = qkv.view({b, t, 3, heads, c / heads}).permute({2, 0, 3, 1, 4});
-  return scaled_dot_attention(parts[0], parts[1], parts[2], /*fused=*/false)
-      .transpose(1, 2)
-      .reshape({b, t, c});
-}
-
 /// args: batch, tokens, heads, head dim, fused (1) or composed (0), training (1) or not (0).
 void BM_Attention(benchmark::State& state) {
   const int64_t b = state.range(0), t = state.range(1), heads = state.range(2),
@@ -41,12 +33,14 @@ void BM_Attention(benchmark::State& state) {
   const at::Tensor upstream = at::randn({b, t, heads * dh});
   for (auto _ : state) {
     if (training) {
-      const at::Tensor out = fused ? cpu_attention(qkv, heads) : composed(qkv, heads);
+      const at::Tensor out =
+          fused ? cpu_attention(qkv, heads) : multi_head_attention(qkv, heads, /*fused=*/false);
       (out * upstream).sum().backward();
       benchmark::DoNotOptimize(qkv.grad().data_ptr<float>());
     } else {
       c10::InferenceMode inference;
-      const at::Tensor out = fused ? cpu_attention(qkv, heads) : composed(qkv, heads);
+      const at::Tensor out =
+          fused ? cpu_attention(qkv, heads) : multi_head_attention(qkv, heads, /*fused=*/false);
       benchmark::DoNotOptimize(out.data_ptr<float>());
     }
   }

@@ -34,6 +34,17 @@ at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const 
   return batched_matmul(at::softmax(scores, -1), v);
 }
 
+at::Tensor multi_head_attention(const at::Tensor& qkv, int64_t heads, bool fused) {
+  const int64_t batch = qkv.size(0);
+  const int64_t tokens = qkv.size(1);
+  const int64_t dim = qkv.size(2) / 3;
+  // [B, T, 3, H, dh] -> [3, B, H, T, dh]
+  const at::Tensor parts =
+      qkv.view({batch, tokens, 3, heads, dim / heads}).permute({2, 0, 3, 1, 4});
+  const at::Tensor attended = scaled_dot_attention(parts[0], parts[1], parts[2], fused);
+  return attended.transpose(1, 2).reshape({batch, tokens, dim});  // [B, H, T, dh] -> [B, T, C]
+}
+
 SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& options_) : options(options_) {
   reset();
 }
@@ -48,10 +59,7 @@ void SelfAttentionImpl::reset() {
 }
 
 at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
-  const int64_t batch = x.size(0);
-  const int64_t tokens = x.size(1);
   const int64_t heads = options.num_heads();
-  const int64_t head_dim = options.dim() / heads;
   const at::Tensor projected = apply_linear(*qkv, x);  // [B, T, 3C]
 #if !MOEDIL_FUSED_ATTENTION
   // LibTorch 1.13 on the CPU: moedil's own kernel, straight from the projection's layout.
@@ -59,15 +67,7 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
     return drop(apply_linear(*proj, cpu_attention(projected, heads)));
   }
 #endif
-  // [B, T, 3, H, dh] -> [3, B, H, T, dh]
-  const at::Tensor parts =
-      projected.view({batch, tokens, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
-  const at::Tensor q = parts[0];
-  const at::Tensor k = parts[1];
-  const at::Tensor v = parts[2];
-  const at::Tensor attended = scaled_dot_attention(q, k, v, options.fused());  // [B, H, T, dh]
-  return drop(
-      apply_linear(*proj, attended.transpose(1, 2).reshape({batch, tokens, options.dim()})));
+  return drop(apply_linear(*proj, multi_head_attention(projected, heads, options.fused())));
 }
 
 }  // namespace moedil::model

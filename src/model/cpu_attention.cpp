@@ -44,6 +44,20 @@ Shape shape_of(const at::Tensor& qkv, int64_t heads) {
   return s;
 }
 
+/// Where task i = (image b, head h) reads q, k and v in qkv.
+struct HeadOperands {
+  int64_t b, h;
+  const float* q;
+  const float* k;
+  const float* v;
+  HeadOperands(const float* base, const Shape& s, int64_t i)
+      : b(i / s.heads),
+        h(i % s.heads),
+        q(base + b * s.qkv_batch_stride + h * s.head_dim),
+        k(q + s.dim),
+        v(q + 2 * s.dim) {}
+};
+
 /// Tasks of at least ~64k multiply-adds each.
 int64_t grain_of(const Shape& s) {
   return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, 2 * s.tokens * s.tokens * s.head_dim));
@@ -60,16 +74,13 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
   at::parallel_for(0, s.batch * s.heads, grain_of(s), [&](int64_t begin, int64_t end) {
     std::vector<float> buffer(probs == nullptr ? s.tokens * s.tokens : 0);
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t b = i / s.heads;
-      const int64_t h = i % s.heads;
-      const float* q = base + b * s.qkv_batch_stride + h * s.head_dim;
-      const float* k = q + s.dim;
-      const float* v = q + 2 * s.dim;
+      const HeadOperands o(base, s, i);
       float* scores = probs != nullptr ? probs + i * s.tokens * s.tokens : buffer.data();
-      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, s.scale, q, s.ld, k, s.ld, 0.0f, scores, t);
+      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, s.scale, o.q, s.ld, o.k, s.ld, 0.0f, scores,
+            t);
       rows::softmax(scores, s.tokens, s.tokens, s.tokens);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, scores, t, v, s.ld, 0.0f,
-            out + b * s.tokens * s.dim + h * s.head_dim, c);
+      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, scores, t, o.v, s.ld, 0.0f,
+            out + o.b * s.tokens * s.dim + o.h * s.head_dim, c);
     }
   });
 }
@@ -88,22 +99,18 @@ void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::T
   at::parallel_for(0, s.batch * s.heads, grain_of(s), [&](int64_t begin, int64_t end) {
     std::vector<float> dscores(s.tokens * s.tokens);
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t b = i / s.heads;
-      const int64_t h = i % s.heads;
-      const float* q = base + b * s.qkv_batch_stride + h * s.head_dim;
-      const float* k = q + s.dim;
-      const float* v = q + 2 * s.dim;
+      const HeadOperands o(base, s, i);
       const float* p = p_all + i * s.tokens * s.tokens;
-      const float* g = g_all + b * s.tokens * s.dim + h * s.head_dim;
-      float* dq = dqkv + b * s.tokens * 3 * s.dim + h * s.head_dim;
+      const float* g = g_all + o.b * s.tokens * s.dim + o.h * s.head_dim;
+      float* dq = dqkv + o.b * s.tokens * 3 * s.dim + o.h * s.head_dim;
       float* dk = dq + s.dim;
       float* dv = dq + 2 * s.dim;
       float* ds = dscores.data();
       // dP = dO v^T; dS = scale * P (dP - rowsum(dP P)); dq = dS k; dk = dS^T q; dv = P^T dO.
-      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, 1.0f, g, c, v, s.ld, 0.0f, ds, t);
+      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, t);
       rows::softmax_backward(p, ds, s.tokens, s.tokens, s.tokens, s.scale);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, ds, t, k, s.ld, 0.0f, dq, ld_out);
-      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, ds, t, q, s.ld, 0.0f, dk, ld_out);
+      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, ds, t, o.k, s.ld, 0.0f, dq, ld_out);
+      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, ds, t, o.q, s.ld, 0.0f, dk, ld_out);
       sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, p, t, g, c, 0.0f, dv, ld_out);
     }
   });

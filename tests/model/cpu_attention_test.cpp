@@ -17,24 +17,14 @@
 namespace moedil::model {
 namespace {
 
-/// The composed ops, from the same qkv: split into heads, scaled_dot_attention's matmuls,
-/// heads merged.
-at::Tensor composed(const at::Tensor& qkv, int64_t heads) {
-  const int64_t b = qkv.size(0), t = qkv.size(1), c = qkv.size(2) / 3;
-  const at::Tensor parts = qkv.view({b, t, 3, heads, c / heads}).permute({2, 0, 3, 1, 4});
-  return scaled_dot_attention(parts[0], parts[1], parts[2], /*fused=*/false)
-      .transpose(1, 2)
-      .reshape({b, t, c});
-}
-
-void require_kernel() {
-  if (!direct_sgemm_available()) GTEST_SKIP() << "no cblas_sgemm in this process";
-}
+// A LibTorch with MKL inside (the CUDA wheels) exports no cblas_sgemm: the kernel cannot run.
+#define REQUIRE_KERNEL() \
+  if (!direct_sgemm_available()) GTEST_SKIP() << "no cblas_sgemm in this process"
 
 // Two tokens, one head of size 4 (scale 1/2): token 0's query meets key 0 with score 1 and key
 // 1 with 0, so it takes e/(e+1) of value 0; token 1's zero query weighs both values equally.
 TEST(CpuAttention, MatchesAHandComputation) {
-  require_kernel();
+  REQUIRE_KERNEL();
   // Per token: q | k | v.
   const at::Tensor qkv = at::tensor({2.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f, 2.f, 3.f, 4.f,
                                      0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 8.f})
@@ -50,7 +40,7 @@ TEST(CpuAttention, MatchesAHandComputation) {
 // Forward and d(qkv) against the composed ops' autograd, at the peer experiment's shape
 // (50 tokens, 4 heads of 16) and at odd ones (1 token, 13 tokens, heads of 3).
 TEST(CpuAttention, ForwardAndBackwardAgreeWithTheComposedOps) {
-  require_kernel();
+  REQUIRE_KERNEL();
   struct Case {
     int64_t b, t, heads, dh;
   };
@@ -63,7 +53,8 @@ TEST(CpuAttention, ForwardAndBackwardAgreeWithTheComposedOps) {
     std::vector<at::Tensor> outs, grads;
     for (const bool fused : {true, false}) {
       const at::Tensor qkv = qkv0.clone().requires_grad_();
-      const at::Tensor out = fused ? cpu_attention(qkv, cs.heads) : composed(qkv, cs.heads);
+      const at::Tensor out = fused ? cpu_attention(qkv, cs.heads)
+                                   : multi_head_attention(qkv, cs.heads, /*fused=*/false);
       (out * upstream).sum().backward();
       outs.push_back(out.detach());
       grads.push_back(qkv.grad());
@@ -76,18 +67,20 @@ TEST(CpuAttention, ForwardAndBackwardAgreeWithTheComposedOps) {
 
 // A qkv whose rows are further apart than 3C (a slice of a wider tensor) is read in place.
 TEST(CpuAttention, ReadsRowsWithAWiderStride) {
-  require_kernel();
+  REQUIRE_KERNEL();
   at::manual_seed(2);
   const at::Tensor wide = at::randn({2, 6, 3 * 8 + 5});
   const at::Tensor qkv = wide.narrow(2, 0, 24);
   ASSERT_TRUE(cpu_attention_applies(qkv, 2));
-  EXPECT_TRUE(at::allclose(cpu_attention(qkv, 2), composed(qkv.contiguous(), 2), 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(cpu_attention(qkv, 2),
+                           multi_head_attention(qkv.contiguous(), 2, /*fused=*/false), 1e-5,
+                           1e-6));
 }
 
 // Without autograd (evaluation) the same numbers, bit for bit; and the thread count does not
 // change them either (each (image, head) is one task's own).
 TEST(CpuAttention, SameBitsWithoutAutogradAndOnAnyThreadCount) {
-  require_kernel();
+  REQUIRE_KERNEL();
   at::manual_seed(5);
   const at::Tensor qkv = at::randn({8, 50, 3 * 64}).requires_grad_();
   const int threads = at::get_num_threads();
@@ -124,7 +117,7 @@ TEST(CpuAttention, RefusesWhatItCannotRun) {
 
 // A second derivative through the kernel is refused with a message, not silently wrong.
 TEST(CpuAttention, DoubleBackwardIsRefused) {
-  require_kernel();
+  REQUIRE_KERNEL();
   const at::Tensor qkv = at::randn({1, 4, 12}).requires_grad_();
   const at::Tensor out = cpu_attention(qkv, 2).pow(2).sum();
   try {

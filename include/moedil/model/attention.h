@@ -31,6 +31,11 @@ bool fused_attention_available();
 at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 bool fused);
 
+/// qkv [B, T, 3C] (per token q | k | v, each heads x dh: one Linear(C, 3C)'s output) ->
+/// [B, T, C], the heads' outputs side by side: split into heads, scaled_dot_attention(fused),
+/// merged. The composed reference of model/cpu_attention.h's kernel with fused = false.
+at::Tensor multi_head_attention(const at::Tensor& qkv, int64_t heads, bool fused);
+
 class SelfAttentionImpl : public torch::nn::Cloneable<SelfAttentionImpl> {
  public:
   explicit SelfAttentionImpl(const SelfAttentionOptions& options);
