@@ -3,7 +3,6 @@
 #include <ATen/Functions.h>
 #include <c10/util/Exception.h>
 
-
 namespace moedil::model {
 
 namespace {
