@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
       "reaches the same results (on CPU, bit for bit) as an uninterrupted run.\n"
       "CPU: moedil sets GOMP_SPINCOUNT (a short OpenMP spin, so runs sharing cores do not stall)\n"
       "and, where OpenBLAS mistakes the CPU for an old one, OPENBLAS_CORETYPE; the log says so.\n"
+      "OpenBLAS's choice is remembered in ~/.cache/moedil/cpu-tuning (or $XDG_CACHE_HOME), so\n"
+      "later runs set it before OpenBLAS loads and restart once instead of twice.\n"
       "Your own OMP_WAIT_POLICY / GOMP_SPINCOUNT / OPENBLAS_CORETYPE stand; MOEDIL_NO_TUNE=1\n"
       "sets nothing.\n"
       "Ctrl-C / SIGTERM stop any phase (loading, evaluating, training) within seconds and mark\n"
@@ -242,8 +244,16 @@ int main(int argc, char** argv) {
   // with better ones where it took this CPU for an old one; batch passes them to its runs.
   {
     const moedil::EnvGet get = [](const char* name) -> const char* { return std::getenv(name); };
-    const auto blas =
-        moedil::plan_openblas_tuning(get, moedil::openblas_core(), moedil::cpu_features());
+    const std::string core = moedil::openblas_core();
+    const auto blas = moedil::plan_openblas_tuning(get, core, moedil::cpu_features());
+    // Remembered for the next run on this machine, which then sets it before OpenBLAS loads.
+    if (*run_cmd || *eval_cmd || *batch_cmd) {
+      const std::string path = moedil::blas_cache_path(get);
+      const std::string key = moedil::blas_machine_key();
+      if (moedil::should_remember_blas_choice(get, core, moedil::read_blas_choice(path, key))) {
+        moedil::write_blas_choice(path, key, core);
+      }
+    }
     if (*run_cmd || *eval_cmd) moedil::restart_with(argv, environ, blas);
     if (*batch_cmd) moedil::export_changes(blas);
   }

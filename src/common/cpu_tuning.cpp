@@ -1,8 +1,17 @@
 #include "moedil/common/cpu_tuning.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -150,6 +159,111 @@ void restart_with(char* const* argv, const char* const* env,
   }
 }
 
+std::string blas_cache_path(EnvGet get) {
+  const char* xdg = get("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/moedil/cpu-tuning";
+  const char* home = get("HOME");
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.cache/moedil/cpu-tuning";
+  return "";
+}
+
+namespace {
+
+/// The path of the first loaded object whose file name starts with "libopenblas".
+int find_openblas(struct dl_phdr_info* info, std::size_t, void* data) {
+  const char* name = info->dlpi_name;
+  if (name == nullptr) return 0;
+  const char* base = std::strrchr(name, '/');
+  base = base != nullptr ? base + 1 : name;
+  if (std::strncmp(base, "libopenblas", 11) != 0) return 0;
+  *static_cast<std::string*>(data) = name;
+  return 1;
+}
+
+}  // namespace
+
+std::string blas_machine_key() {
+  std::string library;
+  dl_iterate_phdr(&find_openblas, &library);
+  struct stat st {};
+  if (library.empty() || stat(library.c_str(), &st) != 0) return "";
+  unsigned signature = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &signature, &b, &c, &d) == 0) signature = 0;
+#endif
+  const CpuFeatures cpu = cpu_features();
+  return "cpu " + std::to_string(signature) + (cpu.avx2_fma ? " avx2" : "") +
+         (cpu.avx512 ? " avx512" : "") + " blas " + library + " " +
+         std::to_string(static_cast<long long>(st.st_size)) + " " +
+         std::to_string(static_cast<long long>(st.st_mtime));
+}
+
+std::optional<std::string> read_blas_choice(const std::string& path, const std::string& key) {
+  if (path.empty() || key.empty()) return std::nullopt;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  char buffer[4096];
+  std::size_t size = 0;
+  for (ssize_t n = 0; size < sizeof buffer;) {
+    n = read(fd, buffer + size, sizeof buffer - size);
+    if (n <= 0) break;
+    size += static_cast<std::size_t>(n);
+  }
+  close(fd);
+  // One line: "<key>\t<core>\n"; a longer file is not one moedil wrote.
+  const std::string_view text(buffer, size);
+  if (size == sizeof buffer || text.empty() || text.back() != '\n') return std::nullopt;
+  const std::size_t tab = text.rfind('\t');
+  if (tab == std::string_view::npos || text.substr(0, tab) != key) return std::nullopt;
+  const std::string_view core = text.substr(tab + 1, text.size() - tab - 2);
+  for (const char ch : core) {
+    const bool word = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                      (ch >= '0' && ch <= '9') || ch == '_';
+    if (!word) return std::nullopt;
+  }
+  return std::string(core);
+}
+
+bool write_blas_choice(const std::string& path, const std::string& key, const std::string& core) {
+  if (path.empty() || key.empty() || key.find_first_of("\t\n") != std::string::npos) return false;
+  // mkdir -p of the file's directory.
+  for (std::size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string dir = path.substr(0, slash);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  }
+  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const std::string line = key + "\t" + core + "\n";
+  const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool closed = close(fd) == 0;
+  if (!written || !closed || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::vector<EnvChange> plan_at_start(EnvGet get, const std::optional<std::string>& remembered_core,
+                                     const CpuFeatures& cpu) {
+  std::vector<EnvChange> changes = plan_openmp_tuning(get);
+  if (remembered_core) {
+    for (EnvChange& c : plan_openblas_tuning(get, *remembered_core, cpu)) {
+      c.why += "; remembered from an earlier run on this machine";
+      changes.push_back(std::move(c));
+    }
+  }
+  return changes;
+}
+
+bool should_remember_blas_choice(EnvGet get, const std::string& core,
+                                 const std::optional<std::string>& remembered) {
+  if (leave_alone(get) || is_set(get, "OPENBLAS_CORETYPE") || core.empty()) return false;
+  return !remembered || *remembered != core;
+}
+
 bool openmp_tuning_applies(int argc, const char* const* argv) {
   if (argc < 2 || argv == nullptr || argv[1] == nullptr) return false;
   const std::string_view sub(argv[1]);
@@ -173,7 +287,11 @@ const char* preinit_getenv(const char* name) {
 void tune_openmp_at_preinit(int argc, char** argv, char** envp) {
   if (!openmp_tuning_applies(argc, argv)) return;
   preinit_env = envp;
-  restart_with(argv, envp, plan_openmp_tuning(&preinit_getenv));
+  std::optional<std::string> remembered;
+  if (!leave_alone(&preinit_getenv) && !is_set(&preinit_getenv, "OPENBLAS_CORETYPE")) {
+    remembered = read_blas_choice(blas_cache_path(&preinit_getenv), blas_machine_key());
+  }
+  restart_with(argv, envp, plan_at_start(&preinit_getenv, remembered, cpu_features()));
 }
 
 void export_changes(const std::vector<EnvChange>& changes) {

@@ -6,7 +6,11 @@ moedil=$1
 src=$2
 source "$(dirname "${BASH_SOURCE[0]}")/expect.sh"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# moedil remembers OpenBLAS's choice of kernels here (common/cpu_tuning.h), not in ~/.cache
+# (and not in $work, where the tests look for what a refused command left behind).
+export XDG_CACHE_HOME
+XDG_CACHE_HOME=$(mktemp -d)
+trap 'rm -rf "$work" "$XDG_CACHE_HOME"' EXIT
 cd "$work"
 
 expect 0 "Run one experiment" "$moedil" --help
@@ -168,6 +172,26 @@ for setting in OMP_WAIT_POLICY=passive MOEDIL_NO_TUNE=1; do
     echo "ok: $setting leaves the OpenMP spin alone"
   fi
 done
+# OpenBLAS's choice is remembered per machine (the CPU, the library): the first run writes it,
+# and where it was an old core the next run sets OPENBLAS_CORETYPE before OpenBLAS loads.
+rm -rf "$XDG_CACHE_HOME"
+first=$(env -u OPENBLAS_CORETYPE -u MOEDIL_NO_TUNE "$moedil" "${tiny_run[@]}" --run-dir cache1 2>&1)
+second=$(env -u OPENBLAS_CORETYPE -u MOEDIL_NO_TUNE "$moedil" "${tiny_run[@]}" --run-dir cache2 2>&1)
+if ! grep -q "\[run\] completed" <<<"$first" || ! grep -q "\[run\] completed" <<<"$second"; then
+  echo "FAIL: a run with the OpenBLAS cache did not complete"; failures=$((failures + 1))
+elif grep -q "OpenBLAS kernels:" <<<"$first"; then
+  if [ "$(wc -l <"$XDG_CACHE_HOME/moedil/cpu-tuning" 2>/dev/null)" != 1 ] ||
+     ! grep -q "^cpu .* blas /.*$(printf '\t')[A-Za-z0-9_]*$" "$XDG_CACHE_HOME/moedil/cpu-tuning"; then
+    echo "FAIL: OpenBLAS's choice not remembered in $XDG_CACHE_HOME/moedil/cpu-tuning"
+    failures=$((failures + 1))
+  elif grep -q "OPENBLAS_CORETYPE=" <<<"$first" &&
+       ! grep -q "remembered from an earlier run" <<<"$second"; then
+    echo "FAIL: the second run did not use the remembered OpenBLAS choice"
+    failures=$((failures + 1))
+  else
+    echo "ok: OpenBLAS's choice remembered ($(cut -f2 "$XDG_CACHE_HOME/moedil/cpu-tuning"))"
+  fi
+fi
 # eval: the saved weights give the recorded final accuracies again.
 expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 [ -s "$(dirname "$run_json")/eval.json" ] || { echo "FAIL: eval.json missing"; failures=$((failures + 1)); }

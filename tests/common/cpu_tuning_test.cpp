@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -124,6 +128,91 @@ TEST(CpuTuning, OnlyCommandsThatComputeRestartForTheSpin) {
   EXPECT_FALSE(applies({"moedil", "--version"}));
   EXPECT_FALSE(applies({"moedil"}));
   EXPECT_FALSE(applies({"moedil", "runs"}));
+}
+
+TEST(CpuTuning, BlasChoiceCachedUnderXdgCacheHomeElseHome) {
+  load({"HOME=/home/u", "XDG_CACHE_HOME=/var/c"});
+  EXPECT_EQ(blas_cache_path(&fake_get), "/var/c/moedil/cpu-tuning");
+  load({"HOME=/home/u", "XDG_CACHE_HOME=relative"});  // not absolute: ignored, as the spec says
+  EXPECT_EQ(blas_cache_path(&fake_get), "/home/u/.cache/moedil/cpu-tuning");
+  load({"PATH=/usr/bin"});
+  EXPECT_EQ(blas_cache_path(&fake_get), "");
+}
+
+/// A fresh directory under the system's temporary one, removed at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "moedil-tune.XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+TEST(CpuTuning, BlasChoiceRoundTripsForItsKeyOnly) {
+  const TempDir dir;
+  const std::string path = (dir.path / "deep" / "moedil" / "cpu-tuning").string();
+  const std::string key = "cpu 788210 avx2 avx512 blas /lib/libopenblas.so.0 36555192 1671462231";
+  EXPECT_EQ(read_blas_choice(path, key), std::nullopt);  // no file yet
+  ASSERT_TRUE(write_blas_choice(path, key, "Prescott"));  // creates the directories
+  EXPECT_EQ(read_blas_choice(path, key), std::optional<std::string>("Prescott"));
+  EXPECT_EQ(read_blas_choice(path, key + "0"), std::nullopt);  // another library or CPU
+  EXPECT_EQ(read_blas_choice(path, ""), std::nullopt);
+  ASSERT_TRUE(write_blas_choice(path, key, "Haswell"));  // replaced, not appended
+  EXPECT_EQ(read_blas_choice(path, key), std::optional<std::string>("Haswell"));
+  EXPECT_FALSE(write_blas_choice(path, "a\tkey", "Prescott"));
+  EXPECT_FALSE(write_blas_choice("", key, "Prescott"));
+  // What moedil did not write is not believed: no final newline, a core that is not a word,
+  // a file too long to be one line.
+  for (const std::string& text :
+       {key + "\tPrescott", key + "\tPres cott\n", key + "\t../x\n", std::string(5000, 'x')}) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    EXPECT_EQ(read_blas_choice(path, key), std::nullopt) << text.substr(0, 60);
+  }
+  EXPECT_FALSE(write_blas_choice((dir.path / "file" / "x").string() + "/", key, "P"));
+}
+
+TEST(CpuTuning, BlasMachineKeyWhereverOpenBlasIsLoaded) {
+  const std::string key = blas_machine_key();
+  EXPECT_EQ(key.empty(), openblas_core().empty()) << key;
+  if (!key.empty()) {
+    EXPECT_EQ(key.rfind("cpu ", 0), 0u) << key;
+    EXPECT_NE(key.find(" blas /"), std::string::npos) << key;
+    EXPECT_NE(key.find("openblas"), std::string::npos) << key;
+    EXPECT_EQ(key, blas_machine_key());  // the same every time
+  }
+}
+
+// A remembered choice plans the OpenBLAS core at start, beside the spin, saying why; a core
+// with AVX2 kernels, or none remembered, plans the spin alone.
+TEST(CpuTuning, RememberedBlasChoicePlannedAtStart) {
+  load({"PATH=/usr/bin"});
+  const auto both = plan_at_start(&fake_get, std::string("Prescott"), kAvx512);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].name, "GOMP_SPINCOUNT");
+  EXPECT_EQ(both[1].name, "OPENBLAS_CORETYPE");
+  EXPECT_EQ(both[1].value, "SkylakeX");
+  EXPECT_NE(both[1].why.find("remembered from an earlier run"), std::string::npos);
+  EXPECT_EQ(plan_at_start(&fake_get, std::string("SkylakeX"), kAvx512).size(), 1u);
+  EXPECT_EQ(plan_at_start(&fake_get, std::nullopt, kAvx512).size(), 1u);
+  load({"GOMP_SPINCOUNT=100", "OPENBLAS_CORETYPE=Haswell"});
+  EXPECT_TRUE(plan_at_start(&fake_get, std::string("Prescott"), kAvx512).empty());
+  load({"MOEDIL_NO_TUNE=1"});
+  EXPECT_TRUE(plan_at_start(&fake_get, std::string("Prescott"), kAvx512).empty());
+}
+
+// Only OpenBLAS's own choice is remembered (not one OPENBLAS_CORETYPE forced), and only when it
+// is new.
+TEST(CpuTuning, OnlyOpenBlasOwnChoiceIsRemembered) {
+  load({"PATH=/usr/bin"});
+  EXPECT_TRUE(should_remember_blas_choice(&fake_get, "Prescott", std::nullopt));
+  EXPECT_TRUE(should_remember_blas_choice(&fake_get, "Prescott", std::string("Haswell")));
+  EXPECT_FALSE(should_remember_blas_choice(&fake_get, "Prescott", std::string("Prescott")));
+  EXPECT_FALSE(should_remember_blas_choice(&fake_get, "", std::nullopt));  // not OpenBLAS
+  load({"OPENBLAS_CORETYPE=SkylakeX"});
+  EXPECT_FALSE(should_remember_blas_choice(&fake_get, "SkylakeX", std::nullopt));
+  load({"MOEDIL_NO_TUNE=yes"});
+  EXPECT_FALSE(should_remember_blas_choice(&fake_get, "Prescott", std::nullopt));
 }
 
 }  // namespace

@@ -12,9 +12,13 @@
 //   (Debian 12's 0.3.21 takes 2023's Xeons for a Prescott and runs SSE3 kernels, half the
 //   speed of its AVX-512 ones). Known only once OpenBLAS has initialised, so that restart costs
 //   the whole start-up; it happens only on such machines and only for commands that compute.
+//   OpenBLAS's choice is remembered per CPU and OpenBLAS library (blas_cache_path: a line in
+//   ~/.cache/moedil/cpu-tuning), so later runs on the machine decide both settings before any
+//   library initialises and restart once, cheaply (0.5 s of start-up less).
 // Neither changes what is computed by a given machine's run twice (the choice is made the
 // same way every time), and run.json records the BLAS kernels in use. MOEDIL_NO_TUNE=1 leaves
 // both alone. bench/README.md ("Threads and a shared machine") has the figures.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +69,24 @@ std::vector<EnvChange> plan_openblas_tuning(EnvGet get, const std::string& chose
 std::vector<std::string> tuned_environment(const char* const* env,
                                            const std::vector<EnvChange>& changes);
 
+/// Where OpenBLAS's choice is remembered: $XDG_CACHE_HOME/moedil/cpu-tuning, else
+/// $HOME/.cache/moedil/cpu-tuning; "" when neither is set.
+std::string blas_cache_path(EnvGet get);
+
+/// What OpenBLAS's choice depends on: the CPU (its CPUID signature and the features of
+/// CpuFeatures) and the OpenBLAS library loaded in this process (path, size, modification
+/// time); "" when no OpenBLAS is loaded. Safe before the C++ runtime has initialised.
+std::string blas_machine_key();
+
+/// The core OpenBLAS chose on `key`'s machine, as remembered in the file at `path`; nullopt when
+/// the file is missing, unreadable, or for another key. Reads with open/read only (preinit).
+std::optional<std::string> read_blas_choice(const std::string& path, const std::string& key);
+
+/// Remembers `core` for `key` in the file at `path` (its directory created; written to a
+/// temporary file and renamed into place). False when that fails: the next run then asks
+/// OpenBLAS again, at the cost of the restart.
+bool write_blas_choice(const std::string& path, const std::string& key, const std::string& core);
+
 /// Starts this program again (/proc/self/exe, the same argv) with `changes` applied to `env`.
 /// Returns only when that fails (e.g. no /proc): the process then goes on untuned.
 /// Safe before the C++ runtime has initialised (no streams, no exceptions escape).
@@ -75,9 +97,19 @@ void restart_with(char* const* argv, const char* const* env,
 /// (its runs inherit it); status, report and the rest start without the restart.
 bool openmp_tuning_applies(int argc, const char* const* argv);
 
+/// What to set before any library initialises: plan_openmp_tuning's setting and, when this
+/// machine's OpenBLAS choice is remembered (`remembered_core`), plan_openblas_tuning's.
+std::vector<EnvChange> plan_at_start(EnvGet get, const std::optional<std::string>& remembered_core,
+                                     const CpuFeatures& cpu);
+
+/// Whether main should remember OpenBLAS's choice `core` (it is OpenBLAS's own: nobody set
+/// OPENBLAS_CORETYPE, MOEDIL_NO_TUNE is not set) and it differs from what is remembered.
+bool should_remember_blas_choice(EnvGet get, const std::string& core,
+                                 const std::optional<std::string>& remembered);
+
 /// The executable's .preinit_array function (src/main.cpp registers it): before any shared
-/// library initialises, restarts a command openmp_tuning_applies to with plan_openmp_tuning's
-/// setting, reading `envp` directly (libc's environment is set up later).
+/// library initialises, restarts a command openmp_tuning_applies to with plan_at_start's
+/// settings, reading `envp` directly (libc's environment is set up later).
 void tune_openmp_at_preinit(int argc, char** argv, char** envp);
 
 /// Sets `changes` in this process's environment, for the processes it starts.
