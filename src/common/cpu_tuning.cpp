@@ -287,11 +287,14 @@ const char* preinit_getenv(const char* name) {
 void tune_openmp_at_preinit(int argc, char** argv, char** envp) {
   if (!openmp_tuning_applies(argc, argv)) return;
   preinit_env = envp;
-  std::optional<std::string> remembered;
-  if (!leave_alone(&preinit_getenv) && !is_set(&preinit_getenv, "OPENBLAS_CORETYPE")) {
-    remembered = read_blas_choice(blas_cache_path(&preinit_getenv), blas_machine_key());
+  try {
+    std::optional<std::string> remembered;
+    if (!leave_alone(&preinit_getenv) && !is_set(&preinit_getenv, "OPENBLAS_CORETYPE")) {
+      remembered = read_blas_choice(blas_cache_path(&preinit_getenv), blas_machine_key());
+    }
+    restart_with(argv, envp, plan_at_start(&preinit_getenv, remembered, cpu_features()));
+  } catch (...) {  // allocation failure before main: go on untuned, as when execve fails
   }
-  restart_with(argv, envp, plan_at_start(&preinit_getenv, remembered, cpu_features()));
 }
 
 void export_changes(const std::vector<EnvChange>& changes) {
