@@ -15,6 +15,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include "bench_threads.h"
 #include "moedil/model/attention.h"
 #include "moedil/model/cpu_attention.h"
 
@@ -61,9 +62,7 @@ BENCHMARK(BM_Attention)->Apply(shapes)->Unit(benchmark::kMillisecond);
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* threads = std::getenv("MOEDIL_BENCH_THREADS");
-  at::set_num_threads(threads ? std::atoi(threads)
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  moedil::bench::set_bench_threads();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

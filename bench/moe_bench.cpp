@@ -11,6 +11,7 @@
 
 #include <torch/nn/modules/linear.h>
 
+#include "bench_threads.h"
 #include "moedil/model/feed_forward.h"
 #include "moedil/model/moe/moe_layer.h"
 
@@ -85,10 +86,7 @@ BENCHMARK(BM_SingleMlpPlusRouter)->Arg(128)->Arg(256)->Unit(benchmark::kMillisec
 }  // namespace
 
 int main(int argc, char** argv) {
-  // MOEDIL_BENCH_THREADS overrides the thread count (default: all cores, as moedil run).
-  const char* threads = std::getenv("MOEDIL_BENCH_THREADS");
-  at::set_num_threads(threads ? std::atoi(threads)
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  moedil::bench::set_bench_threads();  // MOEDIL_BENCH_THREADS, else all cores
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

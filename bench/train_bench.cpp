@@ -11,6 +11,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/utils.h>
 
+#include "bench_threads.h"
 #include "moedil/config/run_config.h"
 #include "moedil/data/batching.h"
 #include "moedil/model/registry.h"
@@ -83,9 +84,7 @@ BENCHMARK(BM_EvaluateAllDomains)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecon
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* threads = std::getenv("MOEDIL_BENCH_THREADS");
-  at::set_num_threads(threads ? std::atoi(threads)
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  moedil::bench::set_bench_threads();
   for (const std::string& family : model::model_registry().names()) {
     benchmark::RegisterBenchmark(("BM_TrainStep/" + family).c_str(), BM_TrainStep, family)
         ->Unit(benchmark::kMillisecond)
