@@ -191,6 +191,10 @@ elif grep -q "OpenBLAS kernels:" <<<"$first"; then
   else
     echo "ok: OpenBLAS's choice remembered ($(cut -f2 "$XDG_CACHE_HOME/moedil/cpu-tuning"))"
   fi
+elif [ -e "$XDG_CACHE_HOME/moedil/cpu-tuning" ]; then
+  echo "FAIL: no OpenBLAS in this process, yet a choice was remembered"; failures=$((failures + 1))
+else
+  echo "ok: no OpenBLAS here, nothing remembered"
 fi
 # eval: the saved weights give the recorded final accuracies again.
 expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
