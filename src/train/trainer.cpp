@@ -125,20 +125,27 @@ void Trainer::enable_checkpoints(std::filesystem::path path) {
 
 std::vector<io::EvalRecord> Trainer::evaluate_all(model::ClassifierImpl& model) {
   const AutocastGuard autocast(config_.amp, device_);
+  const std::vector<Evaluation> evaluations = evaluate_splits(model, test_splits(), num_classes_);
   std::vector<io::EvalRecord> out;
   for (int64_t j = 0; j < data_.num_domains(); ++j) {
-    const Evaluation ev = evaluate(model, data_.test_batches(j), num_classes_);
+    const Evaluation& ev = evaluations[static_cast<std::size_t>(j)];
     out.push_back({data_.name(j), ev.acc, ev.loss, square(ev.confusion, num_classes_),
                    usage_by_layer(ev.usage)});
   }
   return out;
 }
 
+std::vector<const data::Batches*> Trainer::test_splits() const {
+  std::vector<const data::Batches*> splits;
+  for (int64_t j = 0; j < data_.num_domains(); ++j) splits.push_back(&data_.test_batches(j));
+  return splits;
+}
+
 void Trainer::evaluate_initial() {
   const AutocastGuard autocast(config_.amp, device_);
   record_.init_acc.clear();
-  for (int64_t j = 0; j < data_.num_domains(); ++j) {
-    record_.init_acc.push_back(evaluate(*model_, data_.test_batches(j), num_classes_).acc);
+  for (const Evaluation& ev : evaluate_splits(*model_, test_splits(), num_classes_)) {
+    record_.init_acc.push_back(ev.acc);
   }
 }
 

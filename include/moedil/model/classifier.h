@@ -64,6 +64,11 @@ class ClassifierImpl : public torch::nn::Module {
   /// Called by the trainer before every training epoch (epoch counted within the domain, from
   /// 0), so a model can anneal its own hyper-parameters (e.g. a routing temperature).
   virtual void on_epoch_start(int64_t /*domain*/, int64_t /*epoch*/) {}
+  /// True when an evaluation forward (eval mode, no autograd) changes nothing in the model but
+  /// its mixtures' evaluation counters (which a moe::UsageCapture holds back), so that several
+  /// threads may evaluate batches through it at once. False unless a model says so: a model
+  /// that keeps anything from a forward (routing losses, EMA state) must not.
+  virtual bool parallel_eval_safe() const { return false; }
   /// The registered MoE layers, in forward order.
   const std::vector<MoeLayerRef>& moe_layers() const { return moe_layers_; }
   /// MoE layers without routing (vit_moe's shared-experts-only layers: the plain sum of their

@@ -38,6 +38,8 @@ class ConvNeXtImpl : public ClassifierImpl {
   explicit ConvNeXtImpl(const ConvNeXtOptions& options);
   /// images [B, C, H, W] -> logits [B, num_classes]
   at::Tensor forward(const at::Tensor& images) override;
+  /// Its forward keeps nothing but the mixtures' counters (linear routers only).
+  bool parallel_eval_safe() const override { return true; }
   /// images [B, C, H, W] -> the 4 stages' outputs [B, dims[i], H_i, W_i], H_0 = H / stem_patch
   /// (floor), H_{i+1} = ceil(H_i / 2).
   std::vector<at::Tensor> features(const at::Tensor& images);

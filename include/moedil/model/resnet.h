@@ -45,6 +45,8 @@ class ResNetImpl : public ClassifierImpl {
   explicit ResNetImpl(const ResNetOptions& options);
   /// images [B, C, H, W] -> logits [B, num_classes]
   at::Tensor forward(const at::Tensor& images) override;
+  /// Its forward keeps nothing but the mixtures' counters (linear routers only).
+  bool parallel_eval_safe() const override { return true; }
 
   ResNetOptions options;
   torch::nn::Conv2d conv1{nullptr};

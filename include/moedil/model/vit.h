@@ -35,6 +35,8 @@ class ViTImpl : public ClassifierImpl {
   explicit ViTImpl(const ViTOptions& options);
   /// images [B, C, H, W] -> logits [B, num_classes]
   at::Tensor forward(const at::Tensor& images) override;
+  /// Its forward keeps nothing but the mixtures' counters (linear routers only).
+  bool parallel_eval_safe() const override { return true; }
 
   ViTOptions options;
   PatchStem stem;  ///< patch_embed, cls_token, pos_embed

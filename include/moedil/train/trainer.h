@@ -97,6 +97,8 @@ class Trainer {
   /// One epoch of the main run at state.pos: train, evaluate, record, end hooks.
   void train_epoch(TrainingState& state);
   std::vector<io::EvalRecord> evaluate_all(model::ClassifierImpl& model);
+  /// Every domain's test batches, in domain order.
+  std::vector<const data::Batches*> test_splits() const;
 
   const config::RunConfig& config_;
   ModelFactory make_model_;

@@ -31,6 +31,10 @@ Mixture::Mixture(MixtureOptions options) : options_(std::move(options)) {
 
 at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
                             const ExpertFn& expert_in, bool training, bool dense) {
+  if (!training && recording_ && UsageCapture::active() != nullptr) {
+    throw UsageError("Mixture: the gates of a forward under a UsageCapture cannot be recorded "
+                     "(evaluate one batch at a time while recording)");
+  }
   Routing routing = routing_in;
   // Some balance losses (output_variance) need each expert's mean output: collect them as the
   // experts run.
@@ -105,20 +109,20 @@ at::Tensor Mixture::forward(const Routing& routing_in, const at::Tensor& rows,
     dropped = at::bincount(a.rows, {}, num_rows).eq(0).sum();
   }
 
-  const int mode = training ? 1 : 0;
-  at::Tensor& tally = counts_[mode];
-  tally = tally.defined() ? tally + used : used.clone();
-  if (training) selection_ = selection_.defined() ? selection_ + used : used.clone();
-  if (dropped.defined()) {
-    dropped_[mode] = dropped_[mode].defined() ? dropped_[mode] + dropped : dropped;
-  }
-  rows_[mode] += num_rows;
+  UsageDelta delta;
+  delta.used = used;
+  delta.dropped = dropped;
+  delta.rows = num_rows;
   {
     const at::Tensor p = routing.probs.detach();
-    const at::Tensor entropy = -(p * p.clamp_min(1e-12).log()).sum();
-    at::Tensor& sum = entropy_sum_[mode];
-    sum = sum.defined() ? sum + entropy : entropy;
+    delta.entropy = -(p * p.clamp_min(1e-12).log()).sum();
   }
+  if (UsageCapture* capture = UsageCapture::active(); capture != nullptr && !training) {
+    capture->add(this, std::move(delta));  // leaves every member as it is (another thread's)
+    return out;
+  }
+  add_usage(training, delta);
+  if (training) selection_ = selection_.defined() ? selection_ + used : used.clone();
   balance_loss_ = training ? weighted_balance_loss(options_.balance_losses(), routing.probs,
                                                    counts, routing.logits,
                                                    expert_means.empty() ? at::Tensor()
@@ -139,6 +143,19 @@ void Mixture::force_expert(int64_t e) {
                      std::to_string(options_.num_experts() - 1));
   }
   forced_expert_ = e;
+}
+
+void Mixture::add_usage(bool training, const UsageDelta& delta) {
+  const int mode = training ? 1 : 0;
+  at::Tensor& tally = counts_[mode];
+  tally = tally.defined() ? tally + delta.used : delta.used.clone();
+  if (delta.dropped.defined()) {
+    dropped_[mode] = dropped_[mode].defined() ? dropped_[mode] + delta.dropped : delta.dropped;
+  }
+  rows_[mode] += delta.rows;
+  if (!training) balance_loss_ = at::Tensor();  // as after the evaluation forward itself
+  at::Tensor& sum = entropy_sum_[mode];
+  sum = sum.defined() ? sum + delta.entropy : delta.entropy;
 }
 
 std::vector<int64_t> Mixture::usage(bool training) const {

@@ -19,6 +19,7 @@
 
 #include "moedil/model/moe/dispatch.h"
 #include "moedil/model/moe/router.h"
+#include "moedil/model/moe/usage_capture.h"
 
 namespace moedil::model::moe {
 
@@ -51,6 +52,9 @@ class Mixture {
   /// with no assignment. routing over R rows (probs [R, E], expert_idx/gates [R, k]);
   /// rows [R, ...]. `training` selects the counters and whether a balance loss is kept.
   /// dense = true runs every expert on every row (a test reference, same result).
+  /// An evaluation forward (training false) on a thread with a UsageCapture alive hands its
+  /// counter updates to the capture and changes nothing here (see usage_capture.h); it is
+  /// refused while recording.
   at::Tensor forward(const Routing& routing, const at::Tensor& rows, const ExpertFn& expert,
                      bool training, bool dense = false);
 
@@ -59,6 +63,10 @@ class Mixture {
   /// Rows assigned to each expert since the last reset_usage, in training or evaluation.
   std::vector<int64_t> usage(bool training) const;
   void reset_usage(bool training);
+  /// Adds one forward's updates to the training or evaluation counters, as that forward would
+  /// have (what the evaluator does with a UsageCapture's entries); an evaluation update also
+  /// leaves balance_loss() undefined, as the evaluation forward does.
+  void add_usage(bool training, const UsageDelta& delta);
   /// Fraction of the rows since the last reset that went to no expert; 0 with no rows.
   double dropped_fraction(bool training) const;
   /// Mean entropy (nats) of the router's distribution per row since the last reset; 0 with
@@ -82,6 +90,7 @@ class Mixture {
   /// weight with which expert e's output entered row r, 0 where e did not run for r): the
   /// routing that moedil eval --dump exports. Off by default (it costs an [R, E] tensor).
   void set_recording(bool on) { recording_ = on; }
+  bool recording() const { return recording_; }
   /// The gates of the forwards since the last take, one tensor per forward, and forgets them.
   std::vector<at::Tensor> take_recorded();
 
