@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/modules/linear.h>
+
+#include "moedil/model/batched_matmul.h"
 
 #include <vector>
 
@@ -47,6 +52,113 @@ TEST(ApplyLinear, OtherShapesAsTheLayer) {
     EXPECT_EQ(ours.sizes(), theirs.sizes());
     EXPECT_TRUE(at::allclose(ours, theirs, 1e-6, 1e-6)) << x.sizes();
   }
+}
+
+struct Result {
+  at::Tensor y, dx, dw, db;
+};
+
+/// y = apply_linear (ours) or the layer's forward, and the gradients of sum(y * upstream).
+Result run(torch::nn::Linear& layer, const at::Tensor& x0, const at::Tensor& upstream,
+           bool ours) {
+  const at::Tensor x = x0.clone().requires_grad_();
+  for (auto& p : layer->parameters()) p.mutable_grad() = at::Tensor();
+  const at::Tensor y = ours ? apply_linear(*layer, x) : layer->forward(x);
+  (y * upstream).sum().backward();
+  return {y.detach(), x.grad(), layer->weight.grad(), layer->bias.grad()};
+}
+
+bool same_bits(const at::Tensor& a, const at::Tensor& b) { return at::equal(a, b); }
+
+// Enough rows for several row blocks (1300 = 5 x 256 + 20) and several parts of d(W)
+// (1300 / 512 -> 2): the BLAS path's output and gradients are the layer's to float rounding.
+TEST(ApplyLinear, ManyRowsGoStraightToTheBlasWithTheLayersResults) {
+  if (!direct_sgemm_available()) GTEST_SKIP() << "no cblas_sgemm in this process (MKL)";
+  at::manual_seed(3);
+  torch::nn::Linear layer(24, 40);
+  const at::Tensor x0 = at::randn({4, 325, 24});
+  const at::Tensor upstream = at::randn({4, 325, 40});
+  ASSERT_TRUE(direct_linear_applies(*layer, x0));
+  ASSERT_EQ(linear_weight_grad_parts(1300), 2);
+  const Result ours = run(layer, x0, upstream, true);
+  const Result theirs = run(layer, x0, upstream, false);
+  EXPECT_EQ(ours.y.sizes().vec(), (std::vector<int64_t>{4, 325, 40}));
+  EXPECT_TRUE(at::allclose(ours.y, theirs.y, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(ours.dx, theirs.dx, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(ours.dw, theirs.dw, 1e-4, 1e-4));
+  EXPECT_TRUE(at::allclose(ours.db, theirs.db, 1e-4, 1e-4));
+  // A 2-D input takes the same path.
+  EXPECT_TRUE(direct_linear_applies(*layer, x0.view({1300, 24})));
+  EXPECT_TRUE(at::allclose(apply_linear(*layer, x0.view({1300, 24})), theirs.y.view({1300, 40}),
+                           1e-5, 1e-5));
+}
+
+// The blocks and parts do not depend on the thread count: the same bits on 1 and 2 threads,
+// and run after run.
+TEST(ApplyLinear, SameBitsOnOneOrTwoThreads) {
+  if (!direct_sgemm_available()) GTEST_SKIP() << "no cblas_sgemm in this process (MKL)";
+  at::manual_seed(4);
+  torch::nn::Linear layer(64, 96);
+  const at::Tensor x0 = at::randn({2100, 64});
+  const at::Tensor upstream = at::randn({2100, 96});
+  const int before = at::get_num_threads();
+  at::set_num_threads(1);
+  const Result one = run(layer, x0, upstream, true);
+  at::set_num_threads(2);
+  const Result two = run(layer, x0, upstream, true);
+  const Result again = run(layer, x0, upstream, true);
+  at::set_num_threads(before);
+  for (const Result* r : {&two, &again}) {
+    EXPECT_TRUE(same_bits(one.y, r->y));
+    EXPECT_TRUE(same_bits(one.dx, r->dx));
+    EXPECT_TRUE(same_bits(one.dw, r->dw));
+    EXPECT_TRUE(same_bits(one.db, r->db));
+  }
+}
+
+TEST(ApplyLinear, WeightGradientPartsFollowTheRows) {
+  EXPECT_EQ(linear_weight_grad_parts(0), 1);
+  EXPECT_EQ(linear_weight_grad_parts(511), 1);
+  EXPECT_EQ(linear_weight_grad_parts(1024), 2);
+  EXPECT_EQ(linear_weight_grad_parts(3200), 6);
+  EXPECT_EQ(linear_weight_grad_parts(1000000), kLinearMaxParts);
+}
+
+// Without autograd (inference mode, as in evaluation) the output is the same and carries no
+// graph; with create_graph the gradients can be differentiated again, as the layer's.
+TEST(ApplyLinear, InferenceModeAndSecondDerivativesAsTheLayer) {
+  at::manual_seed(5);
+  torch::nn::Linear layer(8, 6);
+  const at::Tensor x0 = at::randn({5, 9, 8});
+  at::Tensor y_graph = apply_linear(*layer, x0);
+  {
+    c10::InferenceMode guard;
+    const at::Tensor y = apply_linear(*layer, x0);
+    EXPECT_FALSE(y.requires_grad());
+    EXPECT_TRUE(at::allclose(y, y_graph.detach(), 1e-6, 1e-6));
+  }
+  std::vector<at::Tensor> second;
+  for (const bool ours : {true, false}) {
+    const at::Tensor x = x0.clone().requires_grad_();
+    const at::Tensor y = ours ? apply_linear(*layer, x) : layer->forward(x);
+    const at::Tensor w_grad =
+        torch::autograd::grad({y.square().sum()}, {layer->weight}, {}, true, true)[0];
+    second.push_back(torch::autograd::grad({w_grad.sum()}, {x})[0]);
+  }
+  EXPECT_TRUE(at::allclose(second[0], second[1], 1e-5, 1e-5));
+}
+
+// What the direct path does not take: doubles, a strided weight, no bias.
+TEST(ApplyLinear, OtherTensorsTakeTheLayersOwnPath) {
+  at::manual_seed(6);
+  torch::nn::Linear layer(8, 5);
+  EXPECT_FALSE(direct_linear_applies(*layer, at::randn({4, 8}, at::kDouble)));
+  EXPECT_FALSE(direct_linear_applies(*layer, at::randn({0, 8})));
+  torch::nn::Linear no_bias(torch::nn::LinearOptions(8, 5).bias(false));
+  EXPECT_FALSE(direct_linear_applies(*no_bias, at::randn({4, 8})));
+  layer->to(at::kDouble);
+  const at::Tensor xd = at::randn({3, 4, 8}, at::kDouble);
+  EXPECT_TRUE(at::allclose(apply_linear(*layer, xd), layer->forward(xd)));
 }
 
 }  // namespace

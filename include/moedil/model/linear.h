@@ -1,17 +1,41 @@
 #pragma once
-// A Linear layer applied to tokens [..., in] with its bias added by the matrix product itself
-// (addmm over the rows flattened to 2-D), as at::linear does for 2-D inputs. LibTorch 1.13's
-// at::linear multiplies a 3-D input first and adds the bias in a second pass (and the BLAS
-// zeroes the output before its product): one more pass over every activation of every
-// projection and MLP layer. Same parameters, same module (checkpoints are unchanged); the same
-// sums, the bias added to each finished dot product in either case.
+// A Linear layer applied to rows [..., in], float32 on the CPU, straight through the BLAS.
+// LibTorch's at::linear/addmm hands the whole product to OpenBLAS, which scales badly over
+// threads at these shapes (a ViT's [B*T, 64] x [64, 192]: ~100 GFLOP/s on one core or two), and
+// first copies the bias into the whole output, which on activations larger than the cache
+// costs one more trip to memory. Here the rows are cut into blocks of kLinearRowBlock, each
+// block one single-threaded sgemm on one of LibTorch's threads, its bias copied just before
+// its product while the block is in cache. The backward does d(x) by the same blocks and
+// d(W) = g^T x (a long inner dimension) in linear_weight_grad_parts(rows) parts whose partial
+// products are added in part order, d(b) with them: the parts do not depend on the thread
+// count, so neither do the bits. Same parameters, same module (checkpoints are unchanged);
+// the same sums up to float rounding (ApplyLinear.* in tests/model/linear_test.cpp).
+// Elsewhere (no cblas_sgemm in the process, not float32 on the CPU, no bias, not contiguous,
+// CPU autocast on) it is at::addmm over the flattened rows, or the layer's own forward.
+#include <cstdint>
+
 #include <ATen/core/Tensor.h>
 #include <torch/nn/modules/linear.h>
 
 namespace moedil::model {
 
-/// layer(x), through at::addmm when x has more than 2 dims, is contiguous and the layer has a
-/// bias; else layer->forward(x).
+/// Rows per block of the forward product and of d(x).
+inline constexpr int64_t kLinearRowBlock = 256;
+/// d(W) is split into one part per this many rows, at most kLinearMaxParts.
+inline constexpr int64_t kLinearMinRowsPerPart = 512;
+inline constexpr int64_t kLinearMaxParts = 8;
+
+/// layer(x): the direct BLAS path when direct_linear_applies, else at::addmm over the rows
+/// flattened to 2-D (x with more than 2 dims, contiguous, a bias), else layer->forward(x).
 at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x);
+
+/// True when apply_linear(layer, x) goes straight to the BLAS: cblas_sgemm in the process,
+/// x with >= 2 dims and rows, x, weight and bias float32, contiguous, on the CPU, and no CPU
+/// autocast.
+bool direct_linear_applies(const torch::nn::LinearImpl& layer, const at::Tensor& x);
+
+/// How many parts d(W) of `rows` rows is computed in: rows / kLinearMinRowsPerPart, clamped
+/// to [1, kLinearMaxParts].
+int64_t linear_weight_grad_parts(int64_t rows);
 
 }  // namespace moedil::model
