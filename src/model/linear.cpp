@@ -183,7 +183,8 @@ bool direct_linear_applies(const torch::nn::LinearImpl& layer, const at::Tensor&
   if (at::autocast::is_cpu_enabled()) return false;
   const int64_t in = x.size(-1);
   const int64_t out = weight.size(0);
-  return in > 0 && weight.size(1) == in && bias.numel() == out && fits_int(in) &&
+  return in > 0 && weight.size(1) == in && bias.numel() == out &&
+         in * out <= kLinearMaxDirectWeights && fits_int(in) &&
          fits_int(out) && fits_int(x.numel() / in);
 }
 

@@ -148,7 +148,8 @@ TEST(ApplyLinear, InferenceModeAndSecondDerivativesAsTheLayer) {
   EXPECT_TRUE(at::allclose(second[0], second[1], 1e-5, 1e-5));
 }
 
-// What the direct path does not take: doubles, a strided weight, no bias.
+// What the direct path does not take: doubles, no rows, no bias, a layer above
+// kLinearMaxDirectWeights (OpenBLAS's own threading is faster there).
 TEST(ApplyLinear, OtherTensorsTakeTheLayersOwnPath) {
   at::manual_seed(6);
   torch::nn::Linear layer(8, 5);
@@ -156,6 +157,12 @@ TEST(ApplyLinear, OtherTensorsTakeTheLayersOwnPath) {
   EXPECT_FALSE(direct_linear_applies(*layer, at::randn({0, 8})));
   torch::nn::Linear no_bias(torch::nn::LinearOptions(8, 5).bias(false));
   EXPECT_FALSE(direct_linear_applies(*no_bias, at::randn({4, 8})));
+  torch::nn::Linear wide(128, 256);
+  EXPECT_TRUE(direct_linear_applies(*wide, at::randn({4, 128})));
+  torch::nn::Linear wider(128, 257);
+  EXPECT_FALSE(direct_linear_applies(*wider, at::randn({4, 128})));
+  const at::Tensor xw = at::randn({2, 300, 128});
+  EXPECT_TRUE(at::allclose(apply_linear(*wider, xw), wider->forward(xw), 1e-5, 1e-5));
   layer->to(at::kDouble);
   const at::Tensor xd = at::randn({3, 4, 8}, at::kDouble);
   EXPECT_TRUE(at::allclose(apply_linear(*layer, xd), layer->forward(xd)));

@@ -10,6 +10,8 @@
 // products are added in part order, d(b) with them: the parts do not depend on the thread
 // count, so neither do the bits. Same parameters, same module (checkpoints are unchanged);
 // the same sums up to float rounding (ApplyLinear.* in tests/model/linear_test.cpp).
+// Only for small layers (in x out <= kLinearMaxDirectWeights): at ViT-Small's 384 -> 1152,
+// OpenBLAS's own threading is faster (bench/linear_bench, bench/README.md).
 // Elsewhere (no cblas_sgemm in the process, not float32 on the CPU, no bias, not contiguous,
 // CPU autocast on) it is at::addmm over the flattened rows, or the layer's own forward.
 #include <cstdint>
@@ -21,6 +23,8 @@ namespace moedil::model {
 
 /// Rows per block of the forward product and of d(x).
 inline constexpr int64_t kLinearRowBlock = 256;
+/// The direct path is for layers with at most this many weights (in x out; 128 KiB of floats).
+inline constexpr int64_t kLinearMaxDirectWeights = 32768;
 /// d(W) is split into one part per this many rows, at most kLinearMaxParts.
 inline constexpr int64_t kLinearMinRowsPerPart = 512;
 inline constexpr int64_t kLinearMaxParts = 8;
@@ -30,8 +34,8 @@ inline constexpr int64_t kLinearMaxParts = 8;
 at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x);
 
 /// True when apply_linear(layer, x) goes straight to the BLAS: cblas_sgemm in the process,
-/// x with >= 2 dims and rows, x, weight and bias float32, contiguous, on the CPU, and no CPU
-/// autocast.
+/// x with >= 2 dims and rows, at most kLinearMaxDirectWeights weights, x, weight and bias
+/// float32, contiguous, on the CPU, and no CPU autocast.
 bool direct_linear_applies(const torch::nn::LinearImpl& layer, const at::Tensor& x);
 
 /// How many parts d(W) of `rows` rows is computed in: rows / kLinearMinRowsPerPart, clamped

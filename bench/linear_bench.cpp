@@ -1,0 +1,83 @@
+// Linear layers on token rows at the peer experiment's shapes (bench/peer_moedil.jsonc: batch
+// 64 x 50 tokens = 3,200 rows, dim 64; qkv 64 -> 192, MLP 64 -> 128 -> 64) and at ViT-Small's
+// (batch 32 x 65 tokens, 384 -> 1152): moedil's row-blocked BLAS path (model/linear.h) against
+// at::addmm over the same rows (what apply_linear did before), forward without autograd
+// (evaluation) and forward + backward (training: d(x), d(W), d(b)). ViT-Small's layer is above
+// kLinearMaxDirectWeights, so apply_linear leaves it to addmm: its "blocked BLAS" rows are
+// skipped unless the limit is raised to measure it again. The outputs are kept in a
+// ring of 32, as a training step keeps its activations, so they do not stay in cache.
+// Results: bench/README.md.
+//   build/bench/linear_bench [--benchmark_repetitions=5 ...]
+// MOEDIL_BENCH_THREADS overrides the thread count (default: all cores, as moedil run).
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bench_threads.h"
+#include "moedil/model/linear.h"
+
+namespace {
+
+using namespace moedil::model;
+
+/// args: rows, in, out, direct (1) or addmm (0), training (1) or not (0).
+void BM_Linear(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const bool direct = state.range(3) == 1;
+  const bool training = state.range(4) == 1;
+  at::manual_seed(0);
+  torch::nn::Linear layer(in, out);
+  const at::Tensor x = at::randn({rows, in}).requires_grad_(training);
+  const at::Tensor upstream = at::randn({rows, out});
+  if (direct && !direct_linear_applies(*layer, x)) {
+    state.SkipWithError("the direct path does not apply (above kLinearMaxDirectWeights, or no cblas_sgemm)");
+    return;
+  }
+  std::vector<at::Tensor> ring(32);
+  std::size_t next = 0;
+  const auto forward = [&] {
+    return direct ? apply_linear(*layer, x) : at::addmm(layer->bias, x, layer->weight.t());
+  };
+  for (auto _ : state) {
+    if (training) {
+      const at::Tensor y = forward();
+      y.backward(upstream);
+      ring[next++ % ring.size()] = y;
+      benchmark::DoNotOptimize(layer->weight.grad().data_ptr<float>());
+    } else {
+      c10::InferenceMode inference;
+      ring[next++ % ring.size()] = forward();
+    }
+  }
+  const double flops = 2.0 * static_cast<double>(rows * in * out) * (training ? 3.0 : 1.0);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(direct ? "blocked BLAS" : "addmm") +
+                 (training ? " forward+backward" : " forward"));
+}
+
+void shapes(benchmark::internal::Benchmark* bench) {
+  for (const auto& s : {std::array<int64_t, 3>{3200, 64, 192}, {3200, 64, 128}, {3200, 128, 64},
+                        {2080, 384, 1152}}) {
+    for (int64_t training : {0, 1}) {
+      for (int64_t direct : {0, 1}) bench->Args({s[0], s[1], s[2], direct, training});
+    }
+  }
+}
+
+BENCHMARK(BM_Linear)->Apply(shapes)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  moedil::bench::set_bench_threads();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}
