@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "moedil/model/cblas.h"
+#include "moedil/model/parallel_pieces.h"
 
 namespace moedil::model {
 
@@ -93,7 +94,7 @@ at::Tensor direct_product(const at::Tensor& a_in, const at::Tensor& b_in) {
   const cblas::Sgemm sgemm = cblas::sgemm();
   // At least ~64k multiply-adds per task, so tiny batches stay on one thread.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, m * n * k));
-  at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) {
+  parallel_pieces(batch, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       sgemm(kRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
             1.0f, pa + batch_offset(a, i), lda, pb + batch_offset(b, i), ldb, 0.0f,

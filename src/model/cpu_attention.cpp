@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "moedil/model/cblas.h"
+#include "moedil/model/parallel_pieces.h"
 #include "moedil/model/row_kernels.h"
 
 namespace moedil::model {
@@ -58,9 +59,14 @@ struct HeadOperands {
         v(q + 2 * s.dim) {}
 };
 
-/// Tasks of at least ~64k multiply-adds each.
-int64_t grain_of(const Shape& s) {
-  return std::max<int64_t>(1, 65536 / std::max<int64_t>(1, 2 * s.tokens * s.tokens * s.head_dim));
+/// Pieces of at least ~64k multiply-adds each, and at most an eighth of a thread's share, so
+/// that threads left running can take over the pieces of one that waits for its core.
+int64_t piece_of(const Shape& s) {
+  const int64_t pairs = s.batch * s.heads;
+  const int64_t smallest =
+      std::max<int64_t>(1, 65536 / std::max<int64_t>(1, 2 * s.tokens * s.tokens * s.head_dim));
+  const int64_t share = pairs / (8 * std::max<int64_t>(1, at::get_num_threads()));
+  return std::max(smallest, share);
 }
 
 /// out [B, T, C] (contiguous) from qkv; the softmax of each (image, head) goes to
@@ -71,7 +77,7 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
   const int t = static_cast<int>(s.tokens);
   const int dh = static_cast<int>(s.head_dim);
   const int c = static_cast<int>(s.dim);
-  at::parallel_for(0, s.batch * s.heads, grain_of(s), [&](int64_t begin, int64_t end) {
+  parallel_pieces(s.batch * s.heads, piece_of(s), [&](int64_t begin, int64_t end) {
     std::vector<float> buffer(probs == nullptr ? s.tokens * s.tokens : 0);
     for (int64_t i = begin; i < end; ++i) {
       const HeadOperands o(base, s, i);
@@ -96,7 +102,7 @@ void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::T
   const int dh = static_cast<int>(s.head_dim);
   const int c = static_cast<int>(s.dim);
   const int ld_out = 3 * c;
-  at::parallel_for(0, s.batch * s.heads, grain_of(s), [&](int64_t begin, int64_t end) {
+  parallel_pieces(s.batch * s.heads, piece_of(s), [&](int64_t begin, int64_t end) {
     std::vector<float> dscores(s.tokens * s.tokens);
     for (int64_t i = begin; i < end; ++i) {
       const HeadOperands o(base, s, i);

@@ -1,7 +1,6 @@
 #include "moedil/model/linear.h"
 
 #include <ATen/Functions.h>
-#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "moedil/model/cblas.h"
+#include "moedil/model/parallel_pieces.h"
 
 namespace moedil::model {
 
@@ -30,7 +30,7 @@ int64_t row_blocks(int64_t rows) { return (rows + kLinearRowBlock - 1) / kLinear
 void forward_into(const float* x, const float* w, const float* b, float* y, int64_t rows,
                   int64_t in, int64_t out) {
   const cblas::Sgemm sgemm = cblas::sgemm();
-  at::parallel_for(0, row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
+  parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
     for (int64_t blk = begin; blk < end; ++blk) {
       const int64_t r0 = blk * kLinearRowBlock;
       const int64_t n = std::min(kLinearRowBlock, rows - r0);
@@ -63,7 +63,7 @@ at::Tensor grad_input(const at::Tensor& g, const at::Tensor& weight) {
   const float* pw = weight.data_ptr<float>();
   float* px = gx.data_ptr<float>();
   const cblas::Sgemm sgemm = cblas::sgemm();
-  at::parallel_for(0, row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
+  parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
     for (int64_t blk = begin; blk < end; ++blk) {
       const int64_t r0 = blk * kLinearRowBlock;
       const int64_t n = std::min(kLinearRowBlock, rows - r0);
@@ -90,7 +90,7 @@ std::pair<at::Tensor, at::Tensor> grad_weight_bias(const at::Tensor& g, const at
   const float* pg = g.data_ptr<float>();
   const float* px = x2d.data_ptr<float>();
   const cblas::Sgemm sgemm = cblas::sgemm();
-  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+  parallel_pieces(parts, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int64_t r0 = p * chunk;
       const int64_t n = std::max<int64_t>(0, std::min(chunk, rows - r0));
@@ -120,7 +120,7 @@ std::pair<at::Tensor, at::Tensor> grad_weight_bias(const at::Tensor& g, const at
     at::Tensor total = at::empty({size}, partial.options());
     const float* src = partial.data_ptr<float>();
     float* dst = total.data_ptr<float>();
-    at::parallel_for(0, size, 4096, [&](int64_t begin, int64_t end) {
+    parallel_pieces(size, 4096, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         float s = src[i];
         for (int64_t p = 1; p < parts; ++p) s += src[p * size + i];

@@ -10,6 +10,7 @@
 
 #include "moedil/common/stop.h"
 #include "moedil/model/moe/usage_capture.h"
+#include "moedil/model/parallel_pieces.h"
 
 namespace moedil::train {
 
@@ -127,11 +128,12 @@ std::vector<Evaluation> evaluate_splits(model::ClassifierImpl& model,
   const auto task_count = static_cast<int64_t>(tasks.size());
   std::vector<Evaluation> out;
   if (share_batches && task_count > 1 && evaluates_in_parallel(model)) {
-    // Each thread takes a run of batches and evaluates each on its own (LibTorch's and
-    // OpenBLAS's parallel regions run serially inside this one); the mixtures' counters are
-    // held back per batch and applied below, split by split in batch order.
+    // Each thread takes the next batch when it has finished one and evaluates it on its own
+    // (LibTorch's and OpenBLAS's parallel regions run serially inside this one); the
+    // mixtures' counters are held back per batch and applied below, split by split in batch
+    // order.
     const at::ThreadLocalState caller;  // inference mode and the rest of this thread's state
-    at::parallel_for(0, task_count, 1, [&](int64_t begin, int64_t end) {
+    model::parallel_pieces(task_count, 1, [&](int64_t begin, int64_t end) {
       const at::ThreadLocalStateGuard same_state(caller);
       for (int64_t t = begin; t < end; ++t) {
         const auto [s, b] = tasks[static_cast<std::size_t>(t)];
