@@ -1,7 +1,6 @@
 #include "moedil/model/linear.h"
 
 #include <ATen/Functions.h>
-#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "moedil/model/cblas.h"
+#include "moedil/model/cpu_autocast.h"
 #include "moedil/model/parallel_pieces.h"
 
 namespace moedil::model {
@@ -53,85 +53,87 @@ at::Tensor forward_direct(const at::Tensor& x2d, const at::Tensor& weight, const
   return y;
 }
 
-/// d(x) [rows, in] = g [rows, out] W [out, in], by row blocks.
-at::Tensor grad_input(const at::Tensor& g, const at::Tensor& weight) {
-  const int64_t rows = g.size(0);
-  const int64_t out = g.size(1);
-  const int64_t in = weight.size(1);
-  at::Tensor gx = at::empty({rows, in}, g.options());
-  const float* pg = g.data_ptr<float>();
-  const float* pw = weight.data_ptr<float>();
-  float* px = gx.data_ptr<float>();
-  const cblas::Sgemm sgemm = cblas::sgemm();
-  parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t r0 = blk * kLinearRowBlock;
-      const int64_t n = std::min(kLinearRowBlock, rows - r0);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(n), static_cast<int>(in),
-            static_cast<int>(out), 1.0f, pg + r0 * out, static_cast<int>(out), pw,
-            static_cast<int>(in), 0.0f, px + r0 * in, static_cast<int>(in));
-    }
-  });
-  return gx;
+/// The partial sums [parts, size] added in part order, on this thread (at most
+/// kLinearMaxParts x kLinearMaxDirectWeights additions: not worth a parallel region).
+at::Tensor add_parts(const at::Tensor& partial) {
+  const int64_t parts = partial.size(0);
+  if (parts == 1) return partial[0];
+  const int64_t size = partial.numel() / parts;
+  at::Tensor total = partial[0].clone();
+  const float* src = partial.data_ptr<float>();
+  float* dst = total.data_ptr<float>();
+  for (int64_t p = 1; p < parts; ++p) {
+    for (int64_t i = 0; i < size; ++i) dst[i] += src[p * size + i];
+  }
+  return total;
 }
 
-/// d(W) [out, in] = g^T x and d(b) [out] = the column sums of g. The rows (the products' long
-/// inner dimension) are cut into linear_weight_grad_parts(rows) parts, one sgemm each on any
-/// thread, whose partial sums are then added in part order: the same bits on any thread count.
-std::pair<at::Tensor, at::Tensor> grad_weight_bias(const at::Tensor& g, const at::Tensor& x2d,
-                                                   bool want_weight, bool want_bias) {
+struct Grads {
+  at::Tensor x, w, b;
+};
+
+/// The backward in one parallel region: d(x) [rows, in] = g W by row blocks, and d(W) [out, in]
+/// = g^T x with d(b) [out] (the column sums of g) in linear_weight_grad_parts(rows) parts of
+/// the rows (the products' long inner dimension), one sgemm each, whose partial sums are then
+/// added in part order: the same bits on any thread count.
+Grads backward_direct(const at::Tensor& g, const at::Tensor& x2d, const at::Tensor& weight,
+                      bool want_x, bool want_w, bool want_b) {
   const int64_t rows = g.size(0);
   const int64_t out = g.size(1);
   const int64_t in = x2d.size(1);
-  const int64_t parts = linear_weight_grad_parts(rows);
-  const int64_t chunk = (rows + parts - 1) / parts;
-  at::Tensor pw = want_weight ? at::empty({parts, out, in}, g.options()) : at::Tensor();
-  at::Tensor pb = want_bias ? at::empty({parts, out}, g.options()) : at::Tensor();
+  const int64_t parts = (want_w || want_b) ? linear_weight_grad_parts(rows) : 0;
+  const int64_t chunk = parts > 0 ? (rows + parts - 1) / parts : 0;
+  const int64_t blocks = want_x ? row_blocks(rows) : 0;
+  Grads grads;
+  if (want_x) grads.x = at::empty({rows, in}, g.options());
+  at::Tensor pw = want_w ? at::empty({parts, out, in}, g.options()) : at::Tensor();
+  at::Tensor pb = want_b ? at::empty({parts, out}, g.options()) : at::Tensor();
   const float* pg = g.data_ptr<float>();
   const float* px = x2d.data_ptr<float>();
+  const float* pweight = weight.data_ptr<float>();
   const cblas::Sgemm sgemm = cblas::sgemm();
-  parallel_pieces(parts, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      const int64_t r0 = p * chunk;
-      const int64_t n = std::max<int64_t>(0, std::min(chunk, rows - r0));
-      if (want_weight) {
-        float* dst = pw.data_ptr<float>() + p * out * in;
-        if (n == 0) {
-          std::fill(dst, dst + out * in, 0.0f);
-        } else {
-          sgemm(kRowMajor, kTrans, kNoTrans, static_cast<int>(out), static_cast<int>(in),
-                static_cast<int>(n), 1.0f, pg + r0 * out, static_cast<int>(out), px + r0 * in,
-                static_cast<int>(in), 0.0f, dst, static_cast<int>(in));
-        }
+  const auto part = [&](int64_t p) {
+    const int64_t r0 = p * chunk;
+    const int64_t n = std::max<int64_t>(0, std::min(chunk, rows - r0));
+    if (want_w) {
+      float* dst = pw.data_ptr<float>() + p * out * in;
+      if (n == 0) {
+        std::fill(dst, dst + out * in, 0.0f);
+      } else {
+        sgemm(kRowMajor, kTrans, kNoTrans, static_cast<int>(out), static_cast<int>(in),
+              static_cast<int>(n), 1.0f, pg + r0 * out, static_cast<int>(out), px + r0 * in,
+              static_cast<int>(in), 0.0f, dst, static_cast<int>(in));
       }
-      if (want_bias) {
-        float* dst = pb.data_ptr<float>() + p * out;
-        std::fill(dst, dst + out, 0.0f);
-        for (int64_t r = r0; r < r0 + n; ++r) {
-          const float* row = pg + r * out;
-          for (int64_t j = 0; j < out; ++j) dst[j] += row[j];
-        }
+    }
+    if (want_b) {
+      float* dst = pb.data_ptr<float>() + p * out;
+      std::fill(dst, dst + out, 0.0f);
+      for (int64_t r = r0; r < r0 + n; ++r) {
+        const float* row = pg + r * out;
+        for (int64_t j = 0; j < out; ++j) dst[j] += row[j];
+      }
+    }
+  };
+  const auto block = [&](int64_t blk) {
+    const int64_t r0 = blk * kLinearRowBlock;
+    const int64_t n = std::min(kLinearRowBlock, rows - r0);
+    sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(n), static_cast<int>(in),
+          static_cast<int>(out), 1.0f, pg + r0 * out, static_cast<int>(out), pweight,
+          static_cast<int>(in), 0.0f, grads.x.data_ptr<float>() + r0 * in, static_cast<int>(in));
+  };
+  // The parts (larger) first, then the blocks, as the threads come for them.
+  parallel_pieces(parts + blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      if (t < parts) {
+        part(t);
+      } else {
+        block(t - parts);
       }
     }
   });
-  const auto add_parts = [parts](const at::Tensor& partial) {
-    if (parts == 1) return partial[0];
-    const int64_t size = partial.numel() / parts;
-    at::Tensor total = at::empty({size}, partial.options());
-    const float* src = partial.data_ptr<float>();
-    float* dst = total.data_ptr<float>();
-    parallel_pieces(size, 4096, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        float s = src[i];
-        for (int64_t p = 1; p < parts; ++p) s += src[p * size + i];
-        dst[i] = s;
-      }
-    });
-    return total;
-  };
-  at::Tensor gw = want_weight ? add_parts(pw).view({out, in}) : at::Tensor();
-  at::Tensor gb = want_bias ? add_parts(pb).view({out}) : at::Tensor();
-  return {gw, gb};
+  if (want_w) grads.w = add_parts(pw).view({out, in});
+  if (want_b) grads.b = add_parts(pb).view({out});
+  return grads;
 }
 
 struct DirectLinearFunction : torch::autograd::Function<DirectLinearFunction> {
@@ -154,11 +156,8 @@ struct DirectLinearFunction : torch::autograd::Function<DirectLinearFunction> {
       return {want_x ? g.mm(weight) : at::Tensor(), want_w ? g.t().mm(x2d) : at::Tensor(),
               want_b ? g.sum(0) : at::Tensor()};
     }
-    const at::Tensor g = grads[0].contiguous();
-    at::Tensor gx = want_x ? grad_input(g, weight) : at::Tensor();
-    auto [gw, gb] = (want_w || want_b) ? grad_weight_bias(g, x2d, want_w, want_b)
-                                       : std::pair<at::Tensor, at::Tensor>{};
-    return {gx, gw, gb};
+    const Grads g = backward_direct(grads[0].contiguous(), x2d, weight, want_x, want_w, want_b);
+    return {g.x, g.w, g.b};
   }
 };
 
@@ -180,7 +179,7 @@ bool direct_linear_applies(const torch::nn::LinearImpl& layer, const at::Tensor&
   if (!float_cpu_contiguous(x) || !float_cpu_contiguous(weight) || !float_cpu_contiguous(bias)) {
     return false;
   }
-  if (at::autocast::is_cpu_enabled()) return false;
+  if (cpu_autocast_enabled()) return false;
   const int64_t in = x.size(-1);
   const int64_t out = weight.size(0);
   return in > 0 && weight.size(1) == in && bias.numel() == out &&

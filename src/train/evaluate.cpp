@@ -5,10 +5,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
-#include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 
 #include "moedil/common/stop.h"
+#include "moedil/model/cpu_autocast.h"
 #include "moedil/model/moe/usage_capture.h"
 #include "moedil/model/parallel_pieces.h"
 
@@ -93,7 +93,7 @@ class EvalMode {
 
 bool evaluates_in_parallel(const model::ClassifierImpl& model) {
   return model.parallel_eval_safe() && at::get_num_threads() > 1 && !at::in_parallel_region() &&
-         on_cpu(model) && !any_recording(model) && !at::autocast::is_cpu_enabled();
+         on_cpu(model) && !any_recording(model) && !model::cpu_autocast_enabled();
 }
 
 Evaluation evaluate(model::ClassifierImpl& model, const data::Batches& batches,

@@ -9,6 +9,8 @@
 #include <torch/nn/modules/linear.h>
 
 #include "moedil/model/batched_matmul.h"
+#include "moedil/model/cpu_autocast.h"
+#include "moedil/train/precision.h"
 
 #include <vector>
 
@@ -149,7 +151,7 @@ TEST(ApplyLinear, InferenceModeAndSecondDerivativesAsTheLayer) {
 }
 
 // What the direct path does not take: doubles, no rows, no bias, a layer above
-// kLinearMaxDirectWeights (OpenBLAS's own threading is faster there).
+// kLinearMaxDirectWeights (OpenBLAS's own threading is faster there), CPU autocast.
 TEST(ApplyLinear, OtherTensorsTakeTheLayersOwnPath) {
   at::manual_seed(6);
   torch::nn::Linear layer(8, 5);
@@ -163,6 +165,15 @@ TEST(ApplyLinear, OtherTensorsTakeTheLayersOwnPath) {
   EXPECT_FALSE(direct_linear_applies(*wider, at::randn({4, 128})));
   const at::Tensor xw = at::randn({2, 300, 128});
   EXPECT_TRUE(at::allclose(apply_linear(*wider, xw), wider->forward(xw), 1e-5, 1e-5));
+  {
+    // CPU autocast (amp "bf16" on the CPU): at::addmm, which autocast casts to bfloat16.
+    const train::AutocastGuard bf16("bf16", at::kCPU);
+    EXPECT_TRUE(cpu_autocast_enabled());
+    EXPECT_FALSE(direct_linear_applies(*wide, at::randn({4, 128})));
+    EXPECT_EQ(apply_linear(*wide, at::randn({2, 3, 128})).scalar_type(), at::kBFloat16);
+  }
+  EXPECT_FALSE(cpu_autocast_enabled());
+  EXPECT_TRUE(direct_linear_applies(*wide, at::randn({4, 128})));
   layer->to(at::kDouble);
   const at::Tensor xd = at::randn({3, 4, 8}, at::kDouble);
   EXPECT_TRUE(at::allclose(apply_linear(*layer, xd), layer->forward(xd)));

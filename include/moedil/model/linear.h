@@ -5,10 +5,11 @@
 // first copies the bias into the whole output, which on activations larger than the cache
 // costs one more trip to memory. Here the rows are cut into blocks of kLinearRowBlock, each
 // block one single-threaded sgemm on one of LibTorch's threads, its bias copied just before
-// its product while the block is in cache. The backward does d(x) by the same blocks and
-// d(W) = g^T x (a long inner dimension) in linear_weight_grad_parts(rows) parts whose partial
-// products are added in part order, d(b) with them: the parts do not depend on the thread
-// count, so neither do the bits. Same parameters, same module (checkpoints are unchanged);
+// its product while the block is in cache. The backward, in one parallel region, does d(x)
+// by the same blocks and d(W) = g^T x (a long inner dimension) in
+// linear_weight_grad_parts(rows) parts whose partial products are added in part order, d(b)
+// with them: the parts do not depend on the thread count, so neither do the bits. The threads
+// take blocks and parts as they finish (model/parallel_pieces.h). Same parameters, same module (checkpoints are unchanged);
 // the same sums up to float rounding (ApplyLinear.* in tests/model/linear_test.cpp).
 // Only for small layers (in x out <= kLinearMaxDirectWeights): at ViT-Small's 384 -> 1152,
 // OpenBLAS's own threading is faster (bench/linear_bench, bench/README.md).
