@@ -14,6 +14,8 @@
 
 #include <vector>
 
+#include "thread_count.h"
+
 namespace moedil::model {
 namespace {
 
@@ -103,13 +105,16 @@ TEST(ApplyLinear, SameBitsOnOneOrTwoThreads) {
   torch::nn::Linear layer(64, 96);
   const at::Tensor x0 = at::randn({2100, 64});
   const at::Tensor upstream = at::randn({2100, 96});
-  const int before = at::get_num_threads();
-  at::set_num_threads(1);
-  const Result one = run(layer, x0, upstream, true);
-  at::set_num_threads(2);
-  const Result two = run(layer, x0, upstream, true);
-  const Result again = run(layer, x0, upstream, true);
-  at::set_num_threads(before);
+  Result one, two, again;
+  {
+    const testing::ThreadCount threads(1);
+    one = run(layer, x0, upstream, true);
+  }
+  {
+    const testing::ThreadCount threads(2);
+    two = run(layer, x0, upstream, true);
+    again = run(layer, x0, upstream, true);
+  }
   for (const Result* r : {&two, &again}) {
     EXPECT_TRUE(same_bits(one.y, r->y));
     EXPECT_TRUE(same_bits(one.dx, r->dx));

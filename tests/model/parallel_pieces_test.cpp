@@ -9,18 +9,12 @@
 #include <thread>
 #include <vector>
 
+#include "thread_count.h"
+
 namespace moedil::model {
 namespace {
 
-/// Sets LibTorch's thread count for a scope.
-class Threads {
- public:
-  explicit Threads(int n) : before_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~Threads() { at::set_num_threads(before_); }
-
- private:
-  int before_;
-};
+using Threads = testing::ThreadCount;
 
 TEST(ParallelPieces, EveryIndexOnceInPiecesOfTheGivenSize) {
   const Threads threads(2);

@@ -14,6 +14,8 @@
 #include "moedil/config/run_config.h"
 #include "moedil/model/registry.h"
 
+#include "../model/thread_count.h"
+
 namespace moedil::train {
 namespace {
 
@@ -96,15 +98,7 @@ TEST(Evaluate, IsPureAndRestoresTrainingMode) {
   }
 }
 
-/// Sets LibTorch's thread count for one test and restores it.
-class Threads {
- public:
-  explicit Threads(int n) : before_(at::get_num_threads()) { at::set_num_threads(n); }
-  ~Threads() { at::set_num_threads(before_); }
-
- private:
-  int before_;
-};
+using Threads = testing::ThreadCount;
 
 std::vector<data::Batches> splits_of(const Fixture& f, const std::vector<int64_t>& sizes) {
   // Batches of 3 over the first n images, or the last n for every other split.
