@@ -183,25 +183,26 @@ bool direct_linear_applies(const torch::nn::LinearImpl& layer, const at::Tensor&
   const int64_t in = x.size(-1);
   const int64_t out = weight.size(0);
   return in > 0 && weight.size(1) == in && bias.numel() == out &&
-         in * out <= kLinearMaxDirectWeights && fits_int(in) &&
-         fits_int(out) && fits_int(x.numel() / in);
+         in * out <= kLinearMaxDirectWeights && fits_int(in) && fits_int(out) &&
+         fits_int(x.numel() / in);
 }
 
 at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x) {
+  const bool direct = direct_linear_applies(layer, x);
   const at::Tensor& bias = layer.bias;
+  if (!direct && (x.dim() <= 2 || !bias.defined() || !x.is_contiguous() || x.numel() == 0)) {
+    return layer.forward(x);
+  }
   const int64_t in = x.size(-1);
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = layer.weight.size(0);
-  if (direct_linear_applies(layer, x)) {
+  if (direct) {
     const at::Tensor x2d = x.view({-1, in});
     const bool track = torch::autograd::GradMode::is_enabled() &&
                        (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad());
     const at::Tensor y = track ? DirectLinearFunction::apply(x2d, layer.weight, bias)
                                : forward_direct(x2d, layer.weight, bias);
     return y.view(shape);
-  }
-  if (x.dim() <= 2 || !bias.defined() || !x.is_contiguous() || x.numel() == 0) {
-    return layer.forward(x);
   }
   return at::addmm(bias, x.view({-1, in}), layer.weight.t()).view(shape);
 }
