@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
                       "follow it; 0 draws a fresh seed unless the config's "
                       "seeds.zero_is_a_seed is true)");
   run_cmd->add_option("--threads", run.threads,
-                      "LibTorch intra-op threads (overrides num_threads; default all cores)");
+                      "LibTorch intra-op threads (overrides num_threads; default: the CPUs this process may use)");
   run_cmd->footer(
       "Results: results/<config-name>/<run-id>/run.json, rewritten after every epoch.\n"
       "Log:     logs/<run-id>.log, one line per epoch; follow it with tail -f.\n"
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_flag("--dump-inputs", eval.dump_inputs,
                      "With --dump: also the normalised input images (inputs.npy, float32 NCHW)");
   eval_cmd->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N");
-  eval_cmd->add_option("--threads", eval.threads, "LibTorch intra-op threads (default all cores)");
+  eval_cmd->add_option("--threads", eval.threads, "LibTorch intra-op threads (default: the CPUs this process may use)");
   eval_cmd->footer(
       "Rebuilds the run's data and model from its run.json (same config and seeds), loads the\n"
       "weights of its last finished epoch and writes <run dir>/eval.json.\n"

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "moedil/common/cpu_count.h"
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
 #include "moedil/io/logging.h"
@@ -86,7 +87,7 @@ Dataset decode_images_streamed(const std::string& name, const fs::path& root,
     }
   }
   int64_t threads =
-      o.threads > 0 ? o.threads : static_cast<int64_t>(std::thread::hardware_concurrency());
+      o.threads > 0 ? o.threads : available_cpus();
   threads = std::max<int64_t>(1, std::min(threads, n));
   io::logger()->info(
       "[data] {}: decoding {} images from {} ({} threads{})", name, n, root.string(), threads,

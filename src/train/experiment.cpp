@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include <ATen/Parallel.h>
 #include <spdlog/logger.h>
@@ -19,6 +18,7 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include "moedil/common/cpu_count.h"
 #include "moedil/common/cpu_tuning.h"
 #include "moedil/common/error.h"
 #include "moedil/common/stop.h"
@@ -96,9 +96,7 @@ c10::Device resolve_device(const std::string& device) {
 }
 
 int64_t resolve_num_threads(int64_t num_threads) {
-  if (num_threads > 0) return num_threads;
-  const unsigned cores = std::thread::hardware_concurrency();
-  return cores > 0 ? static_cast<int64_t>(cores) : 1;
+  return num_threads > 0 ? num_threads : available_cpus();
 }
 
 namespace {

@@ -27,7 +27,8 @@ config::NameCatalog name_catalog();
 /// Throws ConfigError for an unavailable device.
 c10::Device resolve_device(const std::string& device);
 
-/// Threads for LibTorch's intra-op pool: num_threads, or all cores when 0.
+/// Threads for LibTorch's intra-op pool: num_threads, or when 0 the CPUs this process may use
+/// (available_cpus: its affinity mask, lowered to a cgroup CPU quota).
 int64_t resolve_num_threads(int64_t num_threads);
 
 /// Where a run writes, and whether it continues an earlier one.
