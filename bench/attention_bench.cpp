@@ -15,7 +15,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
-#include "bench_threads.h"
+#include "bench_main.h"
 #include "moedil/model/attention.h"
 #include "moedil/model/cpu_attention.h"
 
@@ -61,9 +61,4 @@ BENCHMARK(BM_Attention)->Apply(shapes)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  moedil::bench::set_bench_threads();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  return 0;
-}
+int main(int argc, char** argv) { return moedil::bench::run_benchmarks(argc, argv); }

@@ -19,7 +19,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/nn/modules/linear.h>
 
-#include "bench_threads.h"
+#include "bench_main.h"
 #include "moedil/model/linear.h"
 
 namespace {
@@ -75,9 +75,4 @@ BENCHMARK(BM_Linear)->Apply(shapes)->Unit(benchmark::kMicrosecond)->UseRealTime(
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  moedil::bench::set_bench_threads();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  return 0;
-}
+int main(int argc, char** argv) { return moedil::bench::run_benchmarks(argc, argv); }

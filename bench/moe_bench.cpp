@@ -11,7 +11,7 @@
 
 #include <torch/nn/modules/linear.h>
 
-#include "bench_threads.h"
+#include "bench_main.h"
 #include "moedil/model/feed_forward.h"
 #include "moedil/model/moe/moe_layer.h"
 
@@ -85,10 +85,4 @@ BENCHMARK(BM_SingleMlpPlusRouter)->Arg(128)->Arg(256)->Unit(benchmark::kMillisec
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  moedil::bench::set_bench_threads();  // MOEDIL_BENCH_THREADS, else all cores
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return moedil::bench::run_benchmarks(argc, argv); }

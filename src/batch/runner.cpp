@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "moedil/batch/text.h"
+#include "moedil/common/cpu_count.h"
 #include "moedil/common/error.h"
 #include "moedil/common/printable.h"
 #include "moedil/io/run_lock.h"
@@ -273,12 +274,7 @@ std::vector<std::string> parse_devices(const std::string& spec) {
   return out;
 }
 
-int available_cores() {
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) == 0) return std::max(1, CPU_COUNT(&mask));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
+int available_cores() { return static_cast<int>(affinity_cpus()); }
 
 std::vector<std::string> command_for(const PlannedRun& run, Action action, int threads,
                                      const std::string& device,

@@ -103,19 +103,20 @@ std::optional<int64_t> cgroup_cpu_limit(const std::string& root, const std::stri
   return v1.second;
 }
 
-int64_t available_cpus() {
+int64_t affinity_cpus() {
   int64_t cpus = 0;
   cpu_set_t mask;
   CPU_ZERO(&mask);
   if (sched_getaffinity(0, sizeof mask, &mask) == 0) cpus = CPU_COUNT(&mask);
   if (cpus <= 0) cpus = static_cast<int64_t>(std::thread::hardware_concurrency());
-  const auto self = read_small_file("/proc/self/cgroup");
-  if (self) {
-    if (const auto limit = cgroup_cpu_limit("/sys/fs/cgroup", *self)) {
-      cpus = cpus > 0 ? std::min(cpus, *limit) : *limit;
-    }
-  }
   return std::max<int64_t>(1, cpus);
+}
+
+int64_t available_cpus() {
+  const int64_t cpus = affinity_cpus();
+  const auto self = read_small_file("/proc/self/cgroup");
+  const auto limit = self ? cgroup_cpu_limit("/sys/fs/cgroup", *self) : std::nullopt;
+  return limit ? std::max<int64_t>(1, std::min(cpus, *limit)) : cpus;
 }
 
 }  // namespace moedil

@@ -10,8 +10,11 @@
 
 namespace moedil {
 
-/// The CPUs in this thread's affinity mask, lowered to a cgroup CPU quota when one is set
-/// (rounded up); at least 1.
+/// The CPUs in this thread's affinity mask (the machine's count when it cannot be read); at
+/// least 1.
+int64_t affinity_cpus();
+
+/// affinity_cpus(), lowered to a cgroup CPU quota when one is set (rounded up); at least 1.
 int64_t available_cpus();
 
 /// The CPUs a cgroup quota allows, from the cgroup file system under `root` (normally
