@@ -8,9 +8,13 @@
 // its product while the block is in cache. The backward, in one parallel region, does d(x)
 // by the same blocks and d(W) = g^T x (a long inner dimension) in
 // linear_weight_grad_parts(rows) parts whose partial products are added in part order, d(b)
-// with them: the parts do not depend on the thread count, so neither do the bits. The threads
-// take blocks and parts as they finish (model/parallel_pieces.h). Same parameters, same module (checkpoints are unchanged);
-// the same sums up to float rounding (ApplyLinear.* in tests/model/linear_test.cpp).
+// with them: the parts do not depend on the thread count, so neither do the bits
+// (ApplyLinear.SameBitsOnOneOrTwoThreads, at 2,100 rows). One exception: a forward of a single
+// block (at most kLinearRowBlock rows, e.g. an expert's few rows) runs on the calling thread
+// outside any parallel region, where OpenBLAS may split that one product over its own threads;
+// its bits then follow the thread count, as at::addmm's always do. The threads take blocks and
+// parts as they finish (model/parallel_pieces.h). Same parameters, same module (checkpoints
+// are unchanged); the same sums up to float rounding (ApplyLinear.* in linear_test.cpp).
 // Only for small layers (in x out <= kLinearMaxDirectWeights): at ViT-Small's 384 -> 1152,
 // OpenBLAS's own threading is faster (bench/linear_bench, bench/README.md).
 // Elsewhere (no cblas_sgemm in the process, not float32 on the CPU, no bias, not contiguous,
