@@ -5,11 +5,17 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#if MOEDIL_WITH_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "moedil/common/error.h"
@@ -52,9 +58,70 @@ std::string dims_string(const std::vector<int64_t>& dims) {
   throw DataError(path.string() + ": " + problem);
 }
 
-/// A byte source over an open file: raw reads on the descriptor, or zlib decompression.
+/// A whole file's bytes, inflated.
+struct Inflated {
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t size = 0;
+};
+
+#if MOEDIL_WITH_LIBDEFLATE
+constexpr uint64_t kMaxWholeFile = uint64_t{1} << 31;  // larger files go to the zlib stream
+
+/// Reads all of `fd` from offset 0 into memory; nullopt when a read fails (the zlib path then
+/// reports it).
+std::optional<std::vector<uint8_t>> read_all(int fd, size_t size) {
+  std::vector<uint8_t> in(size);
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t r = ::pread(fd, in.data() + got, size - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    got += static_cast<size_t>(r);
+  }
+  return in;
+}
+
+/// The gzip file on `fd` inflated in one libdeflate call, when it is one member whose trailer's
+/// size (ISIZE, the size modulo 2^32) is the inflated size; nullopt for anything else (several
+/// members, over 4 GiB inflated, damage, trailing bytes), which the zlib stream then reads and,
+/// where there is one, names the problem of.
+std::optional<Inflated> inflate_whole(const fs::path& path, int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size < 18 || size > kMaxWholeFile) return std::nullopt;  // 18: header + trailer
+  throw_if_stopped("reading " + path.string());
+  std::optional<std::vector<uint8_t>> in = read_all(fd, static_cast<size_t>(size));
+  if (!in) return std::nullopt;
+  const uint8_t* tail = in->data() + size - 4;
+  const uint64_t isize = uint64_t{tail[0]} | (uint64_t{tail[1]} << 8) | (uint64_t{tail[2]} << 16) |
+                         (uint64_t{tail[3]} << 24);
+  // Deflate inflates at most ~1032:1; a larger claim is damage, not a reason to allocate.
+  if (isize == 0 || isize > size * 1032) return std::nullopt;
+  struct Free {
+    void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+  };
+  const std::unique_ptr<libdeflate_decompressor, Free> d(libdeflate_alloc_decompressor());
+  if (!d) return std::nullopt;
+  Inflated out;
+  out.bytes.reset(new uint8_t[isize]);
+  size_t in_used = 0;
+  size_t out_used = 0;
+  const libdeflate_result r = libdeflate_gzip_decompress_ex(
+      d.get(), in->data(), in->size(), out.bytes.get(), isize, &in_used, &out_used);
+  if (r != LIBDEFLATE_SUCCESS || in_used != in->size() || out_used != isize) return std::nullopt;
+  out.size = out_used;
+  throw_if_stopped("reading " + path.string());
+  return out;
+}
+#endif
+
+/// A byte source over an open file: raw reads on the descriptor, zlib decompression, or the
+/// bytes of a file inflated whole.
 class Source {
  public:
+  Source(const fs::path& path, int fd, Inflated whole)
+      : path_(path), fd_(fd), whole_(std::move(whole)) {}
   Source(const fs::path& path, int fd, bool gzip) : path_(path), fd_(fd) {
     if (gzip) {
       gz_ = ::gzdopen(fd, "rb");
@@ -81,7 +148,13 @@ class Source {
         throw_if_stopped("reading " + path_.string());
       }
       const size_t want = std::min(n - got, kReadChunk);
-      if (gz_ != nullptr) {
+      if (whole_.bytes) {
+        const size_t take = std::min(want, whole_.size - whole_pos_);
+        std::memcpy(buf + got, whole_.bytes.get() + whole_pos_, take);
+        whole_pos_ += take;
+        got += take;
+        if (take < want) break;
+      } else if (gz_ != nullptr) {
         const int r = ::gzread(gz_, buf + got, static_cast<unsigned>(want));
         if (r < 0) gz_fail();
         got += static_cast<size_t>(r);
@@ -136,6 +209,8 @@ class Source {
   fs::path path_;
   int fd_ = -1;
   gzFile gz_ = nullptr;
+  Inflated whole_;
+  size_t whole_pos_ = 0;
 };
 
 uint32_t load_be32(const uint8_t* p) {
@@ -181,7 +256,9 @@ std::vector<uint8_t> make_header(const fs::path& path, const IdxArray& a) {
 
 }  // namespace
 
-IdxArray read_idx(const fs::path& path) {
+bool idx_whole_file_inflater_available() { return MOEDIL_WITH_LIBDEFLATE != 0; }
+
+IdxArray read_idx(const fs::path& path, IdxInflater* used) {
   // Refuses a FIFO, device or directory at once (a FIFO would block the open forever).
   const int fd = InputFile(path).release();
   uint8_t probe[2] = {0, 0};
@@ -195,7 +272,21 @@ IdxArray read_idx(const fs::path& path) {
     fail(path, std::string("read failed: ") + std::strerror(err));
   }
   const bool gzip = probed == 2 && probe[0] == 0x1f && probe[1] == 0x8b;
-  Source src(path, fd, gzip);
+  std::optional<Inflated> whole;
+#if MOEDIL_WITH_LIBDEFLATE
+  if (gzip) {
+    try {
+      whole = inflate_whole(path, fd);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+  }
+#endif
+  if (used != nullptr) {
+    *used = !gzip ? IdxInflater::raw : whole ? IdxInflater::whole_file : IdxInflater::zlib_stream;
+  }
+  Source src = whole ? Source(path, fd, std::move(*whole)) : Source(path, fd, gzip);
   const std::string what = gzip ? "decompressed data" : "file";
 
   uint8_t head[4 + 16];

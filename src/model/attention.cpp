@@ -70,4 +70,18 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
   return drop(apply_linear(*proj, multi_head_attention(projected, heads, options.fused())));
 }
 
+at::Tensor SelfAttentionImpl::forward_first_query(const at::Tensor& x) {
+  const int64_t heads = options.num_heads();
+  const at::Tensor projected = apply_linear(*qkv, x);  // [B, T, 3C]
+  const int64_t batch = projected.size(0);
+  const int64_t tokens = projected.size(1);
+  const int64_t dim = projected.size(2) / 3;
+  // [B, T, 3, H, dh] -> [3, B, H, T, dh]; the query of token 0 only.
+  const at::Tensor parts =
+      projected.view({batch, tokens, 3, heads, dim / heads}).permute({2, 0, 3, 1, 4});
+  const at::Tensor attended =
+      scaled_dot_attention(parts[0].narrow(2, 0, 1), parts[1], parts[2], options.fused());
+  return drop(apply_linear(*proj, attended.transpose(1, 2).reshape({batch, 1, dim})));
+}
+
 }  // namespace moedil::model

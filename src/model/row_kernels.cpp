@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -29,6 +30,22 @@ void softmax_scalar(float* x, int64_t n) {
   }
   const float inv = 1.0f / sum;
   for (int64_t j = 0; j < n; ++j) x[j] *= inv;
+}
+
+/// One row of layer_norm; returns {mean, rstd}.
+std::pair<float, float> layer_norm_scalar(const float* x, float* y, const float* w,
+                                          const float* b, float eps, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) sum += x[j];
+  const float mean = sum / static_cast<float>(n);
+  float squares = 0.0f;
+  for (int64_t j = 0; j < n; ++j) squares += (x[j] - mean) * (x[j] - mean);
+  const float rstd = 1.0f / std::sqrt(squares / static_cast<float>(n) + eps);
+  for (int64_t j = 0; j < n; ++j) {
+    const float normed = (x[j] - mean) * rstd;
+    y[j] = normed * (w != nullptr ? w[j] : 1.0f) + (b != nullptr ? b[j] : 0.0f);
+  }
+  return {mean, rstd};
 }
 
 void softmax_backward_scalar(const float* p, float* g, int64_t n, float scale) {
@@ -155,6 +172,47 @@ MOEDIL_AVX2 void softmax_backward_avx2(const float* p, float* g, int64_t n, floa
   }
 }
 
+/// One row of layer_norm; returns {mean, rstd}. The tail's off lanes read 0 and are kept out of
+/// the sums.
+MOEDIL_AVX2 std::pair<float, float> layer_norm_avx2(const float* x, float* y, const float* w,
+                                                    const float* b, float eps, int64_t n) {
+  const int64_t full = n - n % 8;
+  const __m256i m = tail_mask(n - full);
+  const __m256 on = _mm256_castsi256_ps(m);
+  __m256 vsum = _mm256_setzero_ps();
+  for (int64_t j = 0; j < full; j += 8) vsum = _mm256_add_ps(vsum, _mm256_loadu_ps(x + j));
+  if (full < n) vsum = _mm256_add_ps(vsum, _mm256_maskload_ps(x + full, m));
+  const float mean = hsum(vsum) / static_cast<float>(n);
+  const __m256 vmean = _mm256_set1_ps(mean);
+  __m256 vsq = _mm256_setzero_ps();
+  for (int64_t j = 0; j < full; j += 8) {
+    const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + j), vmean);
+    vsq = _mm256_fmadd_ps(d, d, vsq);
+  }
+  if (full < n) {
+    const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + full, m), vmean), on);
+    vsq = _mm256_fmadd_ps(d, d, vsq);
+  }
+  const float rstd = 1.0f / std::sqrt(hsum(vsq) / static_cast<float>(n) + eps);
+  const __m256 vrstd = _mm256_set1_ps(rstd);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t j = 0; j < full; j += 8) {
+    const __m256 normed = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), vmean), vrstd);
+    const __m256 vw = w != nullptr ? _mm256_loadu_ps(w + j) : one;
+    const __m256 vb = b != nullptr ? _mm256_loadu_ps(b + j) : zero;
+    _mm256_storeu_ps(y + j, _mm256_fmadd_ps(normed, vw, vb));
+  }
+  if (full < n) {
+    const __m256 normed =
+        _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + full, m), vmean), vrstd);
+    const __m256 vw = w != nullptr ? _mm256_maskload_ps(w + full, m) : one;
+    const __m256 vb = b != nullptr ? _mm256_maskload_ps(b + full, m) : zero;
+    _mm256_maskstore_ps(y + full, m, _mm256_fmadd_ps(normed, vw, vb));
+  }
+  return {mean, rstd};
+}
+
 #endif  // MOEDIL_ROWS_X86
 
 bool avx2_usable(Kernel kernel) {
@@ -209,6 +267,29 @@ void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int
   }
 #endif
   for (int64_t r = 0; r < count; ++r) softmax_backward_scalar(p + r * ld, grad + r * ld, n, scale);
+}
+
+void layer_norm(const float* in, float* out, const float* weight, const float* bias, float eps,
+                float* mean_out, float* rstd_out, int64_t count, int64_t n, Kernel kernel) {
+  if (n <= 0) return;
+#if MOEDIL_ROWS_X86
+  const bool avx2 = avx2_usable(kernel);
+#else
+  (void)kernel;
+  const bool avx2 = false;
+#endif
+  for (int64_t r = 0; r < count; ++r) {
+    const float* x = in + r * n;
+    float* y = out + r * n;
+#if MOEDIL_ROWS_X86
+    const auto [mean, rstd] = avx2 ? layer_norm_avx2(x, y, weight, bias, eps, n)
+                                   : layer_norm_scalar(x, y, weight, bias, eps, n);
+#else
+    const auto [mean, rstd] = layer_norm_scalar(x, y, weight, bias, eps, n);
+#endif
+    if (mean_out != nullptr) mean_out[r] = mean;
+    if (rstd_out != nullptr) rstd_out[r] = rstd;
+  }
 }
 
 }  // namespace moedil::model::rows

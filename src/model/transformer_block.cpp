@@ -1,5 +1,9 @@
 #include "moedil/model/transformer_block.h"
 
+#include <c10/util/Exception.h>
+
+#include "moedil/model/layer_norm.h"
+
 namespace moedil::model {
 
 TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& options_)
@@ -28,10 +32,25 @@ void TransformerBlockImpl::reset() {
 }
 
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
-  const at::Tensor h = x + attn(norm1(x));
-  const at::Tensor normed = norm2(h);
+  const at::Tensor h = x + attn(apply_layer_norm(*norm1, x));
+  const at::Tensor normed = apply_layer_norm(*norm2, h);
   if (moe) return h + moe(normed);
   if (hetero) return h + hetero(normed);
+  return h + mlp(normed);
+}
+
+bool TransformerBlockImpl::first_token_suffices() const {
+  if (hetero || (is_training() && options.dropout() > 0.0)) return false;
+  return mlp || (moe && moe->first_token_suffices());
+}
+
+at::Tensor TransformerBlockImpl::forward_first_token(const at::Tensor& x) {
+  TORCH_CHECK(first_token_suffices(), "TransformerBlock: forward_first_token would not give "
+              "forward's first token here (heterogeneous or token-routed experts, or dropout)");
+  const at::Tensor h =
+      x.narrow(1, 0, 1) + attn->forward_first_query(apply_layer_norm(*norm1, x));
+  const at::Tensor normed = apply_layer_norm(*norm2, h);
+  if (moe) return h + moe(normed);
   return h + mlp(normed);
 }
 

@@ -4,6 +4,8 @@
 
 #include <c10/util/Exception.h>
 
+#include "moedil/model/layer_norm.h"
+
 namespace moedil::model {
 
 ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
@@ -66,10 +68,24 @@ ViTImpl::ViTImpl(const ViTOptions& options_) : options(options_) {
   head = register_module("head", torch::nn::Linear(dim, in.num_classes));
 }
 
+bool ViTImpl::last_block_on_first_token() const {
+  if (!options.backbone().cls_token() || !options.last_block_first_token_only() ||
+      blocks->size() == 0) {
+    return false;
+  }
+  return (*blocks)[blocks->size() - 1]->as<TransformerBlock>()->first_token_suffices();
+}
+
 at::Tensor ViTImpl::forward(const at::Tensor& images) {
   at::Tensor x = stem.embed(images);  // [B, 1 + N, D] ([B, N, D] without a CLS token)
-  for (const auto& block : *blocks) x = block->as<TransformerBlock>()->forward(x);
-  x = norm(x);
+  const std::size_t depth = blocks->size();
+  const bool first_only = last_block_on_first_token();
+  for (std::size_t i = 0; i < depth; ++i) {
+    TransformerBlockImpl& block = *(*blocks)[i]->as<TransformerBlock>();
+    // [B, 1, D] from the last block when the head needs the CLS token alone.
+    x = first_only && i + 1 == depth ? block.forward_first_token(x) : block.forward(x);
+  }
+  x = apply_layer_norm(*norm, x);
   return head(options.backbone().cls_token() ? x.select(1, 0) : x.mean(1));
 }
 

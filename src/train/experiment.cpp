@@ -21,6 +21,7 @@
 #include "moedil/common/cpu_count.h"
 #include "moedil/common/cpu_tuning.h"
 #include "moedil/common/error.h"
+#include "moedil/common/process_clock.h"
 #include "moedil/common/stop.h"
 #include "moedil/data/augment.h"
 #include "moedil/data/batching.h"
@@ -473,6 +474,9 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
       for (double a : *record.baseline_acc) accs += fmt::format(" {:.4f}", a);
       log->info("[baseline] accuracy of each domain trained alone:{}", accs);
       writer.write(record);
+    }
+    if (const std::optional<double> since = seconds_since_process_start()) {
+      log->info("[run] training starts {:.2f}s after moedil started", *since);
     }
     trainer.run();
     info.status = "completed";

@@ -129,6 +129,55 @@ TEST_F(IdxTest, LargeGzipReadInChunks) {
   EXPECT_EQ(read_idx(dir_ / "big.gz").data, a.data);
 }
 
+TEST_F(IdxTest, OneMemberGzipInflatedWholeWhenBuiltWithLibdeflate) {
+  const IdxArray a = make_array({300, 28, 28});
+  write_idx(dir_ / "images.gz", a, true);
+  write_idx(dir_ / "images", a, false);
+  IdxInflater used = IdxInflater::raw;
+  const IdxArray b = read_idx(dir_ / "images.gz", &used);
+  EXPECT_EQ(used, idx_whole_file_inflater_available() ? IdxInflater::whole_file
+                                                      : IdxInflater::zlib_stream);
+  EXPECT_EQ(b.dims, a.dims);
+  EXPECT_EQ(b.data, a.data);
+  used = IdxInflater::whole_file;
+  EXPECT_EQ(read_idx(dir_ / "images", &used).data, a.data);
+  EXPECT_EQ(used, IdxInflater::raw);
+}
+
+TEST_F(IdxTest, TwoMemberGzipReadByTheZlibStream) {
+  // `cat a.gz b.gz`: a valid gzip file (gunzip and zlib read both members) whose trailer sizes
+  // only the second member, which the whole-file inflater must not take for the whole.
+  const IdxArray a = make_array({50, 28, 28});
+  std::vector<uint8_t> bytes(16);
+  bytes[2] = 0x08;
+  bytes[3] = 3;
+  bytes[7] = 50;
+  bytes[11] = 28;
+  bytes[15] = 28;
+  bytes.insert(bytes.end(), a.data.begin(), a.data.end());
+  const size_t half = bytes.size() / 2;
+  write_gz_bytes(dir_ / "first.gz", {bytes.begin(), bytes.begin() + half});
+  write_gz_bytes(dir_ / "second.gz", {bytes.begin() + half, bytes.end()});
+  std::vector<uint8_t> both = read_bytes(dir_ / "first.gz");
+  const std::vector<uint8_t> second = read_bytes(dir_ / "second.gz");
+  both.insert(both.end(), second.begin(), second.end());
+  write_bytes(dir_ / "both.gz", both);
+  IdxInflater used = IdxInflater::raw;
+  const IdxArray b = read_idx(dir_ / "both.gz", &used);
+  EXPECT_EQ(used, IdxInflater::zlib_stream);
+  EXPECT_EQ(b.dims, a.dims);
+  EXPECT_EQ(b.data, a.data);
+}
+
+TEST_F(IdxTest, WrongTrailerSizeIsRefusedNotTrusted) {
+  // A trailer that claims 1 byte more than the stream holds: neither inflater may accept it.
+  write_idx(dir_ / "full.gz", make_array({1000}), true);
+  std::vector<uint8_t> bytes = read_bytes(dir_ / "full.gz");
+  ++bytes[bytes.size() - 4];
+  write_bytes(dir_ / "claims.gz", bytes);
+  expect_data_error(dir_ / "claims.gz", "gzip");
+}
+
 TEST_F(IdxTest, BadMagicWrongTypeCode) {
   // 0x00000D03: float IDX, 3 dims.
   write_bytes(dir_ / "float", {0, 0, 0x0D, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0});
@@ -248,9 +297,12 @@ TEST(IdxRealDataTest, FashionMnistTrainImagesLoadFast) {
   const fs::path p = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
   if (!fs::exists(p)) GTEST_SKIP() << p << " not found; real-data check skipped";
   const auto start = std::chrono::steady_clock::now();
-  const IdxArray a = read_idx(p);
+  IdxInflater used = IdxInflater::raw;
+  const IdxArray a = read_idx(p, &used);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(used, idx_whole_file_inflater_available() ? IdxInflater::whole_file
+                                                      : IdxInflater::zlib_stream);
   EXPECT_EQ(a.dims, (std::vector<int64_t>{60000, 28, 28}));
   EXPECT_EQ(a.data.size(), 47040000u);
   EXPECT_LT(secs, 5.0) << "generous bound for slow or sanitized builds";

@@ -131,6 +131,63 @@ TEST(RowKernels, SoftmaxBackwardMatchesTheFormula) {
   }
 }
 
+// Rows far from 0 (mean 100, sd 2) test the two-pass variance; every length 1..70 tests the
+// tails; the row after each is left alone.
+TEST(RowKernels, LayerNormMatchesDoublePrecisionForEveryRowLength) {
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (const Kernel k : kernels()) {
+    for (int64_t n = 1; n <= 70; ++n) {
+      const int64_t count = 3;
+      std::vector<float> in(count * n + n), out(count * n + n, -7.f), w(n), b(n);
+      for (float& v : in) v = 100.f + 2.f * normal(gen);
+      for (float& v : w) v = 1.f + 0.5f * normal(gen);
+      for (float& v : b) v = normal(gen);
+      std::vector<float> mean(count + 1, -7.f), rstd(count + 1, -7.f);
+      const float eps = 1e-5f;
+      layer_norm(in.data(), out.data(), w.data(), b.data(), eps, mean.data(), rstd.data(), count,
+                 n, k);
+      for (int64_t r = 0; r < count; ++r) {
+        double m = 0, var = 0;
+        for (int64_t j = 0; j < n; ++j) m += in[r * n + j];
+        m /= double(n);
+        for (int64_t j = 0; j < n; ++j) var += (in[r * n + j] - m) * (in[r * n + j] - m);
+        var /= double(n);
+        const double rs = 1.0 / std::sqrt(var + eps);
+        EXPECT_NEAR(mean[r], m, 1e-5 * std::abs(m)) << name(k) << " n " << n;
+        EXPECT_NEAR(rstd[r], rs, 2e-4 * rs) << name(k) << " n " << n;
+        for (int64_t j = 0; j < n; ++j) {
+          const double want = (in[r * n + j] - m) * rs * w[j] + b[j];
+          EXPECT_NEAR(out[r * n + j], want, 2e-4 * (1 + std::abs(want)))
+              << name(k) << " n " << n << " row " << r << " col " << j;
+        }
+      }
+      EXPECT_EQ(mean[count], -7.f);
+      EXPECT_EQ(rstd[count], -7.f);
+      for (int64_t j = count * n; j < count * n + n; ++j) EXPECT_EQ(out[j], -7.f);
+    }
+  }
+}
+
+// By hand: the row (1, 3) has mean 2, variance 1, so with eps 0 it becomes (-1, 1), then
+// times the weights (2, 3) plus the biases (0.5, -0.5); without weight and bias, (-1, 1).
+TEST(RowKernels, LayerNormByHand) {
+  for (const Kernel k : kernels()) {
+    const float in[2] = {1.f, 3.f};
+    const float w[2] = {2.f, 3.f};
+    const float b[2] = {0.5f, -0.5f};
+    float out[2], mean = 0, rstd = 0;
+    layer_norm(in, out, w, b, 0.f, &mean, &rstd, 1, 2, k);
+    EXPECT_FLOAT_EQ(out[0], -1.5f) << name(k);
+    EXPECT_FLOAT_EQ(out[1], 2.5f) << name(k);
+    EXPECT_FLOAT_EQ(mean, 2.f) << name(k);
+    EXPECT_FLOAT_EQ(rstd, 1.f) << name(k);
+    layer_norm(in, out, nullptr, nullptr, 0.f, nullptr, nullptr, 1, 2, k);
+    EXPECT_FLOAT_EQ(out[0], -1.f) << name(k);
+    EXPECT_FLOAT_EQ(out[1], 1.f) << name(k);
+  }
+}
+
 TEST(RowKernels, Avx2ChosenWhereTheCpuHasIt) {
 #if defined(__x86_64__)
   __builtin_cpu_init();

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -355,6 +356,79 @@ TEST(ViTTest, SameSeedGivesIdenticalWeightsAndOutputs) {
     const at::Tensor yb = b->forward(x);
     EXPECT_TRUE(at::equal(ya, yb));
     EXPECT_FALSE(at::equal(ya, other->forward(x)));
+  }
+}
+
+// The head reads the CLS token alone, so the last block runs for that token only where nothing
+// else changes: the same logits, balance loss, gradients and expert usage as with every token.
+TEST(ViTTest, LastBlockOnTheClsTokenAloneGivesWhatEveryTokenGives) {
+  struct Case {
+    std::string name;
+    std::string granularity;
+    std::map<std::string, double> balance;
+    double dropout;
+    bool first_in_training;
+    bool first_in_eval;
+  };
+  const std::map<std::string, double> with_means = {{"switch", 1.0}, {"output_variance", 1.0}};
+  for (const Case& c : {Case{"vit", "sample", {{"switch", 1.0}}, 0.0, true, true},
+                        Case{"vit_moe", "sample", {{"switch", 1.0}}, 0.0, true, true},
+                        Case{"vit_moe", "token", {{"switch", 1.0}}, 0.0, false, false},
+                        Case{"vit_moe", "sample", with_means, 0.0, false, true},
+                        Case{"vit_moe", "sample", {{"switch", 1.0}}, 0.1, false, true}}) {
+    SCOPED_TRACE(c.name + " " + c.granularity + " balance losses " +
+                 std::to_string(c.balance.size()) + " dropout " + std::to_string(c.dropout));
+    auto cfg = small_config(c.name);
+    cfg.moe_routing_granularity = c.granularity;
+    cfg.moe_balance_losses = c.balance;
+    cfg.dropout = c.dropout;
+    const Classifier a = build(cfg, mnist_shape(), 5);
+    const Classifier b = build(cfg, mnist_shape(), 5);
+    as_vit(b)->options.last_block_first_token_only(false);
+    at::manual_seed(3);
+    const at::Tensor x = images(mnist_shape(), 6);
+    const at::Tensor w = at::randn({6, mnist_shape().num_classes});
+    for (const bool training : {true, false}) {
+      SCOPED_TRACE(training ? "training" : "evaluation");
+      a->train(training);
+      b->train(training);
+      EXPECT_EQ(as_vit(a)->last_block_on_first_token(),
+                training ? c.first_in_training : c.first_in_eval);
+      EXPECT_FALSE(as_vit(b)->last_block_on_first_token());
+      for (const auto& p : a->parameters()) p.mutable_grad() = at::Tensor();
+      for (const auto& p : b->parameters()) p.mutable_grad() = at::Tensor();
+      at::manual_seed(11);
+      const at::Tensor ya = a->forward(x);
+      at::manual_seed(11);
+      const at::Tensor yb = b->forward(x);
+      ASSERT_EQ(ya.sizes(), yb.sizes());
+      EXPECT_TRUE(at::allclose(ya, yb, 1e-5, 1e-6)) << (ya - yb).abs().max().item<float>();
+      if (c.name == "vit_moe") {
+        for (std::size_t l = 0; l < a->expert_usage(training).size(); ++l) {
+          EXPECT_EQ(a->expert_usage(training)[l].counts, b->expert_usage(training)[l].counts);
+        }
+      }
+      if (!training) continue;
+      at::Tensor la = (ya * w).sum();
+      at::Tensor lb = (yb * w).sum();
+      if (a->aux_loss().defined()) {
+        EXPECT_TRUE(at::allclose(a->aux_loss(), b->aux_loss(), 1e-5, 1e-7));
+        la = la + a->aux_loss();
+        lb = lb + b->aux_loss();
+      }
+      la.backward();
+      lb.backward();
+      const auto pa = a->named_parameters();
+      const auto pb = b->named_parameters();
+      for (const auto& item : pa) {
+        const at::Tensor& ga = item.value().grad();
+        const at::Tensor& gb = pb[item.key()].grad();
+        ASSERT_EQ(ga.defined(), gb.defined()) << item.key();
+        if (!ga.defined()) continue;
+        EXPECT_TRUE(at::allclose(ga, gb, 1e-4, 1e-6))
+            << item.key() << " differs by " << (ga - gb).abs().max().item<float>();
+      }
+    }
   }
 }
 

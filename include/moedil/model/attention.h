@@ -42,6 +42,9 @@ class SelfAttentionImpl : public torch::nn::Cloneable<SelfAttentionImpl> {
   void reset() override;
   /// [B, T, D] -> [B, T, D]
   at::Tensor forward(const at::Tensor& x);
+  /// forward(x)'s first token alone: x [B, T, C] -> [B, 1, C], keys and values from every token,
+  /// the query of the first one (TransformerBlockImpl::forward_first_token).
+  at::Tensor forward_first_query(const at::Tensor& x);
 
   SelfAttentionOptions options;
   torch::nn::Linear qkv{nullptr};

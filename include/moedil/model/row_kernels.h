@@ -1,7 +1,8 @@
 #pragma once
 // Row-wise softmax and its backward on float rows in memory, for the fused CPU attention
 // (model/cpu_attention.h): rows of a few dozen floats, where ATen's softmax spends most of its
-// time on the row's bookkeeping (5x the cost of an exp over the same elements at T = 50).
+// time on the row's bookkeeping (5x the cost of an exp over the same elements at T = 50). And
+// layer normalisation of such rows (model/layer_norm.h), for the same reason.
 // AVX2+FMA when the CPU has it (chosen once, at run time), else plain C++. Each row's
 // reductions run in a fixed order, so results do not depend on threads. Torch-free.
 #include <cstdint>
@@ -26,5 +27,14 @@ void softmax(float* data, int64_t count, int64_t n, int64_t ld, Kernel kernel = 
 /// grad_j := scale * p_j * (grad_j - sum_k grad_k p_k) (dL/dx times `scale`).
 void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int64_t ld,
                       float scale, Kernel kernel = best_kernel());
+
+/// Layer normalisation of `count` rows of `n` floats, row r at in + r * n, written to
+/// out + r * n: out_j = (x_j - mean) * rstd * weight_j + bias_j, with the row's mean, its biased
+/// variance var (two passes: the mean, then the squared deviations) and rstd = 1 / sqrt(var +
+/// eps). weight and bias hold n floats (nullptr: 1 and 0). mean_out and rstd_out, when not
+/// nullptr, get each row's mean and rstd (count floats), what ATen's backward takes.
+void layer_norm(const float* in, float* out, const float* weight, const float* bias, float eps,
+                float* mean_out, float* rstd_out, int64_t count, int64_t n,
+                Kernel kernel = best_kernel());
 
 }  // namespace moedil::model::rows

@@ -34,6 +34,13 @@ class TransformerBlockImpl : public torch::nn::Cloneable<TransformerBlockImpl> {
   void reset() override;
   /// [B, T, D] -> [B, T, D]
   at::Tensor forward(const at::Tensor& x);
+  /// Whether forward_first_token gives forward's first token, with the same routing, usage and
+  /// losses: a dense MLP, or an MoE layer whose first_token_suffices; no dropout drawn.
+  bool first_token_suffices() const;
+  /// [B, T, D] -> [B, 1, D]: forward(x)'s first token, with the attention's query, the second
+  /// norm and the MLP computed for that token alone (what a head that reads the CLS token needs
+  /// of the last block). Only where first_token_suffices.
+  at::Tensor forward_first_token(const at::Tensor& x);
 
   TransformerBlockOptions options;
   torch::nn::LayerNorm norm1{nullptr};

@@ -28,6 +28,11 @@ struct ViTOptions {
   /// hetero_moe: when not empty, the MoE blocks' layers are heterogeneous, one expert per kind
   /// listed ("mlp", "conv", "attention"), routed per image with moe's routing options.
   TORCH_ARG(std::vector<std::string>, hetero_experts) = {};
+  /// The head reads the CLS token alone, so the last block computes its query, MLP or MoE layer
+  /// for that token only where that changes nothing else (TransformerBlockImpl::
+  /// first_token_suffices): ~1/5 of the forward and backward less at depth 4. The logits agree
+  /// with every token's computed to float rounding. false: every token (the reference).
+  TORCH_ARG(bool, last_block_first_token_only) = true;
 };
 
 class ViTImpl : public ClassifierImpl {
@@ -35,6 +40,9 @@ class ViTImpl : public ClassifierImpl {
   explicit ViTImpl(const ViTOptions& options);
   /// images [B, C, H, W] -> logits [B, num_classes]
   at::Tensor forward(const at::Tensor& images) override;
+  /// Whether forward computes the last block for the CLS token alone (see ViTOptions::
+  /// last_block_first_token_only); depends on train()/eval() where dropout would be drawn.
+  bool last_block_on_first_token() const;
   /// Its forward keeps nothing but the mixtures' counters (linear routers only).
   bool parallel_eval_safe() const override { return true; }
 

@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 
 #include "moedil/common/suggest.h"
+#include "moedil/model/moe/balance.h"
 
 namespace moedil::model::moe {
 
@@ -45,6 +46,16 @@ void MoeLayerImpl::reset() {
 at::Tensor MoeLayerImpl::forward(const at::Tensor& x) { return run(x, /*dense=*/false); }
 
 at::Tensor MoeLayerImpl::forward_dense(const at::Tensor& x) { return run(x, /*dense=*/true); }
+
+bool MoeLayerImpl::first_token_suffices() const {
+  // Dropout drawn for fewer tokens would consume the generator differently.
+  if (is_training() && options.dropout() > 0.0) return false;
+  if (options.num_experts() == 0) return true;  // shared experts only: tokenwise
+  // An image's tokens all go where its CLS token sends them; the expert means of output_variance
+  // (training only) average over the tokens run.
+  return options.granularity() == "sample" && options.route_with_cls() &&
+         !(is_training() && needs_expert_means(options.balance_losses()));
+}
 
 at::Tensor MoeLayerImpl::run(const at::Tensor& x, bool dense) {
   if (options.num_experts() == 0) {

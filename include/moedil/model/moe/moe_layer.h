@@ -60,6 +60,11 @@ class MoeLayerImpl : public torch::nn::Cloneable<MoeLayerImpl> {
   at::Tensor forward(const at::Tensor& x);
   /// Same result with every expert run on every row (test reference).
   at::Tensor forward_dense(const at::Tensor& x);
+  /// Whether forward on the first token of each image alone gives forward's first token, the
+  /// same routing, usage and balance loss: the experts are tokenwise MLPs and each image is
+  /// routed on its CLS token (or there is no router), no dropout is drawn and no balance loss
+  /// reads the experts' outputs.
+  bool first_token_suffices() const;
 
   // The routing core's state, see Mixture (usage counts, dropped rows and routing entropy are
   // kept for training and evaluation apart; the entropy is of the router's distribution

@@ -1,0 +1,25 @@
+#pragma once
+// A LayerNorm applied to rows [..., n], float32 on the CPU, by moedil's row kernel
+// (model/row_kernels.h: one row in registers, two passes for the variance). ATen's CPU layer
+// norm spends most of its time on each row's bookkeeping at a ViT's widths (rows of 64 floats:
+// 9% of an evaluation forward, 4% of a training step at the peer benchmark's shapes,
+// bench/README.md). The backward is ATen's native_layer_norm_backward, given this forward's
+// mean and rstd; there is no double backward (create_graph), as for model/cpu_attention.h.
+// Same module, same parameters; the same function up to float rounding (LayerNorm.* in
+// layer_norm_test.cpp). Rows are independent, so the bits do not depend on the thread count.
+// Elsewhere (not float32 on the CPU, not contiguous, a normalized_shape of more than one dim,
+// no affine parameters, CPU autocast on) it is the layer's own forward.
+#include <ATen/core/Tensor.h>
+#include <torch/nn/modules/normalization.h>
+
+namespace moedil::model {
+
+/// layer(x): the row kernel when direct_layer_norm_applies, else layer->forward(x).
+at::Tensor apply_layer_norm(torch::nn::LayerNormImpl& layer, const at::Tensor& x);
+
+/// True when apply_layer_norm(layer, x) uses the row kernel: x float32, contiguous, on the CPU,
+/// with rows; the layer normalising over x's last dim alone, with weight and bias of that size
+/// (float32, contiguous, on the CPU); no CPU autocast.
+bool direct_layer_norm_applies(const torch::nn::LayerNormImpl& layer, const at::Tensor& x);
+
+}  // namespace moedil::model

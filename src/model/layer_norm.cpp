@@ -1,0 +1,104 @@
+#include "moedil/model/layer_norm.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <array>
+#include <vector>
+
+#include "moedil/model/cpu_autocast.h"
+#include "moedil/model/parallel_pieces.h"
+#include "moedil/model/row_kernels.h"
+
+namespace moedil::model {
+
+namespace {
+
+/// Rows per piece: a row of 64 floats takes ~30 ns, so pieces of ~8 us at least.
+constexpr int64_t kRowsPerPiece = 256;
+
+/// out = layer norm of x's rows; mean and rstd (one float per row) when given.
+void normalise(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
+               float* out, float* mean, float* rstd) {
+  const int64_t n = x.size(-1);
+  const int64_t rows = x.numel() / n;
+  const float* in = x.data_ptr<float>();
+  const float* w = weight.data_ptr<float>();
+  const float* b = bias.data_ptr<float>();
+  const auto e = static_cast<float>(eps);
+  parallel_pieces(rows, kRowsPerPiece, [&](int64_t begin, int64_t end) {
+    rows::layer_norm(in + begin * n, out + begin * n, w, b, e,
+                     mean != nullptr ? mean + begin : nullptr,
+                     rstd != nullptr ? rstd + begin : nullptr, end - begin, n);
+  });
+}
+
+/// ATen's shape for the statistics: x's leading dims, then 1.
+std::vector<int64_t> stat_shape(const at::Tensor& x) {
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = 1;
+  return shape;
+}
+
+struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            const at::Tensor& weight, const at::Tensor& bias, double eps) {
+    at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+    at::Tensor mean = at::empty(stat_shape(x), x.options());
+    at::Tensor rstd = at::empty(stat_shape(x), x.options());
+    normalise(x, weight, bias, eps, out.data_ptr<float>(), mean.data_ptr<float>(),
+              rstd.data_ptr<float>());
+    ctx->save_for_backward({x, weight, bias, mean, rstd});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    TORCH_CHECK(!at::GradMode::is_enabled(),
+                "moedil's CPU layer norm has no double backward (create_graph)");
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& weight = saved[1];
+    const at::Tensor& bias = saved[2];
+    const std::array<bool, 3> mask = {ctx->needs_input_grad(0), ctx->needs_input_grad(1),
+                                      ctx->needs_input_grad(2)};
+    const std::vector<int64_t> normalized = {x.size(-1)};
+    auto [dx, dw, db] = at::native_layer_norm_backward(grads[0].contiguous(), x, normalized,
+                                                       saved[3], saved[4], weight, bias, mask);
+    return {dx, dw, db, at::Tensor()};
+  }
+};
+
+bool float_cpu_contiguous(const at::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat &&
+         t.layout() == at::kStrided && t.is_contiguous();
+}
+
+}  // namespace
+
+bool direct_layer_norm_applies(const torch::nn::LayerNormImpl& layer, const at::Tensor& x) {
+  if (!float_cpu_contiguous(x) || x.dim() < 1 || x.numel() == 0) return false;
+  const auto& shape = layer.options.normalized_shape();
+  if (shape.size() != 1 || shape[0] != x.size(-1) || !layer.options.elementwise_affine()) {
+    return false;
+  }
+  if (!float_cpu_contiguous(layer.weight) || !float_cpu_contiguous(layer.bias)) return false;
+  if (layer.weight.numel() != shape[0] || layer.bias.numel() != shape[0]) return false;
+  return !cpu_autocast_enabled();
+}
+
+at::Tensor apply_layer_norm(torch::nn::LayerNormImpl& layer, const at::Tensor& x) {
+  if (!direct_layer_norm_applies(layer, x)) return layer.forward(x);
+  const double eps = layer.options.eps();
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || layer.weight.requires_grad() || layer.bias.requires_grad())) {
+    return LayerNormFunction::apply(x, layer.weight, layer.bias, eps);
+  }
+  at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+  normalise(x, layer.weight, layer.bias, eps, out.data_ptr<float>(), nullptr, nullptr);
+  return out;
+}
+
+}  // namespace moedil::model
