@@ -161,7 +161,7 @@ fi
 # the tuning off.
 tiny_run=(run ok.jsonc --threads 1 --seed 2 --set mini_dataset=120
   --set 'model={"name":"vit","patch_size":4,"embed_dim":16,"depth":1,"num_heads":2}')
-expect 0 "set for the CPU libraries at start: GOMP_SPINCOUNT=5000" \
+expect 0 "set for the CPU libraries at start: GOMP_SPINCOUNT=1000" \
   env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u MOEDIL_NO_TUNE "$moedil" "${tiny_run[@]}" --run-dir tune1
 for setting in OMP_WAIT_POLICY=passive MOEDIL_NO_TUNE=1; do
   out=$(env -u GOMP_SPINCOUNT "$setting" "$moedil" "${tiny_run[@]}" --run-dir "tune-$setting" 2>&1)

@@ -24,8 +24,11 @@
 
 namespace moedil {
 
-/// The GOMP_SPINCOUNT moedil sets: ~0.1 ms of spinning at most, then a futex sleep.
-inline constexpr const char* kSpinCount = "5000";
+/// The GOMP_SPINCOUNT moedil sets: 1,000 spins (~30 us on a Zen 5, ~60 us on a Skylake-SP,
+/// whose pause instruction is slower), then a futex sleep. 5,000 until 2026-12-04: on a 2-core
+/// Zen 5 VM two runs sharing the cores then kept 23-29% of a lone run's throughput each, with
+/// 1,000 49-66%, at no lone cost measurable beyond that VM's spread (bench/README.md).
+inline constexpr const char* kSpinCount = "1000";
 
 /// What moedil set, for the log: "NAME=VALUE (why); ...". Inherited by the processes a moedil
 /// starts (batch runs), which then change nothing themselves.
