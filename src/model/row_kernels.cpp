@@ -272,21 +272,15 @@ void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int
 void layer_norm(const float* in, float* out, const float* weight, const float* bias, float eps,
                 float* mean_out, float* rstd_out, int64_t count, int64_t n, Kernel kernel) {
   if (n <= 0) return;
+  // One row's kernel, chosen once.
+  auto row = &layer_norm_scalar;
 #if MOEDIL_ROWS_X86
-  const bool avx2 = avx2_usable(kernel);
+  if (avx2_usable(kernel)) row = &layer_norm_avx2;
 #else
   (void)kernel;
-  const bool avx2 = false;
 #endif
   for (int64_t r = 0; r < count; ++r) {
-    const float* x = in + r * n;
-    float* y = out + r * n;
-#if MOEDIL_ROWS_X86
-    const auto [mean, rstd] = avx2 ? layer_norm_avx2(x, y, weight, bias, eps, n)
-                                   : layer_norm_scalar(x, y, weight, bias, eps, n);
-#else
-    const auto [mean, rstd] = layer_norm_scalar(x, y, weight, bias, eps, n);
-#endif
+    const auto [mean, rstd] = row(in + r * n, out + r * n, weight, bias, eps, n);
     if (mean_out != nullptr) mean_out[r] = mean;
     if (rstd_out != nullptr) rstd_out[r] = rstd;
   }
