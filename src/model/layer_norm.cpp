@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "moedil/model/cpu_autocast.h"
+#include "moedil/model/float_cpu.h"
 #include "moedil/model/parallel_pieces.h"
 #include "moedil/model/row_kernels.h"
 
@@ -70,11 +71,6 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
     return {dx, dw, db, at::Tensor()};
   }
 };
-
-bool float_cpu_contiguous(const at::Tensor& t) {
-  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat &&
-         t.layout() == at::kStrided && t.is_contiguous();
-}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 
 #include "moedil/model/cblas.h"
 #include "moedil/model/cpu_autocast.h"
+#include "moedil/model/float_cpu.h"
 #include "moedil/model/parallel_pieces.h"
 
 namespace moedil::model {
@@ -160,11 +161,6 @@ struct DirectLinearFunction : torch::autograd::Function<DirectLinearFunction> {
     return {g.x, g.w, g.b};
   }
 };
-
-bool float_cpu_contiguous(const at::Tensor& t) {
-  return t.defined() && t.device().is_cpu() && t.scalar_type() == at::kFloat &&
-         t.is_contiguous();
-}
 
 }  // namespace
 
