@@ -12,12 +12,13 @@
 #include "moedil/io/logging.h"
 
 // Before any shared library initialises: libgomp reads its spin count when it loads, so
-// moedil restarts itself with its own setting from here (moedil/common/cpu_tuning.h).
+// moedil gives it its own setting from here (moedil/common/cpu_tuning.h).
 __attribute__((section(".preinit_array"), used)) static void (*moedil_preinit)(int, char**,
                                                                                 char**) =
     moedil::tune_openmp_at_preinit;
 
 int main(int argc, char** argv) {
+  moedil::settle_tuning_at_main();
   using namespace moedil::cli;
   CLI::App app{
       "moedil: mixture-of-experts models in domain-incremental continual learning.\n"
@@ -57,8 +58,9 @@ int main(int argc, char** argv) {
       "reaches the same results (on CPU, bit for bit) as an uninterrupted run.\n"
       "CPU: moedil sets GOMP_SPINCOUNT (a short OpenMP spin, so runs sharing cores do not stall)\n"
       "and, where OpenBLAS mistakes the CPU for an old one, OPENBLAS_CORETYPE; the log says so.\n"
-      "OpenBLAS's choice is remembered in ~/.cache/moedil/cpu-tuning (or $XDG_CACHE_HOME), so\n"
-      "later runs set it before OpenBLAS loads and restart once instead of twice.\n"
+      "Both are set before the libraries load (restarting only where the environment has no\n"
+      "shell variable such as _ or SHLVL to lend them a slot). OpenBLAS's choice is remembered\n"
+      "in ~/.cache/moedil/cpu-tuning (or $XDG_CACHE_HOME) for the next runs on the machine.\n"
       "Your own OMP_WAIT_POLICY / GOMP_SPINCOUNT / OPENBLAS_CORETYPE stand; MOEDIL_NO_TUNE=1\n"
       "sets nothing.\n"
       "Ctrl-C / SIGTERM stop any phase (loading, evaluating, training) within seconds and mark\n"

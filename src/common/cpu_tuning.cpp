@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 namespace moedil {
@@ -270,9 +271,65 @@ bool openmp_tuning_applies(int argc, const char* const* argv) {
   return sub == "run" || sub == "eval" || sub == "batch";
 }
 
+std::vector<LentSlot> lend_environment_slots(char** env, const std::vector<char*>& entries) {
+  if (env == nullptr || entries.empty()) return {};
+  const auto lendable = [](const char* entry) {
+    const std::string_view text(entry);
+    const std::string_view name = text.substr(0, text.find('='));
+    if (name.size() == text.size()) return false;  // no '=': not a variable
+    for (const char* v : kLendableVariables) {
+      if (name == v) return true;
+    }
+    return false;
+  };
+  std::vector<LentSlot> loans;
+  for (std::size_t i = 0; env[i] != nullptr && loans.size() < entries.size(); ++i) {
+    if (lendable(env[i])) loans.push_back({i, env[i]});
+  }
+  if (loans.size() < entries.size()) return {};
+  for (std::size_t k = 0; k < loans.size(); ++k) env[loans[k].index] = entries[k];
+  return loans;
+}
+
+void return_environment_slots(char** env, char** current, const std::vector<LentSlot>& loans) {
+  for (const LentSlot& loan : loans) {
+    char* const lent = env[loan.index];
+    env[loan.index] = loan.original;
+    if (current == nullptr || current == env) continue;
+    for (char** e = current; *e != nullptr; ++e) {
+      if (*e == lent) *e = loan.original;
+    }
+  }
+}
+
 namespace {
 
 char** preinit_env = nullptr;
+
+/// What tune_openmp_at_preinit lent until main: the settings, their "NAME=VALUE" texts (the
+/// lent entries point into them) and the slots. A pointer in .bss: constant-initialised, so
+/// the C++ runtime's start, which comes after the preinit function, leaves it alone.
+struct PreinitLoan {
+  char** env = nullptr;
+  std::vector<EnvChange> changes;
+  std::vector<std::string> texts;
+  std::vector<LentSlot> slots;
+};
+PreinitLoan* preinit_loan = nullptr;
+
+/// Lends slots of `envp` to `changes`; false (nothing lent) when there are too few.
+bool lend_at_preinit(char** envp, const std::vector<EnvChange>& changes) {
+  auto loan = std::make_unique<PreinitLoan>();
+  loan->env = envp;
+  loan->changes = changes;
+  for (const EnvChange& c : changes) loan->texts.push_back(c.name + "=" + c.value);
+  std::vector<char*> entries;
+  for (std::string& t : loan->texts) entries.push_back(t.data());
+  loan->slots = lend_environment_slots(envp, entries);
+  if (loan->slots.empty()) return false;
+  preinit_loan = loan.release();
+  return true;
+}
 
 const char* preinit_getenv(const char* name) {
   const std::size_t n = std::strlen(name);
@@ -292,9 +349,20 @@ void tune_openmp_at_preinit(int argc, char** argv, char** envp) {
     if (!leave_alone(&preinit_getenv) && !is_set(&preinit_getenv, "OPENBLAS_CORETYPE")) {
       remembered = read_blas_choice(blas_cache_path(&preinit_getenv), blas_machine_key());
     }
-    restart_with(argv, envp, plan_at_start(&preinit_getenv, remembered, cpu_features()));
+    const std::vector<EnvChange> changes =
+        plan_at_start(&preinit_getenv, remembered, cpu_features());
+    if (changes.empty() || lend_at_preinit(envp, changes)) return;
+    restart_with(argv, envp, changes);
   } catch (...) {  // allocation failure before main: go on untuned, as when execve fails
   }
+}
+
+void settle_tuning_at_main() {
+  if (preinit_loan == nullptr) return;
+  const std::unique_ptr<PreinitLoan> loan(preinit_loan);
+  preinit_loan = nullptr;
+  return_environment_slots(loan->env, environ, loan->slots);
+  export_changes(loan->changes);
 }
 
 void export_changes(const std::vector<EnvChange>& changes) {

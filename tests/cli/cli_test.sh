@@ -156,13 +156,30 @@ run_json=$(ls results/ok/*/run.json 2>/dev/null | head -1)
 if [ -z "$run_json" ] || ! grep -q '"status": "completed"' "$run_json"; then
   echo "FAIL: no completed run.json under results/ok"; failures=$((failures + 1))
 fi
-# At start, run sets a short OpenMP spin and restarts itself with it (common/cpu_tuning.h):
-# the log says so, and the run sees it. A user's OMP_WAIT_POLICY stands; MOEDIL_NO_TUNE=1 turns
-# the tuning off.
+# At start, run sets a short OpenMP spin before libgomp loads (common/cpu_tuning.h): in the slot
+# of a shell variable such as "_" until main, else by restarting itself. The log says so, and
+# libgomp itself (OMP_DISPLAY_ENV) reports the spin it read, by either way. A user's
+# OMP_WAIT_POLICY stands; MOEDIL_NO_TUNE=1 turns the tuning off.
 tiny_run=(run ok.jsonc --threads 1 --seed 2 --set mini_dataset=120
   --set 'model={"name":"vit","patch_size":4,"embed_dim":16,"depth":1,"num_heads":2}')
 expect 0 "set for the CPU libraries at start: GOMP_SPINCOUNT=1000" \
   env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u MOEDIL_NO_TUNE "$moedil" "${tiny_run[@]}" --run-dir tune1
+no_lendable=()  # common/cpu_tuning.h, kLendableVariables
+for v in _ SHLVL OLDPWD LS_COLORS HISTCONTROL HISTSIZE HISTFILESIZE LESSOPEN LESSCLOSE MAIL \
+  MOTD_SHOWN SSH_TTY SSH_CLIENT SSH_CONNECTION; do no_lendable+=(-u "$v"); done
+for way in "lent slot:_=/usr/bin/moedil" "restart:"; do
+  extra=${way#*:}
+  out=$(env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u MOEDIL_NO_TUNE "${no_lendable[@]}" \
+    OMP_DISPLAY_ENV=VERBOSE ${extra:+"$extra"} "$moedil" "${tiny_run[@]}" \
+    --run-dir "tune-${way%%:*}" 2>&1)
+  if [ "$(grep -c "GOMP_SPINCOUNT = '1000'" <<<"$out")" != 1 ] ||
+     ! grep -q "GOMP_SPINCOUNT=1000" <<<"$out" || ! grep -q "\[run\] completed" <<<"$out"; then
+    echo "FAIL: by ${way%%:*}, libgomp did not read GOMP_SPINCOUNT=1000 once (or the run failed)"
+    echo "$out" | grep -i "spin\|error" | head -5; failures=$((failures + 1))
+  else
+    echo "ok: by ${way%%:*}, libgomp reads moedil's spin count"
+  fi
+done
 for setting in OMP_WAIT_POLICY=passive MOEDIL_NO_TUNE=1; do
   out=$(env -u GOMP_SPINCOUNT "$setting" "$moedil" "${tiny_run[@]}" --run-dir "tune-$setting" 2>&1)
   if grep -q "GOMP_SPINCOUNT=" <<<"$out" || ! grep -q "\[run\] completed" <<<"$out"; then

@@ -215,5 +215,81 @@ TEST(CpuTuning, OnlyOpenBlasOwnChoiceIsRemembered) {
   EXPECT_FALSE(should_remember_blas_choice(&fake_get, "Prescott", std::nullopt));
 }
 
+/// A mutable environment array, as the process's own is: `texts` own the strings.
+struct MutableEnv {
+  std::vector<std::string> texts;
+  std::vector<char*> slots;
+  explicit MutableEnv(const std::vector<std::string>& entries) : texts(entries) {
+    for (std::string& t : texts) slots.push_back(t.data());
+    slots.push_back(nullptr);
+  }
+  /// The entries the array holds now, as strings.
+  std::vector<std::string> now() const {
+    std::vector<std::string> out;
+    for (char* const* e = slots.data(); *e != nullptr; ++e) out.emplace_back(*e);
+    return out;
+  }
+};
+
+// The start's settings take the slots of the shell's bookkeeping ("_", SHLVL, ...) in the
+// array's order, never a variable a library may read, and every slot comes back as it was.
+TEST(CpuTuning, SettingsBorrowShellBookkeepingSlotsUntilMain) {
+  const std::vector<std::string> before = {"PATH=/usr/bin", "_=/usr/bin/moedil", "HOME=/home/u",
+                                           "OMP_NUM_THREADS=2", "SHLVL=1", "OLDPWD=/tmp"};
+  MutableEnv env(before);
+  std::string spin = "GOMP_SPINCOUNT=1000";
+  std::string blas = "OPENBLAS_CORETYPE=SkylakeX";
+  const std::vector<LentSlot> loans =
+      lend_environment_slots(env.slots.data(), {spin.data(), blas.data()});
+  ASSERT_EQ(loans.size(), 2u);
+  EXPECT_EQ(loans[0].index, 1u);
+  EXPECT_EQ(loans[1].index, 4u);
+  EXPECT_EQ(env.now(), (std::vector<std::string>{"PATH=/usr/bin", spin, "HOME=/home/u",
+                                                 "OMP_NUM_THREADS=2", blas, "OLDPWD=/tmp"}));
+  // What a library's getenv sees meanwhile.
+  load(env.now());
+  EXPECT_EQ(fake_env.at("GOMP_SPINCOUNT"), "1000");
+  EXPECT_EQ(fake_env.count("_"), 0u);
+  return_environment_slots(env.slots.data(), env.slots.data(), loans);
+  EXPECT_EQ(env.now(), before);
+}
+
+// Too few lendable slots: nothing is lent (the start restarts instead); a name that merely
+// begins like a lendable one ("_X", "SHLVLS") or an entry without '=' is not lendable.
+TEST(CpuTuning, TooFewLendableSlotsLendNothing) {
+  const std::vector<std::string> before = {"PATH=/usr/bin", "_X=1", "SHLVLS=2", "SHLVL",
+                                           "SHLVL=1"};
+  MutableEnv env(before);
+  std::string spin = "GOMP_SPINCOUNT=1000";
+  std::string blas = "OPENBLAS_CORETYPE=Haswell";
+  EXPECT_TRUE(lend_environment_slots(env.slots.data(), {spin.data(), blas.data()}).empty());
+  EXPECT_EQ(env.now(), before);
+  const std::vector<LentSlot> one = lend_environment_slots(env.slots.data(), {spin.data()});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].index, 4u);
+  return_environment_slots(env.slots.data(), nullptr, one);
+  EXPECT_EQ(env.now(), before);
+  MutableEnv empty({});
+  EXPECT_TRUE(lend_environment_slots(empty.slots.data(), {spin.data()}).empty());
+}
+
+// A library that calls setenv while the slots are lent makes libc copy the array: the copy's
+// lent entries come back too, and what the library added stays.
+TEST(CpuTuning, LentSlotsComeBackInACopiedEnvironment) {
+  const std::vector<std::string> before = {"_=/usr/bin/moedil", "PATH=/usr/bin"};
+  MutableEnv env(before);
+  std::string spin = "GOMP_SPINCOUNT=1000";
+  const std::vector<LentSlot> loans = lend_environment_slots(env.slots.data(), {spin.data()});
+  ASSERT_EQ(loans.size(), 1u);
+  std::string added = "FROM_A_LIBRARY=1";
+  std::vector<char*> copy(env.slots.begin(), env.slots.end() - 1);
+  copy.push_back(added.data());
+  copy.push_back(nullptr);
+  return_environment_slots(env.slots.data(), copy.data(), loans);
+  EXPECT_EQ(env.now(), before);
+  EXPECT_STREQ(copy[0], "_=/usr/bin/moedil");
+  EXPECT_STREQ(copy[2], "FROM_A_LIBRARY=1");
+}
+
 }  // namespace
 }  // namespace moedil

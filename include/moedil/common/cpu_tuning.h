@@ -6,8 +6,13 @@
 //   (300,000 spins) makes a run that shares its cores with another multi-threaded process stall
 //   at every parallel region (each run at ~10% of its idle throughput); moedil sets a short spin
 //   (kSpinCount) unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT. Decided before any
-//   library initialises (a .preinit_array function of the executable), so restarting costs
-//   only the dynamic loading.
+//   library initialises (a .preinit_array function of the executable). There libc's environment
+//   is not set up yet (a setenv would be lost), so the setting borrows the slot of a variable of
+//   the shell's bookkeeping (kLendableVariables, e.g. "_") in the process's own environment
+//   array, which the libraries' initialisers then read; main() gives the slot back and sets the
+//   variable properly (settle_tuning_at_main). Only where no such slot exists does moedil
+//   restart itself (execve, same pid), which costs the dynamic loading of LibTorch's ~290
+//   libraries once more: 0.15-0.2 s on a 2-core Zen 5 VM.
 // - OPENBLAS_CORETYPE: an OpenBLAS older than the CPU falls back to its generic kernels
 //   (Debian 12's 0.3.21 takes 2023's Xeons for a Prescott and runs SSE3 kernels, half the
 //   speed of its AVX-512 ones). Known only once OpenBLAS has initialised, so that restart costs
@@ -18,6 +23,7 @@
 // Neither changes what is computed by a given machine's run twice (the choice is made the
 // same way every time), and run.json records the BLAS kernels in use. MOEDIL_NO_TUNE=1 leaves
 // both alone. bench/README.md ("Threads and a shared machine") has the figures.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,10 +116,41 @@ std::vector<EnvChange> plan_at_start(EnvGet get, const std::optional<std::string
 bool should_remember_blas_choice(EnvGet get, const std::string& core,
                                  const std::optional<std::string>& remembered);
 
+/// Variables whose slots in the environment array the start may lend to its settings until
+/// main(): the bookkeeping of the shell that started moedil, which no library reads when it
+/// loads. bash exports "_" (the command's path) and SHLVL to every command it starts.
+inline constexpr const char* kLendableVariables[] = {
+    "_",         "SHLVL",    "OLDPWD",     "LS_COLORS",      "HISTCONTROL", "HISTSIZE",
+    "HISTFILESIZE", "LESSOPEN", "LESSCLOSE", "MAIL",        "MOTD_SHOWN",  "SSH_TTY",
+    "SSH_CLIENT",   "SSH_CONNECTION"};
+
+/// One slot of an environment array lent: env[index] held `original` before.
+struct LentSlot {
+  std::size_t index = 0;
+  char* original = nullptr;
+};
+
+/// Puts each of `entries` ("NAME=VALUE", kept alive by the caller until the slots are given
+/// back) into the slot of one kLendableVariables entry of `env` (null-terminated), in env's
+/// order. Returns the slots lent; lends nothing and returns {} when there are fewer such slots
+/// than entries (or none is asked for).
+std::vector<LentSlot> lend_environment_slots(char** env, const std::vector<char*>& entries);
+
+/// Gives `loans` back: env[index] = original again, and so does every entry of `current`
+/// (libc's environment now, a copy of the array when a library called setenv meanwhile; may
+/// be `env` or null) that still points at a lent entry.
+void return_environment_slots(char** env, char** current, const std::vector<LentSlot>& loans);
+
 /// The executable's .preinit_array function (src/main.cpp registers it): before any shared
-/// library initialises, restarts a command openmp_tuning_applies to with plan_at_start's
-/// settings, reading `envp` directly (libc's environment is set up later).
+/// library initialises, gives a command openmp_tuning_applies to plan_at_start's settings,
+/// reading `envp` directly (libc's environment is set up later): in lent slots of `envp`
+/// (lend_environment_slots) or, where there are too few, by a restart (restart_with).
 void tune_openmp_at_preinit(int argc, char** argv, char** envp);
+
+/// First thing in main(): gives back the slots tune_openmp_at_preinit lent and sets what they
+/// held in the environment for real (export_changes), for the log and for the processes this
+/// one starts. Does nothing when nothing was lent.
+void settle_tuning_at_main();
 
 /// Sets `changes` in this process's environment, for the processes it starts.
 void export_changes(const std::vector<EnvChange>& changes);
