@@ -97,11 +97,17 @@ std::string openblas_core() {
 
 std::vector<EnvChange> plan_openblas_tuning(EnvGet get, const std::string& chosen,
                                             const CpuFeatures& cpu) {
-  if (leave_alone(get) || is_set(get, "OPENBLAS_CORETYPE") || chosen.empty() ||
-      !predates_avx2(chosen) || !cpu.avx2_fma) {
-    return {};
-  }
+  if (leave_alone(get) || is_set(get, "OPENBLAS_CORETYPE") || chosen.empty()) return {};
+  const bool old = predates_avx2(chosen) && cpu.avx2_fma;
+  const bool avx2_kernels = (equals_ignoring_case(chosen, "Haswell") ||
+                             equals_ignoring_case(chosen, "Zen")) && cpu.avx512;
+  if (!old && !avx2_kernels) return {};
   const std::string core = cpu.avx512 ? "SkylakeX" : "Haswell";
+  if (avx2_kernels) {
+    return {{"OPENBLAS_CORETYPE", core,
+             "OpenBLAS chose its AVX2 kernels (" + chosen +
+                 ") for this AVX-512 CPU; its AVX-512 ones are faster"}};
+  }
   return {{"OPENBLAS_CORETYPE", core,
            "OpenBLAS took this " + std::string(cpu.avx512 ? "AVX-512" : "AVX2") + " CPU for " +
                chosen + " and would run that core's older, slower kernels"}};

@@ -75,8 +75,17 @@ TEST(CpuTuning, OpenBlasCoreOnlyWhereItTookTheCpuForAnOldOne) {
   EXPECT_EQ(plan[0].value, "Haswell");
   EXPECT_EQ(plan_openblas_tuning(&fake_get, "PRESCOTT", kAvx2).size(), 1u) << "any case";
 
+  // AVX2 kernels on an AVX-512 CPU (Debian 12's OpenBLAS on a Zen 5): its AVX-512 ones.
+  for (const char* chosen : {"Haswell", "Zen", "ZEN"}) {
+    plan = plan_openblas_tuning(&fake_get, chosen, kAvx512);
+    ASSERT_EQ(plan.size(), 1u) << chosen;
+    EXPECT_EQ(plan[0].value, "SkylakeX");
+    EXPECT_NE(plan[0].why.find("AVX2 kernels (" + std::string(chosen) + ")"), std::string::npos);
+    EXPECT_TRUE(plan_openblas_tuning(&fake_get, chosen, kAvx2).empty()) << chosen;
+  }
+
   // A right choice, no OpenBLAS, a CPU without AVX2: nothing to change.
-  for (const char* chosen : {"Haswell", "SkylakeX", "Cooperlake", "Zen", "SapphireRapids", ""}) {
+  for (const char* chosen : {"SkylakeX", "Cooperlake", "SapphireRapids", ""}) {
     EXPECT_TRUE(plan_openblas_tuning(&fake_get, chosen, kAvx512).empty()) << chosen;
   }
   EXPECT_TRUE(plan_openblas_tuning(&fake_get, "Prescott", kSse).empty());

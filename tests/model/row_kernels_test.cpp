@@ -131,6 +131,35 @@ TEST(RowKernels, SoftmaxBackwardMatchesTheFormula) {
   }
 }
 
+// Many rows at once (the AVX2 kernels run blocks of rows pass by pass) give each row what that
+// row alone gives, bit for bit: across block boundaries, a last partial block, any tail; the
+// gap between rows is left alone.
+TEST(RowKernels, ManyRowsAtOnceGiveWhatEachRowAloneGives) {
+  std::mt19937 gen(13);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  for (const Kernel k : kernels()) {
+    for (const int64_t n : {1, 7, 8, 50, 53}) {
+      for (const int64_t count : {1, 15, 16, 17, 37}) {
+        const int64_t ld = n + 2;
+        std::vector<float> x(count * ld), p(count * ld), g(count * ld);
+        for (float& v : x) v = normal(gen);
+        for (float& v : p) v = uniform(gen);
+        for (float& v : g) v = normal(gen);
+        std::vector<float> x_alone = x, g_alone = g;
+        softmax(x.data(), count, n, ld, k);
+        softmax_backward(p.data(), g.data(), count, n, ld, 0.5f, k);
+        for (int64_t r = 0; r < count; ++r) {
+          softmax(x_alone.data() + r * ld, 1, n, ld, k);
+          softmax_backward(p.data() + r * ld, g_alone.data() + r * ld, 1, n, ld, 0.5f, k);
+        }
+        EXPECT_EQ(x, x_alone) << name(k) << " n " << n << " count " << count;
+        EXPECT_EQ(g, g_alone) << name(k) << " n " << n << " count " << count;
+      }
+    }
+  }
+}
+
 // Rows far from 0 (mean 100, sd 2) test the two-pass variance; every length 1..70 tests the
 // tails; the row after each is left alone.
 TEST(RowKernels, LayerNormMatchesDoublePrecisionForEveryRowLength) {

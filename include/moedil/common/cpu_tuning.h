@@ -15,7 +15,8 @@
 //   libraries once more: 0.15-0.2 s on a 2-core Zen 5 VM.
 // - OPENBLAS_CORETYPE: an OpenBLAS older than the CPU falls back to its generic kernels
 //   (Debian 12's 0.3.21 takes 2023's Xeons for a Prescott and runs SSE3 kernels, half the
-//   speed of its AVX-512 ones). Known only once OpenBLAS has initialised, so that restart costs
+//   speed of its AVX-512 ones), or to its AVX2 kernels on an AVX-512 CPU it does not know
+//   (Haswell on a Zen 5: the peer benchmark ran 22% faster with SkylakeX, bench/README.md). Known only once OpenBLAS has initialised, so that restart costs
 //   the whole start-up; it happens only on such machines and only for commands that compute.
 //   OpenBLAS's choice is remembered per CPU and OpenBLAS library (blas_cache_path: a line in
 //   ~/.cache/moedil/cpu-tuning), so later runs on the machine decide both settings before any
@@ -67,9 +68,10 @@ CpuFeatures cpu_features();
 std::string openblas_core();
 
 /// OPENBLAS_CORETYPE to add when OpenBLAS chose `chosen`, a core older than AVX2, on a CPU with
-/// AVX2/FMA (-> Haswell) or AVX-512 (-> SkylakeX); nothing when OPENBLAS_CORETYPE is set (by
-/// the user, or by moedil before a restart), MOEDIL_NO_TUNE is set, or `chosen` is "" or a core
-/// with AVX2 kernels.
+/// AVX2/FMA (-> Haswell) or AVX-512 (-> SkylakeX), or a core with AVX2 kernels (Haswell, Zen)
+/// on a CPU with AVX-512 (-> SkylakeX, as OpenBLAS releases that know the CPU choose); nothing
+/// when OPENBLAS_CORETYPE is set (by the user, or by moedil before a restart), MOEDIL_NO_TUNE
+/// is set, or `chosen` is "" or the best core for the CPU.
 std::vector<EnvChange> plan_openblas_tuning(EnvGet get, const std::string& chosen,
                                             const CpuFeatures& cpu);
 
