@@ -271,6 +271,14 @@ bool should_remember_blas_choice(EnvGet get, const std::string& core,
   return !remembered || *remembered != core;
 }
 
+std::string blas_kernels_forced_by_user(EnvGet get) {
+  const char* core = get("OPENBLAS_CORETYPE");
+  if (core == nullptr) return "";
+  const char* note = get(kTuningVariable);
+  if (note != nullptr && std::strstr(note, "OPENBLAS_CORETYPE=") != nullptr) return "";
+  return std::string("OPENBLAS_CORETYPE=") + core + " in the environment";
+}
+
 bool openmp_tuning_applies(int argc, const char* const* argv) {
   if (argc < 2 || argv == nullptr || argv[1] == nullptr) return false;
   const std::string_view sub(argv[1]);

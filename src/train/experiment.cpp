@@ -451,7 +451,10 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     log->info("[device] {} with {} threads, LibTorch {}; moedil {}", info.device, threads,
               TORCH_VERSION, info.git);
     if (const std::string blas = openblas_core(); !blas.empty()) {
-      log->info("[device] OpenBLAS kernels: {}", blas);
+      const std::string forced = blas_kernels_forced_by_user(
+          [](const char* name) -> const char* { return std::getenv(name); });
+      log->info("[device] OpenBLAS kernels: {}{}", blas,
+                forced.empty() ? "" : " (chosen by " + forced + ")");
     }
     if (const std::string note = tuning_note(); !note.empty()) {
       log->info("[device] set for the CPU libraries at start: {}", note);

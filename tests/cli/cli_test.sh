@@ -213,6 +213,13 @@ elif [ -e "$XDG_CACHE_HOME/moedil/cpu-tuning" ]; then
 else
   echo "ok: no OpenBLAS here, nothing remembered"
 fi
+# Kernels forced by the user's OPENBLAS_CORETYPE: the log says where they came from.
+out=$(env OPENBLAS_CORETYPE=Haswell "$moedil" "${tiny_run[@]}" --run-dir forced-blas 2>&1)
+if grep -q "OpenBLAS kernels:" <<<"$out" &&
+   ! grep -q "OpenBLAS kernels: Haswell (chosen by OPENBLAS_CORETYPE=Haswell in the environment)" <<<"$out"; then
+  echo "FAIL: the log does not say that OPENBLAS_CORETYPE chose the kernels"
+  grep "OpenBLAS" <<<"$out"; failures=$((failures + 1))
+fi
 # eval: the saved weights give the recorded final accuracies again.
 expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 [ -s "$(dirname "$run_json")/eval.json" ] || { echo "FAIL: eval.json missing"; failures=$((failures + 1)); }

@@ -224,6 +224,19 @@ TEST(CpuTuning, OnlyOpenBlasOwnChoiceIsRemembered) {
   EXPECT_FALSE(should_remember_blas_choice(&fake_get, "Prescott", std::nullopt));
 }
 
+// The log says when the user's environment, not OpenBLAS or moedil, chose the kernels.
+TEST(CpuTuning, KernelsForcedByTheUserAreNamed) {
+  load({"OPENBLAS_CORETYPE=Haswell"});
+  EXPECT_EQ(blas_kernels_forced_by_user(&fake_get), "OPENBLAS_CORETYPE=Haswell in the environment");
+  load({"OPENBLAS_CORETYPE=SkylakeX",
+        std::string(kTuningVariable) + "=GOMP_SPINCOUNT=1000 (spin); OPENBLAS_CORETYPE=SkylakeX (old)"});
+  EXPECT_EQ(blas_kernels_forced_by_user(&fake_get), "");
+  load({"OPENBLAS_CORETYPE=Zen", std::string(kTuningVariable) + "=GOMP_SPINCOUNT=1000 (spin)"});
+  EXPECT_EQ(blas_kernels_forced_by_user(&fake_get), "OPENBLAS_CORETYPE=Zen in the environment");
+  load({"PATH=/usr/bin"});
+  EXPECT_EQ(blas_kernels_forced_by_user(&fake_get), "");
+}
+
 /// A mutable environment array, as the process's own is: `texts` own the strings.
 struct MutableEnv {
   std::vector<std::string> texts;

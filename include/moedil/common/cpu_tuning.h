@@ -104,6 +104,11 @@ bool write_blas_choice(const std::string& path, const std::string& key, const st
 void restart_with(char* const* argv, const char* const* env,
                   const std::vector<EnvChange>& changes);
 
+/// For the log line naming OpenBLAS's kernels: "OPENBLAS_CORETYPE=X in the environment" when
+/// the environment forces the kernels and moedil did not set it (its note, kTuningVariable,
+/// says so otherwise), else "".
+std::string blas_kernels_forced_by_user(EnvGet get);
+
 /// Whether `argv` is a command the OpenMP setting is for: run and eval (they compute) and batch
 /// (its runs inherit it); status, report and the rest start without the restart.
 bool openmp_tuning_applies(int argc, const char* const* argv);
