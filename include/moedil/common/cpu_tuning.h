@@ -12,11 +12,12 @@
 //   array, which the libraries' initialisers then read; main() gives the slot back and sets the
 //   variable properly (settle_tuning_at_main). Only where no such slot exists does moedil
 //   restart itself (execve, same pid), which costs the dynamic loading of LibTorch's ~290
-//   libraries once more: 0.15-0.2 s on a 2-core Zen 5 VM.
+//   libraries once more: ~0.14 s on a 2-core Zen 5 VM.
 // - OPENBLAS_CORETYPE: an OpenBLAS older than the CPU falls back to its generic kernels
 //   (Debian 12's 0.3.21 takes 2023's Xeons for a Prescott and runs SSE3 kernels, half the
-//   speed of its AVX-512 ones), or to its AVX2 kernels on an AVX-512 CPU it does not know
-//   (Haswell on a Zen 5: the peer benchmark ran 22% faster with SkylakeX, bench/README.md). Known only once OpenBLAS has initialised, so that restart costs
+//   speed of its AVX-512 ones), or may run its AVX2 kernels on an AVX-512 CPU it does not know
+//   (on a Zen 5, SkylakeX's kernels ran the peer benchmark 22% faster than Haswell's;
+//   bench/README.md). Known only once OpenBLAS has initialised, so that restart costs
 //   the whole start-up; it happens only on such machines and only for commands that compute.
 //   OpenBLAS's choice is remembered per CPU and OpenBLAS library (blas_cache_path: a line in
 //   ~/.cache/moedil/cpu-tuning), so later runs on the machine decide both settings before any
