@@ -298,20 +298,19 @@ std::vector<LentSlot> lend_environment_slots(char** env, const std::vector<char*
   };
   std::vector<LentSlot> loans;
   for (std::size_t i = 0; env[i] != nullptr && loans.size() < entries.size(); ++i) {
-    if (lendable(env[i])) loans.push_back({i, env[i]});
+    if (lendable(env[i])) loans.push_back({i, env[i], entries[loans.size()]});
   }
   if (loans.size() < entries.size()) return {};
-  for (std::size_t k = 0; k < loans.size(); ++k) env[loans[k].index] = entries[k];
+  for (const LentSlot& loan : loans) env[loan.index] = loan.lent;
   return loans;
 }
 
 void return_environment_slots(char** env, char** current, const std::vector<LentSlot>& loans) {
-  for (const LentSlot& loan : loans) {
-    char* const lent = env[loan.index];
-    env[loan.index] = loan.original;
-    if (current == nullptr || current == env) continue;
-    for (char** e = current; *e != nullptr; ++e) {
-      if (*e == lent) *e = loan.original;
+  for (char** array : {env, current == env ? nullptr : current}) {
+    for (char** e = array; e != nullptr && *e != nullptr; ++e) {
+      for (const LentSlot& loan : loans) {
+        if (*e == loan.lent) *e = loan.original;
+      }
     }
   }
 }

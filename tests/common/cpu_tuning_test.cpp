@@ -295,6 +295,19 @@ TEST(CpuTuning, TooFewLendableSlotsLendNothing) {
   EXPECT_TRUE(lend_environment_slots(empty.slots.data(), {spin.data()}).empty());
 }
 
+// A library that calls unsetenv while the slots are lent moves the entries after the one it
+// removes: the lent entry comes back where it is now, and no other entry is overwritten.
+TEST(CpuTuning, LentSlotsComeBackAfterAnUnsetenvMovedThem) {
+  MutableEnv env({"A=1", "B=2", "_=/usr/bin/moedil", "C=3"});
+  std::string spin = "GOMP_SPINCOUNT=1000";
+  const std::vector<LentSlot> loans = lend_environment_slots(env.slots.data(), {spin.data()});
+  ASSERT_EQ(loans.size(), 1u);
+  EXPECT_EQ(loans[0].index, 2u);
+  env.slots.erase(env.slots.begin() + 1);  // what unsetenv("B") does to the array
+  return_environment_slots(env.slots.data(), env.slots.data(), loans);
+  EXPECT_EQ(env.now(), (std::vector<std::string>{"A=1", "_=/usr/bin/moedil", "C=3"}));
+}
+
 // A library that calls setenv while the slots are lent makes libc copy the array: the copy's
 // lent entries come back too, and what the library added stays.
 TEST(CpuTuning, LentSlotsComeBackInACopiedEnvironment) {

@@ -132,10 +132,11 @@ inline constexpr const char* kLendableVariables[] = {
     "HISTFILESIZE", "LESSOPEN", "LESSCLOSE", "MAIL",        "MOTD_SHOWN",  "SSH_TTY",
     "SSH_CLIENT",   "SSH_CONNECTION"};
 
-/// One slot of an environment array lent: env[index] held `original` before.
+/// One slot of an environment array lent: env[index] held `original` and holds `lent` now.
 struct LentSlot {
   std::size_t index = 0;
   char* original = nullptr;
+  char* lent = nullptr;
 };
 
 /// Puts each of `entries` ("NAME=VALUE", kept alive by the caller until the slots are given
@@ -144,9 +145,10 @@ struct LentSlot {
 /// than entries (or none is asked for).
 std::vector<LentSlot> lend_environment_slots(char** env, const std::vector<char*>& entries);
 
-/// Gives `loans` back: env[index] = original again, and so does every entry of `current`
-/// (libc's environment now, a copy of the array when a library called setenv meanwhile; may
-/// be `env` or null) that still points at a lent entry.
+/// Gives `loans` back: every entry of `env` and of `current` (libc's environment now, a copy of
+/// the array when a library called setenv meanwhile; may be `env` or null) that points at a
+/// lent entry points at its original again. Found by pointer, not by index, as a library's
+/// unsetenv moves the entries after the one it removes.
 void return_environment_slots(char** env, char** current, const std::vector<LentSlot>& loans);
 
 /// The executable's .preinit_array function (src/main.cpp registers it): before any shared
