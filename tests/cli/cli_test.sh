@@ -172,9 +172,11 @@ for way in "lent slot:_=/usr/bin/moedil" "restart:"; do
   out=$(env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY -u MOEDIL_NO_TUNE "${no_lendable[@]}" \
     OMP_DISPLAY_ENV=VERBOSE ${extra:+"$extra"} "$moedil" "${tiny_run[@]}" \
     --run-dir "tune-${way%%:*}" 2>&1)
-  if [ "$(grep -c "GOMP_SPINCOUNT = '1000'" <<<"$out")" != 1 ] ||
+  # Every libgomp that initialised (twice where OpenBLAS's kernels need a restart too) read it.
+  if ! grep -q "GOMP_SPINCOUNT = '1000'" <<<"$out" ||
+     [ -n "$(grep "GOMP_SPINCOUNT = " <<<"$out" | grep -v "GOMP_SPINCOUNT = '1000'")" ] ||
      ! grep -q "GOMP_SPINCOUNT=1000" <<<"$out" || ! grep -q "\[run\] completed" <<<"$out"; then
-    echo "FAIL: by ${way%%:*}, libgomp did not read GOMP_SPINCOUNT=1000 once (or the run failed)"
+    echo "FAIL: by ${way%%:*}, libgomp did not read GOMP_SPINCOUNT=1000 (or the run failed)"
     echo "$out" | grep -i "spin\|error" | head -5; failures=$((failures + 1))
   else
     echo "ok: by ${way%%:*}, libgomp reads moedil's spin count"
