@@ -79,6 +79,10 @@ printf 'peer   (Python, predecessor loop): %7.2f s wall, peak RSS %5.0f MB (%s)\
 printf 'moedil (bench/peer_moedil.jsonc):  %7.2f s wall, peak RSS %5.0f MB (%s)\n' \
   "$moedil_s" "$(awk -v k="$moedil_kb" 'BEGIN { print k / 1024 }')" "$label"
 awk -v p="$peer_s" -v m="$moedil_s" 'BEGIN { printf "ratio peer/moedil: %.2fx\n", p / m }'
+# What both ran on: the ratio depends on OpenBLAS's kernels (the peer's torch loads the same
+# OpenBLAS, under the same environment) and on the spin moedil set.
+kernels=$(grep -ho "OpenBLAS kernels: .*" "$out"/moedil.*.log | sort -u | paste -sd';' -)
+echo "moedil's log: ${kernels:-no OpenBLAS kernels line}"
 echo "load average (1 min) after: $(cut -d' ' -f1 /proc/loadavg)"
 [ "${KEEP:-0}" = 1 ] && echo "(logs and runs in $out)"
 exit 0
