@@ -245,7 +245,7 @@ int main(int argc, char** argv) {
   // OpenBLAS's kernels, once it has said which it chose: restart the commands that compute
   // with better ones where it took this CPU for an old one; batch passes them to its runs.
   {
-    const moedil::EnvGet get = [](const char* name) -> const char* { return std::getenv(name); };
+    const moedil::EnvGet get = &moedil::process_env;
     const std::string core = moedil::openblas_core();
     const auto blas = moedil::plan_openblas_tuning(get, core, moedil::cpu_features());
     // Remembered for the next run on this machine, which then sets it before OpenBLAS loads.

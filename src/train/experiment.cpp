@@ -451,8 +451,7 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
     log->info("[device] {} with {} threads, LibTorch {}; moedil {}", info.device, threads,
               TORCH_VERSION, info.git);
     if (const std::string blas = openblas_core(); !blas.empty()) {
-      const std::string forced = blas_kernels_forced_by_user(
-          [](const char* name) -> const char* { return std::getenv(name); });
+      const std::string forced = blas_kernels_forced_by_user(&process_env);
       log->info("[device] OpenBLAS kernels: {}{}", blas,
                 forced.empty() ? "" : " (chosen by " + forced + ")");
     }

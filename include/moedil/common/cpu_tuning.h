@@ -16,8 +16,8 @@
 // - OPENBLAS_CORETYPE: an OpenBLAS older than the CPU falls back to its generic kernels
 //   (Debian 12's 0.3.21 takes 2023's Xeons for a Prescott and runs SSE3 kernels, half the
 //   speed of its AVX-512 ones), or may run its AVX2 kernels on an AVX-512 CPU it does not know
-//   (on a Zen 5, SkylakeX's kernels ran the peer benchmark 22% faster than Haswell's;
-//   bench/README.md). Known only once OpenBLAS has initialised, so that restart costs
+//   (on a Zen 5 the peer benchmark took 22% less time with SkylakeX's kernels than with
+//   Haswell's; bench/README.md). Known only once OpenBLAS has initialised, so that restart costs
 //   the whole start-up; it happens only on such machines and only for commands that compute.
 //   OpenBLAS's choice is remembered per CPU and OpenBLAS library (blas_cache_path: a line in
 //   ~/.cache/moedil/cpu-tuning), so later runs on the machine decide both settings before any
@@ -26,6 +26,7 @@
 // same way every time), and run.json records the BLAS kernels in use. MOEDIL_NO_TUNE=1 leaves
 // both alone. bench/README.md ("Threads and a shared machine") has the figures.
 #include <cstddef>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ struct EnvChange {
 
 /// An environment lookup (std::getenv, or a fake in tests): nullptr when unset.
 using EnvGet = const char* (*)(const char*);
+
+/// This process's environment as an EnvGet (std::getenv).
+inline const char* process_env(const char* name) { return std::getenv(name); }
 
 /// The OpenMP wait setting to add: GOMP_SPINCOUNT=kSpinCount unless OMP_WAIT_POLICY or
 /// GOMP_SPINCOUNT is set or MOEDIL_NO_TUNE is set (to anything but "" or "0"). A restarted

@@ -29,10 +29,9 @@ bool idx_whole_file_inflater_available();
 /// whole by libdeflate when the build has it; any other (several members, a size over 4 GiB, a
 /// damaged stream) by zlib as a stream, which also names any problem. Checks the magic (0x00
 /// 0x00 0x08 <ndim>, ndim 1..4), reads the big-endian int32 dims and requires exactly
-/// product(dims) data bytes. Throws
-/// moedil::DataError naming the path and the problem: a missing file, a bad magic or type code,
-/// a truncated file, trailing bytes, a corrupt gzip stream. `used`, when given, says how the bytes
-/// were read.
+/// product(dims) data bytes. Throws moedil::DataError naming the path and the problem: a
+/// missing file, a bad magic or type code, a truncated file, trailing bytes, a corrupt gzip
+/// stream. `used`, when given, says how the bytes were read.
 IdxArray read_idx(const std::filesystem::path& path, IdxInflater* used = nullptr);
 
 /// Writes `a` as an unsigned-byte IDX file at `path`, gzip-compressed if `gzip` (for tests and
