@@ -4,7 +4,7 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <array>
+#include <algorithm>
 #include <vector>
 
 #include "moedil/model/cpu_autocast.h"
@@ -18,6 +18,23 @@ namespace {
 
 /// Rows per piece: a row of 64 floats takes ~30 ns, so pieces of ~8 us at least.
 constexpr int64_t kRowsPerPiece = 256;
+
+/// The backward's d(weight) and d(bias) are summed in one part per this many rows, at most
+/// kMaxParts (the d(x) rows go with them).
+constexpr int64_t kRowsPerPart = 512;
+constexpr int64_t kMaxParts = 8;
+
+/// The partial sums [parts, n] added in part order (n floats each: not worth a parallel region).
+at::Tensor add_parts(const at::Tensor& partial) {
+  at::Tensor total = partial[0].clone();
+  float* dst = total.data_ptr<float>();
+  const float* src = partial.data_ptr<float>();
+  const int64_t n = partial.size(1);
+  for (int64_t p = 1; p < partial.size(0); ++p) {
+    for (int64_t j = 0; j < n; ++j) dst[j] += src[p * n + j];
+  }
+  return total;
+}
 
 /// out = layer norm of x's rows; mean and rstd (one float per row) when given.
 void normalise(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
@@ -63,11 +80,36 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
     const at::Tensor& x = saved[0];
     const at::Tensor& weight = saved[1];
     const at::Tensor& bias = saved[2];
-    const std::array<bool, 3> mask = {ctx->needs_input_grad(0), ctx->needs_input_grad(1),
-                                      ctx->needs_input_grad(2)};
-    const std::vector<int64_t> normalized = {x.size(-1)};
-    auto [dx, dw, db] = at::native_layer_norm_backward(grads[0].contiguous(), x, normalized,
-                                                       saved[3], saved[4], weight, bias, mask);
+    const at::Tensor g = grads[0].contiguous();
+    const int64_t n = x.size(-1);
+    const int64_t rows = x.numel() / n;
+    const bool want_x = ctx->needs_input_grad(0);
+    const bool want_w = ctx->needs_input_grad(1);
+    const bool want_b = ctx->needs_input_grad(2);
+    // Fixed parts of the rows (not per thread), each with its own partial d(weight) and
+    // d(bias), added in part order below: the same bits on any thread count.
+    const int64_t parts = std::clamp<int64_t>(rows / kRowsPerPart, 1, kMaxParts);
+    const int64_t chunk = (rows + parts - 1) / parts;
+    at::Tensor dx = want_x ? at::empty_like(x, at::MemoryFormat::Contiguous) : at::Tensor();
+    at::Tensor pw = want_w ? at::zeros({parts, n}, x.options()) : at::Tensor();
+    at::Tensor pb = want_b ? at::zeros({parts, n}, x.options()) : at::Tensor();
+    const float* px = x.data_ptr<float>();
+    const float* pg = g.data_ptr<float>();
+    const float* pmean = saved[3].data_ptr<float>();
+    const float* prstd = saved[4].data_ptr<float>();
+    const float* pweight = weight.data_ptr<float>();
+    parallel_pieces(parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t r0 = p * chunk;
+        const int64_t count = std::max<int64_t>(0, std::min(chunk, rows - r0));
+        rows::layer_norm_backward(px + r0 * n, pg + r0 * n, pmean + r0, prstd + r0, pweight,
+                                  want_x ? dx.data_ptr<float>() + r0 * n : nullptr,
+                                  want_w ? pw.data_ptr<float>() + p * n : nullptr,
+                                  want_b ? pb.data_ptr<float>() + p * n : nullptr, count, n);
+      }
+    });
+    const at::Tensor dw = want_w ? add_parts(pw).view(weight.sizes()) : at::Tensor();
+    const at::Tensor db = want_b ? add_parts(pb).view(bias.sizes()) : at::Tensor();
     return {dx, dw, db, at::Tensor()};
   }
 };

@@ -48,6 +48,29 @@ std::pair<float, float> layer_norm_scalar(const float* x, float* y, const float*
   return {mean, rstd};
 }
 
+/// One row of layer_norm_backward.
+void layer_norm_backward_scalar(const float* x, const float* g, float mean, float rstd,
+                                const float* w, float* dx, float* dw, float* db, int64_t n) {
+  float sum_a = 0.0f;
+  float sum_ax = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    const float xhat = (x[j] - mean) * rstd;
+    const float a = g[j] * (w != nullptr ? w[j] : 1.0f);
+    sum_a += a;
+    sum_ax += a * xhat;
+    if (dw != nullptr) dw[j] += g[j] * xhat;
+    if (db != nullptr) db[j] += g[j];
+  }
+  if (dx == nullptr) return;
+  const float mean_a = sum_a / static_cast<float>(n);
+  const float mean_ax = sum_ax / static_cast<float>(n);
+  for (int64_t j = 0; j < n; ++j) {
+    const float xhat = (x[j] - mean) * rstd;
+    const float a = g[j] * (w != nullptr ? w[j] : 1.0f);
+    dx[j] = rstd * (a - mean_a - xhat * mean_ax);
+  }
+}
+
 void softmax_backward_scalar(const float* p, float* g, int64_t n, float scale) {
   float dot = 0.0f;
   for (int64_t j = 0; j < n; ++j) dot += g[j] * p[j];
@@ -251,6 +274,59 @@ MOEDIL_AVX2 std::pair<float, float> layer_norm_avx2(const float* x, float* y, co
   return {mean, rstd};
 }
 
+/// xhat and a = g * w of the 8 floats of a layer_norm_backward row at j (the tail's off lanes:
+/// g = 0, so a = 0).
+MOEDIL_AVX2 inline void ln_backward_load(const float* x, const float* g, const float* w,
+                                         int64_t j, bool tail, __m256i m, __m256 vmean,
+                                         __m256 vrstd, __m256& xhat, __m256& vg, __m256& a) {
+  const __m256 vx = tail ? _mm256_maskload_ps(x + j, m) : _mm256_loadu_ps(x + j);
+  vg = tail ? _mm256_maskload_ps(g + j, m) : _mm256_loadu_ps(g + j);
+  const __m256 vw = w == nullptr ? _mm256_set1_ps(1.0f)
+                                 : (tail ? _mm256_maskload_ps(w + j, m) : _mm256_loadu_ps(w + j));
+  xhat = _mm256_mul_ps(_mm256_sub_ps(vx, vmean), vrstd);
+  a = _mm256_mul_ps(vg, vw);
+}
+
+/// One row of layer_norm_backward; the tail's off lanes read 0 and add 0 to the sums.
+MOEDIL_AVX2 void layer_norm_backward_avx2(const float* x, const float* g, float mean, float rstd,
+                                          const float* w, float* dx, float* dw, float* db,
+                                          int64_t n) {
+  const int64_t full = n - n % 8;
+  const __m256i m = tail_mask(n - full);
+  const __m256 vmean = _mm256_set1_ps(mean);
+  const __m256 vrstd = _mm256_set1_ps(rstd);
+  __m256 sum_a = _mm256_setzero_ps();
+  __m256 sum_ax = _mm256_setzero_ps();
+  for (int64_t j = 0; j < n; j += 8) {
+    const bool tail = j == full;
+    __m256 xhat, vg, a;
+    ln_backward_load(x, g, w, j, tail, m, vmean, vrstd, xhat, vg, a);
+    sum_a = _mm256_add_ps(sum_a, a);
+    sum_ax = _mm256_fmadd_ps(a, xhat, sum_ax);
+    if (dw != nullptr) {
+      const __m256 old = tail ? _mm256_maskload_ps(dw + j, m) : _mm256_loadu_ps(dw + j);
+      const __m256 now = _mm256_fmadd_ps(vg, xhat, old);
+      tail ? _mm256_maskstore_ps(dw + j, m, now) : _mm256_storeu_ps(dw + j, now);
+    }
+    if (db != nullptr) {
+      const __m256 old = tail ? _mm256_maskload_ps(db + j, m) : _mm256_loadu_ps(db + j);
+      const __m256 now = _mm256_add_ps(vg, old);
+      tail ? _mm256_maskstore_ps(db + j, m, now) : _mm256_storeu_ps(db + j, now);
+    }
+  }
+  if (dx == nullptr) return;
+  const __m256 mean_a = _mm256_set1_ps(hsum(sum_a) / static_cast<float>(n));
+  const __m256 mean_ax = _mm256_set1_ps(hsum(sum_ax) / static_cast<float>(n));
+  for (int64_t j = 0; j < n; j += 8) {
+    const bool tail = j == full;
+    __m256 xhat, vg, a;
+    ln_backward_load(x, g, w, j, tail, m, vmean, vrstd, xhat, vg, a);
+    const __m256 d =
+        _mm256_mul_ps(vrstd, _mm256_fnmadd_ps(xhat, mean_ax, _mm256_sub_ps(a, mean_a)));
+    tail ? _mm256_maskstore_ps(dx + j, m, d) : _mm256_storeu_ps(dx + j, d);
+  }
+}
+
 #endif  // MOEDIL_ROWS_X86
 
 bool avx2_usable(Kernel kernel) {
@@ -315,6 +391,22 @@ void layer_norm(const float* in, float* out, const float* weight, const float* b
     const auto [mean, rstd] = row(in + r * n, out + r * n, weight, bias, eps, n);
     if (mean_out != nullptr) mean_out[r] = mean;
     if (rstd_out != nullptr) rstd_out[r] = rstd;
+  }
+}
+
+void layer_norm_backward(const float* x, const float* g, const float* mean, const float* rstd,
+                         const float* weight, float* dx, float* dweight, float* dbias,
+                         int64_t count, int64_t n, Kernel kernel) {
+  if (n <= 0) return;
+  auto row = &layer_norm_backward_scalar;
+#if MOEDIL_ROWS_X86
+  if (avx2_usable(kernel)) row = &layer_norm_backward_avx2;
+#else
+  (void)kernel;
+#endif
+  for (int64_t r = 0; r < count; ++r) {
+    row(x + r * n, g + r * n, mean[r], rstd[r], weight, dx != nullptr ? dx + r * n : nullptr,
+        dweight, dbias, n);
   }
 }
 

@@ -8,6 +8,8 @@
 #include <torch/nn/modules/normalization.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "thread_count.h"
 
@@ -27,11 +29,12 @@ torch::nn::LayerNorm make_layer(int64_t n, double eps = 1e-5) {
 
 TEST(ApplyLayerNorm, ForwardAndBackwardAsLibTorchs) {
   at::manual_seed(1);
-  for (const int64_t n : {64, 13}) {
-    SCOPED_TRACE("n " + std::to_string(n));
+  // 200 rows: the backward in one part; 1,200 rows: in two, whose sums are added.
+  for (const auto& [n, batch] : {std::pair<int64_t, int64_t>{64, 4}, {13, 4}, {64, 24}, {13, 24}}) {
+    SCOPED_TRACE("n " + std::to_string(n) + " batch " + std::to_string(batch));
     torch::nn::LayerNorm layer = make_layer(n);
-    const at::Tensor x0 = 3.0 + at::randn({4, 50, n});
-    const at::Tensor grad = at::randn({4, 50, n});
+    const at::Tensor x0 = 3.0 + at::randn({batch, 50, n});
+    const at::Tensor grad = at::randn({batch, 50, n});
     ASSERT_TRUE(direct_layer_norm_applies(*layer, x0));
 
     const at::Tensor x = x0.clone().requires_grad_(true);
@@ -90,6 +93,53 @@ TEST(ApplyLayerNorm, SameBitsOnOneOrTwoThreads) {
     two = apply_layer_norm(*layer, x);
   }
   EXPECT_TRUE(at::equal(one, two));
+}
+
+// The backward's d(weight) and d(bias) are summed over fixed parts of the rows, not per
+// thread: the same bits on one thread as on two (3,200 rows: 6 parts).
+TEST(ApplyLayerNorm, BackwardSameBitsOnOneOrTwoThreads) {
+  at::manual_seed(5);
+  torch::nn::LayerNorm layer = make_layer(64);
+  const at::Tensor x0 = at::randn({64, 50, 64});
+  const at::Tensor grad = at::randn({64, 50, 64});
+  const auto backward = [&](int threads) {
+    const ThreadCount count(threads);
+    const at::Tensor x = x0.clone().requires_grad_(true);
+    layer->weight.mutable_grad() = at::Tensor();
+    layer->bias.mutable_grad() = at::Tensor();
+    apply_layer_norm(*layer, x).backward(grad);
+    return std::vector<at::Tensor>{x.grad(), layer->weight.grad().clone(),
+                                   layer->bias.grad().clone()};
+  };
+  const std::vector<at::Tensor> one = backward(1);
+  const std::vector<at::Tensor> two = backward(2);
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(at::equal(one[i], two[i])) << i;
+}
+
+// Only the gradients autograd asks for: frozen weights get none, and an input that needs no
+// gradient still lets the weights have theirs (the same as when both are asked for).
+TEST(ApplyLayerNorm, OnlyTheGradientsAskedFor) {
+  at::manual_seed(6);
+  torch::nn::LayerNorm layer = make_layer(16);
+  const at::Tensor x0 = at::randn({40, 16});
+  const at::Tensor grad = at::randn({40, 16});
+  const at::Tensor x = x0.clone().requires_grad_(true);
+  apply_layer_norm(*layer, x).backward(grad);
+  const at::Tensor dx = x.grad().clone();
+  const at::Tensor dw = layer->weight.grad().clone();
+  const at::Tensor db = layer->bias.grad().clone();
+  layer->weight.mutable_grad() = at::Tensor();
+  layer->bias.mutable_grad() = at::Tensor();
+
+  apply_layer_norm(*layer, x0).backward(grad);  // x needs no gradient
+  EXPECT_TRUE(at::equal(layer->weight.grad(), dw));
+  EXPECT_TRUE(at::equal(layer->bias.grad(), db));
+
+  layer->weight.requires_grad_(false);
+  layer->bias.requires_grad_(false);
+  const at::Tensor x2 = x0.clone().requires_grad_(true);
+  apply_layer_norm(*layer, x2).backward(grad);
+  EXPECT_TRUE(at::equal(x2.grad(), dx));
 }
 
 TEST(ApplyLayerNorm, LibTorchsOwnWhereTheKernelDoesNotApply) {

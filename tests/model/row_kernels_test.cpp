@@ -217,6 +217,96 @@ TEST(RowKernels, LayerNormByHand) {
   }
 }
 
+// The backward against central differences of L = sum_j g_j y_j in double precision (of the
+// forward computed in double), for every length 1..70 (the tails); d(weight) and d(bias)
+// start at 0.25 and must gain exactly the rows' sums; the row after the last is left alone.
+TEST(RowKernels, LayerNormBackwardMatchesDoublePrecisionDifferences) {
+  std::mt19937 gen(12);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const double eps = 1e-5;
+  // y_j of one row in double.
+  const auto forward = [&](const std::vector<double>& x, const std::vector<float>& w,
+                           std::vector<double>& y) {
+    const auto n = static_cast<double>(x.size());
+    double m = 0, var = 0;
+    for (const double v : x) m += v;
+    m /= n;
+    for (const double v : x) var += (v - m) * (v - m);
+    const double rs = 1.0 / std::sqrt(var / n + eps);
+    for (std::size_t j = 0; j < x.size(); ++j) y[j] = (x[j] - m) * rs * w[j];
+  };
+  for (const Kernel k : kernels()) {
+    for (int64_t n = 1; n <= 70; ++n) {
+      const int64_t count = 2;
+      std::vector<float> in(count * n), g(count * n), w(n), out(count * n);
+      for (float& v : in) v = 3.f + 2.f * normal(gen);
+      for (float& v : g) v = normal(gen);
+      for (float& v : w) v = 1.f + 0.5f * normal(gen);
+      std::vector<float> mean(count), rstd(count);
+      layer_norm(in.data(), out.data(), w.data(), nullptr, static_cast<float>(eps), mean.data(),
+                 rstd.data(), count, n, k);
+      std::vector<float> dx(count * n + n, -7.f), dw(n, 0.25f), db(n, 0.25f);
+      layer_norm_backward(in.data(), g.data(), mean.data(), rstd.data(), w.data(), dx.data(),
+                          dw.data(), db.data(), count, n, k);
+      std::vector<double> want_dw(n, 0.25), want_db(n, 0.25);
+      for (int64_t r = 0; r < count; ++r) {
+        std::vector<double> x(in.begin() + r * n, in.begin() + (r + 1) * n), y(n);
+        forward(x, w, y);
+        for (int64_t j = 0; j < n; ++j) {
+          // y_j = xhat_j w_j, so d(weight)_j gains g_j xhat_j = g_j y_j / w_j.
+          want_dw[j] += g[r * n + j] * y[j] / w[j];
+          want_db[j] += g[r * n + j];
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          const double h = 1e-4 * (1 + std::abs(x[i]));
+          std::vector<double> plus = x, minus = x, yp(n), ym(n);
+          plus[i] += h;
+          minus[i] -= h;
+          forward(plus, w, yp);
+          forward(minus, w, ym);
+          double want = 0;
+          for (int64_t j = 0; j < n; ++j) want += g[r * n + j] * (yp[j] - ym[j]) / (2 * h);
+          EXPECT_NEAR(dx[r * n + i], want, 1e-4 * (1 + std::abs(want)))
+              << name(k) << " n " << n << " row " << r << " col " << i;
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        EXPECT_NEAR(dw[j], want_dw[j], 1e-4 * (1 + std::abs(want_dw[j]))) << name(k) << " n " << n;
+        EXPECT_NEAR(db[j], want_db[j], 1e-5 * (1 + std::abs(want_db[j]))) << name(k) << " n " << n;
+      }
+      for (int64_t j = count * n; j < count * n + n; ++j) EXPECT_EQ(dx[j], -7.f);
+    }
+  }
+}
+
+// By hand: the row (1, 1, 3, 3) has mean 2 and variance 1, so with eps 0 xhat = (-1, -1, 1, 1);
+// with weight 1 and g = (1, 0, 0, 0): mean(a) = 1/4, mean(a xhat) = -1/4, so
+// dx = (1 - 1/4 - 1/4, -1/4 - 1/4, -1/4 + 1/4, -1/4 + 1/4) = (0.5, -0.5, 0, 0); d(weight) gains
+// g xhat = (-1, 0, 0, 0) and d(bias) g. Without dx, the sums alone.
+TEST(RowKernels, LayerNormBackwardByHand) {
+  for (const Kernel k : kernels()) {
+    const float x[4] = {1.f, 1.f, 3.f, 3.f};
+    const float g[4] = {1.f, 0.f, 0.f, 0.f};
+    const float mean = 2.f;
+    const float rstd = 1.f;
+    float dx[4];
+    float dw[4] = {10.f, 10.f, 10.f, 10.f};
+    float db[4] = {0.f, 0.f, 0.f, 0.f};
+    layer_norm_backward(x, g, &mean, &rstd, nullptr, dx, dw, db, 1, 4, k);
+    const float want_dx[4] = {0.5f, -0.5f, 0.f, 0.f};
+    const float want_dw[4] = {9.f, 10.f, 10.f, 10.f};
+    const float want_db[4] = {1.f, 0.f, 0.f, 0.f};
+    for (int j = 0; j < 4; ++j) {
+      EXPECT_FLOAT_EQ(dx[j], want_dx[j]) << name(k) << " col " << j;
+      EXPECT_FLOAT_EQ(dw[j], want_dw[j]) << name(k) << " col " << j;
+      EXPECT_FLOAT_EQ(db[j], want_db[j]) << name(k) << " col " << j;
+    }
+    layer_norm_backward(x, g, &mean, &rstd, nullptr, nullptr, dw, nullptr, 1, 4, k);
+    EXPECT_FLOAT_EQ(dw[0], 8.f) << name(k);
+    EXPECT_FLOAT_EQ(db[0], 1.f) << name(k);
+  }
+}
+
 TEST(RowKernels, Avx2ChosenWhereTheCpuHasIt) {
 #if defined(__x86_64__)
   __builtin_cpu_init();

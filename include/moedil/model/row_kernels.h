@@ -2,7 +2,7 @@
 // Row-wise softmax and its backward on float rows in memory, for the fused CPU attention
 // (model/cpu_attention.h): rows of a few dozen floats, where ATen's softmax spends most of its
 // time on the row's bookkeeping (5x the cost of an exp over the same elements at T = 50). And
-// layer normalisation of such rows (model/layer_norm.h), for the same reason.
+// layer normalisation of such rows and its backward (model/layer_norm.h), for the same reason.
 // AVX2+FMA when the CPU has it (chosen once, at run time), else plain C++. Each row's
 // reductions run in a fixed order, so results do not depend on threads. Torch-free.
 #include <cstdint>
@@ -36,5 +36,15 @@ void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int
 void layer_norm(const float* in, float* out, const float* weight, const float* bias, float eps,
                 float* mean_out, float* rstd_out, int64_t count, int64_t n,
                 Kernel kernel = best_kernel());
+
+/// layer_norm's backward for `count` rows of `n` floats, given each row's x, mean and rstd (as
+/// layer_norm wrote them), weight (n floats; nullptr: 1) and g = dL/dout. With
+/// xhat_j = (x_j - mean) * rstd and a_j = g_j * weight_j, per row:
+///   dx_j = rstd * (a_j - mean_k(a_k) - xhat_j * mean_k(a_k * xhat_k))   (dx: count rows)
+///   dweight_j += g_j * xhat_j,   dbias_j += g_j                          (n floats each)
+/// dweight and dbias accumulate the rows in order. Any of dx, dweight, dbias may be nullptr.
+void layer_norm_backward(const float* x, const float* g, const float* mean, const float* rstd,
+                         const float* weight, float* dx, float* dweight, float* dbias,
+                         int64_t count, int64_t n, Kernel kernel = best_kernel());
 
 }  // namespace moedil::model::rows
