@@ -32,6 +32,25 @@ void softmax_scalar(float* x, int64_t n) {
   for (int64_t j = 0; j < n; ++j) x[j] *= inv;
 }
 
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+void gelu_scalar(const float* in, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = in[i];
+    out[i] = 0.5f * x * std::erfc(-x * static_cast<float>(kInvSqrt2));
+  }
+}
+
+void gelu_backward_scalar(const float* x, const float* g, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float cdf = 0.5f * std::erfc(-v * static_cast<float>(kInvSqrt2));
+    const float pdf = std::exp(-0.5f * v * v) * static_cast<float>(kInvSqrt2Pi);
+    dx[i] = g[i] * (cdf + v * pdf);
+  }
+}
+
 /// One row of layer_norm; returns {mean, rstd}.
 std::pair<float, float> layer_norm_scalar(const float* x, float* y, const float* w,
                                           const float* b, float eps, int64_t n) {
@@ -327,6 +346,56 @@ MOEDIL_AVX2 void layer_norm_backward_avx2(const float* x, const float* g, float 
   }
 }
 
+/// For GELU on 8 lanes: cdf = 1/2 (1 + erf(x / sqrt 2)) and e = e^(-x^2 / 2). With
+/// u = |x| / sqrt 2 and t = 1 / (1 + p u), Abramowitz & Stegun 7.1.26 gives
+/// erfc(u) = t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-u^2) (absolute error <= 1.5e-7); then
+/// cdf = erfc(u) / 2 for x < 0 and 1 - erfc(u) / 2 otherwise.
+MOEDIL_AVX2 inline void gelu_parts8(__m256 x, __m256& cdf, __m256& e) {
+  const __m256 u = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x),
+                                 _mm256_set1_ps(static_cast<float>(kInvSqrt2)));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), u, one));
+  __m256 poly = _mm256_set1_ps(1.061405429f);
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(-1.453152027f));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(1.421413741f));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(-0.284496736f));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(0.254829592f));
+  poly = _mm256_mul_ps(poly, t);
+  e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(u, u)));
+  const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(poly, e), _mm256_set1_ps(0.5f));
+  const __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+  cdf = _mm256_blendv_ps(_mm256_sub_ps(one, half_erfc), half_erfc, negative);
+}
+
+MOEDIL_AVX2 void gelu_avx2(const float* in, float* out, int64_t n) {
+  const int64_t full = n - n % 8;
+  for (int64_t i = 0; i < n; i += 8) {
+    const bool tail = i == full;
+    const __m256i m = tail_mask(n - full);
+    const __m256 x = tail ? _mm256_maskload_ps(in + i, m) : _mm256_loadu_ps(in + i);
+    __m256 cdf, e;
+    gelu_parts8(x, cdf, e);
+    const __m256 y = _mm256_mul_ps(x, cdf);
+    tail ? _mm256_maskstore_ps(out + i, m, y) : _mm256_storeu_ps(out + i, y);
+  }
+}
+
+MOEDIL_AVX2 void gelu_backward_avx2(const float* x, const float* g, float* dx, int64_t n) {
+  const int64_t full = n - n % 8;
+  const __m256 inv_sqrt_2pi = _mm256_set1_ps(static_cast<float>(kInvSqrt2Pi));
+  for (int64_t i = 0; i < n; i += 8) {
+    const bool tail = i == full;
+    const __m256i m = tail_mask(n - full);
+    const __m256 vx = tail ? _mm256_maskload_ps(x + i, m) : _mm256_loadu_ps(x + i);
+    const __m256 vg = tail ? _mm256_maskload_ps(g + i, m) : _mm256_loadu_ps(g + i);
+    __m256 cdf, e;
+    gelu_parts8(vx, cdf, e);
+    const __m256 d = _mm256_fmadd_ps(_mm256_mul_ps(vx, e), inv_sqrt_2pi, cdf);
+    const __m256 y = _mm256_mul_ps(vg, d);
+    tail ? _mm256_maskstore_ps(dx + i, m, y) : _mm256_storeu_ps(dx + i, y);
+  }
+}
+
 #endif  // MOEDIL_ROWS_X86
 
 bool avx2_usable(Kernel kernel) {
@@ -408,6 +477,20 @@ void layer_norm_backward(const float* x, const float* g, const float* mean, cons
     row(x + r * n, g + r * n, mean[r], rstd[r], weight, dx != nullptr ? dx + r * n : nullptr,
         dweight, dbias, n);
   }
+}
+
+void gelu(const float* in, float* out, int64_t n, Kernel kernel) {
+#if MOEDIL_ROWS_X86
+  if (avx2_usable(kernel)) return gelu_avx2(in, out, n);
+#endif
+  gelu_scalar(in, out, n);
+}
+
+void gelu_backward(const float* x, const float* g, float* dx, int64_t n, Kernel kernel) {
+#if MOEDIL_ROWS_X86
+  if (avx2_usable(kernel)) return gelu_backward_avx2(x, g, dx, n);
+#endif
+  gelu_backward_scalar(x, g, dx, n);
 }
 
 }  // namespace moedil::model::rows

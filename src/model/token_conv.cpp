@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "moedil/model/gelu.h"
+
 namespace moedil::model {
 
 TokenConvImpl::TokenConvImpl(const TokenConvOptions& options_) : options(options_) { reset(); }
@@ -25,7 +27,7 @@ at::Tensor TokenConvImpl::forward(const at::Tensor& tokens) {
               " tokens (CLS + ", h, "x", w, " patches), got ", tokens.size(1));
   const at::Tensor grid =
       tokens.slice(1, 1).transpose(1, 2).reshape({n, options.dim(), h, w});  // [n, D, h, w]
-  const at::Tensor y = conv2(at::gelu(conv1(grid))).flatten(2).transpose(1, 2);  // [n, h*w, D]
+  const at::Tensor y = conv2(apply_gelu(conv1(grid))).flatten(2).transpose(1, 2);  // [n, h*w, D]
   return at::cat({y.mean(1, /*keepdim=*/true), y}, 1);
 }
 

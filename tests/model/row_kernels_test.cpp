@@ -307,6 +307,66 @@ TEST(RowKernels, LayerNormBackwardByHand) {
   }
 }
 
+// GELU and its derivative against double precision over [-10, 10] and at every length up to
+// 20 (the tails): within the erf approximation's 1.5e-7 (times |x| / 2) plus float rounding; in
+// place too; the float after the end left alone.
+TEST(RowKernels, GeluAndItsBackwardMatchDoublePrecision) {
+  std::vector<float> x;
+  for (float v = -10.f; v <= 10.f; v += 0.00731f) x.push_back(v);
+  x.insert(x.end(), {0.f, -0.f, 1e-8f, -1e-8f, 1.f, -1.f, 3.f, -3.f, 40.f, -40.f});
+  std::vector<float> g(x.size());
+  std::mt19937 gen(13);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (float& v : g) v = normal(gen);
+  const auto n = static_cast<int64_t>(x.size());
+  for (const Kernel k : kernels()) {
+    std::vector<float> y(x.size() + 1, -7.f), dx(x.size() + 1, -7.f);
+    gelu(x.data(), y.data(), n, k);
+    gelu_backward(x.data(), g.data(), dx.data(), n, k);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double v = x[i];
+      const double cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
+      const double want = v * cdf;
+      const double want_d = g[i] * (cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI));
+      EXPECT_NEAR(y[i], want, 1e-7 * std::abs(v) + 2e-7 * std::abs(want) + 1e-30)
+          << name(k) << " x " << v;
+      EXPECT_NEAR(dx[i], want_d, std::abs(g[i]) * (2e-7 + 4e-7 * std::abs(v)) + 1e-30)
+          << name(k) << " x " << v;
+    }
+    EXPECT_EQ(y.back(), -7.f);
+    EXPECT_EQ(dx.back(), -7.f);
+    std::vector<float> same = x;
+    gelu(same.data(), same.data(), n, k);
+    EXPECT_EQ(same, std::vector<float>(y.begin(), y.end() - 1)) << name(k);
+    for (int64_t len = 1; len <= 20; ++len) {
+      std::vector<float> part(len + 1, -7.f);
+      gelu(x.data() + 1000, part.data(), len, k);
+      for (int64_t i = 0; i < len; ++i) EXPECT_EQ(part[i], y[1000 + i]) << name(k) << " len " << len;
+      EXPECT_EQ(part[len], -7.f) << name(k) << " len " << len;
+    }
+  }
+}
+
+// By hand: GELU(0) = 0 with slope 1/2; GELU(x) -> x for large x with slope 1, -> 0 for very
+// negative x; NaN stays NaN.
+TEST(RowKernels, GeluByHand) {
+  for (const Kernel k : kernels()) {
+    const float x[4] = {0.f, 12.f, -12.f, std::numeric_limits<float>::quiet_NaN()};
+    const float g[4] = {2.f, 3.f, 5.f, 1.f};
+    float y[4], dx[4];
+    gelu(x, y, 4, k);
+    gelu_backward(x, g, dx, 4, k);
+    EXPECT_EQ(y[0], 0.f) << name(k);
+    EXPECT_FLOAT_EQ(y[1], 12.f) << name(k);
+    EXPECT_NEAR(y[2], 0.f, 1e-20) << name(k);
+    EXPECT_TRUE(std::isnan(y[3])) << name(k);
+    EXPECT_FLOAT_EQ(dx[0], 1.f) << name(k);
+    EXPECT_FLOAT_EQ(dx[1], 3.f) << name(k);
+    EXPECT_NEAR(dx[2], 0.f, 1e-20) << name(k);
+    EXPECT_TRUE(std::isnan(dx[3])) << name(k);
+  }
+}
+
 TEST(RowKernels, Avx2ChosenWhereTheCpuHasIt) {
 #if defined(__x86_64__)
   __builtin_cpu_init();

@@ -2,7 +2,9 @@
 // Row-wise softmax and its backward on float rows in memory, for the fused CPU attention
 // (model/cpu_attention.h): rows of a few dozen floats, where ATen's softmax spends most of its
 // time on the row's bookkeeping (5x the cost of an exp over the same elements at T = 50). And
-// layer normalisation of such rows and its backward (model/layer_norm.h), for the same reason.
+// layer normalisation of such rows and its backward (model/layer_norm.h), for the same reason;
+// and the exact GELU and its backward elementwise (model/gelu.h), where LibTorch 1.13 and 2.x
+// call oneDNN, which builds its kernel anew on every call.
 // AVX2+FMA when the CPU has it (chosen once, at run time), else plain C++. Each row's
 // reductions run in a fixed order, so results do not depend on threads. Torch-free.
 #include <cstdint>
@@ -46,5 +48,16 @@ void layer_norm(const float* in, float* out, const float* weight, const float* b
 void layer_norm_backward(const float* x, const float* g, const float* mean, const float* rstd,
                          const float* weight, float* dx, float* dweight, float* dbias,
                          int64_t count, int64_t n, Kernel kernel = best_kernel());
+
+/// GELU, the exact (erf) form: out[i] = x_i / 2 * (1 + erf(x_i / sqrt 2)), i < n; in place
+/// when out == in. Scalar: std::erfc. Avx2: erf by Abramowitz & Stegun 7.1.26 (absolute error
+/// within 1.5e-7, the approximation oneDNN's and ATen's vectorised GELU use too), for x < 0 as
+/// erfc(|x| / sqrt 2), so nothing cancels; e^ by exp's polynomial. NaN stays NaN.
+void gelu(const float* in, float* out, int64_t n, Kernel kernel = best_kernel());
+
+/// GELU's backward: dx[i] = g[i] * (1/2 (1 + erf(x_i / sqrt 2)) + x_i e^(-x_i^2 / 2) / sqrt(2 pi)),
+/// i < n; dx may be g.
+void gelu_backward(const float* x, const float* g, float* dx, int64_t n,
+                   Kernel kernel = best_kernel());
 
 }  // namespace moedil::model::rows
