@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "moedil/common/error.h"
@@ -94,6 +95,39 @@ TEST(NormalizerTest, BatchOfSeveralImages) {
   EXPECT_TRUE(at::allclose(n(x), at::full({3, 1, 2, 2}, 2.0, at::kFloat)));
 }
 
+// The one-pass CPU normalisation gives ATen's to(float).mul(scale).sub_(shift), bit for bit:
+// one channel, three, a batch above kNormalizeGrain values (in pieces), and a non-contiguous
+// batch (ATen's own ops).
+TEST(NormalizerTest, SameBitsAsAtensOps) {
+  at::manual_seed(7);
+  const Normalizer gray({0.2860}, {0.3530}, at::kCPU);
+  const Normalizer rgb({0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}, at::kCPU);
+  const auto aten = [](const at::Tensor& x, const std::vector<double>& mean,
+                       const std::vector<double>& sd) {
+    std::vector<float> scale, shift;
+    for (std::size_t c = 0; c < mean.size(); ++c) {
+      scale.push_back(static_cast<float>(1.0 / (255.0 * sd[c])));
+      shift.push_back(static_cast<float>(mean[c] / sd[c]));
+    }
+    const auto channels = static_cast<int64_t>(mean.size());
+    return x.to(at::kFloat)
+        .mul(at::tensor(scale).view({1, channels, 1, 1}))
+        .sub_(at::tensor(shift).view({1, channels, 1, 1}));
+  };
+  const at::Tensor small = at::randint(256, {5, 1, 28, 28}, at::kByte);
+  EXPECT_TRUE(at::equal(gray(small), aten(small, {0.2860}, {0.3530})));
+  const at::Tensor big = at::randint(256, {8, 3, 128, 128}, at::kByte);
+  ASSERT_GT(big.numel(), kNormalizeGrain);
+  const std::vector<double> mean{0.485, 0.456, 0.406};
+  const std::vector<double> sd{0.229, 0.224, 0.225};
+  EXPECT_TRUE(at::equal(rgb(big), aten(big, mean, sd)));
+  const at::Tensor strided = big.transpose(2, 3);
+  ASSERT_FALSE(strided.is_contiguous());
+  EXPECT_TRUE(at::equal(rgb(strided), aten(strided, mean, sd)));
+  // One channel's statistics for a three-channel batch: the same for each channel.
+  EXPECT_TRUE(at::equal(gray(big), aten(big, {0.2860}, {0.3530})));
+}
+
 TEST(NormalizerTest, RejectsBadStatistics) {
   EXPECT_THROW(Normalizer({}, {}, at::kCPU), Error);
   EXPECT_THROW(Normalizer({0.5, 0.5}, {1.0}, at::kCPU), Error);
@@ -128,6 +162,45 @@ TEST(BatchesTest, NormalisesWithItsNormalizer) {
   // 30 / 255 -> (30 / 255 - 0.5) / 0.25.
   EXPECT_NEAR(x[0][0][0][0].item<float>(), (30.0 / 255.0 - 0.5) / 0.25, 1e-5);
   EXPECT_EQ(y[0].item<int64_t>(), 103);
+}
+
+// A batch is the same, bit for bit, whether its rows are gathered on the host (contiguous CPU
+// tensors) or by index_select (here forced by a non-contiguous image tensor).
+TEST(BatchesTest, HostGatherEqualsIndexSelect) {
+  at::manual_seed(8);
+  const at::Tensor images = at::randint(256, {20, 3, 4, 5}, at::kByte);
+  const at::Tensor labels = at::randint(10, {20}, at::kLong);
+  const std::vector<int64_t> indices{17, 2, 9, 9, 0, 19, 4};
+  const Normalizer norm({0.5, 0.4, 0.3}, {0.2, 0.25, 0.3}, at::kCPU);
+  Batches host(images, labels, index_tensor(indices), 3, norm);
+  // The same values, stored transposed: not contiguous.
+  const at::Tensor strided = images.transpose(2, 3).contiguous().transpose(2, 3);
+  ASSERT_FALSE(strided.is_contiguous());
+  Batches selected(strided, labels, index_tensor(indices), 3, norm);
+  host.shuffle(5);
+  selected.shuffle(5);
+  for (int64_t b = 0; b < host.num_batches(); ++b) {
+    const auto [x, y] = host.get(b);
+    const auto [xs, ys] = selected.get(b);
+    EXPECT_TRUE(at::equal(x, xs)) << b;
+    EXPECT_TRUE(at::equal(y, ys)) << b;
+    const at::Tensor rows = index_tensor(host.host_rows(b));
+    EXPECT_TRUE(at::equal(y, labels.index_select(0, rows))) << b;
+  }
+  // With a transform: applied to the gathered uint8 batch.
+  const auto flip = [](const at::Tensor& u8) { return u8.flip({3}); };
+  EXPECT_TRUE(at::equal(host.get(1, flip).first, selected.get(1, flip).first));
+}
+
+TEST(BatchesTest, RowOutsideTheDataIsAnError) {
+  const Batches b = make_batches({2, 99}, 2);
+  try {
+    (void)b.get(0);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 99 is outside the 7 rows"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(BatchesTest, ShuffleIsAPermutationOfTheIndices) {

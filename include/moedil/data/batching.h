@@ -1,6 +1,9 @@
 #pragma once
-// Batches cut from in-memory tensors: one index_select and one fused normalisation per batch,
-// no per-sample work.
+// Batches cut from in-memory tensors: one gather and one normalisation pass per batch, no
+// per-sample work. On the CPU both run on the calling thread for batches of up to
+// kNormalizeGrain values: ATen's index_select and its three elementwise ops each opened an
+// OpenMP region per batch, whose workers had gone to sleep during the optimizer step
+// (bench/README.md).
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -9,6 +12,10 @@
 #include <ATen/ATen.h>
 
 namespace moedil::data {
+
+/// Values per piece of the CPU normalisation: a batch of at most this many runs on the calling
+/// thread (a batch of 64 CIFAR images is 196,608).
+inline constexpr int64_t kNormalizeGrain = int64_t{1} << 18;
 
 /// x -> (x / 255 - mean) / stddev per channel, for uint8 NCHW batches.
 class Normalizer {
@@ -21,6 +28,8 @@ class Normalizer {
  private:
   at::Tensor scale_;  ///< 1 / (255 stddev), [1, C, 1, 1]
   at::Tensor shift_;  ///< mean / stddev, [1, C, 1, 1]
+  std::vector<float> scale_host_;  ///< scale_ on the host
+  std::vector<float> shift_host_;  ///< shift_ on the host
 };
 
 /// The batches of one split: rows `indices` of `images` and `labels` (all on the same device),
@@ -45,6 +54,9 @@ class Batches {
   std::vector<int64_t> host_rows(int64_t b) const;
 
  private:
+  /// Batch b's uint8 images and labels, before normalisation.
+  std::pair<at::Tensor, at::Tensor> gather(int64_t b) const;
+
   at::Tensor images_;
   at::Tensor labels_;
   at::Tensor base_indices_;
