@@ -40,25 +40,26 @@ at::Tensor Normalizer::operator()(const at::Tensor& images_u8) const {
   // The same two roundings per value as ATen's mul then sub (this file is compiled with
   // -ffp-contract=off, so they are not fused into one): the same bits.
   at::Tensor out = at::empty(images_u8.sizes(), images_u8.options().dtype(at::kFloat));
-  const int64_t planes = images_u8.size(0) * images_u8.size(1);
-  const int64_t plane = planes == 0 ? 0 : images_u8.numel() / planes;
   const int64_t image_channels = images_u8.size(1);
+  const int64_t planes = images_u8.size(0) * image_channels;
+  const int64_t plane = planes == 0 ? 0 : images_u8.numel() / planes;
   const uint8_t* in = images_u8.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
+  const auto normalise = [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const auto c = static_cast<std::size_t>(channels == 1 ? 0 : p % image_channels);
+      const float scale = scale_host_[c];
+      const float shift = shift_host_[c];
+      const uint8_t* src = in + p * plane;
+      float* row = dst + p * plane;
+      for (int64_t j = 0; j < plane; ++j) {
+        const float scaled = static_cast<float>(src[j]) * scale;
+        row[j] = scaled - shift;
+      }
+    }
+  };
   at::parallel_for(0, planes, std::max<int64_t>(1, kNormalizeGrain / std::max<int64_t>(1, plane)),
-                   [&](int64_t begin, int64_t end) {
-                     for (int64_t p = begin; p < end; ++p) {
-                       const auto c = static_cast<std::size_t>(channels == 1 ? 0 : p % image_channels);
-                       const float scale = scale_host_[c];
-                       const float shift = shift_host_[c];
-                       const uint8_t* src = in + p * plane;
-                       float* row = dst + p * plane;
-                       for (int64_t j = 0; j < plane; ++j) {
-                         const float scaled = static_cast<float>(src[j]) * scale;
-                         row[j] = scaled - shift;
-                       }
-                     }
-                   });
+                   normalise);
   return out;
 }
 
@@ -70,7 +71,8 @@ at::Tensor gather_rows(const at::Tensor& t, const std::vector<int64_t>& rows) {
   shape[0] = static_cast<int64_t>(rows.size());
   at::Tensor out = at::empty(shape, t.options());
   const int64_t count = t.size(0);
-  const int64_t bytes = count == 0 ? 0 : t.numel() / count * static_cast<int64_t>(t.element_size());
+  const int64_t bytes =
+      count == 0 ? 0 : t.numel() / count * static_cast<int64_t>(t.element_size());
   const auto* src = static_cast<const char*>(t.data_ptr());
   auto* dst = static_cast<char*>(out.data_ptr());
   for (std::size_t i = 0; i < rows.size(); ++i) {

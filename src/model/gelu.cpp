@@ -35,10 +35,9 @@ struct GeluFunction : torch::autograd::Function<GeluFunction> {
     if (!g.defined()) return {at::Tensor()};
     const at::Tensor x = ctx->get_saved_variables()[0];
     // create_graph: LibTorch's backward, which is differentiable.
-    if (torch::autograd::GradMode::is_enabled() || !float_cpu_contiguous(g.contiguous())) {
-      return {at::gelu_backward(g, x)};
-    }
+    if (torch::autograd::GradMode::is_enabled()) return {at::gelu_backward(g, x)};
     const at::Tensor gc = g.contiguous();
+    if (!float_cpu_contiguous(gc)) return {at::gelu_backward(gc, x)};
     at::Tensor dx = at::empty_like(x, at::MemoryFormat::Contiguous);
     const float* px = x.data_ptr<float>();
     const float* pg = gc.data_ptr<float>();

@@ -341,7 +341,9 @@ TEST(RowKernels, GeluAndItsBackwardMatchDoublePrecision) {
     for (int64_t len = 1; len <= 20; ++len) {
       std::vector<float> part(len + 1, -7.f);
       gelu(x.data() + 1000, part.data(), len, k);
-      for (int64_t i = 0; i < len; ++i) EXPECT_EQ(part[i], y[1000 + i]) << name(k) << " len " << len;
+      for (int64_t i = 0; i < len; ++i) {
+        EXPECT_EQ(part[i], y[1000 + i]) << name(k) << " len " << len;
+      }
       EXPECT_EQ(part[len], -7.f) << name(k) << " len " << len;
     }
   }

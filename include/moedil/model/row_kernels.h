@@ -3,8 +3,8 @@
 // (model/cpu_attention.h): rows of a few dozen floats, where ATen's softmax spends most of its
 // time on the row's bookkeeping (5x the cost of an exp over the same elements at T = 50). And
 // layer normalisation of such rows and its backward (model/layer_norm.h), for the same reason;
-// and the exact GELU and its backward elementwise (model/gelu.h), where LibTorch 1.13 and 2.x
-// call oneDNN, which builds its kernel anew on every call.
+// and the exact GELU and its backward elementwise (model/gelu.h), where LibTorch 1.13 calls
+// oneDNN, which builds its kernel anew on every call.
 // AVX2+FMA when the CPU has it (chosen once, at run time), else plain C++. Each row's
 // reductions run in a fixed order, so results do not depend on threads. Torch-free.
 #include <cstdint>
