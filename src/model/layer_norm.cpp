@@ -10,6 +10,7 @@
 #include "moedil/model/cpu_autocast.h"
 #include "moedil/model/float_cpu.h"
 #include "moedil/model/parallel_pieces.h"
+#include "moedil/model/part_sums.h"
 #include "moedil/model/row_kernels.h"
 
 namespace moedil::model {
@@ -23,18 +24,6 @@ constexpr int64_t kRowsPerPiece = 256;
 /// kMaxParts (the d(x) rows go with them).
 constexpr int64_t kRowsPerPart = 512;
 constexpr int64_t kMaxParts = 8;
-
-/// The partial sums [parts, n] added in part order (n floats each: not worth a parallel region).
-at::Tensor add_parts(const at::Tensor& partial) {
-  at::Tensor total = partial[0].clone();
-  float* dst = total.data_ptr<float>();
-  const float* src = partial.data_ptr<float>();
-  const int64_t n = partial.size(1);
-  for (int64_t p = 1; p < partial.size(0); ++p) {
-    for (int64_t j = 0; j < n; ++j) dst[j] += src[p * n + j];
-  }
-  return total;
-}
 
 /// out = layer norm of x's rows; mean and rstd (one float per row) when given.
 void normalise(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
@@ -86,9 +75,9 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
     const bool want_x = ctx->needs_input_grad(0);
     const bool want_w = ctx->needs_input_grad(1);
     const bool want_b = ctx->needs_input_grad(2);
-    // Fixed parts of the rows (not per thread), each with its own partial d(weight) and
-    // d(bias), added in part order below: the same bits on any thread count.
-    const int64_t parts = std::clamp<int64_t>(rows / kRowsPerPart, 1, kMaxParts);
+    // Fixed parts of the rows (model/part_sums.h), each with its own partial d(weight) and
+    // d(bias): the same bits on any thread count.
+    const int64_t parts = row_parts(rows, kRowsPerPart, kMaxParts);
     const int64_t chunk = (rows + parts - 1) / parts;
     at::Tensor dx = want_x ? at::empty_like(x, at::MemoryFormat::Contiguous) : at::Tensor();
     at::Tensor pw = want_w ? at::zeros({parts, n}, x.options()) : at::Tensor();

@@ -12,6 +12,7 @@
 #include "moedil/model/cpu_autocast.h"
 #include "moedil/model/float_cpu.h"
 #include "moedil/model/parallel_pieces.h"
+#include "moedil/model/part_sums.h"
 
 namespace moedil::model {
 
@@ -52,21 +53,6 @@ at::Tensor forward_direct(const at::Tensor& x2d, const at::Tensor& weight, const
   forward_into(x2d.data_ptr<float>(), weight.data_ptr<float>(), bias.data_ptr<float>(),
                y.data_ptr<float>(), rows, in, out);
   return y;
-}
-
-/// The partial sums [parts, size] added in part order, on this thread (at most
-/// kLinearMaxParts x kLinearMaxDirectWeights additions: not worth a parallel region).
-at::Tensor add_parts(const at::Tensor& partial) {
-  const int64_t parts = partial.size(0);
-  if (parts == 1) return partial[0];
-  const int64_t size = partial.numel() / parts;
-  at::Tensor total = partial[0].clone();
-  const float* src = partial.data_ptr<float>();
-  float* dst = total.data_ptr<float>();
-  for (int64_t p = 1; p < parts; ++p) {
-    for (int64_t i = 0; i < size; ++i) dst[i] += src[p * size + i];
-  }
-  return total;
 }
 
 struct Grads {
@@ -165,7 +151,7 @@ struct DirectLinearFunction : torch::autograd::Function<DirectLinearFunction> {
 }  // namespace
 
 int64_t linear_weight_grad_parts(int64_t rows) {
-  return std::clamp<int64_t>(rows / kLinearMinRowsPerPart, 1, kLinearMaxParts);
+  return row_parts(rows, kLinearMinRowsPerPart, kLinearMaxParts);
 }
 
 bool direct_linear_applies(const torch::nn::LinearImpl& layer, const at::Tensor& x) {

@@ -369,9 +369,9 @@ MOEDIL_AVX2 inline void gelu_parts8(__m256 x, __m256& cdf, __m256& e) {
 
 MOEDIL_AVX2 void gelu_avx2(const float* in, float* out, int64_t n) {
   const int64_t full = n - n % 8;
+  const __m256i m = tail_mask(n - full);
   for (int64_t i = 0; i < n; i += 8) {
     const bool tail = i == full;
-    const __m256i m = tail_mask(n - full);
     const __m256 x = tail ? _mm256_maskload_ps(in + i, m) : _mm256_loadu_ps(in + i);
     __m256 cdf, e;
     gelu_parts8(x, cdf, e);
@@ -382,10 +382,10 @@ MOEDIL_AVX2 void gelu_avx2(const float* in, float* out, int64_t n) {
 
 MOEDIL_AVX2 void gelu_backward_avx2(const float* x, const float* g, float* dx, int64_t n) {
   const int64_t full = n - n % 8;
+  const __m256i m = tail_mask(n - full);
   const __m256 inv_sqrt_2pi = _mm256_set1_ps(static_cast<float>(kInvSqrt2Pi));
   for (int64_t i = 0; i < n; i += 8) {
     const bool tail = i == full;
-    const __m256i m = tail_mask(n - full);
     const __m256 vx = tail ? _mm256_maskload_ps(x + i, m) : _mm256_loadu_ps(x + i);
     const __m256 vg = tail ? _mm256_maskload_ps(g + i, m) : _mm256_loadu_ps(g + i);
     __m256 cdf, e;

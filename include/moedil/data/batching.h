@@ -1,8 +1,8 @@
 #pragma once
 // Batches cut from in-memory tensors: one gather and one normalisation pass per batch, no
 // per-sample work. On the CPU both run on the calling thread for batches of up to
-// kNormalizeGrain values: ATen's index_select and its three elementwise ops each opened an
-// OpenMP region per batch, whose workers had gone to sleep during the optimizer step
+// kNormalizeGrain values: the images' index_select and the three elementwise ops of the
+// normalisation each opened an OpenMP region per batch, right after the serial optimizer step
 // (bench/README.md).
 #include <cstdint>
 #include <functional>

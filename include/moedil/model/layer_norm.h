@@ -4,9 +4,9 @@
 // norm spends most of its time on each row's bookkeeping at a ViT's widths (rows of 64 floats:
 // 4% of a training step and the largest ATen op of an evaluation forward at the peer
 // benchmark's shapes, bench/README.md). The backward is moedil's row kernel too, given this
-// forward's mean and rstd, in one parallel region (ATen's opens two, and a training step of
-// the peer benchmark ran 9 of them), d(weight) and d(bias) summed in fixed parts of the rows
-// added in part order; there is no double backward (create_graph), as for
+// forward's mean and rstd, in one parallel region (ATen's opens two; a training step of the
+// peer benchmark runs 9 layer norm backwards), d(weight) and d(bias) summed in fixed parts of
+// the rows added in part order (model/part_sums.h); there is no double backward (create_graph), as for
 // model/cpu_attention.h.
 // Same module, same parameters; the same function up to float rounding (LayerNorm.* in
 // layer_norm_test.cpp). Rows and parts do not depend on the thread count, so neither do the
