@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #if defined(__x86_64__)
@@ -396,11 +398,206 @@ MOEDIL_AVX2 void gelu_backward_avx2(const float* x, const float* g, float* dx, i
   }
 }
 
+// AVX-512 (F, DQ, BW, VL): the same operations as the AVX2 kernels above on 16 lanes, tails by
+// mask registers. exp and GELU are elementwise, so they give the AVX2 kernels' bits; the
+// softmax's row sums and the backward's dot products add 16 lanes, not 8, so their last bits
+// may differ from the AVX2 kernels' (each still in a fixed order, whatever the threads).
+#define MOEDIL_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+
+// GCC 12's AVX-512 intrinsics start from a deliberately undefined register (`__Y = __Y`),
+// which -Wmaybe-uninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+/// Lanes [0, count) of 16 (count <= 16).
+MOEDIL_AVX512 inline __mmask16 lanes16(int64_t count) {
+  return static_cast<__mmask16>((1u << count) - 1u);
+}
+
+/// exp8's steps on 16 lanes.
+MOEDIL_AVX512 inline __m512 exp16(__m512 x) {
+  const __m512 hi = _mm512_set1_ps(88.3762626647949f);
+  const __m512 lo = _mm512_set1_ps(-88.3762626647949f);
+  const __mmask16 overflow = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
+  x = _mm512_max_ps(lo, _mm512_min_ps(hi, x));  // NaN (second operand) stays NaN
+  const __m512 fx = _mm512_roundscale_ps(
+      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+  const __m512 z = _mm512_mul_ps(x, x);
+  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, z, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+  const __m512i n = _mm512_cvttps_epi32(fx);
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23);
+  const __m512 result = _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+  return _mm512_mask_blend_ps(overflow, result,
+                              _mm512_set1_ps(std::numeric_limits<float>::infinity()));
+}
+
+MOEDIL_AVX512 void exp_avx512(const float* in, float* out, int64_t n) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(out + j, exp16(_mm512_loadu_ps(in + j)));
+  if (j < n) {
+    const __mmask16 m = lanes16(n - j);
+    _mm512_mask_storeu_ps(out + j, m, exp16(_mm512_maskz_loadu_ps(m, in + j)));
+  }
+}
+
+/// softmax_avx2's passes, rows in blocks of kRowBlock, on 16 lanes.
+MOEDIL_AVX512 void softmax_avx512(float* data, int64_t count, int64_t n, int64_t ld) {
+  const int64_t full = n - n % 16;
+  const __mmask16 m = lanes16(n - full);
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  float maxes[kRowBlock];
+  float inverses[kRowBlock];
+  for (int64_t first = 0; first < count; first += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, count - first);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = data + (first + r) * ld;
+      __m512 vmax = neg_inf;
+      for (int64_t j = 0; j < full; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + j));
+      if (full < n) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(neg_inf, m, x + full));
+      maxes[r] = _mm512_reduce_max_ps(vmax);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* x = data + (first + r) * ld;
+      const __m512 max = _mm512_set1_ps(maxes[r]);
+      __m512 vsum = _mm512_setzero_ps();
+      for (int64_t j = 0; j < full; j += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), max));
+        _mm512_storeu_ps(x + j, e);
+        vsum = _mm512_add_ps(vsum, e);
+      }
+      if (full < n) {
+        const __m512 e =
+            _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + full), max)));
+        _mm512_mask_storeu_ps(x + full, m, e);
+        vsum = _mm512_add_ps(vsum, e);
+      }
+      inverses[r] = 1.0f / _mm512_reduce_add_ps(vsum);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* x = data + (first + r) * ld;
+      const __m512 inv = _mm512_set1_ps(inverses[r]);
+      for (int64_t j = 0; j < full; j += 16) {
+        _mm512_storeu_ps(x + j, _mm512_mul_ps(_mm512_loadu_ps(x + j), inv));
+      }
+      if (full < n) {
+        _mm512_mask_storeu_ps(x + full, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + full), inv));
+      }
+    }
+  }
+}
+
+/// softmax_backward_avx2's passes on 16 lanes.
+MOEDIL_AVX512 void softmax_backward_avx512(const float* p_all, float* g_all, int64_t count,
+                                           int64_t n, int64_t ld, float scale) {
+  const int64_t full = n - n % 16;
+  const __mmask16 m = lanes16(n - full);
+  const __m512 s = _mm512_set1_ps(scale);
+  float dots[kRowBlock];
+  for (int64_t first = 0; first < count; first += kRowBlock) {
+    const int64_t rows = std::min(kRowBlock, count - first);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* p = p_all + (first + r) * ld;
+      const float* g = g_all + (first + r) * ld;
+      __m512 vdot = _mm512_setzero_ps();
+      for (int64_t j = 0; j < full; j += 16) {
+        vdot = _mm512_fmadd_ps(_mm512_loadu_ps(g + j), _mm512_loadu_ps(p + j), vdot);
+      }
+      if (full < n) {  // masked loads read 0 in the off lanes
+        vdot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g + full),
+                               _mm512_maskz_loadu_ps(m, p + full), vdot);
+      }
+      dots[r] = _mm512_reduce_add_ps(vdot);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* p = p_all + (first + r) * ld;
+      float* g = g_all + (first + r) * ld;
+      const __m512 dot = _mm512_set1_ps(dots[r]);
+      for (int64_t j = 0; j < full; j += 16) {
+        const __m512 sp = _mm512_mul_ps(s, _mm512_loadu_ps(p + j));
+        _mm512_storeu_ps(g + j, _mm512_mul_ps(sp, _mm512_sub_ps(_mm512_loadu_ps(g + j), dot)));
+      }
+      if (full < n) {
+        const __m512 sp = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, p + full));
+        _mm512_mask_storeu_ps(
+            g + full, m,
+            _mm512_mul_ps(sp, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, g + full), dot)));
+      }
+    }
+  }
+}
+
+/// gelu_parts8's steps on 16 lanes.
+MOEDIL_AVX512 inline void gelu_parts16(__m512 x, __m512& cdf, __m512& e) {
+  const __m512 u = _mm512_mul_ps(_mm512_andnot_ps(_mm512_set1_ps(-0.0f), x),
+                                 _mm512_set1_ps(static_cast<float>(kInvSqrt2)));
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), u, one));
+  __m512 poly = _mm512_set1_ps(1.061405429f);
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-1.453152027f));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(1.421413741f));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-0.284496736f));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(0.254829592f));
+  poly = _mm512_mul_ps(poly, t);
+  e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(u, u)));
+  const __m512 half_erfc = _mm512_mul_ps(_mm512_mul_ps(poly, e), _mm512_set1_ps(0.5f));
+  const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  cdf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(one, half_erfc), half_erfc);
+}
+
+MOEDIL_AVX512 void gelu_avx512(const float* in, float* out, int64_t n) {
+  const int64_t full = n - n % 16;
+  const __mmask16 m = lanes16(n - full);
+  for (int64_t i = 0; i < n; i += 16) {
+    const bool tail = i == full;
+    const __m512 x = tail ? _mm512_maskz_loadu_ps(m, in + i) : _mm512_loadu_ps(in + i);
+    __m512 cdf, e;
+    gelu_parts16(x, cdf, e);
+    const __m512 y = _mm512_mul_ps(x, cdf);
+    tail ? _mm512_mask_storeu_ps(out + i, m, y) : _mm512_storeu_ps(out + i, y);
+  }
+}
+
+MOEDIL_AVX512 void gelu_backward_avx512(const float* x, const float* g, float* dx, int64_t n) {
+  const int64_t full = n - n % 16;
+  const __mmask16 m = lanes16(n - full);
+  const __m512 inv_sqrt_2pi = _mm512_set1_ps(static_cast<float>(kInvSqrt2Pi));
+  for (int64_t i = 0; i < n; i += 16) {
+    const bool tail = i == full;
+    const __m512 vx = tail ? _mm512_maskz_loadu_ps(m, x + i) : _mm512_loadu_ps(x + i);
+    const __m512 vg = tail ? _mm512_maskz_loadu_ps(m, g + i) : _mm512_loadu_ps(g + i);
+    __m512 cdf, e;
+    gelu_parts16(vx, cdf, e);
+    const __m512 d = _mm512_fmadd_ps(_mm512_mul_ps(vx, e), inv_sqrt_2pi, cdf);
+    const __m512 y = _mm512_mul_ps(vg, d);
+    tail ? _mm512_mask_storeu_ps(dx + i, m, y) : _mm512_storeu_ps(dx + i, y);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 #endif  // MOEDIL_ROWS_X86
 
 bool avx2_usable(Kernel kernel) {
 #if MOEDIL_ROWS_X86
-  return kernel == Kernel::Avx2 && best_kernel() == Kernel::Avx2;
+  return kernel != Kernel::Scalar && best_kernel() != Kernel::Scalar;
+#else
+  (void)kernel;
+  return false;
+#endif
+}
+
+bool avx512_usable(Kernel kernel) {
+#if MOEDIL_ROWS_X86
+  return kernel == Kernel::Avx512 && best_kernel() == Kernel::Avx512;
 #else
   (void)kernel;
   return false;
@@ -409,12 +606,27 @@ bool avx2_usable(Kernel kernel) {
 
 }  // namespace
 
+Kernel capped_kernel(Kernel cpu_best, const char* aten_cpu_capability) {
+  if (aten_cpu_capability == nullptr) return cpu_best;
+  const std::string_view cap(aten_cpu_capability);
+  if (cap == "default") return Kernel::Scalar;
+  if (cap == "avx2") return std::min(cpu_best, Kernel::Avx2);
+  return cpu_best;
+}
+
 Kernel best_kernel() {
 #if MOEDIL_ROWS_X86
   static const Kernel best = [] {
+    // libgcc's checks include the OS's support for the registers (XGETBV).
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? Kernel::Avx2
-                                                                           : Kernel::Scalar;
+    Kernel cpu = Kernel::Scalar;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      const bool avx512 = __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+      cpu = avx512 ? Kernel::Avx512 : Kernel::Avx2;
+    }
+    return capped_kernel(cpu, std::getenv("ATEN_CPU_CAPABILITY"));
   }();
   return best;
 #else
@@ -424,6 +636,7 @@ Kernel best_kernel() {
 
 void exp(const float* in, float* out, int64_t n, Kernel kernel) {
 #if MOEDIL_ROWS_X86
+  if (avx512_usable(kernel)) return exp_avx512(in, out, n);
   if (avx2_usable(kernel)) return exp_avx2(in, out, n);
 #endif
   exp_scalar(in, out, n);
@@ -432,6 +645,7 @@ void exp(const float* in, float* out, int64_t n, Kernel kernel) {
 void softmax(float* data, int64_t count, int64_t n, int64_t ld, Kernel kernel) {
   if (n <= 0) return;
 #if MOEDIL_ROWS_X86
+  if (avx512_usable(kernel)) return softmax_avx512(data, count, n, ld);
   if (avx2_usable(kernel)) return softmax_avx2(data, count, n, ld);
 #endif
   for (int64_t r = 0; r < count; ++r) softmax_scalar(data + r * ld, n);
@@ -441,6 +655,7 @@ void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int
                       float scale, Kernel kernel) {
   if (n <= 0) return;
 #if MOEDIL_ROWS_X86
+  if (avx512_usable(kernel)) return softmax_backward_avx512(p, grad, count, n, ld, scale);
   if (avx2_usable(kernel)) return softmax_backward_avx2(p, grad, count, n, ld, scale);
 #endif
   for (int64_t r = 0; r < count; ++r) softmax_backward_scalar(p + r * ld, grad + r * ld, n, scale);
@@ -481,6 +696,7 @@ void layer_norm_backward(const float* x, const float* g, const float* mean, cons
 
 void gelu(const float* in, float* out, int64_t n, Kernel kernel) {
 #if MOEDIL_ROWS_X86
+  if (avx512_usable(kernel)) return gelu_avx512(in, out, n);
   if (avx2_usable(kernel)) return gelu_avx2(in, out, n);
 #endif
   gelu_scalar(in, out, n);
@@ -488,6 +704,7 @@ void gelu(const float* in, float* out, int64_t n, Kernel kernel) {
 
 void gelu_backward(const float* x, const float* g, float* dx, int64_t n, Kernel kernel) {
 #if MOEDIL_ROWS_X86
+  if (avx512_usable(kernel)) return gelu_backward_avx512(x, g, dx, n);
   if (avx2_usable(kernel)) return gelu_backward_avx2(x, g, dx, n);
 #endif
   gelu_backward_scalar(x, g, dx, n);

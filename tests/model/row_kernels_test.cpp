@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <vector>
@@ -10,13 +12,17 @@
 namespace moedil::model::rows {
 namespace {
 
+/// Every kernel this CPU runs.
 std::vector<Kernel> kernels() {
   std::vector<Kernel> out{Kernel::Scalar};
-  if (best_kernel() == Kernel::Avx2) out.push_back(Kernel::Avx2);
+  if (best_kernel() != Kernel::Scalar) out.push_back(Kernel::Avx2);
+  if (best_kernel() == Kernel::Avx512) out.push_back(Kernel::Avx512);
   return out;
 }
 
-const char* name(Kernel k) { return k == Kernel::Avx2 ? "avx2" : "scalar"; }
+const char* name(Kernel k) {
+  return k == Kernel::Avx512 ? "avx512" : k == Kernel::Avx2 ? "avx2" : "scalar";
+}
 
 TEST(RowKernels, ExpWithinAFewUlpOverSoftmaxsRange) {
   std::vector<float> x;
@@ -369,14 +375,65 @@ TEST(RowKernels, GeluByHand) {
   }
 }
 
-TEST(RowKernels, Avx2ChosenWhereTheCpuHasIt) {
+TEST(RowKernels, FastestKernelTheCpuHasIsChosen) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  EXPECT_EQ(best_kernel() == Kernel::Avx2, avx2);
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl");
+  const Kernel cpu = avx512 ? Kernel::Avx512 : avx2 ? Kernel::Avx2 : Kernel::Scalar;
+  EXPECT_EQ(best_kernel(), capped_kernel(cpu, std::getenv("ATEN_CPU_CAPABILITY")));
 #else
   EXPECT_EQ(best_kernel(), Kernel::Scalar);
 #endif
+}
+
+TEST(RowKernels, AtenCpuCapabilityCapsTheKernels) {
+  EXPECT_EQ(capped_kernel(Kernel::Avx512, nullptr), Kernel::Avx512);
+  EXPECT_EQ(capped_kernel(Kernel::Avx512, "avx2"), Kernel::Avx2);
+  EXPECT_EQ(capped_kernel(Kernel::Avx512, "default"), Kernel::Scalar);
+  EXPECT_EQ(capped_kernel(Kernel::Avx512, "avx512"), Kernel::Avx512);
+  EXPECT_EQ(capped_kernel(Kernel::Avx2, "avx512"), Kernel::Avx2);  // never above the CPU's
+  EXPECT_EQ(capped_kernel(Kernel::Avx2, "avx2"), Kernel::Avx2);
+  EXPECT_EQ(capped_kernel(Kernel::Scalar, "avx2"), Kernel::Scalar);
+}
+
+// exp and GELU are elementwise and AVX-512's steps are AVX2's: the same bits, tails included
+// (every length from 1 to 40 covers each tail of 8 and of 16 lanes). The softmax adds its row
+// in another order: within a few ulp of AVX2's, and its rows still sum to 1.
+TEST(RowKernels, Avx512GivesAvx2sBitsWhereElementwise) {
+  if (best_kernel() != Kernel::Avx512) GTEST_SKIP() << "this CPU has no AVX-512";
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal(0.f, 3.f);
+  for (int64_t n = 1; n <= 40; ++n) {
+    std::vector<float> x(static_cast<std::size_t>(n)), g(x.size());
+    for (auto& v : x) v = normal(gen);
+    for (auto& v : g) v = normal(gen);
+    // One float past the end on each side of the output: the tails must not write there.
+    std::vector<float> a(x.size() + 1, -7.f), b(x.size() + 1, -7.f);
+    exp(x.data(), a.data(), n, Kernel::Avx2);
+    exp(x.data(), b.data(), n, Kernel::Avx512);
+    EXPECT_EQ(a, b) << "exp, n " << n;
+    gelu(x.data(), a.data(), n, Kernel::Avx2);
+    gelu(x.data(), b.data(), n, Kernel::Avx512);
+    EXPECT_EQ(a, b) << "gelu, n " << n;
+    gelu_backward(x.data(), g.data(), a.data(), n, Kernel::Avx2);
+    gelu_backward(x.data(), g.data(), b.data(), n, Kernel::Avx512);
+    EXPECT_EQ(a, b) << "gelu_backward, n " << n;
+    EXPECT_EQ(b.back(), -7.f) << "n " << n;
+    std::copy(x.begin(), x.end(), a.begin());
+    std::copy(x.begin(), x.end(), b.begin());
+    softmax(a.data(), 1, n, n, Kernel::Avx2);
+    softmax(b.data(), 1, n, n, Kernel::Avx512);
+    double sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      EXPECT_NEAR(b[j], a[j], 4e-7 * a[j] + 1e-30) << "softmax, n " << n << ", j " << j;
+      sum += b[j];
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6) << "n " << n;
+    EXPECT_EQ(b.back(), -7.f) << "n " << n;
+  }
 }
 
 }  // namespace

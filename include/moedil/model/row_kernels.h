@@ -5,18 +5,29 @@
 // layer normalisation of such rows and its backward (model/layer_norm.h), for the same reason;
 // and the exact GELU and its backward elementwise (model/gelu.h), where LibTorch 1.13 calls
 // oneDNN, which builds its kernel anew on every call.
-// AVX2+FMA when the CPU has it (chosen once, at run time), else plain C++. Each row's
-// reductions run in a fixed order, so results do not depend on threads. Torch-free.
+// AVX-512 or AVX2+FMA when the CPU has it (chosen once, at run time), else plain C++. Each
+// row's reductions run in a fixed order, so results do not depend on threads. Torch-free.
 #include <cstdint>
 
 namespace moedil::model::rows {
 
-enum class Kernel { Scalar, Avx2 };
+enum class Kernel { Scalar, Avx2, Avx512 };
 
-/// The fastest kernel this CPU runs: Avx2 on x86-64 CPUs with AVX2 and FMA, else Scalar.
+/// The fastest kernels this CPU runs: Avx512 on x86-64 CPUs with AVX-512 F, DQ, BW and VL
+/// (and AVX2, FMA), Avx2 on those with AVX2 and FMA, else Scalar. exp, softmax, its backward
+/// and GELU have AVX-512 kernels (16 lanes: the same steps as AVX2's 8, so exp and GELU give
+/// the same bits; the softmax's sums and its backward's dot products add 16 partial sums, not
+/// 8); the layer norm runs its AVX2 kernel under Avx512 (a row of 64 floats is 8 AVX2 vectors
+/// either way). A kernel the CPU lacks runs the next one down. LibTorch's own switch caps it
+/// too: ATEN_CPU_CAPABILITY=avx2 runs the AVX2 kernels, =default the plain C++ ones (to compare
+/// kernels on one machine, or to match another machine's bits).
 Kernel best_kernel();
 
-/// out[i] = e^in[i], i < n. Avx2: Cephes' polynomial, relative error within a few ulp on
+/// What best_kernel() makes of the CPU's best kernel and ATEN_CPU_CAPABILITY's value (nullptr:
+/// unset): "default" gives Scalar, "avx2" at most Avx2, anything else the CPU's best.
+Kernel capped_kernel(Kernel cpu_best, const char* aten_cpu_capability);
+
+/// out[i] = e^in[i], i < n. Avx2, Avx512: Cephes' polynomial, relative error within a few ulp on
 /// [-87.6, 88.3]; 0 below -87.7 (e^x < 1e-38 there), +inf from 88.4 (float's limit: 88.72);
 /// NaN stays NaN.
 void exp(const float* in, float* out, int64_t n, Kernel kernel = best_kernel());
@@ -50,9 +61,10 @@ void layer_norm_backward(const float* x, const float* g, const float* mean, cons
                          int64_t count, int64_t n, Kernel kernel = best_kernel());
 
 /// GELU, the exact (erf) form: out[i] = x_i / 2 * (1 + erf(x_i / sqrt 2)), i < n; in place
-/// when out == in. Scalar: std::erfc. Avx2: erf by Abramowitz & Stegun 7.1.26 (absolute error
-/// within 1.5e-7, the approximation oneDNN's and ATen's vectorised GELU use too), for x < 0 as
-/// erfc(|x| / sqrt 2), so nothing cancels; e^ by exp's polynomial. NaN stays NaN.
+/// when out == in. Scalar: std::erfc. Avx2, Avx512: erf by Abramowitz & Stegun 7.1.26
+/// (absolute error within 1.5e-7, the approximation oneDNN's and ATen's vectorised GELU use
+/// too), for x < 0 as erfc(|x| / sqrt 2), so nothing cancels; e^ by exp's polynomial. NaN
+/// stays NaN.
 void gelu(const float* in, float* out, int64_t n, Kernel kernel = best_kernel());
 
 /// GELU's backward: dx[i] = g[i] * (1/2 (1 + erf(x_i / sqrt 2)) + x_i e^(-x_i^2 / 2) / sqrt(2 pi)),
