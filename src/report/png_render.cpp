@@ -96,6 +96,12 @@ std::optional<fs::path> find_chromium() {
   return std::nullopt;
 }
 
+std::string chromium_offline_flags() {
+  return " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking"
+         " --disable-component-update --disable-sync --disable-quic " +
+         batch::shell_quote("--host-resolver-rules=MAP * ~NOTFOUND") + " ";
+}
+
 std::vector<std::vector<unsigned char>> render_pngs(const fs::path& chromium, const std::string& vega_script,
                                                     const std::vector<PngJob>& jobs, double scale,
                                                     int timeout_s) {
@@ -141,8 +147,7 @@ std::vector<std::vector<unsigned char>> render_pngs(const fs::path& chromium, co
   using batch::shell_quote;
   const std::string command =
       "timeout --kill-after=10 " + std::to_string(timeout_s) + " " + shell_quote(chromium.string()) +
-      " --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions"
-      " --disable-background-networking --hide-scrollbars --mute-audio"
+      chromium_offline_flags() + "--disable-extensions --hide-scrollbars --mute-audio"
       " --user-data-dir=" +
       shell_quote((tmp.path() / "profile").string()) + " --virtual-time-budget=" +
       std::to_string(timeout_s * 1000) + " --dump-dom " + shell_quote(file_url(html)) + " >" +

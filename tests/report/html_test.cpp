@@ -143,10 +143,10 @@ TEST(ReportHtmlChromium, EveryViewRendersWithoutConsoleErrors) {
 
   const fs::path shot = tmp.path() / "shot.png", dom = tmp.path() / "dom.html",
                  log = tmp.path() / "chromium.log", profile = tmp.path() / "profile";
-  const std::string flags = " --headless --no-sandbox --disable-gpu --user-data-dir=" +
+  const std::string flags = chromium_offline_flags() + "--user-data-dir=" +
                             batch::shell_quote(profile.string()) +
-                            " --disable-background-networking --no-first-run --hide-scrollbars"
-                            " --enable-logging=stderr --v=0 --virtual-time-budget=30000 ";
+                            " --hide-scrollbars --enable-logging=stderr --v=0"
+                            " --virtual-time-budget=30000 ";
   const std::string browser = batch::shell_quote(chromium->string());
   const std::string url = batch::shell_quote("file://" + html.string());
   ASSERT_EQ(std::system((browser + flags + "--window-size=1200,2400 --screenshot=" +

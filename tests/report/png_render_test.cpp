@@ -32,6 +32,22 @@ TEST(PngRender, FindChromiumHonoursTheEnvironment) {
   EXPECT_EQ(find_chromium(), fake);
 }
 
+// The browser gets the flags that keep it off the network, each as one argument: the host
+// resolver rule has spaces and must survive the shell.
+TEST(PngRender, TheBrowserIsStartedOffline) {
+  TempDir tmp;
+  const fs::path args = tmp.path() / "args";
+  const fs::path fake =
+      fake_browser(tmp.path(), "for a in \"$@\"; do printf '%s\\n' \"$a\"; done > '" + args.string() + "'");
+  const nlohmann::json spec = nlohmann::json::object();
+  EXPECT_THROW(render_pngs(fake, "", {{&spec, {}}}), IoError) << "it drew nothing";
+  const std::string got = "\n" + testing::slurp_file(args);  // each argument on a line
+  for (const char* flag : {"--headless", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND"}) {
+    EXPECT_NE(got.find(std::string("\n") + flag + "\n"), std::string::npos) << flag << " in\n" << got;
+  }
+}
+
 TEST(PngRender, ABrowserThatFailsOrHangsIsAnIoErrorWithItsMessage) {
   TempDir tmp;
   const nlohmann::json spec = {{"marks", nlohmann::json::array()}};
