@@ -4,14 +4,17 @@
 # .ci/run calls it at the end, so a failing CI run's tail names the test and the reason even
 # after the other half's thousand lines of progress. Call it only after a failed run: ctest
 # leaves the failure list of an earlier run in place when every test passes.
-#   usage: scripts/failed-tests.sh BUILD_DIR [LABEL]
+# SINCE (seconds since the epoch) skips a list older than that: a half that failed before its
+# tests ran (packages, build) has none of its own.
+#   usage: scripts/failed-tests.sh BUILD_DIR [LABEL [SINCE]]
 set -uo pipefail
-dir=${1:?usage: scripts/failed-tests.sh BUILD_DIR [LABEL]}
+dir=${1:?usage: scripts/failed-tests.sh BUILD_DIR [LABEL [SINCE]]}
 label=${2:-$dir}
+since=${3:-0}
 failed="$dir/Testing/Temporary/LastTestsFailed.log"
 log="$dir/Testing/Temporary/LastTest.log"
-if [ ! -s "$failed" ]; then
-  echo "[$label] no failed tests on record ($failed)"
+if [ ! -s "$failed" ] || [ "$(stat -c %Y "$failed")" -lt "$since" ]; then
+  echo "[$label] no failed tests on record from this run ($failed): it failed outside ctest"
   exit 0
 fi
 echo "[$label] failed tests: $(cut -d: -f2- "$failed" | tr '\n' ' ')"
