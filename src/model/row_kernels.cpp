@@ -402,6 +402,10 @@ MOEDIL_AVX2 void gelu_backward_avx2(const float* x, const float* g, float* dx, i
 // mask registers. exp and GELU are elementwise, so they give the AVX2 kernels' bits; the
 // softmax's row sums and the backward's dot products add 16 lanes, not 8, so their last bits
 // may differ from the AVX2 kernels' (each still in a fixed order, whatever the threads).
+// Written out again rather than shared through a template: GCC inlines an intrinsic only into
+// a function compiled for its instruction set, so one template body would have to be built
+// for AVX-512 as a whole (and then could not run on AVX2-only CPUs) or call each vector
+// operation out of line.
 #define MOEDIL_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 
 // GCC 12's AVX-512 intrinsics start from a deliberately undefined register (`__Y = __Y`),
