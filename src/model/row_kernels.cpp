@@ -610,6 +610,15 @@ bool avx512_usable(Kernel kernel) {
 
 }  // namespace
 
+const char* kernel_name(Kernel kernel) {
+  switch (kernel) {
+    case Kernel::Avx512: return "avx512";
+    case Kernel::Avx2: return "avx2";
+    case Kernel::Scalar: break;
+  }
+  return "scalar";
+}
+
 Kernel capped_kernel(Kernel cpu_best, const char* aten_cpu_capability) {
   if (aten_cpu_capability == nullptr) return cpu_best;
   const std::string_view cap(aten_cpu_capability);

@@ -41,6 +41,7 @@
 #include "moedil/common/safe_file.h"
 #include "moedil/model/moe/balance.h"
 #include "moedil/model/registry.h"
+#include "moedil/model/row_kernels.h"
 #include "moedil/model/switch_vit.h"
 #include "moedil/model/weights_file.h"
 #include "moedil/partition/registry.h"
@@ -454,6 +455,11 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
       const std::string forced = blas_kernels_forced_by_user(&process_env);
       log->info("[device] OpenBLAS kernels: {}{}", blas,
                 forced.empty() ? "" : " (chosen by " + forced + ")");
+    }
+    if (device.is_cpu()) {
+      // Its softmax's last bits, and so a run's metrics, differ between avx512 and avx2.
+      log->info("[device] moedil's CPU kernels: {}", model::rows::kernel_name(
+                                                        model::rows::best_kernel()));
     }
     if (const std::string note = tuning_note(); !note.empty()) {
       log->info("[device] set for the CPU libraries at start: {}", note);

@@ -222,6 +222,16 @@ if grep -q "OpenBLAS kernels:" <<<"$out" &&
   echo "FAIL: the log does not say that OPENBLAS_CORETYPE chose the kernels"
   grep "OpenBLAS" <<<"$out"; failures=$((failures + 1))
 fi
+# moedil's own CPU kernels are named in the log, and LibTorch's ATEN_CPU_CAPABILITY caps them.
+out=$("$moedil" "${tiny_run[@]}" --run-dir kernels-best 2>&1)
+capped=$(env ATEN_CPU_CAPABILITY=default "$moedil" "${tiny_run[@]}" --run-dir kernels-capped 2>&1)
+if ! grep -Eq "\[device\] moedil's CPU kernels: (avx512|avx2|scalar)$" <<<"$out" ||
+   ! grep -q "\[device\] moedil's CPU kernels: scalar$" <<<"$capped"; then
+  echo "FAIL: the log does not name moedil's CPU kernels, or ATEN_CPU_CAPABILITY=default did not cap them"
+  grep "CPU kernels" <<<"$out$capped"; failures=$((failures + 1))
+else
+  echo "ok: the log names moedil's CPU kernels ($(grep -o "CPU kernels: .*" <<<"$out"))"
+fi
 # eval: the saved weights give the recorded final accuracies again.
 expect 0 "mean acc" "$moedil" eval "$(dirname "$run_json")" --threads 1
 [ -s "$(dirname "$run_json")/eval.json" ] || { echo "FAIL: eval.json missing"; failures=$((failures + 1)); }

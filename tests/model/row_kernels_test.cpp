@@ -20,9 +20,7 @@ std::vector<Kernel> kernels() {
   return out;
 }
 
-const char* name(Kernel k) {
-  return k == Kernel::Avx512 ? "avx512" : k == Kernel::Avx2 ? "avx2" : "scalar";
-}
+const char* name(Kernel k) { return kernel_name(k); }
 
 TEST(RowKernels, ExpWithinAFewUlpOverSoftmaxsRange) {
   std::vector<float> x;
@@ -387,6 +385,12 @@ TEST(RowKernels, FastestKernelTheCpuHasIsChosen) {
 #else
   EXPECT_EQ(best_kernel(), Kernel::Scalar);
 #endif
+}
+
+TEST(RowKernels, KernelNames) {
+  EXPECT_STREQ(kernel_name(Kernel::Scalar), "scalar");
+  EXPECT_STREQ(kernel_name(Kernel::Avx2), "avx2");
+  EXPECT_STREQ(kernel_name(Kernel::Avx512), "avx512");
 }
 
 TEST(RowKernels, AtenCpuCapabilityCapsTheKernels) {

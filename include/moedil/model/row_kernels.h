@@ -23,6 +23,9 @@ enum class Kernel { Scalar, Avx2, Avx512 };
 /// kernels on one machine, or to match another machine's bits).
 Kernel best_kernel();
 
+/// "scalar", "avx2" or "avx512" (the log's name for it).
+const char* kernel_name(Kernel kernel);
+
 /// What best_kernel() makes of the CPU's best kernel and ATEN_CPU_CAPABILITY's value (nullptr:
 /// unset): "default" gives Scalar, "avx2" at most Avx2, anything else the CPU's best.
 Kernel capped_kernel(Kernel cpu_best, const char* aten_cpu_capability);
