@@ -11,6 +11,7 @@
 
 namespace moedil::model::rows {
 
+/// In order: a CPU that runs one runs those before it (capped_kernel compares them).
 enum class Kernel { Scalar, Avx2, Avx512 };
 
 /// The fastest kernels this CPU runs: Avx512 on x86-64 CPUs with AVX-512 F, DQ, BW and VL
