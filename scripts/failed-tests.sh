@@ -19,16 +19,18 @@ if [ ! -s "$failed" ] || [ "$(stat -c %Y "$failed")" -lt "$since" ]; then
 fi
 echo "[$label] failed tests: $(cut -d: -f2- "$failed" | tr '\n' ' ')"
 [ -r "$log" ] || exit 0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 cut -d: -f2- "$failed" | while IFS= read -r name; do
   echo "[$label] ---- $name"
   awk -v name="$name" '
     $0 ~ "^[0-9]+/[0-9]+ Test: " && substr($0, index($0, "Test: ") + 6) == name { on = 1; next }
     on && $0 == "<end of output>" { exit }
     on && out { print }
-    on && $0 == "Output:" { getline; out = 1 }' "$log" >"$dir/.failed-test-output" || true
-  grep -E -m 40 'FAIL|Failure|[Ee]rror|Expected|Which is|[Tt]imeout|Segmentation|Assertion' \
-    "$dir/.failed-test-output" | sed "s/^/[$label]   /" || true
+    on && $0 == "Output:" { getline; out = 1 }' "$log" >"$out" || true
+  grep -v '^ok: ' "$out" |
+    grep -E -m 40 'FAIL|Failure|[Ee]rror|Expected|Which is|[Tt]imeout|Segmentation|Assertion' |
+    sed "s/^/[$label]   /" || true
   echo "[$label]   ... last lines:"
-  tail -n 15 "$dir/.failed-test-output" | sed "s/^/[$label]   /"
-  rm -f "$dir/.failed-test-output"
+  tail -n 15 "$out" | sed "s/^/[$label]   /"
 done
