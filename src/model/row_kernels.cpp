@@ -398,10 +398,12 @@ MOEDIL_AVX2 void gelu_backward_avx2(const float* x, const float* g, float* dx, i
   }
 }
 
-// AVX-512 (F, DQ, BW, VL): the same operations as the AVX2 kernels above on 16 lanes, tails by
-// mask registers. exp and GELU are elementwise, so they give the AVX2 kernels' bits; the
-// softmax's row sums and the backward's dot products add 16 lanes, not 8, so their last bits
-// may differ from the AVX2 kernels' (each still in a fixed order, whatever the threads).
+// AVX-512 (F, DQ, BW, VL) for the elementwise kernels, exp and GELU: the same operations as
+// the AVX2 kernels above on 16 lanes, tails by mask registers, so the same bits. The softmax
+// and the layer norm keep their AVX2 kernels: at rows of 50-64 floats their loads, stores and
+// reductions, not the arithmetic, set their time (a softmax row on 16 lanes took 31 ns against
+// 35 ns on 8 on a Zen 5), and a reduction over 16 lanes would change their last bits, and so
+// a run's metrics, between AVX-512 and AVX2 machines.
 // Written out again rather than shared through a template: GCC inlines an intrinsic only into
 // a function compiled for its instruction set, so one template body would have to be built
 // for AVX-512 as a whole (and then could not run on AVX2-only CPUs) or call each vector
@@ -450,92 +452,6 @@ MOEDIL_AVX512 void exp_avx512(const float* in, float* out, int64_t n) {
   if (j < n) {
     const __mmask16 m = lanes16(n - j);
     _mm512_mask_storeu_ps(out + j, m, exp16(_mm512_maskz_loadu_ps(m, in + j)));
-  }
-}
-
-/// softmax_avx2's passes, rows in blocks of kRowBlock, on 16 lanes.
-MOEDIL_AVX512 void softmax_avx512(float* data, int64_t count, int64_t n, int64_t ld) {
-  const int64_t full = n - n % 16;
-  const __mmask16 m = lanes16(n - full);
-  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  float maxes[kRowBlock];
-  float inverses[kRowBlock];
-  for (int64_t first = 0; first < count; first += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, count - first);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* x = data + (first + r) * ld;
-      __m512 vmax = neg_inf;
-      for (int64_t j = 0; j < full; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + j));
-      if (full < n) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(neg_inf, m, x + full));
-      maxes[r] = _mm512_reduce_max_ps(vmax);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      float* x = data + (first + r) * ld;
-      const __m512 max = _mm512_set1_ps(maxes[r]);
-      __m512 vsum = _mm512_setzero_ps();
-      for (int64_t j = 0; j < full; j += 16) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), max));
-        _mm512_storeu_ps(x + j, e);
-        vsum = _mm512_add_ps(vsum, e);
-      }
-      if (full < n) {
-        const __m512 e =
-            _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + full), max)));
-        _mm512_mask_storeu_ps(x + full, m, e);
-        vsum = _mm512_add_ps(vsum, e);
-      }
-      inverses[r] = 1.0f / _mm512_reduce_add_ps(vsum);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      float* x = data + (first + r) * ld;
-      const __m512 inv = _mm512_set1_ps(inverses[r]);
-      for (int64_t j = 0; j < full; j += 16) {
-        _mm512_storeu_ps(x + j, _mm512_mul_ps(_mm512_loadu_ps(x + j), inv));
-      }
-      if (full < n) {
-        _mm512_mask_storeu_ps(x + full, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + full), inv));
-      }
-    }
-  }
-}
-
-/// softmax_backward_avx2's passes on 16 lanes.
-MOEDIL_AVX512 void softmax_backward_avx512(const float* p_all, float* g_all, int64_t count,
-                                           int64_t n, int64_t ld, float scale) {
-  const int64_t full = n - n % 16;
-  const __mmask16 m = lanes16(n - full);
-  const __m512 s = _mm512_set1_ps(scale);
-  float dots[kRowBlock];
-  for (int64_t first = 0; first < count; first += kRowBlock) {
-    const int64_t rows = std::min(kRowBlock, count - first);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* p = p_all + (first + r) * ld;
-      const float* g = g_all + (first + r) * ld;
-      __m512 vdot = _mm512_setzero_ps();
-      for (int64_t j = 0; j < full; j += 16) {
-        vdot = _mm512_fmadd_ps(_mm512_loadu_ps(g + j), _mm512_loadu_ps(p + j), vdot);
-      }
-      if (full < n) {  // masked loads read 0 in the off lanes
-        vdot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, g + full),
-                               _mm512_maskz_loadu_ps(m, p + full), vdot);
-      }
-      dots[r] = _mm512_reduce_add_ps(vdot);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* p = p_all + (first + r) * ld;
-      float* g = g_all + (first + r) * ld;
-      const __m512 dot = _mm512_set1_ps(dots[r]);
-      for (int64_t j = 0; j < full; j += 16) {
-        const __m512 sp = _mm512_mul_ps(s, _mm512_loadu_ps(p + j));
-        _mm512_storeu_ps(g + j, _mm512_mul_ps(sp, _mm512_sub_ps(_mm512_loadu_ps(g + j), dot)));
-      }
-      if (full < n) {
-        const __m512 sp = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, p + full));
-        _mm512_mask_storeu_ps(
-            g + full, m,
-            _mm512_mul_ps(sp, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, g + full), dot)));
-      }
-    }
   }
 }
 
@@ -658,7 +574,6 @@ void exp(const float* in, float* out, int64_t n, Kernel kernel) {
 void softmax(float* data, int64_t count, int64_t n, int64_t ld, Kernel kernel) {
   if (n <= 0) return;
 #if MOEDIL_ROWS_X86
-  if (avx512_usable(kernel)) return softmax_avx512(data, count, n, ld);
   if (avx2_usable(kernel)) return softmax_avx2(data, count, n, ld);
 #endif
   for (int64_t r = 0; r < count; ++r) softmax_scalar(data + r * ld, n);
@@ -668,7 +583,6 @@ void softmax_backward(const float* p, float* grad, int64_t count, int64_t n, int
                       float scale, Kernel kernel) {
   if (n <= 0) return;
 #if MOEDIL_ROWS_X86
-  if (avx512_usable(kernel)) return softmax_backward_avx512(p, grad, count, n, ld, scale);
   if (avx2_usable(kernel)) return softmax_backward_avx2(p, grad, count, n, ld, scale);
 #endif
   for (int64_t r = 0; r < count; ++r) softmax_backward_scalar(p + r * ld, grad + r * ld, n, scale);

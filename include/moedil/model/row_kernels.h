@@ -15,13 +15,13 @@ namespace moedil::model::rows {
 enum class Kernel { Scalar, Avx2, Avx512 };
 
 /// The fastest kernels this CPU runs: Avx512 on x86-64 CPUs with AVX-512 F, DQ, BW and VL
-/// (and AVX2, FMA), Avx2 on those with AVX2 and FMA, else Scalar. exp, softmax, its backward
-/// and GELU have AVX-512 kernels (16 lanes: the same steps as AVX2's 8, so exp and GELU give
-/// the same bits; the softmax's sums and its backward's dot products add 16 partial sums, not
-/// 8); the layer norm runs its AVX2 kernel under Avx512 (a row of 64 floats is 8 AVX2 vectors
-/// either way). A kernel the CPU lacks runs the next one down. LibTorch's own switch caps it
+/// (and AVX2, FMA), Avx2 on those with AVX2 and FMA, else Scalar. exp and GELU have AVX-512
+/// kernels (16 lanes, the same steps as AVX2's 8: the same bits); the softmax, its backward and
+/// the layer norm run their AVX2 kernels under Avx512 (rows of 50-64 floats; 16-lane sums would
+/// change their last bits). So Avx512 and Avx2 give the same results; Scalar's differ in the
+/// last bits. A kernel the CPU lacks runs the next one down. LibTorch's own switch caps it
 /// too: ATEN_CPU_CAPABILITY=avx2 runs the AVX2 kernels, =default the plain C++ ones (to compare
-/// kernels on one machine, or to match another machine's bits).
+/// kernels on one machine).
 Kernel best_kernel();
 
 /// "scalar", "avx2" or "avx512" (the log's name for it).
