@@ -457,7 +457,8 @@ RunResult run_held(const config::RunConfig& c, const RunPlace& place,
                 forced.empty() ? "" : " (chosen by " + forced + ")");
     }
     if (device.is_cpu()) {
-      // Its softmax's last bits, and so a run's metrics, differ between avx512 and avx2.
+      // avx512 and avx2 give the same bits; scalar (no AVX2, or ATEN_CPU_CAPABILITY=default)
+      // differs in the last ones, and so may a run's metrics.
       log->info("[device] moedil's CPU kernels: {}", model::rows::kernel_name(
                                                         model::rows::best_kernel()));
     }
