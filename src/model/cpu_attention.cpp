@@ -5,10 +5,13 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "moedil/model/cblas.h"
+#include "moedil/model/head_products.h"
 #include "moedil/model/parallel_pieces.h"
 #include "moedil/model/row_kernels.h"
 
@@ -69,29 +72,53 @@ int64_t piece_of(const Shape& s) {
   return std::max(smallest, share);
 }
 
+/// Scores rows are padded_keys(T) floats apart: the columns past T hold -inf before the
+/// softmax (which turns them to 0), so the softmax runs over whole vectors and gives the bits
+/// of a softmax over T columns (heads::padded_keys).
+int64_t scores_ld(const Shape& s) { return heads::padded_keys(s.tokens); }
+
 /// out [B, T, C] (contiguous) from qkv; the softmax of each (image, head) goes to
-/// probs [B, H, T, T] when given, else to a buffer of the thread's.
+/// probs [B, H, T, scores_ld] when given, else to a buffer of the thread's. The two products by
+/// model/head_products.h's kernels where they apply, else by the BLAS.
 void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* probs) {
   const float* base = qkv.data_ptr<float>();
   const cblas::Sgemm sgemm = cblas::sgemm();
   const int t = static_cast<int>(s.tokens);
   const int dh = static_cast<int>(s.head_dim);
   const int c = static_cast<int>(s.dim);
+  const int64_t lds = scores_ld(s);
+  const bool own = heads::applies(s.head_dim);
   parallel_pieces(s.batch * s.heads, piece_of(s), [&](int64_t begin, int64_t end) {
-    std::vector<float> buffer(probs == nullptr ? s.tokens * s.tokens : 0);
+    std::vector<float> buffer(probs == nullptr ? s.tokens * lds : 0);
+    std::vector<float> scratch(own ? heads::scratch_floats(s.tokens, s.head_dim) : 0);
     for (int64_t i = begin; i < end; ++i) {
       const HeadOperands o(base, s, i);
-      float* scores = probs != nullptr ? probs + i * s.tokens * s.tokens : buffer.data();
-      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, s.scale, o.q, s.ld, o.k, s.ld, 0.0f, scores,
-            t);
-      rows::softmax(scores, s.tokens, s.tokens, s.tokens);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, scores, t, o.v, s.ld, 0.0f,
-            out + o.b * s.tokens * s.dim + o.h * s.head_dim, c);
+      float* scores = probs != nullptr ? probs + i * s.tokens * lds : buffer.data();
+      float* o_out = out + o.b * s.tokens * s.dim + o.h * s.head_dim;
+      if (own) {
+        heads::scores(o.q, s.ld, o.k, s.ld, s.tokens, s.tokens, s.head_dim, s.scale, scores, lds,
+                      scratch.data());
+      } else {
+        sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, s.scale, o.q, s.ld, o.k, s.ld, 0.0f, scores,
+              static_cast<int>(lds));
+        for (int64_t r = 0; r < s.tokens; ++r) {
+          std::fill(scores + r * lds + s.tokens, scores + (r + 1) * lds,
+                    -std::numeric_limits<float>::infinity());
+        }
+      }
+      rows::softmax(scores, s.tokens, lds, lds);
+      if (own) {
+        heads::weighted_sum(scores, lds, o.v, s.ld, s.tokens, s.tokens, s.head_dim, o_out, c);
+      } else {
+        sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, scores, static_cast<int>(lds), o.v,
+              s.ld, 0.0f, o_out, c);
+      }
     }
   });
 }
 
-/// d(qkv) [B, T, 3C] (contiguous) from the output's gradient [B, T, C] (contiguous).
+/// d(qkv) [B, T, 3C] (contiguous) from the output's gradient [B, T, C] (contiguous) and the
+/// forward's probs [B, H, T, scores_ld] (0 in the padding columns).
 void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::Tensor& grad,
                      const Shape& s, float* dqkv) {
   const float* base = qkv.data_ptr<float>();
@@ -102,22 +129,26 @@ void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::T
   const int dh = static_cast<int>(s.head_dim);
   const int c = static_cast<int>(s.dim);
   const int ld_out = 3 * c;
+  const int64_t lds = scores_ld(s);
+  const int ldp = static_cast<int>(lds);
   parallel_pieces(s.batch * s.heads, piece_of(s), [&](int64_t begin, int64_t end) {
-    std::vector<float> dscores(s.tokens * s.tokens);
+    // Its padding columns start at 0 and stay 0 (the softmax backward's p is 0 there), so the
+    // softmax backward runs over whole vectors too.
+    std::vector<float> dscores(s.tokens * lds, 0.0f);
     for (int64_t i = begin; i < end; ++i) {
       const HeadOperands o(base, s, i);
-      const float* p = p_all + i * s.tokens * s.tokens;
+      const float* p = p_all + i * s.tokens * lds;
       const float* g = g_all + o.b * s.tokens * s.dim + o.h * s.head_dim;
       float* dq = dqkv + o.b * s.tokens * 3 * s.dim + o.h * s.head_dim;
       float* dk = dq + s.dim;
       float* dv = dq + 2 * s.dim;
       float* ds = dscores.data();
       // dP = dO v^T; dS = scale * P (dP - rowsum(dP P)); dq = dS k; dk = dS^T q; dv = P^T dO.
-      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, t);
-      rows::softmax_backward(p, ds, s.tokens, s.tokens, s.tokens, s.scale);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, ds, t, o.k, s.ld, 0.0f, dq, ld_out);
-      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, ds, t, o.q, s.ld, 0.0f, dk, ld_out);
-      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, p, t, g, c, 0.0f, dv, ld_out);
+      sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, ldp);
+      rows::softmax_backward(p, ds, s.tokens, lds, lds, s.scale);
+      sgemm(kRowMajor, kNoTrans, kNoTrans, t, dh, t, 1.0f, ds, ldp, o.k, s.ld, 0.0f, dq, ld_out);
+      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, ds, ldp, o.q, s.ld, 0.0f, dk, ld_out);
+      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, t, 1.0f, p, ldp, g, c, 0.0f, dv, ld_out);
     }
   });
 }
@@ -127,7 +158,7 @@ struct CpuAttentionFunction : torch::autograd::Function<CpuAttentionFunction> {
                             int64_t heads) {
     const Shape s = shape_of(qkv, heads);
     at::Tensor out = at::empty({s.batch, s.tokens, s.dim}, qkv.options());
-    at::Tensor probs = at::empty({s.batch, s.heads, s.tokens, s.tokens}, qkv.options());
+    at::Tensor probs = at::empty({s.batch, s.heads, s.tokens, scores_ld(s)}, qkv.options());
     forward_kernel(qkv, s, out.data_ptr<float>(), probs.data_ptr<float>());
     ctx->save_for_backward({qkv, probs});
     ctx->saved_data["heads"] = heads;

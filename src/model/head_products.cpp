@@ -1,0 +1,312 @@
+#include "moedil/model/head_products.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define MOEDIL_HEADS_X86 1
+#else
+#define MOEDIL_HEADS_X86 0
+#endif
+
+namespace moedil::model::heads {
+
+namespace {
+
+int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
+
+/// K [tk, dh] (rows ldk apart) -> kt [dh, ldt], zeros in the columns from tk to ldt.
+void transpose_keys(const float* k, int64_t ldk, int64_t tk, int64_t dh, float* kt, int64_t ldt) {
+  for (int64_t j = 0; j < tk; ++j) {
+    const float* row = k + j * ldk;
+    for (int64_t d = 0; d < dh; ++d) kt[d * ldt + j] = row[d];
+  }
+  for (int64_t d = 0; d < dh; ++d) std::fill(kt + d * ldt + tk, kt + (d + 1) * ldt, 0.0f);
+}
+
+#if MOEDIL_HEADS_X86
+
+// The blocks below keep R rows x NV vectors of accumulators in registers (12-16 of them) and
+// run each accumulator's chain over the inner dimension in order. The AVX2 and AVX-512
+// versions are written out separately for the reason given in row_kernels.cpp (GCC inlines an
+// intrinsic only into a function compiled for its instruction set).
+
+#define MOEDIL_AVX2 __attribute__((target("avx2,fma")))
+
+/// Scores of rows q[0..R) against the 8-key vectors starting at column j0 (NV of them).
+template <int R, int NV>
+MOEDIL_AVX2 void scores_block8(const float* q, int64_t ldq, const float* kt, int64_t ldt,
+                               int64_t dh, float scale, float* s, int64_t lds, int64_t j0,
+                               int64_t tk) {
+  __m256 acc[R][NV];
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) acc[a][b] = _mm256_setzero_ps();
+  }
+  for (int64_t d = 0; d < dh; ++d) {
+    const float* kd = kt + d * ldt + j0;
+    for (int a = 0; a < R; ++a) {
+      const __m256 qa = _mm256_broadcast_ss(q + a * ldq + d);
+      for (int b = 0; b < NV; ++b) {
+        acc[a][b] = _mm256_fmadd_ps(qa, _mm256_loadu_ps(kd + 8 * b), acc[a][b]);
+      }
+    }
+  }
+  const __m256 vscale = _mm256_set1_ps(scale);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) {
+      const int64_t j = j0 + 8 * b;
+      __m256 x = _mm256_mul_ps(acc[a][b], vscale);
+      if (j + 8 > tk) {  // the last vector: -inf past tk (lane l is key j + l)
+        const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256 keep =
+            _mm256_cmp_ps(lane, _mm256_set1_ps(static_cast<float>(tk - j)), _CMP_LT_OQ);
+        x = _mm256_blendv_ps(neg_inf, x, keep);
+      }
+      _mm256_storeu_ps(s + a * lds + j, x);
+    }
+  }
+}
+
+/// Rows [0, tq) against key vectors [v0, v0 + NV), R rows at a time, then one at a time.
+template <int R, int NV>
+MOEDIL_AVX2 void scores_rows8(const float* q, int64_t ldq, const float* kt, int64_t ldt,
+                              int64_t tq, int64_t dh, float scale, float* s, int64_t lds,
+                              int64_t v0, int64_t tk) {
+  int64_t i = 0;
+  for (; i + R <= tq; i += R) {
+    scores_block8<R, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 8 * v0, tk);
+  }
+  for (; i < tq; ++i) {
+    scores_block8<1, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 8 * v0, tk);
+  }
+}
+
+MOEDIL_AVX2 void scores_avx2(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
+                             int64_t tk, int64_t dh, float scale, float* s, int64_t lds,
+                             float* kt) {
+  const int64_t ldt = round_up(tk, 8);
+  transpose_keys(k, ldk, tk, dh, kt, ldt);
+  const int64_t vectors = ldt / 8;
+  int64_t v = 0;
+  for (; v + 4 <= vectors; v += 4) scores_rows8<3, 4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+  for (; v < vectors; ++v) scores_rows8<4, 1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+}
+
+/// out rows [0, R) x dims [d0, d0 + 8 NV) from p's rows and v's rows.
+template <int R, int NV>
+MOEDIL_AVX2 void sum_block8(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tk,
+                            float* out, int64_t ldo) {
+  __m256 acc[R][NV];
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) acc[a][b] = _mm256_setzero_ps();
+  }
+  for (int64_t j = 0; j < tk; ++j) {
+    const float* vj = v + j * ldv;
+    for (int a = 0; a < R; ++a) {
+      const __m256 pa = _mm256_broadcast_ss(p + a * ldp + j);
+      for (int b = 0; b < NV; ++b) {
+        acc[a][b] = _mm256_fmadd_ps(pa, _mm256_loadu_ps(vj + 8 * b), acc[a][b]);
+      }
+    }
+  }
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) _mm256_storeu_ps(out + a * ldo + 8 * b, acc[a][b]);
+  }
+}
+
+template <int R, int NV>
+MOEDIL_AVX2 void sum_rows8(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tq,
+                           int64_t tk, float* out, int64_t ldo) {
+  int64_t i = 0;
+  for (; i + R <= tq; i += R) sum_block8<R, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+  for (; i < tq; ++i) sum_block8<1, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+}
+
+MOEDIL_AVX2 void weighted_sum_avx2(const float* p, int64_t ldp, const float* v, int64_t ldv,
+                                   int64_t tq, int64_t tk, int64_t dh, float* out, int64_t ldo) {
+  int64_t d = 0;
+  for (; d + 16 <= dh; d += 16) sum_rows8<6, 2>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
+  for (; d < dh; d += 8) sum_rows8<8, 1>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
+}
+
+#define MOEDIL_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+
+// GCC 12's AVX-512 intrinsics start from a deliberately undefined register (`__Y = __Y`),
+// which -Wmaybe-uninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+/// scores_block8 on 16 keys a vector; the last vector is stored up to padded_keys(tk).
+template <int R, int NV>
+MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, int64_t ldt,
+                                  int64_t dh, float scale, float* s, int64_t lds, int64_t j0,
+                                  int64_t tk) {
+  __m512 acc[R][NV];
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) acc[a][b] = _mm512_setzero_ps();
+  }
+  for (int64_t d = 0; d < dh; ++d) {
+    const float* kd = kt + d * ldt + j0;
+    for (int a = 0; a < R; ++a) {
+      const __m512 qa = _mm512_set1_ps(q[a * ldq + d]);
+      for (int b = 0; b < NV; ++b) {
+        acc[a][b] = _mm512_fmadd_ps(qa, _mm512_loadu_ps(kd + 16 * b), acc[a][b]);
+      }
+    }
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const int64_t padded = padded_keys(tk);
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) {
+      const int64_t j = j0 + 16 * b;
+      __m512 x = _mm512_mul_ps(acc[a][b], vscale);
+      if (j + 16 > tk) {
+        const int64_t keys = std::max<int64_t>(0, tk - j);
+        const int64_t written = std::min<int64_t>(16, padded - j);
+        x = _mm512_mask_blend_ps(static_cast<__mmask16>((1u << keys) - 1u), neg_inf, x);
+        _mm512_mask_storeu_ps(s + a * lds + j, static_cast<__mmask16>((1u << written) - 1u), x);
+      } else {
+        _mm512_storeu_ps(s + a * lds + j, x);
+      }
+    }
+  }
+}
+
+template <int R, int NV>
+MOEDIL_AVX512 void scores_rows16(const float* q, int64_t ldq, const float* kt, int64_t ldt,
+                                 int64_t tq, int64_t dh, float scale, float* s, int64_t lds,
+                                 int64_t v0, int64_t tk) {
+  int64_t i = 0;
+  for (; i + R <= tq; i += R) {
+    scores_block16<R, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 16 * v0, tk);
+  }
+  for (; i < tq; ++i) {
+    scores_block16<1, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 16 * v0, tk);
+  }
+}
+
+MOEDIL_AVX512 void scores_avx512(const float* q, int64_t ldq, const float* k, int64_t ldk,
+                                 int64_t tq, int64_t tk, int64_t dh, float scale, float* s,
+                                 int64_t lds, float* kt) {
+  const int64_t ldt = round_up(tk, 16);
+  transpose_keys(k, ldk, tk, dh, kt, ldt);
+  const int64_t vectors = ldt / 16;
+  int64_t v = 0;
+  for (; v + 4 <= vectors; v += 4) {
+    scores_rows16<4, 4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+  }
+  for (; v < vectors; ++v) scores_rows16<8, 1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+}
+
+template <int R, int NV>
+MOEDIL_AVX512 void sum_block16(const float* p, int64_t ldp, const float* v, int64_t ldv,
+                               int64_t tk, float* out, int64_t ldo) {
+  __m512 acc[R][NV];
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) acc[a][b] = _mm512_setzero_ps();
+  }
+  for (int64_t j = 0; j < tk; ++j) {
+    const float* vj = v + j * ldv;
+    for (int a = 0; a < R; ++a) {
+      const __m512 pa = _mm512_set1_ps(p[a * ldp + j]);
+      for (int b = 0; b < NV; ++b) {
+        acc[a][b] = _mm512_fmadd_ps(pa, _mm512_loadu_ps(vj + 16 * b), acc[a][b]);
+      }
+    }
+  }
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NV; ++b) _mm512_storeu_ps(out + a * ldo + 16 * b, acc[a][b]);
+  }
+}
+
+template <int R, int NV>
+MOEDIL_AVX512 void sum_rows16(const float* p, int64_t ldp, const float* v, int64_t ldv,
+                              int64_t tq, int64_t tk, float* out, int64_t ldo) {
+  int64_t i = 0;
+  for (; i + R <= tq; i += R) {
+    sum_block16<R, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+  }
+  for (; i < tq; ++i) sum_block16<1, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+}
+
+/// The dims in vectors of 16; a last 8 (head_dim % 16 == 8) by the AVX2 kernel, which gives
+/// the same bits.
+MOEDIL_AVX512 void weighted_sum_avx512(const float* p, int64_t ldp, const float* v, int64_t ldv,
+                                       int64_t tq, int64_t tk, int64_t dh, float* out,
+                                       int64_t ldo) {
+  int64_t d = 0;
+  for (; d + 32 <= dh; d += 32) sum_rows16<6, 2>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
+  for (; d + 16 <= dh; d += 16) sum_rows16<8, 1>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
+  if (d < dh) weighted_sum_avx2(p, ldp, v + d, ldv, tq, tk, dh - d, out + d, ldo);
+}
+
+#pragma GCC diagnostic pop
+
+#endif  // MOEDIL_HEADS_X86
+
+bool runs(rows::Kernel kernel, rows::Kernel wanted) {
+  return kernel >= wanted && rows::best_kernel() >= wanted;
+}
+
+/// Callers check applies() first; a call where it does not hold is a bug, not a no-op.
+void require(const char* what, int64_t head_dim, rows::Kernel kernel) {
+  if (!applies(head_dim, kernel)) {
+    throw std::logic_error(std::string("heads::") + what + ": no kernel for head_dim " +
+                           std::to_string(head_dim) + " with " + rows::kernel_name(kernel) +
+                           " on this CPU (check heads::applies first)");
+  }
+}
+
+}  // namespace
+
+int64_t padded_keys(int64_t tk) { return round_up(tk, 8); }
+
+int64_t scratch_floats(int64_t tk, int64_t head_dim) { return round_up(tk, 16) * head_dim; }
+
+bool applies(int64_t head_dim, rows::Kernel kernel) {
+#if MOEDIL_HEADS_X86
+  return head_dim > 0 && head_dim % 8 == 0 && runs(kernel, rows::Kernel::Avx2);
+#else
+  (void)head_dim;
+  (void)kernel;
+  return false;
+#endif
+}
+
+void scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq, int64_t tk,
+            int64_t head_dim, float scale, float* s, int64_t lds, float* scratch,
+            rows::Kernel kernel) {
+  require("scores", head_dim, kernel);
+#if MOEDIL_HEADS_X86
+  if (runs(kernel, rows::Kernel::Avx512)) {
+    return scores_avx512(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch);
+  }
+  if (runs(kernel, rows::Kernel::Avx2)) {
+    return scores_avx2(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch);
+  }
+#endif
+  (void)q, (void)ldq, (void)k, (void)ldk, (void)tq, (void)tk, (void)head_dim, (void)scale;
+  (void)s, (void)lds, (void)scratch, (void)kernel;
+}
+
+void weighted_sum(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tq,
+                  int64_t tk, int64_t head_dim, float* out, int64_t ldo, rows::Kernel kernel) {
+  require("weighted_sum", head_dim, kernel);
+#if MOEDIL_HEADS_X86
+  if (runs(kernel, rows::Kernel::Avx512)) {
+    return weighted_sum_avx512(p, ldp, v, ldv, tq, tk, head_dim, out, ldo);
+  }
+  if (runs(kernel, rows::Kernel::Avx2)) {
+    return weighted_sum_avx2(p, ldp, v, ldv, tq, tk, head_dim, out, ldo);
+  }
+#endif
+  (void)p, (void)ldp, (void)v, (void)ldv, (void)tq, (void)tk, (void)head_dim, (void)out;
+  (void)ldo, (void)kernel;
+}
+
+}  // namespace moedil::model::heads
