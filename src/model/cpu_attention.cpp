@@ -96,8 +96,8 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
       float* scores = probs != nullptr ? probs + i * s.tokens * lds : buffer.data();
       float* o_out = out + o.b * s.tokens * s.dim + o.h * s.head_dim;
       if (own) {
-        heads::scores(o.q, s.ld, o.k, s.ld, s.tokens, s.tokens, s.head_dim, s.scale, scores, lds,
-                      scratch.data());
+        heads::softmax_scores(o.q, s.ld, o.k, s.ld, s.tokens, s.tokens, s.head_dim, s.scale,
+                              scores, lds, scratch.data());
       } else {
         sgemm(kRowMajor, kNoTrans, kTrans, t, t, dh, s.scale, o.q, s.ld, o.k, s.ld, 0.0f, scores,
               static_cast<int>(lds));
@@ -105,8 +105,8 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
           std::fill(scores + r * lds + s.tokens, scores + (r + 1) * lds,
                     -std::numeric_limits<float>::infinity());
         }
+        rows::softmax(scores, s.tokens, lds, lds);
       }
-      rows::softmax(scores, s.tokens, lds, lds);
       if (own) {
         heads::weighted_sum(scores, lds, o.v, s.ld, s.tokens, s.tokens, s.head_dim, o_out, c);
       } else {

@@ -1,22 +1,22 @@
 #include "moedil/model/head_products.h"
 
+#include "moedil/model/vector_math.h"
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define MOEDIL_HEADS_X86 1
-#else
-#define MOEDIL_HEADS_X86 0
-#endif
+#define MOEDIL_HEADS_X86 MOEDIL_VECTOR_MATH_X86
 
 namespace moedil::model::heads {
 
 namespace {
 
 int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
+
+/// Rows of at most this many keys fit in 4 AVX-512 registers (softmax_scores in one pass).
+constexpr int64_t kKeysInRegisters = 64;
 
 /// K [tk, dh] (rows ldk apart) -> kt [dh, ldt], zeros in the columns from tk to ldt.
 void transpose_keys(const float* k, int64_t ldk, int64_t tk, int64_t dh, float* kt, int64_t ldt) {
@@ -33,8 +33,6 @@ void transpose_keys(const float* k, int64_t ldk, int64_t tk, int64_t dh, float* 
 // run each accumulator's chain over the inner dimension in order. The AVX2 and AVX-512
 // versions are written out separately for the reason given in row_kernels.cpp (GCC inlines an
 // intrinsic only into a function compiled for its instruction set).
-
-#define MOEDIL_AVX2 __attribute__((target("avx2,fma")))
 
 /// Scores of rows q[0..R) against the 8-key vectors starting at column j0 (NV of them).
 template <int R, int NV>
@@ -133,15 +131,35 @@ MOEDIL_AVX2 void weighted_sum_avx2(const float* p, int64_t ldp, const float* v, 
   for (; d < dh; d += 8) sum_rows8<8, 1>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
 }
 
-#define MOEDIL_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
-
 // GCC 12's AVX-512 intrinsics start from a deliberately undefined register (`__Y = __Y`),
-// which -Wmaybe-uninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
+// which -Wmaybe-uninitialized and -Wuninitialized report at its uses (GCC bug 105593, fixed
+// in GCC 13).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
-/// scores_block8 on 16 keys a vector; the last vector is stored up to padded_keys(tk).
-template <int R, int NV>
+/// rows::softmax of one row of scores held in NV vectors of 16 (the whole row, -inf past its
+/// keys), in place, with the AVX2 kernel's steps: its max, e^(x - max) by the same
+/// polynomial, the sum over the row's 8-lane halves in column order reduced as vec::hsum does,
+/// then times 1 / sum. So the same bits as rows::softmax over padded_keys(tk) columns.
+template <int NV>
+MOEDIL_AVX512 void softmax_in_registers(__m512* row) {
+  __m512 vmax = row[0];
+  for (int b = 1; b < NV; ++b) vmax = _mm512_max_ps(vmax, row[b]);
+  const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m256 sum = _mm256_setzero_ps();
+  for (int b = 0; b < NV; ++b) {
+    row[b] = vec::exp16(_mm512_sub_ps(row[b], max));
+    sum = _mm256_add_ps(sum, _mm512_castps512_ps256(row[b]));
+    sum = _mm256_add_ps(sum, _mm512_extractf32x8_ps(row[b], 1));
+  }
+  const __m512 inverse = _mm512_set1_ps(1.0f / vec::hsum(sum));
+  for (int b = 0; b < NV; ++b) row[b] = _mm512_mul_ps(row[b], inverse);
+}
+
+/// scores_block8 on 16 keys a vector; the last vector is stored up to padded_keys(tk). With
+/// kSoftmax the block holds whole rows (j0 = 0, 16 NV >= tk) and stores their softmax.
+template <int R, int NV, bool kSoftmax = false>
 MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, int64_t ldt,
                                   int64_t dh, float scale, float* s, int64_t lds, int64_t j0,
                                   int64_t tk) {
@@ -164,14 +182,22 @@ MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, 
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) {
       const int64_t j = j0 + 16 * b;
-      __m512 x = _mm512_mul_ps(acc[a][b], vscale);
+      acc[a][b] = _mm512_mul_ps(acc[a][b], vscale);
       if (j + 16 > tk) {
         const int64_t keys = std::max<int64_t>(0, tk - j);
+        acc[a][b] = _mm512_mask_blend_ps(static_cast<__mmask16>((1u << keys) - 1u), neg_inf,
+                                         acc[a][b]);
+      }
+    }
+    if constexpr (kSoftmax) softmax_in_registers<NV>(acc[a]);
+    for (int b = 0; b < NV; ++b) {
+      const int64_t j = j0 + 16 * b;
+      if (j + 16 > padded) {
         const int64_t written = std::min<int64_t>(16, padded - j);
-        x = _mm512_mask_blend_ps(static_cast<__mmask16>((1u << keys) - 1u), neg_inf, x);
-        _mm512_mask_storeu_ps(s + a * lds + j, static_cast<__mmask16>((1u << written) - 1u), x);
+        _mm512_mask_storeu_ps(s + a * lds + j, static_cast<__mmask16>((1u << written) - 1u),
+                              acc[a][b]);
       } else {
-        _mm512_storeu_ps(s + a * lds + j, x);
+        _mm512_storeu_ps(s + a * lds + j, acc[a][b]);
       }
     }
   }
@@ -201,6 +227,34 @@ MOEDIL_AVX512 void scores_avx512(const float* q, int64_t ldq, const float* k, in
     scores_rows16<4, 4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
   }
   for (; v < vectors; ++v) scores_rows16<8, 1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+}
+
+/// Whole rows of up to 64 keys: scores and softmax in registers, 4 rows at a time.
+template <int NV>
+MOEDIL_AVX512 void softmax_rows16(const float* q, int64_t ldq, const float* kt, int64_t ldt,
+                                  int64_t tq, int64_t dh, float scale, float* s, int64_t lds,
+                                  int64_t tk) {
+  int64_t i = 0;
+  for (; i + 4 <= tq; i += 4) {
+    scores_block16<4, NV, true>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 0, tk);
+  }
+  for (; i < tq; ++i) {
+    scores_block16<1, NV, true>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 0, tk);
+  }
+}
+
+/// softmax_scores() for tk <= 64.
+MOEDIL_AVX512 void softmax_scores_avx512(const float* q, int64_t ldq, const float* k,
+                                         int64_t ldk, int64_t tq, int64_t tk, int64_t dh,
+                                         float scale, float* s, int64_t lds, float* kt) {
+  const int64_t ldt = round_up(tk, 16);
+  transpose_keys(k, ldk, tk, dh, kt, ldt);
+  switch (ldt / 16) {
+    case 1: return softmax_rows16<1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, tk);
+    case 2: return softmax_rows16<2>(q, ldq, kt, ldt, tq, dh, scale, s, lds, tk);
+    case 3: return softmax_rows16<3>(q, ldq, kt, ldt, tq, dh, scale, s, lds, tk);
+    default: return softmax_rows16<4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, tk);
+  }
 }
 
 template <int R, int NV>
@@ -292,6 +346,19 @@ void scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq
 #endif
   (void)q, (void)ldq, (void)k, (void)ldk, (void)tq, (void)tk, (void)head_dim, (void)scale;
   (void)s, (void)lds, (void)scratch, (void)kernel;
+}
+
+void softmax_scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
+                    int64_t tk, int64_t head_dim, float scale, float* s, int64_t lds,
+                    float* scratch, rows::Kernel kernel) {
+  require("softmax_scores", head_dim, kernel);
+#if MOEDIL_HEADS_X86
+  if (runs(kernel, rows::Kernel::Avx512) && tk <= kKeysInRegisters) {
+    return softmax_scores_avx512(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch);
+  }
+#endif
+  scores(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch, kernel);
+  rows::softmax(s, tq, padded_keys(tk), lds, kernel);
 }
 
 void weighted_sum(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tq,

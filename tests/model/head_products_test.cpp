@@ -175,6 +175,42 @@ TEST(HeadProducts, SoftmaxOverThePaddedRowIsTheRowsSoftmax) {
   }
 }
 
+// softmax_scores gives what scores() then rows::softmax give, bit for bit, on every kernel,
+// for rows that fit in registers (up to 64 keys) and longer ones.
+TEST(HeadProducts, SoftmaxScoresIsScoresThenTheRowSoftmax) {
+  if (kernels().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (const int64_t dh : {8, 16, 24, 64}) {
+    for (const int64_t tk : {1, 2, 7, 8, 9, 16, 17, 31, 33, 48, 50, 63, 64, 65, 97}) {
+      for (const int64_t tq : {1, 4, 7, 50}) {
+        const int64_t ldq = 3 * dh, ldk = 3 * dh, lds = padded_keys(tk) + 3;
+        auto q = random_floats(static_cast<std::size_t>(tq * ldq), 6);
+        const auto k = random_floats(static_cast<std::size_t>(tk * ldk), 7);
+        q[0] = 30.0f;  // a large score: the max matters
+        for (const Kernel kernel : kernels()) {
+          std::vector<float> two(static_cast<std::size_t>(tq * lds), kSentinel);
+          std::vector<float> one(two);
+          std::vector<float> scratch(static_cast<std::size_t>(scratch_floats(tk, dh)));
+          scores(q.data(), ldq, k.data(), ldk, tq, tk, dh, 0.3f, two.data(), lds,
+                 scratch.data(), kernel);
+          rows::softmax(two.data(), tq, padded_keys(tk), lds, kernel);
+          softmax_scores(q.data(), ldq, k.data(), ldk, tq, tk, dh, 0.3f, one.data(), lds,
+                         scratch.data(), kernel);
+          for (std::size_t i = 0; i < one.size(); ++i) {
+            ASSERT_TRUE(same_bits(one[i], two[i]))
+                << rows::kernel_name(kernel) << " dh " << dh << " tk " << tk << " tq " << tq
+                << " at " << i / lds << "," << i % lds << ": " << one[i] << " vs " << two[i];
+          }
+          for (int64_t i = 0; i < tq; ++i) {  // a softmax: sums to 1
+            double sum = 0.0;
+            for (int64_t j = 0; j < tk; ++j) sum += one[i * lds + j];
+            ASSERT_NEAR(sum, 1.0, 1e-5);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(HeadProducts, AppliesToMultiplesOfEightWithVectorKernelsOnly) {
   EXPECT_EQ(padded_keys(1), 8);
   EXPECT_EQ(padded_keys(8), 8);

@@ -34,6 +34,14 @@ void scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq
             int64_t head_dim, float scale, float* s, int64_t lds, float* scratch,
             rows::Kernel kernel = rows::best_kernel());
 
+/// scores(), then rows::softmax(s, tq, padded_keys(tk), lds, kernel): each row's softmax over
+/// its tk keys, 0 in the columns from tk to padded_keys(tk). With Avx512 and tk <= 64 in one
+/// pass, each row held in registers (no store and reload between the two), with the same bits
+/// as the two calls. Throws std::logic_error where !applies(head_dim, kernel).
+void softmax_scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
+                    int64_t tk, int64_t head_dim, float scale, float* s, int64_t lds,
+                    float* scratch, rows::Kernel kernel = rows::best_kernel());
+
 /// out[i * ldo + d] = sum_j p[i * ldp + j] * v[j * ldv + d] for i < tq, d < head_dim, over
 /// j < tk (a chain of fused multiply-adds in j's order). Throws std::logic_error where
 /// !applies(head_dim, kernel).
