@@ -18,21 +18,49 @@ int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 /// Rows of at most this many keys fit in 4 AVX-512 registers (softmax_scores in one pass).
 constexpr int64_t kKeysInRegisters = 64;
 
-/// K [tk, dh] (rows ldk apart) -> kt [dh, ldt], zeros in the columns from tk to ldt.
-void transpose_keys(const float* k, int64_t ldk, int64_t tk, int64_t dh, float* kt, int64_t ldt) {
-  for (int64_t j = 0; j < tk; ++j) {
-    const float* row = k + j * ldk;
-    for (int64_t d = 0; d < dh; ++d) kt[d * ldt + j] = row[d];
-  }
-  for (int64_t d = 0; d < dh; ++d) std::fill(kt + d * ldt + tk, kt + (d + 1) * ldt, 0.0f);
-}
-
 #if MOEDIL_HEADS_X86
 
 // The blocks below keep R rows x NV vectors of accumulators in registers (12-16 of them) and
 // run each accumulator's chain over the inner dimension in order. The AVX2 and AVX-512
 // versions are written out separately for the reason given in row_kernels.cpp (GCC inlines an
 // intrinsic only into a function compiled for its instruction set).
+
+/// K [tk, dh] (rows ldk apart) -> kt [dh, ldt], zeros in the columns from tk to ldt; by 8 x 8
+/// blocks in registers, the keys past the last whole 8 one at a time (element by element, the
+/// copy took a quarter of scores()' time at 50 keys of 16 dims).
+MOEDIL_AVX2 void transpose_keys8(const float* k, int64_t ldk, int64_t tk, int64_t dh, float* kt,
+                                 int64_t ldt) {
+  const int64_t whole = tk - tk % 8;
+  for (int64_t j = 0; j < whole; j += 8) {
+    for (int64_t d = 0; d < dh; d += 8) {  // dh is a multiple of 8 (applies())
+      const float* src = k + j * ldk + d;
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ldk);
+      __m256 t[8];
+      for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+      }
+      __m256 u[8];
+      for (int i = 0; i < 2; ++i) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      float* dst = kt + d * ldt + j;
+      for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(dst + i * ldt, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ldt, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+      }
+    }
+  }
+  for (int64_t j = whole; j < tk; ++j) {
+    const float* row = k + j * ldk;
+    for (int64_t d = 0; d < dh; ++d) kt[d * ldt + j] = row[d];
+  }
+  for (int64_t d = 0; d < dh; ++d) std::fill(kt + d * ldt + tk, kt + (d + 1) * ldt, 0.0f);
+}
 
 /// Scores of rows q[0..R) against the 8-key vectors starting at column j0 (NV of them).
 template <int R, int NV>
@@ -87,7 +115,7 @@ MOEDIL_AVX2 void scores_avx2(const float* q, int64_t ldq, const float* k, int64_
                              int64_t tk, int64_t dh, float scale, float* s, int64_t lds,
                              float* kt) {
   const int64_t ldt = round_up(tk, 8);
-  transpose_keys(k, ldk, tk, dh, kt, ldt);
+  transpose_keys8(k, ldk, tk, dh, kt, ldt);
   const int64_t vectors = ldt / 8;
   int64_t v = 0;
   for (; v + 4 <= vectors; v += 4) scores_rows8<3, 4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
@@ -138,23 +166,32 @@ MOEDIL_AVX2 void weighted_sum_avx2(const float* p, int64_t ldp, const float* v, 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-/// rows::softmax of one row of scores held in NV vectors of 16 (the whole row, -inf past its
-/// keys), in place, with the AVX2 kernel's steps: its max, e^(x - max) by the same
+/// rows::softmax of R rows of scores, each held in NV vectors of 16 (the whole row, -inf past
+/// its keys), in place, with the AVX2 kernel's steps: the row's max, e^(x - max) by the same
 /// polynomial, the sum over the row's 8-lane halves in column order reduced as vec::hsum does,
-/// then times 1 / sum. So the same bits as rows::softmax over padded_keys(tk) columns.
-template <int NV>
-MOEDIL_AVX512 void softmax_in_registers(__m512* row) {
-  __m512 vmax = row[0];
-  for (int b = 1; b < NV; ++b) vmax = _mm512_max_ps(vmax, row[b]);
-  const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-  __m256 sum = _mm256_setzero_ps();
-  for (int b = 0; b < NV; ++b) {
-    row[b] = vec::exp16(_mm512_sub_ps(row[b], max));
-    sum = _mm256_add_ps(sum, _mm512_castps512_ps256(row[b]));
-    sum = _mm256_add_ps(sum, _mm512_extractf32x8_ps(row[b], 1));
+/// then times 1 / sum. So the same bits as rows::softmax over padded_keys(tk) columns. Each
+/// step runs over the R rows before the next, so that their dependency chains overlap.
+template <int R, int NV>
+MOEDIL_AVX512 void softmax_in_registers(__m512 (&rows)[R][NV]) {
+  __m512 max[R];
+  for (int a = 0; a < R; ++a) {
+    __m512 m = rows[a][0];
+    for (int b = 1; b < NV; ++b) m = _mm512_max_ps(m, rows[a][b]);
+    max[a] = _mm512_set1_ps(_mm512_reduce_max_ps(m));
   }
-  const __m512 inverse = _mm512_set1_ps(1.0f / vec::hsum(sum));
-  for (int b = 0; b < NV; ++b) row[b] = _mm512_mul_ps(row[b], inverse);
+  __m256 sum[R];
+  for (int a = 0; a < R; ++a) sum[a] = _mm256_setzero_ps();
+  for (int b = 0; b < NV; ++b) {
+    for (int a = 0; a < R; ++a) {
+      rows[a][b] = vec::exp16(_mm512_sub_ps(rows[a][b], max[a]));
+      sum[a] = _mm256_add_ps(sum[a], _mm512_castps512_ps256(rows[a][b]));
+      sum[a] = _mm256_add_ps(sum[a], _mm512_extractf32x8_ps(rows[a][b], 1));
+    }
+  }
+  for (int a = 0; a < R; ++a) {
+    const __m512 inverse = _mm512_set1_ps(1.0f / vec::hsum(sum[a]));
+    for (int b = 0; b < NV; ++b) rows[a][b] = _mm512_mul_ps(rows[a][b], inverse);
+  }
 }
 
 /// scores_block8 on 16 keys a vector; the last vector is stored up to padded_keys(tk). With
@@ -189,7 +226,9 @@ MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, 
                                          acc[a][b]);
       }
     }
-    if constexpr (kSoftmax) softmax_in_registers<NV>(acc[a]);
+  }
+  if constexpr (kSoftmax) softmax_in_registers<R, NV>(acc);
+  for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) {
       const int64_t j = j0 + 16 * b;
       if (j + 16 > padded) {
@@ -220,7 +259,7 @@ MOEDIL_AVX512 void scores_avx512(const float* q, int64_t ldq, const float* k, in
                                  int64_t tq, int64_t tk, int64_t dh, float scale, float* s,
                                  int64_t lds, float* kt) {
   const int64_t ldt = round_up(tk, 16);
-  transpose_keys(k, ldk, tk, dh, kt, ldt);
+  transpose_keys8(k, ldk, tk, dh, kt, ldt);
   const int64_t vectors = ldt / 16;
   int64_t v = 0;
   for (; v + 4 <= vectors; v += 4) {
@@ -248,7 +287,7 @@ MOEDIL_AVX512 void softmax_scores_avx512(const float* q, int64_t ldq, const floa
                                          int64_t ldk, int64_t tq, int64_t tk, int64_t dh,
                                          float scale, float* s, int64_t lds, float* kt) {
   const int64_t ldt = round_up(tk, 16);
-  transpose_keys(k, ldk, tk, dh, kt, ldt);
+  transpose_keys8(k, ldk, tk, dh, kt, ldt);
   switch (ldt / 16) {
     case 1: return softmax_rows16<1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, tk);
     case 2: return softmax_rows16<2>(q, ldq, kt, ldt, tq, dh, scale, s, lds, tk);
