@@ -73,6 +73,11 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
 at::Tensor SelfAttentionImpl::forward_first_query(const at::Tensor& x) {
   const int64_t heads = options.num_heads();
   const at::Tensor projected = apply_linear(*qkv, x);  // [B, T, 3C]
+#if !MOEDIL_FUSED_ATTENTION
+  if (options.fused() && cpu_attention_applies(projected, heads)) {
+    return drop(apply_linear(*proj, cpu_attention(projected, heads, /*queries=*/1)));
+  }
+#endif
   const int64_t batch = projected.size(0);
   const int64_t tokens = projected.size(1);
   const int64_t dim = projected.size(2) / 3;

@@ -67,6 +67,41 @@ TEST(CpuAttention, ForwardAndBackwardAgreeWithTheComposedOps) {
   }
 }
 
+// The first Q tokens' queries alone: the first Q rows of the whole attention's output, bit for
+// bit (each (image, head) row is computed the same way), and the gradient the whole attention
+// gets for an upstream gradient that is 0 past those rows, to float rounding (the products'
+// inner dimension is Q there instead of T).
+TEST(CpuAttention, FirstQueriesAloneAreTheFirstRowsOfTheWhole) {
+  REQUIRE_KERNEL();
+  for (const int64_t dh : {16, 3}) {  // the head kernels, then the BLAS
+    for (const int64_t queries : {1, 4}) {
+      at::manual_seed(queries);
+      const int64_t heads = 2, c = heads * dh, t = 11;
+      const at::Tensor qkv0 = at::randn({3, t, 3 * c});
+      const at::Tensor upstream = at::randn({3, queries, c});
+      const at::Tensor first = qkv0.clone().requires_grad_();
+      const at::Tensor part = cpu_attention(first, heads, queries);
+      ASSERT_EQ(part.sizes(), (std::vector<int64_t>{3, queries, c}));
+      (part * upstream).sum().backward();
+      const at::Tensor whole_in = qkv0.clone().requires_grad_();
+      const at::Tensor whole = cpu_attention(whole_in, heads);
+      const at::Tensor padded_upstream = at::zeros({3, t, c});
+      padded_upstream.narrow(1, 0, queries).copy_(upstream);
+      (whole * padded_upstream).sum().backward();
+      EXPECT_TRUE(at::equal(part.detach(), whole.detach().narrow(1, 0, queries)))
+          << "dh " << dh << " queries " << queries;
+      EXPECT_TRUE(at::allclose(first.grad(), whole_in.grad(), 1e-5, 1e-6))
+          << "dh " << dh << " queries " << queries << " max diff "
+          << (first.grad() - whole_in.grad()).abs().max();
+      // Past the first Q tokens the queries' gradient is exactly 0.
+      EXPECT_TRUE(at::equal(first.grad().narrow(1, queries, t - queries).narrow(2, 0, c),
+                            at::zeros({3, t - queries, c})));
+    }
+  }
+  EXPECT_THROW(cpu_attention(at::randn({1, 3, 12}), 2, 4), c10::Error);  // 4 > 3 tokens
+  EXPECT_THROW(cpu_attention(at::randn({1, 3, 12}), 2, 0), c10::Error);
+}
+
 // A qkv whose rows are further apart than 3C (a slice of a wider tensor) is read in place.
 TEST(CpuAttention, ReadsRowsWithAWiderStride) {
   REQUIRE_KERNEL();

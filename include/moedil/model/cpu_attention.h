@@ -22,7 +22,10 @@ namespace moedil::model {
 bool cpu_attention_applies(const at::Tensor& qkv, int64_t heads);
 
 /// qkv [B, T, 3C], per token q | k | v each heads x dh (the layout of one Linear(C, 3C)),
-/// -> [B, T, C], per token the heads' outputs side by side. Differentiable in qkv.
-at::Tensor cpu_attention(const at::Tensor& qkv, int64_t heads);
+/// -> [B, Q, C], per token the heads' outputs side by side, for the first Q = `queries` tokens'
+/// queries against all T keys (-1: every token, Q = T; 1: the CLS token's alone, what the last
+/// block of a CLS-reading ViT needs). Differentiable in qkv (the queries of tokens from Q on
+/// get a 0 gradient).
+at::Tensor cpu_attention(const at::Tensor& qkv, int64_t heads, int64_t queries = -1);
 
 }  // namespace moedil::model
