@@ -122,7 +122,8 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
 
 /// d(qkv) [B, T, 3C] (contiguous) from the output's gradient [B, Q, C] (contiguous) and the
 /// forward's probs [B, H, Q, scores_ld] (0 in the padding columns); the queries of tokens from
-/// Q on get 0.
+/// Q on get 0. The four products by model/head_products.h's kernels where they apply, else by
+/// the BLAS.
 void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::Tensor& grad,
                      const Shape& s, float* dqkv) {
   const float* base = qkv.data_ptr<float>();
@@ -136,10 +137,12 @@ void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::T
   const int ld_out = 3 * c;
   const int64_t lds = scores_ld(s);
   const int ldp = static_cast<int>(lds);
+  const bool own = heads::applies(s.head_dim);
   parallel_pieces(s.batch * s.heads, piece_of(s), [&](int64_t begin, int64_t end) {
     // Its padding columns start at 0 and stay 0 (the softmax backward's p is 0 there), so the
     // softmax backward runs over whole vectors too.
     std::vector<float> dscores(s.queries * lds, 0.0f);
+    std::vector<float> scratch(own ? heads::scratch_floats(s.tokens, s.head_dim) : 0);
     for (int64_t i = begin; i < end; ++i) {
       const HeadOperands o(base, s, i);
       const float* p = p_all + i * s.queries * lds;
@@ -149,12 +152,21 @@ void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::T
       float* dv = dq + 2 * s.dim;
       float* ds = dscores.data();
       // dP = dO v^T; dS = scale * P (dP - rowsum(dP P)); dq = dS k; dk = dS^T q; dv = P^T dO.
-      sgemm(kRowMajor, kNoTrans, kTrans, nq, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, ldp);
-      rows::softmax_backward(p, ds, s.queries, lds, lds, s.scale);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, nq, dh, t, 1.0f, ds, ldp, o.k, s.ld, 0.0f, dq, ld_out);
       for (int64_t r = s.queries; r < s.tokens; ++r) {
         std::fill(dq + r * ld_out, dq + r * ld_out + s.head_dim, 0.0f);
       }
+      if (own) {
+        heads::products(g, c, o.v, s.ld, s.queries, s.tokens, s.head_dim, ds, lds, scratch.data());
+        rows::softmax_backward(p, ds, s.queries, lds, lds, s.scale);
+        heads::weighted_sum(ds, lds, o.k, s.ld, s.queries, s.tokens, s.head_dim, dq, ld_out);
+        heads::transposed_weighted_sum(ds, lds, o.q, s.ld, s.queries, s.tokens, s.head_dim, dk,
+                                       ld_out);
+        heads::transposed_weighted_sum(p, lds, g, c, s.queries, s.tokens, s.head_dim, dv, ld_out);
+        continue;
+      }
+      sgemm(kRowMajor, kNoTrans, kTrans, nq, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, ldp);
+      rows::softmax_backward(p, ds, s.queries, lds, lds, s.scale);
+      sgemm(kRowMajor, kNoTrans, kNoTrans, nq, dh, t, 1.0f, ds, ldp, o.k, s.ld, 0.0f, dq, ld_out);
       sgemm(kRowMajor, kTrans, kNoTrans, t, dh, nq, 1.0f, ds, ldp, o.q, s.ld, 0.0f, dk, ld_out);
       sgemm(kRowMajor, kTrans, kNoTrans, t, dh, nq, 1.0f, p, ldp, g, c, 0.0f, dv, ld_out);
     }

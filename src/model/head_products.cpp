@@ -18,6 +18,8 @@ int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 /// Rows of at most this many keys fit in 4 AVX-512 registers (softmax_scores in one pass).
 constexpr int64_t kKeysInRegisters = 64;
 
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
 #if MOEDIL_HEADS_X86
 
 // The blocks below keep R rows x NV vectors of accumulators in registers (12-16 of them) and
@@ -65,8 +67,8 @@ MOEDIL_AVX2 void transpose_keys8(const float* k, int64_t ldk, int64_t tk, int64_
 /// Scores of rows q[0..R) against the 8-key vectors starting at column j0 (NV of them).
 template <int R, int NV>
 MOEDIL_AVX2 void scores_block8(const float* q, int64_t ldq, const float* kt, int64_t ldt,
-                               int64_t dh, float scale, float* s, int64_t lds, int64_t j0,
-                               int64_t tk) {
+                               int64_t dh, float scale, float pad, float* s, int64_t lds,
+                               int64_t j0, int64_t tk) {
   __m256 acc[R][NV];
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) acc[a][b] = _mm256_setzero_ps();
@@ -81,16 +83,16 @@ MOEDIL_AVX2 void scores_block8(const float* q, int64_t ldq, const float* kt, int
     }
   }
   const __m256 vscale = _mm256_set1_ps(scale);
-  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 padding = _mm256_set1_ps(pad);
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) {
       const int64_t j = j0 + 8 * b;
       __m256 x = _mm256_mul_ps(acc[a][b], vscale);
-      if (j + 8 > tk) {  // the last vector: -inf past tk (lane l is key j + l)
+      if (j + 8 > tk) {  // the last vector: pad past tk (lane l is key j + l)
         const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
         const __m256 keep =
             _mm256_cmp_ps(lane, _mm256_set1_ps(static_cast<float>(tk - j)), _CMP_LT_OQ);
-        x = _mm256_blendv_ps(neg_inf, x, keep);
+        x = _mm256_blendv_ps(padding, x, keep);
       }
       _mm256_storeu_ps(s + a * lds + j, x);
     }
@@ -100,32 +102,34 @@ MOEDIL_AVX2 void scores_block8(const float* q, int64_t ldq, const float* kt, int
 /// Rows [0, tq) against key vectors [v0, v0 + NV), R rows at a time, then one at a time.
 template <int R, int NV>
 MOEDIL_AVX2 void scores_rows8(const float* q, int64_t ldq, const float* kt, int64_t ldt,
-                              int64_t tq, int64_t dh, float scale, float* s, int64_t lds,
+                              int64_t tq, int64_t dh, float scale, float pad, float* s, int64_t lds,
                               int64_t v0, int64_t tk) {
   int64_t i = 0;
   for (; i + R <= tq; i += R) {
-    scores_block8<R, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 8 * v0, tk);
+    scores_block8<R, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, pad, s + i * lds, lds, 8 * v0, tk);
   }
   for (; i < tq; ++i) {
-    scores_block8<1, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 8 * v0, tk);
+    scores_block8<1, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, pad, s + i * lds, lds, 8 * v0, tk);
   }
 }
 
 MOEDIL_AVX2 void scores_avx2(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
-                             int64_t tk, int64_t dh, float scale, float* s, int64_t lds,
+                             int64_t tk, int64_t dh, float scale, float pad, float* s, int64_t lds,
                              float* kt) {
   const int64_t ldt = round_up(tk, 8);
   transpose_keys8(k, ldk, tk, dh, kt, ldt);
   const int64_t vectors = ldt / 8;
   int64_t v = 0;
-  for (; v + 4 <= vectors; v += 4) scores_rows8<3, 4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
-  for (; v < vectors; ++v) scores_rows8<4, 1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+  for (; v + 4 <= vectors; v += 4) {
+    scores_rows8<3, 4>(q, ldq, kt, ldt, tq, dh, scale, pad, s, lds, v, tk);
+  }
+  for (; v < vectors; ++v) scores_rows8<4, 1>(q, ldq, kt, ldt, tq, dh, scale, pad, s, lds, v, tk);
 }
 
 /// out rows [0, R) x dims [d0, d0 + 8 NV) from p's rows and v's rows.
 template <int R, int NV>
-MOEDIL_AVX2 void sum_block8(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tk,
-                            float* out, int64_t ldo) {
+MOEDIL_AVX2 void sum_block8(const float* p, int64_t ldp, int64_t step, const float* v, int64_t ldv,
+                            int64_t tk, float* out, int64_t ldo) {
   __m256 acc[R][NV];
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) acc[a][b] = _mm256_setzero_ps();
@@ -133,7 +137,7 @@ MOEDIL_AVX2 void sum_block8(const float* p, int64_t ldp, const float* v, int64_t
   for (int64_t j = 0; j < tk; ++j) {
     const float* vj = v + j * ldv;
     for (int a = 0; a < R; ++a) {
-      const __m256 pa = _mm256_broadcast_ss(p + a * ldp + j);
+      const __m256 pa = _mm256_broadcast_ss(p + a * ldp + j * step);
       for (int b = 0; b < NV; ++b) {
         acc[a][b] = _mm256_fmadd_ps(pa, _mm256_loadu_ps(vj + 8 * b), acc[a][b]);
       }
@@ -145,18 +149,22 @@ MOEDIL_AVX2 void sum_block8(const float* p, int64_t ldp, const float* v, int64_t
 }
 
 template <int R, int NV>
-MOEDIL_AVX2 void sum_rows8(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tq,
-                           int64_t tk, float* out, int64_t ldo) {
+MOEDIL_AVX2 void sum_rows8(const float* p, int64_t ldp, int64_t step, const float* v, int64_t ldv,
+                           int64_t tq, int64_t tk, float* out, int64_t ldo) {
   int64_t i = 0;
-  for (; i + R <= tq; i += R) sum_block8<R, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
-  for (; i < tq; ++i) sum_block8<1, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+  for (; i + R <= tq; i += R) {
+    sum_block8<R, NV>(p + i * ldp, ldp, step, v, ldv, tk, out + i * ldo, ldo);
+  }
+  for (; i < tq; ++i) sum_block8<1, NV>(p + i * ldp, ldp, step, v, ldv, tk, out + i * ldo, ldo);
 }
 
-MOEDIL_AVX2 void weighted_sum_avx2(const float* p, int64_t ldp, const float* v, int64_t ldv,
-                                   int64_t tq, int64_t tk, int64_t dh, float* out, int64_t ldo) {
+/// out[i * ldo + d] = sum_{j < tk} p[i * ldp + j * step] v[j * ldv + d], i < tq, d < dh.
+MOEDIL_AVX2 void weighted_sum_avx2(const float* p, int64_t ldp, int64_t step, const float* v,
+                                   int64_t ldv, int64_t tq, int64_t tk, int64_t dh, float* out,
+                                   int64_t ldo) {
   int64_t d = 0;
-  for (; d + 16 <= dh; d += 16) sum_rows8<6, 2>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
-  for (; d < dh; d += 8) sum_rows8<8, 1>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
+  for (; d + 16 <= dh; d += 16) sum_rows8<6, 2>(p, ldp, step, v + d, ldv, tq, tk, out + d, ldo);
+  for (; d < dh; d += 8) sum_rows8<8, 1>(p, ldp, step, v + d, ldv, tq, tk, out + d, ldo);
 }
 
 // GCC 12's AVX-512 intrinsics start from a deliberately undefined register (`__Y = __Y`),
@@ -198,8 +206,8 @@ MOEDIL_AVX512 void softmax_in_registers(__m512 (&rows)[R][NV]) {
 /// kSoftmax the block holds whole rows (j0 = 0, 16 NV >= tk) and stores their softmax.
 template <int R, int NV, bool kSoftmax = false>
 MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, int64_t ldt,
-                                  int64_t dh, float scale, float* s, int64_t lds, int64_t j0,
-                                  int64_t tk) {
+                                  int64_t dh, float scale, float pad, float* s, int64_t lds,
+                                  int64_t j0, int64_t tk) {
   __m512 acc[R][NV];
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) acc[a][b] = _mm512_setzero_ps();
@@ -214,7 +222,7 @@ MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, 
     }
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512 padding = _mm512_set1_ps(pad);
   const int64_t padded = padded_keys(tk);
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) {
@@ -222,7 +230,7 @@ MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, 
       acc[a][b] = _mm512_mul_ps(acc[a][b], vscale);
       if (j + 16 > tk) {
         const int64_t keys = std::max<int64_t>(0, tk - j);
-        acc[a][b] = _mm512_mask_blend_ps(static_cast<__mmask16>((1u << keys) - 1u), neg_inf,
+        acc[a][b] = _mm512_mask_blend_ps(static_cast<__mmask16>((1u << keys) - 1u), padding,
                                          acc[a][b]);
       }
     }
@@ -244,28 +252,28 @@ MOEDIL_AVX512 void scores_block16(const float* q, int64_t ldq, const float* kt, 
 
 template <int R, int NV>
 MOEDIL_AVX512 void scores_rows16(const float* q, int64_t ldq, const float* kt, int64_t ldt,
-                                 int64_t tq, int64_t dh, float scale, float* s, int64_t lds,
-                                 int64_t v0, int64_t tk) {
+                                 int64_t tq, int64_t dh, float scale, float pad, float* s,
+                                 int64_t lds, int64_t v0, int64_t tk) {
   int64_t i = 0;
   for (; i + R <= tq; i += R) {
-    scores_block16<R, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 16 * v0, tk);
+    scores_block16<R, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, pad, s + i * lds, lds, 16 * v0, tk);
   }
   for (; i < tq; ++i) {
-    scores_block16<1, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 16 * v0, tk);
+    scores_block16<1, NV>(q + i * ldq, ldq, kt, ldt, dh, scale, pad, s + i * lds, lds, 16 * v0, tk);
   }
 }
 
 MOEDIL_AVX512 void scores_avx512(const float* q, int64_t ldq, const float* k, int64_t ldk,
-                                 int64_t tq, int64_t tk, int64_t dh, float scale, float* s,
-                                 int64_t lds, float* kt) {
+                                 int64_t tq, int64_t tk, int64_t dh, float scale, float pad,
+                                 float* s, int64_t lds, float* kt) {
   const int64_t ldt = round_up(tk, 16);
   transpose_keys8(k, ldk, tk, dh, kt, ldt);
   const int64_t vectors = ldt / 16;
   int64_t v = 0;
   for (; v + 4 <= vectors; v += 4) {
-    scores_rows16<4, 4>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+    scores_rows16<4, 4>(q, ldq, kt, ldt, tq, dh, scale, pad, s, lds, v, tk);
   }
-  for (; v < vectors; ++v) scores_rows16<8, 1>(q, ldq, kt, ldt, tq, dh, scale, s, lds, v, tk);
+  for (; v < vectors; ++v) scores_rows16<8, 1>(q, ldq, kt, ldt, tq, dh, scale, pad, s, lds, v, tk);
 }
 
 /// Whole rows of up to 64 keys: scores and softmax in registers, 4 rows at a time.
@@ -275,10 +283,12 @@ MOEDIL_AVX512 void softmax_rows16(const float* q, int64_t ldq, const float* kt, 
                                   int64_t tk) {
   int64_t i = 0;
   for (; i + 4 <= tq; i += 4) {
-    scores_block16<4, NV, true>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 0, tk);
+    scores_block16<4, NV, true>(q + i * ldq, ldq, kt, ldt, dh, scale, kNegInf, s + i * lds, lds,
+                                0, tk);
   }
   for (; i < tq; ++i) {
-    scores_block16<1, NV, true>(q + i * ldq, ldq, kt, ldt, dh, scale, s + i * lds, lds, 0, tk);
+    scores_block16<1, NV, true>(q + i * ldq, ldq, kt, ldt, dh, scale, kNegInf, s + i * lds, lds,
+                                0, tk);
   }
 }
 
@@ -297,8 +307,8 @@ MOEDIL_AVX512 void softmax_scores_avx512(const float* q, int64_t ldq, const floa
 }
 
 template <int R, int NV>
-MOEDIL_AVX512 void sum_block16(const float* p, int64_t ldp, const float* v, int64_t ldv,
-                               int64_t tk, float* out, int64_t ldo) {
+MOEDIL_AVX512 void sum_block16(const float* p, int64_t ldp, int64_t step, const float* v,
+                               int64_t ldv, int64_t tk, float* out, int64_t ldo) {
   __m512 acc[R][NV];
   for (int a = 0; a < R; ++a) {
     for (int b = 0; b < NV; ++b) acc[a][b] = _mm512_setzero_ps();
@@ -306,7 +316,7 @@ MOEDIL_AVX512 void sum_block16(const float* p, int64_t ldp, const float* v, int6
   for (int64_t j = 0; j < tk; ++j) {
     const float* vj = v + j * ldv;
     for (int a = 0; a < R; ++a) {
-      const __m512 pa = _mm512_set1_ps(p[a * ldp + j]);
+      const __m512 pa = _mm512_set1_ps(p[a * ldp + j * step]);
       for (int b = 0; b < NV; ++b) {
         acc[a][b] = _mm512_fmadd_ps(pa, _mm512_loadu_ps(vj + 16 * b), acc[a][b]);
       }
@@ -318,24 +328,30 @@ MOEDIL_AVX512 void sum_block16(const float* p, int64_t ldp, const float* v, int6
 }
 
 template <int R, int NV>
-MOEDIL_AVX512 void sum_rows16(const float* p, int64_t ldp, const float* v, int64_t ldv,
-                              int64_t tq, int64_t tk, float* out, int64_t ldo) {
+MOEDIL_AVX512 void sum_rows16(const float* p, int64_t ldp, int64_t step, const float* v,
+                              int64_t ldv, int64_t tq, int64_t tk, float* out, int64_t ldo) {
   int64_t i = 0;
   for (; i + R <= tq; i += R) {
-    sum_block16<R, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+    sum_block16<R, NV>(p + i * ldp, ldp, step, v, ldv, tk, out + i * ldo, ldo);
   }
-  for (; i < tq; ++i) sum_block16<1, NV>(p + i * ldp, ldp, v, ldv, tk, out + i * ldo, ldo);
+  for (; i < tq; ++i) {
+    sum_block16<1, NV>(p + i * ldp, ldp, step, v, ldv, tk, out + i * ldo, ldo);
+  }
 }
 
 /// The dims in vectors of 16; a last 8 (head_dim % 16 == 8) by the AVX2 kernel, which gives
 /// the same bits.
-MOEDIL_AVX512 void weighted_sum_avx512(const float* p, int64_t ldp, const float* v, int64_t ldv,
-                                       int64_t tq, int64_t tk, int64_t dh, float* out,
+MOEDIL_AVX512 void weighted_sum_avx512(const float* p, int64_t ldp, int64_t step, const float* v,
+                                       int64_t ldv, int64_t tq, int64_t tk, int64_t dh, float* out,
                                        int64_t ldo) {
   int64_t d = 0;
-  for (; d + 32 <= dh; d += 32) sum_rows16<6, 2>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
-  for (; d + 16 <= dh; d += 16) sum_rows16<8, 1>(p, ldp, v + d, ldv, tq, tk, out + d, ldo);
-  if (d < dh) weighted_sum_avx2(p, ldp, v + d, ldv, tq, tk, dh - d, out + d, ldo);
+  for (; d + 32 <= dh; d += 32) {
+    sum_rows16<6, 2>(p, ldp, step, v + d, ldv, tq, tk, out + d, ldo);
+  }
+  for (; d + 16 <= dh; d += 16) {
+    sum_rows16<8, 1>(p, ldp, step, v + d, ldv, tq, tk, out + d, ldo);
+  }
+  if (d < dh) weighted_sum_avx2(p, ldp, step, v + d, ldv, tq, tk, dh - d, out + d, ldo);
 }
 
 #pragma GCC diagnostic pop
@@ -353,6 +369,38 @@ void require(const char* what, int64_t head_dim, rows::Kernel kernel) {
                            std::to_string(head_dim) + " with " + rows::kernel_name(kernel) +
                            " on this CPU (check heads::applies first)");
   }
+}
+
+/// scale * q k^T with `pad` in the columns from tk to padded_keys(tk), by the kernel.
+void padded_products(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
+                     int64_t tk, int64_t dh, float scale, float pad, float* s, int64_t lds,
+                     float* scratch, rows::Kernel kernel) {
+#if MOEDIL_HEADS_X86
+  if (runs(kernel, rows::Kernel::Avx512)) {
+    return scores_avx512(q, ldq, k, ldk, tq, tk, dh, scale, pad, s, lds, scratch);
+  }
+  if (runs(kernel, rows::Kernel::Avx2)) {
+    return scores_avx2(q, ldq, k, ldk, tq, tk, dh, scale, pad, s, lds, scratch);
+  }
+#endif
+  (void)q, (void)ldq, (void)k, (void)ldk, (void)tq, (void)tk, (void)dh, (void)scale, (void)pad;
+  (void)s, (void)lds, (void)scratch, (void)kernel;
+}
+
+/// out[i * ldo + d] = sum_{j < tk} p[i * ldp + j * step] v[j * ldv + d] by the kernel.
+void strided_weighted_sum(const float* p, int64_t ldp, int64_t step, const float* v, int64_t ldv,
+                          int64_t tq, int64_t tk, int64_t dh, float* out, int64_t ldo,
+                          rows::Kernel kernel) {
+#if MOEDIL_HEADS_X86
+  if (runs(kernel, rows::Kernel::Avx512)) {
+    return weighted_sum_avx512(p, ldp, step, v, ldv, tq, tk, dh, out, ldo);
+  }
+  if (runs(kernel, rows::Kernel::Avx2)) {
+    return weighted_sum_avx2(p, ldp, step, v, ldv, tq, tk, dh, out, ldo);
+  }
+#endif
+  (void)p, (void)ldp, (void)step, (void)v, (void)ldv, (void)tq, (void)tk, (void)dh, (void)out;
+  (void)ldo, (void)kernel;
 }
 
 }  // namespace
@@ -375,16 +423,13 @@ void scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq
             int64_t head_dim, float scale, float* s, int64_t lds, float* scratch,
             rows::Kernel kernel) {
   require("scores", head_dim, kernel);
-#if MOEDIL_HEADS_X86
-  if (runs(kernel, rows::Kernel::Avx512)) {
-    return scores_avx512(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch);
-  }
-  if (runs(kernel, rows::Kernel::Avx2)) {
-    return scores_avx2(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch);
-  }
-#endif
-  (void)q, (void)ldq, (void)k, (void)ldk, (void)tq, (void)tk, (void)head_dim, (void)scale;
-  (void)s, (void)lds, (void)scratch, (void)kernel;
+  padded_products(q, ldq, k, ldk, tq, tk, head_dim, scale, kNegInf, s, lds, scratch, kernel);
+}
+
+void products(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq, int64_t tk,
+              int64_t head_dim, float* s, int64_t lds, float* scratch, rows::Kernel kernel) {
+  require("products", head_dim, kernel);
+  padded_products(q, ldq, k, ldk, tq, tk, head_dim, 1.0f, 0.0f, s, lds, scratch, kernel);
 }
 
 void softmax_scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
@@ -403,16 +448,15 @@ void softmax_scores(const float* q, int64_t ldq, const float* k, int64_t ldk, in
 void weighted_sum(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tq,
                   int64_t tk, int64_t head_dim, float* out, int64_t ldo, rows::Kernel kernel) {
   require("weighted_sum", head_dim, kernel);
-#if MOEDIL_HEADS_X86
-  if (runs(kernel, rows::Kernel::Avx512)) {
-    return weighted_sum_avx512(p, ldp, v, ldv, tq, tk, head_dim, out, ldo);
-  }
-  if (runs(kernel, rows::Kernel::Avx2)) {
-    return weighted_sum_avx2(p, ldp, v, ldv, tq, tk, head_dim, out, ldo);
-  }
-#endif
-  (void)p, (void)ldp, (void)v, (void)ldv, (void)tq, (void)tk, (void)head_dim, (void)out;
-  (void)ldo, (void)kernel;
+  strided_weighted_sum(p, ldp, 1, v, ldv, tq, tk, head_dim, out, ldo, kernel);
+}
+
+void transposed_weighted_sum(const float* p, int64_t ldp, const float* v, int64_t ldv,
+                             int64_t tq, int64_t tk, int64_t head_dim, float* out, int64_t ldo,
+                             rows::Kernel kernel) {
+  require("transposed_weighted_sum", head_dim, kernel);
+  // Output row j weighs v's rows i by p's column j: rows 1 float apart, steps ldp.
+  strided_weighted_sum(p, 1, ldp, v, ldv, tk, tq, head_dim, out, ldo, kernel);
 }
 
 }  // namespace moedil::model::heads

@@ -120,6 +120,57 @@ TEST(HeadProducts, WeightedSumIsFmaChainsInOrder) {
   }
 }
 
+// The backward's products: products() is scores() with scale 1 and 0 in the padding; the
+// transposed weighted sum weighs v's rows by p's columns, each output one chain of fused
+// multiply-adds in the rows' order.
+TEST(HeadProducts, BackwardProductsAreFmaChainsInOrder) {
+  if (kernels().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (const int64_t dh : {8, 16, 24, 64}) {
+    for (const int64_t tk : {1, 9, 17, 50, 65}) {
+      for (const int64_t tq : {1, 5, 50}) {
+        const int64_t ld = 3 * dh + 1, lds = padded_keys(tk) + 1, ldo = dh + 5;
+        const auto q = random_floats(static_cast<std::size_t>(tq * ld), 8);
+        const auto k = random_floats(static_cast<std::size_t>(tk * ld), 9);
+        const auto p = random_floats(static_cast<std::size_t>(tq * lds), 10);
+        for (const Kernel kernel : kernels()) {
+          const std::string where = std::string(rows::kernel_name(kernel)) + " dh " +
+                                    std::to_string(dh) + " tk " + std::to_string(tk) + " tq " +
+                                    std::to_string(tq);
+          std::vector<float> s(static_cast<std::size_t>(tq * lds), kSentinel);
+          std::vector<float> scratch(static_cast<std::size_t>(scratch_floats(tk, dh)));
+          products(q.data(), ld, k.data(), ld, tq, tk, dh, s.data(), lds, scratch.data(), kernel);
+          for (int64_t i = 0; i < tq; ++i) {
+            for (int64_t j = 0; j < tk; ++j) {
+              float acc = 0.0f;
+              for (int64_t d = 0; d < dh; ++d) acc = std::fma(q[i * ld + d], k[j * ld + d], acc);
+              ASSERT_TRUE(same_bits(s[i * lds + j], acc)) << where << " at " << i << "," << j;
+            }
+            for (int64_t j = tk; j < padded_keys(tk); ++j) ASSERT_EQ(s[i * lds + j], 0.0f);
+            ASSERT_EQ(s[i * lds + padded_keys(tk)], kSentinel) << where;
+          }
+          // out [tk, dh]: row j = sum over i < tq of p[i][j] times q's row i.
+          std::vector<float> out(static_cast<std::size_t>(tk * ldo), kSentinel);
+          transposed_weighted_sum(p.data(), lds, q.data(), ld, tq, tk, dh, out.data(), ldo,
+                                  kernel);
+          for (int64_t j = 0; j < tk; ++j) {
+            for (int64_t d = 0; d < dh; ++d) {
+              float acc = 0.0f;
+              double exact = 0.0;
+              for (int64_t i = 0; i < tq; ++i) {
+                acc = std::fma(p[i * lds + j], q[i * ld + d], acc);
+                exact += double(p[i * lds + j]) * double(q[i * ld + d]);
+              }
+              ASSERT_TRUE(same_bits(out[j * ldo + d], acc)) << where << " at " << j << "," << d;
+              ASSERT_NEAR(out[j * ldo + d], exact, 1e-5 * (1.0 + std::abs(exact))) << where;
+            }
+            for (int64_t d = dh; d < ldo; ++d) ASSERT_EQ(out[j * ldo + d], kSentinel) << where;
+          }
+        }
+      }
+    }
+  }
+}
+
 // By hand: q = (1, 2), keys (1, 0) and (0, 1) -> scores (1, 2) * scale, then the padding; and
 // weights (0.25, 0.75) over values (4, 8) and (8, 0) -> (7, 2)... in 8 dims.
 TEST(HeadProducts, ByHand) {
@@ -223,6 +274,9 @@ TEST(HeadProducts, AppliesToMultiplesOfEightWithVectorKernelsOnly) {
   float x = 0.0f;
   EXPECT_THROW(scores(&x, 1, &x, 1, 1, 1, 12, 1.0f, &x, 8, &x, Kernel::Avx2), std::logic_error);
   EXPECT_THROW(weighted_sum(&x, 1, &x, 1, 1, 1, 16, &x, 16, Kernel::Scalar), std::logic_error);
+  EXPECT_THROW(products(&x, 1, &x, 1, 1, 1, 4, &x, 8, &x, Kernel::Avx2), std::logic_error);
+  EXPECT_THROW(transposed_weighted_sum(&x, 1, &x, 1, 1, 1, 16, &x, 16, Kernel::Scalar),
+               std::logic_error);
 }
 
 }  // namespace

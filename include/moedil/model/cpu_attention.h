@@ -4,13 +4,13 @@
 // output [B, T, 3C] (C = heads x dh) to the heads' outputs side by side [B, T, C], and back.
 // Per (image, head) the T x T scores stay in a buffer of the thread's, rows padded to a whole
 // number of vectors (-inf, then 0 after the softmax): q k^T scaled, the row softmax of
-// model/row_kernels.h, then times v; the two products by model/head_products.h's kernels
-// where the CPU has AVX2 and the head dim is a multiple of 8 (the same bits on AVX2 and
-// AVX-512), else by the BLAS (the product's alpha scaling). The backward does the same per
-// (image, head) by the BLAS from the softmax kept by the forward, writing d(qkv) directly. Against the composed ops (model/batched_matmul.h's products, a division,
-// ATen's softmax, the heads split and merged by copies), it saves the division and its
-// backward, four [B, H, T, T] tensors through memory, and the copies. It agrees with them to
-// float rounding (the exp differs in the last bits), not bit for bit.
+// model/row_kernels.h, then times v. The backward does the same per (image, head) from the
+// softmax kept by the forward, writing d(qkv) directly. The products run on
+// model/head_products.h's kernels where the CPU has AVX2 and the head dim is a multiple of 8
+// (the same bits on AVX2 and AVX-512), else on the BLAS. Against the composed ops
+// (model/batched_matmul.h's products, a division, ATen's softmax, the heads split and merged
+// by copies), it saves the division and its backward, four [B, H, T, T] tensors through
+// memory, and the copies. It agrees with them to float rounding, not bit for bit.
 // Applies to float32 CPU tensors when the process has cblas_sgemm (model/cblas.h); a double
 // backward (create_graph) through it is refused.
 #include <ATen/core/Tensor.h>

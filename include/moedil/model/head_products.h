@@ -1,8 +1,9 @@
 #pragma once
-// The two small products of one attention head on the CPU (model/cpu_attention.h): the scores
-// q k^T and the softmax's weighted sum of the values, for a few dozen tokens and head dims of
-// 8-64, where a BLAS call spends more on its setup than on the arithmetic (at 50 tokens and 16
-// dims the pair took 2.4 us through OpenBLAS, 1.2 us here, on a Zen 5).
+// The small products of one attention head on the CPU (model/cpu_attention.h): the scores
+// q k^T, the softmax's weighted sum of the values and the backward's four products, for a few
+// dozen tokens and head dims of 8-64, where a BLAS call spends more on its setup than on the
+// arithmetic (at 50 tokens and 16 dims the forward's pair took 2.4 us through OpenBLAS, 1.2 us
+// here, on a Zen 5).
 // Every output element is one chain of fused multiply-adds over the inner dimension in order,
 // started from 0, so the AVX2 (8 lanes) and AVX-512 (16 lanes) kernels give the same bits, the
 // bits of std::fma applied in that order. No kernel for plain C++ (Kernel::Scalar): applies()
@@ -34,6 +35,13 @@ void scores(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq
             int64_t head_dim, float scale, float* s, int64_t lds, float* scratch,
             rows::Kernel kernel = rows::best_kernel());
 
+/// scores() with scale 1 and 0 (not -inf) in the columns from tk to padded_keys(tk): the
+/// backward's d(probs) = d(out) v^T, which the softmax backward reads over padded_keys(tk)
+/// columns beside probs' zeros.
+void products(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq, int64_t tk,
+              int64_t head_dim, float* s, int64_t lds, float* scratch,
+              rows::Kernel kernel = rows::best_kernel());
+
 /// scores(), then rows::softmax(s, tq, padded_keys(tk), lds, kernel): each row's softmax over
 /// its tk keys, 0 in the columns from tk to padded_keys(tk). With Avx512 and tk <= 64 in one
 /// pass, each row held in registers (no store and reload between the two), with the same bits
@@ -48,5 +56,13 @@ void softmax_scores(const float* q, int64_t ldq, const float* k, int64_t ldk, in
 void weighted_sum(const float* p, int64_t ldp, const float* v, int64_t ldv, int64_t tq,
                   int64_t tk, int64_t head_dim, float* out, int64_t ldo,
                   rows::Kernel kernel = rows::best_kernel());
+
+/// weighted_sum with p transposed: out[j * ldo + d] = sum_i p[i * ldp + j] * v[i * ldv + d] for
+/// j < tk, d < head_dim, over i < tq (a chain of fused multiply-adds in i's order): the
+/// backward's d(k) = dS^T q and d(v) = P^T d(out). Throws std::logic_error where
+/// !applies(head_dim, kernel).
+void transposed_weighted_sum(const float* p, int64_t ldp, const float* v, int64_t ldv,
+                             int64_t tq, int64_t tk, int64_t head_dim, float* out, int64_t ldo,
+                             rows::Kernel kernel = rows::best_kernel());
 
 }  // namespace moedil::model::heads
