@@ -28,19 +28,6 @@ bool fits_int(int64_t v) { return v <= std::numeric_limits<int>::max(); }
 /// (256 x out floats) stays in the core's cache between the bias copy and the product.
 int64_t row_blocks(int64_t rows) { return (rows + kLinearRowBlock - 1) / kLinearRowBlock; }
 
-/// Each of n rows of y (out floats each) := b, as one loop over the block: GCC would otherwise
-/// make each row one memmove call, which at 64-192 floats a row cost more than the stores (4%
-/// of an evaluation's time, mostly in the calls).
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
-#endif
-void fill_rows(const float* __restrict b, float* __restrict y, int64_t n, int64_t out) {
-  for (int64_t r = 0; r < n; ++r) {
-    float* __restrict row = y + r * out;
-    for (int64_t j = 0; j < out; ++j) row[j] = b[j];
-  }
-}
-
 /// [rows, out] = x [rows, in] W^T + b, each block of rows one sgemm on one thread.
 void forward_into(const float* x, const float* w, const float* b, float* y, int64_t rows,
                   int64_t in, int64_t out) {
@@ -50,7 +37,7 @@ void forward_into(const float* x, const float* w, const float* b, float* y, int6
       const int64_t r0 = blk * kLinearRowBlock;
       const int64_t n = std::min(kLinearRowBlock, rows - r0);
       float* yb = y + r0 * out;
-      fill_rows(b, yb, n, out);
+      for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, yb + r * out);
       sgemm(kRowMajor, kNoTrans, kTrans, static_cast<int>(n), static_cast<int>(out),
             static_cast<int>(in), 1.0f, x + r0 * in, static_cast<int>(in), w,
             static_cast<int>(in), 1.0f, yb, static_cast<int>(out));
