@@ -13,6 +13,7 @@
 
 #include "moedil/model/attention.h"
 #include "moedil/model/batched_matmul.h"
+#include "moedil/model/head_products.h"
 
 namespace moedil::model {
 namespace {
@@ -67,10 +68,10 @@ TEST(CpuAttention, ForwardAndBackwardAgreeWithTheComposedOps) {
   }
 }
 
-// The first Q tokens' queries alone: the first Q rows of the whole attention's output, bit for
-// bit (each (image, head) row is computed the same way), and the gradient the whole attention
-// gets for an upstream gradient that is 0 past those rows, to float rounding (the products'
-// inner dimension is Q there instead of T).
+// The first Q tokens' queries alone: the first Q rows of the whole attention's output (bit for
+// bit on the head kernels, which compute each row the same way), and the gradient the whole
+// attention gets for an upstream gradient that is 0 past those rows, to float rounding (the
+// products' inner dimension is Q there instead of T).
 TEST(CpuAttention, FirstQueriesAloneAreTheFirstRowsOfTheWhole) {
   REQUIRE_KERNEL();
   for (const int64_t dh : {16, 3}) {  // the head kernels, then the BLAS
@@ -88,8 +89,13 @@ TEST(CpuAttention, FirstQueriesAloneAreTheFirstRowsOfTheWhole) {
       const at::Tensor padded_upstream = at::zeros({3, t, c});
       padded_upstream.narrow(1, 0, queries).copy_(upstream);
       (whole * padded_upstream).sum().backward();
-      EXPECT_TRUE(at::equal(part.detach(), whole.detach().narrow(1, 0, queries)))
-          << "dh " << dh << " queries " << queries;
+      if (heads::applies(dh)) {  // each row computed as in the whole
+        EXPECT_TRUE(at::equal(part.detach(), whole.detach().narrow(1, 0, queries)))
+            << "dh " << dh << " queries " << queries;
+      } else {  // the BLAS may take another path for fewer rows
+        EXPECT_TRUE(at::allclose(part.detach(), whole.detach().narrow(1, 0, queries), 1e-5, 1e-6))
+            << "dh " << dh << " queries " << queries;
+      }
       EXPECT_TRUE(at::allclose(first.grad(), whole_in.grad(), 1e-5, 1e-6))
           << "dh " << dh << " queries " << queries << " max diff "
           << (first.grad() - whole_in.grad()).abs().max();
