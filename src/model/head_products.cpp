@@ -22,7 +22,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 #if MOEDIL_HEADS_X86
 
-// The blocks below keep R rows x NV vectors of accumulators in registers (12-16 of them) and
+// The blocks below keep R rows x NV vectors of accumulators in registers (8-16 of them) and
 // run each accumulator's chain over the inner dimension in order. The AVX2 and AVX-512
 // versions are written out separately for the reason given in row_kernels.cpp (GCC inlines an
 // intrinsic only into a function compiled for its instruction set).
