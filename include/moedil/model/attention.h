@@ -1,9 +1,9 @@
 #pragma once
-// Multi-head self-attention on batch-first tokens [B, T, D]. On LibTorch 2.x the scores go through
-// the fused at::scaled_dot_product_attention; LibTorch 1.13 has no public fused kernel, so there
-// the module runs moedil's own on float32 CPU tensors (model/cpu_attention.h) and plain matmuls
-// elsewhere (and wherever `fused(false)` asks for them). All compute the same function, to float
-// rounding.
+// Multi-head self-attention on batch-first tokens [B, T, D]. On float32 CPU tensors (with a
+// cblas_sgemm in the process) the module runs moedil's own kernel (model/cpu_attention.h), on
+// LibTorch 1.13 and 2.x alike; elsewhere, on LibTorch 2.x, the fused
+// at::scaled_dot_product_attention, and on 1.13, which has no public fused kernel, plain matmuls
+// (as wherever `fused(false)` asks for them). All compute the same function, to float rounding.
 #include <ATen/core/Tensor.h>
 #include <torch/arg.h>
 #include <torch/nn/cloneable.h>
@@ -18,8 +18,8 @@ struct SelfAttentionOptions {
   TORCH_ARG(int64_t, dim);
   TORCH_ARG(int64_t, num_heads);
   TORCH_ARG(double, dropout) = 0.0;
-  /// A fused kernel where there is one (2.x: ATen's; 1.13 on the CPU: model/cpu_attention.h);
-  /// false forces the plain matmuls.
+  /// A fused kernel where there is one (float32 on the CPU: model/cpu_attention.h; else on 2.x
+  /// ATen's); false forces the plain matmuls.
   TORCH_ARG(bool, fused) = true;
 };
 

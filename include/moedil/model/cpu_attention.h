@@ -1,7 +1,8 @@
 #pragma once
-// Multi-head self-attention in one pass per (image, head) on the CPU, for LibTorch 1.13, which
-// has no fused attention: softmax(q k^T / sqrt(dh)) v straight from the fused qkv projection's
-// output [B, T, 3C] (C = heads x dh) to the heads' outputs side by side [B, T, C], and back.
+// Multi-head self-attention in one pass per (image, head) on the CPU, on LibTorch 1.13 (which
+// has no fused attention) and 2.x (where ATen's fused kernel was 17-18% slower on the peer
+// experiment): softmax(q k^T / sqrt(dh)) v straight from the fused qkv projection's output
+// [B, T, 3C] (C = heads x dh) to the heads' outputs side by side [B, T, C], and back.
 // Per (image, head) the T x T scores stay in a buffer of the thread's, rows padded to a whole
 // number of vectors (-inf, then 0 after the softmax): q k^T scaled, the row softmax of
 // model/row_kernels.h, then times v. The backward does the same per (image, head) from the
