@@ -33,6 +33,24 @@ std::vector<float> random_floats(std::size_t n, unsigned seed) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
+/// The reference: sum_i a[i * a_step] * b[i * b_step] over i < n as a chain of std::fma from 0
+/// (what the kernels must give bit for bit), and in double precision in `exact`.
+float fma_chain(const float* a, int64_t a_step, const float* b, int64_t b_step, int64_t n,
+                double* exact) {
+  float acc = 0.0f;
+  *exact = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    acc = std::fma(a[i * a_step], b[i * b_step], acc);
+    *exact += double(a[i * a_step]) * double(b[i * b_step]);
+  }
+  return acc;
+}
+
+std::string case_name(Kernel kernel, int64_t dh, int64_t tk, int64_t tq) {
+  return std::string(rows::kernel_name(kernel)) + " dh " + std::to_string(dh) + " tk " +
+         std::to_string(tk) + " tq " + std::to_string(tq);
+}
+
 const float kSentinel = 12345.0f;
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -54,17 +72,11 @@ TEST(HeadProducts, ScoresAreFmaChainsInOrderWithMinusInfinityPadding) {
           std::vector<float> scratch(static_cast<std::size_t>(scratch_floats(tk, dh)), kSentinel);
           scores(q.data(), ldq, k.data(), ldk, tq, tk, dh, scale, s.data(), lds, scratch.data(),
                  kernel);
-          const std::string where = std::string(rows::kernel_name(kernel)) + " dh " +
-                                    std::to_string(dh) + " tk " + std::to_string(tk) + " tq " +
-                                    std::to_string(tq);
+          const std::string where = case_name(kernel, dh, tk, tq);
           for (int64_t i = 0; i < tq; ++i) {
             for (int64_t j = 0; j < tk; ++j) {
-              float acc = 0.0f;
               double exact = 0.0;
-              for (int64_t d = 0; d < dh; ++d) {
-                acc = std::fma(q[i * ldq + d], k[j * ldk + d], acc);
-                exact += double(q[i * ldq + d]) * double(k[j * ldk + d]);
-              }
+              const float acc = fma_chain(&q[i * ldq], 1, &k[j * ldk], 1, dh, &exact);
               const float got = s[i * lds + j];
               ASSERT_TRUE(same_bits(got, acc * scale))
                   << where << " at " << i << "," << j << ": " << got << " vs " << acc * scale;
@@ -96,17 +108,11 @@ TEST(HeadProducts, WeightedSumIsFmaChainsInOrder) {
         for (const Kernel kernel : kernels()) {
           std::vector<float> out(static_cast<std::size_t>(tq * ldo), kSentinel);
           weighted_sum(p.data(), ldp, v.data(), ldv, tq, tk, dh, out.data(), ldo, kernel);
-          const std::string where = std::string(rows::kernel_name(kernel)) + " dh " +
-                                    std::to_string(dh) + " tk " + std::to_string(tk) + " tq " +
-                                    std::to_string(tq);
+          const std::string where = case_name(kernel, dh, tk, tq);
           for (int64_t i = 0; i < tq; ++i) {
             for (int64_t d = 0; d < dh; ++d) {
-              float acc = 0.0f;
               double exact = 0.0;
-              for (int64_t j = 0; j < tk; ++j) {
-                acc = std::fma(p[i * ldp + j], v[j * ldv + d], acc);
-                exact += double(p[i * ldp + j]) * double(v[j * ldv + d]);
-              }
+              const float acc = fma_chain(&p[i * ldp], 1, &v[d], ldv, tk, &exact);
               const float got = out[i * ldo + d];
               ASSERT_TRUE(same_bits(got, acc)) << where << " at " << i << "," << d << ": " << got
                                                << " vs " << acc;
@@ -133,16 +139,14 @@ TEST(HeadProducts, BackwardProductsAreFmaChainsInOrder) {
         const auto k = random_floats(static_cast<std::size_t>(tk * ld), 9);
         const auto p = random_floats(static_cast<std::size_t>(tq * lds), 10);
         for (const Kernel kernel : kernels()) {
-          const std::string where = std::string(rows::kernel_name(kernel)) + " dh " +
-                                    std::to_string(dh) + " tk " + std::to_string(tk) + " tq " +
-                                    std::to_string(tq);
+          const std::string where = case_name(kernel, dh, tk, tq);
           std::vector<float> s(static_cast<std::size_t>(tq * lds), kSentinel);
           std::vector<float> scratch(static_cast<std::size_t>(scratch_floats(tk, dh)));
           products(q.data(), ld, k.data(), ld, tq, tk, dh, s.data(), lds, scratch.data(), kernel);
           for (int64_t i = 0; i < tq; ++i) {
             for (int64_t j = 0; j < tk; ++j) {
-              float acc = 0.0f;
-              for (int64_t d = 0; d < dh; ++d) acc = std::fma(q[i * ld + d], k[j * ld + d], acc);
+              double exact = 0.0;
+              const float acc = fma_chain(&q[i * ld], 1, &k[j * ld], 1, dh, &exact);
               ASSERT_TRUE(same_bits(s[i * lds + j], acc)) << where << " at " << i << "," << j;
             }
             for (int64_t j = tk; j < padded_keys(tk); ++j) ASSERT_EQ(s[i * lds + j], 0.0f);
@@ -154,12 +158,8 @@ TEST(HeadProducts, BackwardProductsAreFmaChainsInOrder) {
                                   kernel);
           for (int64_t j = 0; j < tk; ++j) {
             for (int64_t d = 0; d < dh; ++d) {
-              float acc = 0.0f;
               double exact = 0.0;
-              for (int64_t i = 0; i < tq; ++i) {
-                acc = std::fma(p[i * lds + j], q[i * ld + d], acc);
-                exact += double(p[i * lds + j]) * double(q[i * ld + d]);
-              }
+              const float acc = fma_chain(&p[j], lds, &q[d], ld, tq, &exact);
               ASSERT_TRUE(same_bits(out[j * ldo + d], acc)) << where << " at " << j << "," << d;
               ASSERT_NEAR(out[j * ldo + d], exact, 1e-5 * (1.0 + std::abs(exact))) << where;
             }
@@ -248,8 +248,8 @@ TEST(HeadProducts, SoftmaxScoresIsScoresThenTheRowSoftmax) {
                          scratch.data(), kernel);
           for (std::size_t i = 0; i < one.size(); ++i) {
             ASSERT_TRUE(same_bits(one[i], two[i]))
-                << rows::kernel_name(kernel) << " dh " << dh << " tk " << tk << " tq " << tq
-                << " at " << i / lds << "," << i % lds << ": " << one[i] << " vs " << two[i];
+                << case_name(kernel, dh, tk, tq) << " at " << i / lds << "," << i % lds << ": "
+                << one[i] << " vs " << two[i];
           }
           for (int64_t i = 0; i < tq; ++i) {  // a softmax: sums to 1
             double sum = 0.0;
