@@ -101,6 +101,7 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
       if (own) {
         heads::softmax_scores(o.q, s.ld, o.k, s.ld, s.queries, s.tokens, s.head_dim, s.scale,
                               scores, lds, scratch.data());
+        heads::weighted_sum(scores, lds, o.v, s.ld, s.queries, s.tokens, s.head_dim, o_out, c);
       } else {
         sgemm(kRowMajor, kNoTrans, kTrans, nq, t, dh, s.scale, o.q, s.ld, o.k, s.ld, 0.0f, scores,
               static_cast<int>(lds));
@@ -109,10 +110,6 @@ void forward_kernel(const at::Tensor& qkv, const Shape& s, float* out, float* pr
                     -std::numeric_limits<float>::infinity());
         }
         rows::softmax(scores, s.queries, lds, lds);
-      }
-      if (own) {
-        heads::weighted_sum(scores, lds, o.v, s.ld, s.queries, s.tokens, s.head_dim, o_out, c);
-      } else {
         sgemm(kRowMajor, kNoTrans, kNoTrans, nq, dh, t, 1.0f, scores, static_cast<int>(lds), o.v,
               s.ld, 0.0f, o_out, c);
       }
@@ -157,18 +154,21 @@ void backward_kernel(const at::Tensor& qkv, const at::Tensor& probs, const at::T
       }
       if (own) {
         heads::products(g, c, o.v, s.ld, s.queries, s.tokens, s.head_dim, ds, lds, scratch.data());
-        rows::softmax_backward(p, ds, s.queries, lds, lds, s.scale);
+      } else {
+        sgemm(kRowMajor, kNoTrans, kTrans, nq, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, ldp);
+      }
+      rows::softmax_backward(p, ds, s.queries, lds, lds, s.scale);
+      if (own) {
         heads::weighted_sum(ds, lds, o.k, s.ld, s.queries, s.tokens, s.head_dim, dq, ld_out);
         heads::transposed_weighted_sum(ds, lds, o.q, s.ld, s.queries, s.tokens, s.head_dim, dk,
                                        ld_out);
         heads::transposed_weighted_sum(p, lds, g, c, s.queries, s.tokens, s.head_dim, dv, ld_out);
-        continue;
+      } else {
+        sgemm(kRowMajor, kNoTrans, kNoTrans, nq, dh, t, 1.0f, ds, ldp, o.k, s.ld, 0.0f, dq,
+              ld_out);
+        sgemm(kRowMajor, kTrans, kNoTrans, t, dh, nq, 1.0f, ds, ldp, o.q, s.ld, 0.0f, dk, ld_out);
+        sgemm(kRowMajor, kTrans, kNoTrans, t, dh, nq, 1.0f, p, ldp, g, c, 0.0f, dv, ld_out);
       }
-      sgemm(kRowMajor, kNoTrans, kTrans, nq, t, dh, 1.0f, g, c, o.v, s.ld, 0.0f, ds, ldp);
-      rows::softmax_backward(p, ds, s.queries, lds, lds, s.scale);
-      sgemm(kRowMajor, kNoTrans, kNoTrans, nq, dh, t, 1.0f, ds, ldp, o.k, s.ld, 0.0f, dq, ld_out);
-      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, nq, 1.0f, ds, ldp, o.q, s.ld, 0.0f, dk, ld_out);
-      sgemm(kRowMajor, kTrans, kNoTrans, t, dh, nq, 1.0f, p, ldp, g, c, 0.0f, dv, ld_out);
     }
   });
 }

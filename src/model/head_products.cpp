@@ -7,8 +7,6 @@
 #include <stdexcept>
 #include <string>
 
-#define MOEDIL_HEADS_X86 MOEDIL_VECTOR_MATH_X86
-
 namespace moedil::model::heads {
 
 namespace {
@@ -20,7 +18,7 @@ constexpr int64_t kKeysInRegisters = 64;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-#if MOEDIL_HEADS_X86
+#if MOEDIL_VECTOR_MATH_X86
 
 // The blocks below keep R rows x NV vectors of accumulators in registers (8-16 of them) and
 // run each accumulator's chain over the inner dimension in order. The AVX2 and AVX-512
@@ -356,7 +354,7 @@ MOEDIL_AVX512 void weighted_sum_avx512(const float* p, int64_t ldp, int64_t step
 
 #pragma GCC diagnostic pop
 
-#endif  // MOEDIL_HEADS_X86
+#endif  // MOEDIL_VECTOR_MATH_X86
 
 bool runs(rows::Kernel kernel, rows::Kernel wanted) {
   return kernel >= wanted && rows::best_kernel() >= wanted;
@@ -375,7 +373,7 @@ void require(const char* what, int64_t head_dim, rows::Kernel kernel) {
 void padded_products(const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t tq,
                      int64_t tk, int64_t dh, float scale, float pad, float* s, int64_t lds,
                      float* scratch, rows::Kernel kernel) {
-#if MOEDIL_HEADS_X86
+#if MOEDIL_VECTOR_MATH_X86
   if (runs(kernel, rows::Kernel::Avx512)) {
     return scores_avx512(q, ldq, k, ldk, tq, tk, dh, scale, pad, s, lds, scratch);
   }
@@ -391,7 +389,7 @@ void padded_products(const float* q, int64_t ldq, const float* k, int64_t ldk, i
 void strided_weighted_sum(const float* p, int64_t ldp, int64_t step, const float* v, int64_t ldv,
                           int64_t tq, int64_t tk, int64_t dh, float* out, int64_t ldo,
                           rows::Kernel kernel) {
-#if MOEDIL_HEADS_X86
+#if MOEDIL_VECTOR_MATH_X86
   if (runs(kernel, rows::Kernel::Avx512)) {
     return weighted_sum_avx512(p, ldp, step, v, ldv, tq, tk, dh, out, ldo);
   }
@@ -410,7 +408,7 @@ int64_t padded_keys(int64_t tk) { return round_up(tk, 8); }
 int64_t scratch_floats(int64_t tk, int64_t head_dim) { return round_up(tk, 16) * head_dim; }
 
 bool applies(int64_t head_dim, rows::Kernel kernel) {
-#if MOEDIL_HEADS_X86
+#if MOEDIL_VECTOR_MATH_X86
   return head_dim > 0 && head_dim % 8 == 0 && runs(kernel, rows::Kernel::Avx2);
 #else
   (void)head_dim;
@@ -436,7 +434,7 @@ void softmax_scores(const float* q, int64_t ldq, const float* k, int64_t ldk, in
                     int64_t tk, int64_t head_dim, float scale, float* s, int64_t lds,
                     float* scratch, rows::Kernel kernel) {
   require("softmax_scores", head_dim, kernel);
-#if MOEDIL_HEADS_X86
+#if MOEDIL_VECTOR_MATH_X86
   if (runs(kernel, rows::Kernel::Avx512) && tk <= kKeysInRegisters) {
     return softmax_scores_avx512(q, ldq, k, ldk, tq, tk, head_dim, scale, s, lds, scratch);
   }

@@ -2,7 +2,7 @@
 // The small products of one attention head on the CPU (model/cpu_attention.h): the scores
 // q k^T, the softmax's weighted sum of the values and the backward's four products, for a few
 // dozen tokens and head dims of 8-64, where a BLAS call spends more on its setup than on the
-// arithmetic (at 50 tokens and 16 dims the forward's pair took 2.4 us through OpenBLAS, 1.4 us
+// arithmetic (at 50 tokens and 16 dims the forward's pair took 2.2 us through OpenBLAS, 1.4 us
 // here, K's transpose included, on a Zen 5).
 // Every output element is one chain of fused multiply-adds over the inner dimension in order,
 // started from 0, so the AVX2 (8 lanes) and AVX-512 (16 lanes) kernels give the same bits, the
