@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "moedil/model/gelu.h"
 #include "moedil/model/linear.h"
 
 namespace moedil::model {
@@ -30,7 +29,7 @@ void ConvNeXtBlockImpl::reset() {
 
 at::Tensor ConvNeXtBlockImpl::forward(const at::Tensor& x) {
   at::Tensor y = dwconv(x).permute({0, 2, 3, 1});  // [B, H, W, dim]
-  y = apply_linear(*pwconv2, apply_gelu(apply_linear(*pwconv1, norm(y))));  // -> [B, H, W, dim]
+  y = apply_linear(*pwconv2, apply_linear_gelu(*pwconv1, norm(y)));  // -> [B, H, W, dim]
   if (gamma.defined()) y = y * gamma;
   return x + y.permute({0, 3, 1, 2});  // [B, dim, H, W]
 }

@@ -3,7 +3,6 @@
 #include <ATen/Functions.h>
 #include <c10/util/Exception.h>
 
-#include "moedil/model/gelu.h"
 #include "moedil/model/linear.h"
 
 namespace moedil::model {
@@ -20,7 +19,7 @@ void FeedForwardImpl::reset() {
 }
 
 at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
-  return drop(apply_linear(*fc2, drop(apply_gelu(apply_linear(*fc1, x)))));
+  return drop(apply_linear(*fc2, drop(apply_linear_gelu(*fc1, x))));
 }
 
 }  // namespace moedil::model

@@ -11,8 +11,11 @@
 #include "moedil/model/cblas.h"
 #include "moedil/model/cpu_autocast.h"
 #include "moedil/model/float_cpu.h"
+#include "moedil/model/gelu.h"
+#include "moedil/model/linear_kernel.h"
 #include "moedil/model/parallel_pieces.h"
 #include "moedil/model/part_sums.h"
+#include "moedil/model/row_kernels.h"
 
 namespace moedil::model {
 
@@ -28,9 +31,27 @@ bool fits_int(int64_t v) { return v <= std::numeric_limits<int>::max(); }
 /// (256 x out floats) stays in the core's cache between the bias copy and the product.
 int64_t row_blocks(int64_t rows) { return (rows + kLinearRowBlock - 1) / kLinearRowBlock; }
 
-/// [rows, out] = x [rows, in] W^T + b, each block of rows one sgemm on one thread.
+/// [rows, out] = x [rows, in] W^T + b, each block of rows one product on one thread (moedil's
+/// kernel where linear_kernel::applies, else one sgemm); with `gelu`, GELU of it, each block
+/// in place right after its product, while it is in cache (rows::gelu, as apply_gelu's).
 void forward_into(const float* x, const float* w, const float* b, float* y, int64_t rows,
-                  int64_t in, int64_t out) {
+                  int64_t in, int64_t out, bool gelu) {
+  const rows::Kernel kernel = rows::best_kernel();
+  if (linear_kernel::applies(in, out, kernel)) {
+    // W packed once for all the blocks; no bias copy (the kernel adds it).
+    std::vector<float> packed(static_cast<std::size_t>(linear_kernel::packed_floats(in, out)));
+    linear_kernel::pack(w, in, out, packed.data());
+    parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t blk = begin; blk < end; ++blk) {
+        const int64_t r0 = blk * kLinearRowBlock;
+        const int64_t n = std::min(kLinearRowBlock, rows - r0);
+        linear_kernel::forward(x + r0 * in, in, n, in, packed.data(), b, out, y + r0 * out, out,
+                               kernel);
+        if (gelu) rows::gelu(y + r0 * out, y + r0 * out, n * out, kernel);
+      }
+    });
+    return;
+  }
   const cblas::Sgemm sgemm = cblas::sgemm();
   parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
     for (int64_t blk = begin; blk < end; ++blk) {
@@ -41,17 +62,19 @@ void forward_into(const float* x, const float* w, const float* b, float* y, int6
       sgemm(kRowMajor, kNoTrans, kTrans, static_cast<int>(n), static_cast<int>(out),
             static_cast<int>(in), 1.0f, x + r0 * in, static_cast<int>(in), w,
             static_cast<int>(in), 1.0f, yb, static_cast<int>(out));
+      if (gelu) rows::gelu(yb, yb, n * out);
     }
   });
 }
 
-at::Tensor forward_direct(const at::Tensor& x2d, const at::Tensor& weight, const at::Tensor& bias) {
+at::Tensor forward_direct(const at::Tensor& x2d, const at::Tensor& weight, const at::Tensor& bias,
+                          bool gelu = false) {
   const int64_t rows = x2d.size(0);
   const int64_t in = x2d.size(1);
   const int64_t out = weight.size(0);
   at::Tensor y = at::empty({rows, out}, x2d.options());
   forward_into(x2d.data_ptr<float>(), weight.data_ptr<float>(), bias.data_ptr<float>(),
-               y.data_ptr<float>(), rows, in, out);
+               y.data_ptr<float>(), rows, in, out, gelu);
   return y;
 }
 
@@ -187,6 +210,17 @@ at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x) {
     return y.view(shape);
   }
   return at::addmm(bias, x.view({-1, in}), layer.weight.t()).view(shape);
+}
+
+at::Tensor apply_linear_gelu(torch::nn::LinearImpl& layer, const at::Tensor& x) {
+  const at::Tensor& bias = layer.bias;
+  const bool track = torch::autograd::GradMode::is_enabled() &&
+                     (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad());
+  if (track || !direct_linear_applies(layer, x)) return apply_gelu(apply_linear(layer, x));
+  const int64_t in = x.size(-1);
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = layer.weight.size(0);
+  return forward_direct(x.view({-1, in}), layer.weight, bias, /*gelu=*/true).view(shape);
 }
 
 }  // namespace moedil::model

@@ -10,6 +10,8 @@
 
 #include "moedil/model/batched_matmul.h"
 #include "moedil/model/cpu_autocast.h"
+#include "moedil/model/gelu.h"
+#include "moedil/model/linear_kernel.h"
 #include "moedil/train/precision.h"
 
 #include <vector>
@@ -153,6 +155,63 @@ TEST(ApplyLinear, InferenceModeAndSecondDerivativesAsTheLayer) {
     second.push_back(torch::autograd::grad({w_grad.sum()}, {x})[0]);
   }
   EXPECT_TRUE(at::allclose(second[0], second[1], 1e-5, 1e-5));
+}
+
+// On AVX-512 the forward is moedil's kernel (model/linear_kernel.h): every output row follows
+// its own input row alone, so a row comes out the same bits in a batch of 1,300 (six blocks,
+// two threads) and alone; and the whole matches the layer to float rounding.
+TEST(ApplyLinear, KernelRowsDoNotDependOnTheRowsAround) {
+  if (!direct_sgemm_available()) GTEST_SKIP() << "no cblas_sgemm in this process (MKL)";
+  if (!linear_kernel::applies(64, 96)) GTEST_SKIP() << "this CPU has no AVX-512";
+  at::manual_seed(7);
+  torch::nn::Linear layer(64, 96);
+  const at::Tensor x = at::randn({1300, 64});
+  const c10::InferenceMode inference;
+  const testing::ThreadCount threads(2);
+  const at::Tensor all = apply_linear(*layer, x);
+  EXPECT_TRUE(at::allclose(all, layer->forward(x), 1e-5, 1e-5));
+  for (const int64_t row : {0, 5, 255, 256, 1299}) {
+    EXPECT_TRUE(same_bits(apply_linear(*layer, x.narrow(0, row, 1)), all.narrow(0, row, 1)))
+        << "row " << row;
+  }
+  EXPECT_TRUE(same_bits(apply_linear(*layer, x.narrow(0, 7, 13)), all.narrow(0, 7, 13)));
+}
+
+// apply_linear_gelu is apply_gelu(apply_linear(...)) bit for bit: without autograd in one pass
+// (the kernel's outputs, 128 wide, and the BLAS's, 40 wide), with autograd composed, the same
+// gradients.
+TEST(ApplyLinearGelu, SameBitsAsTheGeluOfTheLinear) {
+  at::manual_seed(8);
+  for (const int64_t out : {128, 40}) {
+    torch::nn::Linear layer(64, out);
+    const at::Tensor x0 = at::randn({6, 50, 64});
+    {
+      const c10::InferenceMode inference;
+      const at::Tensor fused = apply_linear_gelu(*layer, x0);
+      EXPECT_EQ(fused.sizes().vec(), (std::vector<int64_t>{6, 50, out}));
+      EXPECT_TRUE(same_bits(fused, apply_gelu(apply_linear(*layer, x0)))) << out;
+      EXPECT_TRUE(at::allclose(fused, at::gelu(layer->forward(x0)), 1e-5, 1e-5)) << out;
+    }
+    {
+      const at::NoGradGuard no_grad;
+      EXPECT_TRUE(same_bits(apply_linear_gelu(*layer, x0), apply_gelu(apply_linear(*layer, x0))));
+    }
+    std::vector<at::Tensor> ys, grads;
+    for (const bool fused : {true, false}) {
+      const at::Tensor x = x0.clone().requires_grad_();
+      layer->weight.mutable_grad() = at::Tensor();
+      const at::Tensor y =
+          fused ? apply_linear_gelu(*layer, x) : apply_gelu(apply_linear(*layer, x));
+      EXPECT_TRUE(y.requires_grad());
+      y.square().sum().backward();
+      ys.push_back(y.detach());
+      grads.push_back(x.grad());
+      grads.push_back(layer->weight.grad());
+    }
+    EXPECT_TRUE(same_bits(ys[0], ys[1]));
+    EXPECT_TRUE(same_bits(grads[0], grads[2]));
+    EXPECT_TRUE(same_bits(grads[1], grads[3]));
+  }
 }
 
 // What the direct path does not take: doubles, no rows, no bias, a layer above

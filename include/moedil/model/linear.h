@@ -38,6 +38,11 @@ inline constexpr int64_t kLinearMaxParts = 8;
 /// flattened to 2-D (x with more than 2 dims, contiguous, a bias), else layer->forward(x).
 at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x);
 
+/// apply_gelu(apply_linear(layer, x)), the same bits; without autograd (no gradient wanted, as
+/// in evaluation) and on the direct path in one pass: each block of rows through GELU right
+/// after its product, while it is in cache (FeedForward's fc1).
+at::Tensor apply_linear_gelu(torch::nn::LinearImpl& layer, const at::Tensor& x);
+
 /// True when apply_linear(layer, x) goes straight to the BLAS: cblas_sgemm in the process,
 /// x with >= 2 dims and rows, at most kLinearMaxDirectWeights weights, x, weight and bias
 /// float32, contiguous, on the CPU, and no CPU autocast.
