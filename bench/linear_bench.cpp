@@ -6,11 +6,13 @@
 // kLinearMaxDirectWeights, so apply_linear leaves it to addmm: its "blocked BLAS" rows are
 // skipped unless the limit is raised to measure it again. The outputs are kept in a
 // ring of 32, as a training step keeps its activations, so they do not stay in cache.
-// Results: bench/README.md.
+// BM_ForwardProduct: the forward product alone on one thread, moedil's AVX-512 kernel
+// (model/linear_kernel.h) against OpenBLAS's sgemm with the bias copy. Results: bench/README.md.
 //   build/bench/linear_bench [--benchmark_repetitions=5 ...]
 // MOEDIL_BENCH_THREADS overrides the thread count (default: all cores, as moedil run).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -20,7 +22,9 @@
 #include <torch/nn/modules/linear.h>
 
 #include "bench_main.h"
+#include "moedil/model/cblas.h"
 #include "moedil/model/linear.h"
+#include "moedil/model/linear_kernel.h"
 
 namespace {
 
@@ -72,6 +76,64 @@ void shapes(benchmark::internal::Benchmark* bench) {
 }
 
 BENCHMARK(BM_Linear)->Apply(shapes)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+/// The forward product alone on the calling thread, [rows, in] x W^T + b in blocks of
+/// kLinearRowBlock rows: model/linear_kernel.h (W packed once per call, the bias added in
+/// registers) against OpenBLAS's sgemm after a copy of the bias into the block (what
+/// apply_linear did before the kernel). args: rows, in, out, kernel (1) or sgemm (0).
+void BM_ForwardProduct(benchmark::State& state) {
+  const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
+  const bool kernel = state.range(3) == 1;
+  const cblas::Sgemm sgemm = cblas::sgemm();
+  if (kernel && !linear_kernel::applies(in, out)) {
+    state.SkipWithError("moedil's kernel does not apply (no AVX-512, or out not 16k wide)");
+    return;
+  }
+  if (!kernel && sgemm == nullptr) {
+    state.SkipWithError("no cblas_sgemm in this process");
+    return;
+  }
+  at::manual_seed(0);
+  const at::Tensor x = at::randn({rows, in});
+  const at::Tensor w = at::randn({out, in});
+  const at::Tensor b = at::randn({out});
+  at::Tensor y = at::empty({rows, out});
+  const float* px = x.data_ptr<float>();
+  const float* pw = w.data_ptr<float>();
+  const float* pb = b.data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  std::vector<float> packed(static_cast<std::size_t>(linear_kernel::packed_floats(in, out)));
+  for (auto _ : state) {
+    if (kernel) linear_kernel::pack(pw, in, out, packed.data());
+    for (int64_t r0 = 0; r0 < rows; r0 += kLinearRowBlock) {
+      const int64_t n = std::min(kLinearRowBlock, rows - r0);
+      float* yb = py + r0 * out;
+      if (kernel) {
+        linear_kernel::forward(px + r0 * in, in, n, in, packed.data(), pb, out, yb, out);
+      } else {
+        for (int64_t r = 0; r < n; ++r) std::copy(pb, pb + out, yb + r * out);
+        sgemm(cblas::kRowMajor, cblas::kNoTrans, cblas::kTrans, static_cast<int>(n),
+              static_cast<int>(out), static_cast<int>(in), 1.0f, px + r0 * in,
+              static_cast<int>(in), pw, static_cast<int>(in), 1.0f, yb, static_cast<int>(out));
+      }
+    }
+    benchmark::DoNotOptimize(py);
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(rows * in * out) *
+                             static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+  state.SetLabel(kernel ? "moedil kernel" : "sgemm + bias copy");
+}
+
+void product_shapes(benchmark::internal::Benchmark* bench) {
+  for (const auto& s : {std::array<int64_t, 3>{3200, 64, 192}, {3200, 64, 64}, {3200, 64, 128},
+                        {3200, 128, 64}, {2080, 384, 1152}}) {
+    for (int64_t kernel : {0, 1}) bench->Args({s[0], s[1], s[2], kernel});
+  }
+}
+
+BENCHMARK(BM_ForwardProduct)->Apply(product_shapes)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 

@@ -58,7 +58,7 @@ void SelfAttentionImpl::reset() {
   drop = register_module("drop", torch::nn::Dropout(options.dropout()));
 }
 
-at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
+at::Tensor SelfAttentionImpl::attend(const at::Tensor& x) {
   const int64_t heads = options.num_heads();
   const at::Tensor projected = apply_linear(*qkv, x);  // [B, T, 3C]
   // float32 on the CPU with a cblas_sgemm in the process: moedil's own kernel, straight from
@@ -66,16 +66,43 @@ at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
   // the peer experiment's training and evaluation 17-18% faster than ATen's fused kernel).
   // Elsewhere (CUDA, a LibTorch without cblas_sgemm): the composed path, fused on 2.x.
   if (options.fused() && cpu_attention_applies(projected, heads)) {
-    return drop(apply_linear(*proj, cpu_attention(projected, heads)));
+    return cpu_attention(projected, heads);
   }
-  return drop(apply_linear(*proj, multi_head_attention(projected, heads, options.fused())));
+  return multi_head_attention(projected, heads, options.fused());
+}
+
+at::Tensor SelfAttentionImpl::forward(const at::Tensor& x) {
+  return drop(apply_linear(*proj, attend(x)));
+}
+
+at::Tensor SelfAttentionImpl::add_forward(const at::Tensor& x, const at::Tensor& residual) {
+  if (is_training() && options.dropout() > 0.0) return residual + forward(x);
+  return apply_linear_residual(*proj, attend(x), residual);
+}
+
+at::Tensor SelfAttentionImpl::add_forward_first_query(const at::Tensor& x,
+                                                      const at::Tensor& residual) {
+  if (is_training() && options.dropout() > 0.0) return residual + forward_first_query(x);
+  return apply_linear_residual(*proj, attend_first_query(x), residual);
 }
 
 at::Tensor SelfAttentionImpl::forward_first_query(const at::Tensor& x) {
+  return drop(apply_linear(*proj, attend_first_query(x)));
+}
+
+at::Tensor SelfAttentionImpl::attend_first_query(const at::Tensor& x) {
   const int64_t heads = options.num_heads();
+  if (options.fused()) {
+    // Without autograd, on moedil's linear kernel: the first token's query alone (cpu_attention
+    // with queries = 1 reads no other), a third less of the projection.
+    const at::Tensor partial = apply_linear_first_token(*qkv, x, options.dim());
+    if (partial.defined() && cpu_attention_applies(partial, heads)) {
+      return cpu_attention(partial, heads, /*queries=*/1);
+    }
+  }
   const at::Tensor projected = apply_linear(*qkv, x);  // [B, T, 3C]
-  if (options.fused() && cpu_attention_applies(projected, heads)) {  // as in forward()
-    return drop(apply_linear(*proj, cpu_attention(projected, heads, /*queries=*/1)));
+  if (options.fused() && cpu_attention_applies(projected, heads)) {  // as in attend()
+    return cpu_attention(projected, heads, /*queries=*/1);
   }
   const int64_t batch = projected.size(0);
   const int64_t tokens = projected.size(1);
@@ -85,7 +112,7 @@ at::Tensor SelfAttentionImpl::forward_first_query(const at::Tensor& x) {
       projected.view({batch, tokens, 3, heads, dim / heads}).permute({2, 0, 3, 1, 4});
   const at::Tensor attended =
       scaled_dot_attention(parts[0].narrow(2, 0, 1), parts[1], parts[2], options.fused());
-  return drop(apply_linear(*proj, attended.transpose(1, 2).reshape({batch, 1, dim})));
+  return attended.transpose(1, 2).reshape({batch, 1, dim});
 }
 
 }  // namespace moedil::model

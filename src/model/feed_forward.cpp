@@ -22,4 +22,9 @@ at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
   return drop(apply_linear(*fc2, drop(apply_linear_gelu(*fc1, x))));
 }
 
+at::Tensor FeedForwardImpl::add_forward(const at::Tensor& x, const at::Tensor& residual) {
+  if (is_training() && options.dropout() > 0.0) return residual + forward(x);
+  return apply_linear_residual(*fc2, apply_linear_gelu(*fc1, x), residual);
+}
+
 }  // namespace moedil::model

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "moedil/model/cblas.h"
@@ -31,11 +32,18 @@ bool fits_int(int64_t v) { return v <= std::numeric_limits<int>::max(); }
 /// (256 x out floats) stays in the core's cache between the bias copy and the product.
 int64_t row_blocks(int64_t rows) { return (rows + kLinearRowBlock - 1) / kLinearRowBlock; }
 
+/// Rows [rows, out] added to a product as it is stored (moedil's kernel only).
+struct Residual {
+  const float* data = nullptr;
+  int64_t ld = 0;
+};
+
 /// [rows, out] = x [rows, in] W^T + b, each block of rows one product on one thread (moedil's
 /// kernel where linear_kernel::applies, else one sgemm); with `gelu`, GELU of it, each block
-/// in place right after its product, while it is in cache (rows::gelu, as apply_gelu's).
+/// in place right after its product, while it is in cache (rows::gelu, as apply_gelu's); with
+/// a residual (the kernel's callers only), plus the residual.
 void forward_into(const float* x, const float* w, const float* b, float* y, int64_t rows,
-                  int64_t in, int64_t out, bool gelu) {
+                  int64_t in, int64_t out, bool gelu, Residual residual = {}) {
   const rows::Kernel kernel = rows::best_kernel();
   if (linear_kernel::applies(in, out, kernel)) {
     // W packed once for all the blocks; no bias copy (the kernel adds it).
@@ -45,12 +53,16 @@ void forward_into(const float* x, const float* w, const float* b, float* y, int6
       for (int64_t blk = begin; blk < end; ++blk) {
         const int64_t r0 = blk * kLinearRowBlock;
         const int64_t n = std::min(kLinearRowBlock, rows - r0);
-        linear_kernel::forward(x + r0 * in, in, n, in, packed.data(), b, out, y + r0 * out, out,
-                               kernel);
+        linear_kernel::forward(
+            x + r0 * in, in, n, in, packed.data(), b, out, y + r0 * out, out, kernel,
+            residual.data != nullptr ? residual.data + r0 * residual.ld : nullptr, residual.ld);
         if (gelu) rows::gelu(y + r0 * out, y + r0 * out, n * out, kernel);
       }
     });
     return;
+  }
+  if (residual.data != nullptr) {
+    throw std::logic_error("linear forward_into: a residual needs moedil's kernel");
   }
   const cblas::Sgemm sgemm = cblas::sgemm();
   parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
@@ -210,6 +222,77 @@ at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x) {
     return y.view(shape);
   }
   return at::addmm(bias, x.view({-1, in}), layer.weight.t()).view(shape);
+}
+
+at::Tensor apply_linear_residual(torch::nn::LinearImpl& layer, const at::Tensor& x,
+                                 const at::Tensor& residual) {
+  const at::Tensor& bias = layer.bias;
+  const bool track = torch::autograd::GradMode::is_enabled() &&
+                     (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad() ||
+                      residual.requires_grad());
+  const int64_t in = x.dim() >= 2 ? x.size(-1) : 0;
+  const int64_t out = layer.weight.size(0);
+  const rows::Kernel kernel = rows::best_kernel();
+  if (track || !direct_linear_applies(layer, x) || !linear_kernel::applies(in, out, kernel) ||
+      residual.scalar_type() != at::kFloat || !residual.device().is_cpu() ||
+      residual.dim() != x.dim() || residual.size(-1) != out ||
+      residual.sizes().slice(0, x.dim() - 1) != x.sizes().slice(0, x.dim() - 1)) {
+    return residual + apply_linear(layer, x);
+  }
+  const int64_t rows = x.numel() / in;
+  // The residual's rows one stride apart (a view where its layout allows, else a copy).
+  const at::Tensor r2 = residual.reshape({rows, out});
+  if (r2.stride(1) != 1) return residual + apply_linear(layer, x);
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = out;
+  at::Tensor y = at::empty({rows, out}, x.options());
+  forward_into(x.data_ptr<float>(), layer.weight.data_ptr<float>(), bias.data_ptr<float>(),
+               y.data_ptr<float>(), rows, in, out, /*gelu=*/false, {r2.data_ptr<float>(), r2.stride(0)});
+  return y.view(shape);
+}
+
+at::Tensor apply_linear_first_token(torch::nn::LinearImpl& layer, const at::Tensor& x,
+                                    int64_t leading) {
+  const at::Tensor& bias = layer.bias;
+  const bool track = torch::autograd::GradMode::is_enabled() &&
+                     (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad());
+  const int64_t out = layer.weight.size(0);
+  const rows::Kernel kernel = rows::best_kernel();
+  if (track || x.dim() != 3 || x.size(1) < 1 || !direct_linear_applies(layer, x) ||
+      leading <= 0 || leading >= out) {
+    return {};
+  }
+  const int64_t in = x.size(2);
+  if (!linear_kernel::applies(in, leading, kernel) ||
+      !linear_kernel::applies(in, out - leading, kernel)) {
+    return {};
+  }
+  const int64_t batch = x.size(0);
+  const int64_t tokens = x.size(1);
+  at::Tensor y = at::empty({batch, tokens, out}, x.options());
+  const float* w = layer.weight.data_ptr<float>();
+  const float* b = bias.data_ptr<float>();
+  const float* px = x.data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  // Outputs [leading, out) of every token, into columns [leading, out) of y's rows.
+  const int64_t rest = out - leading;
+  std::vector<float> packed(static_cast<std::size_t>(linear_kernel::packed_floats(in, rest)));
+  linear_kernel::pack(w + leading * in, in, rest, packed.data());
+  const int64_t rows = batch * tokens;
+  parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t r0 = blk * kLinearRowBlock;
+      const int64_t n = std::min(kLinearRowBlock, rows - r0);
+      linear_kernel::forward(px + r0 * in, in, n, in, packed.data(), b + leading, rest,
+                             py + r0 * out + leading, out, kernel);
+    }
+  });
+  // Outputs [0, leading) of token 0: one row per sequence, tokens * in floats apart.
+  std::vector<float> first(static_cast<std::size_t>(linear_kernel::packed_floats(in, leading)));
+  linear_kernel::pack(w, in, leading, first.data());
+  linear_kernel::forward(px, tokens * in, batch, in, first.data(), b, leading, py, tokens * out,
+                         kernel);
+  return y;
 }
 
 at::Tensor apply_linear_gelu(torch::nn::LinearImpl& layer, const at::Tensor& x) {

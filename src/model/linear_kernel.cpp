@@ -21,10 +21,19 @@ constexpr int kTileRows = 6;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 AVX-512 (vector_math.h)
 
-/// R rows x J vectors of y: one fma chain per output over k in order, from 0; the bias last.
+/// What is added to the products before they are stored: the bias (per output), then a
+/// residual (per row and output); either may be absent.
+struct Epilogue {
+  const float* bias = nullptr;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
+/// R rows x J vectors of y: one fma chain per output over k in order, from 0; then the bias,
+/// then the residual.
 template <int R, int J>
 MOEDIL_AVX512 inline void tile(const float* x, int64_t ldx, int64_t in, const float* panel,
-                               const float* bias, float* y, int64_t ldy) {
+                               const Epilogue& e, float* y, int64_t ldy) {
   __m512 acc[R][J];
   for (int r = 0; r < R; ++r) {
     for (int j = 0; j < J; ++j) acc[r][j] = _mm512_setzero_ps();
@@ -39,8 +48,11 @@ MOEDIL_AVX512 inline void tile(const float* x, int64_t ldx, int64_t in, const fl
   }
   for (int r = 0; r < R; ++r) {
     for (int j = 0; j < J; ++j) {
-      const __m512 v =
-          bias != nullptr ? _mm512_add_ps(acc[r][j], _mm512_loadu_ps(bias + 16 * j)) : acc[r][j];
+      __m512 v = acc[r][j];
+      if (e.bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(e.bias + 16 * j));
+      if (e.residual != nullptr) {
+        v = _mm512_add_ps(v, _mm512_loadu_ps(e.residual + r * e.ldr + 16 * j));
+      }
       _mm512_storeu_ps(y + r * ldy + 16 * j, v);
     }
   }
@@ -49,19 +61,20 @@ MOEDIL_AVX512 inline void tile(const float* x, int64_t ldx, int64_t in, const fl
 /// All `rows` rows of one panel J vectors wide: whole tiles, then the rest in one smaller tile.
 template <int J>
 MOEDIL_AVX512 void panel_rows(const float* x, int64_t ldx, int64_t rows, int64_t in,
-                              const float* panel, const float* bias, float* y, int64_t ldy) {
+                              const float* panel, Epilogue e, float* y, int64_t ldy) {
   int64_t r = 0;
   for (; r + kTileRows <= rows; r += kTileRows) {
-    tile<kTileRows, J>(x + r * ldx, ldx, in, panel, bias, y + r * ldy, ldy);
+    tile<kTileRows, J>(x + r * ldx, ldx, in, panel, e, y + r * ldy, ldy);
+    if (e.residual != nullptr) e.residual += kTileRows * e.ldr;
   }
   const float* xr = x + r * ldx;
   float* yr = y + r * ldy;
   switch (rows - r) {
-    case 5: return tile<5, J>(xr, ldx, in, panel, bias, yr, ldy);
-    case 4: return tile<4, J>(xr, ldx, in, panel, bias, yr, ldy);
-    case 3: return tile<3, J>(xr, ldx, in, panel, bias, yr, ldy);
-    case 2: return tile<2, J>(xr, ldx, in, panel, bias, yr, ldy);
-    case 1: return tile<1, J>(xr, ldx, in, panel, bias, yr, ldy);
+    case 5: return tile<5, J>(xr, ldx, in, panel, e, yr, ldy);
+    case 4: return tile<4, J>(xr, ldx, in, panel, e, yr, ldy);
+    case 3: return tile<3, J>(xr, ldx, in, panel, e, yr, ldy);
+    case 2: return tile<2, J>(xr, ldx, in, panel, e, yr, ldy);
+    case 1: return tile<1, J>(xr, ldx, in, panel, e, yr, ldy);
     default: return;
   }
 }
@@ -69,18 +82,20 @@ MOEDIL_AVX512 void panel_rows(const float* x, int64_t ldx, int64_t rows, int64_t
 #pragma GCC diagnostic pop
 
 void forward_avx512(const float* x, int64_t ldx, int64_t rows, int64_t in, const float* packed,
-                    const float* bias, int64_t out, float* y, int64_t ldy) {
+                    const float* bias, int64_t out, float* y, int64_t ldy,
+                    const float* residual, int64_t ldr) {
   // Panel by panel (its [in][64] weights stay in L1 while the rows pass).
   for (int64_t p0 = 0; p0 < out; p0 += kPanel) {
     const int64_t width = std::min(kPanel, out - p0);
     const float* panel = packed + p0 * in;
-    const float* b = bias != nullptr ? bias + p0 : nullptr;
+    const Epilogue e{bias != nullptr ? bias + p0 : nullptr,
+                     residual != nullptr ? residual + p0 : nullptr, ldr};
     float* yp = y + p0;
     switch (width / 16) {
-      case 4: panel_rows<4>(x, ldx, rows, in, panel, b, yp, ldy); break;
-      case 3: panel_rows<3>(x, ldx, rows, in, panel, b, yp, ldy); break;
-      case 2: panel_rows<2>(x, ldx, rows, in, panel, b, yp, ldy); break;
-      default: panel_rows<1>(x, ldx, rows, in, panel, b, yp, ldy); break;
+      case 4: panel_rows<4>(x, ldx, rows, in, panel, e, yp, ldy); break;
+      case 3: panel_rows<3>(x, ldx, rows, in, panel, e, yp, ldy); break;
+      case 2: panel_rows<2>(x, ldx, rows, in, panel, e, yp, ldy); break;
+      default: panel_rows<1>(x, ldx, rows, in, panel, e, yp, ldy); break;
     }
   }
 }
@@ -111,14 +126,15 @@ void pack(const float* weight, int64_t in, int64_t out, float* packed) {
 }
 
 void forward(const float* x, int64_t ldx, int64_t rows, int64_t in, const float* packed,
-             const float* bias, int64_t out, float* y, int64_t ldy, rows::Kernel kernel) {
+             const float* bias, int64_t out, float* y, int64_t ldy, rows::Kernel kernel,
+             const float* residual, int64_t ldr) {
   if (!applies(in, out, kernel)) {
     throw std::logic_error("linear_kernel::forward: no kernel for " + std::to_string(in) +
                            " -> " + std::to_string(out) + " on " + rows::kernel_name(kernel) +
                            " (check linear_kernel::applies first)");
   }
 #if MOEDIL_VECTOR_MATH_X86
-  if (rows > 0) forward_avx512(x, ldx, rows, in, packed, bias, out, y, ldy);
+  if (rows > 0) forward_avx512(x, ldx, rows, in, packed, bias, out, y, ldy, residual, ldr);
 #endif
 }
 

@@ -32,11 +32,13 @@ void TransformerBlockImpl::reset() {
 }
 
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x) {
-  const at::Tensor h = x + attn(apply_layer_norm(*norm1, x));
+  // The skip connections' additions in the projections' passes where that applies (the same
+  // bits as adding afterwards).
+  const at::Tensor h = attn->add_forward(apply_layer_norm(*norm1, x), x);
   const at::Tensor normed = apply_layer_norm(*norm2, h);
   if (moe) return h + moe(normed);
   if (hetero) return h + hetero(normed);
-  return h + mlp(normed);
+  return mlp->add_forward(normed, h);
 }
 
 bool TransformerBlockImpl::first_token_suffices() const {
@@ -48,10 +50,10 @@ at::Tensor TransformerBlockImpl::forward_first_token(const at::Tensor& x) {
   TORCH_CHECK(first_token_suffices(), "TransformerBlock: forward_first_token would not give "
               "forward's first token here (heterogeneous or token-routed experts, or dropout)");
   const at::Tensor h =
-      x.narrow(1, 0, 1) + attn->forward_first_query(apply_layer_norm(*norm1, x));
+      attn->add_forward_first_query(apply_layer_norm(*norm1, x), x.narrow(1, 0, 1));
   const at::Tensor normed = apply_layer_norm(*norm2, h);
   if (moe) return h + moe(normed);
-  return h + mlp(normed);
+  return mlp->add_forward(normed, h);
 }
 
 }  // namespace moedil::model

@@ -108,6 +108,25 @@ TEST(CpuAttention, FirstQueriesAloneAreTheFirstRowsOfTheWhole) {
   EXPECT_THROW(cpu_attention(at::randn({1, 3, 12}), 2, 0), c10::Error);
 }
 
+// The forward of the first Q queries reads no other token's query (apply_linear_first_token
+// leaves those uncomputed): NaN there changes nothing, on the head kernels and on the BLAS.
+TEST(CpuAttention, FirstQueriesReadNoOtherQuery) {
+  REQUIRE_KERNEL();
+  const c10::InferenceMode inference;
+  for (const int64_t dh : {16, 3}) {
+    for (const int64_t queries : {1, 4}) {
+      at::manual_seed(10 + queries);
+      const int64_t heads = 2, c = heads * dh, t = 11;
+      const at::Tensor qkv = at::randn({3, t, 3 * c});
+      const at::Tensor poisoned = qkv.clone();
+      poisoned.narrow(1, queries, t - queries).narrow(2, 0, c).fill_(NAN);
+      EXPECT_TRUE(at::equal(cpu_attention(poisoned, heads, queries),
+                            cpu_attention(qkv, heads, queries)))
+          << "dh " << dh << " queries " << queries;
+    }
+  }
+}
+
 // A qkv whose rows are further apart than 3C (a slice of a wider tensor) is read in place.
 TEST(CpuAttention, ReadsRowsWithAWiderStride) {
   REQUIRE_KERNEL();

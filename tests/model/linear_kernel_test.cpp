@@ -115,6 +115,33 @@ TEST(LinearKernel, ForwardIsTheFmaChainOverInputsThenTheBias) {
   EXPECT_GT(checked, 0);
 }
 
+// With a residual (rows ldr apart): the output plus the residual, rounded after the bias as
+// adding it afterwards would: fl(fl(chain + b) + residual).
+TEST(LinearKernel, ForwardAddsTheResidualAfterTheBias) {
+  if (rows::best_kernel() < Kernel::Avx512) GTEST_SKIP() << "this CPU has no AVX-512";
+  for (const int64_t rows : {1, 6, 11}) {
+    const int64_t in = 64, out = 80, ldr = out + 7;
+    const auto x = random_floats(static_cast<std::size_t>(rows * in), 4);
+    const auto w = random_floats(static_cast<std::size_t>(in * out), 5);
+    const auto b = random_floats(static_cast<std::size_t>(out), 6);
+    const auto res = random_floats(static_cast<std::size_t>(rows * ldr), 7);
+    std::vector<float> packed(static_cast<std::size_t>(packed_floats(in, out)));
+    pack(w.data(), in, out, packed.data());
+    std::vector<float> plain(static_cast<std::size_t>(rows * out));
+    std::vector<float> with(static_cast<std::size_t>(rows * out));
+    forward(x.data(), in, rows, in, packed.data(), b.data(), out, plain.data(), out,
+            Kernel::Avx512);
+    forward(x.data(), in, rows, in, packed.data(), b.data(), out, with.data(), out,
+            Kernel::Avx512, res.data(), ldr);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < out; ++o) {
+        const float want = plain[r * out + o] + res[r * ldr + o];
+        ASSERT_TRUE(same_bits(with[r * out + o], want)) << "rows " << rows << " y[" << r << "][" << o << "]";
+      }
+    }
+  }
+}
+
 TEST(LinearKernel, ForwardRefusesWhereItDoesNotApply) {
   std::vector<float> x(64, 1.0f), packed(64 * 64, 1.0f), y(64 * 64);
   try {

@@ -214,6 +214,70 @@ TEST(ApplyLinearGelu, SameBitsAsTheGeluOfTheLinear) {
   }
 }
 
+// apply_linear_residual is residual + apply_linear(...) bit for bit: a contiguous residual, a
+// strided one (the first token of each sequence, as TransformerBlock's last block passes it), on
+// the kernel's outputs (96 wide) and the BLAS's (40); with autograd composed, the same gradients.
+TEST(ApplyLinearResidual, SameBitsAsAddingTheResidualAfterwards) {
+  at::manual_seed(9);
+  for (const int64_t out : {96, 40}) {
+    torch::nn::Linear layer(64, out);
+    const at::Tensor x = at::randn({4, 50, 64});
+    const at::Tensor whole = at::randn({4, 50, out});
+    const at::Tensor tokens = at::randn({4, 7, out});
+    const at::Tensor x_first = at::randn({4, 1, 64});
+    const c10::InferenceMode inference;
+    EXPECT_TRUE(same_bits(apply_linear_residual(*layer, x, whole), whole + apply_linear(*layer, x)))
+        << out;
+    const at::Tensor first = tokens.narrow(1, 0, 1);  // [4, 1, out], rows 7 * out apart
+    EXPECT_TRUE(same_bits(apply_linear_residual(*layer, x_first, first),
+                          first + apply_linear(*layer, x_first)))
+        << out;
+    EXPECT_TRUE(at::allclose(apply_linear_residual(*layer, x, whole), whole + layer->forward(x),
+                             1e-5, 1e-5));
+  }
+  torch::nn::Linear layer(16, 32);
+  const at::Tensor x0 = at::randn({3, 5, 16});
+  const at::Tensor r0 = at::randn({3, 5, 32});
+  std::vector<at::Tensor> grads;
+  for (const bool fused : {true, false}) {
+    const at::Tensor x = x0.clone().requires_grad_();
+    const at::Tensor r = r0.clone().requires_grad_();
+    const at::Tensor y = fused ? apply_linear_residual(*layer, x, r) : r + apply_linear(*layer, x);
+    y.square().sum().backward();
+    grads.push_back(x.grad());
+    grads.push_back(r.grad());
+  }
+  EXPECT_TRUE(same_bits(grads[0], grads[2]));
+  EXPECT_TRUE(same_bits(grads[1], grads[3]));
+}
+
+// apply_linear_first_token: outputs [leading, out) of every token and [0, leading) of token 0
+// as apply_linear gives them; nothing (undefined) with autograd, on a width the kernel does not
+// take, or without the kernel.
+TEST(ApplyLinearFirstToken, FirstTokensLeadingOutputsAndEveryTokensRest) {
+  at::manual_seed(10);
+  torch::nn::Linear layer(64, 192);
+  const at::Tensor x = at::randn({5, 50, 64});
+  {
+    const c10::InferenceMode inference;
+    const at::Tensor part = apply_linear_first_token(*layer, x, 64);
+    if (!linear_kernel::applies(64, 64)) {
+      EXPECT_FALSE(part.defined());
+      GTEST_SKIP() << "this CPU has no AVX-512: apply_linear_first_token declines";
+    }
+    ASSERT_TRUE(part.defined());
+    const at::Tensor full = apply_linear(*layer, x);
+    ASSERT_EQ(part.sizes(), full.sizes());
+    EXPECT_TRUE(same_bits(part.narrow(2, 64, 128), full.narrow(2, 64, 128)));
+    EXPECT_TRUE(same_bits(part.narrow(1, 0, 1), full.narrow(1, 0, 1)));
+    EXPECT_FALSE(apply_linear_first_token(*layer, x, 40).defined());   // 40: not 16k wide
+    EXPECT_FALSE(apply_linear_first_token(*layer, x, 0).defined());
+    EXPECT_FALSE(apply_linear_first_token(*layer, x, 192).defined());
+    EXPECT_FALSE(apply_linear_first_token(*layer, x.view({250, 64}), 64).defined());  // not 3-D
+  }
+  EXPECT_FALSE(apply_linear_first_token(*layer, x, 64).defined());  // the weight wants a gradient
+}
+
 // What the direct path does not take: doubles, no rows, no bias, a layer above
 // kLinearMaxDirectWeights (OpenBLAS's own threading is faster there), CPU autocast.
 TEST(ApplyLinear, OtherTensorsTakeTheLayersOwnPath) {

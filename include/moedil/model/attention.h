@@ -45,11 +45,22 @@ class SelfAttentionImpl : public torch::nn::Cloneable<SelfAttentionImpl> {
   /// forward(x)'s first token alone: x [B, T, C] -> [B, 1, C], keys and values from every token,
   /// the query of the first one (TransformerBlockImpl::forward_first_token).
   at::Tensor forward_first_query(const at::Tensor& x);
+  /// residual + forward(x) and residual + forward_first_query(x), the same bits; without
+  /// autograd and dropout, the residual added in the output projection's pass
+  /// (apply_linear_residual).
+  at::Tensor add_forward(const at::Tensor& x, const at::Tensor& residual);
+  at::Tensor add_forward_first_query(const at::Tensor& x, const at::Tensor& residual);
 
   SelfAttentionOptions options;
   torch::nn::Linear qkv{nullptr};
   torch::nn::Linear proj{nullptr};
   torch::nn::Dropout drop{nullptr};
+
+ private:
+  /// The heads' outputs side by side before the output projection: [B, T, C], and [B, 1, C]
+  /// for the first query alone.
+  at::Tensor attend(const at::Tensor& x);
+  at::Tensor attend_first_query(const at::Tensor& x);
 };
 TORCH_MODULE(SelfAttention);
 

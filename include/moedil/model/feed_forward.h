@@ -21,6 +21,9 @@ class FeedForwardImpl : public torch::nn::Cloneable<FeedForwardImpl> {
   void reset() override;
   /// [..., dim] -> [..., dim]
   at::Tensor forward(const at::Tensor& x);
+  /// residual + forward(x), the same bits; without autograd and dropout, the residual added in
+  /// fc2's pass (apply_linear_residual).
+  at::Tensor add_forward(const at::Tensor& x, const at::Tensor& residual);
 
   FeedForwardOptions options;
   torch::nn::Linear fc1{nullptr};

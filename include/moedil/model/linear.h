@@ -12,7 +12,12 @@
 // (ApplyLinear.SameBitsOnOneOrTwoThreads, at 2,100 rows). One exception: a forward of a single
 // block (at most kLinearRowBlock rows, e.g. an expert's few rows) runs on the calling thread
 // outside any parallel region, where OpenBLAS may split that one product over its own threads;
-// its bits then follow the thread count, as at::addmm's always do. The threads take blocks and
+// its bits then follow the thread count, as at::addmm's always do. On AVX-512 CPUs the forward
+// product is moedil's own kernel instead of the sgemm (model/linear_kernel.h: the weights
+// packed once per call, the bias added in registers, the same bits as OpenBLAS's AVX-512
+// kernels); without autograd, fc1's GELU and a block's skip connection then join its pass
+// (apply_linear_gelu, apply_linear_residual), and a last block's CLS query is projected alone
+// (apply_linear_first_token). The threads take blocks and
 // parts as they finish (model/parallel_pieces.h). Same parameters, same module (checkpoints
 // are unchanged); the same sums up to float rounding (ApplyLinear.* in linear_test.cpp).
 // Only for small layers (in x out <= kLinearMaxDirectWeights): at ViT-Small's 384 -> 1152,
@@ -42,6 +47,21 @@ at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x);
 /// in evaluation) and on the direct path in one pass: each block of rows through GELU right
 /// after its product, while it is in cache (FeedForward's fc1).
 at::Tensor apply_linear_gelu(torch::nn::LinearImpl& layer, const at::Tensor& x);
+
+/// residual + apply_linear(layer, x), the same bits (residual: the output's shape, any
+/// strides); without autograd and on moedil's kernel (model/linear_kernel.h) in one pass: the
+/// residual added as each output is stored (a transformer block's skip connections).
+at::Tensor apply_linear_residual(torch::nn::LinearImpl& layer, const at::Tensor& x,
+                                 const at::Tensor& residual);
+
+/// layer(x) for x [B, T, in] where outputs [0, leading) are wanted for each sequence's token 0
+/// alone (the query of a ViT's CLS token in its last block): outputs [leading, out) of every
+/// token and [0, leading) of token 0 as apply_linear gives them (the same bits); outputs
+/// [0, leading) of tokens 1.. are not computed and hold whatever their memory held. Without
+/// autograd on moedil's kernel only (both output ranges a multiple of 16 wide): elsewhere an
+/// undefined tensor, and the caller runs apply_linear.
+at::Tensor apply_linear_first_token(torch::nn::LinearImpl& layer, const at::Tensor& x,
+                                    int64_t leading);
 
 /// True when apply_linear(layer, x) goes straight to the BLAS: cblas_sgemm in the process,
 /// x with >= 2 dims and rows, at most kLinearMaxDirectWeights weights, x, weight and bias

@@ -37,10 +37,12 @@ int64_t packed_floats(int64_t in, int64_t out);
 void pack(const float* weight, int64_t in, int64_t out, float* packed);
 
 /// y [rows, out] (rows ldy apart) = x [rows, in] (rows ldx apart) times W^T plus bias [out]
-/// (nullptr: no bias), with `packed` from pack(). Throws std::logic_error where applies() does
-/// not hold (a caller's bug).
+/// (nullptr: no bias), plus residual [rows, out] (rows ldr apart; nullptr: none), added in
+/// that order: fl(fl(chain + b) + residual), the bits of adding the residual afterwards. With
+/// `packed` from pack(). Throws std::logic_error where applies() does not hold (a caller's bug).
 void forward(const float* x, int64_t ldx, int64_t rows, int64_t in, const float* packed,
              const float* bias, int64_t out, float* y, int64_t ldy,
-             rows::Kernel kernel = rows::best_kernel());
+             rows::Kernel kernel = rows::best_kernel(), const float* residual = nullptr,
+             int64_t ldr = 0);
 
 }  // namespace moedil::model::linear_kernel
