@@ -247,7 +247,8 @@ at::Tensor apply_linear_residual(torch::nn::LinearImpl& layer, const at::Tensor&
   shape.back() = out;
   at::Tensor y = at::empty({rows, out}, x.options());
   forward_into(x.data_ptr<float>(), layer.weight.data_ptr<float>(), bias.data_ptr<float>(),
-               y.data_ptr<float>(), rows, in, out, /*gelu=*/false, {r2.data_ptr<float>(), r2.stride(0)});
+               y.data_ptr<float>(), rows, in, out, /*gelu=*/false,
+               {r2.data_ptr<float>(), r2.stride(0)});
   return y.view(shape);
 }
 

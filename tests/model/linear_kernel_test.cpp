@@ -136,7 +136,8 @@ TEST(LinearKernel, ForwardAddsTheResidualAfterTheBias) {
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t o = 0; o < out; ++o) {
         const float want = plain[r * out + o] + res[r * ldr + o];
-        ASSERT_TRUE(same_bits(with[r * out + o], want)) << "rows " << rows << " y[" << r << "][" << o << "]";
+        ASSERT_TRUE(same_bits(with[r * out + o], want))
+            << "rows " << rows << " y[" << r << "][" << o << "]";
       }
     }
   }

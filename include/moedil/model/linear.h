@@ -14,10 +14,10 @@
 // outside any parallel region, where OpenBLAS may split that one product over its own threads;
 // its bits then follow the thread count, as at::addmm's always do. On AVX-512 CPUs the forward
 // product is moedil's own kernel instead of the sgemm (model/linear_kernel.h: the weights
-// packed once per call, the bias added in registers, the same bits as OpenBLAS's AVX-512
-// kernels); without autograd, fc1's GELU and a block's skip connection then join its pass
-// (apply_linear_gelu, apply_linear_residual), and a last block's CLS query is projected alone
-// (apply_linear_first_token). The threads take blocks and
+// packed once per call, the bias added in registers; the bits of OpenBLAS's general AVX-512
+// kernels, not of its small-matrix ones); without autograd, fc1's GELU and a block's skip
+// connection then join its pass (apply_linear_gelu, apply_linear_residual), and a last block's
+// CLS query is projected alone (apply_linear_first_token). The threads take blocks and
 // parts as they finish (model/parallel_pieces.h). Same parameters, same module (checkpoints
 // are unchanged); the same sums up to float rounding (ApplyLinear.* in linear_test.cpp).
 // Only for small layers (in x out <= kLinearMaxDirectWeights): at ViT-Small's 384 -> 1152,

@@ -4,17 +4,20 @@
 //
 // Why: at a ViT's widths (x [rows, 64] times W^T [64, 64..192]) OpenBLAS packs both operands
 // into its own layout on every call, and moedil first copies the bias into every output row
-// for it to add to. Packing W once per call (pack) and reading x where it lies takes 12-25%
-// less time than OpenBLAS's AVX-512 kernels with the bias copy, in one pass over the output
-// (bench/linear_bench; bench/README.md).
+// for it to add to. Packing W once per call (pack) and reading x where it lies takes 14-20%
+// less time than OpenBLAS's AVX-512 kernels with the bias copy at 3,200 rows of 64 -> 64..192,
+// 8% at ViT-Small's 384 -> 1152, in one pass over the output (bench/linear_bench's
+// BM_ForwardProduct; bench/README.md).
 //
 // Bits: each output is one chain of fused multiply-adds over the inner dimension in order,
 // starting from 0, and the bias added last: y[r][o] = fl(fma-chain_k(x[r][k] W[o][k]) + b[o]).
-// That is what OpenBLAS's AVX-512 (SkylakeX, Cooperlake) kernels compute for an inner dimension
-// up to their block (320 floats), so on such CPUs a run gives the same bits as before this
-// kernel existed; OpenBLAS's AVX2 (Haswell) kernels sum in another order. Every output row
-// depends on its own row of x only: the bits do not depend on the rows around it, the row
-// blocks or the threads.
+// Debian 12's OpenBLAS (0.3.21) computes the same with its general AVX-512 (SkylakeX,
+// Cooperlake) kernels for an inner dimension up to their block (320 floats), but not in its
+// small-matrix path (a few dozen rows or fewer: an expert's share of CLS rows) nor with its
+// AVX2 (Haswell) kernels. So the peer experiment's metrics did not move with this kernel, and
+// the quickstart's moved in the fourth digit (ACC 0.2665 -> 0.2668). Every output row depends on
+// its own row of x only: the bits do not depend on the rows around it, the row blocks or the
+// threads.
 //
 // Only for AVX-512 (rows::Kernel::Avx512; ATEN_CPU_CAPABILITY=avx2 caps it) and outputs that
 // are a multiple of 16 wide: elsewhere model/linear.cpp keeps the BLAS, whose AVX2 kernels
