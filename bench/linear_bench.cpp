@@ -80,35 +80,33 @@ BENCHMARK(BM_Linear)->Apply(shapes)->Unit(benchmark::kMicrosecond)->UseRealTime(
 /// The forward product alone on the calling thread, [rows, in] x W^T + b in blocks of
 /// kLinearRowBlock rows: model/linear_kernel.h (W packed once per call, the bias added in
 /// registers) against OpenBLAS's sgemm after a copy of the bias into the block (what
-/// apply_linear did before the kernel). args: rows, in, out, kernel (1) or sgemm (0).
+/// apply_linear did before the kernel). args: rows, in, out, kernel (1) or sgemm (0). Where
+/// both run, the counter "differing" is how many outputs of the two differ in their bits (0:
+/// the kernel computes what this BLAS does).
 void BM_ForwardProduct(benchmark::State& state) {
   const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
   const bool kernel = state.range(3) == 1;
   const cblas::Sgemm sgemm = cblas::sgemm();
-  if (kernel && !linear_kernel::applies(in, out)) {
-    state.SkipWithError("moedil's kernel does not apply (no AVX-512, or out not 16k wide)");
-    return;
-  }
-  if (!kernel && sgemm == nullptr) {
-    state.SkipWithError("no cblas_sgemm in this process");
+  const bool kernel_runs = linear_kernel::applies(in, out);
+  if ((kernel && !kernel_runs) || (!kernel && sgemm == nullptr)) {
+    state.SkipWithError(kernel ? "moedil's kernel does not apply (no AVX-512, or out not 16k wide)"
+                               : "no cblas_sgemm in this process");
     return;
   }
   at::manual_seed(0);
   const at::Tensor x = at::randn({rows, in});
   const at::Tensor w = at::randn({out, in});
   const at::Tensor b = at::randn({out});
-  at::Tensor y = at::empty({rows, out});
   const float* px = x.data_ptr<float>();
   const float* pw = w.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
-  float* py = y.data_ptr<float>();
   std::vector<float> packed(static_cast<std::size_t>(linear_kernel::packed_floats(in, out)));
-  for (auto _ : state) {
-    if (kernel) linear_kernel::pack(pw, in, out, packed.data());
+  const auto product = [&](bool on_kernel, float* py) {
+    if (on_kernel) linear_kernel::pack(pw, in, out, packed.data());
     for (int64_t r0 = 0; r0 < rows; r0 += kLinearRowBlock) {
       const int64_t n = std::min(kLinearRowBlock, rows - r0);
       float* yb = py + r0 * out;
-      if (kernel) {
+      if (on_kernel) {
         linear_kernel::forward(px + r0 * in, in, n, in, packed.data(), pb, out, yb, out);
       } else {
         for (int64_t r = 0; r < n; ++r) std::copy(pb, pb + out, yb + r * out);
@@ -117,7 +115,19 @@ void BM_ForwardProduct(benchmark::State& state) {
               static_cast<int>(in), pw, static_cast<int>(in), 1.0f, yb, static_cast<int>(out));
       }
     }
-    benchmark::DoNotOptimize(py);
+  };
+  std::vector<float> y(static_cast<std::size_t>(rows * out));
+  if (kernel_runs && sgemm != nullptr) {
+    std::vector<float> other(y.size());
+    product(true, y.data());
+    product(false, other.data());
+    int64_t differing = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) differing += y[i] != other[i];
+    state.counters["differing"] = static_cast<double>(differing);
+  }
+  for (auto _ : state) {
+    product(kernel, y.data());
+    benchmark::DoNotOptimize(y.data());
   }
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * static_cast<double>(rows * in * out) *
@@ -128,7 +138,7 @@ void BM_ForwardProduct(benchmark::State& state) {
 
 void product_shapes(benchmark::internal::Benchmark* bench) {
   for (const auto& s : {std::array<int64_t, 3>{3200, 64, 192}, {3200, 64, 64}, {3200, 64, 128},
-                        {3200, 128, 64}, {2080, 384, 1152}}) {
+                        {3200, 128, 64}, {2080, 384, 1152}, {17, 64, 64}, {34, 64, 64}, {64, 64, 64}, {128, 64, 128}, {256, 64, 128}}) {
     for (int64_t kernel : {0, 1}) bench->Args({s[0], s[1], s[2], kernel});
   }
 }

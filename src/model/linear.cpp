@@ -32,18 +32,35 @@ bool fits_int(int64_t v) { return v <= std::numeric_limits<int>::max(); }
 /// (256 x out floats) stays in the core's cache between the bias copy and the product.
 int64_t row_blocks(int64_t rows) { return (rows + kLinearRowBlock - 1) / kLinearRowBlock; }
 
+/// Whether layer(x) must record a graph: grad mode on and x or a parameter wanting a gradient.
+bool wants_grad(const torch::nn::LinearImpl& layer, const at::Tensor& x) {
+  return torch::autograd::GradMode::is_enabled() &&
+         (x.requires_grad() || layer.weight.requires_grad() || layer.bias.requires_grad());
+}
+
+/// x's shape with its last size `out`.
+std::vector<int64_t> output_shape(const at::Tensor& x, int64_t out) {
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = out;
+  return shape;
+}
+
 /// Rows [rows, out] added to a product as it is stored (moedil's kernel only).
 struct Residual {
   const float* data = nullptr;
   int64_t ld = 0;
 };
 
-/// [rows, out] = x [rows, in] W^T + b, each block of rows one product on one thread (moedil's
-/// kernel where linear_kernel::applies, else one sgemm); with `gelu`, GELU of it, each block
-/// in place right after its product, while it is in cache (rows::gelu, as apply_gelu's); with
-/// a residual (the kernel's callers only), plus the residual.
-void forward_into(const float* x, const float* w, const float* b, float* y, int64_t rows,
-                  int64_t in, int64_t out, bool gelu, Residual residual = {}) {
+/// [rows, out] (rows ldy apart) = x [rows, in] W^T + b, each block of rows one product on one
+/// thread (moedil's kernel where linear_kernel::applies, else one sgemm); with `gelu`, GELU of
+/// it, each block in place right after its product, while it is in cache (rows::gelu, as
+/// apply_gelu's); with a residual (the kernel's callers only), plus the residual.
+void forward_into(const float* x, const float* w, const float* b, float* y, int64_t ldy,
+                  int64_t rows, int64_t in, int64_t out, bool gelu, Residual residual = {}) {
+  const auto gelu_block = [&](float* yb, int64_t n) {
+    if (ldy == out) return rows::gelu(yb, yb, n * out);
+    for (int64_t r = 0; r < n; ++r) rows::gelu(yb + r * ldy, yb + r * ldy, out);
+  };
   const rows::Kernel kernel = rows::best_kernel();
   if (linear_kernel::applies(in, out, kernel)) {
     // W packed once for all the blocks; no bias copy (the kernel adds it).
@@ -54,9 +71,9 @@ void forward_into(const float* x, const float* w, const float* b, float* y, int6
         const int64_t r0 = blk * kLinearRowBlock;
         const int64_t n = std::min(kLinearRowBlock, rows - r0);
         linear_kernel::forward(
-            x + r0 * in, in, n, in, packed.data(), b, out, y + r0 * out, out, kernel,
+            x + r0 * in, in, n, in, packed.data(), b, out, y + r0 * ldy, ldy, kernel,
             residual.data != nullptr ? residual.data + r0 * residual.ld : nullptr, residual.ld);
-        if (gelu) rows::gelu(y + r0 * out, y + r0 * out, n * out, kernel);
+        if (gelu) gelu_block(y + r0 * ldy, n);
       }
     });
     return;
@@ -69,12 +86,12 @@ void forward_into(const float* x, const float* w, const float* b, float* y, int6
     for (int64_t blk = begin; blk < end; ++blk) {
       const int64_t r0 = blk * kLinearRowBlock;
       const int64_t n = std::min(kLinearRowBlock, rows - r0);
-      float* yb = y + r0 * out;
-      for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, yb + r * out);
+      float* yb = y + r0 * ldy;
+      for (int64_t r = 0; r < n; ++r) std::copy(b, b + out, yb + r * ldy);
       sgemm(kRowMajor, kNoTrans, kTrans, static_cast<int>(n), static_cast<int>(out),
             static_cast<int>(in), 1.0f, x + r0 * in, static_cast<int>(in), w,
-            static_cast<int>(in), 1.0f, yb, static_cast<int>(out));
-      if (gelu) rows::gelu(yb, yb, n * out);
+            static_cast<int>(in), 1.0f, yb, static_cast<int>(ldy));
+      if (gelu) gelu_block(yb, n);
     }
   });
 }
@@ -86,7 +103,7 @@ at::Tensor forward_direct(const at::Tensor& x2d, const at::Tensor& weight, const
   const int64_t out = weight.size(0);
   at::Tensor y = at::empty({rows, out}, x2d.options());
   forward_into(x2d.data_ptr<float>(), weight.data_ptr<float>(), bias.data_ptr<float>(),
-               y.data_ptr<float>(), rows, in, out, gelu);
+               y.data_ptr<float>(), out, rows, in, out, gelu);
   return y;
 }
 
@@ -211,14 +228,11 @@ at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x) {
     return layer.forward(x);
   }
   const int64_t in = x.size(-1);
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = layer.weight.size(0);
+  const std::vector<int64_t> shape = output_shape(x, layer.weight.size(0));
   if (direct) {
     const at::Tensor x2d = x.view({-1, in});
-    const bool track = torch::autograd::GradMode::is_enabled() &&
-                       (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad());
-    const at::Tensor y = track ? DirectLinearFunction::apply(x2d, layer.weight, bias)
-                               : forward_direct(x2d, layer.weight, bias);
+    const at::Tensor y = wants_grad(layer, x) ? DirectLinearFunction::apply(x2d, layer.weight, bias)
+                                              : forward_direct(x2d, layer.weight, bias);
     return y.view(shape);
   }
   return at::addmm(bias, x.view({-1, in}), layer.weight.t()).view(shape);
@@ -227,9 +241,8 @@ at::Tensor apply_linear(torch::nn::LinearImpl& layer, const at::Tensor& x) {
 at::Tensor apply_linear_residual(torch::nn::LinearImpl& layer, const at::Tensor& x,
                                  const at::Tensor& residual) {
   const at::Tensor& bias = layer.bias;
-  const bool track = torch::autograd::GradMode::is_enabled() &&
-                     (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad() ||
-                      residual.requires_grad());
+  const bool track = wants_grad(layer, x) ||
+                     (torch::autograd::GradMode::is_enabled() && residual.requires_grad());
   const int64_t in = x.dim() >= 2 ? x.size(-1) : 0;
   const int64_t out = layer.weight.size(0);
   const rows::Kernel kernel = rows::best_kernel();
@@ -243,51 +256,37 @@ at::Tensor apply_linear_residual(torch::nn::LinearImpl& layer, const at::Tensor&
   // The residual's rows one stride apart (a view where its layout allows, else a copy).
   const at::Tensor r2 = residual.reshape({rows, out});
   if (r2.stride(1) != 1) return residual + apply_linear(layer, x);
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = out;
   at::Tensor y = at::empty({rows, out}, x.options());
   forward_into(x.data_ptr<float>(), layer.weight.data_ptr<float>(), bias.data_ptr<float>(),
-               y.data_ptr<float>(), rows, in, out, /*gelu=*/false,
+               y.data_ptr<float>(), out, rows, in, out, /*gelu=*/false,
                {r2.data_ptr<float>(), r2.stride(0)});
-  return y.view(shape);
+  return y.view(output_shape(x, out));
 }
 
 at::Tensor apply_linear_first_token(torch::nn::LinearImpl& layer, const at::Tensor& x,
                                     int64_t leading) {
-  const at::Tensor& bias = layer.bias;
-  const bool track = torch::autograd::GradMode::is_enabled() &&
-                     (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad());
   const int64_t out = layer.weight.size(0);
   const rows::Kernel kernel = rows::best_kernel();
-  if (track || x.dim() != 3 || x.size(1) < 1 || !direct_linear_applies(layer, x) ||
+  if (wants_grad(layer, x) || x.dim() != 3 || x.size(1) < 1 || !direct_linear_applies(layer, x) ||
       leading <= 0 || leading >= out) {
     return {};
   }
   const int64_t in = x.size(2);
+  const int64_t batch = x.size(0);
+  const int64_t tokens = x.size(1);
   if (!linear_kernel::applies(in, leading, kernel) ||
       !linear_kernel::applies(in, out - leading, kernel)) {
     return {};
   }
-  const int64_t batch = x.size(0);
-  const int64_t tokens = x.size(1);
   at::Tensor y = at::empty({batch, tokens, out}, x.options());
   const float* w = layer.weight.data_ptr<float>();
-  const float* b = bias.data_ptr<float>();
+  const float* b = layer.bias.data_ptr<float>();
   const float* px = x.data_ptr<float>();
   float* py = y.data_ptr<float>();
-  // Outputs [leading, out) of every token, into columns [leading, out) of y's rows.
-  const int64_t rest = out - leading;
-  std::vector<float> packed(static_cast<std::size_t>(linear_kernel::packed_floats(in, rest)));
-  linear_kernel::pack(w + leading * in, in, rest, packed.data());
-  const int64_t rows = batch * tokens;
-  parallel_pieces(row_blocks(rows), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t r0 = blk * kLinearRowBlock;
-      const int64_t n = std::min(kLinearRowBlock, rows - r0);
-      linear_kernel::forward(px + r0 * in, in, n, in, packed.data(), b + leading, rest,
-                             py + r0 * out + leading, out, kernel);
-    }
-  });
+  // Outputs [leading, out) of every token (weight rows [leading, out)), into columns
+  // [leading, out) of y's rows.
+  forward_into(px, w + leading * in, b + leading, py + leading, out, batch * tokens, in,
+               out - leading, /*gelu=*/false);
   // Outputs [0, leading) of token 0: one row per sequence, tokens * in floats apart.
   std::vector<float> first(static_cast<std::size_t>(linear_kernel::packed_floats(in, leading)));
   linear_kernel::pack(w, in, leading, first.data());
@@ -297,14 +296,11 @@ at::Tensor apply_linear_first_token(torch::nn::LinearImpl& layer, const at::Tens
 }
 
 at::Tensor apply_linear_gelu(torch::nn::LinearImpl& layer, const at::Tensor& x) {
-  const at::Tensor& bias = layer.bias;
-  const bool track = torch::autograd::GradMode::is_enabled() &&
-                     (x.requires_grad() || layer.weight.requires_grad() || bias.requires_grad());
-  if (track || !direct_linear_applies(layer, x)) return apply_gelu(apply_linear(layer, x));
-  const int64_t in = x.size(-1);
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = layer.weight.size(0);
-  return forward_direct(x.view({-1, in}), layer.weight, bias, /*gelu=*/true).view(shape);
+  if (wants_grad(layer, x) || !direct_linear_applies(layer, x)) {
+    return apply_gelu(apply_linear(layer, x));
+  }
+  return forward_direct(x.view({-1, x.size(-1)}), layer.weight, layer.bias, /*gelu=*/true)
+      .view(output_shape(x, layer.weight.size(0)));
 }
 
 }  // namespace moedil::model

@@ -3,17 +3,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "float_data.h"
 
 namespace moedil::model::heads {
 namespace {
 
 using rows::Kernel;
+using testing::random_floats;
+using testing::same_bits;
 
 /// The vector kernels this CPU runs (none on a CPU without AVX2: every test below then skips).
 std::vector<Kernel> kernels() {
@@ -22,16 +24,6 @@ std::vector<Kernel> kernels() {
   if (rows::best_kernel() >= Kernel::Avx512) out.push_back(Kernel::Avx512);
   return out;
 }
-
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> out(n);
-  for (float& x : out) x = dist(gen);
-  return out;
-}
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
 /// The reference: sum_i a[i * a_step] * b[i * b_step] over i < n as a chain of std::fma from 0
 /// (what the kernels must give bit for bit), and in double precision in `exact`.

@@ -3,26 +3,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "float_data.h"
 
 namespace moedil::model::linear_kernel {
 namespace {
 
 using rows::Kernel;
-
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> out(n);
-  for (float& x : out) x = dist(gen);
-  return out;
-}
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
+using testing::random_floats;
+using testing::same_bits;
 
 const float kSentinel = 12345.0f;
 

@@ -13,15 +13,17 @@
 // starting from 0, and the bias added last: y[r][o] = fl(fma-chain_k(x[r][k] W[o][k]) + b[o]).
 // Debian 12's OpenBLAS (0.3.21) computes the same with its general AVX-512 (SkylakeX,
 // Cooperlake) kernels for an inner dimension up to their block (320 floats), but not in its
-// small-matrix path (a few dozen rows or fewer: an expert's share of CLS rows) nor with its
-// AVX2 (Haswell) kernels. So the peer experiment's metrics did not move with this kernel, and
-// the quickstart's moved in the fourth digit (ACC 0.2665 -> 0.2668). Every output row depends on
-// its own row of x only: the bits do not depend on the rows around it, the row blocks or the
-// threads.
+// small-matrix path (products under ~10^6 multiply-adds: an expert's few rows, and the last,
+// partial row block of a batch) nor with its AVX2 (Haswell) kernels. So with this kernel a
+// run's last bits change (the quickstart's ACC 0.2665 -> 0.2668 on AVX-512 kernels). Every
+// output row depends on its own row of x only: the bits do not depend on the rows around it,
+// the row blocks or the threads.
 //
 // Only for AVX-512 (rows::Kernel::Avx512; ATEN_CPU_CAPABILITY=avx2 caps it) and outputs that
 // are a multiple of 16 wide: elsewhere model/linear.cpp keeps the BLAS, whose AVX2 kernels
-// this one does not beat. Torch-free.
+// this one does not beat. Packing W costs ~1 us at 64 x 64, so on a few rows OpenBLAS's
+// small-matrix path is faster (17 rows: 0.95 against 2.1 us; even at 256 rows): a few
+// microseconds a step, kept for one formula on every row. Torch-free.
 #include <cstdint>
 
 #include "moedil/model/row_kernels.h"
